@@ -1,0 +1,76 @@
+# Lantern: the two commands that matter are `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= .lantern/demo-data
+DEMO_RECORDS ?= 5000
+DEMO_SEED ?= 42
+
+.PHONY: demo test install system-deps launcher lint opensearch-start opensearch-stop \
+        demo-data eval-ner bench-ner bench-index bench-search bench-alerts bench-scale clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium for the Playwright browser tests (no browser download at run time).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian chromium..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+launcher: $(STAMP)
+	$(BIN)/python -c "from lantern.embedded import build_launcher; build_launcher()"
+
+opensearch-start: launcher
+	$(BIN)/lantern opensearch start
+
+opensearch-stop: $(STAMP)
+	$(BIN)/lantern opensearch stop
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy lantern indexer portal entity_extraction mappings
+
+# The test suite starts its own embedded OpenSearch on separate ports (see tests/conftest.py)
+# and stops it at the end; a running demo node is left alone.
+test: $(STAMP) system-deps launcher
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+demo-data: $(STAMP)
+	$(BIN)/lantern demo-data --out $(DEMO_DIR) --records $(DEMO_RECORDS) --seed $(DEMO_SEED)
+
+demo: $(STAMP) opensearch-start demo-data
+	$(BIN)/lantern index init
+	$(BIN)/lantern index load $(DEMO_DIR)/*
+	$(BIN)/lantern users demo
+	$(BIN)/lantern serve
+
+eval-ner: $(STAMP)
+	$(BIN)/python scripts/eval_ner.py
+
+bench-ner: $(STAMP)
+	$(BIN)/python scripts/bench_ner.py
+
+bench-index: $(STAMP) opensearch-start
+	$(BIN)/python scripts/bench_index.py
+
+bench-search: $(STAMP) opensearch-start
+	$(BIN)/python scripts/bench_search.py
+
+bench-alerts: $(STAMP) opensearch-start
+	$(BIN)/python scripts/bench_alerts.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python scripts/bench_scale.py
+
+clean:
+	-$(BIN)/lantern opensearch stop
+	rm -rf .lantern launcher/target

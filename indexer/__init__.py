@@ -1,0 +1,1 @@
+"""Feed ingestion: validation, enrichment (entities, name keys) and bulk loading."""

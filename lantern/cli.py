@@ -1,0 +1,87 @@
+"""The ``lantern`` command line. Sub-command groups live next to the code they drive."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lantern import embedded
+from lantern.errors import LauncherError
+from lantern.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Lantern records portal")
+opensearch_app = typer.Typer(no_args_is_help=True, help="The embedded OpenSearch node(s)")
+app.add_typer(opensearch_app, name="opensearch")
+console = Console(stderr=True)
+
+
+@opensearch_app.command("start")
+def opensearch_start(
+    nodes: int = typer.Option(1, "--nodes", min=1, max=5, help="JVMs forming one cluster"),
+    port: int | None = typer.Option(None, "--port", help="HTTP port of the first node"),
+) -> None:
+    """Build the launcher if needed, start the node(s), wait for yellow health."""
+    settings = get_settings()
+    if port is not None:
+        settings = settings.model_copy(update={"embedded_port": port})
+    try:
+        with console.status("starting OpenSearch..."):
+            statuses = embedded.start(settings, nodes=nodes)
+    except LauncherError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    _print_status(statuses)
+
+
+@opensearch_app.command("stop")
+def opensearch_stop() -> None:
+    """Stop the embedded node(s): SIGTERM, then SIGKILL after a grace period."""
+    stopped = embedded.stop(get_settings())
+    console.print(f"stopped {stopped} node(s)" if stopped else "not running")
+
+
+@opensearch_app.command("status")
+def opensearch_status() -> None:
+    """Say whether the embedded node(s) run, with version, pid and cluster health."""
+    settings = get_settings()
+    statuses = embedded.status(settings)
+    _print_status(statuses)
+    health = embedded.cluster_health(settings) if any(s.alive for s in statuses) else None
+    if health:
+        console.print(
+            f"cluster {health.get('cluster_name')}: {health.get('status')}, "
+            f"{health.get('number_of_nodes')} node(s), "
+            f"{health.get('active_shards')} active shard(s)"
+        )
+    if not any(s.alive for s in statuses):
+        raise typer.Exit(3)
+
+
+def _print_status(statuses: list[embedded.NodeStatus]) -> None:
+    table = Table("node", "state", "pid", "http", "version", "home")
+    for s in statuses:
+        version = f"{s.distribution} {s.version}" if s.version else "-"
+        table.add_row(
+            s.spec.name,
+            "[green]running[/green]" if s.alive else "[red]stopped[/red]",
+            str(s.pid or "-"),
+            s.spec.url,
+            version,
+            str(s.spec.home),
+        )
+    Console().print(table)
+
+
+def _register_optional_groups() -> None:
+    """Attach the command groups of the other packages."""
+    from indexer.cli import register as register_indexer
+    from portal.cli import register as register_portal
+
+    register_indexer(app)
+    register_portal(app)
+
+
+def main() -> None:
+    _register_optional_groups()
+    app()

@@ -1,0 +1,349 @@
+"""Build, start, stop and inspect the embedded OpenSearch node(s).
+
+The Java side (``launcher/``) is a tiny main class over OpenSearch 2.19 jars from Maven
+Central. This module builds it once with Maven, writes each node's ``opensearch.yml``
+and runs plain ``java -cp`` in its own session so the node outlives the CLI call and
+receives SIGTERM directly (``mvn exec:java`` would swallow it).
+
+With ``nodes > 1`` each node is a separate JVM with its own ports and data directory and
+they form a real cluster through transport-level discovery on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lantern.errors import LauncherError
+from lantern.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAUNCHER_DIR = REPO_ROOT / "launcher"
+MAIN_CLASS = "lantern.launcher.LanternNode"
+CLUSTER_NAME = "lantern"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    index: int
+    name: str
+    home: Path
+    http_port: int
+    transport_port: int
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "node.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "node.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+@dataclass
+class NodeStatus:
+    spec: NodeSpec
+    pid: int | None
+    alive: bool
+    version: str | None
+    distribution: str | None
+
+
+def node_specs(settings: Settings, nodes: int) -> list[NodeSpec]:
+    base = settings.embedded_home.resolve()
+    if nodes == 1:
+        return [
+            NodeSpec(
+                0,
+                "lantern-node",
+                base / "node-0",
+                settings.embedded_port,
+                settings.embedded_transport_port,
+            )
+        ]
+    return [
+        NodeSpec(
+            i,
+            f"lantern-node-{i}",
+            base / f"node-{i}",
+            settings.embedded_port + i,
+            settings.embedded_transport_port + i,
+        )
+        for i in range(nodes)
+    ]
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def _classpath_file() -> Path:
+    return LAUNCHER_DIR / "target" / "classpath.txt"
+
+
+def _needs_build() -> bool:
+    marker = _classpath_file()
+    classes = LAUNCHER_DIR / "target" / "classes" / "lantern" / "launcher" / "LanternNode.class"
+    if not marker.exists() or not classes.exists():
+        return True
+    built = min(marker.stat().st_mtime, classes.stat().st_mtime)
+    sources = [LAUNCHER_DIR / "pom.xml", *LAUNCHER_DIR.glob("src/**/*")]
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+def build_launcher(force: bool = False) -> None:
+    """Compile the launcher and resolve its classpath from Maven Central (cached in ~/.m2)."""
+    if not force and not _needs_build():
+        return
+    cmd = [
+        "mvn", "-q", "-B", "-f", str(LAUNCHER_DIR / "pom.xml"),
+        "compile", "dependency:build-classpath",
+        f"-Dmdep.outputFile={_classpath_file()}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise LauncherError(
+            "building the OpenSearch launcher failed:\n" + (proc.stdout + proc.stderr)[-4000:]
+        )
+
+
+def java_classpath() -> str:
+    deps = _classpath_file().read_text().strip()
+    return f"{LAUNCHER_DIR / 'target' / 'classes'}{os.pathsep}{deps}"
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _node_config(spec: NodeSpec, specs: Sequence[NodeSpec]) -> str:
+    lines = {
+        "cluster.name": CLUSTER_NAME,
+        "node.name": spec.name,
+        "path.data": str(spec.home / "data"),
+        "path.logs": str(spec.home / "logs"),
+        "network.host": "127.0.0.1",
+        "http.port": str(spec.http_port),
+        "transport.port": str(spec.transport_port),
+        "node.portsfile": "true",
+        "cluster.routing.allocation.disk.threshold_enabled": "false",
+        # A write to a missing alias must fail, not silently create a dynamic index.
+        "action.auto_create_index": "false",
+    }
+    if len(specs) == 1:
+        lines["discovery.type"] = "single-node"
+    else:
+        seeds = ",".join(f'"127.0.0.1:{s.transport_port}"' for s in specs)
+        masters = ",".join(f'"{s.name}"' for s in specs)
+        lines["discovery.seed_hosts"] = f"[{seeds}]"
+        lines["cluster.initial_cluster_manager_nodes"] = f"[{masters}]"
+    return "".join(f"{k}: {v}\n" for k, v in lines.items())
+
+
+# ------------------------------------------------------------------------ processes
+
+
+def _read_pid(spec: NodeSpec) -> int | None:
+    try:
+        return int(spec.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child (started by this very process) counts as dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _http_json(url: str, timeout: float = 2.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _log_tail(spec: NodeSpec, lines: int = 40) -> str:
+    try:
+        return "\n".join(spec.log_file.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> int:
+    (spec.home / "config").mkdir(parents=True, exist_ok=True)
+    (spec.home / "logs").mkdir(parents=True, exist_ok=True)
+    (spec.home / "data").mkdir(parents=True, exist_ok=True)
+    (spec.home / "config" / "opensearch.yml").write_text(_node_config(spec, specs))
+    heap = settings.embedded_heap
+    cmd = [
+        settings.embedded_java,
+        f"-Xms{heap}", f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-Djava.locale.providers=SPI,COMPAT",
+        "-Dlog4j.shutdownHookEnabled=false",
+        "-Dlog4j2.disable.jmx=true",
+        f"-Djava.io.tmpdir={spec.home / 'tmp'}",
+        "-cp", java_classpath(),
+        MAIN_CLASS, str(spec.home),
+    ]
+    (spec.home / "tmp").mkdir(exist_ok=True)
+    with open(spec.log_file, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    spec.pid_file.write_text(str(proc.pid))
+    return proc.pid
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.embedded_home.resolve() / "cluster.json"
+
+
+def current_nodes(settings: Settings) -> int:
+    try:
+        return int(json.loads(_state_file(settings).read_text())["nodes"])
+    except (OSError, ValueError, KeyError):
+        return 1
+
+
+def start(settings: Settings, nodes: int = 1, wait: bool = True) -> list[NodeStatus]:
+    """Start the embedded node(s); harmless when they already run."""
+    if not settings.embedded:
+        raise LauncherError(
+            "LANTERN_OPENSEARCH_HOSTS points at an external cluster; nothing embedded is started"
+        )
+    running = [s for s in status(settings) if s.alive]
+    if running and current_nodes(settings) != nodes:
+        raise LauncherError(
+            f"{len(running)} embedded node(s) already run with a different layout; "
+            "run `lantern opensearch stop` first"
+        )
+    build_launcher()
+    specs = node_specs(settings, nodes)
+    settings.embedded_home.resolve().mkdir(parents=True, exist_ok=True)
+    _state_file(settings).write_text(json.dumps({"nodes": nodes}))
+    for spec in specs:
+        if _alive(_read_pid(spec)):
+            continue
+        if _http_json(spec.url + "/") is not None:
+            raise LauncherError(f"port {spec.http_port} is taken by another process")
+        _launch(spec, specs, settings)
+    if wait:
+        wait_until_healthy(specs, settings.embedded_start_timeout, expected_nodes=nodes)
+    return status(settings)
+
+
+def start_node(settings: Settings, index: int) -> None:
+    """(Re)start one node of the current layout, e.g. after a fault test killed it."""
+    specs = node_specs(settings, current_nodes(settings))
+    spec = specs[index]
+    if not _alive(_read_pid(spec)):
+        _launch(spec, specs, settings)
+
+
+def wait_until_healthy(
+    specs: Sequence[NodeSpec], timeout: float, expected_nodes: int | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    wanted = "wait_for_status=yellow&timeout=5s"
+    if expected_nodes:
+        wanted += f"&wait_for_nodes={expected_nodes}"
+    while True:
+        for spec in specs:
+            if not _alive(_read_pid(spec)):
+                raise LauncherError(
+                    f"OpenSearch node {spec.name} exited during start-up. Log tail:\n"
+                    + _log_tail(spec)
+                )
+        health = _http_json(f"{specs[0].url}/_cluster/health?{wanted}", timeout=7)
+        if health and not health.get("timed_out") and health.get("status") in {"yellow", "green"}:
+            return
+        if time.monotonic() > deadline:
+            raise LauncherError(
+                f"OpenSearch did not become healthy within {timeout:.0f}s. Log tail:\n"
+                + _log_tail(specs[0])
+            )
+        time.sleep(1)
+
+
+def stop(settings: Settings, grace: float = 30.0) -> int:
+    """SIGTERM every embedded node, wait, then SIGKILL what is left. Returns nodes stopped."""
+    specs = node_specs(settings, max(current_nodes(settings), 1))
+    pids = [(spec, _read_pid(spec)) for spec in specs]
+    live = [(spec, pid) for spec, pid in pids if _alive(pid)]
+    for _, pid in live:
+        assert pid is not None
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for _, pid in live):
+        time.sleep(0.3)
+    for _, pid in live:
+        if _alive(pid):
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+    for spec, _ in pids:
+        spec.pid_file.unlink(missing_ok=True)
+    return len(live)
+
+
+def kill_node(settings: Settings, index: int, sig: int = signal.SIGKILL) -> int | None:
+    """Send a signal to one node (fault tests)."""
+    spec = node_specs(settings, current_nodes(settings))[index]
+    pid = _read_pid(spec)
+    if _alive(pid):
+        assert pid is not None
+        os.kill(pid, sig)
+        return pid
+    return None
+
+
+def status(settings: Settings) -> list[NodeStatus]:
+    out = []
+    for spec in node_specs(settings, max(current_nodes(settings), 1)):
+        pid = _read_pid(spec)
+        alive = _alive(pid)
+        info = _http_json(spec.url + "/") if alive else None
+        version = info.get("version", {}) if info else {}
+        out.append(
+            NodeStatus(
+                spec=spec,
+                pid=pid if alive else None,
+                alive=alive,
+                version=version.get("number"),
+                distribution=version.get("distribution"),
+            )
+        )
+    return out
+
+
+def cluster_health(settings: Settings) -> dict | None:
+    specs = node_specs(settings, max(current_nodes(settings), 1))
+    for spec in specs:
+        health = _http_json(spec.url + "/_cluster/health")
+        if health:
+            return health
+    return None

@@ -1,0 +1,109 @@
+"""Typed configuration, read from the environment (prefix ``LANTERN_``) and ``.env``.
+
+Secrets that ship with the code are only acceptable in development: ``Settings`` refuses
+to load with them when ``LANTERN_ENV`` is anything else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SECRET_KEY = "lantern-development-secret-key-not-for-production"  # noqa: S105
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LANTERN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = "development"
+
+    # --- OpenSearch -------------------------------------------------------------------
+    # Empty means "the embedded node": Lantern starts and owns it. Any value means an
+    # external cluster, and nothing embedded is ever started.
+    opensearch_hosts: Annotated[list[AnyHttpUrl], NoDecode] = Field(default_factory=list)
+    opensearch_username: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_verify_certs: bool = True
+    opensearch_ca_file: Path | None = None
+    opensearch_timeout_serving: float = 5.0
+    opensearch_timeout_ingest: float = 120.0
+
+    index_prefix: str = "lantern-"
+    index_shards: int = Field(default=1, ge=1)
+    index_replicas: int = Field(default=0, ge=0)
+    # Wait for this many shard copies before a write is acknowledged ("all" on a cluster
+    # with replicas means a write survives the loss of a node right after it is acked).
+    write_wait_for_active_shards: str = "1"
+
+    # --- Embedded node ------------------------------------------------------------------
+    embedded_port: int = 9200
+    embedded_transport_port: int = 9300
+    embedded_home: Path = Path(".lantern/opensearch")
+    embedded_heap: str = "1g"
+    embedded_java: str = "java"
+    embedded_start_timeout: float = 180.0
+
+    # --- Ingestion ----------------------------------------------------------------------
+    ner_processes: int = Field(default=1, ge=1)
+    ner_batch_size: int = Field(default=64, ge=1)
+    bulk_chunk_size: int = Field(default=500, ge=1)
+    bulk_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    bulk_max_retries: int = Field(default=8, ge=0)
+    state_dir: Path = Path(".lantern/state")
+
+    # --- Portal -------------------------------------------------------------------------
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8000
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=10, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    audit_head_file: Path = Path(".lantern/audit-chain-head.log")
+    export_max_rows: int = Field(default=10_000, ge=1)
+
+    @field_validator("opensearch_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            raise ValueError(
+                "LANTERN_SECRET_KEY must be set to a unique random value outside development"
+            )
+        if self.env == "production" and self.opensearch_password is not None and (
+            self.opensearch_password.get_secret_value() in {"admin", "changeme", ""}
+        ):
+            raise ValueError("LANTERN_OPENSEARCH_PASSWORD is a default password; set a real one")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return not self.opensearch_hosts
+
+    @property
+    def hosts(self) -> list[str]:
+        if self.embedded:
+            return [f"http://127.0.0.1:{self.embedded_port}"]
+        return [str(h).rstrip("/") for h in self.opensearch_hosts]
+
+    def index_name(self, base: str) -> str:
+        """Alias name for a logical index, e.g. ``records`` -> ``lantern-records``."""
+        return f"{self.index_prefix}{base}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

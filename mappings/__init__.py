@@ -1,0 +1,1 @@
+"""Index definitions. One module per index; field names come from ``mappings.fields``."""

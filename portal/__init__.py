@@ -1,0 +1,1 @@
+"""The web portal: FastAPI + Jinja2 + htmx."""

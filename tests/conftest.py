@@ -1,0 +1,70 @@
+"""Shared fixtures: a real OpenSearch node and a per-run index prefix.
+
+If ``LANTERN_OPENSEARCH_HOSTS`` is set, tests run against that cluster. Otherwise the
+session starts the embedded node on test ports (9250/9350, data under
+``.lantern/test-opensearch``) unless one already answers there, and stops it afterwards
+only if it started it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from opensearchpy import OpenSearch
+
+from lantern import embedded
+from lantern.search_client import make_client
+from lantern.settings import Settings
+
+TEST_PORT = int(os.environ.get("LANTERN_TEST_PORT", "9250"))
+
+
+def _base_settings() -> Settings:
+    if os.environ.get("LANTERN_OPENSEARCH_HOSTS"):
+        return Settings(env="test")
+    return Settings(
+        env="test",
+        embedded_port=TEST_PORT,
+        embedded_transport_port=TEST_PORT + 100,
+        embedded_home=embedded.REPO_ROOT / ".lantern" / "test-opensearch",
+        embedded_heap="768m",
+    )
+
+
+@pytest.fixture(scope="session")
+def opensearch_node() -> Iterator[Settings]:
+    settings = _base_settings()
+    started_here = False
+    if settings.embedded and not any(s.alive for s in embedded.status(settings)):
+        embedded.start(settings, nodes=1)
+        started_here = True
+    try:
+        yield settings
+    finally:
+        if started_here:
+            embedded.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings with a prefix unique to this test run, so runs never see each other."""
+    run = uuid.uuid4().hex[:8]
+    state = tmp_path_factory.mktemp("state")
+    return opensearch_node.model_copy(
+        update={
+            "index_prefix": f"lantern-test-{run}-",
+            "state_dir": state,
+            "audit_head_file": state / "audit-head.log",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[OpenSearch]:
+    c = make_client(settings, "ingest")
+    yield c
+    # Clean up everything this run created (aliases go with their indices).
+    c.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
