@@ -1,6 +1,6 @@
 # Lantern: the two commands that matter are `make demo` and `make test`.
 SHELL := /bin/bash
-PY ?= python3.11
+PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
