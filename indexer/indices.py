@@ -1,0 +1,291 @@
+"""Versioned physical indices behind a read alias and a write alias.
+
+For an index module ``M`` (see ``mappings/records.py`` for the convention):
+
+- read alias ``<prefix><M.NAME>``: what every query uses;
+- write alias ``<prefix><M.NAME>-write``: what every writer uses (if ``M.WRITE_ALIAS``);
+- physical index ``<prefix><M.NAME>-v<M.VERSION>`` when first created, and
+  ``<prefix><M.NAME>-v<M.VERSION>-<UTC timestamp>`` for each migration.
+
+``ensure`` is idempotent and safe when two processes race: the first physical name is
+deterministic and the aliases are created in the same request as the index, so the loser
+of the race gets ``resource_already_exists`` and finds the winner's aliases.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any, Protocol, cast
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+import mappings
+from lantern.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class IndexModule(Protocol):
+    NAME: str
+    VERSION: int
+
+    def body(self, settings: Settings) -> dict[str, Any]: ...
+
+
+class MigrationError(RuntimeError):
+    """A migration failed; the old index still serves and the half-built one is gone."""
+
+
+# ------------------------------------------------------------------------ naming
+
+
+def read_alias(settings: Settings, module: IndexModule) -> str:
+    return settings.index_name(module.NAME)
+
+
+def write_alias(settings: Settings, module: IndexModule | str) -> str:
+    name = module if isinstance(module, str) else module.NAME
+    return f"{settings.index_name(name)}-write"
+
+
+def has_write_alias(module: IndexModule) -> bool:
+    return bool(getattr(module, "WRITE_ALIAS", True))
+
+
+def base_physical_name(settings: Settings, module: IndexModule) -> str:
+    return f"{settings.index_name(module.NAME)}-v{module.VERSION}"
+
+
+def new_physical_name(settings: Settings, module: IndexModule) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    return f"{base_physical_name(settings, module)}-{stamp}"
+
+
+def writer_target(settings: Settings, module: IndexModule) -> str:
+    """The name writers use: the write alias, or the read alias for read-only-alias modules."""
+    return write_alias(settings, module) if has_write_alias(module) else read_alias(settings, module)
+
+
+# ------------------------------------------------------------------------ discovery
+
+_NOT_INDEX_MODULES = {"fields", "analysis"}
+
+
+def discover() -> dict[str, IndexModule]:
+    """Every ``mappings/*.py`` module that defines NAME, VERSION and body(), by NAME."""
+    found: dict[str, IndexModule] = {}
+    for info in pkgutil.iter_modules(mappings.__path__):
+        if info.name.startswith("_") or info.name in _NOT_INDEX_MODULES:
+            continue
+        mod = importlib.import_module(f"mappings.{info.name}")
+        if is_index_module(mod):
+            found[mod.NAME] = cast(IndexModule, mod)
+    return dict(sorted(found.items()))
+
+
+def is_index_module(mod: ModuleType) -> bool:
+    return (
+        isinstance(getattr(mod, "NAME", None), str)
+        and isinstance(getattr(mod, "VERSION", None), int)
+        and callable(getattr(mod, "body", None))
+    )
+
+
+# ------------------------------------------------------------------------ inspection
+
+
+def alias_targets(client: OpenSearch, alias: str) -> list[str]:
+    """Physical indices behind ``alias`` (empty when the alias does not exist)."""
+    try:
+        return sorted(client.indices.get_alias(name=alias).keys())
+    except NotFoundError:
+        return []
+
+
+def current_index(client: OpenSearch, settings: Settings, module: IndexModule) -> str | None:
+    """The physical index serving ``module`` (behind its read alias), or None."""
+    targets = alias_targets(client, read_alias(settings, module))
+    if len(targets) > 1:
+        raise RuntimeError(
+            f"alias {read_alias(settings, module)} points at several indices {targets}; "
+            "fix it by hand with the _aliases API"
+        )
+    return targets[0] if targets else None
+
+
+def _aliases_body(settings: Settings, module: IndexModule) -> dict[str, Any]:
+    aliases: dict[str, Any] = {read_alias(settings, module): {}}
+    if has_write_alias(module):
+        aliases[write_alias(settings, module)] = {"is_write_index": True}
+    return aliases
+
+
+# ------------------------------------------------------------------------ ensure
+
+
+def ensure(client: OpenSearch, settings: Settings, module: IndexModule) -> str:
+    """Create the index and aliases if missing; return the physical index name."""
+    alias = read_alias(settings, module)
+    if client.indices.exists(index=alias) and not client.indices.exists_alias(name=alias):
+        raise RuntimeError(f"{alias} is a concrete index, not an alias; migrate or delete it by hand")
+    current = current_index(client, settings, module)
+    if current is None:
+        physical = base_physical_name(settings, module)
+        body = dict(module.body(settings))
+        body["aliases"] = _aliases_body(settings, module)
+        try:
+            client.indices.create(index=physical, body=body)
+            log.info("created index %s with alias %s", physical, alias)
+        except RequestError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+            # Lost the race, or a previous run died between creating and aliasing
+            # (impossible with aliases in the create body, but an operator may have done it).
+        current = current_index(client, settings, module)
+        if current is None:
+            client.indices.update_aliases(
+                body={"actions": [{"add": {"index": physical, "alias": a, **opts}}
+                                  for a, opts in _aliases_body(settings, module).items()]}
+            )
+            current = physical
+    if has_write_alias(module):
+        waliases = alias_targets(client, write_alias(settings, module))
+        if not waliases:
+            client.indices.put_alias(
+                index=current, name=write_alias(settings, module), body={"is_write_index": True}
+            )
+        elif waliases != [current]:
+            raise RuntimeError(
+                f"write alias {write_alias(settings, module)} points at {waliases}, "
+                f"read alias at {current}: a migration was interrupted; run `lantern index migrate "
+                f"{module.NAME}`"
+            )
+    return current
+
+
+def ensure_all(client: OpenSearch, settings: Settings) -> dict[str, str]:
+    return {name: ensure(client, settings, mod) for name, mod in discover().items()}
+
+
+# ------------------------------------------------------------------------ migrate
+
+
+def _wait_task(client: OpenSearch, task_id: str, poll: float = 0.5) -> dict[str, Any]:
+    while True:
+        task = client.tasks.get(task_id=task_id)
+        if task.get("completed"):
+            return cast(dict[str, Any], task)
+        time.sleep(poll)
+
+
+def _reindex(client: OpenSearch, source: str, dest: str) -> dict[str, Any]:
+    """Copy ``source`` into ``dest`` keeping document versions (external versioning), so a
+    second pass only overwrites documents changed in ``source`` since the first."""
+    # Reindex reads a search snapshot: unrefreshed writes would be silently left behind.
+    client.indices.refresh(index=source)
+    started = client.reindex(
+        body={
+            "conflicts": "proceed",
+            "source": {"index": source, "size": 1000},
+            "dest": {"index": dest, "version_type": "external"},
+        },
+        wait_for_completion=False,
+        refresh=True,
+    )
+    task = _wait_task(client, started["task"])
+    if "error" in task:
+        raise MigrationError(f"reindex {source} -> {dest} failed: {task['error']}")
+    response = cast(dict[str, Any], task.get("response") or {})
+    failures = response.get("failures") or []
+    if failures:
+        raise MigrationError(f"reindex {source} -> {dest}: {len(failures)} failure(s), first: {failures[0]}")
+    return response
+
+
+def _count(client: OpenSearch, index: str) -> int:
+    client.indices.refresh(index=index)
+    return int(client.count(index=index)["count"])
+
+
+def migrate(
+    client: OpenSearch,
+    settings: Settings,
+    module: IndexModule,
+    *,
+    on_step: Callable[[str], None] | None = None,
+) -> str:
+    """Rebuild ``module``'s index from its current body, with no downtime and nothing lost.
+
+    1. create the new physical index (no replicas, no refresh while it is built);
+    2. reindex old -> new, keeping versions; check the copy is complete;
+    3. restore replicas/refresh, wait for the new index to be healthy;
+    4. move the read and write aliases in one ``_aliases`` call (atomic);
+    5. reindex old -> new again: picks up writes that reached the old index during 2-3;
+    6. delete the old index.
+
+    Any failure before 4 deletes the new index and leaves the old one serving. Returns the
+    new physical index name.
+    """
+    step = on_step or (lambda msg: log.info("%s", msg))
+    old = current_index(client, settings, module)
+    if old is None:
+        step(f"{module.NAME}: no index yet, creating it")
+        return ensure(client, settings, module)
+    ensure(client, settings, module)  # repairs a missing write alias before we move it
+    new = new_physical_name(settings, module)
+    body = dict(module.body(settings))
+    wanted = dict(body.get("settings", {}).get("index", {}))
+    body.setdefault("settings", {}).setdefault("index", {})
+    body["settings"]["index"] = {**wanted, "number_of_replicas": 0, "refresh_interval": "-1"}
+    step(f"{module.NAME}: creating {new}")
+    client.indices.create(index=new, body=body)
+    swapped = False
+    try:
+        step(f"{module.NAME}: copying {old} -> {new}")
+        first = _reindex(client, old, new)
+        old_count, new_count = _count(client, old), _count(client, new)
+        if new_count < old_count:
+            raise MigrationError(f"copy incomplete: {old} has {old_count} documents, {new} {new_count}")
+        step(f"{module.NAME}: copied {first.get('total', 0)} documents; making {new} ready")
+        client.indices.put_settings(
+            index=new,
+            body={"index": {
+                "number_of_replicas": wanted.get("number_of_replicas", settings.index_replicas),
+                # None resets to the node default when the definition does not set one.
+                "refresh_interval": wanted.get("refresh_interval"),
+            }},
+        )
+        health = client.cluster.health(
+            index=new, wait_for_status="yellow", params={"timeout": "120s"}, request_timeout=130
+        )
+        if health.get("timed_out") or health.get("status") == "red":
+            raise MigrationError(f"{new} did not become healthy: {health.get('status')}")
+        actions: list[dict[str, Any]] = []
+        for alias, opts in _aliases_body(settings, module).items():
+            actions.append({"remove": {"index": old, "alias": alias}})
+            actions.append({"add": {"index": new, "alias": alias, **opts}})
+        client.indices.update_aliases(body={"actions": actions})
+        swapped = True
+        step(f"{module.NAME}: aliases now point at {new}")
+        _reindex(client, old, new)
+        old_count, new_count = _count(client, old), _count(client, new)
+        if new_count < old_count:
+            raise MigrationError(
+                f"after the swap {new} has {new_count} documents, fewer than {old}'s {old_count}; "
+                f"{old} was kept for inspection"
+            )
+    except BaseException:
+        if not swapped:
+            client.indices.delete(index=new, ignore=[404])
+            log.error("migration of %s failed; %s still serves, %s deleted", module.NAME, old, new)
+        raise
+    client.indices.delete(index=old)
+    step(f"{module.NAME}: deleted {old}")
+    return new
