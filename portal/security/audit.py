@@ -1,0 +1,340 @@
+"""The tamper-evident audit trail.
+
+Each event is one document in the ``audit`` index with ``seq`` (1, 2, 3 ...), ``prev_hash``
+(the previous event's hash; 64 zeros for the first) and ``hash`` = SHA-256 over the
+canonical JSON of the event without ``hash``. Altering, inserting, removing or reordering
+an event breaks the chain at that point.
+
+Linear under concurrency: event N is written with ``op_type=create`` and ``_id`` = N, so of
+two writers (threads or processes) trying to append N exactly one succeeds; the other reads
+event N, chains onto it and tries N+1.
+
+A removed tail leaves a valid (shorter) chain, so every appended head (index, seq, hash) is
+also written to a local append-only file (``settings.audit_head_file``); ``verify`` compares
+the chain with it, which also catches a chain rewritten with recomputed hashes.
+
+Fail closed: if an event cannot be written, ``record`` raises ``AuditUnavailable`` and the
+action it describes must not happen.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import hashlib
+import io
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
+
+from lantern.errors import AuditUnavailable
+from lantern.settings import Settings
+from mappings import audit as audit_mapping
+from portal.access import Principal
+from portal.security.store import ensure_security_indices, iso, utcnow, write_target
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+GENESIS = "0" * 64
+SEARCH_ACTIONS = frozenset({"search", "api.search"})
+UNAVAILABLE_MESSAGE = "Action refused: the audit trail cannot be written just now, so nothing was done."
+
+
+def canonical_json(event: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in event.items() if k != "hash"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(event)).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    # What is hashed must be exactly what OpenSearch gives back: plain JSON types only.
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [s for v in value for s in _strings(v)]
+    if value is None or isinstance(value, bool):
+        return []
+    return [str(value)[:256]]
+
+
+def is_self_search(query: str, display_name: str) -> bool:
+    """Whether a search query names the searching user (spelling and nickname tolerant)."""
+    from entity_extraction.names import fold, forename_variants, name_tokens, phonetic_keys
+
+    own = name_tokens(display_name)
+    words = name_tokens(query)
+    if not own or not words:
+        return False
+
+    def same(a: str, b: str) -> bool:
+        return fold(a) == fold(b) or bool(phonetic_keys(a) & phonetic_keys(b))
+
+    surname = own[-1]
+    if not any(same(w, surname) for w in words):
+        return False
+    if len(own) == 1:
+        return True
+    forenames = set(forename_variants(own[0])) | {own[0]}
+    others = [w for w in words if not same(w, surname)]
+    return any(w in forenames or same(w, own[0]) for w in others)
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    last_seq: int
+    problem: str | None = None
+    first_bad_seq: int | None = None
+
+
+class AuditLog:
+    def __init__(self, client: OpenSearch, settings: Settings, head_file: Path | None = None) -> None:
+        self.client = client
+        self.settings = settings
+        self.index = settings.index_name("audit")
+        self.write_index = write_target(settings, audit_mapping)
+        self.head_file = Path(head_file or settings.audit_head_file)
+        self._lock = threading.Lock()
+        self._head: tuple[int, str] | None = None
+
+    # --- writing -------------------------------------------------------------------------
+    def record(
+        self,
+        request: Request | None,
+        action: str,
+        *,
+        target: dict[str, Any] | None = None,
+        outcome: str = "success",
+        details: dict[str, Any] | None = None,
+        principal: Principal | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """Append one event; raises AuditUnavailable if it cannot be written.
+
+        ``principal`` / ``username`` name the actor when the request has none yet (a login
+        attempt) or there is no request (the command line).
+        """
+        state = getattr(request, "state", None)
+        principal = principal or getattr(state, "principal", None)
+        purpose = getattr(state, "purpose", None)
+        session = getattr(state, "security_session", None)
+        if request is not None:
+            client_addr = request.client.host if request.client else None
+        else:
+            client_addr = f"cli:{_os_user()}"
+        target_j = _jsonable(target or {})
+        details_j = _jsonable(details or {})
+        if principal:
+            user = principal.username
+        else:
+            user = username or (f"cli:{_os_user()}" if request is None else "-")
+        event: dict[str, Any] = {
+            "ts": iso(utcnow()),
+            "user": user,
+            "display_name": principal.display_name if principal else None,
+            "roles": sorted(principal.roles) if principal else [],
+            "client": client_addr,
+            "session": session.ref if session is not None else None,
+            "action": action,
+            "outcome": outcome,
+            "purpose_code": purpose.code if purpose else None,
+            "purpose_reference": purpose.reference if purpose else None,
+            "target": target_j,
+            "target_ids": sorted(set(_strings(target_j))),
+            "details": details_j,
+            "query": str(details_j["query"])[:2000] if details_j.get("query") else None,
+            "shown_ids": [str(i) for i in details_j.get("shown_ids") or []],
+            "flags": self._flags(action, principal, purpose, details_j),
+        }
+        return self.append(event)
+
+    @staticmethod
+    def _flags(action: str, principal: Principal | None, purpose: Any, details: dict[str, Any]) -> list[str]:
+        flags: list[str] = []
+        if action in SEARCH_ACTIONS:
+            if purpose is None or not getattr(purpose, "reference", None):
+                flags.append("no_reference")
+            query = details.get("query")
+            if principal and isinstance(query, str) and is_self_search(query, principal.display_name):
+                flags.append("self_search")
+        return flags
+
+    def append(self, event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            ensure_security_indices(self.client, self.settings)
+            with self._lock:
+                for _ in range(100):
+                    if self._head is None:
+                        self._head = self._find_head()
+                    seq, prev = self._head[0] + 1, self._head[1]
+                    doc = {**event, "seq": seq, "prev_hash": prev}
+                    doc["hash"] = event_hash(doc)
+                    try:
+                        self.client.index(index=self.write_index, id=str(seq), body=doc, op_type="create")
+                    except ConflictError:
+                        # Another writer appended seq first: chain onto its event.
+                        other = self.client.get(index=self.index, id=str(seq))["_source"]
+                        self._head = (seq, str(other["hash"]))
+                        continue
+                    self._head = (seq, doc["hash"])
+                    self._write_head(seq, doc["hash"])
+                    return doc
+            raise AuditUnavailable("audit chain contention: could not append after 100 attempts")
+        except AuditUnavailable:
+            raise
+        except (OpenSearchException, OSError, KeyError) as exc:
+            self._head = None  # re-read the head next time: our view may be stale
+            raise AuditUnavailable(UNAVAILABLE_MESSAGE) from exc
+
+    def _find_head(self) -> tuple[int, str]:
+        res = self.client.search(
+            index=self.index, body={"size": 1, "sort": [{"seq": "desc"}], "_source": ["seq", "hash"]}
+        )
+        hits = res["hits"]["hits"]
+        head = (int(hits[0]["_source"]["seq"]), str(hits[0]["_source"]["hash"])) if hits else (0, GENESIS)
+        # Search lags indexing by up to a refresh; realtime GETs walk to the true head.
+        while True:
+            try:
+                nxt = self.client.get(index=self.index, id=str(head[0] + 1))["_source"]
+            except NotFoundError:
+                return head
+            head = (head[0] + 1, str(nxt["hash"]))
+
+    def _write_head(self, seq: int, digest: str) -> None:
+        self.head_file.parent.mkdir(parents=True, exist_ok=True)
+        line = f"{self.index} {seq} {digest}\n".encode()
+        # O_APPEND: one short write per line is atomic, so several processes can share the file.
+        fd = os.open(self.head_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    # --- reading -------------------------------------------------------------------------
+    def refresh(self) -> None:
+        ensure_security_indices(self.client, self.settings)
+        self.client.indices.refresh(index=self.index)
+
+    def iter_events(
+        self, query: dict[str, Any] | None = None, *, batch: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Events in chain order (seq ascending), each with ``_id`` added."""
+        self.refresh()
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": batch,
+                "query": query or {"match_all": {}},
+                "sort": [{"seq": "asc"}, {"hash": "asc"}],
+            }
+            if after:
+                body["search_after"] = after
+            hits = self.client.search(index=self.index, body=body)["hits"]["hits"]
+            if not hits:
+                return
+            for h in hits:
+                yield {**h["_source"], "_id": h["_id"]}
+            after = hits[-1]["sort"]
+
+    def head_entries(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        if not self.head_file.exists():
+            return out
+        with self.head_file.open(encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) == 3 and parts[0] == self.index and parts[1].isdigit():
+                    out[int(parts[1])] = parts[2]
+        return out
+
+    def verify(self) -> VerifyResult:
+        """Walk the chain; report the first altered, inserted, removed or reordered event."""
+        heads = self.head_entries()
+        expected, prev, checked = 1, GENESIS, 0
+
+        def bad(seq: int, problem: str) -> VerifyResult:
+            return VerifyResult(False, checked, expected - 1, problem, seq)
+
+        for ev in self.iter_events():
+            raw_seq = ev.get("seq")
+            doc_id = ev.pop("_id")
+            seq = int(raw_seq) if isinstance(raw_seq, int) else -1
+            if seq < expected:
+                return bad(expected, f"event with seq {raw_seq} (id {doc_id}) was inserted: "
+                                     f"seq {expected} was expected next")
+            if seq > expected:
+                return bad(expected, f"event(s) {expected}..{seq - 1} removed: the chain jumps from "
+                                     f"{expected - 1} to {seq}")
+            if doc_id != str(seq):
+                return bad(seq, f"event {seq} is stored under id {doc_id}: events were moved or reordered")
+            if event_hash(ev) != ev.get("hash"):
+                return bad(seq, f"event {seq} was altered: its content does not match its hash")
+            if ev.get("prev_hash") != prev:
+                return bad(seq, f"event {seq} does not follow event {seq - 1} (prev_hash mismatch): "
+                                "an event was inserted, removed or reordered")
+            if seq in heads and heads[seq] != ev["hash"]:
+                return bad(seq, f"event {seq} differs from the head file: the chain was rewritten from here")
+            prev = str(ev["hash"])
+            expected += 1
+            checked += 1
+        last = expected - 1
+        if heads:
+            top = max(heads)
+            if top > last:
+                return VerifyResult(False, checked, last,
+                                    f"tail truncated: the head file records event {top} but the chain ends "
+                                    f"at {last}", last + 1)
+        return VerifyResult(True, checked, last)
+
+    def export_csv(self, query: dict[str, Any] | None, out: io.TextIOBase | Any, limit: int) -> int:
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        n = 0
+        for ev in self.iter_events(query):
+            if n >= limit:
+                break
+            writer.writerow([csv_cell(c, ev) for c in CSV_COLUMNS])
+            n += 1
+        return n
+
+
+CSV_COLUMNS = ("seq", "ts", "user", "roles", "client", "action", "outcome", "purpose_code",
+               "purpose_reference",
+               "target", "query", "shown_ids", "flags", "details", "prev_hash", "hash")
+
+
+def csv_cell(column: str, ev: dict[str, Any]) -> str:
+    value = ev.get(column)
+    if isinstance(value, list):
+        text = ";".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False) if value else ""
+    else:
+        text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is made literal.
+    if text and text[0] in "=+-@\t\r":
+        text = "'" + text
+    return text
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

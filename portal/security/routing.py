@@ -1,0 +1,12 @@
+"""The security routes as one router: login/logout/purpose and the auditor pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from portal.routes import audit as audit_routes
+from portal.routes import auth as auth_routes
+
+router = APIRouter()
+router.include_router(auth_routes.router)
+router.include_router(audit_routes.router)

@@ -1,0 +1,112 @@
+"""Pytest fixtures for portal tests: the app, standard users, and a real-form login.
+
+Use from a conftest: ``pytest_plugins = ["tests.portal_fixtures"]`` (or import the fixtures).
+
+The test client talks https (``https://testserver``): session cookies are ``__Host-`` and
+Secure except on plain-http localhost, and httpx does not send Secure cookies over http.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from opensearchpy import OpenSearch
+
+from lantern.settings import Settings
+from portal.security.users import create_user
+
+PASSWORD = "correct horse battery staple"
+BASE_URL = "https://testserver"
+_CSRF_INPUT = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class StdUser:
+    username: str
+    password: str
+    roles: tuple[str, ...]
+    units: tuple[str, ...]
+    clearances: tuple[str, ...]
+    display_name: str
+
+
+STANDARD_USERS: dict[str, StdUser] = {
+    u.username: u
+    for u in (
+        StdUser("officer", PASSWORD, ("officer",), ("response-north",), (), "Olivia Officer"),
+        StdUser("analyst", PASSWORD, ("analyst",), ("intel-hub",), ("intel", "intel_c"), "Arun Analyst"),
+        StdUser("supervisor", PASSWORD, ("supervisor", "officer"), ("response-north", "cid"),
+                ("intel", "protected_person"), "Sam Supervisor"),
+        StdUser("auditor", PASSWORD, ("auditor",), ("professional-standards",), (), "Aisha Auditor"),
+        StdUser("admin", PASSWORD, ("admin",), ("ict",), (), "Adam Admin"),
+    )
+}
+
+
+@pytest.fixture(scope="session")
+def standard_users(client: OpenSearch, settings: Settings) -> dict[str, StdUser]:
+    """The five standard users, created once per test run."""
+    from portal.security.users import UserStore
+
+    store = UserStore(client, settings)
+    for u in STANDARD_USERS.values():
+        if store.get(u.username) is None:
+            create_user(client, settings, u.username, u.password, roles=u.roles, units=u.units,
+                        clearances=u.clearances, display_name=u.display_name)
+    return STANDARD_USERS
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, standard_users: dict[str, StdUser]) -> FastAPI:
+    from portal.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def test_client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as tc:
+        yield tc
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF_INPUT.search(html)
+    if not match:
+        raise AssertionError("no csrf_token input in the page")
+    return match.group(1)
+
+
+def login(
+    test_client: TestClient,
+    username: str,
+    password: str = PASSWORD,
+    *,
+    purpose: str | None = "investigation",
+    reference: str | None = "CR/012345/24",
+) -> TestClient:
+    """Sign in through the real form, then set a purpose (unless ``purpose`` is None)."""
+    page = test_client.get("/login")
+    assert page.status_code == 200, page.text
+    res = test_client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_from(page.text),
+                        "next": "/"},
+    )
+    assert res.status_code == 303, f"login failed for {username}: {res.status_code}"
+    if purpose is not None:
+        set_purpose(test_client, purpose, reference)
+    return test_client
+
+
+def set_purpose(test_client: TestClient, code: str, reference: str | None) -> None:
+    page = test_client.get("/purpose")
+    assert page.status_code == 200, page.text
+    res = test_client.post(
+        "/purpose", data={"code": code, "reference": reference or "", "csrf_token": csrf_from(page.text),
+                          "next": "/"},
+    )
+    assert res.status_code == 303, f"purpose not accepted: {res.status_code} {res.text[:300]}"
