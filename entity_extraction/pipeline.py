@@ -87,6 +87,8 @@ def _rule_entities(text: str) -> tuple[list[Entity], list[Entity]]:
     for s, e, label, value, is_strong in find_people(text):
         ent = Entity(label, s, e, text[s:e], value)
         (people if is_strong else weak).append(ent)
+    for m in _NUMERIC_DATE.finditer(text):
+        people.append(Entity(Label.DATE, m.start(), m.end(), m.group(0), m.group(0)))
     for s, e, label, value in find_places(text):
         people.append(Entity(label, s, e, text[s:e], value))
     if people:
@@ -119,6 +121,16 @@ _STREET_SUFFIX = re.compile(
     r"Square|Terrace|Grove|Walk|Hill|Mews|Row|Parade|Rise|View|Court|Estate|Park|Green|"
     r"Common|Wharf|Quay|Yard|Broadway|Boulevard|Circus|Gate|End)$"
 )
+_MONTHS = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+           r"Sep(?:t|tember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
+_DAYS = r"Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_CALENDAR = re.compile(rf"\b(?:{_MONTHS}|(?:{_DAYS})[a-z]*|today|yesterday|tomorrow)\b"
+                       r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.IGNORECASE)
+_DATE_LEAD = re.compile(r"(?:about|around|approximately|on|by|from|until|since)\s+", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(
+    r"(?<![\w/.-])(?:(?:0?[1-9]|[12][0-9]|3[01])([/.])(?:0?[1-9]|1[0-2])\1(?:19|20)?[0-9]{2}"
+    r"|(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))(?![\w/.-]|\.[0-9])"
+)
 _POSTCODE_NEXT = re.compile(r",?\s+[A-Z]{1,2}[0-9][0-9A-Z]?\s?[0-9][A-Z]{2}\b")
 _EDGE_JUNK = " \t\n,.;:-–—/()'\"’"
 _LEADING_DET = re.compile(r"^(?:the|a|an|at|in|on|of|to|from|near)\s+", re.IGNORECASE)
@@ -137,6 +149,13 @@ def _relabel(text: str, label: str, s: int, e: int) -> tuple[str, int, int, str]
     if not span:
         return None
     if label == Label.DATE:
+        # Calendar dates only: durations, ages and bare numbers ("18 months", "14") go.
+        m = _DATE_LEAD.match(span)
+        if m:
+            s += m.end()
+            span = text[s:e]
+        if not _CALENDAR.search(span):
+            return None
         return label, s, e, span.strip()
     m = _LEADING_DET.match(span)
     if m and label != Label.PERSON:
