@@ -28,6 +28,7 @@ from indexer import demo_data_text as T
 from indexer import demo_data_vocab as V
 from indexer.demo_data_world import (
     REFERENCE_DATE,
+    AddressBase,
     Rendered,
     World,
     address_dict,
@@ -115,7 +116,21 @@ LEGACY_CSV_COLUMNS = (
 
 
 def _iso(dt: datetime) -> str:
-    return dt.isoformat() + "Z"
+    # Minute precision, as the source systems record times.
+    return dt.replace(second=0, microsecond=0).isoformat() + "Z"
+
+
+_LANGUAGE = {
+    "polish": "Polish",
+    "romanian": "Romanian",
+    "somali": "Somali",
+    "turkish_kurdish": "Turkish",
+    "arabic": "Arabic",
+    "east_asian": "Vietnamese",
+    "south_asian_muslim": "Urdu",
+    "southern_european": "Portuguese",
+}
+_PRONOUNS = {"male": ("he", "his", "him"), "female": ("she", "her", "her")}
 
 
 class _Generator:
@@ -160,6 +175,14 @@ class _Generator:
             out["restricted_units"] = sorted(set(units))
         return out
 
+    def _address_in(self, borough: V.Borough, rng: random.Random) -> AddressBase:
+        w = self.world
+        for _ in range(16):
+            a = w.address(rng.randrange(w.n_addresses))
+            if a.borough == borough.name:
+                return a
+        return a
+
     def _pick_public(self, rng: random.Random, gender: str | None = None, adult: bool = False) -> int:
         for _ in range(8):
             pid = self.world.pick_public(rng)
@@ -188,8 +211,7 @@ class _Generator:
         return f"{r.forename} {r.plain_surname}"
 
     def _base_ctx(self, rng: random.Random, borough: V.Borough, when: datetime) -> T._Ctx:
-        w = self.world
-        addr = w.address(rng.randrange(w.n_addresses))
+        addr = self._address_in(borough, rng)
         off = rng.random()
         drug = rng.choice(V.DRUGS_A) if off < 0.7 else rng.choice(V.DRUGS_OTHER)
         weapon = rng.choice(V.WEAPONS_BLADED) if rng.random() < 0.75 else rng.choice(V.WEAPONS_OTHER)
@@ -241,6 +263,21 @@ class _Generator:
         vehicles: list[Any],
     ) -> None:
         w = self.world
+        he, his, him = _PRONOUNS.get(
+            suspects[0].base.gender if suspects else "male", ("they", "their", "them")
+        )
+        c.update(
+            he=he,
+            his=his,
+            him=him,
+            He=he.capitalize(),
+            sgender=suspects[0].base.gender if suspects else "male",
+        )
+        if victims:
+            vhe, vhis, vhim = _PRONOUNS.get(victims[0].base.gender, ("they", "their", "them"))
+        else:
+            vhe, vhis, vhim = "they", "their", "them"
+        c.update(vhe=vhe, vhis=vhis, vhim=vhim)
         if suspects:
             s = suspects[0]
             c["s"] = self._mention(s, rng, s_prefix)
@@ -343,6 +380,11 @@ class _Generator:
         suspect_ids: list[int] = []
         if rng.random() < known:
             first = w.pick_offender(rng)
+            if kind in ("domestic", "sexual", "sexual_child"):
+                for _ in range(10):
+                    if w.person(first).gender == "male":
+                        break
+                    first = w.pick_offender(rng)
             suspect_ids.append(first)
             co = w.associates(first)
             n_more = (
@@ -522,7 +564,7 @@ class _Generator:
         if plan["kind"] in ("burglary", "domestic", "damage") and plan["victim_ids"]:
             loc_addr = w.address(w.person(plan["victim_ids"][0]).address)
         else:
-            loc_addr = w.address(rng.randrange(w.n_addresses))
+            loc_addr = self._address_in(borough, rng)
         location = address_dict(loc_addr, rng, "short" if legacy else "full")
         if legacy:
             location.pop("line2", None)
@@ -686,6 +728,8 @@ class _Generator:
                     }
                 )
                 t = t + length + timedelta(minutes=rng.randint(30, 180))
+        det_age = (at.date() - det.base.dob).days // 365
+        c["age"] = det_age
         props = self._property(rng, plan, det, c)
         c["prop_sentence"] = (
             ("Items seized: " + "; ".join(p["description"] for p in props) + ".")
@@ -699,11 +743,14 @@ class _Generator:
         c["auth"] = rng.choice(("the CPS (Direct)", "the custody sergeant (police charge)", "CPS London"))
         c["next_date"] = (at + timedelta(days=rng.randint(1, 28))).strftime("%d/%m/%Y")
         c["offence"] = off.description.lower()
-        narrative_parts = [T.fill(t, c) for t in rng.sample(T.CUSTODY_NARRATIVE, rng.randint(3, 6))]
+        language = _LANGUAGE.get(det.base.origin) if rng.random() < 0.5 else None
+        c["language"] = language or "English"
+        candidates = [t for t in T.CUSTODY_NARRATIVE[1:] if language or "{language}" not in t]
+        narrative_parts = [T.fill(t, c) for t in rng.sample(candidates, rng.randint(3, 6))]
         # Booking-in always comes first in a custody log.
         narrative_parts.insert(0, T.fill(T.CUSTODY_NARRATIVE[0], c))
         station = borough.station if rng.random() < 0.85 else rng.choice(V.BOROUGHS).station
-        arrest_loc = address_dict(w.address(rng.randrange(w.n_addresses)), rng, "caps")
+        arrest_loc = address_dict(self._address_in(borough, rng), rng, "caps")
         arrest_loc.pop("line2", None)
         people = [v.data for v in victims]
         for other in plan["suspect_ids"]:
@@ -731,7 +778,7 @@ class _Generator:
             "grounds_for_detention": T.fill(T.pick(rng, T.GROUNDS), c),
             "arrived_at": _iso(arrived),
             "reviews": reviews,
-            "risk_assessment": T.fill(T.pick(rng, T.RISK), c),
+            "risk_assessment": T.fill(T.RISK_JUVENILE if det_age < 18 else T.pick(rng, T.RISK), c),
             "property_seized": props,
             "interviews": interviews,
             "outcome": outcome,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 # ------------------------------------------------------------------ incident by kind
 # {s} suspect, {v} victim, {w} witness, {loc} place, {venue}, {when}, {weapon}, {drug}, {vrm}, {veh}...
@@ -63,9 +64,9 @@ INCIDENT: dict[str, tuple[str, ...]] = {
     "robbery": (
         "{v} was approached by two males on {street} at {when}. One, later identified as {s}, produced a "
         "{weapon} and demanded {item}. The suspects made off towards {area}.",
-        "{s} snatched {item} from {v}'s hand as he rode past on a moped ({vrm}) on {street} at {when}.",
-        "{v} was followed from {area} station by {s} and an unknown male who threatened him with a {weapon} "
-        "and took {item} and his bank cards.",
+        "{s} snatched {item} from {v}'s hand as {he} rode past on a moped ({vrm}) on {street} at {when}.",
+        "{v} was followed from {area} station by {s} and an unknown male who threatened {vhim} with a {weapon} "
+        "and took {item} and {vhis} bank cards.",
         "Staff at the {shop} on {street} were threatened by {s}, who claimed to have a {weapon} and demanded "
         "cash from the till. Approximately £{cash} taken.",
         "{v} met {s} to buy a phone advertised online; on arrival {s} and two others punched {v} and took "
@@ -78,7 +79,7 @@ INCIDENT: dict[str, tuple[str, ...]] = {
         "a {veh} ({vrm}) parked outside at around {when}.",
         "{s} was seen by {w} climbing through a ground floor window at {loc} at {when}. Entry gained by "
         "smashing the glass; {item} taken.",
-        "Distraction burglary: a male claiming to be from the water board, later identified as {s}, gained "
+        "Distraction burglary: a {sgender} claiming to be from the water board, later identified as {s}, gained "
         "entry to {v}'s home at {loc} and stole {item} while {v} (aged {vage}) was distracted.",
         "Commercial premises at {street} entered overnight via the roof. Cash box and {item} stolen. CCTV "
         "shows two males arriving in a {veh}, index {vrm}.",
@@ -88,7 +89,7 @@ INCIDENT: dict[str, tuple[str, ...]] = {
     "vehicle": (
         "{v}'s {veh}, registration {vrm}, was stolen from {street} overnight. ANPR shows the vehicle travelling "
         "through {area} at {when} the next morning.",
-        "{s} was seen by {w} trying the door handles of parked vehicles on {street} at {when}. He was detained "
+        "{s} was seen by {w} trying the door handles of parked vehicles on {street} at {when}. {He} was detained "
         "by officers a short distance away in possession of a screwdriver.",
         "The nearside window of {v}'s {veh} ({vrm}) was smashed on {street} and {item} taken from the seat.",
         "{s} was the driver of a stolen {veh} ({vrm}) which failed to stop for police in {area} and collided "
@@ -97,19 +98,19 @@ INCIDENT: dict[str, tuple[str, ...]] = {
         "leaving at speed.",
     ),
     "theft": (
-        "{v} had {item} taken from her bag while on the Victoria line between {area} and King's Cross. The "
+        "{v} had {item} taken from {vhis} bag while on the Victoria line between {area} and King's Cross. The "
         "theft was not noticed until later.",
         "{s} was seen by {w} taking {item} from a table outside a café on {street} at {when}.",
         "{v}'s bicycle, a grey Carrera, was stolen from the stands outside {area} station. The D-lock had been "
-        "cut. A male matching the description of {s} was seen nearby.",
-        "{v} reports that {item} went missing from his flat at {loc} after a visit from {s}, a known associate.",
+        "cut. A {sgender} matching the description of {s} was seen nearby.",
+        "{v} reports that {item} went missing from {vhis} flat at {loc} after a visit from {s}, a known associate.",
     ),
     "shoplifting": (
         "{s} was detained by security staff at {shop}, {street}, after leaving without paying for goods to "
         "the value of £{cash} (meat, razor blades and alcohol).",
         "CCTV at {shop} shows {s} concealing {qty} bottles of spirits inside a foil-lined bag at {when}. {s} is "
         "known to store staff and is suspected of previous thefts.",
-        "Staff member {v} at {shop} states {s} became aggressive when challenged and pushed past her, leaving "
+        "Staff member {v} at {shop} states {s} became aggressive when challenged and pushed past {vhim}, leaving "
         "with goods worth £{cash}.",
     ),
     "drugs_supply": (
@@ -120,28 +121,28 @@ INCIDENT: dict[str, tuple[str, ...]] = {
         "{s} was found with {qty} {pkg} of {drug} concealed in the centre console and two mobile phones.",
         "Warrant executed under s.23 MDA at {loc}. {s} was present. Officers recovered {qty} {pkg} of {drug}, "
         "scales, snap bags and £{cash} in cash.",
-        "{s} was stopped and searched under s.23 MDA {venue}, {area}. {qty} {pkg} of {drug} were found in his "
-        "mouth and he was holding a Nokia handset ({phone}) which was receiving bulk marketing texts.",
+        "{s} was stopped and searched under s.23 MDA {venue}, {area}. {qty} {pkg} of {drug} were found in {his} "
+        "mouth and {he} was holding a Nokia handset ({phone}) which was receiving bulk marketing texts.",
         "Test purchase operation: {s} supplied {drug} to an undercover officer on {street} at {when} after "
         'contact was made on {phone} (the "{line}").',
     ),
     "drugs_possession": (
         "{s} was stopped and searched on {street} at {when} after officers smelt {drug}. A small amount of "
-        "{drug} was found in his jacket pocket.",
+        "{drug} was found in {his} jacket pocket.",
         "Following a stop of a {veh} ({vrm}) on {street}, the passenger {s} was found in possession of one "
         "wrap of {drug2}.",
         "{s} was seen smoking what was believed to be {drug} {venue}. On search a grinder and a bag of {drug} "
         "were recovered.",
-        "{s} was searched on arrival in custody and a small snap bag of {drug2} was found in his sock.",
+        "{s} was searched on arrival in custody and a small snap bag of {drug2} was found in {his} sock.",
     ),
     "weapons": (
-        "{s} was stopped and searched under s.1 PACE on {street} at {when} after officers noticed him holding "
-        "his waistband. A {weapon} was found tucked into his trousers.",
+        "{s} was stopped and searched under s.1 PACE on {street} at {when} after officers noticed {him} holding "
+        "{his} waistband. A {weapon} was found tucked into {his} trousers.",
         "Following a s.60 authority in {area}, {s} was searched and found in possession of a {weapon} wrapped "
         "in a sock.",
-        "{w} called police reporting a male brandishing a {weapon} {venue}, {street}. {s} was detained by "
+        "{w} called police reporting a {sgender} brandishing a {weapon} {venue}, {street}. {s} was detained by "
         "officers and the weapon recovered from a nearby bin.",
-        "{s} was the rear passenger of a {veh} ({vrm}) stopped in {area}; a {weapon} was found under his seat.",
+        "{s} was the rear passenger of a {veh} ({vrm}) stopped in {area}; a {weapon} was found under {his} seat.",
     ),
     "firearms": (
         "Armed officers executed a warrant at {loc}. {s} was detained and a {firearm} with ammunition was "
@@ -156,21 +157,21 @@ INCIDENT: dict[str, tuple[str, ...]] = {
         'threatening to "stab" {v}.',
         "A large group gathered on {street} following a football match. {s} was seen throwing bottles at "
         "police and members of the public.",
-        "{s} stood outside {v}'s address at {loc} shouting threats and kicking the door. {v} states she was "
+        "{s} stood outside {v}'s address at {loc} shouting threats and kicking the door. {v} states {vhe} was "
         "in fear of immediate violence.",
     ),
     "damage": (
         "{s} kicked the wing mirror off {v}'s {veh} ({vrm}) on {street} following a parking dispute.",
-        "The front window of {loc} was smashed at about {when}. {v} believes her ex-partner {s} is "
+        "The front window of {loc} was smashed at about {when}. {v} believes {vhis} ex-partner {s} is "
         "responsible.",
         'Graffiti tags ("{tag}") sprayed on the shutters of the {shop} on {street}; estimated cost of '
         "cleaning £{cash}.",
-        "A fire was deliberately started at the door of {loc} at {when} by a male in a dark hooded top, "
+        "A fire was deliberately started at the door of {loc} at {when} by a {sgender} in a dark hooded top, "
         "believed to be {s}. LFB attended; the occupants escaped unhurt.",
     ),
     "fraud": (
-        "{v} (aged {vage}) received a call from {phone} from a male claiming to be from her bank and was "
-        "persuaded to hand over her card to a courier, later identified as {s}.",
+        "{v} (aged {vage}) received a call from {phone} from a male claiming to be from {vhis} bank and was "
+        "persuaded to hand over {vhis} card to a courier, later identified as {s}.",
         "{s} used {v}'s stolen bank card for contactless payments totalling £{cash} at shops on {street}.",
         "{s} left the Esso garage on {street} without paying for £{cash} of fuel in a {veh} displaying false "
         "plates {vrm}.",
@@ -207,15 +208,15 @@ TAGS = ("NPK", "E5 GANG", "CR0W", "YG N17", "OFB", "ZONE 2", "MDP")
 ARREST_CIRCUMSTANCES = (
     "DP was arrested by {o} on {street} at {arrest_time} hrs after being identified from the description "
     "circulated.",
-    "DP arrested at his home address {arrest_addr} at {arrest_time} following a pre-planned arrest "
+    "DP arrested at {his} home address {arrest_addr} at {arrest_time} following a pre-planned arrest "
     "(enquiry officer {oic}).",
-    "DP was stopped in a {veh}, VRM {vrm}, on {street}; PNC check showed him wanted on {wanted}. Arrested by "
+    "DP was stopped in a {veh}, VRM {vrm}, on {street}; PNC check showed {him} wanted on {wanted}. Arrested by "
     "{o}.",
     "DP was arrested by {o} on {street} after a short foot chase. Handcuffed to the rear for officer safety.",
     "DP attended {station} by appointment (voluntary attendance) and was arrested on arrival by {oic}.",
     "DP was identified by Livescan on arrival as wanted for an outstanding matter ({wanted}).",
     "DP arrested by {o} at {arrest_time} following an ANPR hit on the {veh} ({vrm}) in {area}.",
-    "DP detained by store security at {shop} and handed to {o}, who arrested him at {arrest_time}.",
+    "DP detained by store security at {shop} and handed to {o}, who arrested {him} at {arrest_time}.",
 )
 REASON_PREFIX = (
     "Arrested on suspicion of {offence}.",
@@ -248,21 +249,24 @@ RISK = (
     "observations; anti-rip clothing offered. Mental health nurse referral made.",
     "DP is a heroin user and is on a methadone script ({dose}ml daily) from {pharmacy}. HCP consulted; "
     "Level 2 observations.",
-    "DP states he has asthma and uses an inhaler, which has been retained and is available on request. "
+    "DP states {he} has asthma and uses an inhaler, which has been retained and is available on request. "
     "Level 1 observations.",
-    "DP aged {age}. Appropriate adult required; mother contacted on {phone}. Level 1 observations.",
     "PNC warning markers: violent (VI), weapons (WE). Two officers to attend the cell door. Level 1 "
     "observations.",
     "DP is diabetic (type 1); blood sugar checked by HCP at {hcp_time}. Level 1 observations, meals at "
     "regular times.",
-    "DP reports suicidal thoughts following the breakdown of his relationship. Level 3 constant "
+    "DP reports suicidal thoughts following the breakdown of {his} relationship. Level 3 constant "
     "observation authorised by the custody sergeant.",
     "DP suspected of having concealed drugs internally; not accepted for an intimate search. Level 4 close "
     "proximity observation and hospital assessment.",
 )
+RISK_JUVENILE = (
+    "DP aged {age}. Appropriate adult required; parent contacted by telephone. No medical conditions "
+    "disclosed. Level 1 observations; YOT informed."
+)
 CUSTODY_NARRATIVE = (
     "{s} was booked in by PS {sgt} at {arrival_time}. Rights and entitlements given; DP requested a "
-    "solicitor ({firm}) and for his mother to be informed.",
+    "solicitor ({firm}) and for {his} mother to be informed.",
     "Property search conducted. {prop_sentence}",
     "Fingerprints, DNA and photograph taken; Livescan confirmed identity as PNC {pnc}.",
     'DP made the following reply after caution: "{reply}"',
@@ -271,7 +275,7 @@ CUSTODY_NARRATIVE = (
     "DP's vehicle {vrm} was seized and removed to the pound for forensic examination.",
     'Note: DP is known to use the street name "{street_name}" and is linked to {assoc} (see intel).',
     "DP became aggressive in the cell corridor and was restrained by {o2}; use of force form submitted.",
-    "Interpreter ({language}) booked via the Language Line; DP confirmed he understands English but "
+    "Interpreter ({language}) booked via the Language Line; DP confirmed {he} understands English but "
     "prefers to speak {language}.",
     "IP {v_name} has been updated by the OIC.",
 )
@@ -308,14 +312,14 @@ LANGUAGES = (
 INTERVIEW_NOTES = (
     "Interviewed under caution by {o}. Solicitor {sol} present. DP gave a prepared statement denying the "
     'offence and then answered "no comment" to all further questions.',
-    "Interviewed by {o}. DP made full admissions to the offence and stated he was sorry. He said he had "
+    "Interviewed by {o}. DP made full admissions to the offence and stated {he} was sorry. {He} said {he} had "
     "been drinking all day.",
-    "Interviewed by {o} with {sol} present. DP claimed self-defence, stating {v_name} had approached him "
+    "Interviewed by {o} with {sol} present. DP claimed self-defence, stating {v_name} had approached {him} "
     "with a {weapon}. Account to be checked against CCTV.",
     "No comment interview. DP was shown CCTV stills from {street} and the ANPR data for {vrm} and made no "
     "reply.",
     "Interviewed by {o}. DP denied any knowledge of the phone number {phone} and said the {veh} was "
-    "borrowed from a friend he would not name.",
+    "borrowed from a friend {he} would not name.",
     "Interviewed by {o}. DP accepted being present at {street} but denied involvement, blaming an "
     'associate known as "{street_name}".',
     "Interview suspended after 20 minutes at the solicitor's request for further disclosure; resumed at "
@@ -359,13 +363,13 @@ OUTCOME_DETAILS = {
     ),
     "released_under_investigation": (
         "Released under investigation (RUI) pending the download of the DP's phone ({phone}).",
-        "RUI pending CCTV and forensic submissions. DP informed that he may be re-interviewed.",
+        "RUI pending CCTV and forensic submissions. DP informed that {he} may be re-interviewed.",
         "Released under investigation; file to be reviewed by {oic} in 28 days.",
     ),
     "no_further_action": (
         "NFA - insufficient evidence to provide a realistic prospect of conviction. Authorised by {sgt_full}.",
         "NFA: the IP {v_name} declined to support a prosecution and there is no independent evidence.",
-        "NFA - CCTV does not show the DP and he has provided an alibi which has been verified.",
+        "NFA - CCTV does not show the DP and {he} has provided an alibi which has been verified.",
     ),
     "cautioned": (
         "Simple caution administered by PS {sgt} after full admissions in interview.",
@@ -383,7 +387,7 @@ OUTCOME_DETAILS = {
 LOG_ENTRIES = (
     "Crime reported by {v_name} by telephone ({phone}). Initial account obtained; ABE not required.",
     "Scene attended by {o}. House-to-house completed on {street}; no witnesses identified.",
-    "CCTV trawl: footage obtained from the {shop} on {street} covering {when}; shows a male matching the "
+    "CCTV trawl: footage obtained from the {shop} on {street} covering {when}; shows a {sgender} matching the "
     "suspect description.",
     "ANPR enquiries on {vrm}: vehicle captured at {area} at {when} and again on the A406 twenty minutes "
     "later.",
@@ -467,7 +471,7 @@ INTEL_ACTIVITY = {
     "drugs": (
         'running a county line (the "{line}") supplying {drug} from {area} into Southend and Luton',
         "dealing {drug} and {drug2} from {loc}",
-        "storing {drug} for the {group} at his girlfriend's address",
+        "storing {drug} for the {group} at {his} girlfriend's address",
     ),
     "weapons": (
         "carrying a {weapon} in a man bag when out in {area}",
@@ -485,7 +489,7 @@ INTEL_ACTIVITY = {
         "exploiting vulnerable young people, one of whom was recently stabbed in {area}",
     ),
     "domestic": (
-        "back in contact with his ex-partner despite a restraining order and has been seen at {loc}",
+        "back in contact with {his} ex-partner despite a restraining order and has been seen at {loc}",
     ),
 }
 INTEL_ACTIVITY_PRESENT = {
@@ -503,7 +507,7 @@ INTEL_ACTIVITY_PRESENT = {
         "steals motorbikes to order and stores them in a lock-up off {street}",
     ),
     "violence": ("carried out the recent stabbing on {street} and has been hiding at {loc}",),
-    "domestic": ("has been following his ex-partner in a {veh} ({vrm})",),
+    "domestic": ("has been following {his} ex-partner in a {veh} ({vrm})",),
 }
 INTEL_EXTRA = (
     "{s2} is associating with {s} and acts as a runner.",
@@ -511,7 +515,7 @@ INTEL_EXTRA = (
     "{s} is currently using mobile {phone} and changes numbers regularly.",
     "{s} has been seen driving a {veh}, VRM {vrm}.",
     "The {veh} {vrm} is frequently parked outside {loc}.",
-    "{s} is staying at {loc} with his girlfriend.",
+    "{s} is staying at {loc} with {his} partner.",
     "{s} is believed to be staying at an address in the {pc} area.",
     '{s} is known as "{street_name}" and is a member of the {group}.',
     "{s} (PNC {pnc}) has recently been released from HMP Pentonville.",
@@ -520,7 +524,7 @@ INTEL_EXTRA = (
     "Drugs are stored in a {veh} ({vrm}) parked on {street} and moved every few days.",
     "{s} is in contact with a male using the phone {phone2}.",
     "Email {email} has been used to book hire vehicles used by the group.",
-    "{s} has been seen with a {weapon} in the waistband of his trousers.",
+    "{s} has been seen with a {weapon} in the waistband of {his} trousers.",
 )
 INTEL_CLOSE = (
     "This is the first intelligence of this nature regarding {s}.",
@@ -557,7 +561,7 @@ INTEL_TITLES = {
 # ------------------------------------------------------------------ helpers
 
 
-class _Ctx(dict[str, object]):
+class _Ctx(dict[str, Any]):
     """Missing placeholders read as a neutral phrase instead of failing the whole run."""
 
     def __missing__(self, key: str) -> str:
