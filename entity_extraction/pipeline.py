@@ -131,6 +131,10 @@ _NUMERIC_DATE = re.compile(
     r"(?<![\w/.-])(?:(?:0?[1-9]|[12][0-9]|3[01])([/.])(?:0?[1-9]|1[0-2])\1(?:19|20)?[0-9]{2}"
     r"|(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))(?![\w/.-]|\.[0-9])"
 )
+_PLACE_TAIL = re.compile(
+    r"\b(?:Station|Road|Street|Lane|Avenue|Close|Way|Drive|Crescent|Gardens|Square|Terrace|"
+    r"Grove|Mews|Parade|Estate|Park|Bridge|Airport|Hospital|Centre)$"
+)
 _POSTCODE_NEXT = re.compile(r",?\s+[A-Z]{1,2}[0-9][0-9A-Z]?\s?[0-9][A-Z]{2}\b")
 _EDGE_JUNK = " \t\n,.;:-–—/()'\"’"
 _LEADING_DET = re.compile(r"^(?:the|a|an|at|in|on|of|to|from|near)\s+", re.IGNORECASE)
@@ -172,6 +176,8 @@ def _relabel(text: str, label: str, s: int, e: int) -> tuple[str, int, int, str]
         return Label.LOCATION, s, e, " ".join(toks)
     if label == Label.ORG and " ".join(toks) in uk_places():
         label = Label.LOCATION
+    if label == Label.PERSON and len(toks) > 1 and _PLACE_TAIL.search(span):
+        label = Label.LOCATION  # "Victoria Station", "Mark Lane"
     if label == Label.PERSON:
         cleaned = clean_person_span(text, s, e)
         if cleaned is None:
