@@ -950,7 +950,7 @@ class _Generator:
         c["conduct"] = _conduct(off, c)
         c["conduct_sentence"] = T.fill(T.pick(rng, T.INCIDENT[plan["kind"]]), c)
         c["conduct_sentence_lc"] = c["conduct_sentence"]
-        c["evidence"] = T.fill(T.pick(rng, T.EVIDENCE), c)
+        c["evidence"] = T.pick(rng, T.EVIDENCE).format_map(c)
         c["interview"] = T.pick(rng, T.INTERVIEW_SUMMARY)
         c["interview_lc"] = c["interview"][0].lower() + c["interview"][1:]
         c["defence"] = T.pick(rng, T.DEFENCE)
@@ -1127,7 +1127,7 @@ def _imei(rng: random.Random) -> str:
 
 
 _WORDING = {
-    "violence": "assaulted {v_name}, thereby occasioning them actual bodily harm.",
+    "violence": "assaulted {v_name}, thereby occasioning {vhim} actual bodily harm.",
     "domestic": "engaged in a course of conduct towards {v_name} which amounted to harassment.",
     "sexual": "intentionally touched {v_name}, the touching being sexual, without her consent.",
     "sexual_child": "being a person aged 18 or over, intentionally touched a child under 16.",

@@ -19,13 +19,13 @@ from typing import Any
 
 INCIDENT: dict[str, tuple[str, ...]] = {
     "violence": (
-        "At {when} {v} was walking along {street} when {s} approached and punched them repeatedly to the face, "
+        "At {when} {v} was walking along {street} when {s} approached and punched {vhim} repeatedly to the face, "
         "causing {inj}.",
         "{s} and {v} were involved in a verbal argument {venue} on {street} which escalated when {s} headbutted "
         "{v}, causing {inj}.",
-        "{v} states that {s} attacked them with a {weapon} {venue} at about {when}, causing {inj}. {s} then "
+        "{v} states that {s} attacked {vhim} with a {weapon} {venue} at about {when}, causing {inj}. {s} then "
         "made off on foot towards {area}.",
-        "Following a dispute over money, {s} assaulted {v} at {loc}, kicking them while they were on the "
+        "Following a dispute over money, {s} assaulted {v} at {loc}, kicking {vhim} while {vhe} was on the "
         "ground. {v} sustained {inj}.",
         "CCTV shows {s} striking {v} to the back of the head outside the kebab shop on {street} at {when}; "
         "{v} fell and suffered {inj}.",
