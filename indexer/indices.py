@@ -214,6 +214,65 @@ def _count(client: OpenSearch, index: str) -> int:
     return int(client.count(index=index)["count"])
 
 
+def create_building(client: OpenSearch, settings: Settings, module: IndexModule) -> str:
+    """A new physical index for ``module`` with no replicas and no refresh while it is filled.
+
+    Not behind any alias yet; ``promote`` makes it the serving index.
+    """
+    new = new_physical_name(settings, module)
+    body = dict(module.body(settings))
+    index_settings = dict(body.get("settings", {}))
+    index_settings["index"] = {
+        **index_settings.get("index", {}), "number_of_replicas": 0, "refresh_interval": "-1",
+    }
+    body["settings"] = index_settings
+    client.indices.create(index=new, body=body)
+    return new
+
+
+def _ready(client: OpenSearch, settings: Settings, module: IndexModule, new: str) -> None:
+    """Give a built index the replicas/refresh its definition asks for, and wait for health."""
+    wanted = module.body(settings).get("settings", {}).get("index", {})
+    client.indices.put_settings(
+        index=new,
+        body={"index": {
+            "number_of_replicas": wanted.get("number_of_replicas", settings.index_replicas),
+            # None resets to the node default when the definition does not set one.
+            "refresh_interval": wanted.get("refresh_interval"),
+        }},
+    )
+    client.indices.refresh(index=new)
+    health = client.cluster.health(
+        index=new, wait_for_status="yellow", params={"timeout": "120s"}, request_timeout=130
+    )
+    if health.get("timed_out") or health.get("status") == "red":
+        raise MigrationError(f"{new} did not become healthy: {health.get('status')}")
+
+
+def _swap(client: OpenSearch, settings: Settings, module: IndexModule, old: str | None, new: str) -> None:
+    """Move the read and write aliases from ``old`` to ``new`` in one atomic ``_aliases`` call."""
+    actions: list[dict[str, Any]] = []
+    for alias, opts in _aliases_body(settings, module).items():
+        if old is not None:
+            actions.append({"remove": {"index": old, "alias": alias}})
+        actions.append({"add": {"index": new, "alias": alias, **opts}})
+    client.indices.update_aliases(body={"actions": actions})
+
+
+def promote(client: OpenSearch, settings: Settings, module: IndexModule, new: str) -> str | None:
+    """Make a freshly built ``new`` index the serving one and delete the previous one.
+
+    Used by ``lantern index load --rebuild``: the old index keeps serving until the swap.
+    Returns the deleted index name, if any.
+    """
+    _ready(client, settings, module, new)
+    old = current_index(client, settings, module)
+    _swap(client, settings, module, old, new)
+    if old is not None and old != new:
+        client.indices.delete(index=old)
+    return old
+
+
 def migrate(
     client: OpenSearch,
     settings: Settings,
@@ -239,13 +298,8 @@ def migrate(
         step(f"{module.NAME}: no index yet, creating it")
         return ensure(client, settings, module)
     ensure(client, settings, module)  # repairs a missing write alias before we move it
-    new = new_physical_name(settings, module)
-    body = dict(module.body(settings))
-    wanted = dict(body.get("settings", {}).get("index", {}))
-    body.setdefault("settings", {}).setdefault("index", {})
-    body["settings"]["index"] = {**wanted, "number_of_replicas": 0, "refresh_interval": "-1"}
-    step(f"{module.NAME}: creating {new}")
-    client.indices.create(index=new, body=body)
+    new = create_building(client, settings, module)
+    step(f"{module.NAME}: created {new}")
     swapped = False
     try:
         step(f"{module.NAME}: copying {old} -> {new}")
@@ -254,24 +308,8 @@ def migrate(
         if new_count < old_count:
             raise MigrationError(f"copy incomplete: {old} has {old_count} documents, {new} {new_count}")
         step(f"{module.NAME}: copied {first.get('total', 0)} documents; making {new} ready")
-        client.indices.put_settings(
-            index=new,
-            body={"index": {
-                "number_of_replicas": wanted.get("number_of_replicas", settings.index_replicas),
-                # None resets to the node default when the definition does not set one.
-                "refresh_interval": wanted.get("refresh_interval"),
-            }},
-        )
-        health = client.cluster.health(
-            index=new, wait_for_status="yellow", params={"timeout": "120s"}, request_timeout=130
-        )
-        if health.get("timed_out") or health.get("status") == "red":
-            raise MigrationError(f"{new} did not become healthy: {health.get('status')}")
-        actions: list[dict[str, Any]] = []
-        for alias, opts in _aliases_body(settings, module).items():
-            actions.append({"remove": {"index": old, "alias": alias}})
-            actions.append({"add": {"index": new, "alias": alias, **opts}})
-        client.indices.update_aliases(body={"actions": actions})
+        _ready(client, settings, module, new)
+        _swap(client, settings, module, old, new)
         swapped = True
         step(f"{module.NAME}: aliases now point at {new}")
         _reindex(client, old, new)

@@ -1,0 +1,289 @@
+"""The search document for one validated record.
+
+A flat projection for search and facets (every field name from ``mappings.fields``), the
+entities found in the narrative merged with the identifiers typed into structured fields
+(one lookup finds a VRM whether it was typed in a form or mentioned in a narrative), the
+mentions with offsets for highlighting, and the validated original under ``record``.
+
+Structured identifiers that fail validation (a PNC ID whose check letter is wrong) stay in
+``record`` as typed, are left out of the canonical arrays, and are reported as warnings:
+one bad identifier must not cost the whole record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+from entity_extraction import names
+from lantern.records import (
+    AnyRecord,
+    CaseFile,
+    CrimeReport,
+    CustodyRecord,
+    IntelligenceReport,
+    Offence,
+    Person,
+)
+from mappings import fields as F
+
+
+class EntityLike(Protocol):
+    label: str
+    start: int
+    end: int
+    text: str
+    value: str
+
+
+# field path of a free-text field -> the entities found in it
+Mentions = Mapping[str, Sequence[EntityLike]]
+
+TEXT_SEPARATOR = "\n\n"
+
+
+@lru_cache(maxsize=1)
+def _canonicalise() -> Any:
+    # Lazy: importing the extraction package is cheap, but keep documents importable
+    # on its own (the rules never load spaCy).
+    from entity_extraction import canonicalise
+
+    return canonicalise
+
+
+def canonical(label: str, value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    result: str | None = _canonicalise()(label, value)
+    return result
+
+
+_WS = re.compile(r"\s+")
+_WORD_START = re.compile(r"(^|[\s'’\-])([a-zà-ÿ])")
+
+
+def _capitalise(token: str) -> str:
+    # ``o'neill`` -> ``O'Neill``, ``smith-jones`` -> ``Smith-Jones``; McX and MacX are left
+    # as written (capitalising them by rule gets ``Macey`` wrong).
+    if any(c.isupper() for c in token[1:]) and not token.isupper():
+        return token[0].upper() + token[1:]
+    return _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), token.lower())
+
+
+def person_display(name: str) -> str:
+    """One spelling for a person entity: ``Forename SURNAME`` (the last word is the surname).
+
+    Applied to structured names and to names found in narratives alike, so ``john smith``,
+    ``John SMITH`` and ``JOHN SMITH`` are one entity value.
+    """
+    tokens = _WS.sub(" ", name).strip().split(" ")
+    if not tokens or not tokens[0]:
+        return ""
+    *given, surname = tokens
+    return " ".join([*(_capitalise(t) for t in given), surname.upper()])
+
+
+def _person_entity(person: Person) -> str:
+    return person_display(" ".join(p for p in (person.forename, person.surname) if p))
+
+
+class _Collector:
+    """Ordered, de-duplicated entity values per label, plus warnings."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.values: dict[str, dict[str, None]] = {label: {} for label in F.ENTITY_LABELS}
+        self.warnings = warnings
+
+    def add(self, label: str, value: str | None) -> None:
+        if value:
+            self.values[label][value] = None
+
+    def add_structured(self, label: str, raw: str | None, where: str) -> str | None:
+        """Canonicalise a typed identifier; warn (and skip) when it is not valid."""
+        if raw is None or not raw.strip():
+            return None
+        value = canonical(label, raw)
+        if value is None:
+            self.warnings.append(
+                f"{where}: {raw!r} is not a valid {label}; kept in the record, not indexed as {label}"
+            )
+            return None
+        self.add(label, value)
+        return value
+
+    def as_fields(self) -> dict[str, list[str]]:
+        return {label.lower(): list(vals) for label, vals in self.values.items() if vals}
+
+
+def _offences(record: AnyRecord) -> list[Offence]:
+    if isinstance(record, CustodyRecord):
+        return list(record.offences)
+    if isinstance(record, CrimeReport):
+        return [record.offence]
+    if isinstance(record, CaseFile):
+        return [c.offence for c in record.charges]
+    return []
+
+
+def _status_outcome(record: AnyRecord) -> tuple[str | None, str | None]:
+    if isinstance(record, CustodyRecord):
+        return record.outcome.value, record.outcome.value
+    if isinstance(record, CrimeReport):
+        return record.status.value, record.outcome_code
+    if isinstance(record, CaseFile):
+        return record.status.value, record.final_outcome
+    return None, None
+
+
+def _unique(values: Iterable[str | None]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _person_doc(person: Person, where: str, entities: _Collector) -> dict[str, Any]:
+    pnc = entities.add_structured("PNC_ID", person.pnc_id, f"{where}.pnc_id")
+    cro = entities.add_structured("CRO_NO", person.cro_no, f"{where}.cro_no")
+    nino = entities.add_structured("NINO", person.nino, f"{where}.nino")
+    entities.add_structured("EMAIL", person.email, f"{where}.email")
+    for i, phone in enumerate(person.phones):
+        entities.add_structured("PHONE", phone, f"{where}.phones[{i}]")
+    if person.address is not None:
+        entities.add_structured("POSTCODE", person.address.postcode, f"{where}.address.postcode")
+    entities.add("PERSON", _person_entity(person))
+    phonetic: set[str] = set(names.phonetic_keys_for_name(person.full_name))
+    for alias in person.aliases:
+        phonetic |= set(names.phonetic_keys_for_name(alias))
+    doc: dict[str, Any] = {
+        F.P_ROLE: person.role.value,
+        F.P_NAME: person.full_name,
+        F.P_FORENAME: person.forename,
+        F.P_SURNAME: person.surname,
+        F.P_NAME_PHONETIC: sorted(phonetic),
+        F.P_FORENAME_VARIANTS: sorted(names.forename_variants(person.forename)) if person.forename else [],
+        F.P_DOB: person.dob.isoformat() if person.dob else None,
+        F.P_PNC_ID: pnc,
+        F.P_CRO_NO: cro,
+        F.P_NINO: nino,
+        F.P_PERSON_KEY: names.person_keys(person.forename, person.surname, person.dob, pnc),
+        F.P_ALIASES: list(person.aliases) or None,
+    }
+    return {k: v for k, v in doc.items() if v not in (None, [])}
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def build_document(
+    record: AnyRecord,
+    mentions: Mentions | None = None,
+    *,
+    warnings: list[str] | None = None,
+    indexed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``records`` search document for ``record``.
+
+    ``mentions`` maps each ``record.free_text()`` field to the entities extracted from it
+    (None: no extraction). Identifier problems are appended to ``warnings`` if given.
+    """
+    warns: list[str] = warnings if warnings is not None else []
+    entities = _Collector(warns)
+    free_text = record.free_text()
+
+    people_docs: list[dict[str, Any]] = []
+    people = record.all_people()
+    for i, person in enumerate(people):
+        where = "detainee" if isinstance(record, CustodyRecord) and i == 0 else (
+            f"people[{i - 1}]" if isinstance(record, CustodyRecord) else f"people[{i}]"
+        )
+        people_docs.append(_person_doc(person, where, entities))
+
+    for i, vehicle in enumerate(record.vehicles):
+        entities.add_structured("VRM", vehicle.vrm, f"vehicles[{i}].vrm")
+    for i, phone in enumerate(record.phones):
+        entities.add_structured("PHONE", phone, f"phones[{i}]")
+    addresses = [(f"locations[{i}]", a) for i, a in enumerate(record.locations)]
+    if isinstance(record, CustodyRecord) and record.arrest_location is not None:
+        addresses.append(("arrest_location", record.arrest_location))
+    if isinstance(record, CrimeReport):
+        addresses.append(("location", record.location))
+    for where, address in addresses:
+        entities.add_structured("POSTCODE", address.postcode, f"{where}.postcode")
+
+    mention_docs: list[dict[str, Any]] = []
+    for field, found in (mentions or {}).items():
+        for ent in found:
+            value = person_display(ent.value) if ent.label == "PERSON" else ent.value
+            if ent.label in entities.values:
+                entities.add(ent.label, value)
+            mention_docs.append(
+                {"field": field, "label": ent.label, "start": ent.start, "end": ent.end,
+                 "text": ent.text, "value": value}
+            )
+
+    offences = _offences(record)
+    status, outcome = _status_outcome(record)
+    markings = record.markings
+    station = record.station if isinstance(record, CustodyRecord) else None
+    court = record.court if isinstance(record, CaseFile) else None
+
+    entity_fields = entities.as_fields()
+    identifier_suggestions = [
+        v for label in F.IDENTIFIER_LABELS if label != "EMAIL"
+        for v in entity_fields.get(label.lower(), [])
+    ]
+    suggest = _unique([
+        *(p.full_name for p in people),
+        *(a for p in people for a in p.aliases),
+        record.reference,
+        *identifier_suggestions,
+    ])
+
+    doc: dict[str, Any] = {
+        F.ID: record.record_id,
+        F.RECORD_TYPE: record.record_type.value,
+        F.SOURCE_SYSTEM: record.source_system,
+        F.SOURCE_ID: record.source_id,
+        F.REFERENCE: record.reference,
+        F.TITLE: record.title,
+        F.SUMMARY: record.summary,
+        F.TEXT: TEXT_SEPARATOR.join(free_text.values()) or None,
+        F.RECORD_DATE: _iso(record.record_date),
+        F.CREATED_AT: _iso(record.created_at),
+        F.UPDATED_AT: _iso(record.updated_at),
+        F.INDEXED_AT: _iso(indexed_at or datetime.now(UTC)),
+        F.STATION: station,
+        F.COURT: court,
+        F.BOROUGH: record.borough,
+        F.UNIT: record.unit,
+        F.STATUS: status,
+        F.OUTCOME: outcome,
+        F.OFFENCE_CODES: _unique(o.code for o in offences),
+        F.OFFENCE_CATEGORIES: _unique(o.category for o in offences),
+        F.OFFENCE_TEXT: _unique(o.description for o in offences),
+        F.PEOPLE: people_docs,
+        F.ENTITIES: entity_fields,
+        F.MENTIONS: mention_docs,
+        F.SUGGEST: suggest,
+        F.ACCESS_SENSITIVITY: sorted({s.value for s in markings.sensitivity}),
+        F.ACCESS_SENSITIVITY_COUNT: len(set(markings.sensitivity)),
+        F.ACCESS_UNITS: sorted(set(markings.restricted_units)),
+        F.ACCESS_HANDLING: markings.handling_code.value if markings.handling_code else None,
+        F.REVIEW_DATE: _iso(record.review_date),
+        F.RECORD: record.model_dump(mode="json"),
+    }
+    if isinstance(record, IntelligenceReport):
+        doc[F.GRADING] = record.grading.label()
+        doc[F.SOURCE_EVALUATION] = record.grading.source_evaluation.value
+        doc[F.INTEL_ASSESSMENT] = record.grading.intelligence_assessment.value
+    return {k: v for k, v in doc.items() if v is not None and v != [] and v != {}} | {
+        # Always present, even at 0: the access filter's terms_set reads it.
+        F.ACCESS_SENSITIVITY_COUNT: doc[F.ACCESS_SENSITIVITY_COUNT],
+    }
+
+
+def free_text_items(record: AnyRecord) -> list[tuple[str, str]]:
+    """(field, text) pairs in a stable order: the unit of entity extraction."""
+    return list(record.free_text().items())

@@ -1,0 +1,472 @@
+"""``lantern index load``: feed files -> validated records -> the records index.
+
+Per file: rows are read one at a time, validated, grouped into batches of
+``settings.bulk_chunk_size`` and indexed; once a batch is acknowledged, its rejects and
+failures are written to the rejects file and the file's checkpoint moves to the batch's
+last line. A crash or Ctrl-C loses at most the batch in flight; the same command resumes
+after the checkpoint, and deterministic ids make the replayed batch harmless.
+
+While loading, the write index does not refresh (``refresh_interval: -1``); the previous
+value is restored at the end, on failure and on Ctrl-C, and by the next load if this
+process was killed outright (a guard file in ``state_dir`` remembers it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from opensearchpy import OpenSearch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from indexer import indices
+from indexer.csv_mapping import CsvMapping, MappingError, find_mapping
+from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
+from indexer.sources import FileError, Row, read_csv, read_ndjson
+from indexer.validation import validate
+from lantern.settings import Settings
+from mappings import records as records_index
+
+log = logging.getLogger(__name__)
+
+NDJSON_SUFFIXES = {".ndjson", ".jsonl", ".json"}
+CSV_SUFFIXES = {".csv"}
+IGNORED_SUFFIXES = {".toml", ".md", ".txt"}
+
+
+# --------------------------------------------------------------------- checkpoints
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+
+    @staticmethod
+    def for_file(settings: Settings, index: str, feed: Path) -> Checkpoint:
+        key = hashlib.sha256(f"{index}\x1f{feed.resolve()}".encode()).hexdigest()[:24]
+        return Checkpoint(settings.state_dir / "checkpoints" / f"{key}.json")
+
+    @staticmethod
+    def identity(feed: Path) -> dict[str, Any]:
+        st = feed.stat()
+        return {"file": str(feed.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+    def load(self, feed: Path) -> int:
+        """The last line already done, or 0 (no checkpoint, or the file has changed)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return 0
+        if data.get("identity") != self.identity(feed):
+            log.warning("%s changed since its checkpoint; loading it from the start", feed)
+            return 0
+        return int(data.get("line", 0))
+
+    def save(self, feed: Path, line: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"identity": self.identity(feed), "line": line,
+                                   "at": datetime.now(UTC).isoformat()}), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------- refresh guard
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def refresh_paused(client: OpenSearch, settings: Settings, index: str) -> Iterator[None]:
+    """``refresh_interval: -1`` on the physical index behind ``index`` for the duration."""
+    physical = indices.alias_targets(client, index) or [index]
+    guards_dir = settings.state_dir / "refresh-guards"
+    guards_dir.mkdir(parents=True, exist_ok=True)
+    mine: list[tuple[str, Path, Any]] = []
+    try:
+        for name in physical:
+            guard = guards_dir / f"{name}.json"
+            if guard.exists():
+                try:
+                    held = json.loads(guard.read_text(encoding="utf-8"))
+                except ValueError:
+                    held = {"pid": -1, "previous": None}
+                if _pid_alive(int(held.get("pid", -1))) and held.get("pid") != os.getpid():
+                    log.info("another load (pid %s) holds %s's refresh; leaving it", held["pid"], name)
+                    continue
+                # A load that was killed outright: put its saved value back first.
+                _set_refresh(client, name, held.get("previous"))
+            current = client.indices.get_settings(index=name, name="index.refresh_interval")
+            previous = current.get(name, {}).get("settings", {}).get("index", {}).get("refresh_interval")
+            if previous == "-1":
+                previous = None  # never "restore" to paused
+            guard.write_text(json.dumps({"pid": os.getpid(), "previous": previous}), encoding="utf-8")
+            _set_refresh(client, name, "-1")
+            mine.append((name, guard, previous))
+        yield
+    finally:
+        for name, guard, previous in mine:
+            try:
+                _set_refresh(client, name, previous)
+                client.indices.refresh(index=name)
+                guard.unlink(missing_ok=True)
+            except Exception:  # keep the guard: the next load restores it
+                log.exception("could not restore refresh_interval on %s", name)
+
+
+def _set_refresh(client: OpenSearch, index: str, value: Any) -> None:
+    client.indices.put_settings(index=index, body={"index": {"refresh_interval": value}})
+
+
+# --------------------------------------------------------------------- progress
+
+
+class _RowRate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0
+        rows = task.fields.get("rows", 0)
+        rate = rows / elapsed if elapsed > 0 else 0
+        return Text(f"{rows:,} rows  {rate:,.0f} rows/s", style="progress.data.speed")
+
+
+class _Progress:
+    """rich progress bar on a terminal; a plain log line every few seconds otherwise."""
+
+    def __init__(self, console: Console | None, total_bytes: int) -> None:
+        self.console = console
+        self.rows = 0
+        self.started = time.monotonic()
+        self.last_log = self.started
+        self.total = total_bytes
+        self.done_before = 0
+        self.bar: Progress | None = None
+        self.task: Any = None
+        if console is not None and console.is_terminal:
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), _RowRate(),
+                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                transient=False,
+            )
+            self.task = self.bar.add_task("loading", total=total_bytes or None, rows=0)
+            self.bar.start()
+
+    def file(self, name: str, offset: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=name, completed=self.done_before + offset)
+        else:
+            self._log(f"loading {name}", force=True)
+
+    def advance(self, rows: int, offset: int) -> None:
+        self.rows += rows
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done_before + offset, rows=self.rows)
+        else:
+            self._log(f"{self.rows:,} rows")
+
+    def end_file(self, size: int) -> None:
+        self.done_before += size
+
+    def _log(self, msg: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_log < 5:
+            return
+        self.last_log = now
+        elapsed = now - self.started
+        rate = self.rows / elapsed if elapsed > 0 else 0
+        pct = f" {100 * self.done_before / self.total:.0f}%" if self.total and not force else ""
+        line = f"{msg} ({rate:,.0f} rows/s{pct})"
+        if self.console is not None:
+            self.console.print(line, highlight=False)
+        else:
+            log.info("%s", line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# --------------------------------------------------------------------- the load
+
+
+@dataclass
+class FileProblem:
+    source: str
+    message: str
+
+
+@dataclass
+class LoadReport:
+    result: LoadResult
+    file_errors: list[FileProblem]
+    rejects_path: Path | None
+    index: str
+    resumed: dict[str, int]
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; directories expand to the feed files inside (sorted); mapping files and
+    notes lying next to feeds are skipped."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(p for p in sorted(path.iterdir())
+                       if p.is_file() and p.suffix.lower() in NDJSON_SUFFIXES | CSV_SUFFIXES)
+        elif path.suffix.lower() in IGNORED_SUFFIXES:
+            continue
+        else:
+            out.append(path)
+    return out
+
+
+class _RejectsWriter:
+    def __init__(self, path: Path, append: bool) -> None:
+        self.path = path
+        self.append = append
+        self.fh: TextIO | None = None
+        self.count = 0
+
+    def write(self, problems: Sequence[Problem]) -> None:
+        if not problems:
+            return
+        if self.fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = self.path.open("a" if self.append else "w", encoding="utf-8")
+        for p in sorted(problems, key=lambda p: (p.source, p.line)):
+            self.fh.write(json.dumps(p.as_json(), ensure_ascii=False, default=str) + "\n")
+            self.count += 1
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+def load_files(
+    paths: Sequence[Path],
+    settings: Settings,
+    client: OpenSearch,
+    *,
+    record_type: str | None = None,
+    mapping: Path | None = None,
+    rejects: Path | None = None,
+    extract_entities: bool = True,
+    restart: bool = False,
+    rebuild: bool = False,
+    hooks: Sequence[Hook] = (),
+    console: Console | None = None,
+    max_row_bytes: int | None = None,
+) -> LoadReport:
+    """Load feed files into the records index; see the module docstring."""
+    files = expand_paths(paths)
+    file_errors: list[FileProblem] = []
+    explicit_mapping: CsvMapping | None = None
+    if mapping is not None:
+        explicit_mapping = CsvMapping.load(mapping)
+
+    if rebuild:
+        target = indices.create_building(client, settings, records_index)
+    else:
+        indices.ensure(client, settings, records_index)
+        target = indices.writer_target(settings, records_index)
+
+    resume = {} if restart or rebuild else {
+        str(f): Checkpoint.for_file(settings, target, f).load(f) for f in files if f.is_file()
+    }
+    resumed = {k: v for k, v in resume.items() if v > 0}
+    if rejects is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        rejects = settings.state_dir / "rejects" / f"load-{stamp}.ndjson"
+    writer = _RejectsWriter(rejects, append=bool(resumed))
+    total = LoadResult()
+    sizes = {f: (f.stat().st_size if f.is_file() else 0) for f in files}
+    progress = _Progress(console, sum(sizes.values()))
+    indexer = BatchIndexer(settings, client, index=target, extract_entities=extract_entities, hooks=hooks)
+    promoted = False
+    try:
+        with refresh_paused(client, settings, target):
+            for feed in files:
+                checkpoint = Checkpoint.for_file(settings, target, feed)
+                skip = 0 if restart or rebuild else resume.get(str(feed), 0)
+                try:
+                    rows = _open_rows(feed, record_type, explicit_mapping, skip, max_row_bytes)
+                    progress.file(feed.name, 0)
+                    _load_rows(rows, feed, indexer, checkpoint, writer, total, progress, settings)
+                except (FileError, MappingError) as exc:
+                    file_errors.append(FileProblem(str(feed), str(exc)))
+                    log.error("%s", exc)
+                    continue
+                finally:
+                    progress.end_file(sizes.get(feed, 0))
+                checkpoint.clear()
+        if rebuild:
+            indices.promote(client, settings, records_index, target)
+            promoted = True
+    finally:
+        progress.close()
+        writer.close()
+        if rebuild and not promoted:
+            client.indices.delete(index=target, ignore=[404])
+    return LoadReport(total, file_errors, rejects if writer.count else None, target, resumed)
+
+
+def _open_rows(
+    feed: Path, record_type: str | None, explicit: CsvMapping | None, skip: int, max_row_bytes: int | None
+) -> Iterator[Row]:
+    if not feed.is_file():
+        raise FileError(f"{feed}: no such file")
+    limit = {"max_row_bytes": max_row_bytes} if max_row_bytes else {}
+    suffix = feed.suffix.lower()
+    if suffix in NDJSON_SUFFIXES:
+        return read_ndjson(feed, record_type=record_type, skip_through=skip, **limit)
+    if suffix in CSV_SUFFIXES:
+        mapping = explicit
+        if mapping is None:
+            found = find_mapping(feed, None)
+            if found is None:
+                raise FileError(
+                    f"{feed}: no column mapping: pass --mapping FILE, or put {feed.stem}.toml in "
+                    f"indexer/csv_mappings/ or next to the CSV"
+                )
+            mapping = CsvMapping.load(found)
+        return read_csv(feed, mapping, record_type=record_type, skip_through=skip, **limit)
+    raise FileError(f"{feed}: unknown feed type {suffix!r} (expected .ndjson, .jsonl or .csv)")
+
+
+def _load_rows(
+    rows: Iterator[Row],
+    feed: Path,
+    indexer: BatchIndexer,
+    checkpoint: Checkpoint,
+    writer: _RejectsWriter,
+    total: LoadResult,
+    progress: _Progress,
+    settings: Settings,
+) -> None:
+    entries: list[Entry] = []
+    rejected: list[Problem] = []
+    last_line = 0
+    last_offset = 0
+    pending = 0
+
+    def flush() -> None:
+        nonlocal entries, rejected, pending
+        outcome = indexer.run(entries)
+        result = outcome.result
+        result.rejected = len(rejected)
+        result.read = pending
+        writer.write([*rejected, *outcome.problems])
+        result.problems = [*rejected, *outcome.problems]
+        total.add(result)
+        checkpoint.save(feed, last_line)
+        progress.advance(pending, last_offset)
+        entries, rejected, pending = [], [], 0
+
+    for row in rows:
+        pending += 1
+        last_line, last_offset = row.line, row.end_offset
+        record = None
+        errors = row.errors
+        if row.data is not None and not errors:
+            record, errors = validate(row.data, row.column_for)
+        if record is None:
+            rejected.append(Problem("rejected", row.source, row.line, errors, raw=row.raw))
+        else:
+            entries.append(Entry(record, row.source, row.line))
+        if len(entries) >= settings.bulk_chunk_size or pending >= 4 * settings.bulk_chunk_size:
+            flush()
+    if pending:
+        flush()
+
+
+# --------------------------------------------------------------------- command
+
+
+def print_summary(report: LoadReport, console: Console) -> None:
+    r = report.result
+    table = Table(title=f"load into {report.index}", show_header=True)
+    for name in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{getattr(r, n):,}" for n in
+                    ("read", "indexed", "created", "updated", "rejected", "failed", "warnings")))
+    Console().print(table)
+    for source, line in report.resumed.items():
+        console.print(f"resumed {source} after line {line:,} (checkpoint)")
+    for sample in r.warning_samples:
+        console.print(f"[yellow]warning:[/yellow] {sample}", highlight=False)
+    if r.warnings > len(r.warning_samples):
+        console.print(f"... and {r.warnings - len(r.warning_samples)} more warning(s)")
+    for fe in report.file_errors:
+        console.print(f"[red]file not loaded:[/red] {fe.message}", highlight=False)
+    if report.rejects_path is not None:
+        console.print(f"rejected/failed rows written to {report.rejects_path}")
+        for p in r.problems[:5]:
+            first = p.errors[0] if p.errors else {"loc": "", "msg": ""}
+            console.print(f"  {p.source}:{p.line}: {first.get('loc')}: {first.get('msg')}", highlight=False)
+
+
+def run_load_command(
+    paths: Sequence[Path],
+    *,
+    settings: Settings,
+    record_type: str | None,
+    mapping: Path | None,
+    rejects: Path | None,
+    allow_rejects: bool,
+    extract_entities: bool,
+    restart: bool,
+    rebuild: bool,
+    console: Console,
+) -> int:
+    from lantern.search_client import make_client
+
+    client = make_client(settings, "ingest")
+    try:
+        report = load_files(
+            paths, settings, client, record_type=record_type, mapping=mapping, rejects=rejects,
+            extract_entities=extract_entities, restart=restart, rebuild=rebuild, console=console,
+        )
+    except MappingError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: rerun the same command to resume from the last "
+                      "acknowledged batch")
+        return 130
+    print_summary(report, console)
+    if report.file_errors:
+        return 2
+    if not report.result.ok and not allow_rejects:
+        return 1
+    return 0
