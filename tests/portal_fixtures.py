@@ -8,6 +8,7 @@ Secure except on plain-http localhost, and httpx does not send Secure cookies ov
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,12 +39,12 @@ class StdUser:
 STANDARD_USERS: dict[str, StdUser] = {
     u.username: u
     for u in (
-        StdUser("officer", PASSWORD, ("officer",), ("response-north",), (), "Olivia Officer"),
-        StdUser("analyst", PASSWORD, ("analyst",), ("intel-hub",), ("intel", "intel_c"), "Arun Analyst"),
-        StdUser("supervisor", PASSWORD, ("supervisor", "officer"), ("response-north", "cid"),
-                ("intel", "protected_person"), "Sam Supervisor"),
-        StdUser("auditor", PASSWORD, ("auditor",), ("professional-standards",), (), "Aisha Auditor"),
-        StdUser("admin", PASSWORD, ("admin",), ("ict",), (), "Adam Admin"),
+        StdUser("officer", PASSWORD, ("officer",), ("RESPONSE",), (), "Olivia Okafor"),
+        StdUser("analyst", PASSWORD, ("analyst",), ("INTEL",), ("intel", "intel_c"), "Arun Mehta"),
+        StdUser("supervisor", PASSWORD, ("supervisor", "officer"), ("RESPONSE", "CID"),
+                ("intel", "protected_person"), "Sarah Whitfield"),
+        StdUser("auditor", PASSWORD, ("auditor",), ("PSD",), (), "Aisha Rahman"),
+        StdUser("admin", PASSWORD, ("admin",), ("ICT",), (), "Adam Clarke"),
     )
 }
 
@@ -68,9 +69,25 @@ def app(settings: Settings, standard_users: dict[str, StdUser]) -> FastAPI:
     return create_app(settings)
 
 
+_addresses = itertools.count(1)
+
+
+def client_address() -> tuple[str, int]:
+    """A fresh client address per test client: login throttling counts per address, so tests
+    with failed logins must not lock each other out."""
+    n = next(_addresses)
+    return (f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}", 40000)
+
+
+def make_test_client(app: FastAPI, **kwargs: object) -> TestClient:
+    options: dict[str, object] = {"base_url": BASE_URL, "follow_redirects": False, "client": client_address()}
+    options.update(kwargs)
+    return TestClient(app, **options)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def test_client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as tc:
+    with make_test_client(app) as tc:
         yield tc
 
 

@@ -224,9 +224,11 @@ class SessionMiddleware:
             return
 
         if scope["method"] in UNSAFE_METHODS:
-            expected = state.login_csrf_token if path == "/login" else state.csrf_token
             receive, provided = await self._csrf_value(scope, receive)
-            if not tokens_equal(provided, expected):
+            # The login form carries the pre-session token; a signed-in user re-signing in may
+            # equally prove the page came from us with the session's token.
+            accepted = [state.csrf_token] + ([state.login_csrf_token] if path == "/login" else [])
+            if not any(tokens_equal(provided, t) for t in accepted):
                 await self._csrf_failed(scope, receive, send)
                 return
 
@@ -236,9 +238,12 @@ class SessionMiddleware:
                 for add in extra_cookies:
                     add(scratch)
                 headers = MutableHeaders(scope=message)
+                # The route's own cookies win (a login replaces the stale cookie we would drop).
+                taken = {v.split("=", 1)[0].strip() for v in headers.getlist("set-cookie")}
                 for key, value in scratch.raw_headers:
-                    if key == b"set-cookie":
-                        headers.append("set-cookie", value.decode("latin-1"))
+                    cookie = value.decode("latin-1")
+                    if key == b"set-cookie" and cookie.split("=", 1)[0].strip() not in taken:
+                        headers.append("set-cookie", cookie)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

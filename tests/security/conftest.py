@@ -1,4 +1,5 @@
 """A minimal app around the security layer (independent of the UI engineer's pages)."""
+# ruff: noqa: E402
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 _pytest.register_assert_rewrite("tests.portal_fixtures")
 
-from lantern.errors import AuditUnavailable  # noqa: E402
+from lantern.errors import AuditUnavailable
 from lantern.settings import Settings
 from portal.security import Auditor, CurrentUser, RequirePurpose, install_security, router
-from tests.portal_fixtures import BASE_URL, StdUser
+from tests.portal_fixtures import StdUser, make_test_client
 
 pytest_plugins = ["tests.portal_fixtures"]
 
@@ -27,7 +28,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "portal" / "templates"
 STUB_BASE = """<!doctype html><html lang="en"><head><title>{% block title %}{% endblock %}</title></head>
 <body><header>{% if request.state.principal %}{{ request.state.principal.display_name }}
 <span id="purpose">{{ request.state.purpose or "no purpose" }}</span>
-<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{ request.state.csrf_token }}">
+<form method="post" action="/logout">
+<input type="hidden" name="csrf_token" value="{{ request.state.csrf_token }}">
 <button>Sign out</button></form>{% endif %}</header>
 <main>{% block content %}{% endblock %}</main></body></html>"""
 
@@ -90,5 +92,5 @@ def sec_app(
 
 @pytest.fixture
 def tc(sec_app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(sec_app, base_url=BASE_URL, follow_redirects=False, raise_server_exceptions=False) as c:
+    with make_test_client(sec_app, raise_server_exceptions=False) as c:
         yield c
