@@ -1,0 +1,180 @@
+"""The audit hash chain: verification catches edits, deletions, reordering, insertion and tail
+truncation; appends stay linear under concurrency; writes fail closed."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from typer.testing import CliRunner
+
+from lantern.errors import AuditUnavailable
+from lantern.search_client import make_client
+from portal.access import Principal
+from portal.security.audit import GENESIS, AuditLog, event_hash, is_self_search
+
+
+@pytest.fixture
+def chain(settings, client, tmp_path):
+    """A private audit index and head file, so tampering never touches other tests' chain."""
+    s = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}chain{uuid.uuid4().hex[:6]}-",
+                                    "audit_head_file": tmp_path / "head.log"})
+    log = AuditLog(client, s)
+    for i in range(6):
+        log.record(None, "search", details={"query": f"query {i}", "shown_ids": [f"r{i}"]},
+                   principal=Principal("u1", "User One", frozenset({"officer"})))
+    log.refresh()
+    return log
+
+
+def _doc(log: AuditLog, seq: int) -> dict:
+    return log.client.get(index=log.index, id=str(seq))["_source"]
+
+
+def _put(log: AuditLog, seq: int, body: dict) -> None:
+    log.client.index(index=log.write_index, id=str(seq), body=body, refresh=True)
+
+
+def test_intact_chain_verifies(chain):
+    result = chain.verify()
+    assert result.ok, result.problem
+    assert result.checked == 6 and result.last_seq == 6
+    first = _doc(chain, 1)
+    assert first["prev_hash"] == GENESIS
+    assert _doc(chain, 2)["prev_hash"] == first["hash"] == event_hash(first)
+
+
+def test_edited_event_detected(chain):
+    ev = _doc(chain, 3)
+    ev["query"] = "something innocent"
+    _put(chain, 3, ev)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 3
+    assert "altered" in result.problem
+
+
+def test_edit_with_recomputed_hashes_detected_by_head_file(chain):
+    # A forger who rewrites event 3 and re-chains everything after it: the chain alone is
+    # consistent again, the head file is not.
+    prev = _doc(chain, 2)["hash"]
+    for seq in range(3, 7):
+        ev = _doc(chain, seq)
+        if seq == 3:
+            ev["user"] = "someone-else"
+        ev["prev_hash"] = prev
+        ev["hash"] = event_hash(ev)
+        prev = ev["hash"]
+        _put(chain, seq, ev)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 3
+    assert "head file" in result.problem
+
+
+def test_deleted_event_detected(chain):
+    chain.client.delete(index=chain.write_index, id="4", refresh=True)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 4
+    assert "removed" in result.problem
+
+
+def test_reordered_events_detected(chain):
+    three, four = _doc(chain, 3), _doc(chain, 4)
+    # Swap the events but keep each slot's seq: content and order no longer match the hashes.
+    three["seq"], four["seq"] = 4, 3
+    _put(chain, 3, four)
+    _put(chain, 4, three)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 3
+
+
+def test_reordered_events_whole_documents_detected(chain):
+    three, four = _doc(chain, 3), _doc(chain, 4)
+    _put(chain, 3, four)  # seq fields travel with the documents
+    _put(chain, 4, three)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 3
+
+
+def test_inserted_event_detected(chain):
+    extra = dict(_doc(chain, 2))
+    extra["query"] = "inserted"
+    chain.client.index(index=chain.write_index, id="2b", body=extra, refresh=True)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq in (2, 3)
+
+
+def test_truncated_tail_detected(chain):
+    chain.client.delete(index=chain.write_index, id="6", refresh=True)
+    chain.client.delete(index=chain.write_index, id="5", refresh=True)
+    result = chain.verify()
+    assert not result.ok
+    assert "tail truncated" in result.problem and result.last_seq == 4
+
+
+def test_concurrent_writers_keep_the_chain_linear(chain, client):
+    # Two AuditLog objects stand for two portal processes (separate locks and head caches).
+    other = AuditLog(make_client(chain.settings, "serving"), chain.settings)
+    errors: list[Exception] = []
+
+    def write(log: AuditLog, n: int) -> None:
+        try:
+            for i in range(n):
+                log.record(None, "record.view", target={"id": f"rec-{i}"})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(log, 10)) for log in (chain, other, chain, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    result = chain.verify()
+    assert result.ok, result.problem
+    assert result.last_seq == 6 + 40
+
+
+def test_fail_closed_when_unreachable(settings, tmp_path):
+    dead = settings.model_copy(update={"opensearch_hosts": ["http://127.0.0.1:9"],
+                                       "audit_head_file": tmp_path / "h.log"})
+    log = AuditLog(make_client(dead, "serving"), dead)
+    with pytest.raises(AuditUnavailable):
+        log.record(None, "search", details={"query": "x"})
+    assert not (tmp_path / "h.log").exists()
+
+
+def test_cli_verify_exit_codes(chain, monkeypatch):
+    from lantern.cli import app
+    from lantern.settings import get_settings
+    from portal.cli import register
+
+    register(app)
+    s = chain.settings
+    monkeypatch.setenv("LANTERN_INDEX_PREFIX", s.index_prefix)
+    monkeypatch.setenv("LANTERN_AUDIT_HEAD_FILE", str(s.audit_head_file))
+    monkeypatch.setenv("LANTERN_EMBEDDED_PORT", str(s.embedded_port))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        ok = runner.invoke(app, ["audit", "verify"])
+        assert ok.exit_code == 0, ok.output
+        chain.client.delete(index=chain.write_index, id="2", refresh=True)
+        bad = runner.invoke(app, ["audit", "verify"])
+        assert bad.exit_code == 1
+        assert "removed" in bad.output
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("query,name,expected", [
+    ("olivia okafor", "Olivia Okafor", True),
+    ("OKAFOR Olivia", "Olivia Okafor", True),
+    ("Olivia Okafur", "Olivia Okafor", True),  # sound-alike
+    ("bill smyth", "William Smith", True),  # nickname + spelling
+    ("okafor", "Olivia Okafor", False),  # a surname alone is not enough
+    ("john okafor", "Olivia Okafor", False),
+    ("AB12 CDE", "Olivia Okafor", False),
+])
+def test_self_search_detection(query, name, expected):
+    assert is_self_search(query, name) is expected
