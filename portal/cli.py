@@ -227,6 +227,9 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
+    if getattr(app, "_lantern_portal_registered", False):
+        return
+    app._lantern_portal_registered = True  # type: ignore[attr-defined]
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
     app.command("serve")(serve)
