@@ -1,0 +1,157 @@
+"""Indexing throughput: records/s for validation, bulk indexing, and end-to-end loads.
+
+Generates ``--records`` demo records (default 20,000) with ``indexer.demo_data.generate``,
+then on the running node (``LANTERN_*`` settings; http://127.0.0.1:9200 by default) under a
+throwaway index prefix:
+
+1. validation alone: read every feed file and validate every row (no cluster);
+2. bulk indexing alone: documents built beforehand (no NER), timed from first to last ack;
+3. end to end without NER: ``lantern index load --no-entities`` in a child process;
+4. end to end with NER: ``lantern index load`` in a child process (the real command);
+
+and the peak RSS of the loader process (children's ``ru_maxrss``, so generation and the
+pre-built documents of step 2 do not count). Indices and temporary files are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexer import indices  # noqa: E402
+from indexer.bulk import bulk_index  # noqa: E402
+from indexer.csv_mapping import CsvMapping, find_mapping  # noqa: E402
+from indexer.documents import build_document  # noqa: E402
+from indexer.loader import expand_paths  # noqa: E402
+from indexer.sources import read_csv, read_ndjson  # noqa: E402
+from indexer.validation import validate  # noqa: E402
+from lantern.search_client import make_client  # noqa: E402
+from lantern.settings import Settings  # noqa: E402
+from mappings import records as records_index  # noqa: E402
+
+
+def rows_of(files: list[Path]):  # type: ignore[no-untyped-def]
+    for f in files:
+        if f.suffix == ".csv":
+            mapping_path = find_mapping(f, None)
+            if mapping_path is None:
+                raise SystemExit(f"no mapping for {f}")
+            yield from read_csv(f, CsvMapping.load(mapping_path))
+        else:
+            yield from read_ndjson(f)
+
+
+def timed_child(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr, file=sys.stderr)
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return elapsed, proc.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="keep the indices and files")
+    args = parser.parse_args()
+
+    base = Settings()
+    prefix = f"lantern-bench-{uuid.uuid4().hex[:6]}-"
+    work = Path(tempfile.mkdtemp(prefix="lantern-bench-"))
+    settings = base.model_copy(update={"index_prefix": prefix, "state_dir": work / "state"})
+    client = make_client(settings, "ingest")
+    info = client.info()
+    print(f"node {settings.hosts[0]}: {info['version']['distribution']} {info['version']['number']}; "
+          f"prefix {prefix}; ner_processes={settings.ner_processes}, "
+          f"bulk_chunk_size={settings.bulk_chunk_size}")
+    try:
+        try:
+            from indexer.demo_data import generate
+        except ImportError:
+            raise SystemExit("indexer.demo_data.generate is not available yet") from None
+        t = time.perf_counter()
+        counts = generate(work / "feed", args.records, args.seed)
+        print(f"generated {sum(counts.values()):,} records in {time.perf_counter() - t:.1f}s: {counts}")
+        files = expand_paths([work / "feed"])
+        feed_bytes = sum(f.stat().st_size for f in files)
+
+        # 1. validation alone
+        t = time.perf_counter()
+        records = []
+        for row in rows_of(files):
+            if row.data is None:
+                continue
+            rec, _errors = validate(row.data, row.column_for)
+            if rec is not None:
+                records.append(rec)
+        v_time = time.perf_counter() - t
+        n = len(records)
+
+        # 2. bulk alone (documents pre-built, no NER)
+        t = time.perf_counter()
+        docs = [build_document(r, None) for r in records]
+        build_time = time.perf_counter() - t
+        physical = indices.ensure(client, settings, records_index)
+        target = indices.writer_target(settings, records_index)
+        client.indices.put_settings(index=physical, body={"index": {"refresh_interval": "-1"}})
+        t = time.perf_counter()
+        ok = sum(1 for item in bulk_index(client, settings, target, docs) if item.ok)
+        client.indices.put_settings(index=physical, body={"index": {"refresh_interval": None}})
+        client.indices.refresh(index=physical)
+        b_time = time.perf_counter() - t
+        del docs, records
+        client.indices.delete(index=f"{prefix}*")
+
+        env = {**os.environ, "LANTERN_INDEX_PREFIX": prefix, "LANTERN_STATE_DIR": str(work / "state")}
+        lantern = str(Path(sys.executable).parent / "lantern")
+
+        # 3. end to end without NER
+        e_plain, _ = timed_child([lantern, "index", "load", str(work / "feed"), "--no-entities",
+                                  "--restart"], env)
+        rss_plain = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        client.indices.delete(index=f"{prefix}*")
+        # 4. end to end with NER (the real `lantern index load`)
+        e_ner, _out = timed_child([lantern, "index", "load", str(work / "feed"), "--restart"], env)
+        rss_ner = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        client.indices.refresh(index=settings.index_name("records"))
+        indexed = client.count(index=settings.index_name("records"))["count"]
+
+        print()
+        print(f"records: {n:,} valid ({feed_bytes / 1e6:.1f} MB of feed files)")
+        print(f"validation alone:        {n / v_time:10,.0f} records/s  ({v_time:.1f}s)")
+        print(f"document build (no NER): {n / build_time:10,.0f} records/s  ({build_time:.1f}s)")
+        print(f"bulk indexing alone:     {ok / b_time:10,.0f} records/s  ({b_time:.1f}s)")
+        cli = "CLI incl. start-up"
+        print(f"end to end, no NER:      {n / e_plain:10,.0f} records/s  ({e_plain:.1f}s, {cli})")
+        print(f"end to end, with NER:    {n / e_ner:10,.0f} records/s  ({e_ner:.1f}s, {cli})")
+        print(f"loader peak RSS:         {rss_plain / 1024:10,.0f} MB without NER, "
+              f"{rss_ner / 1024:,.0f} MB with NER (max over child processes)")
+        print(f"documents in the index after the NER load: {indexed:,}")
+        print(json.dumps({"records": n, "validate_rps": round(n / v_time), "bulk_rps": round(ok / b_time),
+                          "e2e_plain_rps": round(n / e_plain), "e2e_ner_rps": round(n / e_ner),
+                          "peak_rss_mb": round(rss_ner / 1024)}))
+    finally:
+        if not args.keep:
+            client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore=[404])
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
