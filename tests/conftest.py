@@ -19,6 +19,9 @@ from lantern import embedded
 from lantern.search_client import make_client
 from lantern.settings import Settings
 
+# Login/users/app fixtures shared by the portal, security and analyst tests.
+pytest_plugins = ["tests.portal_fixtures"]
+
 TEST_PORT = int(os.environ.get("LANTERN_TEST_PORT", "9250"))
 
 

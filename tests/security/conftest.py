@@ -22,7 +22,7 @@ from lantern.settings import Settings
 from portal.security import Auditor, CurrentUser, RequirePurpose, install_security, router
 from tests.portal_fixtures import StdUser, make_test_client
 
-pytest_plugins = ["tests.portal_fixtures"]
+# tests.portal_fixtures is loaded by tests/conftest.py (pytest_plugins must live in the top conftest).
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "portal" / "templates"
 STUB_BASE = """<!doctype html><html lang="en"><head><title>{% block title %}{% endblock %}</title></head>
