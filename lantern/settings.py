@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=10, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
+    # One address may be a whole station behind NAT: spraying many accounts from one place
+    # is still stopped, but one officer's typos do not lock the station out.
+    login_max_failures_per_address: int = Field(default=30, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     audit_head_file: Path = Path(".lantern/audit-chain-head.log")
     export_max_rows: int = Field(default=10_000, ge=1)
@@ -96,7 +99,10 @@ class Settings(BaseSettings):
     @property
     def hosts(self) -> list[str]:
         if self.embedded:
-            return [f"http://127.0.0.1:{self.embedded_port}"]
+            # Every node of a multi-node embedded layout, so a client survives losing one.
+            from lantern.embedded import node_urls  # lazy: embedded imports settings
+
+            return node_urls(self)
         return [str(h).rstrip("/") for h in self.opensearch_hosts]
 
     def index_name(self, base: str) -> str:

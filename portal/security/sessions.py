@@ -138,8 +138,9 @@ class SessionStore:
 class LoginThrottle:
     """Failed-login counters per username and per client address, shared by all portal processes.
 
-    ``login_max_failures`` failures within ``login_lockout_minutes`` lock the username (or
-    address) for ``login_lockout_minutes``. Unknown usernames are counted like known ones, so
+    ``login_max_failures`` failures within ``login_lockout_minutes`` lock the username for
+    ``login_lockout_minutes``; an address is locked after ``login_max_failures_per_address``,
+    set higher because a whole station can sit behind one NAT address. Unknown usernames are counted like known ones, so
     a lockout reveals nothing about which accounts exist.
     """
 
@@ -186,7 +187,12 @@ class LoginThrottle:
                                           "window_start": iso(window_start)}
                 if doc and doc.get("locked_until"):
                     fields["locked_until"] = doc["locked_until"]
-                if failures >= self.settings.login_max_failures:
+                limit = (
+                    self.settings.login_max_failures_per_address
+                    if key.startswith("throttle:addr:")
+                    else self.settings.login_max_failures
+                )
+                if failures >= limit:
                     fields.update(failures=0, locked_until=iso(now + window), window_start=None)
                 try:
                     if version is None:

@@ -202,8 +202,15 @@ def test_lockout_after_repeated_failures_reveals_nothing(sec_app, client, settin
 
 
 def test_lockout_per_client_address(sec_app, settings):
+    assert settings.login_max_failures_per_address > settings.login_max_failures
     with make_test_client(sec_app) as tc:
+        # One user's typos from a shared (NAT) address do not lock the address...
         for i in range(settings.login_max_failures):
+            _attempt(tc, f"typo{i % 2}", "password1")
+        assert _attempt(tc, "officer", PASSWORD).status_code == 303
+    with make_test_client(sec_app) as tc:
+        # ...but spraying many accounts from it does.
+        for i in range(settings.login_max_failures_per_address):
             _attempt(tc, f"spray{i}", "password1")
         # The address is locked: even a valid account cannot sign in from it.
         assert _attempt(tc, "officer", PASSWORD).status_code == 401
