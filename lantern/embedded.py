@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lantern.errors import LauncherError
 from lantern.settings import Settings
@@ -177,7 +178,7 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
-def _http_json(url: str, timeout: float = 2.0) -> dict | None:
+def _http_json(url: str, timeout: float = 2.0) -> Any:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
             return json.loads(resp.read())
@@ -340,10 +341,65 @@ def status(settings: Settings) -> list[NodeStatus]:
     return out
 
 
-def cluster_health(settings: Settings) -> dict | None:
+def cluster_health(settings: Settings, params: str = "") -> dict | None:
+    """Cluster health from the first node that answers (``params``: e.g. ``wait_for_status=green``)."""
     specs = node_specs(settings, max(current_nodes(settings), 1))
+    query = f"?{params}" if params else ""
     for spec in specs:
-        health = _http_json(spec.url + "/_cluster/health")
+        health = _http_json(spec.url + "/_cluster/health" + query, timeout=15 if params else 2)
         if health:
             return health
     return None
+
+
+def node_urls(settings: Settings) -> list[str]:
+    """HTTP URL of every node of the current embedded layout (clients spread over all of them)."""
+    return [spec.url for spec in node_specs(settings, max(current_nodes(settings), 1))]
+
+
+def stop_node(settings: Settings, index: int, grace: float = 30.0) -> bool:
+    """Stop one node gracefully (SIGTERM, SIGKILL after ``grace``); the others keep running."""
+    spec = node_specs(settings, current_nodes(settings))[index]
+    pid = _read_pid(spec)
+    if not _alive(pid):
+        return False
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.3)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    spec.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def wait_for_status(
+    settings: Settings, wanted: str = "green", timeout: float = 180.0, nodes: int | None = None
+) -> dict:
+    """Block until the cluster reports ``wanted`` (and ``nodes`` nodes); LauncherError on timeout."""
+    deadline = time.monotonic() + timeout
+    params = f"wait_for_status={wanted}&timeout=5s"
+    if nodes:
+        params += f"&wait_for_nodes={nodes}"
+    last: dict | None = None
+    while time.monotonic() < deadline:
+        health = cluster_health(settings, params)
+        if health and not health.get("timed_out"):
+            return health
+        last = health or last
+        time.sleep(1)
+    raise LauncherError(
+        f"cluster did not reach {wanted} within {timeout:.0f}s; last health: {last}"
+    )
+
+
+def cluster_members(settings: Settings) -> dict[str, dict]:
+    """Node name -> ``_cat/nodes`` row as seen by the cluster (who joined, who is manager)."""
+    for spec in node_specs(settings, max(current_nodes(settings), 1)):
+        rows = _http_json(
+            spec.url + "/_cat/nodes?format=json&h=name,ip,port,node.role,cluster_manager,heap.percent"
+        )
+        if isinstance(rows, list):
+            return {str(r.get("name")): r for r in rows}
+    return {}
