@@ -1,0 +1,81 @@
+"""The portal application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from lantern.search_client import make_client
+from lantern.settings import Settings, get_settings
+from portal.errors import install_error_handlers
+from portal.search.present import ENTITY_LABEL_NAMES, TYPE_LABELS, entity_href, fmt_date, humanise
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+
+
+def make_templates() -> Jinja2Blocks:
+    templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+    env = templates.env
+    env.autoescape = True
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    env.filters["date"] = fmt_date
+    env.filters["humanise"] = humanise
+    env.globals["TYPE_LABELS"] = TYPE_LABELS
+    env.globals["ENTITY_LABEL_NAMES"] = ENTITY_LABEL_NAMES
+    env.globals["entity_href"] = entity_href
+    return templates
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from portal.routes import api as api_routes
+    from portal.routes import entities as entity_routes
+    from portal.routes import records as record_routes
+    from portal.routes import search as search_routes
+    from portal.security import install_security
+    from portal.security.routing import router as security_router
+
+    s = settings or get_settings()
+    app = FastAPI(
+        title="Lantern",
+        summary="Search-first records and intelligence portal",
+        description=(
+            "JSON API beside the portal pages. Same rules as the pages: sign in (session cookie), a "
+            "stated purpose (`X-Lantern-Purpose: CODE;REFERENCE` header or the /purpose page), record-level "
+            "access control, and every call audited."
+        ),
+        version="1",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = s
+    app.state.templates = make_templates()
+    app.state.client = make_client(s, "serving")
+
+    install_error_handlers(app)
+    install_security(app, s, app.state.client)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(security_router)
+    app.include_router(search_routes.router)
+    app.include_router(record_routes.router)
+    app.include_router(entity_routes.router)
+    app.include_router(api_routes.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app
+
+
+def template_context(request: Request, **extra: Any) -> dict[str, Any]:
+    return {"request": request, **extra}

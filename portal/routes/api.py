@@ -1,0 +1,251 @@
+"""JSON API beside the pages, for other systems. Same rules: sign-in, purpose, access control, audit.
+
+A purpose can be stated per request with ``X-Lantern-Purpose: CODE;REFERENCE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from lantern.records import IntelligenceReport
+from mappings import fields as F
+from portal.errors import NOT_FOUND
+from portal.routes.records import INTEL_RESTRICTED_FIELDS
+from portal.routes.search import audit_details, search_request
+from portal.search import views
+from portal.search.present import FacetView, ResultItem, facet_views, sees_full_intelligence
+from portal.search.service import today_utc
+from portal.search.urlstate import from_params
+from portal.security import Auditor, CurrentUser, RequirePurpose
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class SegmentOut(BaseModel):
+    text: str
+    mark: bool = Field(False, description="true for the part of a snippet that matched the query")
+
+
+class PersonOut(BaseModel):
+    name: str
+    role: str
+    dob: str | None = None
+
+
+class EntityOut(BaseModel):
+    label: str
+    value: str
+    url: str
+
+
+class ResultOut(BaseModel):
+    id: str
+    record_type: str
+    reference: str
+    title: str
+    date: str | None
+    facts: dict[str, str]
+    people: list[PersonOut]
+    snippets: list[list[SegmentOut]]
+    entities: list[EntityOut]
+    url: str
+
+
+class FacetValueOut(BaseModel):
+    value: str
+    count: int
+    selected: bool
+
+
+class FacetOut(BaseModel):
+    key: str
+    label: str
+    values: list[FacetValueOut]
+
+
+class SearchOut(BaseModel):
+    query: str
+    notices: list[str] = Field(description="how the query was interpreted or degraded")
+    degraded: bool
+    total: int
+    page: int
+    pages: int
+    size: int
+    capped: bool = Field(description="more results exist than paging reaches: refine the search")
+    results: list[ResultOut]
+    facets: list[FacetOut]
+
+
+class LinkedOut(BaseModel):
+    id: str
+    record_type: str
+    reference: str
+    title: str
+    date: str | None
+    reasons: list[str]
+
+
+class RecordOut(BaseModel):
+    id: str
+    record_type: str
+    reference: str
+    title: str
+    record_date: str | None
+    record: dict[str, Any] = Field(description="the validated record (intelligence text withheld where "
+                                               "the reader's access calls for the sanitised text)")
+    entities: dict[str, list[str]]
+    linked: list[LinkedOut]
+
+
+class VariantOut(BaseModel):
+    name: str
+    dob: str | None
+    pnc_id: str | None
+    reasons: list[str]
+    records: int
+
+
+class BucketOut(BaseModel):
+    key: str
+    count: int
+
+
+class EntityPageOut(BaseModel):
+    label: str
+    value: str
+    total: int
+    page: int
+    pages: int
+    records: list[ResultOut]
+    timeline: list[BucketOut]
+    co_occurring: dict[str, list[BucketOut]]
+    variants: list[VariantOut]
+
+
+class SuggestionOut(BaseModel):
+    text: str
+    kind: str
+    url: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 428: {"model": ErrorOut}, 503: {"model": ErrorOut},
+}
+
+
+def result_out(item: ResultItem) -> ResultOut:
+    return ResultOut(
+        id=item.id, record_type=item.record_type, reference=item.reference, title=item.title_text,
+        date=item.date, facts=dict(item.facts),
+        people=[PersonOut(name=p.name, role=p.role, dob=p.dob) for p in item.people],
+        snippets=[[SegmentOut(text=s.text, mark=s.mark) for s in snip] for snip in item.snippets],
+        entities=[EntityOut(label=c.label, value=c.value, url=c.href) for c in item.chips],
+        url=item.href,
+    )
+
+
+def facet_out(view: FacetView) -> FacetOut:
+    return FacetOut(key=view.key, label=view.label,
+                    values=[FacetValueOut(value=v.value, count=v.count, selected=v.selected)
+                            for v in view.values])
+
+
+@router.get("/search", response_model=SearchOut, responses=ERRORS, summary="Search all records")
+def api_search(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    q: str = Query("", max_length=1000, description="the search-box language (names, identifiers, "
+                   "dates of birth, quoted phrases, AND/OR/NOT, field:value filters)"),
+    sort: str = Query("relevance", description="relevance | newest | oldest"),
+    page: int = Query(1, ge=1, le=10_000),
+    size: int = Query(20, ge=1, le=100),
+    dob_years: int = Query(0, ge=0, le=10, description="date-of-birth tolerance in years"),
+) -> SearchOut:
+    """Facet selections are further query parameters: ``type``, ``year``, ``station``, ``borough``,
+    ``offence``, ``status``, ``grading``, ``e_person``, ``e_vrm``... (repeat a parameter to OR values)."""
+    state = from_params(request.query_params.multi_items())
+    req = search_request(state, today_utc())
+    outcome = views.run_search(request.app.state.client, request.app.state.settings, user, req)
+    audit.record(request, "api.search", details=audit_details(state, outcome))
+    return SearchOut(
+        query=state.q, notices=list(req.parsed.notices), degraded=req.parsed.degraded, total=outcome.total,
+        page=outcome.page, pages=outcome.pages, size=outcome.size, capped=outcome.capped,
+        results=[result_out(i) for i in outcome.items],
+        facets=[facet_out(f) for f in facet_views(outcome.aggs, state.facet_map, lambda k, v: "")],
+    )
+
+
+@router.get("/records/{record_id}", response_model=RecordOut, responses={**ERRORS, 404: {"model": ErrorOut}},
+            summary="One record, with linked records")
+def api_record(request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose,
+               audit: Auditor) -> RecordOut | JSONResponse:
+    hit = views.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
+    if hit is None:
+        audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
+        return JSONResponse({"error": NOT_FOUND.title, "detail": NOT_FOUND.message}, status_code=404)
+    src = hit.source
+    audit.record(request, "api.record.view", target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE),
+                                                     "reference": src.get(F.REFERENCE)})
+    record: dict[str, Any] = dict(src.get(F.RECORD) or {})
+    entities: dict[str, list[str]] = dict(src.get(F.ENTITIES) or {})
+    if isinstance(hit.record, IntelligenceReport) and not sees_full_intelligence(user):
+        for name in INTEL_RESTRICTED_FIELDS:
+            record.pop(name, None)
+        # Entities found in withheld text would disclose it: keep those in what is shown.
+        shown = {str(m.get("value")) for m in src.get(F.MENTIONS) or []
+                 if m.get("field") not in INTEL_RESTRICTED_FIELDS}
+        people = {str(p.get(F.P_NAME)) for p in src.get(F.PEOPLE) or []}
+        entities = {k: [v for v in vs if v in shown or v in people] for k, vs in entities.items()}
+    linked = views.linked_records(request.app.state.client, request.app.state.settings, user, hit)
+    return RecordOut(
+        id=str(src.get(F.ID)), record_type=str(src.get(F.RECORD_TYPE)), reference=str(src.get(F.REFERENCE)),
+        title=str(src.get(F.TITLE)), record_date=src.get(F.RECORD_DATE), record=record, entities=entities,
+        linked=[LinkedOut(id=r.item.id, record_type=r.item.record_type, reference=r.item.reference,
+                          title=r.item.title_text, date=r.item.date, reasons=r.reasons)
+                for g in linked for r in g.records],
+    )
+
+
+@router.get("/entities/{label}/{value:path}", response_model=EntityPageOut,
+            responses={**ERRORS, 404: {"model": ErrorOut}}, summary="Records mentioning one entity")
+def api_entity(request: Request, label: str, value: str, user: CurrentUser, purpose: RequirePurpose,
+               audit: Auditor, page: int = Query(1, ge=1, le=400)) -> EntityPageOut | JSONResponse:
+    label_u = label.upper()
+    if label_u not in F.ENTITY_LABELS or not value.strip() or len(value) > 200:
+        return JSONResponse({"error": NOT_FOUND.title, "detail": "unknown entity label or empty value"},
+                            status_code=404)
+    canonical = views.canonical_entity_value(label_u, value)
+    data = views.entity_page(request.app.state.client, request.app.state.settings, user, label_u, canonical,
+                             page=page)
+    audit.record(request, "api.entity.view", target={"label": label_u, "value": canonical},
+                 details={"result_count": data.total, "shown_ids": [i.id for i in data.items],
+                          "page": data.page})
+    return EntityPageOut(
+        label=label_u, value=canonical, total=data.total, page=data.page, pages=data.pages,
+        records=[result_out(i) for i in data.items],
+        timeline=[BucketOut(key=b.key, count=b.count) for b in data.timeline],
+        co_occurring={k: [BucketOut(key=b.key, count=b.count) for b in v]
+                      for k, v in data.co_occurring.items()},
+        variants=[VariantOut(name=v.name, dob=v.dob, pnc_id=v.pnc_id, reasons=v.reasons, records=v.records)
+                  for v in data.variants],
+    )
+
+
+@router.get("/suggest", response_model=list[SuggestionOut], responses=ERRORS, summary="Type-ahead")
+def api_suggest(request: Request, user: CurrentUser, purpose: RequirePurpose, audit: Auditor,
+                q: str = Query("", max_length=100)) -> list[SuggestionOut]:
+    items = views.suggest(request.app.state.client, request.app.state.settings, user, q)
+    if items:
+        audit.record(request, "suggest", details={"query": q, "shown": [s.text for s in items]})
+    return [SuggestionOut(text=s.text, kind=s.kind, url=s.href) for s in items]

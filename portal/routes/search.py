@@ -1,0 +1,103 @@
+"""The search page (``/``, ``/search``) and type-ahead suggestions (``/suggest``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from portal.search import builders as B
+from portal.search import views
+from portal.search.parser import parse
+from portal.search.present import facet_views
+from portal.search.service import today_utc
+from portal.search.urlstate import SearchState, from_params
+from portal.security import Auditor, CurrentUser, require_purpose
+
+router = APIRouter(include_in_schema=False)
+
+SEARCH_TIPS = (
+    ("Names, however spelt", "Jon Smyth, Bill Smith, \"John Smith\""),
+    ("Vehicles, phones, postcodes", "AB12 CDE, 07700 900123, SE1 7PB"),
+    ("Dates of birth", "John Smith 12/03/1985 (choose ± years below)"),
+    ("Identifiers", "PNC 2001/0123456F, CRO 123456/98K, QQ123456C"),
+    ("Combine", "smith AND (knife OR blade) NOT type:intel"),
+    ("Filters", "type:custody station:brixton from:2024-01 to:2024-06 vrm:AB12CDE"),
+)
+
+
+def is_fragment_request(request: Request, target: str) -> bool:
+    """An htmx request that swaps only ``target`` (history restores get the whole page)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and not request.headers.get("hx-history-restore-request")
+        and request.headers.get("hx-target") == target
+    )
+
+
+def render(request: Request, name: str, context: dict[str, Any], *, block: str | None = None,
+           status_code: int = 200) -> Response:
+    templates = request.app.state.templates
+    if block:
+        response: Response = templates.TemplateResponse(request, name, context, status_code=status_code,
+                                                        block_name=block)
+        return response
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    return response
+
+
+def search_request(state: SearchState, today: Any = None) -> B.SearchRequest:
+    parsed = parse(state.q, dob_years=state.dob_years, today=today)
+    return B.SearchRequest(parsed=parsed, facets=state.facet_map, sort=state.sort, page=state.page,
+                           size=state.size)
+
+
+def audit_details(state: SearchState, outcome: views.SearchOutcome) -> dict[str, Any]:
+    return {
+        "query": state.q,
+        "filters": {k: list(v) for k, v in state.facets},
+        "sort": state.sort,
+        "page": outcome.page,
+        "dob_years": state.dob_years,
+        "result_count": outcome.total,
+        "shown_ids": [i.id for i in outcome.items],
+        "degraded": outcome.request.parsed.degraded,
+    }
+
+
+@router.get("/")
+def home(request: Request, user: CurrentUser) -> Response:
+    return render(request, "search.html", {"state": SearchState(), "outcome": None, "tips": SEARCH_TIPS,
+                                           "live_search": True, "facets": [], "notices": ()})
+
+
+@router.get("/search")
+def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response:
+    state = from_params(request.query_params.multi_items())
+    fragment = is_fragment_request(request, "search-main")
+    ctx: dict[str, Any] = {"state": state, "outcome": None, "tips": SEARCH_TIPS, "live_search": True,
+                           "facets": [], "notices": ()}
+    if not state.active:
+        return render(request, "search.html", ctx, block="main" if fragment else None)
+    require_purpose(request, user)
+    req = search_request(state, today_utc())
+    outcome = views.run_search(request.app.state.client, request.app.state.settings, user, req)
+    audit.record(request, "search", details=audit_details(state, outcome))
+    ctx.update(
+        outcome=outcome,
+        notices=req.parsed.notices,
+        facets=facet_views(outcome.aggs, state.facet_map, state.toggle),
+    )
+    return render(request, "search.html", ctx, block="main" if fragment else None)
+
+
+@router.get("/suggest")
+def suggest_fragment(request: Request, user: CurrentUser, audit: Auditor, q: str = "") -> Response:
+    """Type-ahead list (an htmx fragment; the search box works without it)."""
+    items: list[views.Suggestion] = []
+    if len(q.strip()) >= 2 and getattr(request.state, "purpose", None) is not None:
+        items = views.suggest(request.app.state.client, request.app.state.settings, user, q)
+        if items:
+            audit.record(request, "suggest", details={"query": q[:100], "shown": [s.text for s in items]})
+    return render(request, "_suggestions.html", {"suggestions": items, "q": q})

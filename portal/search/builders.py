@@ -1,0 +1,662 @@
+"""Pure query builders: typed requests in, OpenSearch request bodies out.
+
+Nothing here talks to OpenSearch and nothing here applies access control: every body
+built here is sent by :mod:`portal.search.service`, which wraps its ``query`` with
+:func:`portal.access.secure` (and refuses bodies that could escape it).
+
+Ranking, from strongest to weakest (constant scores so the tiers do not blur):
+
+1. identifier matches (``entities.<label>`` and people identifiers): ``BOOST_IDENT``;
+2. names, all inside one nested ``people`` query so that name and date of birth are
+   checked on the same person: exact > nickname variant > sound-alike > fuzzy;
+3. free text on title/summary/text (english analyzer), with a phrase bonus;
+4. recency, as a gentle tie-breaker (a decay function adding at most ``RECENCY_WEIGHT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from entity_extraction.names import fold, forename_variants, phonetic_keys
+from mappings import fields as F
+from portal.search.parser import (
+    And,
+    DateRange,
+    Dob,
+    Ident,
+    Keyword,
+    Name,
+    Node,
+    Not,
+    Or,
+    ParsedQuery,
+    Phrase,
+    Text,
+)
+
+Query = dict[str, Any]
+Sort = Literal["relevance", "newest", "oldest"]
+SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
+
+BOOST_IDENT = 100.0
+BOOST_NAME_EXACT = 50.0
+BOOST_NAME_ALIAS = 40.0
+BOOST_NAME_VARIANT = 35.0
+BOOST_NAME_VARIANT_REVERSED = 30.0
+BOOST_NAME_VARIANT_SOUNDALIKE = 28.0
+BOOST_NAME_PHONETIC = 25.0
+BOOST_NAME_FUZZY = 15.0
+BOOST_DOB_ONLY = 20.0
+BOOST_PHRASE = 3.0
+RECENCY_WEIGHT = 1.0
+
+# More words than this in one run is narrative search, not a name.
+MAX_NAME_WORDS = 4
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+# Deepest result reachable by paging (OpenSearch's max_result_window is 10,000).
+MAX_WINDOW = 10_000
+HIGHLIGHT_PRE = "\ue000"
+HIGHLIGHT_POST = "\ue001"
+
+TEXT_FIELDS = (f"{F.TITLE}^3", f"{F.SUMMARY}^2", F.TEXT, F.OFFENCE_TEXT)
+IDENT_PEOPLE_FIELD: dict[str, str] = {
+    "PNC_ID": F.people(F.P_PNC_ID),
+    "CRO_NO": F.people(F.P_CRO_NO),
+    "NINO": F.people(F.P_NINO),
+}
+# Results carry what the result list shows, not the whole record.
+RESULT_SOURCE = [
+    F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.SUMMARY, F.RECORD_DATE, F.STATION, F.COURT,
+    F.BOROUGH, F.UNIT, F.STATUS, F.OUTCOME, F.GRADING, F.OFFENCE_CATEGORIES, F.ENTITIES,
+    F.ACCESS_HANDLING, F.ACCESS_SENSITIVITY,
+    F.people(F.P_ROLE), F.people(F.P_NAME), F.people(F.P_DOB), F.people(F.P_PNC_ID),
+    f"{F.RECORD}.sanitised_text",
+]
+
+
+# ------------------------------------------------------------------------------ facets
+
+
+@dataclass(frozen=True)
+class Facet:
+    key: str           # URL parameter
+    label: str         # heading shown to users
+    field: str
+    size: int = 10
+    kind: Literal["terms", "year"] = "terms"
+
+
+ENTITY_FACET_LABELS = ("PERSON", "VRM", "PHONE", "POSTCODE", "WEAPON", "DRUG", "LOCATION")
+FACETS: tuple[Facet, ...] = (
+    Facet("type", "Record type", F.RECORD_TYPE, 4),
+    Facet("year", "Year", F.RECORD_DATE, 30, "year"),
+    Facet("station", "Custody suite", F.STATION),
+    Facet("borough", "Borough", F.BOROUGH, 12),
+    Facet("offence", "Offence category", F.OFFENCE_CATEGORIES, 12),
+    Facet("status", "Status / outcome", F.STATUS),
+    Facet("grading", "Intelligence grading", F.GRADING, 12),
+    *(
+        Facet(f"e_{label.lower()}", label.title().replace("Vrm", "Vehicle (VRM)"), F.entity(label), 8)
+        for label in ENTITY_FACET_LABELS
+    ),
+)
+FACETS_BY_KEY = {f.key: f for f in FACETS}
+
+
+def facet_filter(facet: Facet, values: Sequence[str]) -> Query:
+    if facet.kind == "year":
+        years = [v for v in values if v.isdigit() and len(v) == 4]
+        return {
+            "bool": {
+                "should": [
+                    {"range": {facet.field: {"gte": f"{y}-01-01", "lte": f"{y}-12-31",
+                                             "format": "yyyy-MM-dd"}}}
+                    for y in years
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+    return {"terms": {facet.field: list(values)}}
+
+
+def _facet_agg(facet: Facet) -> Query:
+    if facet.kind == "year":
+        return {
+            "date_histogram": {
+                "field": facet.field, "calendar_interval": "year", "format": "yyyy", "min_doc_count": 1,
+                "order": {"_key": "desc"},
+            }
+        }
+    return {"terms": {"field": facet.field, "size": facet.size}}
+
+
+def build_aggs(selected: Mapping[str, Sequence[str]]) -> tuple[Query, Query | None]:
+    """Facet aggregations and the post_filter for the user's facet selections.
+
+    Selections filter the hits through ``post_filter``; each facet counts under every
+    selection except its own, so picking "custody" still shows how many crime records
+    there are (values within a facet are OR-ed, facets AND-ed).
+    """
+    active = {k: list(v) for k, v in selected.items() if k in FACETS_BY_KEY and v}
+    filters = {k: facet_filter(FACETS_BY_KEY[k], v) for k, v in active.items()}
+    aggs: Query = {}
+    for facet in FACETS:
+        others = [q for k, q in filters.items() if k != facet.key]
+        agg = _facet_agg(facet)
+        if others:
+            aggs[facet.key] = {"filter": {"bool": {"filter": others}}, "aggs": {"values": agg}}
+        else:
+            aggs[facet.key] = agg
+    post_filter = {"bool": {"filter": list(filters.values())}} if filters else None
+    return aggs, post_filter
+
+
+# ---------------------------------------------------------------------- leaf queries
+
+
+def _nested(query: Query, *, score_mode: str = "max", inner_hits: Query | None = None) -> Query:
+    out: Query = {"nested": {"path": F.PEOPLE, "query": query, "score_mode": score_mode}}
+    if inner_hits is not None:
+        out["nested"]["inner_hits"] = inner_hits
+    return out
+
+
+def _const(query: Query, boost: float) -> Query:
+    return {"constant_score": {"filter": query, "boost": boost}}
+
+
+def dob_range(dob: Dob) -> Query:
+    lo = _shift_years(dob.dob, -dob.years)
+    hi = _shift_years(dob.dob, dob.years)
+    return {"range": {F.people(F.P_DOB): {"gte": lo.isoformat(), "lte": hi.isoformat()}}}
+
+
+def _shift_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def _words(words: Iterable[str]) -> list[str]:
+    return [w for w in (fold(x) for x in words) if w]
+
+
+def _word_name_match(word: str) -> Query:
+    """One word against one person's name: spelt, nickname, sound-alike or misspelt."""
+    if len(word) == 1:  # an initial
+        return {"match": {F.people(F.P_NAME) + ".prefix": word}}
+    should: list[Query] = [
+        {"match": {F.people(F.P_NAME): {"query": word, "fuzziness": "AUTO", "prefix_length": 1}}},
+        {"match": {F.people(F.P_ALIASES): {"query": word, "fuzziness": "AUTO", "prefix_length": 1}}},
+    ]
+    variants = sorted(forename_variants(word))
+    if len(variants) > 1:
+        should.append({"terms": {F.people(F.P_FORENAME_VARIANTS): variants}})
+    keys = sorted(phonetic_keys(word))
+    if keys:
+        should.append({"terms": {F.people(F.P_NAME_PHONETIC): keys}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def name_tiers(words: Sequence[str]) -> list[Query]:
+    """Constant-score alternatives for ``words`` as one person's name, best first."""
+    ws = _words(words)
+    if not ws:
+        return []
+    text = " ".join(ws)
+    name = F.people(F.P_NAME)
+    tiers: list[Query] = [
+        _const({"match": {name: {"query": text, "operator": "and"}}}, BOOST_NAME_EXACT),
+        _const({"match": {F.people(F.P_ALIASES): {"query": text, "operator": "and"}}}, BOOST_NAME_ALIAS),
+    ]
+    first, last = ws[0], ws[-1]
+    if len(ws) >= 2:
+        tiers.append(_const({"bool": {"filter": [
+            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
+            {"match": {F.people(F.P_SURNAME): last}},
+        ]}}, BOOST_NAME_VARIANT))
+        # "Smith John", "SMITH, John": surname first, as many systems print names.
+        tiers.append(_const({"bool": {"filter": [
+            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(last))}},
+            {"match": {F.people(F.P_SURNAME): first}},
+        ]}}, BOOST_NAME_VARIANT_REVERSED))
+        surname_keys = sorted(phonetic_keys(last))
+        sounds_like: list[Query] = [
+            {"match": {F.people(F.P_SURNAME): {"query": last, "fuzziness": "AUTO", "prefix_length": 1}}}
+        ]
+        if surname_keys:
+            sounds_like.append({"terms": {F.people(F.P_NAME_PHONETIC): surname_keys}})
+        tiers.append(_const({"bool": {"filter": [
+            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
+            {"bool": {"should": sounds_like, "minimum_should_match": 1}},
+        ]}}, BOOST_NAME_VARIANT_SOUNDALIKE))
+    else:
+        variants = sorted(forename_variants(first))
+        if len(variants) > 1:
+            tiers.append(_const({"terms": {F.people(F.P_FORENAME_VARIANTS): variants}}, BOOST_NAME_VARIANT))
+    per_word_keys = [sorted(phonetic_keys(w)) for w in ws if len(w) > 1]
+    if per_word_keys and all(per_word_keys):
+        tiers.append(_const(
+            {"bool": {"filter": [{"terms": {F.people(F.P_NAME_PHONETIC): keys}} for keys in per_word_keys]}},
+            BOOST_NAME_PHONETIC,
+        ))
+    tiers.append(_const(
+        {"match": {name: {"query": text, "fuzziness": "AUTO", "prefix_length": 1, "operator": "and"}}},
+        BOOST_NAME_FUZZY,
+    ))
+    return tiers
+
+
+def person_query(words: Sequence[str], dob: Dob | None = None) -> Query | None:
+    """One nested query: the best name tier of any one person (and their DOB, if given)."""
+    tiers = name_tiers(words)
+    if not tiers:
+        return None
+    inner: Query = {"dis_max": {"queries": tiers}}
+    if dob is not None:
+        inner = {"bool": {"must": [inner], "filter": [dob_range(dob)]}}
+    return _nested(inner)
+
+
+def text_run(words: Sequence[str], dob: Dob | None = None) -> Query:
+    """Bare words: each must match in the text or in someone's name; names rank first."""
+    ws = [w for w in words if w.strip()]
+    joined = " ".join(ws)
+    text_match: Query = {
+        "multi_match": {"query": joined, "fields": list(TEXT_FIELDS), "type": "best_fields"}
+    }
+    should: list[Query] = [text_match]
+    if len(ws) > 1:
+        should.append({"match_phrase": {f"{F.TEXT}.exact": {"query": joined, "slop": 2,
+                                                             "boost": BOOST_PHRASE}}})
+    if len(ws) > MAX_NAME_WORDS:
+        # Narrative search: most of the words, in the text.
+        required: list[Query] = [{
+            "multi_match": {"query": joined, "fields": list(TEXT_FIELDS), "type": "cross_fields",
+                            "operator": "or", "minimum_should_match": "3<75%"}
+        }]
+    else:
+        required = [_word_anywhere(w) for w in ws]
+        person = person_query(ws, dob)
+        if person is not None:
+            should.append(person)
+    return {"bool": {"filter": required, "should": should, "minimum_should_match": 0}}
+
+
+def _word_anywhere(word: str) -> Query:
+    should: list[Query] = [
+        {"multi_match": {"query": word, "fields": list(TEXT_FIELDS), "zero_terms_query": "all"}},
+        {"term": {F.REFERENCE: word}},
+    ]
+    folded = fold(word)
+    if folded:
+        should.append(_nested(_word_name_match(folded), score_mode="none"))
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def phrase(text: str) -> Query:
+    return {
+        "bool": {
+            "should": [
+                {"match_phrase": {f"{F.TEXT}.exact": {"query": text, "boost": BOOST_PHRASE}}},
+                {"match_phrase": {F.TITLE: {"query": text, "boost": BOOST_PHRASE}}},
+                {"match_phrase": {F.SUMMARY: text}},
+                {"match_phrase": {F.OFFENCE_TEXT: text}},
+                _nested({"match_phrase": {F.people(F.P_NAME): {"query": text, "boost": BOOST_NAME_EXACT}}}),
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def identifier(ident: Ident) -> Query:
+    """Canonical value on the entity arrays and people fields, ranked first; as typed, as a fallback."""
+    should: list[Query] = [_const({"term": {F.entity(ident.label): ident.value}}, BOOST_IDENT)]
+    people_field = IDENT_PEOPLE_FIELD.get(ident.label)
+    if people_field:
+        should.append(_nested(_const({"term": {people_field: ident.value}}, BOOST_IDENT)))
+    if ident.label in ("WEAPON", "DRUG"):
+        should.append({"multi_match": {"query": ident.text, "fields": list(TEXT_FIELDS)}})
+    else:
+        should.append({"match_phrase": {f"{F.TEXT}.exact": ident.text}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def dob_only(dob: Dob) -> Query:
+    return _nested(_const(dob_range(dob), BOOST_DOB_ONLY))
+
+
+def dob_with_name(dob: Dob, words: Sequence[str]) -> Query:
+    """A person with this DOB whose name matches at least one of the words (same nested person)."""
+    ws = _words(words)
+    inner: Query = {"bool": {"filter": [dob_range(dob)]}}
+    if ws:
+        inner["bool"]["should"] = [_word_name_match(w) for w in ws]
+        inner["bool"]["minimum_should_match"] = 1
+    return _nested(_const(inner, BOOST_DOB_ONLY))
+
+
+def name_leaf(name: Name, dob: Dob | None = None) -> Query:
+    q = person_query(name.text.replace(",", " ").split(), dob)
+    return q if q is not None else {"match_none": {}}
+
+
+def _escape_wildcard(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def keyword(kw: Keyword) -> Query:
+    v = kw.value.strip()
+    if kw.field == "type":
+        return {"term": {F.RECORD_TYPE: v}}
+    if kw.field == "ref":
+        return {"term": {F.REFERENCE: v}}
+    if kw.field == "status":
+        return {"bool": {"should": [
+            {"term": {F.STATUS: {"value": v, "case_insensitive": True}}},
+            {"term": {F.OUTCOME: {"value": v, "case_insensitive": True}}},
+        ], "minimum_should_match": 1}}
+    if kw.field == "grading":
+        return {"prefix": {F.GRADING: {"value": v}}}
+    if kw.field == "offence":
+        return {"bool": {"should": [
+            {"term": {F.OFFENCE_CODES: {"value": v, "case_insensitive": True}}},
+            {"wildcard": {F.OFFENCE_CATEGORIES: {"value": f"*{_escape_wildcard(v)}*",
+                                                 "case_insensitive": True}}},
+            {"match": {F.OFFENCE_TEXT: {"query": v, "operator": "and"}}},
+        ], "minimum_should_match": 1}}
+    fields = {"station": F.STATION, "borough": F.BOROUGH, "court": F.COURT}
+    return {"wildcard": {fields[kw.field]: {"value": f"*{_escape_wildcard(v)}*", "case_insensitive": True}}}
+
+
+def date_range(dr: DateRange) -> Query:
+    rng: dict[str, str] = {}
+    if dr.start:
+        rng["gte"] = dr.start.isoformat()
+    if dr.end:
+        rng["lte"] = dr.end.isoformat()
+    return {"range": {F.RECORD_DATE: rng}}
+
+
+# ------------------------------------------------------------------------- the tree
+
+
+def _is_filter(node: Node) -> bool:
+    return isinstance(node, Keyword | DateRange)
+
+
+def compile_node(node: Node) -> Query:
+    """The query for one node of a parsed search (restricts and scores)."""
+    if isinstance(node, And):
+        return _compile_and(node.items)
+    if isinstance(node, Or):
+        return {"bool": {"should": [compile_node(i) for i in node.items], "minimum_should_match": 1}}
+    if isinstance(node, Not):
+        return {"bool": {"must_not": [compile_node(node.item)]}}
+    return _compile_and((node,))
+
+
+def _compile_and(items: Sequence[Node]) -> Query:
+    dobs = [i for i in items if isinstance(i, Dob)]
+    texts = [i for i in items if isinstance(i, Text)]
+    names = [i for i in items if isinstance(i, Name)]
+    # A DOB qualifies the person named beside it (name:..., or else the bare words).
+    dob = dobs[0] if len(dobs) == 1 else None
+    must: list[Query] = []
+    filters: list[Query] = []
+    must_not: list[Query] = []
+    for item in items:
+        if isinstance(item, Not):
+            must_not.append(compile_node(item.item))
+        elif _is_filter(item):
+            filters.append(keyword(item) if isinstance(item, Keyword) else date_range(item))  # type: ignore[arg-type]
+        elif isinstance(item, Text):
+            must.append(text_run(item.words, dob if dob is not None and not names else None))
+        elif isinstance(item, Name):
+            must.append(name_leaf(item, dob))
+        elif isinstance(item, Dob):
+            if dob is not None and names:
+                continue  # applied inside the name query
+            near_name = dob is not None and texts and len(texts[0].words) <= MAX_NAME_WORDS
+            words = texts[0].words if near_name else ()
+            must.append(dob_with_name(item, words) if words else dob_only(item))
+        elif isinstance(item, Phrase):
+            must.append(phrase(item.text))
+        elif isinstance(item, Ident):
+            must.append(identifier(item))
+        else:
+            must.append(compile_node(item))
+    if len(must) == 1 and not filters and not must_not:
+        return must[0]
+    out: Query = {}
+    if must:
+        out["must"] = must
+    if filters:
+        out["filter"] = filters
+    if must_not:
+        out["must_not"] = must_not
+    return {"bool": out}
+
+
+def build_query(parsed: ParsedQuery) -> Query:
+    return compile_node(parsed.root) if parsed.root is not None else {"match_all": {}}
+
+
+def with_recency(query: Query) -> Query:
+    """Add a small bonus for recent records (at most ``RECENCY_WEIGHT``), never dominant."""
+    return {
+        "function_score": {
+            "query": query,
+            "functions": [
+                {
+                    "gauss": {F.RECORD_DATE: {"origin": "now", "scale": "365d", "decay": 0.5}},
+                    "weight": RECENCY_WEIGHT,
+                }
+            ],
+            "score_mode": "sum",
+            "boost_mode": "sum",
+        }
+    }
+
+
+def highlight_query(parsed: ParsedQuery) -> Query | None:
+    """What to mark in snippets: the words, phrases, names and identifiers as typed."""
+    should: list[Query] = []
+    for leaf in parsed.leaves(positive_only=True):
+        if isinstance(leaf, Text):
+            words = " ".join(leaf.words)
+            should.append({"multi_match": {"query": words, "fields": [F.TEXT, F.TITLE, F.SUMMARY]}})
+            should.append({"match": {f"{F.TEXT}.exact": {"query": words, "fuzziness": "AUTO"}}})
+        elif isinstance(leaf, Phrase | Name):
+            should.append({"match_phrase": {f"{F.TEXT}.exact": leaf.text}})
+        elif isinstance(leaf, Ident):
+            should.append({"match_phrase": {f"{F.TEXT}.exact": leaf.text}})
+            if leaf.value != leaf.text:
+                should.append({"match_phrase": {f"{F.TEXT}.exact": leaf.value}})
+    return {"bool": {"should": should}} if should else None
+
+
+def _sort(sort: Sort, has_query: bool) -> list[Any]:
+    if sort == "oldest":
+        return [{F.RECORD_DATE: {"order": "asc", "missing": "_last"}}, {F.ID: "asc"}]
+    if sort == "newest" or not has_query:
+        return [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}]
+    return ["_score", {F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    parsed: ParsedQuery
+    facets: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    sort: Sort = "relevance"
+    page: int = 1
+    size: int = PAGE_SIZE
+    with_facets: bool = True
+    with_highlight: bool = True
+
+
+def page_window(page: int, size: int) -> tuple[int, int]:
+    """(from, size) for a page, clamped to the deepest reachable result."""
+    size = max(1, min(size, MAX_PAGE_SIZE))
+    page = max(1, page)
+    start = min((page - 1) * size, MAX_WINDOW - size)
+    return max(0, start), size
+
+
+def build_search(req: SearchRequest) -> Query:
+    """The request body of one results page (unsecured: the service secures it)."""
+    query = build_query(req.parsed)
+    has_query = not req.parsed.empty
+    if req.sort == "relevance" and has_query:
+        query = with_recency(query)
+    start, size = page_window(req.page, req.size)
+    body: Query = {
+        "query": query,
+        "from": start,
+        "size": size,
+        "sort": _sort(req.sort, has_query),
+        "track_total_hits": True,
+        "_source": {"includes": RESULT_SOURCE},
+    }
+    aggs, post_filter = build_aggs(req.facets)
+    if req.with_facets:
+        body["aggs"] = aggs
+    if post_filter is not None:
+        body["post_filter"] = post_filter
+    hq = highlight_query(req.parsed) if req.with_highlight else None
+    if hq is not None:
+        body["highlight"] = {
+            "pre_tags": [HIGHLIGHT_PRE],
+            "post_tags": [HIGHLIGHT_POST],
+            "encoder": "default",
+            "fields": {
+                F.TEXT: {"fragment_size": 180, "number_of_fragments": 2},
+                F.SUMMARY: {"fragment_size": 180, "number_of_fragments": 1},
+                F.TITLE: {"number_of_fragments": 0},
+            },
+            "highlight_query": hq,
+        }
+    return body
+
+
+# ----------------------------------------------------------------- other requests
+
+
+def build_get(record_id: str) -> Query:
+    """One record by id (through the secured search path, never a bare GET)."""
+    return {"query": {"ids": {"values": [record_id]}}, "size": 1}
+
+
+def build_suggest(prefix: str, size: int = 8) -> Query:
+    """Type-ahead over people's names and identifiers (search_as_you_type)."""
+    return {
+        "query": {
+            "multi_match": {
+                "query": prefix,
+                "type": "bool_prefix",
+                "fields": [F.SUGGEST, f"{F.SUGGEST}._2gram", f"{F.SUGGEST}._3gram"],
+            }
+        },
+        "size": max(size * 3, 20),
+        "_source": {"includes": [F.SUGGEST, F.ENTITIES]},
+        "sort": ["_score", {F.RECORD_DATE: {"order": "desc", "missing": "_last"}}],
+    }
+
+
+def entity_query(label: str, value: str) -> Query:
+    """Records mentioning one entity value (canonical; people also by their name fields)."""
+    label = label.upper()
+    should: list[Query] = [{"term": {F.entity(label): value}}]
+    if label == "PERSON":
+        should = [
+            {"term": {f"{F.entity(label)}.norm": value}},
+            _nested({"match_phrase": {F.people(F.P_NAME): value}}, score_mode="none"),
+        ]
+    people_field = IDENT_PEOPLE_FIELD.get(label)
+    if people_field:
+        should.append(_nested({"term": {people_field: value}}, score_mode="none"))
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def build_entity(label: str, value: str, *, size: int = 50, page: int = 1,
+                 extra_keys: Sequence[str] = ()) -> Query:
+    """Records for an entity page, a monthly timeline, and co-occurring entities."""
+    query = entity_query(label, value)
+    if extra_keys:
+        query = {"bool": {"should": [query, _nested({"terms": {F.people(F.P_PERSON_KEY): list(extra_keys)}},
+                                                    score_mode="none")],
+                          "minimum_should_match": 1}}
+    start, size = page_window(page, size)
+    aggs: Query = {
+        "timeline": {"date_histogram": {"field": F.RECORD_DATE, "calendar_interval": "month",
+                                        "format": "yyyy-MM", "min_doc_count": 1}},
+        "types": {"terms": {"field": F.RECORD_TYPE, "size": 4}},
+    }
+    for other in ENTITY_FACET_LABELS:
+        aggs[f"co_{other.lower()}"] = {"terms": {"field": F.entity(other), "size": 11}}
+    return {
+        "query": query,
+        "from": start,
+        "size": size,
+        "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
+        "track_total_hits": True,
+        "_source": {"includes": RESULT_SOURCE},
+        "aggs": aggs,
+    }
+
+
+def build_person_keys(value: str) -> Query:
+    """The people matching a person entity value, with their linking keys (inner hits)."""
+    return {
+        "query": _nested(
+            {"bool": {"should": [
+                {"match_phrase": {F.people(F.P_NAME): value}},
+                {"match_phrase": {F.people(F.P_ALIASES): value}},
+            ], "minimum_should_match": 1}},
+            score_mode="none",
+            inner_hits={"size": 5, "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID,
+                                                                         F.P_PERSON_KEY, F.P_ROLE)]},
+        ),
+        "size": 50,
+        "_source": False,
+    }
+
+
+def build_person_variants(keys: Sequence[str]) -> Query:
+    """People anywhere who share a linking key (golden nominal), with the matching person."""
+    return {
+        "query": _nested(
+            {"terms": {F.people(F.P_PERSON_KEY): list(keys)}},
+            score_mode="none",
+            inner_hits={"size": 5, "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID,
+                                                                         F.P_PERSON_KEY)]},
+        ),
+        "size": 100,
+        "_source": False,
+    }
+
+
+def build_linked(record_id: str, person_keys: Sequence[str], entities: Mapping[str, Sequence[str]],
+                 size: int = 60) -> Query | None:
+    """Other records sharing a person (linking key), vehicle, phone or address with one record."""
+    should: list[Query] = []
+    if person_keys:
+        should.append(_nested({"terms": {F.people(F.P_PERSON_KEY): list(person_keys)}}, score_mode="none"))
+    for label in ("VRM", "PHONE", "POSTCODE", "PNC_ID", "EMAIL", "IMEI"):
+        values = list(entities.get(label, ()))
+        if values:
+            should.append({"terms": {F.entity(label): values}})
+    if not should:
+        return None
+    return {
+        "query": {"bool": {"should": should, "minimum_should_match": 1,
+                           "must_not": [{"ids": {"values": [record_id]}}]}},
+        "size": size,
+        "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
+        "_source": {"includes": [*RESULT_SOURCE, F.people(F.P_PERSON_KEY)]},
+    }

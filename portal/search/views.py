@@ -1,0 +1,357 @@
+"""What the pages and the API ask of the records index, as typed operations.
+
+Every function takes the :class:`~portal.access.Principal` and goes through
+:func:`portal.search.service.secured_search`; the routes add auditing and rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from opensearchpy import OpenSearch
+from pydantic import ValidationError
+
+from entity_extraction.names import fold
+from lantern.records import AnyRecord, parse_record
+from lantern.settings import Settings
+from mappings import fields as F
+from portal.access import Principal, can_read
+from portal.search import builders as B
+from portal.search.parser import REFERENCE_PATTERNS
+from portal.search.present import (
+    ENTITY_LABEL_NAMES,
+    TYPE_LABELS,
+    ResultItem,
+    entity_href,
+    result_item,
+    total_hits,
+)
+from portal.search.service import secured_search, today_utc
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass
+class SearchOutcome:
+    request: B.SearchRequest
+    items: list[ResultItem]
+    total: int
+    aggs: Mapping[str, Any]
+    took_ms: int
+    page: int
+    pages: int
+    size: int
+    capped: bool  # more results exist than paging can reach
+
+
+def run_search(client: OpenSearch, settings: Settings, user: Principal, req: B.SearchRequest,
+               *, today: date | None = None) -> SearchOutcome:
+    body = B.build_search(req)
+    resp = secured_search(client, settings, user, body, today=today)
+    hits = resp.get("hits", {}).get("hits", [])
+    total = total_hits(resp)
+    start, size = B.page_window(req.page, req.size)
+    reachable = min(total, B.MAX_WINDOW)
+    pages = max(1, math.ceil(reachable / size))
+    return SearchOutcome(
+        request=req,
+        items=[result_item(h, user) for h in hits],
+        total=total,
+        aggs=resp.get("aggregations", {}),
+        took_ms=int(resp.get("took", 0)),
+        page=start // size + 1,
+        pages=pages,
+        size=size,
+        capped=total > B.MAX_WINDOW,
+    )
+
+
+# ------------------------------------------------------------------------ suggestions
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    kind: str   # PERSON, an identifier label, or REFERENCE
+    href: str
+
+
+def _suggestion_kind(value: str) -> tuple[str, str]:
+    from entity_extraction import find_identifiers
+
+    up = value.upper()
+    if any(p.fullmatch(up) for p in REFERENCE_PATTERNS):
+        return "REFERENCE", up
+    found = find_identifiers(value)
+    if len(found) == 1 and found[0].start == 0 and found[0].end == len(value):
+        return str(found[0].label), found[0].value
+    return "PERSON", value
+
+
+def suggest(client: OpenSearch, settings: Settings, user: Principal, prefix: str, *, size: int = 8,
+            today: date | None = None) -> list[Suggestion]:
+    """People and identifiers starting with what was typed (min 2 characters), most frequent first."""
+    from indexer.documents import person_display
+
+    prefix = prefix.strip()[:100]
+    tokens = [t for t in (fold(x) for x in prefix.split()) if t]
+    squashed = "".join(ch for ch in prefix.upper() if ch.isalnum())
+    if len(prefix) < 2 or not (tokens or squashed):
+        return []
+    resp = secured_search(client, settings, user, B.build_suggest(prefix, size), today=today)
+    counts: Counter[str] = Counter()
+    for hit in resp.get("hits", {}).get("hits", []):
+        for value in (hit.get("_source") or {}).get(F.SUGGEST, []) or []:
+            value = str(value)
+            words = [fold(w) for w in value.split()]
+            as_name = bool(tokens) and all(any(w.startswith(t) for w in words) for t in tokens)
+            value_squashed = "".join(ch for ch in value.upper() if ch.isalnum())
+            as_ident = len(squashed) >= 2 and value_squashed.startswith(squashed)
+            if as_name or as_ident:
+                counts[value] += 1
+    out: list[Suggestion] = []
+    seen: set[tuple[str, str]] = set()
+    for value, _ in sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0])):
+        kind, canonical = _suggestion_kind(value)
+        if kind == "PERSON":
+            canonical = person_display(value)
+        key = (kind, canonical.lower())
+        if key in seen:
+            continue
+        seen.add(key)
+        if kind == "REFERENCE":
+            href = f"/search?{urlencode({'q': canonical})}"
+        else:
+            href = entity_href(kind, canonical)
+        out.append(Suggestion(canonical if kind != "PERSON" else value, kind, href))
+        if len(out) >= size:
+            break
+    return out
+
+
+# ----------------------------------------------------------------------- records
+
+
+@dataclass
+class RecordHit:
+    source: dict[str, Any]
+    record: AnyRecord | None
+
+
+def fetch_record(client: OpenSearch, settings: Settings, user: Principal, record_id: str,
+                 *, today: date | None = None) -> RecordHit | None:
+    """The record if ``user`` may read it, else None (not found and not allowed look the same)."""
+    if not record_id or len(record_id) > 100:
+        return None
+    day = today or today_utc()
+    resp = secured_search(client, settings, user, B.build_get(record_id), today=day)
+    hits = resp.get("hits", {}).get("hits", [])
+    if not hits:
+        return None
+    source: dict[str, Any] = hits[0].get("_source") or {}
+    # Belt and braces: the same policy in Python over the document itself.
+    if not can_read(user, source, day):
+        log.error("access filter and can_read disagree on record %s for %s", record_id, user.username)
+        return None
+    record: AnyRecord | None = None
+    try:
+        record = parse_record(source.get(F.RECORD) or {})
+    except ValidationError:
+        log.exception("record %s no longer validates; showing the search document only", record_id)
+    return RecordHit(source, record)
+
+
+@dataclass
+class LinkedRecord:
+    item: ResultItem
+    reasons: list[str]
+
+
+@dataclass
+class LinkedGroup:
+    record_type: str
+    label: str
+    records: list[LinkedRecord] = field(default_factory=list)
+
+
+def _person_key_reason(key: str, names: Mapping[str, str]) -> str:
+    who = names.get(key, "")
+    if key.startswith("pnc:"):
+        return f"same PNC ID {key[4:]}" + (f" ({who})" if who else "")
+    parts = key.split(":")
+    dob = parts[1] if len(parts) > 1 else ""
+    return f"same person: {who or 'name'} born {dob}"
+
+
+def linked_records(client: OpenSearch, settings: Settings, user: Principal, hit: RecordHit,
+                   *, today: date | None = None) -> list[LinkedGroup]:
+    """Records sharing a person, vehicle, phone or address with this one, grouped by type, newest first."""
+    src = hit.source
+    key_names: dict[str, str] = {}
+    for p in src.get(F.PEOPLE) or []:
+        if p.get(F.P_ROLE) == "officer":
+            continue  # officers appear on thousands of records: not a meaningful link
+        for k in p.get(F.P_PERSON_KEY) or []:
+            key_names.setdefault(k, str(p.get(F.P_NAME, "")))
+    entities: Mapping[str, list[str]] = src.get(F.ENTITIES) or {}
+    wanted = {label: list(entities.get(label.lower(), [])) for label in ("VRM", "PHONE", "POSTCODE", "PNC_ID",
+                                                                          "EMAIL", "IMEI")}
+    body = B.build_linked(str(src.get(F.ID)), sorted(key_names), wanted)
+    if body is None:
+        return []
+    resp = secured_search(client, settings, user, body, today=today)
+    groups: dict[str, LinkedGroup] = {}
+    for h in resp.get("hits", {}).get("hits", []):
+        other = h.get("_source") or {}
+        reasons: list[str] = []
+        other_keys = {k for p in other.get(F.PEOPLE) or [] for k in (p.get(F.P_PERSON_KEY) or [])}
+        for k in sorted(other_keys & set(key_names)):
+            reasons.append(_person_key_reason(k, key_names))
+        other_ents: Mapping[str, list[str]] = other.get(F.ENTITIES) or {}
+        for label, values in wanted.items():
+            for v in sorted(set(values) & set(other_ents.get(label.lower(), []))):
+                reasons.append(f"same {ENTITY_LABEL_NAMES[label].lower()} {v}")
+        item = result_item(h, user)
+        label = TYPE_LABELS.get(item.record_type, item.record_type)
+        group = groups.setdefault(item.record_type, LinkedGroup(item.record_type, label))
+        group.records.append(LinkedRecord(item, reasons or ["linked"]))
+    order = list(TYPE_LABELS)
+    return sorted(groups.values(), key=lambda g: order.index(g.record_type) if g.record_type in order else 99)
+
+
+# ------------------------------------------------------------------------ entities
+
+
+@dataclass
+class NameVariant:
+    name: str
+    dob: str | None
+    pnc_id: str | None
+    reasons: list[str]
+    records: int
+
+
+@dataclass
+class Bucket:
+    key: str
+    count: int
+    href: str = ""
+
+
+@dataclass
+class EntityPage:
+    label: str
+    value: str
+    total: int
+    items: list[ResultItem]
+    timeline: list[Bucket]
+    types: list[Bucket]
+    co_occurring: dict[str, list[Bucket]]
+    variants: list[NameVariant]
+    page: int
+    pages: int
+
+
+def _person_links(client: OpenSearch, settings: Settings, user: Principal, value: str,
+                  today: date | None) -> tuple[list[str], list[NameVariant]]:
+    """Linking keys of the people called ``value``, and the other spellings sharing them."""
+    resp = secured_search(client, settings, user, B.build_person_keys(value), today=today)
+    keys: dict[str, dict[str, Any]] = {}
+    for h in resp.get("hits", {}).get("hits", []):
+        for ih in ((h.get("inner_hits") or {}).get(F.PEOPLE) or {}).get("hits", {}).get("hits", []):
+            p = ih.get("_source") or {}
+            if p.get(F.P_ROLE) == "officer":
+                continue
+            for k in p.get(F.P_PERSON_KEY) or []:
+                keys.setdefault(k, p)
+    if not keys:
+        return [], []
+    resp = secured_search(client, settings, user, B.build_person_variants(sorted(keys)[:50]), today=today)
+    variants: dict[tuple[str, str | None], NameVariant] = {}
+    for h in resp.get("hits", {}).get("hits", []):
+        seen_here: set[tuple[str, str | None]] = set()
+        for ih in ((h.get("inner_hits") or {}).get(F.PEOPLE) or {}).get("hits", {}).get("hits", []):
+            p = ih.get("_source") or {}
+            name = str(p.get(F.P_NAME, ""))
+            shared = sorted(set(p.get(F.P_PERSON_KEY) or []) & set(keys))
+            if not shared:
+                continue
+            vkey = (fold(name), p.get(F.P_DOB))
+            if vkey in seen_here:
+                continue
+            seen_here.add(vkey)
+            v = variants.get(vkey)
+            if v is None:
+                reasons = []
+                for k in shared:
+                    if k.startswith("pnc:"):
+                        reasons.append(f"shares PNC ID {k[4:]}")
+                    else:
+                        reasons.append(f"same date of birth ({k.split(':')[1]}) and a similar-sounding name")
+                v = variants[vkey] = NameVariant(name, p.get(F.P_DOB), p.get(F.P_PNC_ID), reasons, 0)
+            v.records += 1
+    ordered = sorted(variants.values(), key=lambda v: (-v.records, v.name))
+    return sorted(keys), ordered
+
+
+def entity_page(client: OpenSearch, settings: Settings, user: Principal, label: str, value: str,
+                *, page: int = 1, size: int = 25, today: date | None = None) -> EntityPage:
+    label = label.upper()
+    keys: list[str] = []
+    variants: list[NameVariant] = []
+    if label == "PERSON":
+        keys, variants = _person_links(client, settings, user, value, today)
+    body = B.build_entity(label, value, size=size, page=page, extra_keys=keys)
+    resp = secured_search(client, settings, user, body, today=today)
+    aggs = resp.get("aggregations", {})
+    total = total_hits(resp)
+    folded_variants = {fold(v.name) for v in variants} | {fold(value)}
+    co: dict[str, list[Bucket]] = {}
+    for other in B.ENTITY_FACET_LABELS:
+        buckets = []
+        for b in aggs.get(f"co_{other.lower()}", {}).get("buckets", []):
+            key = str(b["key"])
+            if other == label and (key == value or (label == "PERSON" and fold(key) in folded_variants)):
+                continue
+            buckets.append(Bucket(key, int(b["doc_count"]), entity_href(other, key)))
+        if buckets:
+            co[other] = buckets[:10]
+    start, size = B.page_window(page, size)
+    return EntityPage(
+        label=label,
+        value=value,
+        total=total,
+        items=[result_item(h, user) for h in resp.get("hits", {}).get("hits", [])],
+        timeline=[Bucket(str(b.get("key_as_string")), int(b["doc_count"]))
+                  for b in aggs.get("timeline", {}).get("buckets", [])],
+        types=[Bucket(str(b["key"]), int(b["doc_count"])) for b in aggs.get("types", {}).get("buckets", [])],
+        co_occurring=co,
+        variants=variants,
+        page=start // size + 1,
+        pages=max(1, math.ceil(min(total, B.MAX_WINDOW) / size)),
+    )
+
+
+def canonical_entity_value(label: str, value: str) -> str:
+    """The canonical spelling of an entity value (so every URL for it lands on one page)."""
+    from entity_extraction import canonicalise
+
+    label = label.upper()
+    value = value.strip()
+    if label == "PERSON":
+        from indexer.documents import person_display
+
+        return person_display(value)
+    if label in F.IDENTIFIER_LABELS or label in ("WEAPON", "DRUG"):
+        return canonicalise(label, value) or value
+    return value
