@@ -68,9 +68,12 @@ def _postcode_value(area: str, district: str, inward: str) -> str | None:
     area_u = area.upper()
     if area_u not in POSTCODE_AREAS:
         return None
-    # District: one digit, two digits, or digit + letter (W1A, EC1A, SW1A...).
-    if len(district) == 2 and district[1].isalpha() and district[1].upper() in "CDFGIJKLOQSUZ":
-        return None
+    # District: one digit, two digits, or digit + letter. Royal Mail allows different final
+    # letters after a one-letter area (W1D, N1C, E1W) than after a two-letter one (EC1A, SW1A).
+    if len(district) == 2 and district[1].isalpha():
+        allowed = "ABCDEFGHJKPSTUW" if len(area_u) == 1 else "ABEHMNPRVWXY"
+        if district[1].upper() not in allowed:
+            return None
     return f"{area_u}{district.upper()} {inward.upper()}"
 
 

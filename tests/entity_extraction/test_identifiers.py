@@ -34,14 +34,17 @@ def test_find_identifiers_does_not_load_spacy() -> None:
 @pytest.mark.parametrize(
     ("raw", "canon"),
     [("SE1 7PB", "SE1 7PB"), ("se1 7pb", "SE1 7PB"), ("SW1A 1AA", "SW1A 1AA"), ("M1 1AE", "M1 1AE"),
-     ("EC1A1BB", "EC1A 1BB"), ("B33 8TH", "B33 8TH"), ("CR0 4SD", "CR0 4SD")],
+     ("EC1A1BB", "EC1A 1BB"), ("B33 8TH", "B33 8TH"), ("CR0 4SD", "CR0 4SD"),
+     ("W1D 7GN", "W1D 7GN"), ("N1C 4AG", "N1C 4AG"), ("E1W 1AA", "E1W 1AA")],
 )
 def test_postcode_valid(raw: str, canon: str) -> None:
     assert canonicalise("POSTCODE", raw) == canon
     assert found(f"lives at {raw}.") == [("POSTCODE", raw, canon)]
 
 
-@pytest.mark.parametrize("raw", ["QQ1 7PB", "XY12 3AB", "SE1 77PB", "SE1-7PB", "12 3AB"])
+@pytest.mark.parametrize(
+    "raw", ["QQ1 7PB", "XY12 3AB", "SE1 77PB", "SE1-7PB", "12 3AB", "W1I 7GN", "EC1C 1BB"]
+)
 def test_postcode_invalid(raw: str) -> None:
     assert canonicalise("POSTCODE", raw) is None
 
