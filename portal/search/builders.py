@@ -433,6 +433,8 @@ def _compile_and(items: Sequence[Node]) -> Query:
             must.append(compile_node(item))
     if len(must) == 1 and not filters and not must_not:
         return must[0]
+    if len(filters) == 1 and not must and not must_not:
+        return filters[0]
     out: Query = {}
     if must:
         out["must"] = must
