@@ -70,13 +70,24 @@ def register(app: typer.Typer) -> None:
         rebuild: bool = typer.Option(
             False, "--rebuild", help="Load into a new index version, then swap the aliases to it"
         ),
+        no_alerts: bool = typer.Option(
+            False, "--no-alerts", help="Do not match new records against saved queries (no notifications)"
+        ),
     ) -> None:
         """Validate, enrich and bulk-index feed files; bad rows go to the rejects file."""
         from indexer.loader import run_load_command
+        from indexer.pipeline import Hook
 
+        settings = get_settings()
+        hooks: list[Hook] = []
+        if not no_alerts:
+            # Saved-query alerts: each acknowledged batch is percolated (portal.analyst.percolation).
+            from portal.analyst.percolation import alert_hooks
+
+            hooks = alert_hooks(settings)
         code = run_load_command(
             paths,
-            settings=get_settings(),
+            settings=settings,
             record_type=record_type,
             mapping=mapping,
             rejects=rejects,
@@ -85,7 +96,12 @@ def register(app: typer.Typer) -> None:
             restart=restart,
             rebuild=rebuild,
             console=console,
+            hooks=hooks,
         )
+        for hook in hooks:
+            summary = getattr(hook, "summary", None)
+            if callable(summary):
+                console.print(summary())
         raise typer.Exit(code)
 
     @app.command("demo-data")

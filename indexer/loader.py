@@ -448,6 +448,7 @@ def run_load_command(
     restart: bool,
     rebuild: bool,
     console: Console,
+    hooks: Sequence[Hook] = (),
 ) -> int:
     from lantern.search_client import make_client
 
@@ -456,6 +457,7 @@ def run_load_command(
         report = load_files(
             paths, settings, client, record_type=record_type, mapping=mapping, rejects=rejects,
             extract_entities=extract_entities, restart=restart, rebuild=rebuild, console=console,
+            hooks=hooks,
         )
     except MappingError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)

@@ -1,0 +1,368 @@
+"""Batch search: a pasted or uploaded list, each line searched exactly like the search box.
+
+Input is one search per line, or a CSV. A CSV whose first row names its columns (name,
+forename, surname, dob, vrm, phone, postcode, pnc, cro, nino, email, imei, ref) has each
+row turned into a search-box query (``John Smith dob:12/03/1985 vrm:"AB12 CDE"``), so the
+parser, builders and ranking are the search box's own; a CSV without a header has its
+cells joined with spaces. Every query is secured with the user's access filter and sent
+in ``msearch`` chunks.
+
+Small lists run inside the request (works without JavaScript). Larger ones run as a job
+in a background thread of this process; its page shows progress (htmx polling, or a meta
+refresh without JavaScript) and then the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from opensearchpy import OpenSearch
+
+from lantern.settings import Settings
+from portal.access import Principal
+from portal.analyst.secured import MSEARCH_CHUNK, secured_msearch
+from portal.search import builders as B
+from portal.search.parser import parse
+from portal.search.present import ResultItem, result_item
+from portal.search.urlstate import SearchState
+
+MAX_LINES = 1000
+MAX_LINE_CHARS = 300
+MAX_INPUT_BYTES = 1_000_000
+SYNC_MAX_LINES = 100
+BEST_MATCHES = 3
+JOB_TTL_SECONDS = 3600.0
+MAX_JOBS_PER_USER = 3
+
+Format = Literal["auto", "lines", "csv"]
+
+# CSV header (lower-cased, spaces/underscores/hyphens removed) -> how its cells enter the query.
+WORD_COLUMNS = {
+    "name",
+    "fullname",
+    "person",
+    "forename",
+    "forenames",
+    "firstname",
+    "givenname",
+    "givennames",
+    "middlename",
+    "surname",
+    "lastname",
+    "familyname",
+    "alias",
+}
+FIELD_COLUMNS = {
+    "dob": "dob",
+    "dateofbirth": "dob",
+    "born": "dob",
+    "birthdate": "dob",
+    "vrm": "vrm",
+    "reg": "vrm",
+    "registration": "vrm",
+    "vehicle": "vrm",
+    "numberplate": "vrm",
+    "phone": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "mobile": "phone",
+    "phonenumber": "phone",
+    "postcode": "postcode",
+    "pnc": "pnc",
+    "pncid": "pnc",
+    "cro": "cro",
+    "crono": "cro",
+    "nino": "nino",
+    "ni": "nino",
+    "nationalinsurance": "nino",
+    "email": "email",
+    "imei": "imei",
+    "ref": "ref",
+    "reference": "ref",
+}
+QUERY_COLUMNS = {"query", "search", "q"}
+
+
+class BatchError(ValueError):
+    """The list cannot be searched as given (shown to the user with their input kept)."""
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    number: int  # line (or CSV row) number in the input
+    text: str  # as given
+    query: str  # what is searched
+
+
+@dataclass(frozen=True)
+class ParsedInput:
+    lines: list[BatchLine]
+    notices: list[str]
+    format: str
+
+
+def _key(header: str) -> str:
+    return "".join(c for c in header.lower() if c.isalnum())
+
+
+def _quote(value: str) -> str:
+    cleaned = value.replace('"', " ").strip()
+    return f'"{cleaned}"' if any(c.isspace() for c in cleaned) else cleaned
+
+
+def _is_header(cells: Sequence[str]) -> bool:
+    keys = [_key(c) for c in cells if c.strip()]
+    known = WORD_COLUMNS | set(FIELD_COLUMNS) | QUERY_COLUMNS
+    return bool(keys) and all(k in known for k in keys)
+
+
+def decode(data: bytes) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise BatchError(f"The file is larger than {MAX_INPUT_BYTES // 1_000_000} MB.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def parse_input(text: str, fmt: Format = "auto", filename: str | None = None) -> ParsedInput:
+    """The lines to search; raises BatchError for an empty or over-long list."""
+    text = text.replace("\x00", " ")
+    raw_lines = text.splitlines()
+    first = next((ln for ln in raw_lines if ln.strip()), "")
+    if fmt == "auto":
+        looks_csv = (filename or "").lower().endswith(".csv") or (
+            "," in first and _is_header(next(csv.reader([first]), []))
+        )
+        fmt = "csv" if looks_csv else "lines"
+    notices: list[str] = []
+    lines: list[BatchLine] = []
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(text)))
+        header: list[str] | None = None
+        start = 0
+        nonempty = [i for i, r in enumerate(rows) if any(c.strip() for c in r)]
+        if nonempty and _is_header(rows[nonempty[0]]):
+            header = [_key(c) for c in rows[nonempty[0]]]
+            start = nonempty[0] + 1
+            ignored = sorted(
+                {
+                    rows[nonempty[0]][i].strip()
+                    for i, k in enumerate(header)
+                    if k and k not in WORD_COLUMNS and k not in FIELD_COLUMNS and k not in QUERY_COLUMNS
+                }
+            )
+            if ignored:
+                notices.append(f"Columns not used: {', '.join(ignored)}.")
+        for i in range(start, len(rows)):
+            cells = rows[i]
+            if not any(c.strip() for c in cells):
+                continue
+            query = _row_query(cells, header)
+            lines.append(BatchLine(i + 1, ", ".join(c.strip() for c in cells if c.strip()), query))
+    else:
+        for i, line in enumerate(raw_lines, start=1):
+            if line.strip():
+                lines.append(BatchLine(i, line.strip(), line.strip()))
+    if not lines:
+        raise BatchError("The list is empty: paste one search per line, or upload a CSV or text file.")
+    if len(lines) > MAX_LINES:
+        raise BatchError(
+            f"The list has {len(lines):,} lines; the limit is {MAX_LINES:,}. Split it and search "
+            "each part separately."
+        )
+    too_long = [ln.number for ln in lines if len(ln.query) > MAX_LINE_CHARS]
+    if too_long:
+        notices.append(
+            f"{len(too_long)} line(s) longer than {MAX_LINE_CHARS} characters were shortened "
+            f"(first: line {too_long[0]})."
+        )
+        lines = [BatchLine(ln.number, ln.text, ln.query[:MAX_LINE_CHARS]) for ln in lines]
+    return ParsedInput(lines, notices, fmt)
+
+
+def _row_query(cells: Sequence[str], header: Sequence[str] | None) -> str:
+    if header is None:
+        return " ".join(c.strip() for c in cells if c.strip())
+    words: list[str] = []
+    fields: list[str] = []
+    for k, cell in zip(header, cells, strict=False):
+        value = cell.strip()
+        if not value:
+            continue
+        if k in WORD_COLUMNS or k in QUERY_COLUMNS:
+            words.append(value)
+        elif k in FIELD_COLUMNS:
+            fields.append(f"{FIELD_COLUMNS[k]}:{_quote(value)}")
+    return " ".join([*words, *fields])
+
+
+# ------------------------------------------------------------------------ searching
+
+
+@dataclass
+class LineResult:
+    line: BatchLine
+    total: int = 0
+    matches: list[ResultItem] = field(default_factory=list)
+    href: str = ""
+    error: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+def line_request(line: BatchLine, dob_years: int, today: date | None) -> B.SearchRequest:
+    parsed = parse(line.query, dob_years=dob_years, today=today)
+    return B.SearchRequest(parsed=parsed, size=BEST_MATCHES, with_facets=False, with_highlight=False)
+
+
+def run_lines(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    lines: Sequence[BatchLine],
+    *,
+    dob_years: int = 0,
+    today: date | None = None,
+    on_progress: Callable[[list[LineResult]], None] | None = None,
+) -> list[LineResult]:
+    """Search every line as ``user``; ``on_progress`` gets each chunk's results as they arrive."""
+    out: list[LineResult] = []
+    for start in range(0, len(lines), MSEARCH_CHUNK):
+        chunk = lines[start : start + MSEARCH_CHUNK]
+        reqs = [line_request(ln, dob_years, today) for ln in chunk]
+        bodies = [B.build_search(r) for r in reqs]
+        results: list[LineResult] = []
+        for ln, req, resp in zip(
+            chunk, reqs, secured_msearch(client, settings, user, bodies, today=today), strict=True
+        ):
+            href = SearchState(q=ln.query, dob_years=dob_years).href("/search")
+            if "error" in resp:
+                results.append(
+                    LineResult(
+                        ln, href=href, error="This line could not be searched.", notices=req.parsed.notices
+                    )
+                )
+                continue
+            hits = resp.get("hits", {})
+            results.append(
+                LineResult(
+                    ln,
+                    total=int(hits.get("total", {}).get("value", 0)),
+                    matches=[result_item(h, user) for h in hits.get("hits", [])],
+                    href=href,
+                    notices=req.parsed.notices,
+                )
+            )
+        out.extend(results)
+        if on_progress is not None:
+            on_progress(results)
+    return out
+
+
+def summary(results: Sequence[LineResult]) -> dict[str, Any]:
+    return {
+        "lines_with_hits": sum(1 for r in results if r.total),
+        "lines_failed": sum(1 for r in results if r.error),
+        "shown_ids": [m.id for r in results for m in r.matches],
+    }
+
+
+# ------------------------------------------------------------------------ jobs
+
+
+@dataclass
+class BatchJob:
+    id: str
+    owner: str
+    total: int
+    created: float = field(default_factory=time.monotonic)
+    results: list[LineResult] = field(default_factory=list)
+    error: str | None = None
+    finished: bool = False
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return len(self.results)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 100
+
+
+class JobRegistry:
+    """Batch jobs of this process (a job belongs to the user who started it)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, BatchJob] = {}
+        self._lock = threading.Lock()
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, j in self._jobs.items() if now - j.created > JOB_TTL_SECONDS]:
+            del self._jobs[key]
+
+    def start(
+        self,
+        client: OpenSearch,
+        settings: Settings,
+        user: Principal,
+        parsed: ParsedInput,
+        *,
+        dob_years: int,
+        today: date | None = None,
+    ) -> BatchJob:
+        with self._lock:
+            self._expire()
+            running = [j for j in self._jobs.values() if j.owner == user.username and not j.finished]
+            if len(running) >= MAX_JOBS_PER_USER:
+                raise BatchError(
+                    f"You already have {len(running)} batch searches running; wait for one to finish."
+                )
+            job = BatchJob(
+                secrets.token_urlsafe(16), user.username, len(parsed.lines), notices=parsed.notices
+            )
+            self._jobs[job.id] = job
+
+        def progress(chunk: list[LineResult]) -> None:
+            with self._lock:
+                job.results.extend(chunk)
+
+        def work() -> None:
+            try:
+                run_lines(
+                    client,
+                    settings,
+                    user,
+                    parsed.lines,
+                    dob_years=dob_years,
+                    today=today,
+                    on_progress=progress,
+                )
+            except Exception:  # shown on the job page; details in the log
+                import logging
+
+                logging.getLogger(__name__).exception("batch job %s failed", job.id)
+                job.error = "The search service failed part-way through; the lines searched so far are shown."
+            finally:
+                job.finished = True
+
+        threading.Thread(target=work, name=f"batch-{job.id[:6]}", daemon=True).start()
+        return job
+
+    def get(self, user: Principal, job_id: str) -> BatchJob | None:
+        with self._lock:
+            self._expire()
+            job = self._jobs.get(job_id)
+        return job if job is not None and job.owner == user.username else None
+
+
+jobs = JobRegistry()

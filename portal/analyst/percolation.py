@@ -1,0 +1,326 @@
+"""Alert queries in the percolator, and the indexer hook that matches each batch against them.
+
+Flow: saving/editing a saved query registers its alert query (``register``); deleting it
+unregisters it. ``lantern index load`` calls :class:`AlertHook` with every acknowledged
+batch: ONE ``percolate`` request with ``documents: [...]`` per batch finds which saved
+queries match which new documents, and each match becomes a notification for every
+recipient (the owner; for a shared query, the unit's members) who may read that record
+(:func:`portal.access.can_read` over the document) - nobody else learns it exists.
+
+The percolator index is derived data. :func:`sync_percolator` rebuilds it from the saved
+queries when the records mapping it was built under has changed (fingerprint in its
+``_meta``), and registers any saved query not yet registered under the current mapping.
+A query that no longer registers is marked invalid and its owner is told (a notification
+and a warning on the saved-queries page), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
+
+from indexer import indices
+from lantern.settings import Settings
+from mappings import fields as F
+from mappings import percolator as P
+from portal.access import Principal, can_read
+from portal.analyst.indices import ensure_analyst_indices, module, write_target
+from portal.analyst.notifications import NotificationStore
+from portal.analyst.queries import alert_query
+from portal.analyst.store import SavedQuery, SavedQueryStore
+from portal.search.service import today_utc
+
+log = logging.getLogger(__name__)
+
+# Stored, not indexed, in the records index: of no use to a query, and the bulk of a document.
+NOT_PERCOLATED = (F.RECORD, F.MENTIONS)
+PERCOLATE_PAGE = 1000
+USERS_TTL = 60.0
+
+
+def percolator_alias(settings: Settings) -> str:
+    return settings.index_name(P.NAME)
+
+
+# ------------------------------------------------------------------------ registration
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, TransportError):
+        info = exc.info if isinstance(exc.info, Mapping) else {}
+        err = info.get("error") if isinstance(info, Mapping) else None
+        if isinstance(err, Mapping):
+            root = (err.get("root_cause") or [{}])[0]
+            return str(root.get("reason") or err.get("reason") or exc.error)
+        return str(exc.error)
+    return str(exc) or exc.__class__.__name__
+
+
+def _percolator_doc(sq: SavedQuery, today: date) -> dict[str, Any]:
+    return {
+        P.QUERY: alert_query(sq.state, today),
+        P.META: {"saved_id": sq.id, "owner": sq.owner, "shared_unit": sq.shared_unit},
+    }
+
+
+def _register_into(
+    client: OpenSearch, index: str, sq: SavedQuery, today: date, *, refresh: bool
+) -> str | None:
+    """Index ``sq``'s alert query into ``index``; the reason if the engine refuses it."""
+    try:
+        doc = _percolator_doc(sq, today)
+    except Exception as exc:  # a builder that cannot handle a stored search: report, don't crash
+        log.exception("cannot build the alert query of saved query %s", sq.id)
+        return f"the search can no longer be built: {exc}"
+    try:
+        client.index(index=index, id=sq.id, body=doc, refresh="wait_for" if refresh else "false")
+    except RequestError as exc:
+        return _reason(exc)
+    return None
+
+
+def register(client: OpenSearch, settings: Settings, sq: SavedQuery, *, notify: bool = True) -> SavedQuery:
+    """Register (or replace) ``sq``'s alert query; mark it invalid and tell its owner if refused."""
+    ensure_analyst_indices(client, settings)
+    error = _register_into(client, write_target(settings, P), sq, today_utc(), refresh=True)
+    if error is not None:
+        # An invalid query must not keep alerting with its previous form.
+        unregister(client, settings, sq.id)
+    return _record_outcome(client, settings, sq, error, notify=notify)
+
+
+def _record_outcome(
+    client: OpenSearch, settings: Settings, sq: SavedQuery, error: str | None, *, notify: bool
+) -> SavedQuery:
+    fp = P.records_fingerprint()
+    updated = SavedQueryStore(client, settings).set_registration(sq, fingerprint=fp, error=error)
+    if error is not None:
+        log.warning("saved query %s (%s) is invalid: %s", sq.id, sq.owner, error)
+        if notify:
+            NotificationStore(client, settings).notify_invalid(sq, error, fingerprint=fp)
+    return updated
+
+
+def unregister(client: OpenSearch, settings: Settings, saved_id: str) -> None:
+    with contextlib.suppress(NotFoundError):
+        client.delete(index=write_target(settings, P), id=saved_id, refresh="wait_for")
+
+
+@dataclass
+class SyncReport:
+    rebuilt: bool = False
+    registered: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+
+_sync_lock = threading.Lock()
+_synced: set[tuple[int, str, str]] = set()
+
+
+def stored_fingerprint(client: OpenSearch, settings: Settings) -> str | None:
+    current = indices.current_index(client, settings, module(P))
+    if current is None:
+        return None
+    mapping = client.indices.get_mapping(index=current)[current]["mappings"]
+    meta = mapping.get("_meta") or {}
+    return str(meta.get("records_fingerprint")) if meta.get("records_fingerprint") else None
+
+
+def sync_percolator(client: OpenSearch, settings: Settings, *, force: bool = False) -> SyncReport:
+    """Bring the percolator in step with the saved queries and the current records mapping."""
+    fp = P.records_fingerprint()
+    key = (id(client), settings.index_prefix, fp)
+    if key in _synced and not force:
+        return SyncReport()
+    with _sync_lock:
+        ensure_analyst_indices(client, settings)
+        report = SyncReport()
+        store = SavedQueryStore(client, settings)
+        today = today_utc()
+        if stored_fingerprint(client, settings) != fp:
+            # The records mapping changed: build a new percolator index under the new mapping
+            # from the saved queries, then swap the aliases to it (the old one serves meanwhile).
+            report.rebuilt = True
+            target = indices.create_building(client, settings, module(P))
+            outcomes: list[tuple[SavedQuery, str | None]] = []
+            try:
+                for sq in store.all():
+                    outcomes.append((sq, _register_into(client, target, sq, today, refresh=False)))
+                indices.promote(client, settings, module(P), target)
+            except BaseException:
+                client.indices.delete(index=target, ignore=[404])
+                raise
+        else:
+            target = write_target(settings, P)
+            outcomes = []
+            for sq in store.all():
+                if sq.registered_fingerprint != fp:
+                    outcomes.append((sq, _register_into(client, target, sq, today, refresh=False)))
+                    if outcomes[-1][1] is not None:
+                        unregister(client, settings, sq.id)
+            client.indices.refresh(index=target)
+        for sq, error in outcomes:
+            _record_outcome(client, settings, sq, error, notify=True)
+            report.registered += error is None
+            if error is not None:
+                report.invalid.append(sq.id)
+        _synced.add(key)
+        return report
+
+
+def forget_synced() -> None:
+    with _sync_lock:
+        _synced.clear()
+
+
+# ------------------------------------------------------------------------ percolation
+
+
+@dataclass(frozen=True)
+class Match:
+    saved_id: str
+    owner: str
+    shared_unit: str | None
+    slots: tuple[int, ...]
+
+
+def percolate(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[str, Any]]) -> list[Match]:
+    """Which stored alert queries match which of ``docs`` (one percolate request, paged)."""
+    if not docs:
+        return []
+    documents = [{k: v for k, v in d.items() if k not in NOT_PERCOLATED} for d in docs]
+    matches: list[Match] = []
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {
+            "query": {
+                "constant_score": {"filter": {"percolate": {"field": P.QUERY, "documents": documents}}}
+            },
+            "size": PERCOLATE_PAGE,
+            "sort": [{P.META_SAVED_ID: "asc"}],
+            "_source": {"includes": [P.META]},
+            "track_total_hits": False,
+        }
+        if after is not None:
+            body["search_after"] = after
+        res = client.search(index=percolator_alias(settings), body=body)
+        hits = res["hits"]["hits"]
+        for hit in hits:
+            meta = hit["_source"].get(P.META) or {}
+            slots = hit.get("fields", {}).get("_percolator_document_slot") or [0]
+            matches.append(
+                Match(
+                    str(meta.get("saved_id") or hit["_id"]),
+                    str(meta.get("owner") or ""),
+                    meta.get("shared_unit") or None,
+                    tuple(int(s) for s in slots),
+                )
+            )
+        if len(hits) < PERCOLATE_PAGE:
+            return matches
+        after = hits[-1]["sort"]
+
+
+class Directory:
+    """Current accounts (roles, units, clearances) for deciding who may read a match."""
+
+    def __init__(self, client: OpenSearch, settings: Settings, ttl: float = USERS_TTL) -> None:
+        self.client = client
+        self.settings = settings
+        self.ttl = ttl
+        self._loaded = 0.0
+        self._users: dict[str, Principal] = {}
+        self._units: dict[str, list[Principal]] = {}
+
+    def _refresh(self) -> None:
+        if time.monotonic() - self._loaded < self.ttl and self._loaded:
+            return
+        from portal.security.users import UserStore
+
+        users = [u for u in UserStore(self.client, self.settings).list() if not u.disabled]
+        self._users = {u.username: u.principal() for u in users}
+        self._units = {}
+        for p in self._users.values():
+            for unit in p.units:
+                self._units.setdefault(unit, []).append(p)
+        self._loaded = time.monotonic()
+
+    def recipients(self, owner: str, shared_unit: str | None) -> list[Principal]:
+        self._refresh()
+        out: dict[str, Principal] = {}
+        if owner in self._users:
+            out[owner] = self._users[owner]
+        if shared_unit:
+            for p in self._units.get(shared_unit, []):
+                out.setdefault(p.username, p)
+        return list(out.values())
+
+
+class AlertHook:
+    """``indexer.pipeline`` hook: percolate each acknowledged batch and notify readers.
+
+    A failure (the percolator or notifications index unreachable) propagates, which stops
+    the load; the batch is replayed on resume, and notification ids make that harmless.
+    """
+
+    def __init__(self, settings: Settings, client: OpenSearch, *, directory: Directory | None = None) -> None:
+        self.settings = settings
+        self.client = client
+        self.directory = directory or Directory(client, settings)
+        self.notifications = NotificationStore(client, settings)
+        self.report = sync_percolator(client, settings)
+        self.matched = 0
+        self.notified = 0
+        self.withheld = 0
+
+    def __call__(self, docs: list[dict[str, Any]]) -> None:
+        if not docs:
+            return
+        today = today_utc()
+        pending: list[tuple[str, str, str]] = []  # (saved query, record id, recipient)
+        for match in percolate(self.client, self.settings, docs):
+            for slot in match.slots:
+                if slot >= len(docs):
+                    continue
+                doc = docs[slot]
+                self.matched += 1
+                for person in self.directory.recipients(match.owner, match.shared_unit):
+                    if can_read(person, doc, today):
+                        pending.append((match.saved_id, str(doc[F.ID]), person.username))
+                    else:
+                        self.withheld += 1
+        self.notified += self.notifications.add_matches(pending)
+
+    def summary(self) -> str:
+        invalid = f"; {len(self.report.invalid)} saved query(ies) now invalid" if self.report.invalid else ""
+        return (
+            f"alerts: {self.matched:,} saved-query match(es), {self.notified:,} new notification(s), "
+            f"{self.withheld:,} withheld (recipient may not read the record){invalid}"
+        )
+
+
+def alert_hooks(settings: Settings, client: OpenSearch | None = None) -> list[AlertHook]:
+    """The hooks ``lantern index load`` registers."""
+    if client is None:
+        from lantern.search_client import make_client
+
+        client = make_client(settings, "ingest")
+    return [AlertHook(settings, client)]
+
+
+def registered_ids(client: OpenSearch, settings: Settings, ids: Iterable[str]) -> set[str]:
+    """Which of ``ids`` have an alert query in the percolator (tests, diagnostics)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    res = client.mget(index=percolator_alias(settings), body={"ids": wanted})
+    return {d["_id"] for d in res["docs"] if d.get("found")}

@@ -1,0 +1,231 @@
+"""Alerts: saved queries percolated against new records as they are loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from lantern.settings import Settings
+from mappings import percolator as P
+from mappings import records as records_mapping
+from mappings import saved_queries as SQ
+from portal.access import Principal
+from portal.analyst import percolation
+from portal.analyst.notifications import NotificationStore
+from portal.analyst.queries import state_from_params
+from portal.analyst.store import SavedQuery, SavedQueryStore
+from tests.analyst.conftest import Loader, crime, tag
+
+
+def save(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    q: str,
+    *,
+    shared_unit: str | None = None,
+    **facets: str,
+) -> SavedQuery:
+    state = state_from_params([("q", q), *facets.items()])
+    sq = SavedQueryStore(client, settings).create(user, state, name=f"watch {q}", shared_unit=shared_unit)
+    return percolation.register(client, settings, sq, notify=False)
+
+
+def notes_for(client: OpenSearch, settings: Settings, user: Principal) -> list[Any]:
+    # Notifications are written without a refresh (a load must not wait for one).
+    client.indices.refresh(index=settings.index_name("notifications"))
+    return NotificationStore(client, settings).visible(user)
+
+
+def raw_count(client: OpenSearch, settings: Settings, **term: str) -> int:
+    index = settings.index_name("notifications")
+    client.indices.refresh(index=index)
+    query = {"bool": {"filter": [{"term": {k: v}} for k, v in term.items()]}}
+    return int(client.count(index=index, body={"query": query})["count"])
+
+
+@pytest.fixture
+def users(analyst_users: dict[str, Principal]) -> dict[str, Principal]:
+    return analyst_users
+
+
+def test_new_matching_record_creates_exactly_one_notification_even_when_reindexed(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t)
+    other = save(client, asettings, users["ana"], tag())  # matches nothing below
+    rec = crime(t)
+    hook = loader.load([rec, crime("unrelated")])
+    assert hook is not None and hook.notified == 1
+    mine = [n for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id]
+    assert len(mine) == 1
+    assert mine[0].title == f"Theft of motor vehicle {t}"
+    assert mine[0].saved_name == sq.name
+    assert not [n for n in notes_for(client, asettings, users["ana"]) if n.saved_id == other.id]
+    # The same record indexed again (and changed): still one notification.
+    again = dict(rec, summary=f"Updated: {t} vehicle recovered.")
+    hook2 = loader.load([again])
+    assert hook2 is not None and hook2.matched == 1 and hook2.notified == 0
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 1
+
+
+def test_restricted_record_creates_no_notification_for_an_uncleared_owner(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    uncleared = save(client, asettings, users["ofc"], t)
+    cleared = save(client, asettings, users["ana"], t)
+    hook = loader.load([crime(t, sensitivity=["protected_person"])])
+    assert hook is not None and hook.matched == 2 and hook.withheld == 1
+    assert raw_count(client, asettings, saved_query_id=uncleared.id) == 0
+    assert raw_count(client, asettings, saved_query_id=cleared.id) == 1
+    # Unit-restricted: the same.
+    t2 = tag()
+    q_ofc = save(client, asettings, users["ofc"], t2)
+    loader.load([crime(t2, units=["CID"])])
+    assert raw_count(client, asettings, saved_query_id=q_ofc.id) == 0
+
+
+def test_shared_query_notifies_each_unit_member_who_may_read(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t, shared_unit="INTEL")
+    loader.load([crime(t)])
+    recipients = {
+        u
+        for u in ("ana", "mem", "mem2", "ofc", "cid")
+        if raw_count(client, asettings, saved_query_id=sq.id, recipient=u)
+    }
+    assert recipients == {"ana", "mem", "mem2"}
+    # A protected record: only the INTEL members holding the clearance.
+    t2 = tag()
+    sq2 = save(client, asettings, users["ana"], t2, shared_unit="INTEL")
+    loader.load([crime(t2, sensitivity=["protected_person"])])
+    recipients2 = {
+        u for u in ("ana", "mem", "mem2") if raw_count(client, asettings, saved_query_id=sq2.id, recipient=u)
+    }
+    assert recipients2 == {"ana", "mem2"}
+    assert [n.title for n in notes_for(client, asettings, users["mem"]) if n.saved_id == sq2.id] == []
+
+
+def test_notifications_disappear_when_access_changes(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t)
+    rec = crime(t, sensitivity=["protected_person"])
+    loader.load([rec])
+    ana = users["ana"]
+    assert [n.saved_id for n in notes_for(client, asettings, ana)].count(sq.id) == 1
+    # The user loses the clearance: the notification is no longer shown (nor counted).
+    demoted = Principal(
+        ana.username, ana.display_name, ana.roles, ana.units, ana.clearances - {"protected_person"}
+    )
+    assert sq.id not in [n.saved_id for n in notes_for(client, asettings, demoted)]
+    store = NotificationStore(client, asettings)
+    assert store.unread_count(demoted) < store.unread_count(ana)
+    # The record itself becomes unit-restricted to a unit ana is not in: gone for ana too.
+    loader.load([dict(rec, markings={"sensitivity": ["protected_person"], "restricted_units": ["PSD"]})])
+    assert sq.id not in [n.saved_id for n in notes_for(client, asettings, ana)]
+    # Stored once, re-indexing did not add another.
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 1
+
+
+def test_unit_member_loses_shared_notifications_when_leaving_the_unit(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t, shared_unit="INTEL")
+    loader.load([crime(t)])
+    mem = users["mem"]
+    assert sq.id in [n.saved_id for n in notes_for(client, asettings, mem)]
+    moved = Principal(mem.username, mem.display_name, mem.roles, frozenset({"RESPONSE"}), mem.clearances)
+    assert sq.id not in [n.saved_id for n in notes_for(client, asettings, moved)]
+
+
+def test_filters_and_identifiers_are_part_of_the_alert(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    vrm = f"ZX{(len(t) * 7 + ord(t[-1])) % 90 + 10}{t[-3:].upper()}"  # current UK format: AB12 CDE
+    by_vrm = save(client, asettings, users["ana"], f"vrm:{vrm}")
+    custody_only = save(client, asettings, users["ana"], t, type="custody")
+    crime_only = save(client, asettings, users["ana"], t, type="crime")
+    loader.load([crime(t, vehicles=[{"vrm": f"{vrm[:4].lower()} {vrm[4:].lower()}", "make": "Audi"}])])
+    assert raw_count(client, asettings, saved_query_id=by_vrm.id) == 1
+    assert raw_count(client, asettings, saved_query_id=custody_only.id) == 0
+    assert raw_count(client, asettings, saved_query_id=crime_only.id) == 1
+
+
+def test_deleted_and_edited_queries_are_unregistered_or_replaced(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    store = SavedQueryStore(client, asettings)
+    t1, t2 = tag(), tag()
+    sq = save(client, asettings, users["ana"], t1)
+    assert percolation.registered_ids(client, asettings, [sq.id]) == {sq.id}
+    edited = store.update(
+        users["ana"], sq.id, name="renamed", notes="", shared_unit=None, state=state_from_params([("q", t2)])
+    )
+    percolation.register(client, asettings, edited, notify=False)
+    loader.load([crime(t1), crime(t2)])
+    ids = {n.title for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id}
+    assert ids == {f"Theft of motor vehicle {t2}"}
+    percolation.unregister(client, asettings, sq.id)
+    store.delete(users["ana"], sq.id)
+    assert percolation.registered_ids(client, asettings, [sq.id]) == set()
+    t3 = tag()
+    loader.load([crime(t3)])  # nothing registered for it: no error, no notification
+    assert store.get(sq.id) is None
+
+
+def test_query_invalid_after_a_mapping_change_is_reported_not_dropped(
+    client: OpenSearch,
+    asettings: Settings,
+    users: dict[str, Principal],
+    loader: Loader,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    t = tag()
+    fine = save(client, asettings, users["ana"], t)
+    graded = save(client, asettings, users["ana"], f"{t} grading:1A")
+    assert graded.active
+    percolation.sync_percolator(client, asettings, force=True)
+    original: Callable[[], dict[str, Any]] = records_mapping.mappings
+
+    def without_grading() -> dict[str, Any]:
+        m = original()
+        props = dict(m["properties"])
+        del props["grading"]
+        return {**m, "properties": props}
+
+    monkeypatch.setattr(records_mapping, "mappings", without_grading)
+    old_fp = percolation.stored_fingerprint(client, asettings)
+    report = percolation.sync_percolator(client, asettings, force=True)
+    assert report.rebuilt and graded.id in report.invalid and fine.id not in report.invalid
+    assert percolation.stored_fingerprint(client, asettings) == P.records_fingerprint() != old_fp
+    store = SavedQueryStore(client, asettings)
+    now_invalid = store.get(graded.id)
+    assert now_invalid is not None and now_invalid.status == SQ.STATUS_INVALID
+    assert "grading" in (now_invalid.invalid_reason or "")
+    still = store.get(fine.id)
+    assert still is not None and still.active
+    assert percolation.registered_ids(client, asettings, [fine.id, graded.id]) == {fine.id}
+    problems = [n for n in notes_for(client, asettings, users["ana"]) if n.kind == "invalid_query"]
+    assert [n.saved_id for n in problems] == [graded.id]
+    assert "grading" in (problems[0].message or "")
+    # Syncing again does not report it twice.
+    percolation.sync_percolator(client, asettings, force=True)
+    assert raw_count(client, asettings, saved_query_id=graded.id, kind="invalid_query") == 1
+    # The mapping comes back: the query is registered again and active.
+    monkeypatch.setattr(records_mapping, "mappings", original)
+    report = percolation.sync_percolator(client, asettings, force=True)
+    assert report.rebuilt
+    back = store.get(graded.id)
+    assert back is not None and back.active
+    assert percolation.registered_ids(client, asettings, [graded.id]) == {graded.id}
