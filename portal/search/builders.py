@@ -467,19 +467,24 @@ def with_recency(query: Query) -> Query:
 
 
 def highlight_query(parsed: ParsedQuery) -> Query | None:
-    """What to mark in snippets: the words, phrases, names and identifiers as typed."""
+    """What to mark in snippets: the words, phrases, names and identifiers as typed.
+
+    It targets the highlighted fields themselves (``text``, ``title``, ``summary``): the
+    unified highlighter only marks terms of queries on the field it highlights.
+    """
+    fields = [F.TEXT, F.TITLE, F.SUMMARY]
     should: list[Query] = []
     for leaf in parsed.leaves(positive_only=True):
         if isinstance(leaf, Text):
             words = " ".join(leaf.words)
-            should.append({"multi_match": {"query": words, "fields": [F.TEXT, F.TITLE, F.SUMMARY]}})
-            should.append({"match": {f"{F.TEXT}.exact": {"query": words, "fuzziness": "AUTO"}}})
+            should.append({"multi_match": {"query": words, "fields": fields}})
+            should.append({"multi_match": {"query": words, "fields": fields, "fuzziness": "AUTO",
+                                           "prefix_length": 1}})
         elif isinstance(leaf, Phrase | Name):
-            should.append({"match_phrase": {f"{F.TEXT}.exact": leaf.text}})
+            should.append({"multi_match": {"query": leaf.text, "fields": fields, "type": "phrase"}})
         elif isinstance(leaf, Ident):
-            should.append({"match_phrase": {f"{F.TEXT}.exact": leaf.text}})
-            if leaf.value != leaf.text:
-                should.append({"match_phrase": {f"{F.TEXT}.exact": leaf.value}})
+            for spelling in dict.fromkeys((leaf.text, leaf.value)):
+                should.append({"multi_match": {"query": spelling, "fields": fields, "type": "phrase"}})
     return {"bool": {"should": should}} if should else None
 
 
