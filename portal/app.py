@@ -35,6 +35,7 @@ def make_templates() -> Jinja2Blocks:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    from portal.analyst import install as install_analyst
     from portal.routes import api as api_routes
     from portal.routes import entities as entity_routes
     from portal.routes import records as record_routes
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(record_routes.router)
     app.include_router(entity_routes.router)
     app.include_router(api_routes.router)
+    # Analyst tools (saved queries, notifications, batch search, CSV export) and the header badge.
+    install_analyst(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> PlainTextResponse:

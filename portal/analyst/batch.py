@@ -119,9 +119,13 @@ def _quote(value: str) -> str:
 
 
 def _is_header(cells: Sequence[str]) -> bool:
-    keys = [_key(c) for c in cells if c.strip()]
+    """A header row: no digits, and at least half its names are columns we know."""
+    names = [c for c in cells if c.strip()]
+    if not names or any(ch.isdigit() for c in names for ch in c):
+        return False
     known = WORD_COLUMNS | set(FIELD_COLUMNS) | QUERY_COLUMNS
-    return bool(keys) and all(k in known for k in keys)
+    hits = sum(1 for c in names if _key(c) in known)
+    return hits >= 1 and 2 * hits >= len(names)
 
 
 def decode(data: bytes) -> str:

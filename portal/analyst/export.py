@@ -101,7 +101,7 @@ def _person(p: Mapping[str, Any]) -> str:
     ]
     if extras:
         out += f" ({', '.join(extras)})"
-    role = humanise(str(p.get(F.P_ROLE) or ""))
+    role = humanise(str(p.get(F.P_ROLE) or "")).capitalize()
     return f"{role}: {out}" if role else out
 
 

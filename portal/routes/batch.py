@@ -1,0 +1,124 @@
+"""Batch search (``/batch``): many searches at once, one results table.
+
+Lists of up to ``SYNC_MAX_LINES`` lines are searched inside the request (no JavaScript
+needed); longer ones (up to 1,000) run as a job whose page shows progress. Every batch
+is audited (``batch_search``: line count, the searches, the purpose) before any result
+is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from lantern.errors import NotFound
+from portal.analyst import batch as B
+from portal.search.parser import MAX_DOB_YEARS
+from portal.search.service import today_utc
+from portal.security import Auditor, CurrentUser, RequirePurpose
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200, block: str | None = None
+) -> Response:
+    templates = request.app.state.templates
+    if block:
+        r: Response = templates.TemplateResponse(
+            request, name, context, status_code=status_code, block_name=block
+        )
+        return r
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    return response
+
+
+def form_ctx(
+    text: str = "", fmt: str = "auto", dob_years: int = 0, error: str | None = None
+) -> dict[str, Any]:
+    return {
+        "text": text,
+        "format": fmt,
+        "dob_years": dob_years,
+        "error": error,
+        "max_lines": B.MAX_LINES,
+        "sync_max": B.SYNC_MAX_LINES,
+        "results": None,
+        "job": None,
+    }
+
+
+@router.get("/batch")
+def batch_form(request: Request, user: CurrentUser, purpose: RequirePurpose) -> Response:
+    return render(request, "analyst/batch.html", form_ctx())
+
+
+def _int(value: object, default: int, lo: int, hi: int) -> int:
+    try:
+        return max(lo, min(int(str(value)), hi))
+    except (TypeError, ValueError):
+        return default
+
+
+@router.post("/batch")
+async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose, audit: Auditor) -> Response:
+    form = await request.form()
+    text = str(form.get("text") or "")
+    fmt = str(form.get("format") or "auto")
+    fmt = fmt if fmt in ("auto", "lines", "csv") else "auto"
+    dob_years = _int(form.get("dob_years"), 0, 0, MAX_DOB_YEARS)
+    upload = form.get("file")
+    filename: str | None = None
+    try:
+        if isinstance(upload, UploadFile) and upload.filename:
+            filename = upload.filename
+            data = await upload.read(B.MAX_INPUT_BYTES + 1)
+            text = B.decode(data)
+        elif len(text.encode("utf-8")) > B.MAX_INPUT_BYTES:
+            raise B.BatchError("The list is too long.")
+        parsed = B.parse_input(text, fmt, filename)  # type: ignore[arg-type]
+    except B.BatchError as exc:
+        return render(
+            request, "analyst/batch.html", form_ctx(text[:200_000], fmt, dob_years, str(exc)), status_code=400
+        )
+    details: dict[str, Any] = {
+        "line_count": len(parsed.lines),
+        "purpose": {"code": purpose.code, "reference": purpose.reference},
+        "format": parsed.format,
+        "file": filename,
+        "dob_years": dob_years,
+        "lines": [ln.query for ln in parsed.lines],
+    }
+    client, settings = request.app.state.client, request.app.state.settings
+    if len(parsed.lines) <= B.SYNC_MAX_LINES:
+        results = B.run_lines(client, settings, user, parsed.lines, dob_years=dob_years, today=today_utc())
+        summary = B.summary(results)
+        # Audited before anything is shown: if the trail cannot be written, nothing is.
+        audit.record(request, "batch_search", details={**details, "mode": "inline", **summary})
+        ctx = form_ctx(text, parsed.format, dob_years)
+        ctx.update(results=results, notices=parsed.notices, total_lines=len(parsed.lines))
+        return render(request, "analyst/batch.html", ctx)
+    audit.record(request, "batch_search", details={**details, "mode": "job"})
+    try:
+        job = B.jobs.start(client, settings, user, parsed, dob_years=dob_years, today=today_utc())
+    except B.BatchError as exc:
+        return render(
+            request, "analyst/batch.html", form_ctx(text, fmt, dob_years, str(exc)), status_code=429
+        )
+    return RedirectResponse(f"/batch/jobs/{job.id}", status_code=303)
+
+
+@router.get("/batch/jobs/{job_id}")
+def batch_job(request: Request, job_id: str, user: CurrentUser, purpose: RequirePurpose) -> Response:
+    job = B.jobs.get(user, job_id)
+    if job is None:
+        raise NotFound("batch job not found")
+    ctx = form_ctx()
+    ctx.update(
+        job=job, results=job.results if job.finished else None, notices=job.notices, total_lines=job.total
+    )
+    fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "batch-job"
+    return render(request, "analyst/batch.html", ctx, block="job" if fragment else None)

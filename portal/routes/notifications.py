@@ -1,0 +1,82 @@
+"""The notifications page (``/notifications``) and mark read/unread (POST)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from portal.analyst.notifications import NotificationStore
+from portal.search.present import TYPE_LABELS
+from portal.security import Auditor, CurrentUser, RequirePurpose
+from portal.security.middleware import safe_next
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def notifications(request: Request) -> NotificationStore:
+    return NotificationStore(request.app.state.client, request.app.state.settings)
+
+
+@router.get("/notifications")
+def notifications_page(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    show: str = "all",
+    page: int = 1,
+) -> Response:
+    unread_only = show == "unread"
+    items = notifications(request).visible(user, unread_only=unread_only)
+    pages = max(1, math.ceil(len(items) / PAGE_SIZE))
+    page = max(1, min(page, pages))
+    shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    record_ids = [n.record_id for n in shown if n.record_id]
+    if record_ids:
+        # Record titles are shown: who saw which record is part of the audit trail.
+        audit.record(
+            request,
+            "notifications.view",
+            details={"shown_ids": record_ids, "page": page, "unread_only": unread_only},
+        )
+    ctx: dict[str, Any] = {
+        "items": shown,
+        "page": page,
+        "pages": pages,
+        "show": "unread" if unread_only else "all",
+        "unread": sum(1 for n in items if not n.read) if not unread_only else len(items),
+        "TYPE_LABELS": TYPE_LABELS,
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, "analyst/notifications.html", ctx
+    )
+    return response
+
+
+def _back(next_url: str | None) -> str:
+    target = safe_next(next_url, "/notifications")
+    return target if target.startswith("/notifications") else "/notifications"
+
+
+@router.post("/notifications/{notification_id}/read")
+def mark_read(request: Request, notification_id: str, user: CurrentUser, next: str = Form("")) -> Response:
+    notifications(request).set_read(user, notification_id, True)
+    return RedirectResponse(_back(next), status_code=303)
+
+
+@router.post("/notifications/{notification_id}/unread")
+def mark_unread(request: Request, notification_id: str, user: CurrentUser, next: str = Form("")) -> Response:
+    notifications(request).set_read(user, notification_id, False)
+    return RedirectResponse(_back(next), status_code=303)
+
+
+@router.post("/notifications/read-all")
+def mark_all_read(request: Request, user: CurrentUser) -> Response:
+    store = notifications(request)
+    ids = [n.id for n in store.visible(user, unread_only=True)]
+    store.mark_all_read(user, ids)
+    return RedirectResponse("/notifications", status_code=303)
