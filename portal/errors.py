@@ -111,7 +111,8 @@ def error_response(request: Request, view: ErrorView, headers: dict[str, str] | 
         return JSONResponse({"error": view.title, "detail": view.message}, status_code=view.status,
                             headers=headers)
     templates = request.app.state.templates
-    context: dict[str, Any] = {"error": view}
+    # Nothing request-specific in the body: a denied record and a missing one must look the same.
+    context: dict[str, Any] = {"error": view, "purpose_next": "/"}
     if request.headers.get("hx-request") and not request.headers.get("hx-history-restore-request"):
         response: Response = templates.TemplateResponse(
             request, "error.html", context, status_code=view.status, headers=headers, block_name="error_panel"

@@ -47,6 +47,11 @@ def render(request: Request, name: str, context: dict[str, Any], *, block: str |
     return response
 
 
+def history_header(request: Request) -> str:
+    """Typing in the box (element ``q``) replaces the history entry; anything else pushes one."""
+    return "HX-Replace-Url" if request.headers.get("hx-trigger") == "q" else "HX-Push-Url"
+
+
 def search_request(state: SearchState, today: Any = None) -> B.SearchRequest:
     parsed = parse(state.q, dob_years=state.dob_years, today=today)
     return B.SearchRequest(parsed=parsed, facets=state.facet_map, sort=state.sort, page=state.page,
@@ -79,7 +84,10 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
     ctx: dict[str, Any] = {"state": state, "outcome": None, "tips": SEARCH_TIPS, "live_search": True,
                            "facets": [], "notices": ()}
     if not state.active:
-        return render(request, "search.html", ctx, block="main" if fragment else None)
+        response = render(request, "search.html", ctx, block="main" if fragment else None)
+        if fragment:
+            response.headers[history_header(request)] = "/"
+        return response
     require_purpose(request, user)
     req = search_request(state, today_utc())
     outcome = views.run_search(request.app.state.client, request.app.state.settings, user, req)
@@ -89,7 +97,12 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         notices=req.parsed.notices,
         facets=facet_views(outcome.aggs, state.facet_map, state.toggle),
     )
-    return render(request, "search.html", ctx, block="main" if fragment else None)
+    response = render(request, "search.html", ctx, block="main" if fragment else None)
+    if fragment:
+        # The address bar shows the normalised state. Typing replaces the history entry (one
+        # entry per search, not per keystroke); facets, sorting and paging push a new one.
+        response.headers[history_header(request)] = state.href()
+    return response
 
 
 @router.get("/suggest")

@@ -16,7 +16,8 @@ from portal.search.service import UnsafeQuery, secure_body
 
 TODAY = date(2025, 6, 1)
 USER = Principal("u1", "User One", frozenset({"officer"}), frozenset({"RESPONSE"}), frozenset())
-ANALYST = Principal("a1", "Analyst", frozenset({"analyst"}), frozenset({"INTEL"}), frozenset({"intel", "intel_c"}))
+ANALYST = Principal("a1", "Analyst", frozenset({"analyst"}), frozenset({"INTEL"}),
+                    frozenset({"intel", "intel_c"}))
 
 
 def test_identifier_query_ranks_canonical_matches_first() -> None:
@@ -142,14 +143,16 @@ def test_disjunctive_facets() -> None:
     # The type facet counts under the borough selection only, and vice versa.
     assert aggs["type"] == {"filter": {"bool": {"filter": [{"terms": {"borough": ["Lambeth"]}}]}},
                             "aggs": {"values": {"terms": {"field": "record_type", "size": 4}}}}
-    assert aggs["borough"]["filter"] == {"bool": {"filter": [{"terms": {"record_type": ["custody", "crime"]}}]}}
+    assert aggs["borough"]["filter"] == {
+        "bool": {"filter": [{"terms": {"record_type": ["custody", "crime"]}}]}
+    }
     # Unselected facets count under every selection.
     assert len(aggs["station"]["filter"]["bool"]["filter"]) == 2
     assert aggs["e_vrm"]["aggs"]["values"] == {"terms": {"field": "entities.vrm", "size": 8}}
 
 
 def test_year_facet_filter() -> None:
-    aggs, post_filter = B.build_aggs({"year": ["2024", "bogus"]})
+    _aggs, post_filter = B.build_aggs({"year": ["2024", "bogus"]})
     assert post_filter == {"bool": {"filter": [{"bool": {"should": [
         {"range": {"record_date": {"gte": "2024-01-01", "lte": "2024-12-31", "format": "yyyy-MM-dd"}}}
     ], "minimum_should_match": 1}}]}}
@@ -177,7 +180,8 @@ def test_secure_body_wraps_the_query_with_the_access_filter() -> None:
     assert secured["query"] == secure(body["query"], USER, TODAY)
     assert secured["query"]["bool"]["filter"] == [access_filter(USER, TODAY)]
     # Everything else is untouched; the original is not modified.
-    assert {k: v for k, v in secured.items() if k != "query"} == {k: v for k, v in body.items() if k != "query"}
+    rest = {k: v for k, v in body.items() if k != "query"}
+    assert {k: v for k, v in secured.items() if k != "query"} == rest
     assert "function_score" in body["query"]
 
 
@@ -204,7 +208,8 @@ def test_every_builder_body_is_accepted_and_secured(body: dict) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"query": {"match_all": {}}, "aggs": {"all": {"global": {}, "aggs": {"t": {"terms": {"field": "x"}}}}}},
+        {"query": {"match_all": {}},
+         "aggs": {"all": {"global": {}, "aggs": {"t": {"terms": {"field": "x"}}}}}},
         {"query": {"match_all": {}}, "aggs": {"t": {"terms": {"field": "x"}, "aggs": {"g": {"global": {}}}}}},
         {"query": {"match_all": {}}, "suggest": {"s": {"text": "x", "term": {"field": "title"}}}},
         {"query": {"match_all": {}}, "rescore": {"query": {"rescore_query": {"match_all": {}}}}},

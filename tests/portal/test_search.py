@@ -136,9 +136,10 @@ def test_field_filters(officer: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['"unclosed', "((smith", "smith)", "AND", "OR OR", "NOT", "type:", "type:bogus", "foo:bar", "*", "?", "\\",
-     "~", "smith^2", "title:(a OR b", "a" * 2000, "/[a-z]+/", "{\"query\": 1}", "name:", "dob:99/99/9999",
-     "from:yesterday", "pnc:nonsense", "%00", "\x00", "' OR 1=1 --", "<script>alert(1)</script>", "🙂", "а б в"],
+    ['"unclosed', "((smith", "smith)", "AND", "OR OR", "NOT", "type:", "type:bogus", "foo:bar", "*", "?",
+     "\\", "~", "smith^2", "title:(a OR b", "a" * 2000, "/[a-z]+/", "{\"query\": 1}", "name:",
+     "dob:99/99/9999", "from:yesterday", "pnc:nonsense", "%00", "\x00", "' OR 1=1 --",
+     "<script>alert(1)</script>", "🙂", "а б в"],
 )
 def test_malformed_queries_never_fail(officer: TestClient, query: str) -> None:
     res = officer.get("/search", params={"q": query})
@@ -179,7 +180,8 @@ def test_htmx_request_gets_only_the_results_fragment(officer: TestClient) -> Non
     assert "<html" not in res.text
     # A history restore gets the whole page.
     res = officer.get("/search", params={"q": "Featherstone"},
-                      headers={"HX-Request": "true", "HX-Target": "search-main", "HX-History-Restore-Request": "true"})
+                      headers={"HX-Request": "true", "HX-Target": "search-main",
+                               "HX-History-Restore-Request": "true"})
     assert "<html" in res.text
 
 
@@ -264,7 +266,8 @@ def test_clearances_open_exactly_their_records(supervisor: TestClient, analyst: 
     assert ids(analyst, "Expiredson") == [] and ids(supervisor, "Expiredson") == []
 
 
-def test_counts_and_facets_exclude_what_the_user_may_not_read(officer: TestClient, analyst: TestClient) -> None:
+def test_counts_and_facets_exclude_what_the_user_may_not_read(officer: TestClient,
+                                                              analyst: TestClient) -> None:
     o = api(officer, "Quigley")
     a = api(analyst, "Quigley")
     assert o["total"] == a["total"] - 1
