@@ -220,6 +220,8 @@ def linked_records(client: OpenSearch, settings: Settings, user: Principal, hit:
         other_ents: Mapping[str, list[str]] = other.get(F.ENTITIES) or {}
         for label, values in wanted.items():
             for v in sorted(set(values) & set(other_ents.get(label.lower(), []))):
+                if label == "PNC_ID" and f"pnc:{v}" in other_keys:
+                    continue  # already given as "same PNC ID"
                 reasons.append(f"same {ENTITY_LABEL_NAMES[label].lower()} {v}")
         item = result_item(h, user)
         label = TYPE_LABELS.get(item.record_type, item.record_type)
