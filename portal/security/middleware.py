@@ -336,7 +336,8 @@ class SessionMiddleware:
         await response(scope, receive, send)
 
     async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = "Lantern cannot reach its data store just now. Please try again shortly."
+        message = ("Search is unavailable: Lantern cannot reach its data store just now. "
+                   "Please try again shortly.")
         response: Response
         if wants_json(scope):
             response = JSONResponse({"error": "service unavailable", "detail": message}, status_code=503)
