@@ -8,7 +8,7 @@ DEMO_DIR ?= .lantern/demo-data
 DEMO_RECORDS ?= 5000
 DEMO_SEED ?= 42
 
-.PHONY: demo test install system-deps launcher lint opensearch-start opensearch-stop \
+.PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
         demo-data eval-ner bench-ner bench-index bench-search bench-alerts bench-scale clean
 
 $(STAMP): pyproject.toml
@@ -52,6 +52,11 @@ demo: $(STAMP) opensearch-start demo-data
 	$(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
+
+# htmx is vendored (committed) from the npm package pinned in package.json; rerun to update.
+vendor:
+	npm install --no-audit --no-fund
+	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mappings import fields as F
-from portal.access import INTEL_C_CLEARANCE, Principal
+from portal.access import INTEL_CLEARANCE, Principal
 from portal.search.builders import FACETS, HIGHLIGHT_POST, HIGHLIGHT_PRE
 
 try:
@@ -104,11 +104,14 @@ def mention_segments(text: str, mentions: Iterable[Mapping[str, Any]]) -> list[S
 def sees_full_intelligence(user: Principal) -> bool:
     """Who reads intelligence text in full; other readers get the sanitised text.
 
-    Full text is for intelligence professionals: analysts and holders of the ``intel_c``
-    clearance. Sanitised text exists "for wider dissemination", i.e. everyone else who may
-    read the record at all.
+    Everyone who may read an intelligence record at all (``intel`` clearance, plus
+    ``intel_c`` for handling code C, enforced by ``portal.access``) reads it in full. A
+    narrower "sanitised only" audience would still match words of the withheld text and
+    entities extracted from it through search, facets and entity pages, which turns the
+    search box into an oracle for what the page hides; the sanitised text is therefore
+    shown beside the full text as the version cleared for wider dissemination.
     """
-    return user.has_role("analyst") or INTEL_C_CLEARANCE in user.clearances
+    return INTEL_CLEARANCE in user.clearances
 
 
 # ----------------------------------------------------------------------- results

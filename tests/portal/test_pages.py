@@ -73,16 +73,17 @@ def test_intel_page_full_text_for_analysts(analyst: TestClient) -> None:
     assert "Ottoline Marchbanks" in html
 
 
-def test_intel_page_sanitised_for_other_readers(supervisor: TestClient) -> None:
+def test_intel_page_full_text_for_every_reader_with_sanitised_panel(supervisor: TestClient) -> None:
     res = supervisor.get(f"/records/{IDS['intel_p']}")
     assert res.status_code == 200
     html = res.text
     assert "2BP" in html
+    # Readability is the one gate: a reader sees the full text, and the sanitised version
+    # cleared for wider dissemination beside it.
     assert "Subject believed to be involved in supply in Lambeth." in text_of(html)
-    assert "stores" not in html and "Informant" not in html  # the full text is withheld
+    assert "Sanitised text (for wider dissemination)" in html
     body = supervisor.get(f"/api/records/{IDS['intel_p']}").json()
-    assert "intelligence_text" not in body["record"]
-    assert "07700 900456" not in str(body) and "+447700900456" not in str(body)
+    assert body["record"]["intelligence_text"]
 
 
 def test_record_page_escapes_text(officer: TestClient) -> None:

@@ -83,10 +83,15 @@ def _hit(rtype: str) -> dict:
     }
 
 
-def test_intel_snippets_use_sanitised_text_for_readers_without_full_access() -> None:
+def test_intel_snippets_follow_readability_not_role() -> None:
+    # Whoever may read an intelligence record sees its highlights: a sanitised-only audience
+    # could still match the withheld words, so there is none.
     officer = Principal("o", "O", frozenset({"officer"}), frozenset(), frozenset({"intel"}))
     analyst = Principal("a", "A", frozenset({"analyst"}), frozenset(), frozenset({"intel", "intel_c"}))
-    assert result_item(_hit("intel"), officer).snippets == [[Segment("Sanitised words.")]]
+    assert result_item(_hit("intel"), officer).snippets[0][1] == Segment("secret", mark=True)
     assert result_item(_hit("intel"), analyst).snippets[0][1] == Segment("secret", mark=True)
-    # Other record types are not affected.
+    # A principal without the intel clearance never gets an intel hit from the engine; if
+    # one were passed anyway, only the sanitised text is shown.
+    uncleared = Principal("u", "U", frozenset({"officer"}), frozenset(), frozenset())
+    assert result_item(_hit("intel"), uncleared).snippets == [[Segment("Sanitised words.")]]
     assert result_item(_hit("crime"), officer).snippets[0][1] == Segment("secret", mark=True)
