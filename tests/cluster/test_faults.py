@@ -8,6 +8,7 @@ through ``lantern opensearch start --nodes 3`` and stopped at the end (see conft
 
 from __future__ import annotations
 
+import html
 import json
 import signal
 import subprocess
@@ -243,19 +244,36 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
     ingest.indices.put_settings(index=physical, body={"index.unassigned.node_left.delayed_timeout": "3s"})
     ingest.cluster.health(index=physical, wait_for_status="green", request_timeout=70)
 
-    assert embedded.stop_node(cluster.node_settings, 0, grace=20)
-    try:
-        alias = settings.index_name("records")
-        for _ in range(3 * NODES):  # round-robin reaches the dead host several times
-            assert serving.count(index=alias)["count"] == len(first)
-        second, _ = write_feed(tmp_path / "b.ndjson", 300, seed=14, bad_every=10_000,
-                               id_suffix="-B")
-        report = load_files([tmp_path / "b.ndjson"], settings, ingest, extract_entities=False,
-                            console=QUIET)
-        assert report.result.failed == 0
-        ingest.indices.refresh(index=physical)
-        assert not first & second
-        assert set(all_ids(ingest, physical)) == first | second
-    finally:
-        embedded.start_node(cluster.node_settings, 0)
-        embedded.wait_for_status(cluster.node_settings, "green", timeout=180, nodes=NODES)
+    # The portal on the same host list, signed in before the host goes away.
+    from portal.app import create_app
+    from portal.security.users import create_user
+    from tests.portal_fixtures import PASSWORD, login, make_test_client
+
+    create_user(ingest, settings, "cluster-analyst", PASSWORD, roles=["analyst"], units=["INTEL"],
+                clearances=["intel", "intel_c"], display_name="Cluster Analyst")
+    some_id = sorted(first)[0]
+    name = ingest.get(index=physical, id=some_id)["_source"][F.TITLE]
+    alias = settings.index_name("records")
+    with make_test_client(create_app(settings), raise_server_exceptions=False) as tc:
+        login(tc, "cluster-analyst", PASSWORD)
+        assert tc.get(f"/records/{some_id}").status_code == 200
+        assert embedded.stop_node(cluster.node_settings, 0, grace=20)
+        try:
+            for _ in range(2 * NODES):  # round-robin reaches the dead host
+                page = tc.get("/search", params={"q": "theft OR robbery OR burglary OR assault"})
+                assert page.status_code == 200, page.text[:300]
+                record = tc.get(f"/records/{some_id}")
+                assert record.status_code == 200 and html.escape(name, quote=True) in record.text
+            for _ in range(3 * NODES):
+                assert serving.count(index=alias)["count"] == len(first)
+            second, _ = write_feed(tmp_path / "b.ndjson", 300, seed=14, bad_every=10_000,
+                                   id_suffix="-B")
+            report = load_files([tmp_path / "b.ndjson"], settings, ingest, extract_entities=False,
+                                console=QUIET)
+            assert report.result.failed == 0
+            ingest.indices.refresh(index=physical)
+            assert not first & second
+            assert set(all_ids(ingest, physical)) == first | second
+        finally:
+            embedded.start_node(cluster.node_settings, 0)
+            embedded.wait_for_status(cluster.node_settings, "green", timeout=180, nodes=NODES)
