@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
             # Saved-query alerts: each acknowledged batch is percolated (portal.analyst.percolation).
             from portal.analyst.percolation import alert_hooks
 
-            hooks = alert_hooks(settings)
+            hooks = list(alert_hooks(settings))
         code = run_load_command(
             paths,
             settings=settings,
@@ -99,6 +99,9 @@ def register(app: typer.Typer) -> None:
             hooks=hooks,
         )
         for hook in hooks:
+            flush = getattr(hook, "flush", None)
+            if callable(flush) and code != 130:  # everything it holds was acknowledged
+                flush()
             summary = getattr(hook, "summary", None)
             if callable(summary):
                 console.print(summary())

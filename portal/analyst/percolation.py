@@ -17,12 +17,16 @@ and a warning on the saved-queries page), never silently dropped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -41,9 +45,12 @@ from portal.search.service import today_utc
 
 log = logging.getLogger(__name__)
 
-# Stored, not indexed, in the records index: of no use to a query, and the bulk of a document.
-NOT_PERCOLATED = (F.RECORD, F.MENTIONS)
+# Stored, not indexed, in the records index (the original, the mentions), or only used by
+# type-ahead (``suggest``, never part of a saved search): the percolator need not index them.
+NOT_PERCOLATED = (F.RECORD, F.MENTIONS, F.SUGGEST)
 PERCOLATE_PAGE = 1000
+# Documents per percolate request (see AlertHook).
+PERCOLATE_BATCH = 2000
 USERS_TTL = 60.0
 
 
@@ -86,6 +93,47 @@ def _register_into(
     except RequestError as exc:
         return _reason(exc)
     return None
+
+
+def _bulk_reason(error: Mapping[str, Any]) -> str:
+    reasons: list[str] = []
+    cur: Any = error
+    while isinstance(cur, Mapping):
+        if cur.get("reason"):
+            reasons.append(str(cur["reason"]))
+        cur = cur.get("caused_by")
+    # The deepest cause names the field; the outer reason is often just "failed to parse".
+    return reasons[-1] if reasons else "refused by the search engine"
+
+
+def _register_many(
+    client: OpenSearch, index: str, items: Sequence[SavedQuery], today: date
+) -> list[tuple[SavedQuery, str | None]]:
+    """Register many alert queries with bulk requests; (query, reason if refused) for each."""
+    outcomes: dict[str, str | None] = {}
+    docs: list[tuple[SavedQuery, dict[str, Any]]] = []
+    for sq in items:
+        try:
+            docs.append((sq, _percolator_doc(sq, today)))
+        except Exception as exc:
+            log.exception("cannot build the alert query of saved query %s", sq.id)
+            outcomes[sq.id] = f"the search can no longer be built: {exc}"
+    for start in range(0, len(docs), 200):
+        part = docs[start : start + 200]
+        lines: list[dict[str, Any]] = []
+        for sq, doc in part:
+            lines.append({"index": {"_index": index, "_id": sq.id}})
+            lines.append(doc)
+        res = client.bulk(body=lines)
+        for (sq, _), item in zip(part, res["items"], strict=True):
+            op = item["index"]
+            if int(op.get("status", 500)) >= 300:
+                if int(op.get("status", 500)) != 400:
+                    raise RuntimeError(f"percolator write failed: {op.get('error')}")
+                outcomes[sq.id] = _bulk_reason(op.get("error") or {})
+            else:
+                outcomes[sq.id] = None
+    return [(sq, outcomes[sq.id]) for sq in items]
 
 
 def register(client: OpenSearch, settings: Settings, sq: SavedQuery, *, notify: bool = True) -> SavedQuery:
@@ -151,27 +199,27 @@ def sync_percolator(client: OpenSearch, settings: Settings, *, force: bool = Fal
             # from the saved queries, then swap the aliases to it (the old one serves meanwhile).
             report.rebuilt = True
             target = indices.create_building(client, settings, module(P))
-            outcomes: list[tuple[SavedQuery, str | None]] = []
             try:
-                for sq in store.all():
-                    outcomes.append((sq, _register_into(client, target, sq, today, refresh=False)))
+                outcomes = _register_many(client, target, list(store.all()), today)
                 indices.promote(client, settings, module(P), target)
             except BaseException:
                 client.indices.delete(index=target, ignore=[404])
                 raise
         else:
             target = write_target(settings, P)
-            outcomes = []
-            for sq in store.all():
-                if sq.registered_fingerprint != fp:
-                    outcomes.append((sq, _register_into(client, target, sq, today, refresh=False)))
-                    if outcomes[-1][1] is not None:
-                        unregister(client, settings, sq.id)
+            pending = [sq for sq in store.all() if sq.registered_fingerprint != fp]
+            outcomes = _register_many(client, target, pending, today)
+            for sq, error in outcomes:
+                if error is not None:
+                    unregister(client, settings, sq.id)
             client.indices.refresh(index=target)
+        store.set_registrations([(sq, fp, error) for sq, error in outcomes])
+        notifications = NotificationStore(client, settings)
         for sq, error in outcomes:
-            _record_outcome(client, settings, sq, error, notify=True)
             report.registered += error is None
             if error is not None:
+                log.warning("saved query %s (%s) is invalid: %s", sq.id, sq.owner, error)
+                notifications.notify_invalid(sq, error, fingerprint=fp)
                 report.invalid.append(sq.id)
         _synced.add(key)
         return report
@@ -266,27 +314,88 @@ class Directory:
 
 
 class AlertHook:
-    """``indexer.pipeline`` hook: percolate each acknowledged batch and notify readers.
+    """``indexer.pipeline`` hook: percolate acknowledged documents and notify readers.
 
-    A failure (the percolator or notifications index unreachable) propagates, which stops
-    the load; the batch is replayed on resume, and notification ids make that harmless.
+    A percolate request costs mostly per stored query, little per document, so documents
+    are gathered until ``min_batch`` (default ``PERCOLATE_BATCH``) and percolated in one
+    request; ``flush()`` percolates the rest (``lantern index load`` calls it at the end).
+    The ids of gathered, not yet percolated documents are kept in a file under
+    ``state_dir``: if the load dies before percolating them, the next hook (the next load)
+    fetches them from the records index and percolates them first, so no alert is lost.
+    A failure (the percolator or notifications index unreachable) propagates and stops
+    the load; notification ids make any replay harmless.
     """
 
-    def __init__(self, settings: Settings, client: OpenSearch, *, directory: Directory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: OpenSearch,
+        *,
+        directory: Directory | None = None,
+        min_batch: int | None = None,
+    ) -> None:
         self.settings = settings
         self.client = client
         self.directory = directory or Directory(client, settings)
         self.notifications = NotificationStore(client, settings)
         self.report = sync_percolator(client, settings)
+        self.min_batch = max(1, min_batch if min_batch is not None else PERCOLATE_BATCH)
         self.matched = 0
         self.notified = 0
         self.withheld = 0
+        self.requests = 0
+        self._buffer: dict[str, dict[str, Any]] = {}
+        key = hashlib.sha256(settings.index_prefix.encode()).hexdigest()[:12]
+        self._dir = Path(settings.state_dir) / "alerts"
+        self._pending = self._dir / f"pending-{key}-{os.getpid()}-{id(self):x}.json"
+        self._pattern = f"pending-{key}-*.json"
+        self._recover()
 
     def __call__(self, docs: list[dict[str, Any]]) -> None:
-        if not docs:
+        for doc in docs:
+            self._buffer[str(doc[F.ID])] = doc  # a record twice: its latest version
+        if len(self._buffer) >= self.min_batch:
+            self.flush()
+        elif docs:
+            self._save_pending()
+
+    def flush(self) -> None:
+        """Percolate everything gathered so far."""
+        if self._buffer:
+            self._save_pending()
+            self._percolate(list(self._buffer.values()))
+            self._buffer.clear()
+        self._pending.unlink(missing_ok=True)
+
+    def _save_pending(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        tmp = self._pending.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(self._buffer)), encoding="utf-8")
+        tmp.replace(self._pending)
+
+    def _recover(self) -> None:
+        """Percolate documents a previous load acknowledged but did not get to percolate."""
+        if not self._dir.is_dir():
             return
+        for path in sorted(self._dir.glob(self._pattern)):
+            if path == self._pending:
+                continue
+            try:
+                ids = [str(i) for i in json.loads(path.read_text(encoding="utf-8"))]
+            except (OSError, ValueError):
+                ids = []
+            if ids:
+                index = self.settings.index_name("records")
+                res = self.client.mget(index=index, body={"ids": ids}, realtime=True)
+                docs = [d["_source"] for d in res["docs"] if d.get("found")]
+                log.info("percolating %d record(s) left over by an interrupted load", len(docs))
+                self._percolate(docs)
+            path.unlink(missing_ok=True)
+
+    def _percolate(self, docs: list[dict[str, Any]]) -> None:
         today = today_utc()
         pending: list[tuple[str, str, str]] = []  # (saved query, record id, recipient)
+        self.requests += 1
         for match in percolate(self.client, self.settings, docs):
             for slot in match.slots:
                 if slot >= len(docs):

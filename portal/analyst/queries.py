@@ -60,8 +60,8 @@ def base_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
 
 
 def alert_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
-    """The query stored in the percolator for a saved search."""
-    return base_query(state, today)
+    """The query stored in the percolator for a saved search (matching only, no ranking)."""
+    return match_only(base_query(state, today))
 
 
 def describe(state: SearchState) -> str:
@@ -69,3 +69,53 @@ def describe(state: SearchState) -> str:
     parts = [state.q] if state.q else []
     parts += [f"{B.FACETS_BY_KEY[k].label}: {', '.join(v)}" for k, v in state.facets if k in B.FACETS_BY_KEY]
     return "; ".join(parts) or "(everything)"
+
+
+def match_only(query: Any) -> Any:
+    """The same matching, without what only ranks: cheaper for the percolator to verify.
+
+    ``function_score`` -> its query; ``dis_max`` -> ``bool.should``; ``constant_score`` ->
+    its filter; a bool's ``should`` clauses are dropped when they cannot change whether a
+    document matches (a ``must``/``filter`` is present and ``minimum_should_match`` is 0 or
+    unset); nested ``score_mode``/``inner_hits`` and boosts go.
+    """
+    if isinstance(query, list):
+        return [match_only(q) for q in query]
+    if not isinstance(query, dict):
+        return query
+    if len(query) != 1:
+        return {k: match_only(v) for k, v in query.items()}
+    ((kind, body),) = query.items()
+    if kind == "function_score":
+        return match_only(body.get("query", {"match_all": {}}))
+    if kind == "dis_max":
+        return {"bool": {"should": [match_only(q) for q in body["queries"]], "minimum_should_match": 1}}
+    if kind == "constant_score":
+        return match_only(body["filter"])
+    if kind == "nested":
+        return {"nested": {"path": body["path"], "query": match_only(body["query"]), "score_mode": "none"}}
+    if kind == "bool":
+        out: dict[str, Any] = {}
+        required = bool(body.get("must") or body.get("filter"))
+        msm = body.get("minimum_should_match")
+        for key in ("must", "filter", "must_not"):
+            if body.get(key):
+                clauses = body[key] if isinstance(body[key], list) else [body[key]]
+                # Scores do not matter here: everything required is a filter.
+                out.setdefault("filter" if key != "must_not" else "must_not", []).extend(
+                    match_only(c) for c in clauses
+                )
+        should = body.get("should")
+        if should and not (required and msm in (None, 0, "0")):
+            out["should"] = [match_only(c) for c in (should if isinstance(should, list) else [should])]
+            out["minimum_should_match"] = msm if msm not in (None, 0, "0") else 1
+        if not out:
+            return {"match_all": {}}
+        return {"bool": out}
+    return {kind: _strip_boost(body)}
+
+
+def _strip_boost(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: _strip_boost(v) for k, v in body.items() if k != "boost"}
+    return body

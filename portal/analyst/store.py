@@ -284,6 +284,29 @@ class SavedQueryStore:
             }
         )
 
+    def set_registrations(self, outcomes: Iterable[tuple[SavedQuery, str, str | None]]) -> None:
+        """Many registration outcomes (query, fingerprint, error) at once (percolator rebuilds)."""
+        lines: list[dict[str, Any]] = []
+        now = iso(utcnow())
+        for sq, fingerprint, error in outcomes:
+            fields: dict[str, Any] = {"registered_fingerprint": fingerprint}
+            if error is None:
+                fields.update(status=M.STATUS_ACTIVE, invalid_reason=None, invalid_at=None)
+            else:
+                fields.update(status=M.STATUS_INVALID, invalid_reason=error[:1000], invalid_at=now)
+            lines.append({"update": {"_index": self.write_index, "_id": sq.id, "retry_on_conflict": 3}})
+            lines.append({"doc": fields})
+        for start in range(0, len(lines), 1000):
+            res = self.client.bulk(body=lines[start : start + 1000])
+            failed = [
+                i
+                for i in res["items"]
+                if int(i["update"].get("status", 500)) >= 300 and int(i["update"].get("status", 500)) != 404
+            ]
+            if failed:
+                raise RuntimeError(f"saved query status not stored: {failed[0]['update'].get('error')}")
+        self.client.indices.refresh(index=self.index)
+
     def mark_opened(self, sq: SavedQuery) -> None:
         self.client.update(
             index=self.write_index,

@@ -153,6 +153,8 @@ class Loader:
             hooks=hooks,
         )
         assert result.ok, result.problems
+        if hook is not None:
+            hook.flush()  # as `lantern index load` does at the end
         return hook
 
 

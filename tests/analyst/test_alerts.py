@@ -229,3 +229,33 @@ def test_query_invalid_after_a_mapping_change_is_reported_not_dropped(
     back = store.get(graded.id)
     assert back is not None and back.active
     assert percolation.registered_ids(client, asettings, [graded.id]) == {graded.id}
+
+
+def test_documents_left_unpercolated_by_an_interrupted_load_are_percolated_by_the_next(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t)
+    first = loader.hook()
+    assert first.min_batch > 2
+    loader_docs = [crime(t), crime(t)]
+    from indexer.pipeline import index_records
+    from lantern.records import parse_record
+
+    index_records(
+        [parse_record(r) for r in loader_docs],
+        asettings,
+        client,
+        extract_entities=False,
+        refresh=True,
+        hooks=[first],
+    )
+    # Gathered, not yet percolated: the process "dies" here (no flush).
+    assert first.requests == 0 and raw_count(client, asettings, saved_query_id=sq.id) == 0
+    assert first._pending.exists()
+    second = loader.hook()  # the next load's hook picks them up
+    assert second.requests == 1
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 2
+    assert first._pending.name and not first._pending.exists()
+    second.flush()
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 2
