@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .lantern/demo-data
 DEMO_RECORDS ?= 5000
 DEMO_SEED ?= 42
+NER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
         demo-data eval-ner bench-ner bench-index bench-search bench-alerts bench-scale clean
@@ -49,7 +50,7 @@ demo-data: $(STAMP)
 
 demo: $(STAMP) opensearch-start demo-data
 	$(BIN)/lantern index init
-	$(BIN)/lantern index load $(DEMO_DIR)/*
+	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 
