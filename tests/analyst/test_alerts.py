@@ -259,3 +259,45 @@ def test_documents_left_unpercolated_by_an_interrupted_load_are_percolated_by_th
     assert first._pending.name and not first._pending.exists()
     second.flush()
     assert raw_count(client, asettings, saved_query_id=sq.id) == 2
+
+
+def test_stored_alert_query_matches_exactly_what_the_search_matches(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    """The percolator's match-only form drops ranking, never matching: same records either way."""
+    from portal.analyst.queries import alert_query, base_query
+
+    t = tag()
+    loader.load(
+        [
+            crime(t),
+            crime(t, title=f"Robbery at knifepoint {t}"),
+            crime(
+                t, people=[{"role": "suspect", "forename": "Bill", "surname": "Smyth", "dob": "1985-03-12"}]
+            ),
+            crime(
+                t, people=[{"role": "witness", "forename": "Jon", "surname": "Smith", "dob": "1990-01-01"}]
+            ),
+        ],
+        alerts=False,
+    )
+    index = asettings.index_name("records")
+    searches = [
+        [("q", f"{t} William Smith")],
+        [("q", f"{t} william smith 12/03/1985"), ("dob_years", "1")],
+        [("q", f"{t} knife OR robbery")],
+        [("q", f'{t} "Robbery at knifepoint"')],
+        [("q", f"{t} -robbery")],
+        [("q", t), ("type", "crime"), ("borough", "Hackney")],
+        [("q", f"{t} vrm:CD34EFG")],
+        [("q", f"{t} name:Zoe")],
+    ]
+    for items in searches:
+        state = state_from_params(items)
+
+        def ids(query: dict[str, Any]) -> set[str]:
+            res = client.search(index=index, body={"query": query, "size": 100, "_source": False})
+            return {h["_id"] for h in res["hits"]["hits"]}
+
+        assert ids(alert_query(state)) == ids(base_query(state)), items
+    assert ids(alert_query(state_from_params([("q", f"{t} knife OR robbery")])))
