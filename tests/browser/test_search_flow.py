@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.portal.conftest import IDS
 from tests.portal_fixtures import PASSWORD
@@ -66,7 +67,9 @@ def test_search_facet_detail_entity_and_back(page: Any, artifacts: Path) -> None
     # Toggle a facet: in place, pushed to the URL.
     page.click('#search-main .facet a.facet-value:has-text("Custody")')
     page.wait_for_url(re.compile(r".*type=custody.*"))
-    page.wait_for_function("document.querySelectorAll('h2.result-title').length === 1")
+    # Locator waits, not wait_for_function: a string predicate is evaluated in the page,
+    # which the portal's CSP (no unsafe-eval) rightly blocks.
+    expect(page.locator("h2.result-title")).to_have_count(1)
     assert result_ids(page) == [IDS["custody"]]
     custody = '#search-main .facet a.facet-value:has-text("Custody")'
     assert page.get_attribute(custody, "aria-checked") == "true"
@@ -74,7 +77,7 @@ def test_search_facet_detail_entity_and_back(page: Any, artifacts: Path) -> None
     # Back restores the previous results.
     page.go_back()
     page.wait_for_url(re.compile(r".*/search\?q=Featherstone$"))
-    page.wait_for_function(f"document.querySelectorAll('h2.result-title').length === {len(before)}")
+    expect(page.locator("h2.result-title")).to_have_count(len(before))
     assert result_ids(page) == before
 
     # Open the custody record.
