@@ -1,0 +1,631 @@
+"""The leak matrix: users x restricted records, over every surface that shows records.
+
+A small index of its own (a sub-prefix of the run's prefix) holds two unrestricted crime
+reports and one record per access marking. Every record shares a person (same name, DOB
+and PNC ID), a VRM, a phone, a postcode and a free-text token, so a search for any of
+them reaches every record; every restricted record also carries its own secrets (title
+word, narrative word, a person recorded under another name with the shared PNC ID, a
+VRM, a phone, a postcode) that exist nowhere else.
+
+For each user the expected set is computed independently: the same query run with no
+access filter, then kept where :func:`portal.access.can_read` says yes. Every surface
+must show exactly that set (so the tests fail both ways), and nothing of an unreadable
+record (id, reference, title, secret words, identifiers) may appear in any response.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from opensearchpy import OpenSearch
+
+from entity_extraction import canonicalise
+from entity_extraction.identifiers import pnc_check_letter
+from indexer.pipeline import index_records
+from lantern.records import parse_record, record_id
+from lantern.settings import Settings
+from portal.access import Principal, can_read
+from portal.analyst.indices import forget_ensured
+from portal.analyst.notifications import NotificationStore, _badge_cache
+from portal.analyst.percolation import AlertHook, Directory, forget_synced
+from portal.routes.search import search_request
+from portal.search import builders as B
+from portal.search.present import facet_views
+from portal.search.service import secured_search, today_utc
+from portal.search.urlstate import from_params
+from portal.security.users import create_user
+from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
+
+# username -> (roles, units, clearances)
+USERS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "lk-officer": (("officer",), ("RESPONSE",), ()),
+    "lk-officer-intel": (("officer",), ("RESPONSE",), ("intel",)),
+    "lk-analyst": (("analyst",), ("INTEL",), ("intel", "intel_c")),
+    "lk-childprot": (("officer",), ("RESPONSE",), ("child_protection",)),  # one sensitivity clearance
+    "lk-vetted": (("officer",), ("RESPONSE",), ("child_protection", "protected_person")),
+    "lk-covert": (("officer",), ("RESPONSE",), ("covert", "sexual_offence")),
+    "lk-unit": (("officer",), ("SPECOPS",), ()),  # member of the restricted unit
+    "lk-supervisor": (("supervisor", "officer"), ("RESPONSE", "CID"), ("intel", "protected_person")),
+    "lk-auditor": (("auditor",), ("PSD",), ("professional_standards",)),
+    "lk-admin": (("admin",), ("ICT",), ()),
+}
+
+TOKEN = "zqlanternshared"
+SHARED_FORENAME, SHARED_SURNAME = "Ignatius", "Brackenwald"
+SHARED_NAME = f"{SHARED_FORENAME} {SHARED_SURNAME}"
+SHARED_DOB = "1984-06-21"
+SHARED_PNC = f"2004/{123457:07d}{pnc_check_letter(2004, 123457)}"
+SHARED_VRM = "LX19 WVB"
+SHARED_PHONE = "07700 900777"
+SHARED_POSTCODE = "SE17 3QP"
+
+# name -> (markings, review date offset in days or None, record type, handling code)
+RESTRICTED: dict[str, dict[str, Any]] = {
+    "protected_person": {"sensitivity": ["protected_person"]},
+    "child_protection": {"sensitivity": ["child_protection"]},
+    "professional_standards": {"sensitivity": ["professional_standards"]},
+    "sexual_offence": {"sensitivity": ["sexual_offence"]},
+    "covert": {"sensitivity": ["covert"]},
+    "unit": {"units": ["SPECOPS"]},
+    "intel_p": {"intel": "P"},
+    "intel_c": {"intel": "C"},
+    "expired": {"review_days": -1},
+    # Not anticipated by any single clearance: two flags together.
+    "combo": {"sensitivity": ["protected_person", "child_protection"]},
+}
+
+OFFICER = {"name": "Kate Dunmore", "rank": "PC", "collar_number": "4411"}
+
+
+def _letters(seed: str, n: int = 8) -> str:
+    return "".join(chr(ord("a") + b % 26) for b in uuid.uuid5(uuid.NAMESPACE_DNS, seed).bytes[:n])
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What identifies one restricted record: none of it may reach a user who may not read it."""
+
+    key: str
+    id: str
+    reference: str
+    title: str
+    title_word: str
+    narrative_word: str
+    forename: str
+    surname: str
+    vrm: str
+    phone: str
+    postcode: str
+
+    def strings(self) -> list[str]:
+        vrm_canon = canonicalise("VRM", self.vrm) or self.vrm
+        phone_canon = canonicalise("PHONE", self.phone) or self.phone
+        return [
+            self.id, self.reference, self.title, self.title_word, self.narrative_word, self.forename,
+            self.surname, self.vrm, vrm_canon, self.phone, phone_canon, self.phone.replace(" ", ""),
+            self.postcode, quote(self.reference, safe=""), quote(self.postcode, safe=""),
+            quote(phone_canon, safe=""),
+        ]
+
+
+def _secrets(n: int, key: str) -> Secrets:
+    word = _letters(key)
+    source_system = "LEAK-INTEL" if key.startswith("intel") else "LEAK-CRIME"
+    reference = f"IR/2019/{700000 + n:06d}" if key.startswith("intel") else f"CR/{700000 + n:06d}/19"
+    title_word = f"zqtitle{word}"
+    return Secrets(
+        key=key,
+        id=record_id(source_system, f"R-{key}"),
+        reference=reference,
+        title=f"Restricted matter {title_word}",
+        title_word=title_word,
+        narrative_word=f"zqnarr{word}",
+        forename=f"Ysolde{word[:4]}".capitalize(),
+        surname=f"Quorvath{word[4:]}".capitalize(),
+        vrm=f"KS{10 + n} XQJ",
+        phone=f"07700 900{701 + n}",
+        postcode=f"E{1 + n} 7QX",
+    )
+
+
+def _shared_person(role: str) -> dict[str, Any]:
+    return {"role": role, "forename": SHARED_FORENAME, "surname": SHARED_SURNAME, "dob": SHARED_DOB,
+            "pnc_id": SHARED_PNC, "phones": [SHARED_PHONE],
+            "address": {"line1": "4 Walworth Road", "town": "London", "postcode": SHARED_POSTCODE}}
+
+
+def _crime(source_id: str, reference: str, title: str, when: str, narrative: str,
+           people: list[dict[str, Any]], vehicles: list[str], phones: list[str], postcodes: list[str],
+           **extra: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "record_type": "crime", "source_system": "LEAK-CRIME", "source_id": source_id,
+        "title": title, "summary": f"Enquiry {TOKEN} continues.", "created_at": when,
+        "borough": "Southwark", "unit": "CID", "people": people,
+        "vehicles": [{"vrm": v, "make": "Ford"} for v in vehicles],
+        "phones": phones,
+        "locations": [{"line1": "Somewhere", "town": "London", "postcode": p} for p in postcodes],
+        "crime_reference": reference,
+        "offence": {"code": "28/3", "description": "Burglary - business and community",
+                    "category": "Burglary"},
+        "occurred_from": when,
+        "location": {"line1": "12 East Street", "town": "London", "postcode": postcodes[0]},
+        "modus_operandi": narrative,
+        "status": "under_investigation",
+    }
+    rec.update(extra)
+    return rec
+
+
+def unrestricted_records() -> list[dict[str, Any]]:
+    out = []
+    for i, (when, ref) in enumerate((("2024-03-02T10:00:00Z", "CR/600001/24"),
+                                     ("2024-04-10T10:00:00Z", "CR/600002/24"))):
+        narrative = (f"{SHARED_NAME} was seen near {TOKEN} depot driving {SHARED_VRM}; "
+                     f"he gave phone {SHARED_PHONE} and lives at {SHARED_POSTCODE}.")
+        out.append(_crime(f"U-{i}", ref, f"Open burglary enquiry {i + 1}", when, narrative,
+                          [_shared_person("suspect")], [SHARED_VRM], [SHARED_PHONE], [SHARED_POSTCODE]))
+    return out
+
+
+def restricted_record(n: int, key: str, s: Secrets) -> dict[str, Any]:
+    spec = RESTRICTED[key]
+    when = f"{2010 + n}-0{1 + n % 9}-15T10:00:00Z"
+    narrative = (f"{SHARED_NAME} and {s.forename} {s.surname} met at the {TOKEN} depot about "
+                 f"{s.narrative_word}. Vehicles {SHARED_VRM} and {s.vrm}; "
+                 f"phones {SHARED_PHONE} and {s.phone}; "
+                 f"addresses {SHARED_POSTCODE} and {s.postcode}.")
+    # The same man as the shared person (same PNC ID) under a name only this record holds.
+    secret_person = {"role": "other" if "intel" not in spec else "subject", "forename": s.forename,
+                     "surname": s.surname, "pnc_id": SHARED_PNC, "dob": SHARED_DOB}
+    if "intel" in spec:
+        handling = spec["intel"]
+        rec: dict[str, Any] = {
+            "record_type": "intel", "source_system": "LEAK-INTEL", "source_id": f"R-{key}",
+            "title": s.title, "created_at": when,
+            "people": [_shared_person("subject"), secret_person],
+            "vehicles": [{"vrm": SHARED_VRM}, {"vrm": s.vrm}],
+            "phones": [SHARED_PHONE, s.phone],
+            "locations": [{"postcode": SHARED_POSTCODE}, {"postcode": s.postcode}],
+            "intel_reference": s.reference, "created_by": OFFICER,
+            "grading": {"source_evaluation": "2", "intelligence_assessment": "B", "handling_code": handling},
+            "intelligence_text": narrative,
+            "sanitised_text": f"Subject {s.surname} linked to {s.narrative_word}.",
+        }
+        if handling == "C":
+            rec["handling_conditions"] = "Not to be disseminated outside the intelligence unit."
+        return rec
+    extra: dict[str, Any] = {}
+    if spec.get("sensitivity") or spec.get("units"):
+        extra["markings"] = {"sensitivity": spec.get("sensitivity", []),
+                             "restricted_units": spec.get("units", [])}
+    if "review_days" in spec:
+        extra["review_date"] = (date.today() + timedelta(days=spec["review_days"])).isoformat()
+    return _crime(f"R-{key}", s.reference, s.title, when, narrative,
+                  [_shared_person("suspect"), secret_person], [SHARED_VRM, s.vrm], [SHARED_PHONE, s.phone],
+                  [SHARED_POSTCODE, s.postcode], **extra)
+
+
+def principal(username: str) -> Principal:
+    roles, units, clearances = USERS[username]
+    return Principal(username, username, frozenset(roles), frozenset(units), frozenset(clearances))
+
+
+@dataclass
+class World:
+    app: FastAPI
+    settings: Settings
+    client: OpenSearch
+    web: dict[str, TestClient]
+    users: dict[str, Principal]
+    secrets: dict[str, Secrets]
+    docs: dict[str, dict[str, Any]]          # id -> _source of every record in the index
+    unrestricted: list[str]
+    saved: dict[str, str] = field(default_factory=dict)  # username -> saved query id
+
+    @property
+    def index(self) -> str:
+        return self.settings.index_name("records")
+
+    def readable(self, user: str, ids: Sequence[str] | None = None) -> set[str]:
+        today = today_utc()
+        pool = self.docs if ids is None else {i: self.docs[i] for i in ids}
+        return {i for i, d in pool.items() if can_read(self.users[user], d, today)}
+
+    def hidden(self, user: str) -> list[Secrets]:
+        return [s for s in self.secrets.values() if s.id not in self.readable(user)]
+
+    def shown(self, user: str) -> list[Secrets]:
+        return [s for s in self.secrets.values() if s.id in self.readable(user)]
+
+    def raw_ids(self, query: Mapping[str, Any]) -> set[str]:
+        """What a query matches with NO access filter (the oracle's starting point)."""
+        res = self.client.search(index=self.index, body={"query": query, "size": 1000, "_source": False})
+        return {h["_id"] for h in res["hits"]["hits"]}
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
+    lsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}leak-"})
+    for name, (roles, units, clearances) in USERS.items():
+        create_user(client, lsettings, name, PASSWORD, roles=roles, units=units, clearances=clearances,
+                    display_name=f"Leak {name}")
+    forget_ensured()
+    forget_synced()
+    from portal.app import create_app
+
+    app = create_app(lsettings)
+    secrets = {key: _secrets(n, key) for n, key in enumerate(RESTRICTED)}
+    first = [parse_record(r) for r in unrestricted_records()]
+    result = index_records(first, lsettings, client, extract_entities=True, refresh=True)
+    assert result.ok, result.problems
+    with ExitStack() as stack:
+        web: dict[str, TestClient] = {}
+        for name in USERS:
+            tc = stack.enter_context(make_test_client(app))
+            login(tc, name, PASSWORD, purpose="investigation", reference="CR/012345/24")
+            web[name] = tc
+        w = World(app, lsettings, client, web, {n: principal(n) for n in USERS}, secrets, {},
+                  [r.record_id for r in first])
+        # Standing queries saved BEFORE the restricted records arrive: their "new since" counts
+        # and alerts must count only what each user may read.
+        for name, tc in web.items():
+            form = tc.get("/saved/new", params={"q": TOKEN})
+            res = tc.post("/saved", data={"csrf_token": csrf_from(form.text), "name": f"Watch {TOKEN}",
+                                          "notes": "", "shared_unit": "", "q": TOKEN})
+            assert res.status_code == 303, res.text[:500]
+            w.saved[name] = res.headers["location"].split("/saved/")[1].split("?")[0]
+        hook = AlertHook(lsettings, client, directory=Directory(client, lsettings, ttl=0))
+        second = [parse_record(restricted_record(n, key, secrets[key])) for n, key in enumerate(RESTRICTED)]
+        result = index_records(second, lsettings, client, extract_entities=True, refresh=True, hooks=[hook])
+        assert result.ok, result.problems
+        hook.flush()
+        client.indices.refresh(index=lsettings.index_name("notifications"))
+        res = client.search(index=w.index, body={"query": {"match_all": {}}, "size": 1000})
+        w.docs = {h["_id"]: h["_source"] for h in res["hits"]["hits"]}
+        assert len(w.docs) == len(RESTRICTED) + 2
+        assert {s.id for s in secrets.values()} <= set(w.docs)
+        _badge_cache.clear()
+        yield w
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def assert_clean(text: str, hidden: Sequence[Secrets], where: str, *, echoed: str = "") -> None:
+    """No secret of a hidden record in ``text`` (except what the user typed and the page echoes)."""
+    low = text.lower()
+    # The page echoes what was typed, raw and URL-encoded (search box, links, "save this search").
+    typed = " ".join((echoed, quote(echoed, safe=""), quote_plus(echoed))).lower()
+    for s in hidden:
+        for secret in s.strings():
+            if secret.lower() in typed:
+                continue
+            assert secret.lower() not in low, f"{where}: {s.key!r} leaks {secret!r}"
+
+
+def expected_search(w: World, user: str, q: str) -> set[str]:
+    req = search_request(from_params([("q", q)]), today_utc())
+    return w.readable(user, sorted(w.raw_ids(B.build_search(req)["query"])))
+
+
+def oracle_facets(w: World, q: str, ids: set[str]) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Facets computed over exactly ``ids`` (what the user may read) with no access filter."""
+    req = search_request(from_params([("q", q)]), today_utc())
+    query = {"bool": {"must": [B.build_search(req)["query"]], "filter": [{"ids": {"values": sorted(ids)}}]}}
+    aggs, _ = B.build_aggs({})
+    res = w.client.search(index=w.index, body={"query": query, "size": 0, "aggs": aggs})
+    views = facet_views(res.get("aggregations", {}), {}, lambda k, v: "")
+    return [(v.key, [(x.value, x.count) for x in v.values]) for v in views]
+
+
+def api_facets(body: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, int]]]]:
+    return [(f["key"], [(x["value"], x["count"]) for x in f["values"]]) for f in body["facets"]]
+
+
+def record_links(html: str) -> set[str]:
+    return set(re.findall(r'href="/records/([0-9a-f-]{36})"', html))
+
+
+def audit_events(w: World, action: str, user: str) -> list[dict[str, Any]]:
+    index = w.settings.index_name("audit")
+    w.client.indices.refresh(index=index)
+    res = w.client.search(index=index, body={
+        "query": {"bool": {"filter": [{"term": {"action": action}}, {"term": {"user": user}}]}},
+        "sort": [{"seq": "desc"}], "size": 500})
+    return [h["_source"] for h in res["hits"]["hits"]]
+
+
+def all_secret_words(w: World) -> str:
+    return " OR ".join(s.narrative_word for s in w.secrets.values())
+
+
+def queries(w: World) -> list[str]:
+    return [
+        TOKEN,
+        SHARED_NAME,
+        SHARED_VRM,
+        SHARED_PHONE,
+        SHARED_POSTCODE,
+        f'"{SHARED_NAME}" {TOKEN}',
+        all_secret_words(w),
+        " OR ".join(s.title_word for s in w.secrets.values()),
+        " OR ".join(s.reference for s in w.secrets.values()),
+        " OR ".join(s.surname for s in w.secrets.values()),
+        " OR ".join(f"vrm:{s.vrm.replace(' ', '')}" for s in w.secrets.values()),
+    ]
+
+
+HX = {"HX-Request": "true", "HX-Target": "search-main"}
+users = pytest.mark.parametrize("user", list(USERS))
+
+
+# ------------------------------------------------------------------------ the tests
+
+
+def test_the_matrix_has_both_outcomes(world: World) -> None:
+    """Every restricted record is readable by someone but not by everyone (except the expired one)."""
+    for key, s in world.secrets.items():
+        readers = {u for u in USERS if s.id in world.readable(u)}
+        if key == "expired":
+            assert readers == set()
+        else:
+            assert readers and readers != set(USERS), (key, readers)
+    for u in USERS:
+        assert set(world.unrestricted) <= world.readable(u)
+
+
+@pytest.mark.parametrize("today_offset", [0, -30, 3650])
+def test_access_filter_and_can_read_agree(world: World, today_offset: int) -> None:
+    """The in-query filter and the Python policy give the same id set, for every user and more."""
+    today = today_utc() + timedelta(days=today_offset)
+    principals = list(world.users.values())
+    clearances = ("protected_person", "child_protection", "professional_standards", "sexual_offence",
+                  "covert", "intel", "intel_c")
+    principals += [
+        Principal("all", "all", frozenset({"officer"}), frozenset({"SPECOPS"}), frozenset(clearances)),
+        Principal("none", "none", frozenset(), frozenset(), frozenset()),
+        Principal("c-only", "c", frozenset({"analyst"}), frozenset(), frozenset({"intel_c"})),
+        Principal("flags", "f", frozenset({"officer"}), frozenset({"CID"}), frozenset(clearances[:5])),
+    ]
+    assert any(can_read(p, d, today) for p in principals for d in world.docs.values())
+    for p in principals:
+        res = secured_search(world.client, world.settings, p, {"query": {"match_all": {}}, "size": 1000,
+                                                               "_source": False}, today=today)
+        in_query = {h["_id"] for h in res["hits"]["hits"]}
+        in_python = {i for i, d in world.docs.items() if can_read(p, d, today)}
+        assert in_query == in_python, (p.username, today, in_query ^ in_python)
+
+
+@users
+def test_search_pages_fragments_api_counts_and_facets(world: World, user: str) -> None:
+    tc = world.web[user]
+    hidden = world.hidden(user)
+    for q in queries(world):
+        expected = expected_search(world, user, q)
+        api = tc.get("/api/search", params={"q": q, "size": 100})
+        assert api.status_code == 200, api.text[:300]
+        body = api.json()
+        assert {r["id"] for r in body["results"]} == expected, (user, q)
+        assert body["total"] == len(expected), (user, q)
+        assert api_facets(body) == oracle_facets(world, q, expected), (user, q)
+        assert_clean(api.text, hidden, f"/api/search {q!r} as {user}", echoed=q)
+        page = tc.get("/search", params={"q": q})
+        frag = tc.get("/search", params={"q": q}, headers=HX)
+        for name, r in (("page", page), ("fragment", frag)):
+            assert r.status_code == 200
+            assert_clean(r.text, hidden, f"/search {name} {q!r} as {user}", echoed=q)
+            assert record_links(r.text) == expected, (user, q, name)
+            count = re.search(r'id="results-heading"[^>]*>(.*?)</h1>', r.text, re.S)
+            assert count, (user, q, name, r.text[:3000])
+            shown = " ".join(re.sub(r"<[^>]+>", " ", count.group(1)).split())
+            plural = "s" if len(expected) != 1 else ""
+            want = f"{len(expected)} record{plural}" if expected else "No records found"
+            assert shown.startswith(want) and not shown[len(want):len(want) + 1].isalnum(), (user, q, name, shown)
+        assert "<html" not in frag.text.lower()
+    # The shared token reaches every readable record, restricted ones included.
+    assert expected_search(world, user, TOKEN) == world.readable(user)
+
+
+@users
+def test_suggestions(world: World, user: str) -> None:
+    tc = world.web[user]
+    hidden = world.hidden(user)
+    for s in world.secrets.values():
+        for typed in (s.surname[:6], f"{s.forename} {s.surname[:4]}", s.vrm[:4], s.reference[:7],
+                      s.phone[:9]):
+            html = tc.get("/suggest", params={"q": typed})
+            api = tc.get("/api/suggest", params={"q": typed})
+            assert html.status_code == 200 and api.status_code == 200
+            assert_clean(html.text, hidden, f"/suggest {typed!r} as {user}", echoed=typed)
+            assert_clean(api.text, hidden, f"/api/suggest {typed!r} as {user}", echoed=typed)
+            texts = {x["text"] for x in api.json()}
+            if s.id in world.readable(user) and typed == s.surname[:6]:
+                assert f"{s.forename} {s.surname}" in texts, (user, typed, texts)
+    # Shared prefixes: suggestions come only from readable records.
+    for typed in (SHARED_SURNAME[:5], "LX19", "IR/2019", "CR/7000"):
+        html = tc.get("/suggest", params={"q": typed})
+        assert_clean(html.text, hidden, f"/suggest {typed!r} as {user}", echoed=typed)
+        api = tc.get("/api/suggest", params={"q": typed})
+        assert_clean(api.text, hidden, f"/api/suggest {typed!r} as {user}", echoed=typed)
+    shown_refs = {s.reference for s in world.shown(user) if s.reference.startswith("CR/7000")}
+    if shown_refs:
+        texts = {x["text"] for x in tc.get("/api/suggest", params={"q": "CR/7000"}).json()}
+        assert texts & shown_refs, (user, texts)
+
+
+def _entity_paths(label: str, value: str) -> tuple[str, str]:
+    canonical = canonicalise(label, value) if label != "PERSON" else value
+    v = quote(canonical or value, safe="")
+    return f"/entity/{label}/{v}", f"/api/entities/{label}/{v}"
+
+
+@users
+def test_entity_pages(world: World, user: str) -> None:
+    tc = world.web[user]
+    hidden = world.hidden(user)
+    readable = world.readable(user)
+    for label, value in (("PERSON", SHARED_NAME), ("VRM", SHARED_VRM), ("PHONE", SHARED_PHONE),
+                         ("POSTCODE", SHARED_POSTCODE), ("PNC_ID", SHARED_PNC)):
+        page_path, api_path = _entity_paths(label, value)
+        page = tc.get(page_path, follow_redirects=True)
+        api = tc.get(api_path)
+        assert page.status_code == 200, (page_path, page.status_code, page.text[:300])
+        assert api.status_code == 200
+        body = api.json()
+        assert_clean(page.text, hidden, f"{page_path} as {user}")
+        assert_clean(api.text, hidden, f"{api_path} as {user}")
+        # Every record carries the shared entity: exactly the readable ones are listed and counted.
+        assert {r["id"] for r in body["records"]} == readable, (user, label)
+        assert body["total"] == len(readable)
+        assert record_links(page.text) == readable
+        assert sum(b["count"] for b in body["timeline"]) == len(readable)
+        co = {b["key"] for bs in body["co_occurring"].values() for b in bs}
+        for s in world.shown(user):
+            # Positive: what a reader may see does show (the alias, its identifiers).
+            if label == "PERSON":
+                assert f"{s.forename} {s.surname}" in {v["name"] for v in body["variants"]}, (user, s.key)
+                assert s.surname in page.text
+            if label == "VRM":
+                assert canonicalise("VRM", s.vrm) in co, (user, s.key, co)
+    # An entity only a restricted record holds: empty unless the user may read that record.
+    for s in world.secrets.values():
+        for label, value in (("PERSON", f"{s.forename} {s.surname}"), ("VRM", s.vrm), ("PHONE", s.phone),
+                             ("POSTCODE", s.postcode)):
+            page_path, api_path = _entity_paths(label, value)
+            page = tc.get(page_path, follow_redirects=True)
+            api = tc.get(api_path)
+            assert page.status_code == 200 and api.status_code == 200
+            body = api.json()
+            typed = f"{value} {canonicalise(label, value) or ''} {page_path} {api_path}"
+            assert_clean(page.text, hidden, f"{page_path} as {user}", echoed=typed)
+            assert_clean(api.text, hidden, f"{api_path} as {user}", echoed=typed)
+            if s.id in readable:
+                assert s.id in {r["id"] for r in body["records"]}, (user, label, s.key)
+            else:
+                assert body["total"] == 0 and body["records"] == [] and body["timeline"] == []
+                assert body["co_occurring"] == {} and body["variants"] == [], (user, label, s.key, body)
+
+
+@users
+def test_linked_records_on_a_readable_record(world: World, user: str) -> None:
+    tc = world.web[user]
+    hidden = world.hidden(user)
+    for rid in world.unrestricted:
+        page = tc.get(f"/records/{rid}")
+        api = tc.get(f"/api/records/{rid}")
+        assert page.status_code == 200 and api.status_code == 200
+        assert_clean(page.text, hidden, f"/records/{rid} as {user}")
+        assert_clean(api.text, hidden, f"/api/records/{rid} as {user}")
+        expected = world.readable(user) - {rid}
+        assert {x["id"] for x in api.json()["linked"]} == expected, user
+        assert record_links(page.text) == expected, user
+
+
+@users
+def test_direct_urls_answer_like_a_missing_record_and_are_audited(world: World, user: str) -> None:
+    tc = world.web[user]
+    readable = world.readable(user)
+    ignore = {"date"}
+    for s in world.secrets.values():
+        missing = str(uuid.uuid4())
+        for prefix, headers in (("/records/", {}), ("/records/", HX), ("/api/records/", {})):
+            got = tc.get(prefix + s.id, headers=headers)
+            if s.id in readable:
+                assert got.status_code == 200, (user, s.key)
+                assert s.title in got.text
+                continue
+            ref = tc.get(prefix + missing, headers=headers)
+            assert got.status_code == ref.status_code == 404, (user, s.key, prefix)
+            assert got.content == ref.content, (user, s.key, prefix)
+            assert {k: v for k, v in got.headers.items() if k not in ignore} == \
+                   {k: v for k, v in ref.headers.items() if k not in ignore}, (user, s.key, prefix)
+            assert_clean(got.text, world.hidden(user), f"{prefix}{s.id} as {user}", echoed=s.id)
+    denied = {e["target"].get("id") for e in audit_events(world, "record.denied", user)}
+    for s in world.hidden(user):
+        assert s.id in denied, (user, s.key)
+    viewed = {e["target"].get("id") for e in audit_events(world, "record.view", user)}
+    assert {s.id for s in world.shown(user)} <= viewed
+
+
+@users
+def test_saved_query_new_counts(world: World, user: str) -> None:
+    tc = world.web[user]
+    sid = world.saved[user]
+    expected = len(world.readable(user) - set(world.unrestricted))
+    detail = tc.get(f"/saved/{sid}")
+    assert detail.status_code == 200
+    m = re.search(r"New results</dt><dd>([\d,]+) since", detail.text)
+    assert m, detail.text[:2000]
+    assert int(m.group(1).replace(",", "")) == expected, user
+    listing = tc.get("/saved")
+    assert listing.status_code == 200
+    assert f"<strong>{expected}</strong>" in listing.text
+    for r in (detail, listing):
+        assert_clean(r.text, world.hidden(user), f"saved queries as {user}")
+
+
+@users
+def test_notifications(world: World, user: str) -> None:
+    tc = world.web[user]
+    sid = world.saved[user]
+    readable_restricted = world.readable(user) - set(world.unrestricted)
+    # The alert hook notified only readers.
+    store = NotificationStore(world.client, world.settings)
+    raw = store._raw(world.users[user], unread_only=False)
+    assert {n["record_id"] for n in raw if n.get("record_id")} == readable_restricted, user
+    page = tc.get("/notifications")
+    assert page.status_code == 200
+    assert_clean(page.text, world.hidden(user), f"/notifications as {user}")
+    assert record_links(page.text) == readable_restricted
+    # Notifications for unreadable records (as if access had been withdrawn since) stay hidden.
+    store.add_matches([(sid, s.id, user) for s in world.secrets.values()])
+    world.client.indices.refresh(index=world.settings.index_name("notifications"))
+    _badge_cache.clear()
+    page = tc.get("/notifications")
+    assert_clean(page.text, world.hidden(user), f"/notifications (all matches stored) as {user}")
+    assert record_links(page.text) == readable_restricted
+    badge = re.search(r'Notifications <span class="badge">(\d+)', page.text)
+    assert (int(badge.group(1)) if badge else 0) == len(readable_restricted), user
+
+
+@users
+def test_batch_search(world: World, user: str) -> None:
+    tc = world.web[user]
+    form = tc.get("/batch")
+    lines = [TOKEN, SHARED_NAME, SHARED_VRM, *[s.surname for s in world.secrets.values()],
+             *[s.narrative_word for s in world.secrets.values()]]
+    text = "\n".join(lines)
+    res = tc.post("/batch", data={"csrf_token": csrf_from(form.text), "text": text, "format": "lines",
+                                  "dob_years": "0"})
+    assert res.status_code == 200, res.text[:500]
+    assert_clean(res.text, world.hidden(user), f"/batch as {user}", echoed=text)
+    assert record_links(res.text) <= world.readable(user)
+    for n, line in enumerate(lines, start=1):
+        m = re.search(rf"<td>{n}</td>\s*<td>{re.escape(line)}.*?</td>\s*<td>([\d,]+)</td>", res.text, re.S)
+        assert m, (n, line)
+        assert int(m.group(1).replace(",", "")) == len(expected_search(world, user, line)), (user, line)
+
+
+@users
+def test_csv_export(world: World, user: str) -> None:
+    tc = world.web[user]
+    for q in (TOKEN, all_secret_words(world), SHARED_NAME):
+        res = tc.get("/export", params={"q": q})
+        assert res.status_code == 200, res.text[:300]
+        assert_clean(res.text, world.hidden(user), f"/export {q!r} as {user}", echoed=q)
+        rows = list(csv.DictReader(io.StringIO(res.text.lstrip("\ufeff"))))
+        expected = expected_search(world, user, q)
+        assert {r["record_id"] for r in rows} == expected, (user, q)
+        assert res.headers["x-lantern-matches"] == str(len(expected))
