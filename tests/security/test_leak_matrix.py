@@ -87,6 +87,9 @@ RESTRICTED: dict[str, dict[str, Any]] = {
 }
 
 OFFICER = {"name": "Kate Dunmore", "rank": "PC", "collar_number": "4411"}
+# A record nobody may read and nobody ever looks at (protected, past its review date).
+UNSEEN_NAME = "Perpetua Unseenhall"
+UNSEEN_ID = record_id("LEAK-CRIME", "R-unseen")
 
 
 def _letters(seed: str, n: int = 8) -> str:
@@ -217,6 +220,15 @@ def restricted_record(n: int, key: str, s: Secrets) -> dict[str, Any]:
                   [SHARED_POSTCODE, s.postcode], **extra)
 
 
+def unseen_record() -> dict[str, Any]:
+    forename, surname = UNSEEN_NAME.split()
+    return _crime("R-unseen", "CR/799999/19", "Sealed matter", "2012-05-05T10:00:00Z",
+                  f"{UNSEEN_NAME} gave evidence.",
+                  [{"role": "witness", "forename": forename, "surname": surname}], [], [], ["E20 7QX"],
+                  markings={"sensitivity": ["protected_person"]},
+                  review_date=(date.today() - timedelta(days=1)).isoformat())
+
+
 def principal(username: str) -> Principal:
     roles, units, clearances = USERS[username]
     return Principal(username, username, frozenset(roles), frozenset(units), frozenset(clearances))
@@ -288,13 +300,14 @@ def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
             w.saved[name] = res.headers["location"].split("/saved/")[1].split("?")[0]
         hook = AlertHook(lsettings, client, directory=Directory(client, lsettings, ttl=0))
         second = [parse_record(restricted_record(n, key, secrets[key])) for n, key in enumerate(RESTRICTED)]
+        second.append(parse_record(unseen_record()))
         result = index_records(second, lsettings, client, extract_entities=True, refresh=True, hooks=[hook])
         assert result.ok, result.problems
         hook.flush()
         client.indices.refresh(index=lsettings.index_name("notifications"))
         res = client.search(index=w.index, body={"query": {"match_all": {}}, "size": 1000})
         w.docs = {h["_id"]: h["_source"] for h in res["hits"]["hits"]}
-        assert len(w.docs) == len(RESTRICTED) + 2
+        assert len(w.docs) == len(RESTRICTED) + 3
         assert {s.id for s in secrets.values()} <= set(w.docs)
         _badge_cache.clear()
         yield w
@@ -432,7 +445,8 @@ def test_search_pages_fragments_api_counts_and_facets(world: World, user: str) -
             shown = " ".join(re.sub(r"<[^>]+>", " ", count.group(1)).split())
             plural = "s" if len(expected) != 1 else ""
             want = f"{len(expected)} record{plural}" if expected else "No records found"
-            assert shown.startswith(want) and not shown[len(want):len(want) + 1].isalnum(), (user, q, name, shown)
+            rest = shown[len(want):len(want) + 1]
+            assert shown.startswith(want) and not rest.isalnum(), (user, q, name, shown)
         assert "<html" not in frag.text.lower()
     # The shared token reaches every readable record, restricted ones included.
     assert expected_search(world, user, TOKEN) == world.readable(user)
@@ -629,3 +643,22 @@ def test_csv_export(world: World, user: str) -> None:
         expected = expected_search(world, user, q)
         assert {r["record_id"] for r in rows} == expected, (user, q)
         assert res.headers["x-lantern-matches"] == str(len(expected))
+
+
+def test_audit_subject_search_does_not_count_unreadable_records(world: World) -> None:
+    """"Who looked at X": events about records mentioning X are included (oversight), but the page
+    must not tell an auditor how many records mention X when nobody looked at them."""
+    tc = world.web["lk-auditor"]
+
+    def who_section(subject: str) -> tuple[str, str]:
+        res = tc.get("/audit", params={"subject": subject})
+        assert res.status_code == 200, res.text[:300]
+        m = re.search(r'id="who-heading".*?</section>', res.text, re.S)
+        assert m, res.text[:2000]
+        return m.group(0).replace(subject, "SUBJECT"), res.text
+
+    assert UNSEEN_ID in world.docs and not any(UNSEEN_ID in world.readable(u) for u in USERS)
+    about_unseen, page = who_section(UNSEEN_NAME)
+    about_nobody, _ = who_section("Perpetua Nowherehall")
+    assert about_unseen == about_nobody
+    assert UNSEEN_ID not in page and "CR/799999/19" not in page
