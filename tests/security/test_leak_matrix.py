@@ -559,6 +559,12 @@ def test_direct_urls_answer_like_a_missing_record_and_are_audited(world: World, 
             if s.id in readable:
                 assert got.status_code == 200, (user, s.key)
                 assert s.title in got.text
+                # A readable restricted record links only to what the user may read as well.
+                assert_clean(got.text, world.hidden(user), f"{prefix}{s.id} as {user}")
+                if prefix == "/records/":
+                    assert record_links(got.text) == readable - {s.id}, (user, s.key)
+                else:
+                    assert {x["id"] for x in got.json()["linked"]} == readable - {s.id}, (user, s.key)
                 continue
             ref = tc.get(prefix + missing, headers=headers)
             assert got.status_code == ref.status_code == 404, (user, s.key, prefix)
