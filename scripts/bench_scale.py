@@ -33,7 +33,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -94,7 +93,12 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own high-water RSS (VmHWM). Not ru_maxrss: Linux carries that across
+    exec, so a child would report the parent's RSS at fork time."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 # ------------------------------------------------------------------------ data
@@ -298,6 +302,8 @@ def run_child_load(args: argparse.Namespace, prefix: str, feed: Path, sidecar: P
 class Query:
     kind: str
     body: dict[str, Any]
+    text: str = ""  # what a user types in the portal's search box for the same query
+    params: dict[str, str] | None = None  # portal filters (e.g. type=crime)
 
 
 def _misspell(rng: random.Random, word: str) -> str:
@@ -376,23 +382,27 @@ def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
             q = {"nested": {"path": F.PEOPLE, "score_mode": "max",
                             "query": {"match": {F.people(F.P_NAME): match}}}}
             body: dict[str, Any] = {"query": secure(q, user, today)}
+            text, params = name, None
         elif kind == "vrm":
             vrm = rng.choice(terms["vrm"]).replace(" ", "")
             body = {"query": secure({"term": {F.entity("VRM"): vrm}}, user, today)}
+            text, params = vrm, None
         elif kind == "phone":
             phone = rng.choice(terms["phone"])
             from entity_extraction import canonicalise
 
             value = canonicalise("PHONE", phone) or phone
             body = {"query": secure({"term": {F.entity("PHONE"): value}}, user, today)}
+            text, params = phone, None
         else:
             words = rng.choice(terms["words"])
             q = {"simple_query_string": {"query": words, "fields": [F.TEXT, F.TITLE],
                                          "default_operator": "and"}}
             body = {"query": secure(q, user, today), "aggs": facets,
                     "highlight": {"fields": {F.TEXT: {"fragment_size": 150, "number_of_fragments": 2}}}}
+            text, params = words, {"type": rng.choice(["crime", "custody", "case", "intel"])}
         body.update({"size": 20, "_source": src, "track_total_hits": True})
-        out.append(Query(kind, body))
+        out.append(Query(kind, body, text, params))
     return out
 
 
@@ -546,37 +556,37 @@ async def _loadtest_opensearch(args: argparse.Namespace, settings: Settings,
 async def _loadtest_portal(
     args: argparse.Namespace, settings: Settings, queries: list[Query]
 ) -> dict[str, Any]:
-    """Start ``lantern serve`` on loopback, log each virtual user in, search through the pages."""
+    """Start ``lantern serve`` on loopback, sign each virtual user in, search through the page."""
     import httpx
 
     from lantern.search_client import make_client
-    from portal.security.users import create_user
+    from portal.security.users import UserStore, create_user
 
     port = args.portal_port
     client = make_client(settings, "ingest")
-    password = "bench-user-password-" + os.urandom(4).hex()
-    create_user(client, settings, "benchuser", password, roles=("analyst",), units=("INTEL",),
-                clearances=("intel", "intel_c"), display_name="Bench Analyst")
-    env = {**os.environ, "LANTERN_EMBEDDED_PORT": str(args.port),
-           "LANTERN_EMBEDDED_TRANSPORT_PORT": str(args.port + 100),
-           "LANTERN_EMBEDDED_HOME": str(settings.embedded_home),
-           "LANTERN_INDEX_PREFIX": settings.index_prefix, "LANTERN_PORTAL_PORT": str(port),
-           "LANTERN_PORTAL_HOST": "127.0.0.1", "LANTERN_STATE_DIR": str(settings.state_dir),
-           "LANTERN_LOGIN_MAX_FAILURES": "1000"}
+    username, password = "bench-load", "bench load-test password, loopback only"
+    if UserStore(client, settings).get(username) is None:
+        create_user(client, settings, username, password, roles=["analyst"], units=["INTEL"],
+                    clearances=["intel", "intel_c"], display_name="Bench Analyst")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
+    env.update({"LANTERN_ENV": "test", "LANTERN_EMBEDDED_PORT": str(args.port),
+                "LANTERN_EMBEDDED_TRANSPORT_PORT": str(args.port + 100),
+                "LANTERN_EMBEDDED_HOME": str(settings.embedded_home),
+                "LANTERN_INDEX_PREFIX": settings.index_prefix, "LANTERN_STATE_DIR": str(settings.state_dir),
+                "LANTERN_AUDIT_HEAD_FILE": str(Path(args.workdir) / "audit-head.log")})
     log = (Path(args.workdir) / "serve.log").open("w")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "lantern"), "serve"],
-                              env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "lantern"), "serve", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         await _wait_http(base + "/healthz", 60)
-        texts = {id(q): _query_text(q) for q in queries}
         lat: list[float] = []
         errors: list[str] = []
-        sessions = [await _portal_login(base, "benchuser", password) for _ in range(args.users)]
+        sessions = [await _portal_login(base, username, password) for _ in range(args.users)]
 
         async def run_user(i: int, http: httpx.AsyncClient) -> None:
             async def send(q: Query) -> None:
-                r = await http.get("/search", params={"q": texts[id(q)]})
+                r = await http.get("/search", params={"q": q.text, **(q.params or {})})
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}")
             await _user_loop(send, queries, args.load_seconds, i, lat, errors)
@@ -596,20 +606,6 @@ async def _loadtest_portal(
         log.close()
 
 
-def _query_text(q: Query) -> str:
-    """The search-box text a user would type for a mix query."""
-    blob = json.dumps(q.body["query"])
-    for key in ('"query": "', '"value": "'):
-        m = re.search(re.escape(key) + r'([^"]+)"', blob)
-        if m and m.group(1) not in ("and",):
-            return m.group(1)
-    for field in (F.entity("VRM"), F.entity("PHONE")):
-        m = re.search(re.escape(f'"{field}": "') + r'([^"]+)"', blob)
-        if m:
-            return m.group(1)
-    return "burglary"
-
-
 async def _wait_http(url: str, timeout: float) -> None:
     import httpx
 
@@ -625,20 +621,26 @@ async def _wait_http(url: str, timeout: float) -> None:
     raise SystemExit(f"lantern serve did not answer at {url}")
 
 
+_CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+
+
 async def _portal_login(base: str, username: str, password: str) -> Any:
+    """Sign in through the real form and state a purpose; a failure stops the load test."""
     import httpx
 
-    http = httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=True)
+    http = httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False)
     page = await http.get("/login")
-    token = re.search(r'name="csrf_token"\s+value="([^"]+)"', page.text)
-    r = await http.post("/login", data={"username": username, "password": password,
+    token = _CSRF.search(page.text)
+    r = await http.post("/login", data={"username": username, "password": password, "next": "/",
                                         "csrf_token": token.group(1) if token else ""})
-    if "/purpose" in str(r.url):
-        token = re.search(r'name="csrf_token"\s+value="([^"]+)"', r.text)
-        codes = re.findall(r'value="([A-Z_]{3,})"', r.text)
-        await http.post("/purpose", data={"purpose": codes[0] if codes else "INVESTIGATION",
-                                          "reference": "BENCH/1",
+    if r.status_code != 303:
+        raise SystemExit(f"load-test login failed: HTTP {r.status_code}")
+    page = await http.get("/purpose")
+    token = _CSRF.search(page.text)
+    r = await http.post("/purpose", data={"code": "training", "reference": "", "next": "/",
                                           "csrf_token": token.group(1) if token else ""})
+    if r.status_code != 303:
+        raise SystemExit(f"load-test purpose failed: HTTP {r.status_code}")
     return http
 
 
@@ -725,9 +727,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     stages = set(args.stages.split(","))
     node = bench_settings(args, "bench-")
-    results: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine(),
+    previous = Path(args.workdir) / "results.json"
+    rerun = previous.exists() and "scale" not in stages
+    results: dict[str, Any] = json.loads(previous.read_text()) if rerun else {}
+    results.update({"started": datetime.now(UTC).isoformat(), "machine": machine(),
                                "node": {"heap": args.heap, "shards": args.shards, "replicas": 0,
-                                        "port": args.port}, "args": vars(args)}
+                                        "port": args.port}, "args": vars(args)})
     print(f"bench-scale on {results['machine']}; private node on :{args.port} with {args.heap} heap",
           flush=True)
     embedded.start(node, nodes=1)
