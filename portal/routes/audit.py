@@ -73,6 +73,25 @@ def _filter(
     return f, errors
 
 
+def _filter_from_query(
+    request: Request,
+    user: str | None = None,
+    action: str | None = None,
+    purpose: str | None = None,
+    outcome: str | None = None,
+    subject: Annotated[str | None, Query(max_length=200)] = None,
+    flag: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple[AuditFilter, list[str]]:
+    """The audit filter as the search page and the CSV export both take it from the query string."""
+    return _filter(request, user, action, purpose, outcome, subject, flag, since, until)
+
+
+# Declared after AuditorUser in each endpoint, so the role check runs before any lookup.
+FilterFromQuery = Annotated[tuple[AuditFilter, list[str]], Depends(_filter_from_query)]
+
+
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(
         request, name, {"actions": ACTIONS, "purposes": purposes.purposes(), "flags": FLAGS, **context},
@@ -94,18 +113,11 @@ def _events(
 def audit_search(
     request: Request,
     auditor: AuditorUser,
-    user: str | None = None,
-    action: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    subject: Annotated[str | None, Query(max_length=200)] = None,
-    flag: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    filtered: FilterFromQuery,
     page: Annotated[int, Query(ge=1, le=200)] = 1,
 ) -> Response:
     ctx = security_context(request)
-    f, errors = _filter(request, user, action, purpose, outcome, subject, flag, since, until)
+    f, errors = filtered
     ctx.audit.record(request, "audit.search", details={"filters": f.as_dict(), "page": page})
     ctx.audit.refresh()
     total, events = _events(request, f, errors, page)
@@ -171,17 +183,10 @@ def audit_anomalies(
 def audit_export(
     request: Request,
     auditor: AuditorUser,
-    user: str | None = None,
-    action: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    subject: Annotated[str | None, Query(max_length=200)] = None,
-    flag: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    filtered: FilterFromQuery,
 ) -> Response:
     ctx = security_context(request)
-    f, errors = _filter(request, user, action, purpose, outcome, subject, flag, since, until)
+    f, errors = filtered
     if errors:
         return Response("; ".join(errors), status_code=400, media_type="text/plain")
     ctx.audit.record(request, "audit.export", details={"filters": f.as_dict(),
