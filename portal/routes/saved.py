@@ -8,6 +8,7 @@ secured and audited search page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +117,34 @@ def form_context(
     }
 
 
+def _form_error(
+    request: Request,
+    user: Principal,
+    state: SearchState,
+    fields: Mapping[str, Any],
+    exc: SavedQueryError,
+    *,
+    status_code: int,
+    sq: SavedQuery | None = None,
+) -> Response:
+    """The save/edit form again, with what the user typed and why it was refused."""
+    return render(
+        request,
+        "analyst/saved_form.html",
+        form_context(
+            user,
+            state,
+            name=fields.get("name", ""),
+            notes=fields.get("notes", ""),
+            shared_unit=fields.get("shared_unit"),
+            error=str(exc),
+            sq=sq,
+        ),
+        status_code=status_code,
+    )
+
+
+
 # ------------------------------------------------------------------------------ pages
 
 
@@ -162,19 +191,7 @@ async def saved_create(request: Request, user: CurrentUser, audit: Auditor) -> R
             shared_unit=fields.get("shared_unit"),
         )
     except SavedQueryError as exc:
-        return render(
-            request,
-            "analyst/saved_form.html",
-            form_context(
-                user,
-                state,
-                name=fields.get("name", ""),
-                notes=fields.get("notes", ""),
-                shared_unit=fields.get("shared_unit"),
-                error=str(exc),
-            ),
-            status_code=400,
-        )
+        return _form_error(request, user, state, fields, exc, status_code=400)
     audit.record(
         request,
         "saved_query.create",
@@ -236,20 +253,8 @@ async def saved_update(request: Request, saved_id: str, user: CurrentUser, audit
             state=state,
         )
     except SavedQueryError as exc:
-        return render(
-            request,
-            "analyst/saved_form.html",
-            form_context(
-                user,
-                state,
-                name=fields.get("name", ""),
-                notes=fields.get("notes", ""),
-                shared_unit=fields.get("shared_unit"),
-                error=str(exc),
-                sq=current,
-            ),
-            status_code=403 if not current.editable_by(user) else 400,
-        )
+        return _form_error(request, user, state, fields, exc, sq=current,
+                           status_code=403 if not current.editable_by(user) else 400)
     audit.record(
         request,
         "saved_query.update",
