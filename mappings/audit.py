@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from lantern.settings import Settings
-from mappings.analysis import index_settings
 
 NAME = "audit"
 VERSION = 1
@@ -19,8 +18,12 @@ VERSION = 1
 
 def body(settings: Settings) -> dict[str, Any]:
     return {
-        # Small indices: one shard, but the same replicas and write consistency as records.
-        "settings": index_settings(settings, analysis=False, number_of_shards=1),
+        "settings": {
+            "index": {
+                "number_of_shards": 1,
+                "number_of_replicas": settings.index_replicas,
+            }
+        },
         "mappings": {
             "dynamic": "strict",
             "properties": {
