@@ -18,6 +18,9 @@ VERSION = 1
 
 def body(settings: Settings) -> dict[str, Any]:
     return {
+        # Deliberately not index_settings(): with write.wait_for_active_shards=all a lost
+        # node would stall every audit write, and audit is fail-closed, so every action
+        # would be refused during failover (tests/cluster caught this).
         "settings": {
             "index": {
                 "number_of_shards": 1,
