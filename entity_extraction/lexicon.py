@@ -29,42 +29,120 @@ _ENTRIES: list[tuple[str, str, str, list[str]]] = [
     # ---- weapons
     ("zombie knife", _W, "A", ["zombie knife", "zombie knives", "zombie-style knife"]),
     ("machete", _W, "A", ["machete", "machetes"]),
-    ("flick knife", _W, "A", ["flick knife", "flick knives", "switchblade", "switchblades",
-                              "gravity knife"]),
+    ("flick knife", _W, "A", ["flick knife", "flick knives", "switchblade", "switchblades", "gravity knife"]),
     ("butterfly knife", _W, "A", ["butterfly knife", "butterfly knives", "balisong"]),
-    ("knife", _W, "A", ["knife", "knives", "kitchen knife", "kitchen knives", "lock knife",
-                        "lock knives", "folding knife", "steak knife", "hunting knife",
-                        "combat knife", "carving knife", "Stanley knife", "craft knife",
-                        "shank", "shanks", "dagger", "daggers", "bread knife", "flick-knife"]),
-    ("bladed article", _W, "A", ["bladed article", "bladed articles", "pointed article",
-                                 "bladed or pointed article"]),
+    (
+        "knife",
+        _W,
+        "A",
+        [
+            "knife",
+            "knives",
+            "kitchen knife",
+            "kitchen knives",
+            "lock knife",
+            "lock knives",
+            "folding knife",
+            "steak knife",
+            "hunting knife",
+            "combat knife",
+            "carving knife",
+            "Stanley knife",
+            "craft knife",
+            "shank",
+            "shanks",
+            "dagger",
+            "daggers",
+            "bread knife",
+            "flick-knife",
+        ],
+    ),
+    (
+        "bladed article",
+        _W,
+        "A",
+        ["bladed article", "bladed articles", "pointed article", "bladed or pointed article"],
+    ),
     ("knife", _W, "W", ["blade"]),
-    ("sword", _W, "A", ["sword", "swords", "samurai sword", "samurai swords", "katana",
-                        "machete-style sword"]),
-    ("knuckleduster", _W, "A", ["knuckleduster", "knuckledusters", "knuckle duster",
-                                "knuckle dusters", "brass knuckles"]),
+    (
+        "sword",
+        _W,
+        "A",
+        ["sword", "swords", "samurai sword", "samurai swords", "katana", "machete-style sword"],
+    ),
+    (
+        "knuckleduster",
+        _W,
+        "A",
+        ["knuckleduster", "knuckledusters", "knuckle duster", "knuckle dusters", "brass knuckles"],
+    ),
     ("baseball bat", _W, "A", ["baseball bat", "baseball bats"]),
     ("cricket bat", _W, "A", ["cricket bat", "cricket bats"]),
-    ("CS spray", _W, "A", ["CS spray", "CS gas", "CS canister", "pepper spray",
-                           "incapacitant spray", "PAVA spray", "PAVA"]),
-    ("handgun", _W, "A", ["handgun", "handguns", "pistol", "pistols", "revolver",
-                          "revolvers", "Glock", "self-loading pistol", "semi-automatic pistol"]),
-    ("imitation firearm", _W, "A", ["imitation firearm", "imitation firearms",
-                                    "replica firearm", "replica gun", "imitation handgun"]),
+    (
+        "CS spray",
+        _W,
+        "A",
+        ["CS spray", "CS gas", "CS canister", "pepper spray", "incapacitant spray", "PAVA spray", "PAVA"],
+    ),
+    (
+        "handgun",
+        _W,
+        "A",
+        [
+            "handgun",
+            "handguns",
+            "pistol",
+            "pistols",
+            "revolver",
+            "revolvers",
+            "Glock",
+            "self-loading pistol",
+            "semi-automatic pistol",
+        ],
+    ),
+    (
+        "imitation firearm",
+        _W,
+        "A",
+        ["imitation firearm", "imitation firearms", "replica firearm", "replica gun", "imitation handgun"],
+    ),
     ("BB gun", _W, "A", ["BB gun", "BB guns", "ball bearing gun"]),
-    ("air weapon", _W, "A", ["air rifle", "air rifles", "air pistol", "air pistols",
-                             "air weapon", "air weapons"]),
-    ("shotgun", _W, "A", ["shotgun", "shotguns", "sawn-off shotgun", "sawn-off shotguns",
-                          "sawn off shotgun", "sawnoff"]),
+    (
+        "air weapon",
+        _W,
+        "A",
+        ["air rifle", "air rifles", "air pistol", "air pistols", "air weapon", "air weapons"],
+    ),
+    (
+        "shotgun",
+        _W,
+        "A",
+        ["shotgun", "shotguns", "sawn-off shotgun", "sawn-off shotguns", "sawn off shotgun", "sawnoff"],
+    ),
     ("rifle", _W, "A", ["rifle", "rifles"]),
-    ("submachine gun", _W, "A", ["submachine gun", "sub-machine gun", "machine gun",
-                                 "machine pistol", "Uzi", "MAC-10"]),
-    ("firearm", _W, "A", ["firearm", "firearms", "gun", "guns", "converted firearm",
-                          "converted firearms", "converted handgun"]),
+    (
+        "submachine gun",
+        _W,
+        "A",
+        ["submachine gun", "sub-machine gun", "machine gun", "machine pistol", "Uzi", "MAC-10"],
+    ),
+    (
+        "firearm",
+        _W,
+        "A",
+        [
+            "firearm",
+            "firearms",
+            "gun",
+            "guns",
+            "converted firearm",
+            "converted firearms",
+            "converted handgun",
+        ],
+    ),
     ("stun gun", _W, "A", ["stun gun", "stun guns", "taser", "tasers", "stun baton"]),
     ("crossbow", _W, "A", ["crossbow", "crossbows"]),
-    ("corrosive substance", _W, "A", ["corrosive substance", "corrosive liquid",
-                                      "noxious substance"]),
+    ("corrosive substance", _W, "A", ["corrosive substance", "corrosive liquid", "noxious substance"]),
     ("knuckleduster", _W, "A", ["knuckle-duster", "knuckle-dusters"]),
     ("hammer", _W, "W", ["hammer", "claw hammer"]),
     ("axe", _W, "W", ["axe", "hatchet"]),
@@ -75,24 +153,39 @@ _ENTRIES: list[tuple[str, str, str, list[str]]] = [
     ("crack cocaine", _D, "A", ["crack cocaine", "crack-cocaine"]),
     ("crack cocaine", _D, "D", ["crack"]),
     ("crack cocaine", _D, "S", ["white"]),
-    ("cocaine", _D, "A", ["cocaine", "powder cocaine", "cocaine hydrochloride",
-                          "benzoylmethylecgonine"]),
+    ("cocaine", _D, "A", ["cocaine", "powder cocaine", "cocaine hydrochloride", "benzoylmethylecgonine"]),
     ("cocaine", _D, "D", ["coke"]),
     ("cocaine", _D, "S", ["charlie"]),
     ("heroin", _D, "A", ["heroin", "diamorphine"]),
     ("heroin", _D, "D", ["smack"]),
     ("heroin", _D, "S", ["brown"]),
-    ("cannabis", _D, "A", ["cannabis", "herbal cannabis", "cannabis resin", "skunk",
-                           "marijuana", "marihuana", "hashish", "weed"]),
+    (
+        "cannabis",
+        _D,
+        "A",
+        [
+            "cannabis",
+            "herbal cannabis",
+            "cannabis resin",
+            "skunk",
+            "marijuana",
+            "marihuana",
+            "hashish",
+            "weed",
+        ],
+    ),
     ("cannabis", _D, "D", ["hash"]),
     ("MDMA", _D, "A", ["MDMA", "ecstasy", "ecstacy"]),
     ("MDMA", _D, "D", ["molly", "mandy"]),
     ("ketamine", _D, "A", ["ketamine", "special k"]),
     ("ketamine", _D, "D", ["ket"]),
-    ("spice", _D, "A", ["spice", "synthetic cannabinoid", "synthetic cannabinoids",
-                        "synthetic cannabis", "mamba"]),
-    ("amphetamine", _D, "A", ["amphetamine", "amphetamines", "amphetamine sulphate",
-                              "amphetamine paste"]),
+    (
+        "spice",
+        _D,
+        "A",
+        ["spice", "synthetic cannabinoid", "synthetic cannabinoids", "synthetic cannabis", "mamba"],
+    ),
+    ("amphetamine", _D, "A", ["amphetamine", "amphetamines", "amphetamine sulphate", "amphetamine paste"]),
     ("amphetamine", _D, "S", ["speed", "whizz"]),
     ("methamphetamine", _D, "A", ["methamphetamine", "crystal meth", "crystal methamphetamine"]),
     ("methamphetamine", _D, "D", ["meth"]),
@@ -126,9 +219,7 @@ def _surface_rx(surface: str) -> str:
     return r"[\s\-]+".join(re.escape(p) for p in parts)
 
 
-_ALTERNATION = "|".join(
-    _surface_rx(k) for k in sorted(LEXICON, key=lambda s: (-len(s), s))
-)
+_ALTERNATION = "|".join(_surface_rx(k) for k in sorted(LEXICON, key=lambda s: (-len(s), s)))
 _LEX_RX = re.compile(rf"(?<![\w\-])(?:{_ALTERNATION})(?![\w\-])", re.IGNORECASE)
 
 # Words after a weapon word that make it a topic, a unit or a law, not a weapon.
@@ -185,8 +276,10 @@ _SLANG_BEFORE = re.compile(
     r"and|or)\s+$",
     re.IGNORECASE,
 )
-_SLANG_AFTER_OK = re.compile(r"(?:\s*[,.;:!?)\n]|\s*$|\s+(?:and|or|to|from|in|at|for|on|"
-                             r"with|via|near|around|across|within|throughout|was|were|is|are)\b)")
+_SLANG_AFTER_OK = re.compile(
+    r"(?:\s*[,.;:!?)\n]|\s*$|\s+(?:and|or|to|from|in|at|for|on|"
+    r"with|via|near|around|across|within|throughout|was|were|is|are)\b)"
+)
 
 
 def _window(text: str, start: int, end: int, width: int = 70) -> str:
@@ -199,9 +292,27 @@ _DAMAGE_CUE = re.compile(
     re.IGNORECASE,
 )
 # Proper names in the lexicon: capitalised mid-sentence is normal for them.
-_PROPER = frozenset({"glock", "uzi", "mac 10", "stanley knife", "taser", "tasers", "mdma",
-                     "lsd", "ghb", "gbl", "pava", "pava spray", "cs spray", "cs gas",
-                     "cs canister", "bb gun", "bb guns"})
+_PROPER = frozenset(
+    {
+        "glock",
+        "uzi",
+        "mac 10",
+        "stanley knife",
+        "taser",
+        "tasers",
+        "mdma",
+        "lsd",
+        "ghb",
+        "gbl",
+        "pava",
+        "pava spray",
+        "cs spray",
+        "cs gas",
+        "cs canister",
+        "bb gun",
+        "bb guns",
+    }
+)
 
 
 def _quoted(text: str, s: int, e: int) -> bool:
@@ -224,8 +335,12 @@ def find_lexicon(text: str) -> Iterator[tuple[int, int, str, str]]:
             continue
         # A capitalised common noun is part of a name unless it starts the sentence:
         # "the Spice Lounge", "Spice of Life", "Charlie Mensah".
-        if (surface[0].isupper() and not surface.isupper() and key not in _PROPER
-                and (_CAP_WORD_AFTER.match(after) or not _SENT_START.search(before))):
+        if (
+            surface[0].isupper()
+            and not surface.isupper()
+            and key not in _PROPER
+            and (_CAP_WORD_AFTER.match(after) or not _SENT_START.search(before))
+        ):
             continue
         if mode == "A":
             yield s, e, label, canon
@@ -262,8 +377,11 @@ def find_lexicon(text: str) -> Iterator[tuple[int, int, str, str]]:
             if b.group(0).strip().lower() in {"and", "or"}:
                 # "white and brown": the word before the conjunction must be drug slang/name.
                 prev = re.search(r"(\w+)\s+(?:and|or)\s+$", before)
-                if not prev or _key(prev.group(1)) not in LEXICON or \
-                        LEXICON[_key(prev.group(1))][0] != Label.DRUG:
+                if (
+                    not prev
+                    or _key(prev.group(1)) not in LEXICON
+                    or LEXICON[_key(prev.group(1))][0] != Label.DRUG
+                ):
                     continue
             elif b.group(0).strip().lower() == "of" and not _QUANTITY_OF.search(before):
                 continue

@@ -66,9 +66,7 @@ def forename_variants(forename: str) -> frozenset[str]:
     return frozenset(n for n in out if n)
 
 
-def person_keys(
-    forename: str | None, surname: str, dob: date | None, pnc_id: str | None
-) -> list[str]:
+def person_keys(forename: str | None, surname: str, dob: date | None, pnc_id: str | None) -> list[str]:
     """Golden-nominal linking keys: records sharing a key are probably the same person.
 
     ``pnc:<id>`` is authoritative. ``dob:<date>:<surname key>:<forename key>`` links

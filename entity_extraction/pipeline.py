@@ -64,8 +64,9 @@ def load_model() -> Any:
             except ImportError as exc:
                 last = exc
                 continue
-            nlp = module.load(exclude=["tok2vec", "tagger", "parser", "senter",
-                                       "attribute_ruler", "lemmatizer"])
+            nlp = module.load(
+                exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"]
+            )
             _NLP = nlp
             break
         else:
@@ -121,11 +122,16 @@ _STREET_SUFFIX = re.compile(
     r"Square|Terrace|Grove|Walk|Hill|Mews|Row|Parade|Rise|View|Court|Estate|Park|Green|"
     r"Common|Wharf|Quay|Yard|Broadway|Boulevard|Circus|Gate|End)$"
 )
-_MONTHS = (r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-           r"Sep(?:t|tember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?")
+_MONTHS = (
+    r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t|tember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
+)
 _DAYS = r"Mon|Tue|Wed|Thu|Fri|Sat|Sun"
-_CALENDAR = re.compile(rf"\b(?:{_MONTHS}|(?:{_DAYS})[a-z]*|today|yesterday|tomorrow)\b"
-                       r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.IGNORECASE)
+_CALENDAR = re.compile(
+    rf"\b(?:{_MONTHS}|(?:{_DAYS})[a-z]*|today|yesterday|tomorrow)\b"
+    r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b",
+    re.IGNORECASE,
+)
 _DATE_LEAD = re.compile(r"(?:about|around|approximately|on|by|from|until|since)\s+", re.IGNORECASE)
 _NUMERIC_DATE = re.compile(
     r"(?<![\w/.-])(?:(?:0?[1-9]|[12][0-9]|3[01])([/.])(?:0?[1-9]|1[0-2])\1(?:19|20)?[0-9]{2}"
@@ -303,9 +309,7 @@ def _worker_run(chunk: list[str]) -> list[list[tuple[str, int, int, str, str]]]:
     return out
 
 
-def extract_many(
-    texts: Iterable[str], batch_size: int = 64, n_process: int = 1
-) -> Iterator[list[Entity]]:
+def extract_many(texts: Iterable[str], batch_size: int = 64, n_process: int = 1) -> Iterator[list[Entity]]:
     """One entity list per text, in input order.
 
     ``n_process == 1`` streams through ``nlp.pipe``. With ``n_process > 1`` (or ``-1`` for

@@ -94,7 +94,8 @@ def bulk_index(
         if retry:
             attempt += 1
             delay = min(MAX_BACKOFF, INITIAL_BACKOFF * 2 ** (attempt - 1))
-            log.warning("bulk: %d document(s) hit a connection error; retry %d in %.1fs",
-                        len(retry), attempt, delay)
+            log.warning(
+                "bulk: %d document(s) hit a connection error; retry %d in %.1fs", len(retry), attempt, delay
+            )
             sleep(delay)
         pending = retry

@@ -173,10 +173,13 @@ class CsvMapping:
                     try:
                         parsed = datetime.strptime(part, column.format)  # naive: the model reads it as UTC
                     except ValueError:
-                        errors.append({
-                            "loc": column.path, "column": header,
-                            "msg": f"{part!r} does not match the date format {column.format!r}",
-                        })
+                        errors.append(
+                            {
+                                "loc": column.path,
+                                "column": header,
+                                "msg": f"{part!r} does not match the date format {column.format!r}",
+                            }
+                        )
                         continue
                     value = parsed.date().isoformat() if column.kind == "date" else parsed.isoformat()
                 segments = tuple((name, n if idx == -1 else idx) for name, idx in column.segments)

@@ -195,8 +195,10 @@ def build_document(
     people_docs: list[dict[str, Any]] = []
     people = record.all_people()
     for i, person in enumerate(people):
-        where = "detainee" if isinstance(record, CustodyRecord) and i == 0 else (
-            f"people[{i - 1}]" if isinstance(record, CustodyRecord) else f"people[{i}]"
+        where = (
+            "detainee"
+            if isinstance(record, CustodyRecord) and i == 0
+            else (f"people[{i - 1}]" if isinstance(record, CustodyRecord) else f"people[{i}]")
         )
         people_docs.append(_person_doc(person, where, entities))
 
@@ -219,8 +221,14 @@ def build_document(
             if ent.label in entities.values:
                 entities.add(ent.label, value)
             mention_docs.append(
-                {"field": field, "label": ent.label, "start": ent.start, "end": ent.end,
-                 "text": ent.text, "value": value}
+                {
+                    "field": field,
+                    "label": ent.label,
+                    "start": ent.start,
+                    "end": ent.end,
+                    "text": ent.text,
+                    "value": value,
+                }
             )
 
     offences = _offences(record)
@@ -231,15 +239,16 @@ def build_document(
 
     entity_fields = entities.as_fields()
     identifier_suggestions = [
-        v for label in F.IDENTIFIER_LABELS if label != "EMAIL"
-        for v in entity_fields.get(label.lower(), [])
+        v for label in F.IDENTIFIER_LABELS if label != "EMAIL" for v in entity_fields.get(label.lower(), [])
     ]
-    suggest = _unique([
-        *(p.full_name for p in people),
-        *(a for p in people for a in p.aliases),
-        record.reference,
-        *identifier_suggestions,
-    ])
+    suggest = _unique(
+        [
+            *(p.full_name for p in people),
+            *(a for p in people for a in p.aliases),
+            record.reference,
+            *identifier_suggestions,
+        ]
+    )
 
     doc: dict[str, Any] = {
         F.ID: record.record_id,

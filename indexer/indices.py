@@ -151,8 +151,12 @@ def ensure(client: OpenSearch, settings: Settings, module: IndexModule) -> str:
         current = current_index(client, settings, module)
         if current is None:
             client.indices.update_aliases(
-                body={"actions": [{"add": {"index": physical, "alias": a, **opts}}
-                                  for a, opts in _aliases_body(settings, module).items()]}
+                body={
+                    "actions": [
+                        {"add": {"index": physical, "alias": a, **opts}}
+                        for a, opts in _aliases_body(settings, module).items()
+                    ]
+                }
             )
             current = physical
     if has_write_alias(module):
@@ -223,7 +227,9 @@ def create_building(client: OpenSearch, settings: Settings, module: IndexModule)
     body = dict(module.body(settings))
     index_settings = dict(body.get("settings", {}))
     index_settings["index"] = {
-        **index_settings.get("index", {}), "number_of_replicas": 0, "refresh_interval": "-1",
+        **index_settings.get("index", {}),
+        "number_of_replicas": 0,
+        "refresh_interval": "-1",
     }
     body["settings"] = index_settings
     client.indices.create(index=new, body=body)
@@ -235,11 +241,13 @@ def _ready(client: OpenSearch, settings: Settings, module: IndexModule, new: str
     wanted = module.body(settings).get("settings", {}).get("index", {})
     client.indices.put_settings(
         index=new,
-        body={"index": {
-            "number_of_replicas": wanted.get("number_of_replicas", settings.index_replicas),
-            # None resets to the node default when the definition does not set one.
-            "refresh_interval": wanted.get("refresh_interval"),
-        }},
+        body={
+            "index": {
+                "number_of_replicas": wanted.get("number_of_replicas", settings.index_replicas),
+                # None resets to the node default when the definition does not set one.
+                "refresh_interval": wanted.get("refresh_interval"),
+            }
+        },
     )
     client.indices.refresh(index=new)
     health = client.cluster.health(

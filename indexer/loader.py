@@ -86,8 +86,10 @@ class Checkpoint:
     def save(self, feed: Path, line: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"identity": self.identity(feed), "line": line,
-                                   "at": datetime.now(UTC).isoformat()}), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"identity": self.identity(feed), "line": line, "at": datetime.now(UTC).isoformat()}),
+            encoding="utf-8",
+        )
         os.replace(tmp, self.path)
 
     def clear(self) -> None:
@@ -174,8 +176,14 @@ class _Progress:
         self.task: Any = None
         if console is not None and console.is_terminal:
             self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), _RowRate(),
-                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                _RowRate(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=console,
                 transient=False,
             )
             self.task = self.bar.add_task("loading", total=total_bytes or None, rows=0)
@@ -240,8 +248,11 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out.extend(p for p in sorted(path.iterdir())
-                       if p.is_file() and p.suffix.lower() in NDJSON_SUFFIXES | CSV_SUFFIXES)
+            out.extend(
+                p
+                for p in sorted(path.iterdir())
+                if p.is_file() and p.suffix.lower() in NDJSON_SUFFIXES | CSV_SUFFIXES
+            )
         elif path.suffix.lower() in IGNORED_SUFFIXES:
             continue
         else:
@@ -301,9 +312,11 @@ def load_files(
         indices.ensure(client, settings, records_index)
         target = indices.writer_target(settings, records_index)
 
-    resume = {} if restart or rebuild else {
-        str(f): Checkpoint.for_file(settings, target, f).load(f) for f in files if f.is_file()
-    }
+    resume = (
+        {}
+        if restart or rebuild
+        else {str(f): Checkpoint.for_file(settings, target, f).load(f) for f in files if f.is_file()}
+    )
     resumed = {k: v for k, v in resume.items() if v > 0}
     if rejects is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -418,8 +431,12 @@ def print_summary(report: LoadReport, console: Console) -> None:
     table = Table(title=f"load into {report.index}", show_header=True)
     for name in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings"):
         table.add_column(name, justify="right")
-    table.add_row(*(f"{getattr(r, n):,}" for n in
-                    ("read", "indexed", "created", "updated", "rejected", "failed", "warnings")))
+    table.add_row(
+        *(
+            f"{getattr(r, n):,}"
+            for n in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings")
+        )
+    )
     Console().print(table)
     for source, line in report.resumed.items():
         console.print(f"resumed {source} after line {line:,} (checkpoint)")
@@ -455,16 +472,25 @@ def run_load_command(
     client = make_client(settings, "ingest")
     try:
         report = load_files(
-            paths, settings, client, record_type=record_type, mapping=mapping, rejects=rejects,
-            extract_entities=extract_entities, restart=restart, rebuild=rebuild, console=console,
+            paths,
+            settings,
+            client,
+            record_type=record_type,
+            mapping=mapping,
+            rejects=rejects,
+            extract_entities=extract_entities,
+            restart=restart,
+            rebuild=rebuild,
+            console=console,
             hooks=hooks,
         )
     except MappingError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: rerun the same command to resume from the last "
-                      "acknowledged batch")
+        console.print(
+            "[yellow]interrupted[/yellow]: rerun the same command to resume from the last acknowledged batch"
+        )
         return 130
     print_summary(report, console)
     if report.file_errors:

@@ -70,7 +70,7 @@ class LoadResult:
         for name in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings", "skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         room = MAX_KEPT_PROBLEMS - len(self.problems)
-        self.problems.extend(other.problems[:max(room, 0)])
+        self.problems.extend(other.problems[: max(room, 0)])
         self.warning_samples.extend(other.warning_samples[: max(20 - len(self.warning_samples), 0)])
 
     @property
@@ -169,13 +169,22 @@ class BatchIndexer:
                 acked.append(docs[item.doc_id])
             else:
                 result.failed += 1
-                problems.append(Problem(
-                    "failed", entry.source, entry.line,
-                    [{"loc": "(index)", "msg": f"OpenSearch refused the document: {item.reason}",
-                      "status": item.status}],
-                    raw=entry.record.model_dump(mode="json"),
-                    record_id=item.doc_id,
-                ))
+                problems.append(
+                    Problem(
+                        "failed",
+                        entry.source,
+                        entry.line,
+                        [
+                            {
+                                "loc": "(index)",
+                                "msg": f"OpenSearch refused the document: {item.reason}",
+                                "status": item.status,
+                            }
+                        ],
+                        raw=entry.record.model_dump(mode="json"),
+                        record_id=item.doc_id,
+                    )
+                )
         for hook in self.hooks:
             hook(acked)
         return BatchOutcome(result, problems, acked)

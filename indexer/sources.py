@@ -26,9 +26,9 @@ _OVERSIZED = "\ue000lantern-oversized-row\ue000"
 @dataclass
 class Row:
     source: str
-    line: int            # 1-based line where the row starts
-    end_offset: int      # bytes of the file consumed once this row is read
-    raw: Any             # parsed JSON object, or the row's text
+    line: int  # 1-based line where the row starts
+    end_offset: int  # bytes of the file consumed once this row is read
+    raw: Any  # parsed JSON object, or the row's text
     data: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     column_for: Any = None  # path -> CSV column, for validation messages
@@ -83,9 +83,18 @@ def read_ndjson(
             if number <= skip_through:
                 continue
             if chunk is None:
-                yield Row(source, number, offset, f"(row of {size} bytes not kept)", errors=[{
-                    "loc": "(row)", "msg": f"row is {size} bytes, over the {max_row_bytes}-byte limit",
-                }])
+                yield Row(
+                    source,
+                    number,
+                    offset,
+                    f"(row of {size} bytes not kept)",
+                    errors=[
+                        {
+                            "loc": "(row)",
+                            "msg": f"row is {size} bytes, over the {max_row_bytes}-byte limit",
+                        }
+                    ],
+                )
                 continue
             if number == 1 and chunk.startswith(b"\xef\xbb\xbf"):
                 chunk = chunk[3:]
@@ -94,8 +103,10 @@ def read_ndjson(
             try:
                 text = chunk.decode("utf-8")
             except UnicodeDecodeError as exc:
-                msg = (f"not valid UTF-8: byte {exc.start + 1} of the line is "
-                       f"{chunk[exc.start:exc.start + 1]!r}; re-export the file as UTF-8")
+                msg = (
+                    f"not valid UTF-8: byte {exc.start + 1} of the line is "
+                    f"{chunk[exc.start : exc.start + 1]!r}; re-export the file as UTF-8"
+                )
                 raw_text = _preview(chunk.decode("utf-8", "replace").rstrip("\r\n"))
                 yield Row(source, number, offset, raw_text, errors=[{"loc": "(row)", "msg": msg}])
                 continue
@@ -104,8 +115,13 @@ def read_ndjson(
             except (ValueError, RecursionError) as exc:
                 where = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
                 msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or type(exc).__name__
-                yield Row(source, number, offset, _preview(text.rstrip("\r\n")),
-                          errors=[{"loc": "(row)", "msg": f"not valid JSON: {msg}{where}"}])
+                yield Row(
+                    source,
+                    number,
+                    offset,
+                    _preview(text.rstrip("\r\n")),
+                    errors=[{"loc": "(row)", "msg": f"not valid JSON: {msg}{where}"}],
+                )
                 continue
             if not isinstance(value, dict):
                 msg = f"each line must be a JSON object, got a JSON {_json_kind(value)}"
@@ -118,8 +134,12 @@ def read_ndjson(
                 if given is None:
                     value["record_type"] = record_type
                 elif given != record_type:
-                    errors.append({"loc": "record_type",
-                                   "msg": f"record_type {given!r} but this load is --type {record_type}"})
+                    errors.append(
+                        {
+                            "loc": "record_type",
+                            "msg": f"record_type {given!r} but this load is --type {record_type}",
+                        }
+                    )
             yield Row(source, number, offset, value, data=None if errors else value, errors=errors)
 
 
@@ -194,8 +214,13 @@ def read_csv(
                 raw = _preview("".join(consumed).rstrip("\r\n"))
                 consumed.clear()
                 if start > skip_through:
-                    yield Row(source, start, state["offset"], raw,
-                              errors=[{"loc": "(row)", "msg": f"not valid CSV: {exc}"}])
+                    yield Row(
+                        source,
+                        start,
+                        state["offset"],
+                        raw,
+                        errors=[{"loc": "(row)", "msg": f"not valid CSV: {exc}"}],
+                    )
                 continue
             raw_text = "".join(consumed).rstrip("\r\n")
             consumed.clear()
@@ -204,29 +229,53 @@ def read_csv(
             if not cells or all(not c.strip() for c in cells):
                 continue
             if cells == [_OVERSIZED]:
-                yield Row(source, start, state["offset"], "(row not kept)", errors=[
-                    {"loc": "(row)", "msg": f"row is over the {max_row_bytes}-byte limit"}])
+                yield Row(
+                    source,
+                    start,
+                    state["offset"],
+                    "(row not kept)",
+                    errors=[{"loc": "(row)", "msg": f"row is over the {max_row_bytes}-byte limit"}],
+                )
                 continue
             raw = _preview(raw_text)
-            bad = [header[i] if i < len(header) else f"#{i + 1}" for i, c in enumerate(cells)
-                   if _has_surrogates(c)]
+            bad = [
+                header[i] if i < len(header) else f"#{i + 1}"
+                for i, c in enumerate(cells)
+                if _has_surrogates(c)
+            ]
             if bad:
-                yield Row(source, start, state["offset"], _preview(_clean(raw_text)), errors=[{
-                    "loc": "(row)", "msg": f"not valid {mapping.encoding} in column(s) {', '.join(bad)}",
-                }])
+                yield Row(
+                    source,
+                    start,
+                    state["offset"],
+                    _preview(_clean(raw_text)),
+                    errors=[
+                        {
+                            "loc": "(row)",
+                            "msg": f"not valid {mapping.encoding} in column(s) {', '.join(bad)}",
+                        }
+                    ],
+                )
                 continue
             if len(cells) != len(header):
                 if len(cells) > len(header):
-                    detail = "unexpected extra values: " + ", ".join(repr(c) for c in cells[len(header):])
+                    detail = "unexpected extra values: " + ", ".join(repr(c) for c in cells[len(header) :])
                 else:
-                    detail = "missing the last column(s): " + ", ".join(header[len(cells):])
+                    detail = "missing the last column(s): " + ", ".join(header[len(cells) :])
                 msg = f"row has {len(cells)} values but the header has {len(header)} columns ({detail})"
                 yield Row(source, start, state["offset"], raw, errors=[{"loc": "(row)", "msg": msg}])
                 continue
             row = dict(zip(header, cells, strict=True))
             data, locs, errors = mapping.row_to_record(row)
-            yield Row(source, start, state["offset"], raw, data=None if errors else data,
-                      errors=errors, column_for=column_lookup(locs, mapping))
+            yield Row(
+                source,
+                start,
+                state["offset"],
+                raw,
+                data=None if errors else data,
+                errors=errors,
+                column_for=column_lookup(locs, mapping),
+            )
 
 
 def _has_surrogates(text: str) -> bool:

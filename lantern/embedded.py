@@ -108,8 +108,13 @@ def build_launcher(force: bool = False) -> None:
     if not force and not _needs_build():
         return
     cmd = [
-        "mvn", "-q", "-B", "-f", str(LAUNCHER_DIR / "pom.xml"),
-        "compile", "dependency:build-classpath",
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(LAUNCHER_DIR / "pom.xml"),
+        "compile",
+        "dependency:build-classpath",
         f"-Dmdep.outputFile={_classpath_file()}",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -201,19 +206,25 @@ def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> in
     heap = settings.embedded_heap
     cmd = [
         settings.embedded_java,
-        f"-Xms{heap}", f"-Xmx{heap}",
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
         "-XX:+UseG1GC",
         "-Djava.locale.providers=SPI,COMPAT",
         "-Dlog4j.shutdownHookEnabled=false",
         "-Dlog4j2.disable.jmx=true",
         f"-Djava.io.tmpdir={spec.home / 'tmp'}",
-        "-cp", java_classpath(),
-        MAIN_CLASS, str(spec.home),
+        "-cp",
+        java_classpath(),
+        MAIN_CLASS,
+        str(spec.home),
     ]
     (spec.home / "tmp").mkdir(exist_ok=True)
     with open(spec.log_file, "ab") as log:
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     spec.pid_file.write_text(str(proc.pid))
@@ -266,9 +277,7 @@ def start_node(settings: Settings, index: int) -> None:
         _launch(spec, specs, settings)
 
 
-def wait_until_healthy(
-    specs: Sequence[NodeSpec], timeout: float, expected_nodes: int | None = None
-) -> None:
+def wait_until_healthy(specs: Sequence[NodeSpec], timeout: float, expected_nodes: int | None = None) -> None:
     deadline = time.monotonic() + timeout
     wanted = "wait_for_status=yellow&timeout=5s"
     if expected_nodes:
@@ -277,16 +286,14 @@ def wait_until_healthy(
         for spec in specs:
             if not _alive(_read_pid(spec)):
                 raise LauncherError(
-                    f"OpenSearch node {spec.name} exited during start-up. Log tail:\n"
-                    + _log_tail(spec)
+                    f"OpenSearch node {spec.name} exited during start-up. Log tail:\n" + _log_tail(spec)
                 )
         health = _http_json(f"{specs[0].url}/_cluster/health?{wanted}", timeout=7)
         if health and not health.get("timed_out") and health.get("status") in {"yellow", "green"}:
             return
         if time.monotonic() > deadline:
             raise LauncherError(
-                f"OpenSearch did not become healthy within {timeout:.0f}s. Log tail:\n"
-                + _log_tail(specs[0])
+                f"OpenSearch did not become healthy within {timeout:.0f}s. Log tail:\n" + _log_tail(specs[0])
             )
         time.sleep(1)
 
@@ -389,9 +396,7 @@ def wait_for_status(
             return health
         last = health or last
         time.sleep(1)
-    raise LauncherError(
-        f"cluster did not reach {wanted} within {timeout:.0f}s; last health: {last}"
-    )
+    raise LauncherError(f"cluster did not reach {wanted} within {timeout:.0f}s; last health: {last}")
 
 
 def cluster_members(settings: Settings) -> dict[str, dict]:

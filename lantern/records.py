@@ -354,9 +354,7 @@ class InvestigationLogEntry(Strict):
 
 class CrimeReport(RecordBase):
     record_type: Literal[RecordType.CRIME] = RecordType.CRIME
-    crime_reference: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^CR/\d{6}/\d{2}$")
-    ]
+    crime_reference: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^CR/\d{6}/\d{2}$")]
     offence: Offence
     occurred_from: UtcDateTime
     occurred_to: UtcDateTime | None = None
@@ -405,9 +403,7 @@ class Hearing(Strict):
 
 class CaseFile(RecordBase):
     record_type: Literal[RecordType.CASE] = RecordType.CASE
-    urn: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}[A-Z]{2}\d{7}$")
-    ]
+    urn: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}[A-Z]{2}\d{7}$")]
     charges: list[Charge] = Field(default_factory=list, max_length=200)
     charging_decision: ChargingDecision
     charged_at: UtcDateTime | None = None
@@ -454,9 +450,7 @@ class Grading(Strict):
 
 class IntelligenceReport(RecordBase):
     record_type: Literal[RecordType.INTEL] = RecordType.INTEL
-    intel_reference: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^IR/\d{4}/\d{6}$")
-    ]
+    intel_reference: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^IR/\d{4}/\d{6}$")]
     created_by: Officer
     grading: Grading
     handling_conditions: ShortText | None = None
@@ -493,9 +487,7 @@ Record = Annotated[
     CustodyRecord | CrimeReport | CaseFile | IntelligenceReport,
     Field(discriminator="record_type"),
 ]
-RECORD_ADAPTER: TypeAdapter[CustodyRecord | CrimeReport | CaseFile | IntelligenceReport] = (
-    TypeAdapter(Record)
-)
+RECORD_ADAPTER: TypeAdapter[CustodyRecord | CrimeReport | CaseFile | IntelligenceReport] = TypeAdapter(Record)
 MODEL_FOR_TYPE: dict[RecordType, type[RecordBase]] = {
     RecordType.CUSTODY: CustodyRecord,
     RecordType.CRIME: CrimeReport,

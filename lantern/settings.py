@@ -83,11 +83,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
-            raise ValueError(
-                "LANTERN_SECRET_KEY must be set to a unique random value outside development"
-            )
-        if self.env == "production" and self.opensearch_password is not None and (
-            self.opensearch_password.get_secret_value() in {"admin", "changeme", ""}
+            raise ValueError("LANTERN_SECRET_KEY must be set to a unique random value outside development")
+        if (
+            self.env == "production"
+            and self.opensearch_password is not None
+            and (self.opensearch_password.get_secret_value() in {"admin", "changeme", ""})
         ):
             raise ValueError("LANTERN_OPENSEARCH_PASSWORD is a default password; set a real one")
         return self

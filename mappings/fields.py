@@ -12,55 +12,55 @@ from __future__ import annotations
 from typing import Final
 
 # --- identity -----------------------------------------------------------------------
-ID: Final = "id"                        # deterministic uuid5(source_system, source_id)
-RECORD_TYPE: Final = "record_type"      # custody | crime | case | intel
+ID: Final = "id"  # deterministic uuid5(source_system, source_id)
+RECORD_TYPE: Final = "record_type"  # custody | crime | case | intel
 SOURCE_SYSTEM: Final = "source_system"
 SOURCE_ID: Final = "source_id"
-REFERENCE: Final = "reference"          # custody number / crime ref / URN / intel ref (normalised keyword)
+REFERENCE: Final = "reference"  # custody number / crime ref / URN / intel ref (normalised keyword)
 
 # --- display and text ---------------------------------------------------------------
-TITLE: Final = "title"                  # text (english) + .keyword
-SUMMARY: Final = "summary"              # text (english)
-TEXT: Final = "text"                    # all narrative fields joined: text (english) + .exact (standard)
+TITLE: Final = "title"  # text (english) + .keyword
+SUMMARY: Final = "summary"  # text (english)
+TEXT: Final = "text"  # all narrative fields joined: text (english) + .exact (standard)
 
 # --- dates --------------------------------------------------------------------------
-RECORD_DATE: Final = "record_date"      # date: arrest / offence / charge / report
+RECORD_DATE: Final = "record_date"  # date: arrest / offence / charge / report
 CREATED_AT: Final = "created_at"
 UPDATED_AT: Final = "updated_at"
 INDEXED_AT: Final = "indexed_at"
 
 # --- places and organisation ----------------------------------------------------------
-STATION: Final = "station"              # custody suite (keyword)
-COURT: Final = "court"                  # latest court (keyword)
-BOROUGH: Final = "borough"              # keyword; the "station/borough" facet
-UNIT: Final = "unit"                    # owning unit (keyword)
+STATION: Final = "station"  # custody suite (keyword)
+COURT: Final = "court"  # latest court (keyword)
+BOROUGH: Final = "borough"  # keyword; the "station/borough" facet
+UNIT: Final = "unit"  # owning unit (keyword)
 
 # --- status and classification -----------------------------------------------------
-STATUS: Final = "status"                # crime/case status or custody outcome (keyword)
-OUTCOME: Final = "outcome"              # keyword
+STATUS: Final = "status"  # crime/case status or custody outcome (keyword)
+OUTCOME: Final = "outcome"  # keyword
 OFFENCE_CODES: Final = "offence_codes"  # keyword[]
 OFFENCE_CATEGORIES: Final = "offence_categories"  # keyword[] (facet)
-OFFENCE_TEXT: Final = "offence_text"    # text: offence descriptions
+OFFENCE_TEXT: Final = "offence_text"  # text: offence descriptions
 
 # --- intelligence grading (3x5x2) ---------------------------------------------------
-GRADING: Final = "grading"              # keyword, e.g. "1AP"
+GRADING: Final = "grading"  # keyword, e.g. "1AP"
 SOURCE_EVALUATION: Final = "source_evaluation"  # keyword "1".."3"
-INTEL_ASSESSMENT: Final = "intel_assessment"    # keyword "A".."E"
+INTEL_ASSESSMENT: Final = "intel_assessment"  # keyword "A".."E"
 
 # --- people (nested: one object per person as this record recorded them) ----------
 PEOPLE: Final = "people"
-P_ROLE: Final = "role"                  # keyword
-P_NAME: Final = "name"                  # text, name analyzer (lowercase + asciifolding); .keyword
-P_FORENAME: Final = "forename"          # text, name analyzer
-P_SURNAME: Final = "surname"            # text, name analyzer
+P_ROLE: Final = "role"  # keyword
+P_NAME: Final = "name"  # text, name analyzer (lowercase + asciifolding); .keyword
+P_FORENAME: Final = "forename"  # text, name analyzer
+P_SURNAME: Final = "surname"  # text, name analyzer
 P_NAME_PHONETIC: Final = "name_phonetic"  # keyword[]: phonetic keys computed in Python
 P_FORENAME_VARIANTS: Final = "forename_variants"  # keyword[]: nickname group (bill -> william ...)
-P_DOB: Final = "dob"                    # date
-P_PNC_ID: Final = "pnc_id"              # keyword (identifier normalizer), canonical
+P_DOB: Final = "dob"  # date
+P_PNC_ID: Final = "pnc_id"  # keyword (identifier normalizer), canonical
 P_CRO_NO: Final = "cro_no"
 P_NINO: Final = "nino"
-P_PERSON_KEY: Final = "person_key"      # keyword[]: golden-nominal linking keys
-P_ALIASES: Final = "aliases"            # text, name analyzer
+P_PERSON_KEY: Final = "person_key"  # keyword[]: golden-nominal linking keys
+P_ALIASES: Final = "aliases"  # text, name analyzer
 
 
 def people(sub: str) -> str:
@@ -70,12 +70,30 @@ def people(sub: str) -> str:
 # --- entities: canonical values per label (exact lookup, facets, entity pages) -----
 ENTITIES: Final = "entities"
 ENTITY_LABELS: Final = (
-    "PERSON", "ORG", "LOCATION", "DATE",
-    "POSTCODE", "VRM", "PHONE", "EMAIL", "NINO", "PNC_ID", "CRO_NO", "IMEI",
-    "WEAPON", "DRUG",
+    "PERSON",
+    "ORG",
+    "LOCATION",
+    "DATE",
+    "POSTCODE",
+    "VRM",
+    "PHONE",
+    "EMAIL",
+    "NINO",
+    "PNC_ID",
+    "CRO_NO",
+    "IMEI",
+    "WEAPON",
+    "DRUG",
 )
 IDENTIFIER_LABELS: Final = (
-    "POSTCODE", "VRM", "PHONE", "EMAIL", "NINO", "PNC_ID", "CRO_NO", "IMEI",
+    "POSTCODE",
+    "VRM",
+    "PHONE",
+    "EMAIL",
+    "NINO",
+    "PNC_ID",
+    "CRO_NO",
+    "IMEI",
 )
 
 
@@ -91,16 +109,16 @@ def entity(label: str) -> str:
 MENTIONS: Final = "mentions"
 
 # --- type-ahead ---------------------------------------------------------------------
-SUGGEST: Final = "suggest"              # search_as_you_type: people names and identifiers
+SUGGEST: Final = "suggest"  # search_as_you_type: people names and identifiers
 
 # --- access control (compared with the user's clearances inside every query) ------
-ACCESS_SENSITIVITY: Final = "access_sensitivity"   # keyword[] of Sensitivity
+ACCESS_SENSITIVITY: Final = "access_sensitivity"  # keyword[] of Sensitivity
 # How many sensitivity flags the record carries: a terms_set query requires the user to
 # hold all of them, so a flag nobody anticipated denies rather than allows.
 ACCESS_SENSITIVITY_COUNT: Final = "access_sensitivity_count"  # integer
-ACCESS_UNITS: Final = "access_units"               # keyword[]: restricted to these units
-ACCESS_HANDLING: Final = "access_handling"         # keyword: P | C | absent
-REVIEW_DATE: Final = "review_date"                 # date: past it, the record leaves search
+ACCESS_UNITS: Final = "access_units"  # keyword[]: restricted to these units
+ACCESS_HANDLING: Final = "access_handling"  # keyword: P | C | absent
+REVIEW_DATE: Final = "review_date"  # date: past it, the record leaves search
 
 # --- the validated original ---------------------------------------------------------
-RECORD: Final = "record"                # object, enabled: false
+RECORD: Final = "record"  # object, enabled: false

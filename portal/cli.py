@@ -21,19 +21,46 @@ audit_app = typer.Typer(no_args_is_help=True, help="The audit trail")
 
 # Demo accounts: fixed passwords, for a demo on synthetic data only (refused in production).
 DEMO_USERS: tuple[dict[str, Any], ...] = (
-    {"username": "officer", "display_name": "PC Olivia Okafor", "roles": ["officer"], "units": ["RESPONSE"],
-     "clearances": [], "password": "lantern-demo-officer"},
-    {"username": "analyst", "display_name": "Arun Mehta (analyst)", "roles": ["analyst"],
-     "units": ["INTEL", "GANGS", "DRUGS"], "clearances": ["intel", "intel_c", "covert"],
-     "password": "lantern-demo-analyst"},
-    {"username": "supervisor", "display_name": "DS Sarah Whitfield", "roles": ["supervisor", "officer"],
-     "units": ["CID", "CSU", "SAPPHIRE", "CAIT"],
-     "clearances": ["intel", "sexual_offence", "child_protection", "protected_person"],
-     "password": "lantern-demo-supervisor"},
-    {"username": "auditor", "display_name": "Aisha Rahman (audit)", "roles": ["auditor"], "units": ["PSD"],
-     "clearances": [], "password": "lantern-demo-auditor"},
-    {"username": "admin", "display_name": "Adam Clarke (ICT)", "roles": ["admin"], "units": [],
-     "clearances": [], "password": "lantern-demo-admin"},
+    {
+        "username": "officer",
+        "display_name": "PC Olivia Okafor",
+        "roles": ["officer"],
+        "units": ["RESPONSE"],
+        "clearances": [],
+        "password": "lantern-demo-officer",
+    },
+    {
+        "username": "analyst",
+        "display_name": "Arun Mehta (analyst)",
+        "roles": ["analyst"],
+        "units": ["INTEL", "GANGS", "DRUGS"],
+        "clearances": ["intel", "intel_c", "covert"],
+        "password": "lantern-demo-analyst",
+    },
+    {
+        "username": "supervisor",
+        "display_name": "DS Sarah Whitfield",
+        "roles": ["supervisor", "officer"],
+        "units": ["CID", "CSU", "SAPPHIRE", "CAIT"],
+        "clearances": ["intel", "sexual_offence", "child_protection", "protected_person"],
+        "password": "lantern-demo-supervisor",
+    },
+    {
+        "username": "auditor",
+        "display_name": "Aisha Rahman (audit)",
+        "roles": ["auditor"],
+        "units": ["PSD"],
+        "clearances": [],
+        "password": "lantern-demo-auditor",
+    },
+    {
+        "username": "admin",
+        "display_name": "Adam Clarke (ICT)",
+        "roles": ["admin"],
+        "units": [],
+        "clearances": [],
+        "password": "lantern-demo-admin",
+    },
 )
 
 
@@ -75,13 +102,20 @@ def users_add(
     ctx = _context()
     password = _read_password(password_stdin)
     try:
-        user = ctx.users.create(username, password, roles=role, units=unit, clearances=clearance,
-                                display_name=display_name)
+        user = ctx.users.create(
+            username, password, roles=role, units=unit, clearances=clearance, display_name=display_name
+        )
     except UserError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    _audit(ctx, "account.create", user.username, roles=sorted(user.roles), units=sorted(user.units),
-           clearances=sorted(user.clearances))
+    _audit(
+        ctx,
+        "account.create",
+        user.username,
+        roles=sorted(user.roles),
+        units=sorted(user.units),
+        clearances=sorted(user.clearances),
+    )
     console.print(f"created {user.username}")
 
 
@@ -140,8 +174,14 @@ def users_list() -> None:
     ctx = _context()
     table = Table("username", "display name", "roles", "units", "clearances", "status")
     for u in ctx.users.list():
-        table.add_row(u.username, u.display_name, ", ".join(sorted(u.roles)), ", ".join(sorted(u.units)),
-                      ", ".join(sorted(u.clearances)), "disabled" if u.disabled else "active")
+        table.add_row(
+            u.username,
+            u.display_name,
+            ", ".join(sorted(u.roles)),
+            ", ".join(sorted(u.units)),
+            ", ".join(sorted(u.clearances)),
+            "disabled" if u.disabled else "active",
+        )
     Console().print(table)
 
 
@@ -150,21 +190,35 @@ def users_demo() -> None:
     """Create the demo accounts (idempotent) and print how to sign in. Not in production."""
     settings = get_settings()
     if settings.env == "production":
-        console.print("[red]error:[/red] demo accounts have published passwords; "
-                      "refused when LANTERN_ENV=production")
+        console.print(
+            "[red]error:[/red] demo accounts have published passwords; refused when LANTERN_ENV=production"
+        )
         raise typer.Exit(1)
     ctx = _context(settings)
     table = Table("username", "password", "roles", "units", "clearances", title="Lantern demo accounts")
     for spec in DEMO_USERS:
         if ctx.users.get(spec["username"]) is None:
-            ctx.users.create(spec["username"], spec["password"], roles=spec["roles"], units=spec["units"],
-                             clearances=spec["clearances"], display_name=spec["display_name"])
+            ctx.users.create(
+                spec["username"],
+                spec["password"],
+                roles=spec["roles"],
+                units=spec["units"],
+                clearances=spec["clearances"],
+                display_name=spec["display_name"],
+            )
             _audit(ctx, "account.create", spec["username"], demo=True)
-        table.add_row(spec["username"], spec["password"], ", ".join(spec["roles"]), ", ".join(spec["units"]),
-                      ", ".join(spec["clearances"]) or "-")
+        table.add_row(
+            spec["username"],
+            spec["password"],
+            ", ".join(spec["roles"]),
+            ", ".join(spec["units"]),
+            ", ".join(spec["clearances"]) or "-",
+        )
     Console().print(table)
-    console.print(f"Sign in at http://{settings.portal_host}:{settings.portal_port}/login "
-                  "(demo only: these passwords are public).")
+    console.print(
+        f"Sign in at http://{settings.portal_host}:{settings.portal_port}/login "
+        "(demo only: these passwords are public)."
+    )
 
 
 @audit_app.command("verify")
@@ -192,8 +246,9 @@ def audit_export(
     from portal.security.auditq import AuditFilter, build_query
 
     ctx = _context()
-    flt = AuditFilter(user=user, action=action, since=since.date() if since else None,
-                      until=until.date() if until else None)
+    flt = AuditFilter(
+        user=user, action=action, since=since.date() if since else None, until=until.date() if until else None
+    )
     _audit(ctx, "audit.export", "-", filters=flt.as_dict(), out=str(out))
     with out.open("w", newline="", encoding="utf-8") as fh:
         n = ctx.audit.export_csv(build_query(flt), fh, limit=ctx.settings.export_max_rows)

@@ -39,23 +39,27 @@ class ErrorView:
 
 
 UNAVAILABLE = ErrorView(
-    503, "Search is unavailable",
+    503,
+    "Search is unavailable",
     "Lantern cannot reach its search service just now. Nothing you entered was lost: try again in a "
     "minute, and tell the service desk if this keeps happening.",
 )
 NOT_READY = ErrorView(
-    503, "Search is not ready",
+    503,
+    "Search is not ready",
     "The records index does not exist yet (no data has been loaded). Ask an administrator to load the data.",
 )
 BAD_QUERY = ErrorView(
-    400, "That search could not be run",
+    400,
+    "That search could not be run",
     "The search service could not run this search. Try fewer or simpler terms.",
 )
 NOT_FOUND = ErrorView(
     404, "Not found", "There is no record at this address, or you do not have access to it."
 )
 AUDIT_REFUSED = ErrorView(
-    503, "Action refused: audit unavailable",
+    503,
+    "Action refused: audit unavailable",
     "Lantern could not write to its audit trail, so it refused this action (every search and view must be "
     "recorded). Try again shortly; if it persists, tell the service desk.",
 )
@@ -108,8 +112,9 @@ def wants_json(request: Request) -> bool:
 
 def error_response(request: Request, view: ErrorView, headers: dict[str, str] | None = None) -> Response:
     if wants_json(request):
-        return JSONResponse({"error": view.title, "detail": view.message}, status_code=view.status,
-                            headers=headers)
+        return JSONResponse(
+            {"error": view.title, "detail": view.message}, status_code=view.status, headers=headers
+        )
     templates = request.app.state.templates
     # Nothing request-specific in the body: a denied record and a missing one must look the same.
     context: dict[str, Any] = {"error": view, "purpose_next": "/"}
@@ -118,23 +123,32 @@ def error_response(request: Request, view: ErrorView, headers: dict[str, str] | 
             request, "error.html", context, status_code=view.status, headers=headers, block_name="error_panel"
         )
         return response
-    response = templates.TemplateResponse(request, "error.html", context, status_code=view.status,
-                                          headers=headers)
+    response = templates.TemplateResponse(
+        request, "error.html", context, status_code=view.status, headers=headers
+    )
     return response
 
 
 async def _handle(request: Request, exc: Exception) -> Response:
     view = classify(exc)
     if view.status >= 500:
-        log.error("%s on %s %s: %r", view.title, request.method, request.url.path, exc,
-                  exc_info=view is INTERNAL)
+        log.error(
+            "%s on %s %s: %r", view.title, request.method, request.url.path, exc, exc_info=view is INTERNAL
+        )
     else:
         log.info("%s on %s %s: %r", view.title, request.method, request.url.path, exc)
     return error_response(request, view)
 
 
-HTTP_TITLES = {400: "Bad request", 401: "Sign in required", 403: "Access denied", 404: "Not found",
-               405: "Not allowed", 422: "Check what you entered", 428: "State a purpose first"}
+HTTP_TITLES = {
+    400: "Bad request",
+    401: "Sign in required",
+    403: "Access denied",
+    404: "Not found",
+    405: "Not allowed",
+    422: "Check what you entered",
+    428: "State a purpose first",
+}
 
 
 async def _handle_http(request: Request, exc: Exception) -> Response:

@@ -45,11 +45,32 @@ from portal.security.users import create_user  # noqa: E402
 
 UNITS = ("CID", "INTEL", "RESPONSE", "PSD", "CT")
 CLEARANCE_SETS: tuple[tuple[str, ...], ...] = (
-    (), ("intel",), ("intel", "intel_c"), ("protected_person",),
+    (),
+    ("intel",),
+    ("intel", "intel_c"),
+    ("protected_person",),
     ("intel", "child_protection", "sexual_offence"),
 )
-WORDS = ("knife", "stolen", "burglary", "cannabis", "assault", "robbery", "van", "threats", "injury",
-         "phone", "drugs", "weapon", "fraud", "damage", "harassment", "vehicle", "cash", "heroin")
+WORDS = (
+    "knife",
+    "stolen",
+    "burglary",
+    "cannabis",
+    "assault",
+    "robbery",
+    "van",
+    "threats",
+    "injury",
+    "phone",
+    "drugs",
+    "weapon",
+    "fraud",
+    "damage",
+    "harassment",
+    "vehicle",
+    "cash",
+    "heroin",
+)
 BOROUGHS = ("Hackney", "Camden", "Lambeth", "Southwark", "Islington", "Tower Hamlets", "Brent", "Croydon")
 TYPES = ("custody", "crime", "case", "intel")
 
@@ -60,8 +81,16 @@ def make_users(client: Any, settings: Settings, rng: random.Random) -> list[Prin
         units = tuple(sorted(set(rng.sample(UNITS, rng.randint(1, 2)))))
         clearances = CLEARANCE_SETS[i % len(CLEARANCE_SETS)]
         name = f"bench{i:02d}"
-        create_user(client, settings, name, "correct horse battery staple", roles=("analyst",), units=units,
-                    clearances=clearances, display_name=name)
+        create_user(
+            client,
+            settings,
+            name,
+            "correct horse battery staple",
+            roles=("analyst",),
+            units=units,
+            clearances=clearances,
+            display_name=name,
+        )
         users.append(Principal(name, name, frozenset({"analyst"}), frozenset(units), frozenset(clearances)))
     return users
 
@@ -108,8 +137,14 @@ def make_query(rng: random.Random, m: dict[str, list[str]]) -> list[tuple[str, s
     return [("type", rng.choice(TYPES)), ("borough", rng.choice(BOROUGHS))]
 
 
-def make_saved_queries(client: Any, settings: Settings, users: list[Principal], n: int,
-                       material: dict[str, list[str]], rng: random.Random) -> None:
+def make_saved_queries(
+    client: Any,
+    settings: Settings,
+    users: list[Principal],
+    n: int,
+    material: dict[str, list[str]],
+    rng: random.Random,
+) -> None:
     store = SavedQueryStore(client, settings)
     lines: list[dict[str, Any]] = []
     now = utcnow()
@@ -117,19 +152,32 @@ def make_saved_queries(client: Any, settings: Settings, users: list[Principal], 
         owner = users[i % len(users)]
         state = state_from_params(make_query(rng, material))
         shared = rng.choice(sorted(owner.units)) if rng.random() < 0.1 else None
-        sq = SavedQuery(uuid.uuid4().hex, owner.username, f"bench query {i}", "", state, shared, "active",
-                        None, None, now, now, None)
+        sq = SavedQuery(
+            uuid.uuid4().hex,
+            owner.username,
+            f"bench query {i}",
+            "",
+            state,
+            shared,
+            "active",
+            None,
+            None,
+            now,
+            now,
+            None,
+        )
         lines += [{"index": {"_index": store.write_index, "_id": sq.id}}, sq.source()]
     for start in range(0, len(lines), 1000):
-        res = client.bulk(body=lines[start:start + 1000])
+        res = client.bulk(body=lines[start : start + 1000])
         assert not res["errors"], "saved query bulk failed"
     client.indices.refresh(index=store.index)
     report = sync_percolator(client, settings, force=True)
     print(f"registered {report.registered:,} saved queries ({len(report.invalid)} invalid)", flush=True)
 
 
-def load(records: list[AnyRecord], settings: Settings, client: Any, *, alerts: bool, entities: bool
-         ) -> tuple[float, AlertHook | None, float]:
+def load(
+    records: list[AnyRecord], settings: Settings, client: Any, *, alerts: bool, entities: bool
+) -> tuple[float, AlertHook | None, float]:
     hook = AlertHook(settings, client) if alerts else None
     spent = [0.0]
 
@@ -140,8 +188,9 @@ def load(records: list[AnyRecord], settings: Settings, client: Any, *, alerts: b
         spent[0] += time.perf_counter() - t
 
     t0 = time.perf_counter()
-    result = index_records(records, settings, client, extract_entities=entities, refresh=True,
-                           hooks=[timed] if alerts else [])
+    result = index_records(
+        records, settings, client, extract_entities=entities, refresh=True, hooks=[timed] if alerts else []
+    )
     if hook is not None:  # as `lantern index load` does at the end
         t = time.perf_counter()
         hook.flush()
@@ -184,8 +233,10 @@ def main() -> None:
             plain = settings.model_copy(update={"index_prefix": f"{prefix}plain{i}-"})
             elapsed, _, _ = load(records, plain, client, alerts=False, entities=args.entities)
             best_plain = min(best_plain, elapsed)
-            print(f"  run {i + 1}: without alerts {len(records) / elapsed:8.0f} records/s ({elapsed:.1f} s)",
-                  flush=True)
+            print(
+                f"  run {i + 1}: without alerts {len(records) / elapsed:8.0f} records/s ({elapsed:.1f} s)",
+                flush=True,
+            )
             # Notifications from earlier runs would be duplicates (no new ones): start clean.
             client.indices.delete(index=f"{prefix}notifications*", ignore=[404])
             from portal.analyst.indices import forget_ensured
@@ -196,15 +247,20 @@ def main() -> None:
             elapsed, h, spent = load(records, alerted, client, alerts=True, entities=args.entities)
             if elapsed < best_alerts:
                 best_alerts, hook, hook_time = elapsed, h, spent
-            print(f"  run {i + 1}: with alerts    {len(records) / elapsed:8.0f} records/s ({elapsed:.1f} s; "
-                  f"percolation {spent:.1f} s)", flush=True)
+            print(
+                f"  run {i + 1}: with alerts    {len(records) / elapsed:8.0f} records/s ({elapsed:.1f} s; "
+                f"percolation {spent:.1f} s)",
+                flush=True,
+            )
         rate_plain = len(records) / best_plain
         rate_alerts = len(records) / best_alerts
         cost = 1 - rate_alerts / rate_plain
         print()
-        print(f"saved queries: {args.queries:,}; records: {len(records):,}; entity extraction: "
-              f"{'on' if args.entities else 'off'}; load batch {settings.bulk_chunk_size}, "
-              f"percolate batch {hook.min_batch if hook else '-'} ({hook.requests if hook else 0} requests)")
+        print(
+            f"saved queries: {args.queries:,}; records: {len(records):,}; entity extraction: "
+            f"{'on' if args.entities else 'off'}; load batch {settings.bulk_chunk_size}, "
+            f"percolate batch {hook.min_batch if hook else '-'} ({hook.requests if hook else 0} requests)"
+        )
         print(f"(a) without alerts: {rate_plain:8.0f} records/s")
         print(f"(b) with alerts:    {rate_alerts:8.0f} records/s  (hook time {hook_time:.1f} s)")
         if hook is not None:

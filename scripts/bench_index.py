@@ -100,9 +100,11 @@ def main() -> None:
     settings = base.model_copy(update={"index_prefix": prefix, "state_dir": work / "state"})
     client = make_client(settings, "ingest")
     info = client.info()
-    print(f"node {settings.hosts[0]}: {info['version']['distribution']} {info['version']['number']}; "
-          f"prefix {prefix}; ner_processes={settings.ner_processes}, "
-          f"bulk_chunk_size={settings.bulk_chunk_size}")
+    print(
+        f"node {settings.hosts[0]}: {info['version']['distribution']} {info['version']['number']}; "
+        f"prefix {prefix}; ner_processes={settings.ner_processes}, "
+        f"bulk_chunk_size={settings.bulk_chunk_size}"
+    )
     try:
         try:
             from indexer.demo_data import generate
@@ -145,8 +147,9 @@ def main() -> None:
         lantern = str(Path(sys.executable).parent / "lantern")
 
         # 3. end to end without NER
-        e_plain, rss_plain = timed_child([lantern, "index", "load", str(work / "feed"), "--no-entities",
-                                          "--restart"], env)
+        e_plain, rss_plain = timed_child(
+            [lantern, "index", "load", str(work / "feed"), "--no-entities", "--restart"], env
+        )
         e_ner, rss_ner = float("nan"), 0
         if not args.skip_ner:
             client.indices.delete(index=f"{prefix}*")
@@ -163,14 +166,24 @@ def main() -> None:
         cli = "CLI incl. start-up"
         print(f"end to end, no NER:      {n / e_plain:10,.0f} records/s  ({e_plain:.1f}s, {cli})")
         print(f"end to end, with NER:    {n / e_ner:10,.0f} records/s  ({e_ner:.1f}s, {cli})")
-        print(f"loader peak RSS:         {rss_plain / 1024:10,.0f} MB without NER, "
-              f"{rss_ner / 1024:,.0f} MB with NER (VmHWM of the loader process)")
+        print(
+            f"loader peak RSS:         {rss_plain / 1024:10,.0f} MB without NER, "
+            f"{rss_ner / 1024:,.0f} MB with NER (VmHWM of the loader process)"
+        )
         print(f"documents in the index after the last load: {indexed:,}")
-        print(json.dumps({"records": n, "validate_rps": round(n / v_time), "bulk_rps": round(ok / b_time),
-                          "e2e_plain_rps": round(n / e_plain),
-                          "e2e_ner_rps": None if args.skip_ner else round(n / e_ner),
-                          "peak_rss_mb_plain": round(rss_plain / 1024),
-                          "peak_rss_mb_ner": round(rss_ner / 1024)}))
+        print(
+            json.dumps(
+                {
+                    "records": n,
+                    "validate_rps": round(n / v_time),
+                    "bulk_rps": round(ok / b_time),
+                    "e2e_plain_rps": round(n / e_plain),
+                    "e2e_ner_rps": None if args.skip_ner else round(n / e_ner),
+                    "peak_rss_mb_plain": round(rss_plain / 1024),
+                    "peak_rss_mb_ner": round(rss_ner / 1024),
+                }
+            )
+        )
     finally:
         if not args.keep:
             client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore=[404])

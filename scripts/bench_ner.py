@@ -71,10 +71,14 @@ def main() -> int:
     tr = best_of(args.repeat, lambda: [find_identifiers(t) for t in texts])
     wa, wb, wc, wr = words / ta, words / tb, words / tc, words / tr
     print(f"(a) bare spaCy NER (nlp.pipe)         : {wa:10,.0f} words/s")
-    print(f"(b) extract_many, n_process=1         : {wb:10,.0f} words/s   b/a = {wb / wa:.2f} "
-          f"(target >= 0.80: {'ok' if wb / wa >= 0.8 else 'MISSED'})")
-    print(f"(c) extract_many, n_process=2         : {wc:10,.0f} words/s   c/b = {wc / wb:.2f} "
-          f"(target >= 1.50: {'ok' if wc / wb >= 1.5 else 'MISSED'})")
+    print(
+        f"(b) extract_many, n_process=1         : {wb:10,.0f} words/s   b/a = {wb / wa:.2f} "
+        f"(target >= 0.80: {'ok' if wb / wa >= 0.8 else 'MISSED'})"
+    )
+    print(
+        f"(c) extract_many, n_process=2         : {wc:10,.0f} words/s   c/b = {wc / wb:.2f} "
+        f"(target >= 1.50: {'ok' if wc / wb >= 1.5 else 'MISSED'})"
+    )
     print(f"    find_identifiers (rules, no model): {wr:10,.0f} words/s")
     return 0
 

@@ -113,8 +113,10 @@ def _rules_line(line: str) -> str:
         record = parse_record(json.loads(line))
     except Exception:
         return "{}"
-    out = {name: [[e.label, e.start, e.end, e.text, e.value] for e in find_identifiers(text)]
-           for name, text in record.free_text().items()}
+    out = {
+        name: [[e.label, e.start, e.end, e.text, e.value] for e in find_identifiers(text)]
+        for name, text in record.free_text().items()
+    }
     return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -139,8 +141,10 @@ def write_parts(workdir: Path, ns: list[int], seed: int) -> list[tuple[Path, Pat
     sizes = part_sizes(ns)
     parts = [(data / f"part-{i}.ndjson", data / f"part-{i}.entities.ndjson", n) for i, n in enumerate(sizes)]
     wanted = {"ns": sorted(ns), "seed": seed}
-    if manifest.exists() and json.loads(manifest.read_text()) == wanted and all(
-        p.exists() and s.exists() for p, s, _ in parts
+    if (
+        manifest.exists()
+        and json.loads(manifest.read_text()) == wanted
+        and all(p.exists() and s.exists() for p, s, _ in parts)
     ):
         print(f"data: reusing {data} ({sum(sizes):,} records and their entity sidecars)")
         return parts
@@ -196,6 +200,7 @@ def child_load(args: argparse.Namespace) -> None:
                 return fn(*a, **kw)
             finally:
                 stage_time[name] += time.perf_counter() - t
+
         return wrapper
 
     def timed_gen(name: str, fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
@@ -210,6 +215,7 @@ def child_load(args: argparse.Namespace) -> None:
                     return
                 stage_time[name] += time.perf_counter() - t
                 yield item
+
         return wrapper
 
     loader.validate = timed("validate", loader.validate)  # type: ignore[assignment]
@@ -248,32 +254,68 @@ def child_load(args: argparse.Namespace) -> None:
         counter["rows"] += len(docs)
         if counter["rows"] >= counter["next"]:
             counter["next"] += args.sample_every
-            samples.append({"rows": counter["rows"], "rss_mb": round(rss_mb(), 1),
-                            "rate": round(counter["rows"] / (time.perf_counter() - started), 1)})
+            samples.append(
+                {
+                    "rows": counter["rows"],
+                    "rss_mb": round(rss_mb(), 1),
+                    "rate": round(counter["rows"] / (time.perf_counter() - started), 1),
+                }
+            )
             print(json.dumps({"progress": samples[-1]}), flush=True)
 
     report = loader.load_files(
-        [Path(args.feed)], settings, client, extract_entities=True,
+        [Path(args.feed)],
+        settings,
+        client,
+        extract_entities=True,
         rejects=Path(args.workdir) / "state" / f"rejects-{Path(args.feed).stem}.ndjson",
-        restart=True, hooks=[memory_hook],
+        restart=True,
+        hooks=[memory_hook],
     )
     seconds = time.perf_counter() - started
     r = report.result
-    print(json.dumps({
-        "summary": {
-            "read": r.read, "indexed": r.indexed, "rejected": r.rejected, "failed": r.failed,
-            "seconds": round(seconds, 2), "records_per_s": round(r.indexed / seconds, 1),
-            "stage_seconds": {k: round(v, 2) for k, v in stage_time.items()},
-            "peak_rss_mb": round(peak_rss_mb(), 1), "rss_samples": samples,
-        }
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "summary": {
+                    "read": r.read,
+                    "indexed": r.indexed,
+                    "rejected": r.rejected,
+                    "failed": r.failed,
+                    "seconds": round(seconds, 2),
+                    "records_per_s": round(r.indexed / seconds, 1),
+                    "stage_seconds": {k: round(v, 2) for k, v in stage_time.items()},
+                    "peak_rss_mb": round(peak_rss_mb(), 1),
+                    "rss_samples": samples,
+                }
+            }
+        ),
+        flush=True,
+    )
 
 
 def run_child_load(args: argparse.Namespace, prefix: str, feed: Path, sidecar: Path | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "_load", "--feed", str(feed), "--prefix", prefix,
-           "--port", str(args.port), "--heap", args.heap, "--workdir", str(args.workdir),
-           "--shards", str(args.shards), "--chunk", str(args.chunk),
-           "--sample-every", str(args.sample_every)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "_load",
+        "--feed",
+        str(feed),
+        "--prefix",
+        prefix,
+        "--port",
+        str(args.port),
+        "--heap",
+        args.heap,
+        "--workdir",
+        str(args.workdir),
+        "--shards",
+        str(args.shards),
+        "--chunk",
+        str(args.chunk),
+        "--sample-every",
+        str(args.sample_every),
+    ]
     if sidecar is not None:
         cmd += ["--sidecar", str(sidecar)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=REPO)
@@ -286,8 +328,10 @@ def run_child_load(args: argparse.Namespace, prefix: str, feed: Path, sidecar: P
             continue
         if "progress" in msg:
             p = msg["progress"]
-            print(f"  loaded {p['rows']:,} ({p['rate']:,.0f} rec/s, loader RSS {p['rss_mb']:.0f} MB)",
-                  flush=True)
+            print(
+                f"  loaded {p['rows']:,} ({p['rate']:,.0f} rec/s, loader RSS {p['rss_mb']:.0f} MB)",
+                flush=True,
+            )
         if "summary" in msg:
             summary = msg["summary"]
     if proc.wait() != 0 or summary is None:
@@ -312,9 +356,9 @@ def _misspell(rng: random.Random, word: str) -> str:
     i = rng.randrange(1, len(word) - 2)
     op = rng.choice(("swap", "drop", "double"))
     if op == "swap":
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if op == "drop":
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     return word[:i] + word[i] + word[i:]
 
 
@@ -356,8 +400,13 @@ def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
     each behind the access filter of an analyst (what every portal query carries)."""
     from portal.access import Principal, secure
 
-    user = Principal("bench", "Bench Analyst", frozenset({"analyst"}), frozenset({"INTEL"}),
-                     frozenset({"intel", "intel_c"}))
+    user = Principal(
+        "bench",
+        "Bench Analyst",
+        frozenset({"analyst"}),
+        frozenset({"INTEL"}),
+        frozenset({"intel", "intel_c"}),
+    )
     today = date.today()
     rng = random.Random(seed)
     facets = {
@@ -368,8 +417,17 @@ def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
     }
     src = [F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.RECORD_DATE, F.STATION]
     out: list[Query] = []
-    kinds = [k for k, need in (("name", "name"), ("misspelt_name", "name"), ("vrm", "vrm"),
-                               ("phone", "phone"), ("free_text_facets", "words")) if terms[need]]
+    kinds = [
+        k
+        for k, need in (
+            ("name", "name"),
+            ("misspelt_name", "name"),
+            ("vrm", "vrm"),
+            ("phone", "phone"),
+            ("free_text_facets", "words"),
+        )
+        if terms[need]
+    ]
     for i in range(n):
         kind = kinds[i % len(kinds)]
         if kind in ("name", "misspelt_name"):
@@ -379,8 +437,13 @@ def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
             match: dict[str, Any] = {"query": name, "operator": "and"}
             if kind == "misspelt_name":
                 match["fuzziness"] = "AUTO"
-            q = {"nested": {"path": F.PEOPLE, "score_mode": "max",
-                            "query": {"match": {F.people(F.P_NAME): match}}}}
+            q = {
+                "nested": {
+                    "path": F.PEOPLE,
+                    "score_mode": "max",
+                    "query": {"match": {F.people(F.P_NAME): match}},
+                }
+            }
             body: dict[str, Any] = {"query": secure(q, user, today)}
             text, params = name, None
         elif kind == "vrm":
@@ -396,10 +459,18 @@ def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
             text, params = phone, None
         else:
             words = rng.choice(terms["words"])
-            q = {"simple_query_string": {"query": words, "fields": [F.TEXT, F.TITLE],
-                                         "default_operator": "and"}}
-            body = {"query": secure(q, user, today), "aggs": facets,
-                    "highlight": {"fields": {F.TEXT: {"fragment_size": 150, "number_of_fragments": 2}}}}
+            q = {
+                "simple_query_string": {
+                    "query": words,
+                    "fields": [F.TEXT, F.TITLE],
+                    "default_operator": "and",
+                }
+            }
+            body = {
+                "query": secure(q, user, today),
+                "aggs": facets,
+                "highlight": {"fields": {F.TEXT: {"fragment_size": 150, "number_of_fragments": 2}}},
+            }
             text, params = words, {"type": rng.choice(["crime", "custody", "case", "intel"])}
         body.update({"size": 20, "_source": src, "track_total_hits": True})
         out.append(Query(kind, body, text, params))
@@ -428,11 +499,18 @@ def latency(client: Any, index: str, queries: list[Query], warmup: int) -> dict[
     all_ms = [v for vs in per_kind.values() for v in vs]
     return {
         "queries": len(all_ms),
-        "p50_ms": round(pct(all_ms, 50), 1), "p95_ms": round(pct(all_ms, 95), 1),
+        "p50_ms": round(pct(all_ms, 50), 1),
+        "p95_ms": round(pct(all_ms, 95), 1),
         "p99_ms": round(pct(all_ms, 99), 1),
-        "by_kind": {k: {"p50_ms": round(pct(v, 50), 1), "p95_ms": round(pct(v, 95), 1),
-                        "p99_ms": round(pct(v, 99), 1),
-                        "median_hits": statistics.median(hits[k])} for k, v in per_kind.items()},
+        "by_kind": {
+            k: {
+                "p50_ms": round(pct(v, 50), 1),
+                "p95_ms": round(pct(v, 95), 1),
+                "p99_ms": round(pct(v, 99), 1),
+                "median_hits": statistics.median(hits[k]),
+            }
+            for k, v in per_kind.items()
+        },
     }
 
 
@@ -445,9 +523,13 @@ def index_stats(client: Any, index: str) -> dict[str, Any]:
     segs = client.cat.segments(index=index, format="json", bytes="b")
     primaries = [s for s in segs if s.get("prirep") == "p"]
     size = sum(int(s["size"]) for s in primaries)
-    return {"records": docs, "lucene_docs": sum(int(s["docs.count"]) for s in primaries),
-            "store_bytes": size, "bytes_per_record": round(size / docs, 1) if docs else None,
-            "segments": len(primaries)}
+    return {
+        "records": docs,
+        "lucene_docs": sum(int(s["docs.count"]) for s in primaries),
+        "store_bytes": size,
+        "bytes_per_record": round(size / docs, 1) if docs else None,
+        "segments": len(primaries),
+    }
 
 
 # ------------------------------------------------------------------------ stages
@@ -474,17 +556,24 @@ def stage_scale(args: argparse.Namespace, results: dict[str, Any]) -> tuple[Sett
         lat = latency(client, alias, queries, args.warmup)
         step = {"n": cumulative, "load": summary, "index": st, "search": lat}
         out["steps"].append(step)
-        print(f"scale: N={cumulative:,}: {summary['records_per_s']:,.0f} rec/s for this part, loader peak "
-              f"RSS "
-              f"{summary['peak_rss_mb']:.0f} MB, {st['bytes_per_record']:,.0f} B/record on disk, search "
-              f"p50/p95/p99 {lat['p50_ms']}/{lat['p95_ms']}/{lat['p99_ms']} ms", flush=True)
+        print(
+            f"scale: N={cumulative:,}: {summary['records_per_s']:,.0f} rec/s for this part, loader peak "
+            f"RSS "
+            f"{summary['peak_rss_mb']:.0f} MB, {st['bytes_per_record']:,.0f} B/record on disk, search "
+            f"p50/p95/p99 {lat['p50_ms']}/{lat['p95_ms']}/{lat['p99_ms']} ms",
+            flush=True,
+        )
         save(args, results)
     return settings, queries
 
 
 async def _user_loop(
-    send: Callable[[Query], Any], queries: list[Query], seconds: float, seed: int,
-    lat: list[float], errors: list[str],
+    send: Callable[[Query], Any],
+    queries: list[Query],
+    seconds: float,
+    seed: int,
+    lat: list[float],
+    errors: list[str],
 ) -> None:
     rng = random.Random(seed)
     end = time.perf_counter() + seconds
@@ -498,21 +587,27 @@ async def _user_loop(
             errors.append(type(exc).__name__ + ": " + str(exc)[:200])
 
 
-def stage_loadtest(args: argparse.Namespace, results: dict[str, Any], settings: Settings,
-                   queries: list[Query]) -> None:
+def stage_loadtest(
+    args: argparse.Namespace, results: dict[str, Any], settings: Settings, queries: list[Query]
+) -> None:
     """Concurrent users against the built index; portal mode when the portal exists."""
     mode = "portal" if _portal_available() and not args.loadtest_direct else "opensearch"
     out: dict[str, Any] = {"users": args.users, "seconds": args.load_seconds, "mode": mode}
     if mode == "portal":
         out.update(asyncio.run(_loadtest_portal(args, settings, queries)))
     else:
-        out["note"] = ("the portal app was not available: the users query OpenSearch directly with the "
-                       "portal's query mix (access filter included)")
+        out["note"] = (
+            "the portal app was not available: the users query OpenSearch directly with the "
+            "portal's query mix (access filter included)"
+        )
         out.update(asyncio.run(_loadtest_opensearch(args, settings, queries)))
     results["loadtest"] = out
-    print(f"loadtest ({mode}): {out['requests']:,} requests in {args.load_seconds}s by {args.users} users: "
-          f"{out['throughput_per_s']:.1f} req/s, error rate {out['error_rate']:.2%}, "
-          f"p50/p95/p99 {out['p50_ms']}/{out['p95_ms']}/{out['p99_ms']} ms", flush=True)
+    print(
+        f"loadtest ({mode}): {out['requests']:,} requests in {args.load_seconds}s by {args.users} users: "
+        f"{out['throughput_per_s']:.1f} req/s, error rate {out['error_rate']:.2%}, "
+        f"p50/p95/p99 {out['p50_ms']}/{out['p95_ms']}/{out['p99_ms']} ms",
+        flush=True,
+    )
     save(args, results)
 
 
@@ -527,15 +622,20 @@ def _portal_available() -> bool:
 def _summarise_load(lat: list[float], errors: list[str], seconds: float) -> dict[str, Any]:
     n = len(lat) + len(errors)
     return {
-        "requests": n, "errors": len(errors), "error_rate": len(errors) / n if n else 0.0,
+        "requests": n,
+        "errors": len(errors),
+        "error_rate": len(errors) / n if n else 0.0,
         "throughput_per_s": round(len(lat) / seconds, 1),
-        "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1), "p99_ms": round(pct(lat, 99), 1),
+        "p50_ms": round(pct(lat, 50), 1),
+        "p95_ms": round(pct(lat, 95), 1),
+        "p99_ms": round(pct(lat, 99), 1),
         "error_samples": sorted(set(errors))[:5],
     }
 
 
-async def _loadtest_opensearch(args: argparse.Namespace, settings: Settings,
-                               queries: list[Query]) -> dict[str, Any]:
+async def _loadtest_opensearch(
+    args: argparse.Namespace, settings: Settings, queries: list[Query]
+) -> dict[str, Any]:
     import httpx
 
     index = settings.index_name("records")
@@ -543,12 +643,15 @@ async def _loadtest_opensearch(args: argparse.Namespace, settings: Settings,
     errors: list[str] = []
     limits = httpx.Limits(max_connections=args.users)
     async with httpx.AsyncClient(base_url=settings.hosts[0], timeout=30, limits=limits) as http:
+
         async def send(q: Query) -> None:
             r = await http.post(f"/{index}/_search", json=q.body)
             r.raise_for_status()
+
         t = time.perf_counter()
-        await asyncio.gather(*(_user_loop(send, queries, args.load_seconds, i, lat, errors)
-                               for i in range(args.users)))
+        await asyncio.gather(
+            *(_user_loop(send, queries, args.load_seconds, i, lat, errors) for i in range(args.users))
+        )
         elapsed = time.perf_counter() - t
     return _summarise_load(lat, errors, elapsed)
 
@@ -566,17 +669,36 @@ async def _loadtest_portal(
     client = make_client(settings, "ingest")
     username, password = "bench-load", "bench load-test password, loopback only"
     if UserStore(client, settings).get(username) is None:
-        create_user(client, settings, username, password, roles=["analyst"], units=["INTEL"],
-                    clearances=["intel", "intel_c"], display_name="Bench Analyst")
+        create_user(
+            client,
+            settings,
+            username,
+            password,
+            roles=["analyst"],
+            units=["INTEL"],
+            clearances=["intel", "intel_c"],
+            display_name="Bench Analyst",
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
-    env.update({"LANTERN_ENV": "test", "LANTERN_EMBEDDED_PORT": str(args.port),
-                "LANTERN_EMBEDDED_TRANSPORT_PORT": str(args.port + 100),
-                "LANTERN_EMBEDDED_HOME": str(settings.embedded_home),
-                "LANTERN_INDEX_PREFIX": settings.index_prefix, "LANTERN_STATE_DIR": str(settings.state_dir),
-                "LANTERN_AUDIT_HEAD_FILE": str(Path(args.workdir) / "audit-head.log")})
+    env.update(
+        {
+            "LANTERN_ENV": "test",
+            "LANTERN_EMBEDDED_PORT": str(args.port),
+            "LANTERN_EMBEDDED_TRANSPORT_PORT": str(args.port + 100),
+            "LANTERN_EMBEDDED_HOME": str(settings.embedded_home),
+            "LANTERN_INDEX_PREFIX": settings.index_prefix,
+            "LANTERN_STATE_DIR": str(settings.state_dir),
+            "LANTERN_AUDIT_HEAD_FILE": str(Path(args.workdir) / "audit-head.log"),
+        }
+    )
     log = (Path(args.workdir) / "serve.log").open("w")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "lantern"), "serve", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "lantern"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         await _wait_http(base + "/healthz", 60)
@@ -589,6 +711,7 @@ async def _loadtest_portal(
                 r = await http.get("/search", params={"q": q.text, **(q.params or {})})
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}")
+
             await _user_loop(send, queries, args.load_seconds, i, lat, errors)
 
         t = time.perf_counter()
@@ -631,14 +754,28 @@ async def _portal_login(base: str, username: str, password: str) -> Any:
     http = httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False)
     page = await http.get("/login")
     token = _CSRF.search(page.text)
-    r = await http.post("/login", data={"username": username, "password": password, "next": "/",
-                                        "csrf_token": token.group(1) if token else ""})
+    r = await http.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "next": "/",
+            "csrf_token": token.group(1) if token else "",
+        },
+    )
     if r.status_code != 303:
         raise SystemExit(f"load-test login failed: HTTP {r.status_code}")
     page = await http.get("/purpose")
     token = _CSRF.search(page.text)
-    r = await http.post("/purpose", data={"code": "training", "reference": "", "next": "/",
-                                          "csrf_token": token.group(1) if token else ""})
+    r = await http.post(
+        "/purpose",
+        data={
+            "code": "training",
+            "reference": "",
+            "next": "/",
+            "csrf_token": token.group(1) if token else "",
+        },
+    )
     if r.status_code != 303:
         raise SystemExit(f"load-test purpose failed: HTTP {r.status_code}")
     return http
@@ -663,19 +800,32 @@ def stage_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
     client = _client(settings)
     client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
     shutil.rmtree(settings.state_dir, ignore_errors=True)
-    print(f"pipeline: full load of {n:,} records (validation + spaCy NER on {settings.ner_processes} "
-          f"process(es) + documents + bulk)", flush=True)
+    print(
+        f"pipeline: full load of {n:,} records (validation + spaCy NER on {settings.ner_processes} "
+        f"process(es) + documents + bulk)",
+        flush=True,
+    )
     summary = run_child_load(args, settings.index_prefix, feed, None)
     secs = summary["seconds"]
     stages = summary["stage_seconds"]
     other = max(0.0, secs - sum(stages.values()))
-    per_stage = {k: {"seconds": v, "records_per_s": round(summary["read"] / v, 1) if v else None}
-                 for k, v in {**stages, "read_parse_checkpoint_other": round(other, 2)}.items()}
+    per_stage = {
+        k: {"seconds": v, "records_per_s": round(summary["read"] / v, 1) if v else None}
+        for k, v in {**stages, "read_parse_checkpoint_other": round(other, 2)}.items()
+    }
     st = index_stats(client, settings.index_name("records"))
-    results["pipeline"] = {"n": n, "ner_processes": settings.ner_processes, "load": summary,
-                           "per_stage": per_stage, "index": st}
-    print(f"pipeline: {summary['records_per_s']:,.1f} rec/s overall; per stage (rec/s if the stage ran "
-          "alone): " + ", ".join(f"{k} {v['records_per_s']}" for k, v in per_stage.items()), flush=True)
+    results["pipeline"] = {
+        "n": n,
+        "ner_processes": settings.ner_processes,
+        "load": summary,
+        "per_stage": per_stage,
+        "index": st,
+    }
+    print(
+        f"pipeline: {summary['records_per_s']:,.1f} rec/s overall; per stage (rec/s if the stage ran "
+        "alone): " + ", ".join(f"{k} {v['records_per_s']}" for k, v in per_stage.items()),
+        flush=True,
+    )
     save(args, results)
 
 
@@ -686,10 +836,20 @@ def save(args: argparse.Namespace, results: dict[str, Any]) -> None:
 
 def machine() -> dict[str, Any]:
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), "?")
-    return {"cores": os.cpu_count(), "cpu": cpu, "ram_gb": round(int(mem) / 1024 / 1024, 1),
-            "python": sys.version.split()[0]}
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "?",
+    )
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gb": round(int(mem) / 1024 / 1024, 1),
+        "python": sys.version.split()[0],
+    }
 
 
 def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
@@ -730,11 +890,17 @@ def main(argv: Iterable[str] | None = None) -> None:
     previous = Path(args.workdir) / "results.json"
     rerun = previous.exists() and "scale" not in stages
     results: dict[str, Any] = json.loads(previous.read_text()) if rerun else {}
-    results.update({"started": datetime.now(UTC).isoformat(), "machine": machine(),
-                               "node": {"heap": args.heap, "shards": args.shards, "replicas": 0,
-                                        "port": args.port}, "args": vars(args)})
-    print(f"bench-scale on {results['machine']}; private node on :{args.port} with {args.heap} heap",
-          flush=True)
+    results.update(
+        {
+            "started": datetime.now(UTC).isoformat(),
+            "machine": machine(),
+            "node": {"heap": args.heap, "shards": args.shards, "replicas": 0, "port": args.port},
+            "args": vars(args),
+        }
+    )
+    print(
+        f"bench-scale on {results['machine']}; private node on :{args.port} with {args.heap} heap", flush=True
+    )
     embedded.start(node, nodes=1)
     try:
         settings, queries = None, None
@@ -745,8 +911,9 @@ def main(argv: Iterable[str] | None = None) -> None:
                 ns = sorted(int(x) for x in args.scale.split(","))
                 parts = write_parts(Path(args.workdir), ns, args.seed)
                 settings = bench_settings(args, "bench-scale-")
-                queries = query_mix(sample_terms(parts[0][0], None, 5000, args.seed),
-                                    args.queries + args.warmup, args.seed)
+                queries = query_mix(
+                    sample_terms(parts[0][0], None, 5000, args.seed), args.queries + args.warmup, args.seed
+                )
             stage_loadtest(args, results, settings, queries)
         if "pipeline" in stages:
             stage_pipeline(args, results)

@@ -60,8 +60,10 @@ def ensure_records(settings: Settings, wanted: int, ner: bool) -> int:
     if have >= wanted:
         return have
     ner_state = "on" if ner else "off"
-    print(f"loading {wanted:,} demo records into {alias} (have {have:,}; entity extraction {ner_state})",
-          flush=True)
+    print(
+        f"loading {wanted:,} demo records into {alias} (have {have:,}; entity extraction {ner_state})",
+        flush=True,
+    )
     start = time.perf_counter()
 
     def records() -> Iterator[AnyRecord]:
@@ -83,11 +85,11 @@ def misspell(name: str, rng: random.Random) -> str:
         j = rng.randrange(1, len(w) - 1)
         op = rng.choice(("drop", "swap", "sub"))
         if op == "drop":
-            w = w[:j] + w[j + 1:]
+            w = w[:j] + w[j + 1 :]
         elif op == "swap":
-            w = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
+            w = w[: j - 1] + w[j] + w[j - 1] + w[j + 1 :]
         else:
-            w = w[:j] + rng.choice("aeiouy") + w[j + 1:]
+            w = w[:j] + rng.choice("aeiouy") + w[j + 1 :]
     words[i] = w
     return " ".join(words)
 
@@ -103,8 +105,11 @@ Queries = dict[str, list[tuple[str, dict[str, list[str]]]]]
 def sample_queries(settings: Settings, n: int, seed: int) -> Queries:
     client = make_client(settings, "serving")
     rng = random.Random(seed)
-    body = {"size": n * 6, "query": {"function_score": {"random_score": {"seed": seed, "field": "_seq_no"}}},
-            "_source": [F.PEOPLE + "." + F.P_NAME, F.PEOPLE + "." + F.P_ROLE, F.ENTITIES, F.OFFENCE_TEXT]}
+    body = {
+        "size": n * 6,
+        "query": {"function_score": {"random_score": {"seed": seed, "field": "_seq_no"}}},
+        "_source": [F.PEOPLE + "." + F.P_NAME, F.PEOPLE + "." + F.P_ROLE, F.ENTITIES, F.OFFENCE_TEXT],
+    }
     hits = client.search(index=records_alias(settings), body=body)["hits"]["hits"]
     names, vrms, phones, words = [], [], [], []
     for h in hits:
@@ -120,9 +125,11 @@ def sample_queries(settings: Settings, n: int, seed: int) -> Queries:
     rng.shuffle(names)
     out: Queries = {
         "name": [(x, {}) for x in names[:n]],
-        "misspelt name": [(misspell(x, rng), {}) for x in names[n:2 * n]],
-        "VRM": [(v.lower() if rng.random() < 0.5 else f"{v[:4]} {v[4:]}", {})
-                for v in rng.sample(vrms, min(n, len(vrms)))],
+        "misspelt name": [(misspell(x, rng), {}) for x in names[n : 2 * n]],
+        "VRM": [
+            (v.lower() if rng.random() < 0.5 else f"{v[:4]} {v[4:]}", {})
+            for v in rng.sample(vrms, min(n, len(vrms)))
+        ],
         "phone": [(phone_variant(p, rng), {}) for p in rng.sample(phones, min(n, len(phones)))],
         "text + facets": [
             (" ".join(rng.sample(words, 2)), {"type": [rng.choice(["crime", "custody", "case", "intel"])]})
@@ -140,8 +147,16 @@ def portal_client(settings: Settings) -> Any:
 
     ingest = make_client(settings, "ingest")
     if UserStore(ingest, settings).get(BENCH_USER) is None:
-        create_user(ingest, settings, BENCH_USER, BENCH_PASSWORD, roles=["analyst"], units=["INTEL"],
-                    clearances=["intel", "intel_c"], display_name="Bench Analyst")
+        create_user(
+            ingest,
+            settings,
+            BENCH_USER,
+            BENCH_PASSWORD,
+            roles=["analyst"],
+            units=["INTEL"],
+            clearances=["intel", "intel_c"],
+            display_name="Bench Analyst",
+        )
     app = create_app(settings)
     tc = TestClient(app, base_url="https://testserver", follow_redirects=False)
     tc.__enter__()
@@ -153,12 +168,20 @@ def portal_client(settings: Settings) -> Any:
         return m.group(1)
 
     page = tc.get("/login")
-    res = tc.post("/login", data={"username": BENCH_USER, "password": BENCH_PASSWORD,
-                                  "csrf_token": token(page.text), "next": "/"})
+    res = tc.post(
+        "/login",
+        data={
+            "username": BENCH_USER,
+            "password": BENCH_PASSWORD,
+            "csrf_token": token(page.text),
+            "next": "/",
+        },
+    )
     assert res.status_code == 303, f"bench login failed: {res.status_code}"
     page = tc.get("/purpose")
-    res = tc.post("/purpose", data={"code": "training", "reference": "", "csrf_token": token(page.text),
-                                    "next": "/"})
+    res = tc.post(
+        "/purpose", data={"code": "training", "reference": "", "csrf_token": token(page.text), "next": "/"}
+    )
     assert res.status_code == 303, f"bench purpose failed: {res.status_code} {res.text[:200]}"
     return tc
 
@@ -179,18 +202,25 @@ def main() -> None:
     args = ap.parse_args()
 
     base = get_settings()
-    settings = base.model_copy(update={
-        "index_prefix": args.prefix,
-        "state_dir": Path(base.state_dir) / "bench-search",
-        "audit_head_file": Path(base.state_dir) / "bench-search" / "audit-head.log",
-    })
+    settings = base.model_copy(
+        update={
+            "index_prefix": args.prefix,
+            "state_dir": Path(base.state_dir) / "bench-search",
+            "audit_head_file": Path(base.state_dir) / "bench-search" / "audit-head.log",
+        }
+    )
     Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
     total = ensure_records(settings, args.records, not args.no_ner)
     queries = sample_queries(settings, args.queries, args.seed)
     tc = portal_client(settings)
     raw_client = make_client(settings, "serving")
-    user = Principal(BENCH_USER, "Bench Analyst", frozenset({"analyst"}), frozenset({"INTEL"}),
-                     frozenset({"intel", "intel_c"}))
+    user = Principal(
+        BENCH_USER,
+        "Bench Analyst",
+        frozenset({"analyst"}),
+        frozenset({"INTEL"}),
+        frozenset({"intel", "intel_c"}),
+    )
     alias = records_alias(settings)
 
     # Warm both paths (caches, JIT, connection pools).
@@ -220,7 +250,9 @@ def main() -> None:
         all_portal += portal_ms
         all_raw += raw_ms
         p, r, t = percentiles(portal_ms), percentiles(raw_ms), percentiles(took)
-        print(f"{kind:<16}{p[0]:>10.1f}{p[1]:>8.1f}{p[2]:>8.1f}{r[0]:>10.1f}{r[1]:>7.1f}{r[2]:>7.1f}{t[1]:>17.1f}")
+        print(
+            f"{kind:<16}{p[0]:>10.1f}{p[1]:>8.1f}{p[2]:>8.1f}{r[0]:>10.1f}{r[1]:>7.1f}{r[2]:>7.1f}{t[1]:>17.1f}"
+        )
     p, r = percentiles(all_portal), percentiles(all_raw)
     print("-" * len(header))
     print(f"{'all':<16}{p[0]:>10.1f}{p[1]:>8.1f}{p[2]:>8.1f}{r[0]:>10.1f}{r[1]:>7.1f}{r[2]:>7.1f}")

@@ -37,11 +37,19 @@ def load_rows() -> list[dict]:
 
 
 def _model_only(texts: list[str]) -> list[list[tuple[int, int, str]]]:
-    mapping = {"PERSON": "PERSON", "ORG": "ORG", "GPE": "LOCATION", "LOC": "LOCATION",
-               "FAC": "LOCATION", "DATE": "DATE"}
+    mapping = {
+        "PERSON": "PERSON",
+        "ORG": "ORG",
+        "GPE": "LOCATION",
+        "LOC": "LOCATION",
+        "FAC": "LOCATION",
+        "DATE": "DATE",
+    }
     nlp = load_model()
-    return [[(e.start_char, e.end_char, mapping[e.label_]) for e in doc.ents if e.label_ in mapping]
-            for doc in nlp.pipe(texts)]
+    return [
+        [(e.start_char, e.end_char, mapping[e.label_]) for e in doc.ents if e.label_ in mapping]
+        for doc in nlp.pipe(texts)
+    ]
 
 
 def score(
@@ -124,8 +132,10 @@ def main() -> int:
             if args.errors:
                 for e in errors:
                     print("  ", *e)
-    print(f"\nTargets (identifier labels F1 >= 0.97, PERSON F1 >= 0.85) on all passages: "
-          f"{'MET' if ok_all else 'NOT MET'}")
+    print(
+        f"\nTargets (identifier labels F1 >= 0.97, PERSON F1 >= 0.85) on all passages: "
+        f"{'MET' if ok_all else 'NOT MET'}"
+    )
     return 0
 
 

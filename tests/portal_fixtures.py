@@ -41,8 +41,14 @@ STANDARD_USERS: dict[str, StdUser] = {
     for u in (
         StdUser("officer", PASSWORD, ("officer",), ("RESPONSE",), (), "Olivia Okafor"),
         StdUser("analyst", PASSWORD, ("analyst",), ("INTEL",), ("intel", "intel_c"), "Arun Mehta"),
-        StdUser("supervisor", PASSWORD, ("supervisor", "officer"), ("RESPONSE", "CID"),
-                ("intel", "protected_person"), "Sarah Whitfield"),
+        StdUser(
+            "supervisor",
+            PASSWORD,
+            ("supervisor", "officer"),
+            ("RESPONSE", "CID"),
+            ("intel", "protected_person"),
+            "Sarah Whitfield",
+        ),
         StdUser("auditor", PASSWORD, ("auditor",), ("PSD",), (), "Aisha Rahman"),
         StdUser("admin", PASSWORD, ("admin",), ("ICT",), (), "Adam Clarke"),
     )
@@ -57,8 +63,16 @@ def standard_users(client: OpenSearch, settings: Settings) -> dict[str, StdUser]
     store = UserStore(client, settings)
     for u in STANDARD_USERS.values():
         if store.get(u.username) is None:
-            create_user(client, settings, u.username, u.password, roles=u.roles, units=u.units,
-                        clearances=u.clearances, display_name=u.display_name)
+            create_user(
+                client,
+                settings,
+                u.username,
+                u.password,
+                roles=u.roles,
+                units=u.units,
+                clearances=u.clearances,
+                display_name=u.display_name,
+            )
     return STANDARD_USERS
 
 
@@ -110,8 +124,8 @@ def login(
     page = test_client.get("/login")
     assert page.status_code == 200, page.text
     res = test_client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": csrf_from(page.text),
-                        "next": "/"},
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_from(page.text), "next": "/"},
     )
     assert res.status_code == 303, f"login failed for {username}: {res.status_code}"
     if purpose is not None:
@@ -123,7 +137,7 @@ def set_purpose(test_client: TestClient, code: str, reference: str | None) -> No
     page = test_client.get("/purpose")
     assert page.status_code == 200, page.text
     res = test_client.post(
-        "/purpose", data={"code": code, "reference": reference or "", "csrf_token": csrf_from(page.text),
-                          "next": "/"},
+        "/purpose",
+        data={"code": code, "reference": reference or "", "csrf_token": csrf_from(page.text), "next": "/"},
     )
     assert res.status_code == 303, f"purpose not accepted: {res.status_code} {res.text[:300]}"

@@ -95,8 +95,10 @@ class RecordOut(BaseModel):
     reference: str
     title: str
     record_date: str | None
-    record: dict[str, Any] = Field(description="the validated record (intelligence text withheld where "
-                                               "the reader's access calls for the sanitised text)")
+    record: dict[str, Any] = Field(
+        description="the validated record (intelligence text withheld where "
+        "the reader's access calls for the sanitised text)"
+    )
     entities: dict[str, list[str]]
     linked: list[LinkedOut]
 
@@ -138,14 +140,21 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 428: {"model": ErrorOut}, 503: {"model": ErrorOut},
+    400: {"model": ErrorOut},
+    401: {"model": ErrorOut},
+    428: {"model": ErrorOut},
+    503: {"model": ErrorOut},
 }
 
 
 def result_out(item: ResultItem) -> ResultOut:
     return ResultOut(
-        id=item.id, record_type=item.record_type, reference=item.reference, title=item.title_text,
-        date=item.date, facts=dict(item.facts),
+        id=item.id,
+        record_type=item.record_type,
+        reference=item.reference,
+        title=item.title_text,
+        date=item.date,
+        facts=dict(item.facts),
         people=[PersonOut(name=p.name, role=p.role, dob=p.dob) for p in item.people],
         snippets=[[SegmentOut(text=s.text, mark=s.mark) for s in snip] for snip in item.snippets],
         entities=[EntityOut(label=c.label, value=c.value, url=c.href) for c in item.chips],
@@ -154,9 +163,11 @@ def result_out(item: ResultItem) -> ResultOut:
 
 
 def facet_out(view: FacetView) -> FacetOut:
-    return FacetOut(key=view.key, label=view.label,
-                    values=[FacetValueOut(value=v.value, count=v.count, selected=v.selected)
-                            for v in view.values])
+    return FacetOut(
+        key=view.key,
+        label=view.label,
+        values=[FacetValueOut(value=v.value, count=v.count, selected=v.selected) for v in view.values],
+    )
 
 
 @router.get("/search", response_model=SearchOut, responses=ERRORS, summary="Search all records")
@@ -165,8 +176,12 @@ def api_search(
     user: CurrentUser,
     purpose: RequirePurpose,
     audit: Auditor,
-    q: str = Query("", max_length=1000, description="the search-box language (names, identifiers, "
-                   "dates of birth, quoted phrases, AND/OR/NOT, field:value filters)"),
+    q: str = Query(
+        "",
+        max_length=1000,
+        description="the search-box language (names, identifiers, "
+        "dates of birth, quoted phrases, AND/OR/NOT, field:value filters)",
+    ),
     sort: str = Query("relevance", description="relevance | newest | oldest"),
     page: int = Query(1, ge=1, le=10_000),
     size: int = Query(20, ge=1, le=100),
@@ -179,72 +194,131 @@ def api_search(
     outcome = views.run_search(request.app.state.client, request.app.state.settings, user, req)
     audit.record(request, "api.search", details=audit_details(state, outcome))
     return SearchOut(
-        query=state.q, notices=list(req.parsed.notices), degraded=req.parsed.degraded, total=outcome.total,
-        page=outcome.page, pages=outcome.pages, size=outcome.size, capped=outcome.capped,
+        query=state.q,
+        notices=list(req.parsed.notices),
+        degraded=req.parsed.degraded,
+        total=outcome.total,
+        page=outcome.page,
+        pages=outcome.pages,
+        size=outcome.size,
+        capped=outcome.capped,
         results=[result_out(i) for i in outcome.items],
         facets=[facet_out(f) for f in facet_views(outcome.aggs, state.facet_map, lambda k, v: "")],
     )
 
 
-@router.get("/records/{record_id}", response_model=RecordOut, responses={**ERRORS, 404: {"model": ErrorOut}},
-            summary="One record, with linked records")
-def api_record(request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose,
-               audit: Auditor) -> RecordOut | JSONResponse:
+@router.get(
+    "/records/{record_id}",
+    response_model=RecordOut,
+    responses={**ERRORS, 404: {"model": ErrorOut}},
+    summary="One record, with linked records",
+)
+def api_record(
+    request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+) -> RecordOut | JSONResponse:
     hit = views.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
     if hit is None:
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
         return JSONResponse({"error": NOT_FOUND.title, "detail": NOT_FOUND.message}, status_code=404)
     src = hit.source
-    audit.record(request, "api.record.view", target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE),
-                                                     "reference": src.get(F.REFERENCE)})
+    audit.record(
+        request,
+        "api.record.view",
+        target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
+    )
     record: dict[str, Any] = dict(src.get(F.RECORD) or {})
     entities: dict[str, list[str]] = dict(src.get(F.ENTITIES) or {})
     if isinstance(hit.record, IntelligenceReport) and not sees_full_intelligence(user):
         for name in INTEL_RESTRICTED_FIELDS:
             record.pop(name, None)
         # Entities found in withheld text would disclose it: keep those in what is shown.
-        shown = {str(m.get("value")) for m in src.get(F.MENTIONS) or []
-                 if m.get("field") not in INTEL_RESTRICTED_FIELDS}
+        shown = {
+            str(m.get("value"))
+            for m in src.get(F.MENTIONS) or []
+            if m.get("field") not in INTEL_RESTRICTED_FIELDS
+        }
         people = {str(p.get(F.P_NAME)) for p in src.get(F.PEOPLE) or []}
         entities = {k: [v for v in vs if v in shown or v in people] for k, vs in entities.items()}
     linked = views.linked_records(request.app.state.client, request.app.state.settings, user, hit)
     return RecordOut(
-        id=str(src.get(F.ID)), record_type=str(src.get(F.RECORD_TYPE)), reference=str(src.get(F.REFERENCE)),
-        title=str(src.get(F.TITLE)), record_date=src.get(F.RECORD_DATE), record=record, entities=entities,
-        linked=[LinkedOut(id=r.item.id, record_type=r.item.record_type, reference=r.item.reference,
-                          title=r.item.title_text, date=r.item.date, reasons=r.reasons)
-                for g in linked for r in g.records],
+        id=str(src.get(F.ID)),
+        record_type=str(src.get(F.RECORD_TYPE)),
+        reference=str(src.get(F.REFERENCE)),
+        title=str(src.get(F.TITLE)),
+        record_date=src.get(F.RECORD_DATE),
+        record=record,
+        entities=entities,
+        linked=[
+            LinkedOut(
+                id=r.item.id,
+                record_type=r.item.record_type,
+                reference=r.item.reference,
+                title=r.item.title_text,
+                date=r.item.date,
+                reasons=r.reasons,
+            )
+            for g in linked
+            for r in g.records
+        ],
     )
 
 
-@router.get("/entities/{label}/{value:path}", response_model=EntityPageOut,
-            responses={**ERRORS, 404: {"model": ErrorOut}}, summary="Records mentioning one entity")
-def api_entity(request: Request, label: str, value: str, user: CurrentUser, purpose: RequirePurpose,
-               audit: Auditor, page: int = Query(1, ge=1, le=400)) -> EntityPageOut | JSONResponse:
+@router.get(
+    "/entities/{label}/{value:path}",
+    response_model=EntityPageOut,
+    responses={**ERRORS, 404: {"model": ErrorOut}},
+    summary="Records mentioning one entity",
+)
+def api_entity(
+    request: Request,
+    label: str,
+    value: str,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    page: int = Query(1, ge=1, le=400),
+) -> EntityPageOut | JSONResponse:
     label_u = label.upper()
     if label_u not in F.ENTITY_LABELS or not value.strip() or len(value) > 200:
-        return JSONResponse({"error": NOT_FOUND.title, "detail": "unknown entity label or empty value"},
-                            status_code=404)
+        return JSONResponse(
+            {"error": NOT_FOUND.title, "detail": "unknown entity label or empty value"}, status_code=404
+        )
     canonical = views.canonical_entity_value(label_u, value)
-    data = views.entity_page(request.app.state.client, request.app.state.settings, user, label_u, canonical,
-                             page=page)
-    audit.record(request, "api.entity.view", target={"label": label_u, "value": canonical},
-                 details={"result_count": data.total, "shown_ids": [i.id for i in data.items],
-                          "page": data.page})
+    data = views.entity_page(
+        request.app.state.client, request.app.state.settings, user, label_u, canonical, page=page
+    )
+    audit.record(
+        request,
+        "api.entity.view",
+        target={"label": label_u, "value": canonical},
+        details={"result_count": data.total, "shown_ids": [i.id for i in data.items], "page": data.page},
+    )
     return EntityPageOut(
-        label=label_u, value=canonical, total=data.total, page=data.page, pages=data.pages,
+        label=label_u,
+        value=canonical,
+        total=data.total,
+        page=data.page,
+        pages=data.pages,
         records=[result_out(i) for i in data.items],
         timeline=[BucketOut(key=b.key, count=b.count) for b in data.timeline],
-        co_occurring={k: [BucketOut(key=b.key, count=b.count) for b in v]
-                      for k, v in data.co_occurring.items()},
-        variants=[VariantOut(name=v.name, dob=v.dob, pnc_id=v.pnc_id, reasons=v.reasons, records=v.records)
-                  for v in data.variants],
+        co_occurring={
+            k: [BucketOut(key=b.key, count=b.count) for b in v] for k, v in data.co_occurring.items()
+        },
+        variants=[
+            VariantOut(name=v.name, dob=v.dob, pnc_id=v.pnc_id, reasons=v.reasons, records=v.records)
+            for v in data.variants
+        ],
     )
 
 
 @router.get("/suggest", response_model=list[SuggestionOut], responses=ERRORS, summary="Type-ahead")
-def api_suggest(request: Request, user: CurrentUser, purpose: RequirePurpose, audit: Auditor,
-                q: str = Query("", max_length=100)) -> list[SuggestionOut]:
+def api_suggest(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    q: str = Query("", max_length=100),
+) -> list[SuggestionOut]:
     items = views.suggest(request.app.state.client, request.app.state.settings, user, q)
     if items:
         audit.record(request, "suggest", details={"query": q, "shown": [s.text for s in items]})

@@ -28,9 +28,25 @@ router = APIRouter(prefix="/audit")
 AuditorUser = Annotated[Principal, Depends(require_role("auditor"))]
 PAGE_SIZE = 50
 ACTIONS = (
-    "login", "logout", "purpose.set", "search", "api.search", "suggest", "record.view", "api.record.view",
-    "record.denied", "entity.view", "api.entity.view", "export", "access.denied", "account.create",
-    "account.disable", "account.enable", "account.reset_password", "audit.search", "audit.view",
+    "login",
+    "logout",
+    "purpose.set",
+    "search",
+    "api.search",
+    "suggest",
+    "record.view",
+    "api.record.view",
+    "record.denied",
+    "entity.view",
+    "api.entity.view",
+    "export",
+    "access.denied",
+    "account.create",
+    "account.disable",
+    "account.enable",
+    "account.reset_password",
+    "audit.search",
+    "audit.view",
     "audit.export",
 )
 
@@ -94,7 +110,9 @@ FilterFromQuery = Annotated[tuple[AuditFilter, list[str]], Depends(_filter_from_
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(
-        request, name, {"actions": ACTIONS, "purposes": purposes.purposes(), "flags": FLAGS, **context},
+        request,
+        name,
+        {"actions": ACTIONS, "purposes": purposes.purposes(), "flags": FLAGS, **context},
         status_code=status_code,
     )
     return response
@@ -122,10 +140,21 @@ def audit_search(
     ctx.audit.refresh()
     total, events = _events(request, f, errors, page)
     who = subject_summary(ctx.client, ctx.settings, f) if f.subject and not errors else []
-    return _render(request, "audit/events.html", {
-        "f": f, "errors": errors, "total": total, "events": events, "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)), "who": who, "query_args": f.as_dict(),
-    }, status_code=400 if errors else 200)
+    return _render(
+        request,
+        "audit/events.html",
+        {
+            "f": f,
+            "errors": errors,
+            "total": total,
+            "events": events,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "who": who,
+            "query_args": f.as_dict(),
+        },
+        status_code=400 if errors else 200,
+    )
 
 
 @router.get("/users/{username}")
@@ -139,17 +168,30 @@ def audit_user(
 ) -> Response:
     ctx = security_context(request)
     f, errors = _filter(request, username, None, None, None, None, None, since, until)
-    ctx.audit.record(request, "audit.view", target={"user": username},
-                     details={"page": "user", "filters": f.as_dict()})
+    ctx.audit.record(
+        request, "audit.view", target={"user": username}, details={"page": "user", "filters": f.as_dict()}
+    )
     ctx.audit.refresh()
     account = ctx.users.get(username)
     summary = user_summary(ctx.client, ctx.settings, f) if not errors else None
     total, events = _events(request, f, errors, page)
-    return _render(request, "audit/user.html", {
-        "username": username, "account": account, "summary": summary, "errors": errors, "f": f,
-        "total": total, "events": events, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
-        "query_args": f.as_dict(),
-    }, status_code=400 if errors else 200)
+    return _render(
+        request,
+        "audit/user.html",
+        {
+            "username": username,
+            "account": account,
+            "summary": summary,
+            "errors": errors,
+            "f": f,
+            "total": total,
+            "events": events,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "query_args": f.as_dict(),
+        },
+        status_code=400 if errors else 200,
+    )
 
 
 @router.get("/anomalies")
@@ -164,8 +206,9 @@ def audit_anomalies(
     f, errors = _filter(request, None, None, None, None, None, None, since, until)
     if not f.since and not errors:
         f.since = date.today() - timedelta(days=30)
-    ctx.audit.record(request, "audit.view", details={"page": "anomalies", "filters": f.as_dict(),
-                                                     "per_hour": per_hour})
+    ctx.audit.record(
+        request, "audit.view", details={"page": "anomalies", "filters": f.as_dict(), "per_hour": per_hour}
+    )
     ctx.audit.refresh()
     flagged: dict[str, tuple[int, list[dict[str, Any]]]] = {}
     volumes: list[dict[str, Any]] = []
@@ -174,9 +217,18 @@ def audit_anomalies(
             flag_filter = AuditFilter(flag=flag, since=f.since, until=f.until)
             flagged[flag] = search_events(ctx.client, ctx.settings, flag_filter, size=PAGE_SIZE)
         volumes = volume_anomalies(ctx.client, ctx.settings, f, per_hour)
-    return _render(request, "audit/anomalies.html", {
-        "f": f, "errors": errors, "flagged": flagged, "volumes": volumes, "per_hour": per_hour,
-    }, status_code=400 if errors else 200)
+    return _render(
+        request,
+        "audit/anomalies.html",
+        {
+            "f": f,
+            "errors": errors,
+            "flagged": flagged,
+            "volumes": volumes,
+            "per_hour": per_hour,
+        },
+        status_code=400 if errors else 200,
+    )
 
 
 @router.get("/export.csv")
@@ -189,10 +241,14 @@ def audit_export(
     f, errors = filtered
     if errors:
         return Response("; ".join(errors), status_code=400, media_type="text/plain")
-    ctx.audit.record(request, "audit.export", details={"filters": f.as_dict(),
-                                                       "max_rows": ctx.settings.export_max_rows})
+    ctx.audit.record(
+        request, "audit.export", details={"filters": f.as_dict(), "max_rows": ctx.settings.export_max_rows}
+    )
     buffer = io.StringIO()
     ctx.audit.export_csv(build_query(f), buffer, limit=ctx.settings.export_max_rows)
     data = buffer.getvalue().encode("utf-8")
-    return StreamingResponse(iter([data]), media_type="text/csv; charset=utf-8",
-                             headers={"content-disposition": 'attachment; filename="lantern-audit.csv"'})
+    return StreamingResponse(
+        iter([data]),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="lantern-audit.csv"'},
+    )

@@ -14,13 +14,16 @@ from portal.security.middleware import cookie_names, delete_cookie, safe_next, s
 
 router = APIRouter()
 
-LOGIN_FAILED = ("Sign-in failed: the username or password is wrong, or there were too many attempts. "
-                "Check them and try again; after repeated failures sign-in is paused for a while.")
+LOGIN_FAILED = (
+    "Sign-in failed: the username or password is wrong, or there were too many attempts. "
+    "Check them and try again; after repeated failures sign-in is paused for a while."
+)
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(request, name, context,
-                                                                       status_code=status_code)
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
     return response
 
 
@@ -50,8 +53,9 @@ def login(
     attempted = username.strip().lower()[:64]
     target = safe_next(next)
     if ctx.throttle.locked(attempted, addr):
-        ctx.audit.record(request, "login", outcome="locked", username=attempted or "-",
-                         details={"reason": "throttled"})
+        ctx.audit.record(
+            request, "login", outcome="locked", username=attempted or "-", details={"reason": "throttled"}
+        )
         return _failed(request, target, username)
     user = ctx.identity.authenticate(attempted, password)
     if user is None:
@@ -63,8 +67,9 @@ def login(
     old = getattr(request.state, "security_session", None)
     if old is not None:
         ctx.sessions.delete(old.id)
-    token, session = ctx.sessions.create(user.username, client_addr=addr,
-                                         user_agent=request.headers.get("user-agent"))
+    token, session = ctx.sessions.create(
+        user.username, client_addr=addr, user_agent=request.headers.get("user-agent")
+    )
     request.state.security_session = session
     try:
         ctx.audit.record(request, "login", principal=user.principal())
@@ -93,16 +98,27 @@ def logout(request: Request, user: CurrentUser) -> Response:
     return response
 
 
-def _purpose_page(request: Request, next: str, error: str | None, code: str | None, reference: str | None,
-                  status_code: int = 200) -> Response:
+def _purpose_page(
+    request: Request,
+    next: str,
+    error: str | None,
+    code: str | None,
+    reference: str | None,
+    status_code: int = 200,
+) -> Response:
     current = request.state.purpose
-    return _render(request, "auth/purpose.html", {
-        "purposes": purposes.purposes(),
-        "next": next,
-        "error": error,
-        "selected": code if code is not None else (current.code if current else ""),
-        "reference": reference if reference is not None else (current.reference or "" if current else ""),
-    }, status_code=status_code)
+    return _render(
+        request,
+        "auth/purpose.html",
+        {
+            "purposes": purposes.purposes(),
+            "next": next,
+            "error": error,
+            "selected": code if code is not None else (current.code if current else ""),
+            "reference": reference if reference is not None else (current.reference or "" if current else ""),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/purpose")
@@ -126,8 +142,12 @@ def set_purpose(
         return _purpose_page(request, target, str(exc), code, reference, status_code=400)
     previous = request.state.purpose
     request.state.purpose = info
-    ctx.audit.record(request, "purpose.set", details={
-        "previous": {"code": previous.code, "reference": previous.reference} if previous else None,
-    })
+    ctx.audit.record(
+        request,
+        "purpose.set",
+        details={
+            "previous": {"code": previous.code, "reference": previous.reference} if previous else None,
+        },
+    )
     ctx.sessions.set_purpose(request.state.security_session.id, info.code, info.reference)
     return RedirectResponse(target, status_code=303)

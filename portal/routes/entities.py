@@ -37,18 +37,32 @@ class PageLinks:
 
 
 @router.get("/entity/{label}/{value:path}")
-def entity_view(request: Request, label: str, value: str, user: CurrentUser, purpose: RequirePurpose,
-                audit: Auditor, page: str | None = None) -> Response:
+def entity_view(
+    request: Request,
+    label: str,
+    value: str,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    page: str | None = None,
+) -> Response:
     label_u = label.upper()
     if label_u not in F.ENTITY_LABELS or not value.strip() or len(value) > MAX_VALUE_CHARS:
         return error_response(request, NOT_FOUND)
     canonical = views.canonical_entity_value(label_u, value)
     if canonical != value or label_u != label:
         return RedirectResponse(entity_href(label_u, canonical), status_code=303)
-    data = views.entity_page(request.app.state.client, request.app.state.settings, user, label_u, canonical,
-                             page=_page(page))
-    audit.record(request, "entity.view", target={"label": label_u, "value": canonical},
-                 details={"result_count": data.total, "shown_ids": [i.id for i in data.items],
-                          "page": data.page})
-    return render(request, "entity.html", {"entity": data, "label_name": ENTITY_LABEL_NAMES[label_u],
-                                           "linker": PageLinks(label_u, canonical)})
+    data = views.entity_page(
+        request.app.state.client, request.app.state.settings, user, label_u, canonical, page=_page(page)
+    )
+    audit.record(
+        request,
+        "entity.view",
+        target={"label": label_u, "value": canonical},
+        details={"result_count": data.total, "shown_ids": [i.id for i in data.items], "page": data.page},
+    )
+    return render(
+        request,
+        "entity.html",
+        {"entity": data, "label_name": ENTITY_LABEL_NAMES[label_u], "linker": PageLinks(label_u, canonical)},
+    )

@@ -55,8 +55,9 @@ def narrative_segments(source: dict[str, Any], fields: dict[str, str]) -> dict[s
     return {name: mention_segments(text, by_field.get(name, [])) for name, text in fields.items()}
 
 
-def visible_entities(source: dict[str, Any], record: AnyRecord | None, user: Principal,
-                     fields: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+def visible_entities(
+    source: dict[str, Any], record: AnyRecord | None, user: Principal, fields: dict[str, str]
+) -> dict[str, list[tuple[str, str]]]:
     """Entity chips: all of them, or for restricted intelligence only those in what is shown."""
     out: dict[str, list[tuple[str, str]]] = {}
     if isinstance(record, IntelligenceReport) and not sees_full_intelligence(user):
@@ -76,33 +77,56 @@ def visible_entities(source: dict[str, Any], record: AnyRecord | None, user: Pri
 def timeline(record: AnyRecord, segs: dict[str, list[Segment]]) -> list[TimelineEvent]:
     events: list[TimelineEvent] = []
     if isinstance(record, CustodyRecord):
-        events.append(TimelineEvent(record.arrest_at, "arrest", "Arrested",
-                                    record.arrest_location.one_line() if record.arrest_location else None))
+        events.append(
+            TimelineEvent(
+                record.arrest_at,
+                "arrest",
+                "Arrested",
+                record.arrest_location.one_line() if record.arrest_location else None,
+            )
+        )
         events.append(TimelineEvent(record.arrived_at, "arrival", f"Arrived at {record.station}"))
         for i, r in enumerate(record.reviews):
             who = " ".join(p for p in (r.reviewer.rank, r.reviewer.name) if p)
             kind = r.review_type.value.replace("_", " ")
-            events.append(TimelineEvent(r.at, "review", f"Review ({kind}) by {who}", r.outcome,
-                                        segs.get(f"reviews.{i}.notes")))
+            events.append(
+                TimelineEvent(
+                    r.at, "review", f"Review ({kind}) by {who}", r.outcome, segs.get(f"reviews.{i}.notes")
+                )
+            )
         for i, iv in enumerate(record.interviews):
             extra = "solicitor present" if iv.solicitor_present else "no solicitor"
             title = f"Interview by {iv.officer.name} ({extra})"
             notes = segs.get(f"interviews.{i}.notes")
             events.append(TimelineEvent(iv.started_at, "interview", title, None, notes))
         if record.released_at:
-            events.append(TimelineEvent(record.released_at, "release",
-                                        f"Released: {record.outcome.value.replace('_', ' ')}",
-                                        record.outcome_details))
+            events.append(
+                TimelineEvent(
+                    record.released_at,
+                    "release",
+                    f"Released: {record.outcome.value.replace('_', ' ')}",
+                    record.outcome_details,
+                )
+            )
     elif isinstance(record, CrimeReport):
-        events.append(TimelineEvent(record.occurred_from, "occurred", "Offence occurred",
-                                    record.location.one_line()))
+        events.append(
+            TimelineEvent(record.occurred_from, "occurred", "Offence occurred", record.location.one_line())
+        )
         for i, e in enumerate(record.investigation_log):
-            events.append(TimelineEvent(e.at, "log", f"Log: {e.officer.name}", None,
-                                        segs.get(f"investigation_log.{i}.text")))
+            events.append(
+                TimelineEvent(
+                    e.at, "log", f"Log: {e.officer.name}", None, segs.get(f"investigation_log.{i}.text")
+                )
+            )
     elif isinstance(record, CaseFile):
         if record.charged_at:
-            events.append(TimelineEvent(record.charged_at, "charge",
-                                        f"Charged ({record.charging_decision.value.upper()} decision)"))
+            events.append(
+                TimelineEvent(
+                    record.charged_at,
+                    "charge",
+                    f"Charged ({record.charging_decision.value.upper()} decision)",
+                )
+            )
         for h in record.hearings:
             what = h.hearing_type.value.replace("_", " ").capitalize()
             events.append(TimelineEvent(h.at, "hearing", f"{what} at {h.court}", h.result))
@@ -132,14 +156,18 @@ def record_context(request: Request, user: Principal, hit: views.RecordHit) -> d
 
 
 @router.get("/records/{record_id}")
-def record_page(request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose,
-                audit: Auditor) -> Response:
+def record_page(
+    request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+) -> Response:
     hit = views.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
     if hit is None:
         # Does not exist, or may not be read: the same answer either way.
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
         return error_response(request, NOT_FOUND)
     src = hit.source
-    audit.record(request, "record.view", target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE),
-                                                 "reference": src.get(F.REFERENCE)})
+    audit.record(
+        request,
+        "record.view",
+        target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
+    )
     return render(request, "record.html", record_context(request, user, hit))

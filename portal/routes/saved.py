@@ -144,7 +144,6 @@ def _form_error(
     )
 
 
-
 # ------------------------------------------------------------------------------ pages
 
 
@@ -253,8 +252,15 @@ async def saved_update(request: Request, saved_id: str, user: CurrentUser, audit
             state=state,
         )
     except SavedQueryError as exc:
-        return _form_error(request, user, state, fields, exc, sq=current,
-                           status_code=403 if not current.editable_by(user) else 400)
+        return _form_error(
+            request,
+            user,
+            state,
+            fields,
+            exc,
+            sq=current,
+            status_code=403 if not current.editable_by(user) else 400,
+        )
     audit.record(
         request,
         "saved_query.update",

@@ -18,7 +18,7 @@ from portal.security import Auditor, CurrentUser, require_purpose
 router = APIRouter(include_in_schema=False)
 
 SEARCH_TIPS = (
-    ("Names, however spelt", "Jon Smyth, Bill Smith, \"John Smith\""),
+    ("Names, however spelt", 'Jon Smyth, Bill Smith, "John Smith"'),
     ("Vehicles, phones, postcodes", "AB12 CDE, 07700 900123, SE1 7PB"),
     ("Dates of birth", "John Smith 12/03/1985 (choose ± years below)"),
     ("Identifiers", "PNC 2001/0123456F, CRO 123456/98K, QQ123456C"),
@@ -36,12 +36,14 @@ def is_fragment_request(request: Request, target: str) -> bool:
     )
 
 
-def render(request: Request, name: str, context: dict[str, Any], *, block: str | None = None,
-           status_code: int = 200) -> Response:
+def render(
+    request: Request, name: str, context: dict[str, Any], *, block: str | None = None, status_code: int = 200
+) -> Response:
     templates = request.app.state.templates
     if block:
-        response: Response = templates.TemplateResponse(request, name, context, status_code=status_code,
-                                                        block_name=block)
+        response: Response = templates.TemplateResponse(
+            request, name, context, status_code=status_code, block_name=block
+        )
         return response
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     return response
@@ -54,8 +56,9 @@ def history_header(request: Request) -> str:
 
 def search_request(state: SearchState, today: Any = None) -> B.SearchRequest:
     parsed = parse(state.q, dob_years=state.dob_years, today=today)
-    return B.SearchRequest(parsed=parsed, facets=state.facet_map, sort=state.sort, page=state.page,
-                           size=state.size)
+    return B.SearchRequest(
+        parsed=parsed, facets=state.facet_map, sort=state.sort, page=state.page, size=state.size
+    )
 
 
 def audit_details(state: SearchState, outcome: views.SearchOutcome) -> dict[str, Any]:
@@ -73,16 +76,32 @@ def audit_details(state: SearchState, outcome: views.SearchOutcome) -> dict[str,
 
 @router.get("/")
 def home(request: Request, user: CurrentUser) -> Response:
-    return render(request, "search.html", {"state": SearchState(), "outcome": None, "tips": SEARCH_TIPS,
-                                           "live_search": True, "facets": [], "notices": ()})
+    return render(
+        request,
+        "search.html",
+        {
+            "state": SearchState(),
+            "outcome": None,
+            "tips": SEARCH_TIPS,
+            "live_search": True,
+            "facets": [],
+            "notices": (),
+        },
+    )
 
 
 @router.get("/search")
 def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response:
     state = from_params(request.query_params.multi_items())
     fragment = is_fragment_request(request, "search-main")
-    ctx: dict[str, Any] = {"state": state, "outcome": None, "tips": SEARCH_TIPS, "live_search": True,
-                           "facets": [], "notices": ()}
+    ctx: dict[str, Any] = {
+        "state": state,
+        "outcome": None,
+        "tips": SEARCH_TIPS,
+        "live_search": True,
+        "facets": [],
+        "notices": (),
+    }
     if not state.active:
         response = render(request, "search.html", ctx, block="main" if fragment else None)
         if fragment:

@@ -70,10 +70,27 @@ IDENT_PEOPLE_FIELD: dict[str, str] = {
 }
 # Results carry what the result list shows, not the whole record.
 RESULT_SOURCE = [
-    F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.SUMMARY, F.RECORD_DATE, F.STATION, F.COURT,
-    F.BOROUGH, F.UNIT, F.STATUS, F.OUTCOME, F.GRADING, F.OFFENCE_CATEGORIES, F.ENTITIES,
-    F.ACCESS_HANDLING, F.ACCESS_SENSITIVITY,
-    F.people(F.P_ROLE), F.people(F.P_NAME), F.people(F.P_DOB), F.people(F.P_PNC_ID),
+    F.ID,
+    F.RECORD_TYPE,
+    F.REFERENCE,
+    F.TITLE,
+    F.SUMMARY,
+    F.RECORD_DATE,
+    F.STATION,
+    F.COURT,
+    F.BOROUGH,
+    F.UNIT,
+    F.STATUS,
+    F.OUTCOME,
+    F.GRADING,
+    F.OFFENCE_CATEGORIES,
+    F.ENTITIES,
+    F.ACCESS_HANDLING,
+    F.ACCESS_SENSITIVITY,
+    F.people(F.P_ROLE),
+    F.people(F.P_NAME),
+    F.people(F.P_DOB),
+    F.people(F.P_PNC_ID),
     f"{F.RECORD}.sanitised_text",
 ]
 
@@ -83,8 +100,8 @@ RESULT_SOURCE = [
 
 @dataclass(frozen=True)
 class Facet:
-    key: str           # URL parameter
-    label: str         # heading shown to users
+    key: str  # URL parameter
+    label: str  # heading shown to users
     field: str
     size: int = 10
     kind: Literal["terms", "year"] = "terms"
@@ -113,8 +130,11 @@ def facet_filter(facet: Facet, values: Sequence[str]) -> Query:
         return {
             "bool": {
                 "should": [
-                    {"range": {facet.field: {"gte": f"{y}-01-01", "lte": f"{y}-12-31",
-                                             "format": "yyyy-MM-dd"}}}
+                    {
+                        "range": {
+                            facet.field: {"gte": f"{y}-01-01", "lte": f"{y}-12-31", "format": "yyyy-MM-dd"}
+                        }
+                    }
                     for y in years
                 ],
                 "minimum_should_match": 1,
@@ -127,7 +147,10 @@ def _facet_agg(facet: Facet) -> Query:
     if facet.kind == "year":
         return {
             "date_histogram": {
-                "field": facet.field, "calendar_interval": "year", "format": "yyyy", "min_doc_count": 1,
+                "field": facet.field,
+                "calendar_interval": "year",
+                "format": "yyyy",
+                "min_doc_count": 1,
                 "order": {"_key": "desc"},
             }
         }
@@ -216,39 +239,74 @@ def name_tiers(words: Sequence[str]) -> list[Query]:
     ]
     first, last = ws[0], ws[-1]
     if len(ws) >= 2:
-        tiers.append(_const({"bool": {"filter": [
-            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
-            {"match": {F.people(F.P_SURNAME): last}},
-        ]}}, BOOST_NAME_VARIANT))
+        tiers.append(
+            _const(
+                {
+                    "bool": {
+                        "filter": [
+                            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
+                            {"match": {F.people(F.P_SURNAME): last}},
+                        ]
+                    }
+                },
+                BOOST_NAME_VARIANT,
+            )
+        )
         # "Smith John", "SMITH, John": surname first, as many systems print names.
-        tiers.append(_const({"bool": {"filter": [
-            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(last))}},
-            {"match": {F.people(F.P_SURNAME): first}},
-        ]}}, BOOST_NAME_VARIANT_REVERSED))
+        tiers.append(
+            _const(
+                {
+                    "bool": {
+                        "filter": [
+                            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(last))}},
+                            {"match": {F.people(F.P_SURNAME): first}},
+                        ]
+                    }
+                },
+                BOOST_NAME_VARIANT_REVERSED,
+            )
+        )
         surname_keys = sorted(phonetic_keys(last))
         sounds_like: list[Query] = [
             {"match": {F.people(F.P_SURNAME): {"query": last, "fuzziness": "AUTO", "prefix_length": 1}}}
         ]
         if surname_keys:
             sounds_like.append({"terms": {F.people(F.P_NAME_PHONETIC): surname_keys}})
-        tiers.append(_const({"bool": {"filter": [
-            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
-            {"bool": {"should": sounds_like, "minimum_should_match": 1}},
-        ]}}, BOOST_NAME_VARIANT_SOUNDALIKE))
+        tiers.append(
+            _const(
+                {
+                    "bool": {
+                        "filter": [
+                            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
+                            {"bool": {"should": sounds_like, "minimum_should_match": 1}},
+                        ]
+                    }
+                },
+                BOOST_NAME_VARIANT_SOUNDALIKE,
+            )
+        )
     else:
         variants = sorted(forename_variants(first))
         if len(variants) > 1:
             tiers.append(_const({"terms": {F.people(F.P_FORENAME_VARIANTS): variants}}, BOOST_NAME_VARIANT))
     per_word_keys = [sorted(phonetic_keys(w)) for w in ws if len(w) > 1]
     if per_word_keys and all(per_word_keys):
-        tiers.append(_const(
-            {"bool": {"filter": [{"terms": {F.people(F.P_NAME_PHONETIC): keys}} for keys in per_word_keys]}},
-            BOOST_NAME_PHONETIC,
-        ))
-    tiers.append(_const(
-        {"match": {name: {"query": text, "fuzziness": "AUTO", "prefix_length": 1, "operator": "and"}}},
-        BOOST_NAME_FUZZY,
-    ))
+        tiers.append(
+            _const(
+                {
+                    "bool": {
+                        "filter": [{"terms": {F.people(F.P_NAME_PHONETIC): keys}} for keys in per_word_keys]
+                    }
+                },
+                BOOST_NAME_PHONETIC,
+            )
+        )
+    tiers.append(
+        _const(
+            {"match": {name: {"query": text, "fuzziness": "AUTO", "prefix_length": 1, "operator": "and"}}},
+            BOOST_NAME_FUZZY,
+        )
+    )
     return tiers
 
 
@@ -267,19 +325,25 @@ def text_run(words: Sequence[str], dob: Dob | None = None) -> Query:
     """Bare words: each must match in the text or in someone's name; names rank first."""
     ws = [w for w in words if w.strip()]
     joined = " ".join(ws)
-    text_match: Query = {
-        "multi_match": {"query": joined, "fields": list(TEXT_FIELDS), "type": "best_fields"}
-    }
+    text_match: Query = {"multi_match": {"query": joined, "fields": list(TEXT_FIELDS), "type": "best_fields"}}
     should: list[Query] = [text_match]
     if len(ws) > 1:
-        should.append({"match_phrase": {f"{F.TEXT}.exact": {"query": joined, "slop": 2,
-                                                             "boost": BOOST_PHRASE}}})
+        should.append(
+            {"match_phrase": {f"{F.TEXT}.exact": {"query": joined, "slop": 2, "boost": BOOST_PHRASE}}}
+        )
     if len(ws) > MAX_NAME_WORDS:
         # Narrative search: most of the words, in the text.
-        required: list[Query] = [{
-            "multi_match": {"query": joined, "fields": list(TEXT_FIELDS), "type": "cross_fields",
-                            "operator": "or", "minimum_should_match": "3<75%"}
-        }]
+        required: list[Query] = [
+            {
+                "multi_match": {
+                    "query": joined,
+                    "fields": list(TEXT_FIELDS),
+                    "type": "cross_fields",
+                    "operator": "or",
+                    "minimum_should_match": "3<75%",
+                }
+            }
+        ]
     else:
         required = [_word_anywhere(w) for w in ws]
         person = person_query(ws, dob)
@@ -357,19 +421,35 @@ def keyword(kw: Keyword) -> Query:
     if kw.field == "ref":
         return {"term": {F.REFERENCE: v}}
     if kw.field == "status":
-        return {"bool": {"should": [
-            {"term": {F.STATUS: {"value": v, "case_insensitive": True}}},
-            {"term": {F.OUTCOME: {"value": v, "case_insensitive": True}}},
-        ], "minimum_should_match": 1}}
+        return {
+            "bool": {
+                "should": [
+                    {"term": {F.STATUS: {"value": v, "case_insensitive": True}}},
+                    {"term": {F.OUTCOME: {"value": v, "case_insensitive": True}}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
     if kw.field == "grading":
         return {"prefix": {F.GRADING: {"value": v}}}
     if kw.field == "offence":
-        return {"bool": {"should": [
-            {"term": {F.OFFENCE_CODES: {"value": v, "case_insensitive": True}}},
-            {"wildcard": {F.OFFENCE_CATEGORIES: {"value": f"*{_escape_wildcard(v)}*",
-                                                 "case_insensitive": True}}},
-            {"match": {F.OFFENCE_TEXT: {"query": v, "operator": "and"}}},
-        ], "minimum_should_match": 1}}
+        return {
+            "bool": {
+                "should": [
+                    {"term": {F.OFFENCE_CODES: {"value": v, "case_insensitive": True}}},
+                    {
+                        "wildcard": {
+                            F.OFFENCE_CATEGORIES: {
+                                "value": f"*{_escape_wildcard(v)}*",
+                                "case_insensitive": True,
+                            }
+                        }
+                    },
+                    {"match": {F.OFFENCE_TEXT: {"query": v, "operator": "and"}}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
     fields = {"station": F.STATION, "borough": F.BOROUGH, "court": F.COURT}
     return {"wildcard": {fields[kw.field]: {"value": f"*{_escape_wildcard(v)}*", "case_insensitive": True}}}
 
@@ -478,8 +558,9 @@ def highlight_query(parsed: ParsedQuery) -> Query | None:
         if isinstance(leaf, Text):
             words = " ".join(leaf.words)
             should.append({"multi_match": {"query": words, "fields": fields}})
-            should.append({"multi_match": {"query": words, "fields": fields, "fuzziness": "AUTO",
-                                           "prefix_length": 1}})
+            should.append(
+                {"multi_match": {"query": words, "fields": fields, "fuzziness": "AUTO", "prefix_length": 1}}
+            )
         elif isinstance(leaf, Phrase | Name):
             should.append({"multi_match": {"query": leaf.text, "fields": fields, "type": "phrase"}})
         elif isinstance(leaf, Ident):
@@ -590,18 +671,31 @@ def entity_query(label: str, value: str) -> Query:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
-def build_entity(label: str, value: str, *, size: int = 50, page: int = 1,
-                 extra_keys: Sequence[str] = ()) -> Query:
+def build_entity(
+    label: str, value: str, *, size: int = 50, page: int = 1, extra_keys: Sequence[str] = ()
+) -> Query:
     """Records for an entity page, a monthly timeline, and co-occurring entities."""
     query = entity_query(label, value)
     if extra_keys:
-        query = {"bool": {"should": [query, _nested({"terms": {F.people(F.P_PERSON_KEY): list(extra_keys)}},
-                                                    score_mode="none")],
-                          "minimum_should_match": 1}}
+        query = {
+            "bool": {
+                "should": [
+                    query,
+                    _nested({"terms": {F.people(F.P_PERSON_KEY): list(extra_keys)}}, score_mode="none"),
+                ],
+                "minimum_should_match": 1,
+            }
+        }
     start, size = page_window(page, size)
     aggs: Query = {
-        "timeline": {"date_histogram": {"field": F.RECORD_DATE, "calendar_interval": "month",
-                                        "format": "yyyy-MM", "min_doc_count": 1}},
+        "timeline": {
+            "date_histogram": {
+                "field": F.RECORD_DATE,
+                "calendar_interval": "month",
+                "format": "yyyy-MM",
+                "min_doc_count": 1,
+            }
+        },
         "types": {"terms": {"field": F.RECORD_TYPE, "size": 4}},
     }
     for other in ENTITY_FACET_LABELS:
@@ -621,13 +715,20 @@ def build_person_keys(value: str) -> Query:
     """The people matching a person entity value, with their linking keys (inner hits)."""
     return {
         "query": _nested(
-            {"bool": {"should": [
-                {"match_phrase": {F.people(F.P_NAME): value}},
-                {"match_phrase": {F.people(F.P_ALIASES): value}},
-            ], "minimum_should_match": 1}},
+            {
+                "bool": {
+                    "should": [
+                        {"match_phrase": {F.people(F.P_NAME): value}},
+                        {"match_phrase": {F.people(F.P_ALIASES): value}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            },
             score_mode="none",
-            inner_hits={"size": 5, "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID,
-                                                                         F.P_PERSON_KEY, F.P_ROLE)]},
+            inner_hits={
+                "size": 5,
+                "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID, F.P_PERSON_KEY, F.P_ROLE)],
+            },
         ),
         "size": 50,
         "_source": False,
@@ -640,16 +741,19 @@ def build_person_variants(keys: Sequence[str]) -> Query:
         "query": _nested(
             {"terms": {F.people(F.P_PERSON_KEY): list(keys)}},
             score_mode="none",
-            inner_hits={"size": 5, "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID,
-                                                                         F.P_PERSON_KEY)]},
+            inner_hits={
+                "size": 5,
+                "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID, F.P_PERSON_KEY)],
+            },
         ),
         "size": 100,
         "_source": False,
     }
 
 
-def build_linked(record_id: str, person_keys: Sequence[str], entities: Mapping[str, Sequence[str]],
-                 size: int = 60) -> Query | None:
+def build_linked(
+    record_id: str, person_keys: Sequence[str], entities: Mapping[str, Sequence[str]], size: int = 60
+) -> Query | None:
     """Other records sharing a person (linking key), vehicle, phone or address with one record."""
     should: list[Query] = []
     if person_keys:
@@ -661,8 +765,13 @@ def build_linked(record_id: str, person_keys: Sequence[str], entities: Mapping[s
     if not should:
         return None
     return {
-        "query": {"bool": {"should": should, "minimum_should_match": 1,
-                           "must_not": [{"ids": {"values": [record_id]}}]}},
+        "query": {
+            "bool": {
+                "should": should,
+                "minimum_should_match": 1,
+                "must_not": [{"ids": {"values": [record_id]}}],
+            }
+        },
         "size": size,
         "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
         "_source": {"includes": [*RESULT_SOURCE, F.people(F.P_PERSON_KEY)]},

@@ -140,33 +140,70 @@ def _leaves(node: Node, positive_only: bool) -> Iterator[Leaf]:
 
 # Canonical field name for each accepted spelling (the whitelist).
 FIELD_ALIASES: dict[str, str] = {
-    "type": "type", "kind": "type",
-    "vrm": "vrm", "reg": "vrm", "vehicle": "vrm",
-    "phone": "phone", "tel": "phone", "mobile": "phone",
-    "postcode": "postcode", "pc": "postcode",
-    "pnc": "pnc", "cro": "cro", "nino": "nino", "ni": "nino", "imei": "imei", "email": "email",
-    "station": "station", "borough": "borough", "court": "court", "status": "status",
-    "offence": "offence", "offense": "offence",
-    "grading": "grading", "grade": "grading",
-    "dob": "dob", "born": "dob",
-    "name": "name", "person": "name",
-    "ref": "ref", "reference": "ref",
-    "from": "from", "after": "from", "since": "from",
-    "to": "to", "before": "to", "until": "to",
+    "type": "type",
+    "kind": "type",
+    "vrm": "vrm",
+    "reg": "vrm",
+    "vehicle": "vrm",
+    "phone": "phone",
+    "tel": "phone",
+    "mobile": "phone",
+    "postcode": "postcode",
+    "pc": "postcode",
+    "pnc": "pnc",
+    "cro": "cro",
+    "nino": "nino",
+    "ni": "nino",
+    "imei": "imei",
+    "email": "email",
+    "station": "station",
+    "borough": "borough",
+    "court": "court",
+    "status": "status",
+    "offence": "offence",
+    "offense": "offence",
+    "grading": "grading",
+    "grade": "grading",
+    "dob": "dob",
+    "born": "dob",
+    "name": "name",
+    "person": "name",
+    "ref": "ref",
+    "reference": "ref",
+    "from": "from",
+    "after": "from",
+    "since": "from",
+    "to": "to",
+    "before": "to",
+    "until": "to",
 }
 FIELD_HELP = (
     "type, vrm, phone, postcode, pnc, cro, nino, imei, email, station, borough, court, status, "
     "offence, grading, dob, name, ref, from, to"
 )
 IDENT_FIELDS: dict[str, str] = {
-    "vrm": "VRM", "phone": "PHONE", "postcode": "POSTCODE", "pnc": "PNC_ID", "cro": "CRO_NO",
-    "nino": "NINO", "imei": "IMEI", "email": "EMAIL",
+    "vrm": "VRM",
+    "phone": "PHONE",
+    "postcode": "POSTCODE",
+    "pnc": "PNC_ID",
+    "cro": "CRO_NO",
+    "nino": "NINO",
+    "imei": "IMEI",
+    "email": "EMAIL",
 }
 RECORD_TYPES: dict[str, str] = {
-    "custody": "custody", "detention": "custody",
-    "crime": "crime", "crimes": "crime", "investigation": "crime",
-    "case": "case", "cases": "case", "casefile": "case", "case_file": "case", "prosecution": "case",
-    "intel": "intel", "intelligence": "intel",
+    "custody": "custody",
+    "detention": "custody",
+    "crime": "crime",
+    "crimes": "crime",
+    "investigation": "crime",
+    "case": "case",
+    "cases": "case",
+    "casefile": "case",
+    "case_file": "case",
+    "prosecution": "case",
+    "intel": "intel",
+    "intelligence": "intel",
 }
 
 # Record references: custody number, crime reference, URN, intelligence reference.
@@ -182,9 +219,20 @@ REFERENCE_PATTERNS = (
 _MONTHS = {
     m: i + 1
     for i, names in enumerate(
-        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-         ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-         ("oct", "october"), ("nov", "november"), ("dec", "december")]
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
     )
     for m in names
 }
@@ -272,7 +320,7 @@ class _Tok:
     leaf: Leaf | None = None
 
 
-_QUOTES = "\"\u201c\u201d"
+_QUOTES = '"\u201c\u201d'
 _OPERATORS = {"AND": "AND", "&&": "AND", "OR": "OR", "||": "OR", "NOT": "NOT"}
 _FIELD_RX = re.compile(r"([A-Za-z_]+):(.*)", re.DOTALL)
 
@@ -375,8 +423,9 @@ def _lex(s: str, notes: _Notes) -> list[_Tok]:
             if label and value and _canonicalise(label, value) is None:
                 # ``vrm:ab12 cde``, ``phone:07700 900 123``: the value may run over a few words.
                 value, end = _extend_identifier(s, label, value, end)
-            toks.append(_Tok("FIELD", s[i:end], i, end, neg=neg, field=FIELD_ALIASES[m.group(1).lower()],
-                             value=value))
+            toks.append(
+                _Tok("FIELD", s[i:end], i, end, neg=neg, field=FIELD_ALIASES[m.group(1).lower()], value=value)
+            )
             i = end
             continue
         if m and not m.group(1).isdigit() and m.group(2):
@@ -517,8 +566,15 @@ def _recognise_run(s: str, run: list[_Tok], dob_years: int, today: date) -> list
     while k < len(run):
         if k in claimed:
             last, leaf = claimed[k]
-            out.append(_Tok("LEAF", text[run[k].start - base : run[last].end - base], run[k].start,
-                            run[last].end, leaf=leaf))
+            out.append(
+                _Tok(
+                    "LEAF",
+                    text[run[k].start - base : run[last].end - base],
+                    run[k].start,
+                    run[last].end,
+                    leaf=leaf,
+                )
+            )
             k = last + 1
         else:
             out.append(run[k])
@@ -553,8 +609,9 @@ def _field_leaf(tok: _Tok, dob_years: int, today: date, notes: _Notes) -> Leaf |
     if name == "dob":
         born = _dob(value, dob_years, today)
         if born is None:
-            notes.add(f"'{value}' is not a date of birth Lantern understands (try 12/03/1985); "
-                      "it was ignored.")
+            notes.add(
+                f"'{value}' is not a date of birth Lantern understands (try 12/03/1985); it was ignored."
+            )
             return None
         return born
     if name == "name":
@@ -564,8 +621,9 @@ def _field_leaf(tok: _Tok, dob_years: int, today: date, notes: _Notes) -> Leaf |
     if name in ("from", "to"):
         d = parse_partial_date(value, end=name == "to", today=today)
         if d is None:
-            notes.add(f"'{value}' is not a date Lantern understands (try 2024-03-12 or 2024-03); "
-                      "it was ignored.")
+            notes.add(
+                f"'{value}' is not a date Lantern understands (try 2024-03-12 or 2024-03); it was ignored."
+            )
             return None
         return DateRange(start=d) if name == "from" else DateRange(end=d)
     if name == "grading":
@@ -756,8 +814,9 @@ def parse(raw: str | None, *, dob_years: int = 0, today: date | None = None) -> 
     try:
         root = _Parser(toks, dob_years, today, notes).parse()
     except _SyntaxProblem as problem:
-        notes.add(f"The query could not be fully understood ({problem}); "
-                  "all its terms were searched for instead.")
+        notes.add(
+            f"The query could not be fully understood ({problem}); all its terms were searched for instead."
+        )
         root = _degrade(toks, dob_years, today, notes)
         degraded = True
     except Exception:

@@ -25,9 +25,20 @@ except ZoneInfoNotFoundError:  # no tz database: show UTC rather than fail
 
 TYPE_LABELS = {"custody": "Custody", "crime": "Crime", "case": "Case file", "intel": "Intelligence"}
 ENTITY_LABEL_NAMES = {
-    "PERSON": "Person", "ORG": "Organisation", "LOCATION": "Place", "DATE": "Date",
-    "POSTCODE": "Postcode", "VRM": "Vehicle", "PHONE": "Phone", "EMAIL": "Email", "NINO": "NI number",
-    "PNC_ID": "PNC ID", "CRO_NO": "CRO number", "IMEI": "IMEI", "WEAPON": "Weapon", "DRUG": "Drug",
+    "PERSON": "Person",
+    "ORG": "Organisation",
+    "LOCATION": "Place",
+    "DATE": "Date",
+    "POSTCODE": "Postcode",
+    "VRM": "Vehicle",
+    "PHONE": "Phone",
+    "EMAIL": "Email",
+    "NINO": "NI number",
+    "PNC_ID": "PNC ID",
+    "CRO_NO": "CRO number",
+    "IMEI": "IMEI",
+    "WEAPON": "Weapon",
+    "DRUG": "Drug",
 }
 # Entity chips shown on a result, in this order.
 CHIP_LABELS = ("VRM", "PHONE", "PNC_ID", "POSTCODE", "EMAIL", "NINO", "CRO_NO", "IMEI", "WEAPON", "DRUG")
@@ -38,7 +49,7 @@ MAX_CHIPS = 8
 class Segment:
     text: str
     mark: bool = False
-    label: str | None = None   # an entity mention
+    label: str | None = None  # an entity mention
     value: str | None = None
     href: str | None = None
 

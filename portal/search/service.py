@@ -20,10 +20,21 @@ from portal.access import Principal, secure
 
 # Body keys a route may send; anything else is refused (``suggest`` and ``rescore`` run
 # outside the query, ``script_fields``/``runtime_mappings`` could read any field).
-ALLOWED_KEYS = frozenset({
-    "query", "from", "size", "sort", "track_total_hits", "_source", "aggs", "post_filter",
-    "highlight", "search_after", "timeout",
-})
+ALLOWED_KEYS = frozenset(
+    {
+        "query",
+        "from",
+        "size",
+        "sort",
+        "track_total_hits",
+        "_source",
+        "aggs",
+        "post_filter",
+        "highlight",
+        "search_after",
+        "timeout",
+    }
+)
 
 
 class UnsafeQuery(ValueError):

@@ -54,8 +54,14 @@ class SearchOutcome:
     capped: bool  # more results exist than paging can reach
 
 
-def run_search(client: OpenSearch, settings: Settings, user: Principal, req: B.SearchRequest,
-               *, today: date | None = None) -> SearchOutcome:
+def run_search(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    req: B.SearchRequest,
+    *,
+    today: date | None = None,
+) -> SearchOutcome:
     body = B.build_search(req)
     resp = secured_search(client, settings, user, body, today=today)
     hits = resp.get("hits", {}).get("hits", [])
@@ -82,7 +88,7 @@ def run_search(client: OpenSearch, settings: Settings, user: Principal, req: B.S
 @dataclass(frozen=True)
 class Suggestion:
     text: str
-    kind: str   # PERSON, an identifier label, or REFERENCE
+    kind: str  # PERSON, an identifier label, or REFERENCE
     href: str
 
 
@@ -98,8 +104,15 @@ def _suggestion_kind(value: str) -> tuple[str, str]:
     return "PERSON", value
 
 
-def suggest(client: OpenSearch, settings: Settings, user: Principal, prefix: str, *, size: int = 8,
-            today: date | None = None) -> list[Suggestion]:
+def suggest(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    prefix: str,
+    *,
+    size: int = 8,
+    today: date | None = None,
+) -> list[Suggestion]:
     """People and identifiers starting with what was typed (min 2 characters), most frequent first."""
     from indexer.documents import person_display
 
@@ -148,8 +161,9 @@ class RecordHit:
     record: AnyRecord | None
 
 
-def fetch_record(client: OpenSearch, settings: Settings, user: Principal, record_id: str,
-                 *, today: date | None = None) -> RecordHit | None:
+def fetch_record(
+    client: OpenSearch, settings: Settings, user: Principal, record_id: str, *, today: date | None = None
+) -> RecordHit | None:
     """The record if ``user`` may read it, else None (not found and not allowed look the same)."""
     if not record_id or len(record_id) > 100:
         return None
@@ -193,8 +207,9 @@ def _person_key_reason(key: str, names: Mapping[str, str]) -> str:
     return f"same person: {who or 'name'} born {dob}"
 
 
-def linked_records(client: OpenSearch, settings: Settings, user: Principal, hit: RecordHit,
-                   *, today: date | None = None) -> list[LinkedGroup]:
+def linked_records(
+    client: OpenSearch, settings: Settings, user: Principal, hit: RecordHit, *, today: date | None = None
+) -> list[LinkedGroup]:
     """Records sharing a person, vehicle, phone or address with this one, grouped by type, newest first."""
     src = hit.source
     key_names: dict[str, str] = {}
@@ -204,8 +219,10 @@ def linked_records(client: OpenSearch, settings: Settings, user: Principal, hit:
         for k in p.get(F.P_PERSON_KEY) or []:
             key_names.setdefault(k, str(p.get(F.P_NAME, "")))
     entities: Mapping[str, list[str]] = src.get(F.ENTITIES) or {}
-    wanted = {label: list(entities.get(label.lower(), [])) for label in ("VRM", "PHONE", "POSTCODE", "PNC_ID",
-                                                                          "EMAIL", "IMEI")}
+    wanted = {
+        label: list(entities.get(label.lower(), []))
+        for label in ("VRM", "PHONE", "POSTCODE", "PNC_ID", "EMAIL", "IMEI")
+    }
     body = B.build_linked(str(src.get(F.ID)), sorted(key_names), wanted)
     if body is None:
         return []
@@ -264,8 +281,9 @@ class EntityPage:
     pages: int
 
 
-def _person_links(client: OpenSearch, settings: Settings, user: Principal, value: str,
-                  today: date | None) -> tuple[list[str], list[NameVariant]]:
+def _person_links(
+    client: OpenSearch, settings: Settings, user: Principal, value: str, today: date | None
+) -> tuple[list[str], list[NameVariant]]:
     """Linking keys of the people called ``value``, and the other spellings sharing them."""
     resp = secured_search(client, settings, user, B.build_person_keys(value), today=today)
     keys: dict[str, dict[str, Any]] = {}
@@ -306,8 +324,17 @@ def _person_links(client: OpenSearch, settings: Settings, user: Principal, value
     return sorted(keys), ordered
 
 
-def entity_page(client: OpenSearch, settings: Settings, user: Principal, label: str, value: str,
-                *, page: int = 1, size: int = 25, today: date | None = None) -> EntityPage:
+def entity_page(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    label: str,
+    value: str,
+    *,
+    page: int = 1,
+    size: int = 25,
+    today: date | None = None,
+) -> EntityPage:
     label = label.upper()
     keys: list[str] = []
     variants: list[NameVariant] = []
@@ -334,8 +361,10 @@ def entity_page(client: OpenSearch, settings: Settings, user: Principal, label: 
         value=value,
         total=total,
         items=[result_item(h, user) for h in resp.get("hits", {}).get("hits", [])],
-        timeline=[Bucket(str(b.get("key_as_string")), int(b["doc_count"]))
-                  for b in aggs.get("timeline", {}).get("buckets", [])],
+        timeline=[
+            Bucket(str(b.get("key_as_string")), int(b["doc_count"]))
+            for b in aggs.get("timeline", {}).get("buckets", [])
+        ],
         types=[Bucket(str(b["key"]), int(b["doc_count"])) for b in aggs.get("types", {}).get("buckets", [])],
         co_occurring=co,
         variants=variants,

@@ -276,18 +276,25 @@ class AuditLog:
             doc_id = ev.pop("_id")
             seq = int(raw_seq) if isinstance(raw_seq, int) else -1
             if seq < expected:
-                return bad(expected, f"event with seq {raw_seq} (id {doc_id}) was inserted: "
-                                     f"seq {expected} was expected next")
+                return bad(
+                    expected,
+                    f"event with seq {raw_seq} (id {doc_id}) was inserted: seq {expected} was expected next",
+                )
             if seq > expected:
-                return bad(expected, f"event(s) {expected}..{seq - 1} removed: the chain jumps from "
-                                     f"{expected - 1} to {seq}")
+                return bad(
+                    expected,
+                    f"event(s) {expected}..{seq - 1} removed: the chain jumps from {expected - 1} to {seq}",
+                )
             if doc_id != str(seq):
                 return bad(seq, f"event {seq} is stored under id {doc_id}: events were moved or reordered")
             if event_hash(ev) != ev.get("hash"):
                 return bad(seq, f"event {seq} was altered: its content does not match its hash")
             if ev.get("prev_hash") != prev:
-                return bad(seq, f"event {seq} does not follow event {seq - 1} (prev_hash mismatch): "
-                                "an event was inserted, removed or reordered")
+                return bad(
+                    seq,
+                    f"event {seq} does not follow event {seq - 1} (prev_hash mismatch): "
+                    "an event was inserted, removed or reordered",
+                )
             if seq in heads and heads[seq] != ev["hash"]:
                 return bad(seq, f"event {seq} differs from the head file: the chain was rewritten from here")
             prev = str(ev["hash"])
@@ -297,9 +304,13 @@ class AuditLog:
         if heads:
             top = max(heads)
             if top > last:
-                return VerifyResult(False, checked, last,
-                                    f"tail truncated: the head file records event {top} but the chain ends "
-                                    f"at {last}", last + 1)
+                return VerifyResult(
+                    False,
+                    checked,
+                    last,
+                    f"tail truncated: the head file records event {top} but the chain ends at {last}",
+                    last + 1,
+                )
         return VerifyResult(True, checked, last)
 
     def export_csv(self, query: dict[str, Any] | None, out: io.TextIOBase | Any, limit: int) -> int:
@@ -314,9 +325,24 @@ class AuditLog:
         return n
 
 
-CSV_COLUMNS = ("seq", "ts", "user", "roles", "client", "action", "outcome", "purpose_code",
-               "purpose_reference",
-               "target", "query", "shown_ids", "flags", "details", "prev_hash", "hash")
+CSV_COLUMNS = (
+    "seq",
+    "ts",
+    "user",
+    "roles",
+    "client",
+    "action",
+    "outcome",
+    "purpose_code",
+    "purpose_reference",
+    "target",
+    "query",
+    "shown_ids",
+    "flags",
+    "details",
+    "prev_hash",
+    "hash",
+)
 
 
 def csv_cell(column: str, ev: dict[str, Any]) -> str:

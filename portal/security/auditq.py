@@ -57,11 +57,18 @@ def build_query(f: AuditFilter) -> dict[str, Any]:
     if f.subject and f.subject.strip():
         s = f.subject.strip()
         ids = [s, *f.related_ids]
-        filters.append({"bool": {"should": [
-            {"terms": {"target_ids": ids}},
-            {"terms": {"shown_ids": ids}},
-            {"match": {"query": {"query": s, "operator": "and"}}},
-        ], "minimum_should_match": 1}})
+        filters.append(
+            {
+                "bool": {
+                    "should": [
+                        {"terms": {"target_ids": ids}},
+                        {"terms": {"shown_ids": ids}},
+                        {"match": {"query": {"query": s, "operator": "and"}}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
 
@@ -71,16 +78,26 @@ def related_record_ids(client: OpenSearch, settings: Settings, subject: str, lim
     s = subject.strip()
     if not s:
         return []
-    query = {"bool": {"should": [
-        {"term": {F.ID: s}},
-        {"term": {F.REFERENCE: s.upper()}},
-        {"nested": {"path": F.PEOPLE,
-                    "query": {"match": {F.people(F.P_NAME): {"query": s, "operator": "and"}}}}},
-        {"multi_match": {"query": s, "fields": [f"{F.ENTITIES}.*"], "lenient": True}},
-    ], "minimum_should_match": 1}}
+    query = {
+        "bool": {
+            "should": [
+                {"term": {F.ID: s}},
+                {"term": {F.REFERENCE: s.upper()}},
+                {
+                    "nested": {
+                        "path": F.PEOPLE,
+                        "query": {"match": {F.people(F.P_NAME): {"query": s, "operator": "and"}}},
+                    }
+                },
+                {"multi_match": {"query": s, "fields": [f"{F.ENTITIES}.*"], "lenient": True}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
     try:
-        res = client.search(index=settings.index_name("records"),
-                            body={"size": limit, "_source": False, "query": query})
+        res = client.search(
+            index=settings.index_name("records"), body={"size": limit, "_source": False, "query": query}
+        )
     except NotFoundError:
         return []
     except OpenSearchException:
@@ -88,55 +105,76 @@ def related_record_ids(client: OpenSearch, settings: Settings, subject: str, lim
     return [h["_id"] for h in res["hits"]["hits"]]
 
 
-def search_events(client: OpenSearch, settings: Settings, f: AuditFilter, *, page: int = 1, size: int = 50
-                  ) -> tuple[int, list[dict[str, Any]]]:
-    res = client.search(index=settings.index_name("audit"), body={
-        "query": build_query(f),
-        "sort": [{"seq": "desc"}],
-        "from": (page - 1) * size,
-        "size": size,
-        "track_total_hits": True,
-    })
+def search_events(
+    client: OpenSearch, settings: Settings, f: AuditFilter, *, page: int = 1, size: int = 50
+) -> tuple[int, list[dict[str, Any]]]:
+    res = client.search(
+        index=settings.index_name("audit"),
+        body={
+            "query": build_query(f),
+            "sort": [{"seq": "desc"}],
+            "from": (page - 1) * size,
+            "size": size,
+            "track_total_hits": True,
+        },
+    )
     return int(res["hits"]["total"]["value"]), [h["_source"] for h in res["hits"]["hits"]]
 
 
 def subject_summary(client: OpenSearch, settings: Settings, f: AuditFilter) -> list[dict[str, Any]]:
     """Who looked at the subject, for what purposes, how often, and when last."""
-    res = client.search(index=settings.index_name("audit"), body={
-        "size": 0,
-        "query": build_query(f),
-        "aggs": {"users": {"terms": {"field": "user", "size": 200}, "aggs": {
-            "last": {"max": {"field": "ts"}},
-            "purposes": {"terms": {"field": "purpose_code", "size": 10}, "aggs": {
-                "refs": {"terms": {"field": "purpose_reference", "size": 10}}}},
-            "actions": {"terms": {"field": "action", "size": 10}},
-        }}},
-    })
+    res = client.search(
+        index=settings.index_name("audit"),
+        body={
+            "size": 0,
+            "query": build_query(f),
+            "aggs": {
+                "users": {
+                    "terms": {"field": "user", "size": 200},
+                    "aggs": {
+                        "last": {"max": {"field": "ts"}},
+                        "purposes": {
+                            "terms": {"field": "purpose_code", "size": 10},
+                            "aggs": {"refs": {"terms": {"field": "purpose_reference", "size": 10}}},
+                        },
+                        "actions": {"terms": {"field": "action", "size": 10}},
+                    },
+                }
+            },
+        },
+    )
     out = []
     for b in res["aggregations"]["users"]["buckets"]:
-        out.append({
-            "user": b["key"],
-            "count": b["doc_count"],
-            "last": b["last"].get("value_as_string"),
-            "purposes": [{"code": p["key"], "refs": [r["key"] for r in p["refs"]["buckets"]]}
-                         for p in b["purposes"]["buckets"]],
-            "actions": {a["key"]: a["doc_count"] for a in b["actions"]["buckets"]},
-        })
+        out.append(
+            {
+                "user": b["key"],
+                "count": b["doc_count"],
+                "last": b["last"].get("value_as_string"),
+                "purposes": [
+                    {"code": p["key"], "refs": [r["key"] for r in p["refs"]["buckets"]]}
+                    for p in b["purposes"]["buckets"]
+                ],
+                "actions": {a["key"]: a["doc_count"] for a in b["actions"]["buckets"]},
+            }
+        )
     return out
 
 
 def user_summary(client: OpenSearch, settings: Settings, f: AuditFilter) -> dict[str, Any]:
-    res = client.search(index=settings.index_name("audit"), body={
-        "size": 0,
-        "query": build_query(f),
-        "aggs": {
-            "actions": {"terms": {"field": "action", "size": 50}},
-            "purposes": {"terms": {"field": "purpose_code", "size": 50}},
-            "flags": {"terms": {"field": "flags", "size": 10}},
-            "first": {"min": {"field": "ts"}},
-            "last": {"max": {"field": "ts"}},
+    res = client.search(
+        index=settings.index_name("audit"),
+        body={
+            "size": 0,
+            "query": build_query(f),
+            "aggs": {
+                "actions": {"terms": {"field": "action", "size": 50}},
+                "purposes": {"terms": {"field": "purpose_code", "size": 50}},
+                "flags": {"terms": {"field": "flags", "size": 10}},
+                "first": {"min": {"field": "ts"}},
+                "last": {"max": {"field": "ts"}},
+            },
         },
-    })
+    )
     a = res["aggregations"]
     return {
         "total": res["hits"]["total"]["value"],
@@ -148,19 +186,33 @@ def user_summary(client: OpenSearch, settings: Settings, f: AuditFilter) -> dict
     }
 
 
-def volume_anomalies(client: OpenSearch, settings: Settings, f: AuditFilter, per_hour: int
-                     ) -> list[dict[str, Any]]:
+def volume_anomalies(
+    client: OpenSearch, settings: Settings, f: AuditFilter, per_hour: int
+) -> list[dict[str, Any]]:
     """Hours in which a user ran more than ``per_hour`` searches."""
     base = build_query(AuditFilter(user=f.user, since=f.since, until=f.until))
     query = {"bool": {"filter": [base, {"terms": {"action": SEARCH_ACTIONS}}]}}
-    res = client.search(index=settings.index_name("audit"), body={
-        "size": 0,
-        "query": query,
-        "aggs": {"users": {"terms": {"field": "user", "size": 500}, "aggs": {
-            "hours": {"date_histogram": {"field": "ts", "fixed_interval": "1h",
-                                         "min_doc_count": per_hour + 1}},
-        }}},
-    })
+    res = client.search(
+        index=settings.index_name("audit"),
+        body={
+            "size": 0,
+            "query": query,
+            "aggs": {
+                "users": {
+                    "terms": {"field": "user", "size": 500},
+                    "aggs": {
+                        "hours": {
+                            "date_histogram": {
+                                "field": "ts",
+                                "fixed_interval": "1h",
+                                "min_doc_count": per_hour + 1,
+                            }
+                        },
+                    },
+                }
+            },
+        },
+    )
     out = []
     for u in res["aggregations"]["users"]["buckets"]:
         for h in u["hours"]["buckets"]:

@@ -65,8 +65,12 @@ def require_role(*roles: str) -> Callable[..., object]:
         if user.has_role(*roles):
             return user
         await run_in_threadpool(
-            get_audit_log(request).record, request, "access.denied", outcome="denied",
-            target={"path": request.url.path}, details={"required_roles": sorted(roles)},
+            get_audit_log(request).record,
+            request,
+            "access.denied",
+            outcome="denied",
+            target={"path": request.url.path},
+            details={"required_roles": sorted(roles)},
         )
         raise HTTPException(status_code=403, detail="You do not have access to this page.")
 

@@ -47,18 +47,20 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 5 * 1024 * 1024
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 BASE_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-security-policy", CSP),
     ("x-content-type-options", "nosniff"),
@@ -87,8 +89,15 @@ class SecurityContext:
     def create(cls, settings: Settings, client: OpenSearch | None = None) -> SecurityContext:
         c = client or make_client(settings, "serving")
         users = UserStore(c, settings)
-        return cls(settings, c, users, LocalIdentityProvider(users), SessionStore(c, settings),
-                   LoginThrottle(c, settings), AuditLog(c, settings))
+        return cls(
+            settings,
+            c,
+            users,
+            LocalIdentityProvider(users),
+            SessionStore(c, settings),
+            LoginThrottle(c, settings),
+            AuditLog(c, settings),
+        )
 
 
 def is_relaxed(request_scope: Scope) -> bool:
@@ -109,8 +118,9 @@ def cookie_names(scope: Scope) -> tuple[str, str]:
 def set_cookie(
     response: Response, scope: Scope, name: str, value: str, *, max_age: int | None = None
 ) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", secure=not is_relaxed(scope), httponly=True,
-                        samesite="lax")
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=not is_relaxed(scope), httponly=True, samesite="lax"
+    )
 
 
 def delete_cookie(response: Response, scope: Scope, name: str) -> None:
@@ -264,8 +274,10 @@ class SessionMiddleware:
         if header:
             return receive, header
         content_type = headers.get("content-type", "")
-        if not (content_type.startswith("application/x-www-form-urlencoded")
-                or content_type.startswith("multipart/form-data")):
+        if not (
+            content_type.startswith("application/x-www-form-urlencoded")
+            or content_type.startswith("multipart/form-data")
+        ):
             return receive, None
         # Read the body once, then replay it to the route.
         chunks: list[bytes] = []
@@ -311,8 +323,9 @@ class SessionMiddleware:
             await form.close()
         return replay, value
 
-    async def _unauthenticated(self, scope: Scope, receive: Receive, send: Send,
-                               extra: list[Callable[[Response], None]]) -> None:
+    async def _unauthenticated(
+        self, scope: Scope, receive: Receive, send: Send, extra: list[Callable[[Response], None]]
+    ) -> None:
         response: Response
         if str(scope["path"]).startswith("/api/") or wants_json(scope):
             response = JSONResponse({"error": "authentication required", "login": "/login"}, status_code=401)
@@ -325,19 +338,23 @@ class SessionMiddleware:
         await response(scope, receive, send)
 
     async def _csrf_failed(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = ("The form was stale or did not come from Lantern (CSRF check failed). "
-                   "Reload the page and try again.")
+        message = (
+            "The form was stale or did not come from Lantern (CSRF check failed). "
+            "Reload the page and try again."
+        )
         response: Response
         if wants_json(scope):
-            response = JSONResponse({"error": "csrf token missing or invalid", "detail": message},
-                                    status_code=403)
+            response = JSONResponse(
+                {"error": "csrf token missing or invalid", "detail": message}, status_code=403
+            )
         else:
             response = PlainTextResponse(message, status_code=403)
         await response(scope, receive, send)
 
     async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = ("Search is unavailable: Lantern cannot reach its data store just now. "
-                   "Please try again shortly.")
+        message = (
+            "Search is unavailable: Lantern cannot reach its data store just now. Please try again shortly."
+        )
         response: Response
         if wants_json(scope):
             response = JSONResponse({"error": "service unavailable", "detail": message}, status_code=503)

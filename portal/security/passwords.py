@@ -6,8 +6,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16,
-                        type=Type.ID)
+HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
 
 # Verified when the username is unknown, so an unknown user costs the same time as a wrong password.
 _DUMMY_HASH = HASHER.hash("lantern-timing-equaliser")

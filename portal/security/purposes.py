@@ -26,14 +26,18 @@ from pathlib import Path
 # placeholder text ("n/a", "test"), not prove that a reference exists.
 REFERENCE_PATTERNS: dict[str, tuple[str, re.Pattern[str]]] = {
     "crime": ("crime reference, e.g. CR/012345/24", re.compile(r"^CR/\d{6}/\d{2}$")),
-    "incident": ("incident / CAD log, e.g. INC-240312-0042 or CAD 1234 12/03/24",
-                 re.compile(r"^(INC|CAD|LOG)[ /-]?\d{1,8}([ /-]\d{1,8}){0,3}$")),
+    "incident": (
+        "incident / CAD log, e.g. INC-240312-0042 or CAD 1234 12/03/24",
+        re.compile(r"^(INC|CAD|LOG)[ /-]?\d{1,8}([ /-]\d{1,8}){0,3}$"),
+    ),
     "urn": ("case URN, e.g. 01MP1234524", re.compile(r"^\d{2}[A-Z]{2}\d{7}$")),
     "custody": ("custody number, e.g. 01MP/2024/012345", re.compile(r"^\d{2}[A-Z]{2}/\d{4}/\d{6}$")),
     "intel": ("intelligence reference, e.g. IR/2024/000123", re.compile(r"^IR/\d{4}/\d{6}$")),
     "operation": ("operation name, e.g. OP KINGFISHER", re.compile(r"^OP(ERATION)? [A-Z][A-Z -]{2,40}$")),
-    "safeguarding": ("safeguarding / MASH referral, e.g. MASH/2024/00123",
-                     re.compile(r"^(MASH|SG|SAFE)[ /-]?\d{2,4}([ /-]\d{1,8}){0,2}$")),
+    "safeguarding": (
+        "safeguarding / MASH referral, e.g. MASH/2024/00123",
+        re.compile(r"^(MASH|SG|SAFE)[ /-]?\d{2,4}([ /-]\d{1,8}){0,2}$"),
+    ),
     "vetting": ("vetting case, e.g. VET/2024/0042", re.compile(r"^VET[ /-]?\d{2,4}([ /-]\d{1,8}){0,2}$")),
 }
 
@@ -62,8 +66,9 @@ class PurposeInfo:
 
 
 DEFAULT_PURPOSES: tuple[Purpose, ...] = (
-    Purpose("investigation", "Criminal investigation", True,
-            ("crime", "incident", "urn", "custody", "operation")),
+    Purpose(
+        "investigation", "Criminal investigation", True, ("crime", "incident", "urn", "custody", "operation")
+    ),
     Purpose("intelligence_development", "Intelligence development", True, ("intel", "operation", "crime")),
     Purpose("safeguarding", "Safeguarding / vulnerability", True, ("safeguarding", "incident", "crime")),
     Purpose("custody", "Custody management", True, ("custody",)),
@@ -122,8 +127,10 @@ def validate(code: str, reference: str | None) -> PurposeInfo:
         raise PurposeError("The reference is too long (64 characters at most).")
     if purpose.reference_required and not ref:
         raise PurposeError(f"{purpose.label} needs a reference: {purpose.hint()}.")
-    if ref and purpose.reference_kinds and not any(
-        REFERENCE_PATTERNS[k][1].match(ref) for k in purpose.reference_kinds
+    if (
+        ref
+        and purpose.reference_kinds
+        and not any(REFERENCE_PATTERNS[k][1].match(ref) for k in purpose.reference_kinds)
     ):
         raise PurposeError(
             f"{ref!s} does not look like a reference for {purpose.label}: expected {purpose.hint()}."

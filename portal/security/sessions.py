@@ -99,8 +99,9 @@ class SessionStore:
             purpose_reference=src.get("purpose_reference"),
         )
         now = utcnow()
-        if (now - sess.last_seen > timedelta(minutes=self.settings.session_idle_minutes)
-                or now - sess.created_at > timedelta(hours=self.settings.session_absolute_hours)):
+        if now - sess.last_seen > timedelta(
+            minutes=self.settings.session_idle_minutes
+        ) or now - sess.created_at > timedelta(hours=self.settings.session_absolute_hours):
             self.delete(sid)
             return None
         if now - sess.last_seen > LAST_SEEN_GRANULARITY:
@@ -125,14 +126,15 @@ class SessionStore:
         self.client.indices.refresh(index=self.index)
         res = self.client.delete_by_query(
             index=self.write_index,
-            body={"query": {"bool": {"filter": [{"term": {"kind": "session"}},
-                                                {"term": {"username": username}}]}}},
+            body={
+                "query": {
+                    "bool": {"filter": [{"term": {"kind": "session"}}, {"term": {"username": username}}]}
+                }
+            },
             refresh=True,
             conflicts="proceed",
         )
         return int(res.get("deleted", 0))
-
-
 
 
 class LoginThrottle:
@@ -140,8 +142,8 @@ class LoginThrottle:
 
     ``login_max_failures`` failures within ``login_lockout_minutes`` lock the username for
     ``login_lockout_minutes``; an address is locked after ``login_max_failures_per_address``,
-    set higher because a whole station can sit behind one NAT address. Unknown usernames are counted like known ones, so
-    a lockout reveals nothing about which accounts exist.
+    set higher because a whole station can sit behind one NAT address. Unknown usernames
+    are counted like known ones, so a lockout reveals nothing about which accounts exist.
     """
 
     def __init__(self, client: OpenSearch, settings: Settings) -> None:
@@ -183,8 +185,12 @@ class LoginThrottle:
                         failures = int(doc.get("failures") or 0)
                         window_start = started
                 failures += 1
-                fields: dict[str, Any] = {"kind": "throttle", "key": key, "failures": failures,
-                                          "window_start": iso(window_start)}
+                fields: dict[str, Any] = {
+                    "kind": "throttle",
+                    "key": key,
+                    "failures": failures,
+                    "window_start": iso(window_start),
+                }
                 if doc and doc.get("locked_until"):
                     fields["locked_until"] = doc["locked_until"]
                 limit = (
@@ -198,8 +204,13 @@ class LoginThrottle:
                     if version is None:
                         self.client.index(index=self.write_index, id=key, body=fields, op_type="create")
                     else:
-                        self.client.index(index=self.write_index, id=key, body=fields,
-                                          if_seq_no=version[0], if_primary_term=version[1])
+                        self.client.index(
+                            index=self.write_index,
+                            id=key,
+                            body=fields,
+                            if_seq_no=version[0],
+                            if_primary_term=version[1],
+                        )
                     break
                 except ConflictError:
                     continue

@@ -172,8 +172,9 @@ class UserStore:
         ensure_security_indices(self.client, self.settings)
         fields = {**fields, "updated_at": iso(utcnow())}
         try:
-            self.client.update(index=self.write_index, id=name, body={"doc": fields}, refresh="wait_for",
-                               retry_on_conflict=3)
+            self.client.update(
+                index=self.write_index, id=name, body={"doc": fields}, refresh="wait_for", retry_on_conflict=3
+            )
         except NotFoundError as exc:
             raise UserError(f"no such user {name!r}") from exc
         _status_cache.forget(name)
@@ -187,8 +188,10 @@ class UserStore:
                 passwords.check_password_policy(password)
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
-        self._update(username, {"password_hash": passwords.hash_password(password),
-                                "password_changed_at": iso(utcnow())})
+        self._update(
+            username,
+            {"password_hash": passwords.hash_password(password), "password_changed_at": iso(utcnow())},
+        )
 
     def rehash(self, username: str, password: str) -> None:
         self._update(username, {"password_hash": passwords.hash_password(password)})
@@ -196,8 +199,10 @@ class UserStore:
     def list(self) -> list[User]:
         ensure_security_indices(self.client, self.settings)
         self.client.indices.refresh(index=self.index)
-        res = self.client.search(index=self.index, body={"size": 10_000, "sort": [{"username": "asc"}],
-                                                          "_source": {"excludes": ["password_hash"]}})
+        res = self.client.search(
+            index=self.index,
+            body={"size": 10_000, "sort": [{"username": "asc"}], "_source": {"excludes": ["password_hash"]}},
+        )
         return [_from_source(h["_source"]) for h in res["hits"]["hits"]]
 
 
@@ -277,6 +282,11 @@ def create_user(
 ) -> User:
     """Create a local account (test helper and the CLI's ``users add``)."""
     return UserStore(client, settings).create(
-        username, password, roles=roles, units=units, clearances=clearances, display_name=display_name,
+        username,
+        password,
+        roles=roles,
+        units=units,
+        clearances=clearances,
+        display_name=display_name,
         check_policy=False,
     )

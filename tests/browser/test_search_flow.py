@@ -25,8 +25,10 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
     pg = context.new_page()
     problems: list[str] = []
     # CSP violations and script errors show up here: the portal must produce none.
-    pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
-          if msg.type == "error" else None)
+    pg.on(
+        "console",
+        lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
+    )
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     pg.problems = problems
     yield pg
@@ -81,7 +83,7 @@ def test_search_facet_detail_entity_and_back(page: Any, artifacts: Path) -> None
     assert result_ids(page) == before
 
     # Open the custody record.
-    page.click(f'#r-{IDS["custody"]} a')
+    page.click(f"#r-{IDS['custody']} a")
     page.wait_for_url(re.compile(rf".*/records/{IDS['custody']}$"))
     assert "Jonathan Featherstone" in page.inner_text("#record-heading")
     assert page.locator("text=Linked records").count() == 1
@@ -154,8 +156,9 @@ def test_works_without_javascript(browser: Any, live_server: str, artifacts: Pat
 
 
 def test_dark_scheme_renders(browser: Any, live_server: str, artifacts: Path) -> None:
-    context = browser.new_context(base_url=live_server, color_scheme="dark",
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server, color_scheme="dark", viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(TIMEOUT)
     page = context.new_page()
     try:

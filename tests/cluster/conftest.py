@@ -34,21 +34,30 @@ LANTERN = str(Path(sys.executable).parent / "lantern")
 def cli_env(home: Path) -> dict[str, str]:
     """Environment that points the ``lantern`` CLI at the private cluster."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
-    env.update({
-        "LANTERN_ENV": "test",
-        "LANTERN_EMBEDDED_PORT": str(CLUSTER_PORT),
-        "LANTERN_EMBEDDED_TRANSPORT_PORT": str(CLUSTER_PORT + 100),
-        "LANTERN_EMBEDDED_HOME": str(home),
-        "LANTERN_EMBEDDED_HEAP": "512m",
-        "LANTERN_EMBEDDED_START_TIMEOUT": "240",
-        "COLUMNS": "200",
-    })
+    env.update(
+        {
+            "LANTERN_ENV": "test",
+            "LANTERN_EMBEDDED_PORT": str(CLUSTER_PORT),
+            "LANTERN_EMBEDDED_TRANSPORT_PORT": str(CLUSTER_PORT + 100),
+            "LANTERN_EMBEDDED_HOME": str(home),
+            "LANTERN_EMBEDDED_HEAP": "512m",
+            "LANTERN_EMBEDDED_START_TIMEOUT": "240",
+            "COLUMNS": "200",
+        }
+    )
     return env
 
 
 def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LANTERN, *args], env=cli_env(home), capture_output=True, text=True,
-                          timeout=timeout, check=False, cwd=embedded.REPO_ROOT)
+    return subprocess.run(
+        [LANTERN, *args],
+        env=cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=embedded.REPO_ROOT,
+    )
 
 
 @dataclass

@@ -45,8 +45,12 @@ def write_feed(
 
 def all_ids(client: OpenSearch, index: str, **params: Any) -> list[str]:
     """Every document id in ``index`` (duplicates kept, so a test can see them)."""
-    return [h["_id"] for h in scan(client, index=index, query={"query": {"match_all": {}}},
-                                   _source=False, size=1000, **params)]
+    return [
+        h["_id"]
+        for h in scan(
+            client, index=index, query={"query": {"match_all": {}}}, _source=False, size=1000, **params
+        )
+    ]
 
 
 def reject_lines(path: Path) -> dict[int, list[dict[str, Any]]]:

@@ -123,8 +123,9 @@ def test_sigkill_data_node_mid_bulk_load_loses_nothing(cluster: Cluster, tmp_pat
             killed["thread"].start()
 
     rejects = tmp_path / "rejects.ndjson"
-    report = load_files([feed], settings, client, extract_entities=False, rejects=rejects,
-                        hooks=[hook], console=QUIET)
+    report = load_files(
+        [feed], settings, client, extract_entities=False, rejects=rejects, hooks=[hook], console=QUIET
+    )
     killed["thread"].join()
     assert killed["pid"], "the victim node was not running"
     assert killed["at_rows"] < len(expected), "the node died after the load, not during it"
@@ -155,15 +156,17 @@ def _loader_env(cluster: Cluster, settings: Settings) -> dict[str, str]:
     from tests.cluster.conftest import cli_env
 
     env = cli_env(cluster.home)
-    env.update({
-        "LANTERN_OPENSEARCH_HOSTS": ",".join(cluster.urls()),
-        "LANTERN_INDEX_PREFIX": settings.index_prefix,
-        "LANTERN_STATE_DIR": str(settings.state_dir),
-        "LANTERN_INDEX_SHARDS": str(settings.index_shards),
-        "LANTERN_INDEX_REPLICAS": str(settings.index_replicas),
-        "LANTERN_WRITE_WAIT_FOR_ACTIVE_SHARDS": settings.write_wait_for_active_shards,
-        "LANTERN_BULK_CHUNK_SIZE": str(settings.bulk_chunk_size),
-    })
+    env.update(
+        {
+            "LANTERN_OPENSEARCH_HOSTS": ",".join(cluster.urls()),
+            "LANTERN_INDEX_PREFIX": settings.index_prefix,
+            "LANTERN_STATE_DIR": str(settings.state_dir),
+            "LANTERN_INDEX_SHARDS": str(settings.index_shards),
+            "LANTERN_INDEX_REPLICAS": str(settings.index_replicas),
+            "LANTERN_WRITE_WAIT_FOR_ACTIVE_SHARDS": settings.write_wait_for_active_shards,
+            "LANTERN_BULK_CHUNK_SIZE": str(settings.bulk_chunk_size),
+        }
+    )
     return env
 
 
@@ -171,9 +174,7 @@ def _comparable(source: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in source.items() if k != F.INDEXED_AT}
 
 
-def test_loader_sigkilled_and_rerun_gives_the_same_documents_once(
-    cluster: Cluster, tmp_path: Path
-) -> None:
+def test_loader_sigkilled_and_rerun_gives_the_same_documents_once(cluster: Cluster, tmp_path: Path) -> None:
     settings = _prefixed(cluster, "loaderkill", bulk_chunk_size=100, state_dir=tmp_path / "state")
     client = cluster.client()
     feed = tmp_path / "feed.ndjson"
@@ -221,8 +222,9 @@ def test_loader_sigkilled_and_rerun_gives_the_same_documents_once(
 
     # Same documents as one uninterrupted load of the same file.
     ref_settings = _prefixed(cluster, "loaderref", bulk_chunk_size=500, state_dir=tmp_path / "ref")
-    load_files([feed], ref_settings, client, extract_entities=False, rejects=tmp_path / "ref.ndjson",
-               console=QUIET)
+    load_files(
+        [feed], ref_settings, client, extract_entities=False, rejects=tmp_path / "ref.ndjson", console=QUIET
+    )
     ref_physical = _physical(client, ref_settings)
     client.indices.refresh(index=ref_physical)
     reference = {i: _comparable(s) for i, s in iter_sources(client, ref_physical)}
@@ -249,8 +251,16 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
     from portal.security.users import create_user
     from tests.portal_fixtures import PASSWORD, login, make_test_client
 
-    create_user(ingest, settings, "cluster-analyst", PASSWORD, roles=["analyst"], units=["INTEL"],
-                clearances=["intel", "intel_c"], display_name="Cluster Analyst")
+    create_user(
+        ingest,
+        settings,
+        "cluster-analyst",
+        PASSWORD,
+        roles=["analyst"],
+        units=["INTEL"],
+        clearances=["intel", "intel_c"],
+        display_name="Cluster Analyst",
+    )
     some_id = sorted(first)[0]
     name = ingest.get(index=physical, id=some_id)["_source"][F.TITLE]
     alias = settings.index_name("records")
@@ -266,10 +276,10 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
                 assert record.status_code == 200 and html.escape(name, quote=True) in record.text
             for _ in range(3 * NODES):
                 assert serving.count(index=alias)["count"] == len(first)
-            second, _ = write_feed(tmp_path / "b.ndjson", 300, seed=14, bad_every=10_000,
-                                   id_suffix="-B")
-            report = load_files([tmp_path / "b.ndjson"], settings, ingest, extract_entities=False,
-                                console=QUIET)
+            second, _ = write_feed(tmp_path / "b.ndjson", 300, seed=14, bad_every=10_000, id_suffix="-B")
+            report = load_files(
+                [tmp_path / "b.ndjson"], settings, ingest, extract_entities=False, console=QUIET
+            )
             assert report.result.failed == 0
             ingest.indices.refresh(index=physical)
             assert not first & second

@@ -37,9 +37,22 @@ QUIET = Console(file=open("/dev/null", "w"), force_terminal=False)  # noqa: SIM1
 
 GOOD_KINDS = ("plain", "crlf", "escaped_controls", "unicode", "long_text_ok", "padded")
 BAD_KINDS = (
-    "missing_required", "wrong_type", "null_required", "blank_required", "bad_date",
-    "unknown_field", "huge_text", "long_title", "too_many_phones", "invalid_utf8",
-    "raw_control", "deep_json", "nested_value", "bom_mid_file", "truncated", "not_object",
+    "missing_required",
+    "wrong_type",
+    "null_required",
+    "blank_required",
+    "bad_date",
+    "unknown_field",
+    "huge_text",
+    "long_title",
+    "too_many_phones",
+    "invalid_utf8",
+    "raw_control",
+    "deep_json",
+    "nested_value",
+    "bom_mid_file",
+    "truncated",
+    "not_object",
     "bad_record_type",
 )
 # The reason written for each kind of breakage must say what is wrong.
@@ -86,9 +99,16 @@ def _mutate_bad(kind: str, raw: dict[str, Any], rng: random.Random) -> bytes:
     if kind == "missing_required":
         del raw[rng.choice(["title", "source_id", "created_at", "source_system"])]
     elif kind == "wrong_type":
-        field, value = rng.choice([("title", 12345), ("title", ["a", "b"]), ("people", "Jane Doe"),
-                                   ("created_at", True), ("vehicles", {"vrm": "AB12CDE"}),
-                                   ("source_id", {"id": 1})])
+        field, value = rng.choice(
+            [
+                ("title", 12345),
+                ("title", ["a", "b"]),
+                ("people", "Jane Doe"),
+                ("created_at", True),
+                ("vehicles", {"vrm": "AB12CDE"}),
+                ("source_id", {"id": 1}),
+            ]
+        )
         raw[field] = value
     elif kind == "null_required":
         raw[rng.choice(["title", "source_id", "created_at"])] = None
@@ -162,16 +182,28 @@ def write_fuzzed(path: Path) -> tuple[set[str], dict[int, str], Counter[str]]:
 
 
 def test_ten_thousand_fuzzed_rows(client: OpenSearch, settings: Settings, tmp_path: Path) -> None:
-    fsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}fuzz-",
-                                            "state_dir": tmp_path / "state", "bulk_chunk_size": 500})
+    fsettings = settings.model_copy(
+        update={
+            "index_prefix": f"{settings.index_prefix}fuzz-",
+            "state_dir": tmp_path / "state",
+            "bulk_chunk_size": 500,
+        }
+    )
     feed = tmp_path / "fuzzed.ndjson"
     good, bad, used = write_fuzzed(feed)
     assert set(used) >= set(GOOD_KINDS) | set(BAD_KINDS)  # the mutator reached every kind
     assert len(good) + len(bad) == ROWS
 
     rejects = tmp_path / "rejects.ndjson"
-    report = load_files([feed], fsettings, client, extract_entities=False, rejects=rejects,
-                        console=QUIET, max_row_bytes=MAX_ROW_BYTES)
+    report = load_files(
+        [feed],
+        fsettings,
+        client,
+        extract_entities=False,
+        rejects=rejects,
+        console=QUIET,
+        max_row_bytes=MAX_ROW_BYTES,
+    )
     r = report.result
     assert not report.file_errors
     assert r.read == ROWS

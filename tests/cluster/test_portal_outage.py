@@ -29,23 +29,34 @@ from tests.portal_fixtures import PASSWORD, login, make_test_client
 pytestmark = pytest.mark.cluster
 
 SURNAME = "Quillfeather"
-LEAKS = ("Traceback", "opensearchpy", "ConnectionError", "urllib3", "File \"", "Errno", "127.0.0.1")
+LEAKS = ("Traceback", "opensearchpy", "ConnectionError", "urllib3", 'File "', "Errno", "127.0.0.1")
 
 
 @pytest.fixture(scope="module")
-def outage(settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[CuttableProxy, Settings]]:
+def outage(
+    settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[CuttableProxy, Settings]]:
     target = urlsplit(settings.hosts[0])
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 9200)
     state = tmp_path_factory.mktemp("outage")
-    psettings = settings.model_copy(update={
-        "opensearch_hosts": [proxy.url],
-        "index_prefix": f"{settings.index_prefix}outage-",
-        "state_dir": state,
-        "audit_head_file": state / "audit-head.log",
-    })
-    create_user(client, psettings, "outage-analyst", PASSWORD, roles=["analyst"], units=["INTEL"],
-                clearances=["intel", "intel_c"], display_name="Outage Analyst")
+    psettings = settings.model_copy(
+        update={
+            "opensearch_hosts": [proxy.url],
+            "index_prefix": f"{settings.index_prefix}outage-",
+            "state_dir": state,
+            "audit_head_file": state / "audit-head.log",
+        }
+    )
+    create_user(
+        client,
+        psettings,
+        "outage-analyst",
+        PASSWORD,
+        roles=["analyst"],
+        units=["INTEL"],
+        clearances=["intel", "intel_c"],
+        display_name="Outage Analyst",
+    )
     people = [{"role": "suspect", "forename": "Mirela", "surname": SURNAME, "dob": "1990-01-02"}]
     records = [parse_record(crime(n, people=people, title=f"Outage probe {n}")) for n in range(1, 4)]
     index_records(records, psettings, client, extract_entities=False, refresh=True)
@@ -119,7 +130,8 @@ def test_pages_answer_503_while_search_is_unreachable_and_recover(
 
 
 def test_search_is_refused_when_its_audit_event_cannot_be_written(
-    portal: tuple[TestClient, CuttableProxy, Settings], client: OpenSearch,
+    portal: tuple[TestClient, CuttableProxy, Settings],
+    client: OpenSearch,
 ) -> None:
     tc, _, psettings = portal
     assert tc.get("/search", params={"q": SURNAME}).status_code == 200

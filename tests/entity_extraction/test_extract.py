@@ -25,7 +25,9 @@ class TestPoliceNames:
 
     def test_detective_ranks(self) -> None:
         assert people("DS Patel and DC Sarah O'Neill interviewed him.") == [
-            ("Patel", "Patel"), ("Sarah O'Neill", "Sarah O'Neill")]
+            ("Patel", "Patel"),
+            ("Sarah O'Neill", "Sarah O'Neill"),
+        ]
 
     def test_role_prefixes(self) -> None:
         assert people("DP Grace OYELARAN was booked in.") == [("Grace OYELARAN", "Grace OYELARAN")]
@@ -51,7 +53,9 @@ class TestPoliceNames:
 
     def test_charlie_is_a_person_not_a_drug(self) -> None:
         assert by_label("Charlie Mensah is supplying crack cocaine.")[:2] == [
-            ("PERSON", "Charlie Mensah"), ("DRUG", "crack cocaine")]
+            ("PERSON", "Charlie Mensah"),
+            ("DRUG", "crack cocaine"),
+        ]
 
 
 @pytest.mark.usefixtures("nlp")
@@ -79,15 +83,17 @@ class TestPrecedence:
         assert got == []
 
     def test_output_sorted_non_overlapping_and_exact(self) -> None:
-        text = ("DP Grace OYELARAN (PNC 2011/0012345K) was arrested on 12 March 2024 at "
-                "Marlow Court, Peckham SE15 5QT with a zombie knife and 4 wraps of crack cocaine.")
+        text = (
+            "DP Grace OYELARAN (PNC 2011/0012345K) was arrested on 12 March 2024 at "
+            "Marlow Court, Peckham SE15 5QT with a zombie knife and 4 wraps of crack cocaine."
+        )
         ents = extract(text)
         assert ents == sorted(ents, key=lambda e: e.start)
         for a, b in pairwise(ents):
             assert a.end <= b.start
         for e in ents:
             assert isinstance(e, Entity)
-            assert text[e.start:e.end] == e.text
+            assert text[e.start : e.end] == e.text
         labels = {str(e.label) for e in ents}
         assert {"PERSON", "PNC_ID", "DATE", "POSTCODE", "WEAPON", "DRUG"} <= labels
 

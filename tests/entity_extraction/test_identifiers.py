@@ -23,9 +23,11 @@ def labels(text: str) -> set[str]:
 
 
 def test_find_identifiers_does_not_load_spacy() -> None:
-    code = ("import sys, entity_extraction as ee; "
-            "r = ee.find_identifiers('VRM AB12 CDE at SE1 7PB'); "
-            "print(len(r), 'spacy' in sys.modules)")
+    code = (
+        "import sys, entity_extraction as ee; "
+        "r = ee.find_identifiers('VRM AB12 CDE at SE1 7PB'); "
+        "print(len(r), 'spacy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["2", "False"]
 
@@ -33,9 +35,18 @@ def test_find_identifiers_does_not_load_spacy() -> None:
 # ---------------------------------------------------------------- POSTCODE
 @pytest.mark.parametrize(
     ("raw", "canon"),
-    [("SE1 7PB", "SE1 7PB"), ("se1 7pb", "SE1 7PB"), ("SW1A 1AA", "SW1A 1AA"), ("M1 1AE", "M1 1AE"),
-     ("EC1A1BB", "EC1A 1BB"), ("B33 8TH", "B33 8TH"), ("CR0 4SD", "CR0 4SD"),
-     ("W1D 7GN", "W1D 7GN"), ("N1C 4AG", "N1C 4AG"), ("E1W 1AA", "E1W 1AA")],
+    [
+        ("SE1 7PB", "SE1 7PB"),
+        ("se1 7pb", "SE1 7PB"),
+        ("SW1A 1AA", "SW1A 1AA"),
+        ("M1 1AE", "M1 1AE"),
+        ("EC1A1BB", "EC1A 1BB"),
+        ("B33 8TH", "B33 8TH"),
+        ("CR0 4SD", "CR0 4SD"),
+        ("W1D 7GN", "W1D 7GN"),
+        ("N1C 4AG", "N1C 4AG"),
+        ("E1W 1AA", "E1W 1AA"),
+    ],
 )
 def test_postcode_valid(raw: str, canon: str) -> None:
     assert canonicalise("POSTCODE", raw) == canon
@@ -56,8 +67,14 @@ def test_postcode_not_in_mixed_case_words() -> None:
 # ---------------------------------------------------------------- VRM
 @pytest.mark.parametrize(
     ("raw", "canon"),
-    [("AB12 CDE", "AB12CDE"), ("ab12 cde", "AB12CDE"), ("LR21HMX", "LR21HMX"),
-     ("A123 BCD", "A123BCD"), ("ABC 123D", "ABC123D"), ("K456 BCD", "K456BCD")],
+    [
+        ("AB12 CDE", "AB12CDE"),
+        ("ab12 cde", "AB12CDE"),
+        ("LR21HMX", "LR21HMX"),
+        ("A123 BCD", "A123BCD"),
+        ("ABC 123D", "ABC123D"),
+        ("K456 BCD", "K456BCD"),
+    ],
 )
 def test_vrm_valid(raw: str, canon: str) -> None:
     assert canonicalise("VRM", raw) == canon
@@ -66,8 +83,15 @@ def test_vrm_valid(raw: str, canon: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Take the A1 and turn left", "flat Apt 4B upstairs", "i12 was here", "the a40 and m25",
-     "Model number A123BC", "Room 101B", "a123 bcd is lowercase without a vehicle word"],
+    [
+        "Take the A1 and turn left",
+        "flat Apt 4B upstairs",
+        "i12 was here",
+        "the a40 and m25",
+        "Model number A123BC",
+        "Room 101B",
+        "a123 bcd is lowercase without a vehicle word",
+    ],
 )
 def test_vrm_false_positives(text: str) -> None:
     assert "VRM" not in labels(text)
@@ -84,10 +108,16 @@ def test_vrm_stopword_tail_rejected() -> None:
 # ---------------------------------------------------------------- PHONE
 @pytest.mark.parametrize(
     ("raw", "canon"),
-    [("07700 900123", "+447700900123"), ("+44 (0)20 7946 0018", "+442079460018"),
-     ("0161 496 0123", "+441614960123"), ("0113 496 0456", "+441134960456"),
-     ("+447700900404", "+447700900404"), ("0044 7700 900405", "+447700900405"),
-     ("020-7946-0999", "+442079460999"), ("(0116) 4960359", "+441164960359")],
+    [
+        ("07700 900123", "+447700900123"),
+        ("+44 (0)20 7946 0018", "+442079460018"),
+        ("0161 496 0123", "+441614960123"),
+        ("0113 496 0456", "+441134960456"),
+        ("+447700900404", "+447700900404"),
+        ("0044 7700 900405", "+447700900405"),
+        ("020-7946-0999", "+442079460999"),
+        ("(0116) 4960359", "+441164960359"),
+    ],
 )
 def test_phone_valid(raw: str, canon: str) -> None:
     assert canonicalise("PHONE", raw) == canon
@@ -103,9 +133,17 @@ def test_phone_bracket_belongs_to_prose() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["at 14:30 on 01/02/2024", "cost £250,000 and £1,234,567", "version v2.3.1 build 4452",
-     "score 3-1", "dated 2024-03-05", "12.06.2023", "ISBN 978-0-14-103614-4",
-     "reference 0045-778-21", "PNC 2011/0012345K"],
+    [
+        "at 14:30 on 01/02/2024",
+        "cost £250,000 and £1,234,567",
+        "version v2.3.1 build 4452",
+        "score 3-1",
+        "dated 2024-03-05",
+        "12.06.2023",
+        "ISBN 978-0-14-103614-4",
+        "reference 0045-778-21",
+        "PNC 2011/0012345K",
+    ],
 )
 def test_phone_false_positives(text: str) -> None:
     assert "PHONE" not in labels(text)
@@ -126,8 +164,12 @@ def test_email() -> None:
 # ---------------------------------------------------------------- NINO
 @pytest.mark.parametrize(
     ("raw", "canon"),
-    [("QQ 12 34 56 C", "QQ123456C"), ("QQ123456C", "QQ123456C"), ("qq 11 22 33 a", "QQ112233A"),
-     ("AB 12 34 56 D", "AB123456D")],
+    [
+        ("QQ 12 34 56 C", "QQ123456C"),
+        ("QQ123456C", "QQ123456C"),
+        ("qq 11 22 33 a", "QQ112233A"),
+        ("AB 12 34 56 D", "AB123456D"),
+    ],
 )
 def test_nino_valid(raw: str, canon: str) -> None:
     assert canonicalise("NINO", raw) == canon
@@ -212,15 +254,26 @@ def test_imei_check_digit_property(body: str) -> None:
 
 # ---------------------------------------------------------------- overlaps
 def test_identifiers_sorted_and_non_overlapping() -> None:
-    text = ("DP at SE1 7PB, VRM LR21 HMX, tel 07700 900123, IMEI 35-209900-176148-1, "
-            "PNC 2011/0012345K, CRO 123456/98K, NI QQ 12 34 56 C, x@example.com, zombie knife")
+    text = (
+        "DP at SE1 7PB, VRM LR21 HMX, tel 07700 900123, IMEI 35-209900-176148-1, "
+        "PNC 2011/0012345K, CRO 123456/98K, NI QQ 12 34 56 C, x@example.com, zombie knife"
+    )
     ents = find_identifiers(text)
     assert [str(e.label) for e in ents] == [
-        "POSTCODE", "VRM", "PHONE", "IMEI", "PNC_ID", "CRO_NO", "NINO", "EMAIL", "WEAPON"]
+        "POSTCODE",
+        "VRM",
+        "PHONE",
+        "IMEI",
+        "PNC_ID",
+        "CRO_NO",
+        "NINO",
+        "EMAIL",
+        "WEAPON",
+    ]
     for a, b in pairwise(ents):
         assert a.end <= b.start
     for e in ents:
-        assert text[e.start:e.end] == e.text
+        assert text[e.start : e.end] == e.text
 
 
 def test_canonicalise_unknown_label() -> None:

@@ -24,10 +24,20 @@ CRIME: dict[str, Any] = {
     "borough": "Hackney",
     "unit": "CID",
     "people": [
-        {"role": "victim", "forename": "William", "surname": "Barker", "dob": "1971-05-04",
-         "phones": ["07700 900123"]},
-        {"role": "suspect", "forename": "Zoë", "surname": "O'Neill", "pnc_id": "01/123456F",
-         "address": {"line1": "1 High St", "postcode": "se17pb"}},
+        {
+            "role": "victim",
+            "forename": "William",
+            "surname": "Barker",
+            "dob": "1971-05-04",
+            "phones": ["07700 900123"],
+        },
+        {
+            "role": "suspect",
+            "forename": "Zoë",
+            "surname": "O'Neill",
+            "pnc_id": "01/123456F",
+            "address": {"line1": "1 High St", "postcode": "se17pb"},
+        },
     ],
     "vehicles": [{"vrm": "cd34 efg", "make": "Ford"}],
     "crime_reference": "CR/000001/24",
@@ -63,11 +73,13 @@ def read_ndjson(path: Path) -> list[dict[str, Any]]:
 @pytest.fixture
 def isettings(settings: Settings, tmp_path: Path) -> Settings:
     """Settings with an index prefix and state dir of this test's own (small batches)."""
-    return settings.model_copy(update={
-        "index_prefix": f"{settings.index_prefix}{uuid.uuid4().hex[:6]}-",
-        "state_dir": tmp_path / "state",
-        "bulk_chunk_size": 5,
-    })
+    return settings.model_copy(
+        update={
+            "index_prefix": f"{settings.index_prefix}{uuid.uuid4().hex[:6]}-",
+            "state_dir": tmp_path / "state",
+            "bulk_chunk_size": 5,
+        }
+    )
 
 
 def count(client: OpenSearch, settings: Settings) -> int:

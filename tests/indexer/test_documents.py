@@ -53,23 +53,34 @@ def test_mentions_merge_with_structured_entities_under_one_value() -> None:
     text = rec.free_text()["modus_operandi"]
     start = text.index("ab12 cde")
     pstart = text.index("william barker")
-    mentions = {"modus_operandi": [
-        Entity("VRM", start, start + 8, "ab12 cde", "AB12CDE"),
-        Entity("PERSON", pstart, pstart + 14, "william barker", "william barker"),
-    ]}
+    mentions = {
+        "modus_operandi": [
+            Entity("VRM", start, start + 8, "ab12 cde", "AB12CDE"),
+            Entity("PERSON", pstart, pstart + 14, "william barker", "william barker"),
+        ]
+    }
     doc = build_document(rec, mentions)
     assert set(doc[F.ENTITIES]["vrm"]) == {"CD34EFG", "AB12CDE"}
     # Typed as "William Barker", written as "william barker": one entity value.
     assert doc[F.ENTITIES]["person"].count("William BARKER") == 1
     m = doc[F.MENTIONS][0]
-    assert m == {"field": "modus_operandi", "label": "VRM", "start": start, "end": start + 8,
-                 "text": "ab12 cde", "value": "AB12CDE"}
-    assert text[m["start"]:m["end"]] == m["text"]
+    assert m == {
+        "field": "modus_operandi",
+        "label": "VRM",
+        "start": start,
+        "end": start + 8,
+        "text": "ab12 cde",
+        "value": "AB12CDE",
+    }
+    assert text[m["start"] : m["end"]] == m["text"]
 
 
 def test_access_fields_come_from_markings() -> None:
-    raw = crime(4, markings={"sensitivity": ["child_protection", "covert"], "restricted_units": ["PPU"]},
-                review_date="2030-01-01")
+    raw = crime(
+        4,
+        markings={"sensitivity": ["child_protection", "covert"], "restricted_units": ["PPU"]},
+        review_date="2030-01-01",
+    )
     doc = build_document(parse_record(raw), None)
     assert doc[F.ACCESS_SENSITIVITY] == ["child_protection", "covert"]
     assert doc[F.ACCESS_SENSITIVITY_COUNT] == 2
@@ -82,8 +93,12 @@ def test_access_fields_come_from_markings() -> None:
 
 def test_intel_grading_and_handling_code() -> None:
     raw = {
-        "record_type": "intel", "source_system": "INTEL", "source_id": "I-1", "title": "Intel",
-        "created_at": "2024-01-01T00:00:00Z", "intel_reference": "IR/2024/000001",
+        "record_type": "intel",
+        "source_system": "INTEL",
+        "source_id": "I-1",
+        "title": "Intel",
+        "created_at": "2024-01-01T00:00:00Z",
+        "intel_reference": "IR/2024/000001",
         "created_by": {"name": "DC Patel"},
         "grading": {"source_evaluation": "2", "intelligence_assessment": "B", "handling_code": "C"},
         "handling_conditions": "Not for disclosure outside CID",

@@ -44,8 +44,9 @@ def test_migrate_moves_both_aliases_loses_nothing_and_keeps_serving(
     from indexer.pipeline import index_records
 
     n = 300
-    index_records([parse_record(crime(i)) for i in range(n)], isettings, client,
-                  extract_entities=False, refresh=True)
+    index_records(
+        [parse_record(crime(i)) for i in range(n)], isettings, client, extract_entities=False, refresh=True
+    )
     old = indices.current_index(client, isettings, records_index)
     read_alias = isettings.index_name("records")
     write_alias = indices.writer_target(isettings, records_index)
@@ -92,9 +93,12 @@ def test_migrate_moves_both_aliases_loses_nothing_and_keeps_serving(
     assert list(got) == [new]  # the old index is gone
     assert set(got[new]["aliases"]) == {read_alias, write_alias}
     assert count(client, isettings) == n + len(written)
-    ids = {h["_id"] for h in client.search(
-        index=read_alias, body={"size": 10_000, "_source": False, "query": {"prefix": {F.ID: "during-"}}}
-    )["hits"]["hits"]}
+    ids = {
+        h["_id"]
+        for h in client.search(
+            index=read_alias, body={"size": 10_000, "_source": False, "query": {"prefix": {F.ID: "during-"}}}
+        )["hits"]["hits"]
+    }
     assert ids == set(written)
     # The rebuilt index has its serving settings back.
     s = client.indices.get_settings(index=new)[new]["settings"]["index"]
@@ -107,8 +111,9 @@ def test_failed_migration_leaves_the_old_index_serving(
 ) -> None:
     from indexer.pipeline import index_records
 
-    index_records([parse_record(crime(i)) for i in range(5)], isettings, client,
-                  extract_entities=False, refresh=True)
+    index_records(
+        [parse_record(crime(i)) for i in range(5)], isettings, client, extract_entities=False, refresh=True
+    )
     before = _aliases(client, isettings)
 
     def broken(*_a: Any, **_k: Any) -> Any:

@@ -42,17 +42,17 @@ def test_broken_feed_rejects_bad_rows_with_line_numbers_and_indexes_the_rest(
     missing = crime(5)
     del missing["title"]
     with feed.open("wb") as fh:
-        fh.write(json.dumps(crime(1)).encode() + b"\n")          # 1 ok
-        fh.write(b'{"record_type": "crime", "source_id": \n')     # 2 invalid JSON
-        fh.write(json.dumps(bad_date).encode() + b"\n")           # 3 bad date
-        fh.write(json.dumps(unknown).encode() + b"\n")            # 4 unknown field
-        fh.write(json.dumps(missing).encode() + b"\n")            # 5 missing title
-        fh.write(b"\n")                                           # 6 blank: not a row
-        fh.write(b'{"title": "caf\xe9"}\n')                        # 7 not UTF-8
-        fh.write(b"[1, 2, 3]\n")                                  # 8 not an object
+        fh.write(json.dumps(crime(1)).encode() + b"\n")  # 1 ok
+        fh.write(b'{"record_type": "crime", "source_id": \n')  # 2 invalid JSON
+        fh.write(json.dumps(bad_date).encode() + b"\n")  # 3 bad date
+        fh.write(json.dumps(unknown).encode() + b"\n")  # 4 unknown field
+        fh.write(json.dumps(missing).encode() + b"\n")  # 5 missing title
+        fh.write(b"\n")  # 6 blank: not a row
+        fh.write(b'{"title": "caf\xe9"}\n')  # 7 not UTF-8
+        fh.write(b"[1, 2, 3]\n")  # 8 not an object
         fh.write(json.dumps(crime(9, record_type="custody")).encode() + b"\n")  # 9 wrong type
-        fh.write(b'{"x": "' + b"y" * 5000 + b'"}\n')              # 10 over the row limit
-        fh.write(json.dumps(crime(11)).encode() + b"\n")          # 11 ok
+        fh.write(b'{"x": "' + b"y" * 5000 + b'"}\n')  # 10 over the row limit
+        fh.write(json.dumps(crime(11)).encode() + b"\n")  # 11 ok
     rejects = tmp_path / "rejects.ndjson"
     report = _load([feed], isettings, client, rejects=rejects, record_type="crime", max_row_bytes=4096)
     r = report.result
@@ -82,8 +82,16 @@ def test_exit_code_is_non_zero_on_rejects_unless_allowed(
     client: OpenSearch, isettings: Settings, tmp_path: Path
 ) -> None:
     feed = write_ndjson(tmp_path / "f.ndjson", [crime(1), "not json"])
-    common = dict(settings=isettings, record_type=None, mapping=None, rejects=tmp_path / "r.ndjson",
-                  extract_entities=False, restart=False, rebuild=False, console=QUIET)
+    common = dict(
+        settings=isettings,
+        record_type=None,
+        mapping=None,
+        rejects=tmp_path / "r.ndjson",
+        extract_entities=False,
+        restart=False,
+        rebuild=False,
+        console=QUIET,
+    )
     assert run_load_command([feed], allow_rejects=False, **common) == 1
     assert run_load_command([feed], allow_rejects=True, **common) == 0
     clean = write_ndjson(tmp_path / "clean.ndjson", [crime(2)])
@@ -152,8 +160,9 @@ def test_resume_after_a_crash_ends_with_the_same_documents(
     # Batches hold 5 valid rows: lines 1-5, then 6-11 (line 8 is the reject); the third never acked.
     assert len(seen) == 10
 
-    resumed = _load([feed], isettings, client, rejects=rejects,
-                    hooks=[lambda d: seen.extend(x[F.ID] for x in d)])
+    resumed = _load(
+        [feed], isettings, client, rejects=rejects, hooks=[lambda d: seen.extend(x[F.ID] for x in d)]
+    )
     # The resumed run starts after the last acknowledged batch (line 11), not at line 1.
     assert resumed.resumed == {str(feed): 11}
     assert resumed.result.read == 12
@@ -225,7 +234,7 @@ def test_csv_legacy_export_through_a_toml_mapping(
     csv_path = tmp_path / "old-crimes.csv"
     lines = [
         HEADER,
-        '1;CR/000101/23;Theft from café;45/1;Theft;01/02/2023 13:45;02/02/2023 09:00;Mill Lane;'
+        "1;CR/000101/23;Theft from café;45/1;Theft;01/02/2023 13:45;02/02/2023 09:00;Mill Lane;"
         '"Car broken into;\nradio taken";filed;Smith;04/05/1990;;AB12CDE| cd34 efg;x',
         "2;CR/000102/23;Burglary;28/1;Burglary;31/02/2023 10:00;02/02/2023 09:00;High St;MO;filed;;;;;",
         "3;CR/9;Burglary;28/1;Burglary;01/02/2023 10:00;02/02/2023 09:00;High St;MO;open;Jones;;;;",
@@ -250,8 +259,11 @@ def test_csv_legacy_export_through_a_toml_mapping(
     by_line = {row["line"]: row for row in read_ndjson(rejects)}
     assert sorted(by_line) == [4, 5, 6]  # row 1 spans lines 2-3 (quoted newline)
     bad_date = by_line[4]["errors"]
-    assert {"loc": "occurred_from", "column": "OCC_FROM",
-            "msg": "'31/02/2023 10:00' does not match the date format '%d/%m/%Y %H:%M'"} in bad_date
+    assert {
+        "loc": "occurred_from",
+        "column": "OCC_FROM",
+        "msg": "'31/02/2023 10:00' does not match the date format '%d/%m/%Y %H:%M'",
+    } in bad_date
     errs5 = {e["loc"]: e for e in by_line[5]["errors"]}
     assert errs5["crime_reference"]["column"] == "CRIME_REF"
     assert "e.g. CR/123456/24" in errs5["crime_reference"]["msg"]
@@ -343,8 +355,9 @@ def test_index_records_api_and_identifier_normalisation(client: OpenSearch, iset
     result = pipeline.index_records(recs, isettings, client, extract_entities=True, refresh=True)
     assert (result.indexed, result.created, result.failed) == (2, 2, 0)
     index = isettings.index_name("records")
-    hits = client.search(index=index, body={
-        "query": {"term": {F.entity("VRM"): canonicalise("VRM", "ab12cde")}}})["hits"]["hits"]
+    hits = client.search(
+        index=index, body={"query": {"term": {F.entity("VRM"): canonicalise("VRM", "ab12cde")}}}
+    )["hits"]["hits"]
     assert [h["_id"] for h in hits] == [record_id("TEST-CRIMES", "C-1")]
     # Any spelling typed into a term query lands on the same normalised term.
     for spelling in ("ab12cde", "AB12 CDE", "ab12-cde"):
@@ -354,4 +367,4 @@ def test_index_records_api_and_identifier_normalisation(client: OpenSearch, iset
     assert client.count(index=index, body={"query": {"term": {F.entity("VRM"): "cd34efg"}}})["count"] == 2
     mention = next(m for m in hits[0]["_source"][F.MENTIONS] if m["label"] == "VRM")
     text = recs[0].free_text()[mention["field"]]
-    assert text[mention["start"]:mention["end"]] == "AB12 CDE"
+    assert text[mention["start"] : mention["end"]] == "AB12 CDE"

@@ -86,7 +86,11 @@ def test_unknown_field_is_rejected_by_opensearch(client: OpenSearch, records_ind
     ],
 )
 def test_normalizers_on_the_real_node(
-    client: OpenSearch, settings: Settings, records_index: str, normalizer: str, variants: list[str],
+    client: OpenSearch,
+    settings: Settings,
+    records_index: str,
+    normalizer: str,
+    variants: list[str],
     expected: str,
 ) -> None:
     index = settings.index_name(records.NAME)

@@ -35,42 +35,75 @@ OFFICER = {"name": "Kate Dunmore", "rank": "PC", "collar_number": "4411"}
 
 def _custody() -> dict[str, Any]:
     return {
-        "record_type": "custody", "source_system": "TEST-CUSTODY", "source_id": "C1",
+        "record_type": "custody",
+        "source_system": "TEST-CUSTODY",
+        "source_id": "C1",
         "title": "Arrest of Jonathan Featherstone for possession with intent to supply",
         "summary": "Detained after stop in Lambeth; vehicle AB12 CDE searched.",
-        "created_at": "2024-05-02T10:00:00Z", "borough": "Lambeth", "unit": "RESPONSE",
-        "custody_number": "01MP/2024/091234", "station": "Brixton Custody Suite",
-        "detainee": {"role": "detainee", "forename": "Jonathan", "surname": "Featherstone",
-                     "dob": "1985-03-12", "pnc_id": FEATHER_PNC,
-                     "address": {"line1": "1 Test Row", "town": "London", "postcode": "SE1 7PB"},
-                     "phones": ["07700 900123"]},
+        "created_at": "2024-05-02T10:00:00Z",
+        "borough": "Lambeth",
+        "unit": "RESPONSE",
+        "custody_number": "01MP/2024/091234",
+        "station": "Brixton Custody Suite",
+        "detainee": {
+            "role": "detainee",
+            "forename": "Jonathan",
+            "surname": "Featherstone",
+            "dob": "1985-03-12",
+            "pnc_id": FEATHER_PNC,
+            "address": {"line1": "1 Test Row", "town": "London", "postcode": "SE1 7PB"},
+            "phones": ["07700 900123"],
+        },
         "vehicles": [{"vrm": "AB12 CDE", "make": "Ford", "model": "Focus", "colour": "blue"}],
         "arrest_at": "2024-05-02T09:15:00Z",
         "arrest_location": {"line1": "Acre Lane", "town": "London", "postcode": "SW2 5SG"},
         "arresting_officer": OFFICER,
         "reason_for_arrest": "Jonathan Featherstone was seen passing wraps of heroin from a blue Ford Focus "
-                             "AB12 CDE. He gave his phone number as 07700 900123.",
-        "offences": [{"code": "92/12", "description": "Possession with intent to supply heroin",
-                      "category": "Drug offences"}],
+        "AB12 CDE. He gave his phone number as 07700 900123.",
+        "offences": [
+            {
+                "code": "92/12",
+                "description": "Possession with intent to supply heroin",
+                "category": "Drug offences",
+            }
+        ],
         "grounds_for_detention": "To secure and preserve evidence.",
         "arrived_at": "2024-05-02T09:40:00Z",
-        "reviews": [{"at": "2024-05-02T15:40:00Z", "review_type": "inspector_6h",
-                     "reviewer": {"name": "Dev Patel", "rank": "Inspector"}, "outcome": "continued",
-                     "notes": "Detention authorised to continue pending interview."}],
+        "reviews": [
+            {
+                "at": "2024-05-02T15:40:00Z",
+                "review_type": "inspector_6h",
+                "reviewer": {"name": "Dev Patel", "rank": "Inspector"},
+                "outcome": "continued",
+                "notes": "Detention authorised to continue pending interview.",
+            }
+        ],
         "risk_assessment": "No risk markers. Wears glasses.",
         "property_seized": [{"reference": "P1", "description": "Mobile phone, black"}],
-        "interviews": [{"started_at": "2024-05-02T17:00:00Z", "ended_at": "2024-05-02T17:40:00Z",
-                        "officer": OFFICER, "solicitor_present": True, "notes": "No comment interview."}],
-        "outcome": "charged", "outcome_details": "Charged with PWITS heroin.",
+        "interviews": [
+            {
+                "started_at": "2024-05-02T17:00:00Z",
+                "ended_at": "2024-05-02T17:40:00Z",
+                "officer": OFFICER,
+                "solicitor_present": True,
+                "notes": "No comment interview.",
+            }
+        ],
+        "outcome": "charged",
+        "outcome_details": "Charged with PWITS heroin.",
         "released_at": "2024-05-03T08:00:00Z",
     }
 
 
 def _crime() -> dict[str, Any]:
     return {
-        "record_type": "crime", "source_system": "TEST-CRIME", "source_id": "K1",
+        "record_type": "crime",
+        "source_system": "TEST-CRIME",
+        "source_id": "K1",
         "title": "Burglary at a pharmacy, Kennington",
-        "created_at": "2023-11-20T09:00:00Z", "borough": "Lambeth", "unit": "CID",
+        "created_at": "2023-11-20T09:00:00Z",
+        "borough": "Lambeth",
+        "unit": "CID",
         "people": [
             {"role": "suspect", "forename": "Jon", "surname": "Fetherston", "dob": "1985-03-12"},
             {"role": "victim", "forename": "Priya", "surname": "Quartermaine"},
@@ -79,46 +112,73 @@ def _crime() -> dict[str, Any]:
             {"role": "other", "forename": "John", "surname": "Smith", "dob": "1979-08-30"},
         ],
         "crime_reference": "CR/098765/23",
-        "offence": {"code": "28/3", "description": "Burglary - business and community",
-                    "category": "Burglary"},
+        "offence": {
+            "code": "28/3",
+            "description": "Burglary - business and community",
+            "category": "Burglary",
+        },
         "occurred_from": "2023-11-19T23:30:00Z",
         "location": {"line1": "12 Kennington Road", "town": "London", "postcode": "SE11 4QT"},
         "modus_operandi": "Rear door forced with a crowbar; controlled drugs taken. A white van ZX71 QRS "
-                          "was seen nearby. Witness Wilhelmina Oddbody called 020 7946 0321.",
-        "investigation_log": [{"at": "2023-11-21T10:00:00Z", "officer": OFFICER,
-                               "text": "CCTV requested from the pharmacy."}],
+        "was seen nearby. Witness Wilhelmina Oddbody called 020 7946 0321.",
+        "investigation_log": [
+            {"at": "2023-11-21T10:00:00Z", "officer": OFFICER, "text": "CCTV requested from the pharmacy."}
+        ],
         "status": "under_investigation",
     }
 
 
 def _case() -> dict[str, Any]:
     return {
-        "record_type": "case", "source_system": "TEST-CASE", "source_id": "U1",
-        "title": "R v Featherstone and Quigley", "created_at": "2024-05-03T09:00:00Z",
+        "record_type": "case",
+        "source_system": "TEST-CASE",
+        "source_id": "U1",
+        "title": "R v Featherstone and Quigley",
+        "created_at": "2024-05-03T09:00:00Z",
         "borough": "Lambeth",
         "people": [
             # The same man as the custody detainee, spelt differently; the PNC ID links them.
-            {"role": "defendant", "forename": "Jonathon", "surname": "Featherston", "dob": "1985-03-12",
-             "pnc_id": FEATHER_PNC},
+            {
+                "role": "defendant",
+                "forename": "Jonathon",
+                "surname": "Featherston",
+                "dob": "1985-03-12",
+                "pnc_id": FEATHER_PNC,
+            },
             {"role": "defendant", "forename": "William", "surname": "Quigley", "dob": "1990-07-01"},
         ],
         "urn": "01MP7654321",
-        "charges": [{"defendant": "Jonathon Featherston",
-                     "offence": {"code": "92/12", "description": "Possession with intent to supply heroin"},
-                     "wording": "On 2 May 2024 at Lambeth possessed heroin with intent to supply.",
-                     "plea": "not_guilty"}],
-        "charging_decision": "cps", "charged_at": "2024-05-03T07:30:00Z",
-        "hearings": [{"court": "Camberwell Green Magistrates' Court", "at": "2024-05-04T10:00:00Z",
-                      "hearing_type": "first_appearance", "result": "sent to Crown Court"}],
+        "charges": [
+            {
+                "defendant": "Jonathon Featherston",
+                "offence": {"code": "92/12", "description": "Possession with intent to supply heroin"},
+                "wording": "On 2 May 2024 at Lambeth possessed heroin with intent to supply.",
+                "plea": "not_guilty",
+            }
+        ],
+        "charging_decision": "cps",
+        "charged_at": "2024-05-03T07:30:00Z",
+        "hearings": [
+            {
+                "court": "Camberwell Green Magistrates' Court",
+                "at": "2024-05-04T10:00:00Z",
+                "hearing_type": "first_appearance",
+                "result": "sent to Crown Court",
+            }
+        ],
         "status": "awaiting_trial",
     }
 
 
-def _intel(source_id: str, handling: str, subject: tuple[str, str], text: str,
-           **extra: Any) -> dict[str, Any]:
+def _intel(
+    source_id: str, handling: str, subject: tuple[str, str], text: str, **extra: Any
+) -> dict[str, Any]:
     rec: dict[str, Any] = {
-        "record_type": "intel", "source_system": "TEST-INTEL", "source_id": source_id,
-        "title": f"Intelligence on {subject[0]} {subject[1]}", "created_at": "2024-02-01T12:00:00Z",
+        "record_type": "intel",
+        "source_system": "TEST-INTEL",
+        "source_id": source_id,
+        "title": f"Intelligence on {subject[0]} {subject[1]}",
+        "created_at": "2024-02-01T12:00:00Z",
         "people": [{"role": "subject", "forename": subject[0], "surname": subject[1]}],
         "intel_reference": f"IR/2024/{int(source_id[1:]):06d}",
         "created_by": OFFICER,
@@ -139,30 +199,50 @@ def hand_made() -> list[dict[str, Any]]:
         _crime(),
         _case(),
         # William Quigley, known as Bill: handling code P (any intel reader).
-        _intel("I1", "P", ("William", "Quigley"),
-               "Bill Quigley is using phone 07700 900456 and drives ZX71 QRS. Informant says he stores "
-               "cannabis at SE11 4QT."),
+        _intel(
+            "I1",
+            "P",
+            ("William", "Quigley"),
+            "Bill Quigley is using phone 07700 900456 and drives ZX71 QRS. Informant says he stores "
+            "cannabis at SE11 4QT.",
+        ),
         # Handling code C: analysts (intel_c) only.
-        _intel("I2", "C", ("Ottoline", "Marchbanks"),
-               "Ottoline Marchbanks keeps a firearm; source is her neighbour."),
+        _intel(
+            "I2",
+            "C",
+            ("Ottoline", "Marchbanks"),
+            "Ottoline Marchbanks keeps a firearm; source is her neighbour.",
+        ),
         # Protected person: supervisor only (holds protected_person).
-        {**_crime(), "source_id": "K2", "crime_reference": "CR/098766/23",
-         "title": "Assault on protected witness Zebedee Wolstenholme",
-         "people": [{"role": "victim", "forename": "Zebedee", "surname": "Wolstenholme"}],
-         "modus_operandi": "Zebedee Wolstenholme was assaulted outside his safe address.",
-         "markings": {"sensitivity": ["protected_person"]}},
+        {
+            **_crime(),
+            "source_id": "K2",
+            "crime_reference": "CR/098766/23",
+            "title": "Assault on protected witness Zebedee Wolstenholme",
+            "people": [{"role": "victim", "forename": "Zebedee", "surname": "Wolstenholme"}],
+            "modus_operandi": "Zebedee Wolstenholme was assaulted outside his safe address.",
+            "markings": {"sensitivity": ["protected_person"]},
+        },
         # Unit-restricted to CID: supervisor (RESPONSE, CID) only.
-        {**_crime(), "source_id": "K3", "crime_reference": "CR/098767/23",
-         "title": "Covert enquiry concerning Peregrine Ashdown-Voss",
-         "people": [{"role": "suspect", "forename": "Peregrine", "surname": "Ashdown-Voss"}],
-         "modus_operandi": "Peregrine Ashdown-Voss suspected of laundering.",
-         "markings": {"restricted_units": ["CID"]}},
+        {
+            **_crime(),
+            "source_id": "K3",
+            "crime_reference": "CR/098767/23",
+            "title": "Covert enquiry concerning Peregrine Ashdown-Voss",
+            "people": [{"role": "suspect", "forename": "Peregrine", "surname": "Ashdown-Voss"}],
+            "modus_operandi": "Peregrine Ashdown-Voss suspected of laundering.",
+            "markings": {"restricted_units": ["CID"]},
+        },
         # Past its review date: nobody.
-        {**_crime(), "source_id": "K4", "crime_reference": "CR/098768/23",
-         "title": "Old matter concerning Barnaby Expiredson",
-         "people": [{"role": "suspect", "forename": "Barnaby", "surname": "Expiredson"}],
-         "modus_operandi": "Barnaby Expiredson, long ago.",
-         "review_date": (today - timedelta(days=1)).isoformat()},
+        {
+            **_crime(),
+            "source_id": "K4",
+            "crime_reference": "CR/098768/23",
+            "title": "Old matter concerning Barnaby Expiredson",
+            "people": [{"role": "suspect", "forename": "Barnaby", "surname": "Expiredson"}],
+            "modus_operandi": "Barnaby Expiredson, long ago.",
+            "review_date": (today - timedelta(days=1)).isoformat(),
+        },
     ]
 
 

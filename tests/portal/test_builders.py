@@ -16,8 +16,9 @@ from portal.search.service import UnsafeQuery, secure_body
 
 TODAY = date(2025, 6, 1)
 USER = Principal("u1", "User One", frozenset({"officer"}), frozenset({"RESPONSE"}), frozenset())
-ANALYST = Principal("a1", "Analyst", frozenset({"analyst"}), frozenset({"INTEL"}),
-                    frozenset({"intel", "intel_c"}))
+ANALYST = Principal(
+    "a1", "Analyst", frozenset({"analyst"}), frozenset({"INTEL"}), frozenset({"intel", "intel_c"})
+)
 
 
 def test_identifier_query_ranks_canonical_matches_first() -> None:
@@ -38,8 +39,12 @@ def test_pnc_identifier_also_matches_people_pnc_on_the_nested_person() -> None:
     assert q["bool"]["should"][1] == {
         "nested": {
             "path": "people",
-            "query": {"constant_score": {"filter": {"term": {"people.pnc_id": "2001/0123456F"}},
-                                         "boost": B.BOOST_IDENT}},
+            "query": {
+                "constant_score": {
+                    "filter": {"term": {"people.pnc_id": "2001/0123456F"}},
+                    "boost": B.BOOST_IDENT,
+                }
+            },
             "score_mode": "max",
         }
     }
@@ -58,8 +63,11 @@ def test_name_tiers_order_and_nicknames() -> None:
     phonetic = next(t for t in tiers if t["constant_score"]["boost"] == B.BOOST_NAME_PHONETIC)
     assert phonetic["constant_score"]["filter"]["bool"]["filter"][1]["terms"]["people.name_phonetic"]
     fuzzy = tiers[-1]["constant_score"]["filter"]
-    assert fuzzy == {"match": {"people.name": {"query": "bill smyth", "fuzziness": "AUTO", "prefix_length": 1,
-                                               "operator": "and"}}}
+    assert fuzzy == {
+        "match": {
+            "people.name": {"query": "bill smyth", "fuzziness": "AUTO", "prefix_length": 1, "operator": "and"}
+        }
+    }
 
 
 def test_dob_is_applied_to_the_same_nested_person_as_the_name() -> None:
@@ -136,13 +144,19 @@ def test_highlight_uses_private_markers_not_html() -> None:
 
 def test_disjunctive_facets() -> None:
     aggs, post_filter = B.build_aggs({"type": ["custody", "crime"], "borough": ["Lambeth"]})
-    assert post_filter == {"bool": {"filter": [
-        {"terms": {"record_type": ["custody", "crime"]}},
-        {"terms": {"borough": ["Lambeth"]}},
-    ]}}
+    assert post_filter == {
+        "bool": {
+            "filter": [
+                {"terms": {"record_type": ["custody", "crime"]}},
+                {"terms": {"borough": ["Lambeth"]}},
+            ]
+        }
+    }
     # The type facet counts under the borough selection only, and vice versa.
-    assert aggs["type"] == {"filter": {"bool": {"filter": [{"terms": {"borough": ["Lambeth"]}}]}},
-                            "aggs": {"values": {"terms": {"field": "record_type", "size": 4}}}}
+    assert aggs["type"] == {
+        "filter": {"bool": {"filter": [{"terms": {"borough": ["Lambeth"]}}]}},
+        "aggs": {"values": {"terms": {"field": "record_type", "size": 4}}},
+    }
     assert aggs["borough"]["filter"] == {
         "bool": {"filter": [{"terms": {"record_type": ["custody", "crime"]}}]}
     }
@@ -153,9 +167,28 @@ def test_disjunctive_facets() -> None:
 
 def test_year_facet_filter() -> None:
     _aggs, post_filter = B.build_aggs({"year": ["2024", "bogus"]})
-    assert post_filter == {"bool": {"filter": [{"bool": {"should": [
-        {"range": {"record_date": {"gte": "2024-01-01", "lte": "2024-12-31", "format": "yyyy-MM-dd"}}}
-    ], "minimum_should_match": 1}}]}}
+    assert post_filter == {
+        "bool": {
+            "filter": [
+                {
+                    "bool": {
+                        "should": [
+                            {
+                                "range": {
+                                    "record_date": {
+                                        "gte": "2024-01-01",
+                                        "lte": "2024-12-31",
+                                        "format": "yyyy-MM-dd",
+                                    }
+                                }
+                            }
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ]
+        }
+    }
 
 
 def test_no_selection_no_post_filter() -> None:
@@ -208,8 +241,10 @@ def test_every_builder_body_is_accepted_and_secured(body: dict) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"query": {"match_all": {}},
-         "aggs": {"all": {"global": {}, "aggs": {"t": {"terms": {"field": "x"}}}}}},
+        {
+            "query": {"match_all": {}},
+            "aggs": {"all": {"global": {}, "aggs": {"t": {"terms": {"field": "x"}}}}},
+        },
         {"query": {"match_all": {}}, "aggs": {"t": {"terms": {"field": "x"}, "aggs": {"g": {"global": {}}}}}},
         {"query": {"match_all": {}}, "suggest": {"s": {"text": "x", "term": {"field": "title"}}}},
         {"query": {"match_all": {}}, "rescore": {"query": {"rescore_query": {"match_all": {}}}}},
@@ -228,18 +263,25 @@ def test_only_the_service_sends_searches() -> None:
     (``portal.analyst.secured`` has its own msearch/count helpers built on ``secure_body``.)
     """
     root = Path(__file__).resolve().parents[2] / "portal"
-    paths = [root / "app.py", root / "errors.py", *(root / "search").glob("*.py"),
-             *(root / "routes" / n for n in ("search.py", "records.py", "entities.py", "api.py"))]
+    paths = [
+        root / "app.py",
+        root / "errors.py",
+        *(root / "search").glob("*.py"),
+        *(root / "routes" / n for n in ("search.py", "records.py", "entities.py", "api.py")),
+    ]
     offenders = []
     for path in paths:
         if path.name == "service.py":
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in {"search", "msearch", "count", "get", "mget", "scroll"}
-                    and isinstance(node.func.value, ast.Attribute | ast.Name)
-                    and "client" in ast.unparse(node.func.value)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"search", "msearch", "count", "get", "mget", "scroll"}
+                and isinstance(node.func.value, ast.Attribute | ast.Name)
+                and "client" in ast.unparse(node.func.value)
+            ):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
 

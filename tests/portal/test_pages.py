@@ -21,8 +21,11 @@ def text_of(html: str) -> str:
 
 
 def audit_events(app: Any, user: str, action: str) -> list[dict[str, Any]]:
-    return list(app.state.security.audit.iter_events(
-        {"bool": {"filter": [{"term": {"user": user}}, {"term": {"action": action}}]}}))
+    return list(
+        app.state.security.audit.iter_events(
+            {"bool": {"filter": [{"term": {"user": user}}, {"term": {"action": action}}]}}
+        )
+    )
 
 
 # ------------------------------------------------------------------------- detail pages
@@ -32,10 +35,22 @@ def test_custody_page(officer: TestClient, portal_app: Any) -> None:
     res = officer.get(f"/records/{IDS['custody']}")
     assert res.status_code == 200
     html = res.text
-    for text in ("Detainee", "Jonathan Featherstone", "12 Mar 1985", FEATHER_PNC, "Arrest and detention",
-                 "Brixton Custody Suite", "Possession with intent to supply heroin", "Timeline",
-                 "Review (inspector 6h)", "Interview by Kate Dunmore", "Risk assessment", "Property",
-                 "Mobile phone, black", "charged"):
+    for text in (
+        "Detainee",
+        "Jonathan Featherstone",
+        "12 Mar 1985",
+        FEATHER_PNC,
+        "Arrest and detention",
+        "Brixton Custody Suite",
+        "Possession with intent to supply heroin",
+        "Timeline",
+        "Review (inspector 6h)",
+        "Interview by Kate Dunmore",
+        "Risk assessment",
+        "Property",
+        "Mobile phone, black",
+        "charged",
+    ):
         assert text in html, text
     # Extracted entities in the narrative are links.
     assert '<a class="ent ent-vrm" href="/entity/VRM/AB12CDE"' in html
@@ -50,17 +65,35 @@ def test_custody_page(officer: TestClient, portal_app: Any) -> None:
 
 def test_crime_page(officer: TestClient) -> None:
     html = officer.get(f"/records/{IDS['crime']}").text
-    for text in ("Classification", "Burglary - business and community", "Victims", "Priya Quartermaine",
-                 "Suspects", "Jon Fetherston", "Witnesses", "Modus operandi", "Rear door forced",
-                 "CCTV requested", "under investigation"):
+    for text in (
+        "Classification",
+        "Burglary - business and community",
+        "Victims",
+        "Priya Quartermaine",
+        "Suspects",
+        "Jon Fetherston",
+        "Witnesses",
+        "Modus operandi",
+        "Rear door forced",
+        "CCTV requested",
+        "under investigation",
+    ):
         assert text in html, text
     assert 'href="/entity/VRM/ZX71QRS"' in html
 
 
 def test_case_page(officer: TestClient) -> None:
     html = officer.get(f"/records/{IDS['case']}").text
-    for text in ("Defendants", "Jonathon Featherston", "William Quigley", "Charges", "not guilty",
-                 "First appearance at Camberwell Green Magistrates&#39; Court", "awaiting trial", "CPS"):
+    for text in (
+        "Defendants",
+        "Jonathon Featherston",
+        "William Quigley",
+        "Charges",
+        "not guilty",
+        "First appearance at Camberwell Green Magistrates&#39; Court",
+        "awaiting trial",
+        "CPS",
+    ):
         assert text in html, text
     assert f'href="/records/{IDS["custody"]}"' in html  # linked by PNC ID
 
@@ -92,8 +125,9 @@ def test_record_page_escapes_text(officer: TestClient) -> None:
 
 
 @pytest.mark.parametrize("who", ["officer", "supervisor"])
-def test_unreadable_and_missing_records_answer_identically(request: pytest.FixtureRequest, portal_app: Any,
-                                                          who: str) -> None:
+def test_unreadable_and_missing_records_answer_identically(
+    request: pytest.FixtureRequest, portal_app: Any, who: str
+) -> None:
     tc: TestClient = request.getfixturevalue(who)
     hidden = tc.get(f"/records/{IDS['intel_c']}")
     missing = tc.get(f"/records/{uuid.uuid4()}")
@@ -221,8 +255,9 @@ def test_missing_index_is_503(officer: TestClient, monkeypatch: pytest.MonkeyPat
     assert res.status_code == 503 and res.json()["error"] == "Search is not ready"
 
 
-def test_engine_down_is_503_and_bad_query_is_400(officer: TestClient, portal_app: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_down_is_503_and_bad_query_is_400(
+    officer: TestClient, portal_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = portal_app.state.client
 
     def down(*a: Any, **k: Any) -> None:
@@ -245,8 +280,9 @@ def test_engine_down_is_503_and_bad_query_is_400(officer: TestClient, portal_app
     assert "search_phase_execution_exception" not in res.text
 
 
-def test_audit_unavailable_refuses_the_action(officer: TestClient, portal_app: Any,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_audit_unavailable_refuses_the_action(
+    officer: TestClient, portal_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lantern.errors import AuditUnavailable
 
     def broken(*a: Any, **k: Any) -> None:

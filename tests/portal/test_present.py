@@ -19,13 +19,20 @@ def render_segments(segs: list[Segment]) -> str:
 
 def test_highlight_markers_become_marked_segments() -> None:
     segs = highlight_segments(f"seen in a {PRE}blue{POST} Ford {PRE}Focus{POST}.")
-    assert segs == [Segment("seen in a "), Segment("blue", mark=True), Segment(" Ford "),
-                    Segment("Focus", mark=True), Segment(".")]
+    assert segs == [
+        Segment("seen in a "),
+        Segment("blue", mark=True),
+        Segment(" Ford "),
+        Segment("Focus", mark=True),
+        Segment("."),
+    ]
 
 
 def test_stray_markers_are_dropped() -> None:
     assert highlight_segments(f"{POST}a{PRE}{PRE}b{POST}{POST}c{PRE}") == [
-        Segment("a"), Segment("b", mark=True), Segment("c"),
+        Segment("a"),
+        Segment("b", mark=True),
+        Segment("c"),
     ]
 
 
@@ -41,34 +48,41 @@ def test_mentions_become_links_and_text_is_escaped() -> None:
     text = f"{EVIL} drove AB12 CDE with John Smith."
     start = text.index("AB12")
     person = text.index("John")
-    segs = mention_segments(text, [
-        {"label": "VRM", "start": start, "end": start + 8, "value": "AB12CDE"},
-        {"label": "PERSON", "start": person, "end": person + 10, "value": "John SMITH"},
-    ])
+    segs = mention_segments(
+        text,
+        [
+            {"label": "VRM", "start": start, "end": start + 8, "value": "AB12CDE"},
+            {"label": "PERSON", "start": person, "end": person + 10, "value": "John SMITH"},
+        ],
+    )
     html = render_segments(segs)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert '<a class="ent ent-vrm" href="/entity/VRM/AB12CDE"' in html
-    assert '>AB12 CDE</a>' in html
+    assert ">AB12 CDE</a>" in html
     assert 'href="/entity/PERSON/John%20SMITH"' in html
     assert "".join(s.text for s in segs) == text  # nothing lost
 
 
 def test_bad_mentions_are_ignored_not_trusted() -> None:
     text = "abc def ghi"
-    segs = mention_segments(text, [
-        {"label": "VRM", "start": 4, "end": 7, "value": "DEF"},
-        {"label": "VRM", "start": 5, "end": 9, "value": "overlap"},   # overlaps the previous one
-        {"label": "VRM", "start": 9, "end": 99, "value": "past end"},
-        {"label": "VRM", "start": "x", "end": 2},
-        {"start": 0},
-    ])
+    segs = mention_segments(
+        text,
+        [
+            {"label": "VRM", "start": 4, "end": 7, "value": "DEF"},
+            {"label": "VRM", "start": 5, "end": 9, "value": "overlap"},  # overlaps the previous one
+            {"label": "VRM", "start": 9, "end": 99, "value": "past end"},
+            {"label": "VRM", "start": "x", "end": 2},
+            {"start": 0},
+        ],
+    )
     assert "".join(s.text for s in segs) == text
     assert [s.value for s in segs if s.label] == ["DEF"]
 
 
 def test_mention_values_are_url_quoted() -> None:
-    segs = mention_segments("x 2001/0123456F y", [{"label": "PNC_ID", "start": 2, "end": 15,
-                                                  "value": "2001/0123456F"}])
+    segs = mention_segments(
+        "x 2001/0123456F y", [{"label": "PNC_ID", "start": 2, "end": 15, "value": "2001/0123456F"}]
+    )
     assert segs[1].href == "/entity/PNC_ID/2001%2F0123456F"
     segs = mention_segments("evil", [{"label": "PERSON", "start": 0, "end": 4, "value": '"><x/?#'}])
     assert segs[0].href == "/entity/PERSON/%22%3E%3Cx%2F%3F%23"
@@ -77,8 +91,13 @@ def test_mention_values_are_url_quoted() -> None:
 def _hit(rtype: str) -> dict:
     return {
         "_id": "r1",
-        "_source": {"id": "r1", "record_type": rtype, "reference": "IR/2024/000001", "title": "T",
-                    "record": {"sanitised_text": "Sanitised words."}},
+        "_source": {
+            "id": "r1",
+            "record_type": rtype,
+            "reference": "IR/2024/000001",
+            "title": "T",
+            "record": {"sanitised_text": "Sanitised words."},
+        },
         "highlight": {"text": [f"full {PRE}secret{POST} intelligence"]},
     }
 

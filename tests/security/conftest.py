@@ -56,8 +56,9 @@ def build_app(settings: Settings, static_dir: Path) -> FastAPI:
         return HTMLResponse(f"home {user.username}")
 
     @app.get("/search")
-    def search(request: Request, q: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
-               ) -> JSONResponse:
+    def search(
+        request: Request, q: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+    ) -> JSONResponse:
         audit.record(request, "search", details={"query": q, "result_count": 2, "shown_ids": ["r1", "r2"]})
         return JSONResponse({"q": q, "purpose": purpose.code})
 

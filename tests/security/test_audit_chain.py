@@ -18,12 +18,20 @@ from portal.security.audit import GENESIS, AuditLog, event_hash, is_self_search
 @pytest.fixture
 def chain(settings, client, tmp_path):
     """A private audit index and head file, so tampering never touches other tests' chain."""
-    s = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}chain{uuid.uuid4().hex[:6]}-",
-                                    "audit_head_file": tmp_path / "head.log"})
+    s = settings.model_copy(
+        update={
+            "index_prefix": f"{settings.index_prefix}chain{uuid.uuid4().hex[:6]}-",
+            "audit_head_file": tmp_path / "head.log",
+        }
+    )
     log = AuditLog(client, s)
     for i in range(6):
-        log.record(None, "search", details={"query": f"query {i}", "shown_ids": [f"r{i}"]},
-                   principal=Principal("u1", "User One", frozenset({"officer"})))
+        log.record(
+            None,
+            "search",
+            details={"query": f"query {i}", "shown_ids": [f"r{i}"]},
+            principal=Principal("u1", "User One", frozenset({"officer"})),
+        )
     log.refresh()
     return log
 
@@ -136,8 +144,9 @@ def test_concurrent_writers_keep_the_chain_linear(chain, client):
 
 
 def test_fail_closed_when_unreachable(settings, tmp_path):
-    dead = settings.model_copy(update={"opensearch_hosts": ["http://127.0.0.1:9"],
-                                       "audit_head_file": tmp_path / "h.log"})
+    dead = settings.model_copy(
+        update={"opensearch_hosts": ["http://127.0.0.1:9"], "audit_head_file": tmp_path / "h.log"}
+    )
     log = AuditLog(make_client(dead, "serving"), dead)
     with pytest.raises(AuditUnavailable):
         log.record(None, "search", details={"query": "x"})
@@ -167,14 +176,17 @@ def test_cli_verify_exit_codes(chain, monkeypatch):
         get_settings.cache_clear()
 
 
-@pytest.mark.parametrize("query,name,expected", [
-    ("olivia okafor", "Olivia Okafor", True),
-    ("OKAFOR Olivia", "Olivia Okafor", True),
-    ("Olivia Okafur", "Olivia Okafor", True),  # sound-alike
-    ("bill smyth", "William Smith", True),  # nickname + spelling
-    ("okafor", "Olivia Okafor", False),  # a surname alone is not enough
-    ("john okafor", "Olivia Okafor", False),
-    ("AB12 CDE", "Olivia Okafor", False),
-])
+@pytest.mark.parametrize(
+    "query,name,expected",
+    [
+        ("olivia okafor", "Olivia Okafor", True),
+        ("OKAFOR Olivia", "Olivia Okafor", True),
+        ("Olivia Okafur", "Olivia Okafor", True),  # sound-alike
+        ("bill smyth", "William Smith", True),  # nickname + spelling
+        ("okafor", "Olivia Okafor", False),  # a surname alone is not enough
+        ("john okafor", "Olivia Okafor", False),
+        ("AB12 CDE", "Olivia Okafor", False),
+    ],
+)
 def test_self_search_detection(query, name, expected):
     assert is_self_search(query, name) is expected

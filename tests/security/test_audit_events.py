@@ -13,8 +13,13 @@ from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
 from tests.security.conftest import build_app
 
 ROLES = ("officer", "analyst", "supervisor", "auditor", "admin")
-AUDIT_PAGES = ("/audit", "/audit/anomalies", "/audit/users/officer", "/audit/export.csv",
-               "/audit?subject=someone")
+AUDIT_PAGES = (
+    "/audit",
+    "/audit/anomalies",
+    "/audit/users/officer",
+    "/audit/export.csv",
+    "/audit?subject=someone",
+)
 
 
 def events(sec_app, **terms) -> list[dict]:
@@ -28,8 +33,9 @@ def events(sec_app, **terms) -> list[dict]:
 def test_login_success_failure_logout_and_purpose_are_audited(sec_app):
     with make_test_client(sec_app) as tc:
         page = tc.get("/login")
-        tc.post("/login", data={"username": "analyst", "password": "nope",
-                                "csrf_token": csrf_from(page.text)})
+        tc.post(
+            "/login", data={"username": "analyst", "password": "nope", "csrf_token": csrf_from(page.text)}
+        )
         failed = events(sec_app, action="login", user="analyst", outcome="failure")[0]
         assert failed["client"].startswith("10.") and failed["roles"] == []
         login(tc, "analyst", purpose="intelligence_development", reference="IR/2024/000123")
@@ -82,8 +88,12 @@ def test_who_looked_at_a_record_and_why(sec_app):
     from portal.access import Principal
 
     officer = Principal("officer", "Olivia Okafor", frozenset({"officer"}))
-    log.record(None, "record.view", target={"id": "rec-777", "type": "crime", "reference": "CR/000777/24"},
-               principal=officer)
+    log.record(
+        None,
+        "record.view",
+        target={"id": "rec-777", "type": "crime", "reference": "CR/000777/24"},
+        principal=officer,
+    )
     with make_test_client(sec_app) as tc:
         login(tc, "auditor")
         r = tc.get("/audit", params={"subject": "rec-777"})
@@ -114,7 +124,7 @@ def test_xss_payload_is_inert_on_audit_pages(sec_app):
 def test_csv_export_is_audited_and_formula_safe(sec_app):
     with make_test_client(sec_app) as tc:
         login(tc, "officer")
-        tc.get("/search", params={"q": "=HYPERLINK(\"http://x\")"})
+        tc.get("/search", params={"q": '=HYPERLINK("http://x")'})
     with make_test_client(sec_app) as tc:
         login(tc, "auditor")
         r = tc.get("/audit/export.csv", params={"user": "officer"})
@@ -122,7 +132,7 @@ def test_csv_export_is_audited_and_formula_safe(sec_app):
         rows = list(csv.DictReader(io.StringIO(r.text)))
         assert rows and all(row["user"] == "officer" for row in rows)
         queries = [row["query"] for row in rows if row["action"] == "search"]
-        assert "'=HYPERLINK(\"http://x\")" in queries
+        assert '\'=HYPERLINK("http://x")' in queries
         ev = events(sec_app, action="audit.export", user="auditor")[0]
         assert ev["details"]["filters"] == {"user": "officer"}
 
@@ -152,7 +162,8 @@ def test_action_refused_when_audit_unavailable(settings, standard_users, tmp_pat
         # Sign-in is refused too, and leaves no session behind.
     with make_test_client(app) as tc:
         page = tc.get("/login")
-        r = tc.post("/login", data={"username": "analyst", "password": PASSWORD,
-                                     "csrf_token": csrf_from(page.text)})
+        r = tc.post(
+            "/login", data={"username": "analyst", "password": PASSWORD, "csrf_token": csrf_from(page.text)}
+        )
         assert r.status_code == 503
         assert tc.get("/").status_code == 303

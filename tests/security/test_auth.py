@@ -23,6 +23,7 @@ def set_cookies(response) -> list[str]:
 
 # --- authentication required ------------------------------------------------------------
 
+
 def test_pages_redirect_to_login_and_api_answers_401(tc):
     r = tc.get("/search?q=smith")
     assert r.status_code == 303
@@ -60,8 +61,9 @@ def test_login_sets_hardened_cookie_and_logout_ends_session(tc, sec_app):
 def test_session_cookie_attributes(sec_app):
     with make_test_client(sec_app) as tc:
         page = tc.get("/login")
-        r = tc.post("/login", data={"username": "officer", "password": PASSWORD,
-                                     "csrf_token": csrf_from(page.text)})
+        r = tc.post(
+            "/login", data={"username": "officer", "password": PASSWORD, "csrf_token": csrf_from(page.text)}
+        )
         assert r.status_code == 303
         cookie = next(c for c in set_cookies(r) if c.startswith(SESSION + "="))
         attrs = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
@@ -74,8 +76,9 @@ def test_session_cookie_attributes(sec_app):
 def test_plain_http_localhost_relaxes_cookie(sec_app):
     with make_test_client(sec_app, base_url="http://localhost") as tc:
         page = tc.get("/login")
-        r = tc.post("/login", data={"username": "officer", "password": PASSWORD,
-                                     "csrf_token": csrf_from(page.text)})
+        r = tc.post(
+            "/login", data={"username": "officer", "password": PASSWORD, "csrf_token": csrf_from(page.text)}
+        )
         assert r.status_code == 303
         cookie = next(c for c in set_cookies(r) if c.startswith("lantern_session="))
         assert "secure" not in cookie.lower()
@@ -90,12 +93,20 @@ def test_plain_http_localhost_relaxes_cookie(sec_app):
 
 def test_next_parameter_cannot_redirect_off_site(tc):
     page = tc.get("/login?next=//evil.example.com/x")
-    r = tc.post("/login", data={"username": "officer", "password": PASSWORD,
-                                "csrf_token": csrf_from(page.text), "next": "https://evil.example.com/"})
+    r = tc.post(
+        "/login",
+        data={
+            "username": "officer",
+            "password": PASSWORD,
+            "csrf_token": csrf_from(page.text),
+            "next": "https://evil.example.com/",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
 
 
 # --- session fixation, invalidation, timeouts -------------------------------------------
+
 
 def test_session_fixation_prevented(sec_app):
     with make_test_client(sec_app) as tc:
@@ -125,8 +136,10 @@ def test_disabling_a_user_ends_their_session(sec_app, client, settings):
         assert tc.get("/").status_code == 303
         # And it cannot sign in again.
         page = tc.get("/login")
-        r = tc.post("/login", data={"username": "temp.disable", "password": PASSWORD,
-                                     "csrf_token": csrf_from(page.text)})
+        r = tc.post(
+            "/login",
+            data={"username": "temp.disable", "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        )
         assert r.status_code == 401
 
 
@@ -143,10 +156,13 @@ def test_delete_for_user_ends_sessions_in_every_browser(sec_app, client, setting
         assert b.get("/").status_code == 303
 
 
-@pytest.mark.parametrize("field,delta", [
-    ("last_seen", lambda s: timedelta(minutes=s.session_idle_minutes, seconds=5)),
-    ("created_at", lambda s: timedelta(hours=s.session_absolute_hours, seconds=5)),
-])
+@pytest.mark.parametrize(
+    "field,delta",
+    [
+        ("last_seen", lambda s: timedelta(minutes=s.session_idle_minutes, seconds=5)),
+        ("created_at", lambda s: timedelta(hours=s.session_absolute_hours, seconds=5)),
+    ],
+)
 def test_idle_and_absolute_timeouts(sec_app, settings, field, delta):
     ctx = sec_app.state.security
     with make_test_client(sec_app) as tc:
@@ -164,10 +180,12 @@ def test_idle_and_absolute_timeouts(sec_app, settings, field, delta):
 
 # --- throttling -----------------------------------------------------------------------------
 
+
 def _attempt(tc, username: str, password: str):
     page = tc.get("/login")
-    return tc.post("/login", data={"username": username, "password": password,
-                                    "csrf_token": csrf_from(page.text)})
+    return tc.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf_from(page.text)}
+    )
 
 
 def test_lockout_after_repeated_failures_reveals_nothing(sec_app, client, settings):
@@ -195,8 +213,9 @@ def test_lockout_after_repeated_failures_reveals_nothing(sec_app, client, settin
     # Lock expiry (moved into the past) lets the user in again.
     ctx = sec_app.state.security
     key = ctx.throttle.keys("temp.lock", None)[0]
-    ctx.client.update(index=ctx.throttle.index, id=key,
-                      body={"doc": {"locked_until": iso(utcnow() - timedelta(seconds=1))}})
+    ctx.client.update(
+        index=ctx.throttle.index, id=key, body={"doc": {"locked_until": iso(utcnow() - timedelta(seconds=1))}}
+    )
     with make_test_client(sec_app) as tc:
         assert _attempt(tc, "temp.lock", PASSWORD).status_code == 303
 
@@ -219,6 +238,7 @@ def test_lockout_per_client_address(sec_app, settings):
 
 
 # --- CSRF -----------------------------------------------------------------------------------
+
 
 def test_csrf_required_on_state_changes(sec_app):
     with make_test_client(sec_app) as tc:
@@ -252,8 +272,12 @@ def test_login_form_is_csrf_protected(sec_app):
     with make_test_client(sec_app) as a, make_test_client(sec_app) as b:
         token = csrf_from(a.get("/login").text)
         b.get("/login")
-        assert b.post("/login", data={"username": "officer", "password": PASSWORD,
-                                      "csrf_token": token}).status_code == 403
+        assert (
+            b.post(
+                "/login", data={"username": "officer", "password": PASSWORD, "csrf_token": token}
+            ).status_code
+            == 403
+        )
 
 
 def test_no_state_change_over_get(sec_app):
@@ -264,6 +288,7 @@ def test_no_state_change_over_get(sec_app):
 
 
 # --- headers --------------------------------------------------------------------------------
+
 
 def _assert_security_headers(response, tls: bool = True) -> None:
     h = response.headers
@@ -296,6 +321,7 @@ def test_security_headers_everywhere(sec_app):
 
 # --- purpose -------------------------------------------------------------------------------
 
+
 def test_purpose_required_before_search(sec_app):
     with make_test_client(sec_app) as tc:
         login(tc, "officer", purpose=None)
@@ -312,11 +338,14 @@ def test_purpose_required_before_search(sec_app):
         assert r.status_code == 400
         # A reference that does not look like one is refused, with the reason.
         page = tc.get("/purpose")
-        r = tc.post("/purpose", data={"code": "investigation", "reference": "test",
-                                       "csrf_token": csrf_from(page.text)})
+        r = tc.post(
+            "/purpose",
+            data={"code": "investigation", "reference": "test", "csrf_token": csrf_from(page.text)},
+        )
         assert r.status_code == 400 and "does not look like" in r.text
-        r = tc.post("/purpose", data={"code": "investigation", "reference": "",
-                                       "csrf_token": csrf_from(page.text)})
+        r = tc.post(
+            "/purpose", data={"code": "investigation", "reference": "", "csrf_token": csrf_from(page.text)}
+        )
         assert r.status_code == 400 and "needs a reference" in r.text
         r = tc.post("/purpose", data={"code": "nonsense", "csrf_token": csrf_from(page.text)})
         assert r.status_code == 400
@@ -328,20 +357,23 @@ def test_purpose_required_before_search(sec_app):
         assert tc.get("/search?q=smith").json()["purpose"] == "training"
 
 
-@pytest.mark.parametrize("code,reference,ok", [
-    ("investigation", "CR/012345/24", True),
-    ("investigation", "cr/012345/24", True),
-    ("investigation", "INC-240312-0042", True),
-    ("investigation", "01MP1234524", True),
-    ("investigation", "OP KINGFISHER", True),
-    ("investigation", "CR/12345/24", False),
-    ("intelligence_development", "IR/2024/000123", True),
-    ("custody", "01MP/2024/012345", True),
-    ("custody", "CR/012345/24", False),
-    ("vetting", "VET/2024/0042", True),
-    ("training", None, True),
-    ("safeguarding", "MASH/2024/00123", True),
-])
+@pytest.mark.parametrize(
+    "code,reference,ok",
+    [
+        ("investigation", "CR/012345/24", True),
+        ("investigation", "cr/012345/24", True),
+        ("investigation", "INC-240312-0042", True),
+        ("investigation", "01MP1234524", True),
+        ("investigation", "OP KINGFISHER", True),
+        ("investigation", "CR/12345/24", False),
+        ("intelligence_development", "IR/2024/000123", True),
+        ("custody", "01MP/2024/012345", True),
+        ("custody", "CR/012345/24", False),
+        ("vetting", "VET/2024/0042", True),
+        ("training", None, True),
+        ("safeguarding", "MASH/2024/00123", True),
+    ],
+)
 def test_reference_patterns(code, reference, ok):
     from portal.security.purposes import PurposeError, validate
 

@@ -28,29 +28,49 @@ def test_users_lifecycle(cli_env, client):
     from portal.security.users import LocalIdentityProvider, UserStore
 
     runner = CliRunner()
-    r = runner.invoke(app, ["users", "add", "jbloggs", "--role", "officer", "--unit", "CID",
-                            "--clearance", "intel", "--display-name", "Joe Bloggs", "--password-stdin"],
-                      input="a long enough password\n")
+    r = runner.invoke(
+        app,
+        [
+            "users",
+            "add",
+            "jbloggs",
+            "--role",
+            "officer",
+            "--unit",
+            "CID",
+            "--clearance",
+            "intel",
+            "--display-name",
+            "Joe Bloggs",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+    )
     assert r.exit_code == 0, r.output
     idp = LocalIdentityProvider(UserStore(client, cli_env))
     user = idp.authenticate("jbloggs", "a long enough password")
     assert user and user.roles == {"officer"} and user.clearances == {"intel"} and user.units == {"CID"}
     # Bad input is refused with a reason.
-    r = runner.invoke(app, ["users", "add", "x", "--role", "chief", "--password-stdin"],
-                      input="a long enough pw\n")
+    r = runner.invoke(
+        app, ["users", "add", "x", "--role", "chief", "--password-stdin"], input="a long enough pw\n"
+    )
     assert r.exit_code == 1 and "unknown role" in r.output
     r = runner.invoke(app, ["users", "add", "y", "--role", "officer", "--password-stdin"], input="short\n")
     assert r.exit_code == 1 and "at least" in r.output
-    r = runner.invoke(app, ["users", "add", "jbloggs", "--role", "officer", "--password-stdin"],
-                      input="a long enough password\n")
+    r = runner.invoke(
+        app,
+        ["users", "add", "jbloggs", "--role", "officer", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert r.exit_code == 1 and "already exists" in r.output
 
     assert runner.invoke(app, ["users", "disable", "jbloggs"]).exit_code == 0
     assert UserStore(client, cli_env).get("jbloggs").disabled
     assert idp.authenticate("jbloggs", "a long enough password") is None
     assert runner.invoke(app, ["users", "enable", "jbloggs"]).exit_code == 0
-    r = runner.invoke(app, ["users", "reset-password", "jbloggs", "--password-stdin"],
-                      input="another long password\n")
+    r = runner.invoke(
+        app, ["users", "reset-password", "jbloggs", "--password-stdin"], input="another long password\n"
+    )
     assert r.exit_code == 0, r.output
     assert idp.authenticate("jbloggs", "another long password")
     assert idp.authenticate("jbloggs", "a long enough password") is None

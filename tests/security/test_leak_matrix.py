@@ -116,9 +116,21 @@ class Secrets:
         vrm_canon = canonicalise("VRM", self.vrm) or self.vrm
         phone_canon = canonicalise("PHONE", self.phone) or self.phone
         return [
-            self.id, self.reference, self.title, self.title_word, self.narrative_word, self.forename,
-            self.surname, self.vrm, vrm_canon, self.phone, phone_canon, self.phone.replace(" ", ""),
-            self.postcode, quote(self.reference, safe=""), quote(self.postcode, safe=""),
+            self.id,
+            self.reference,
+            self.title,
+            self.title_word,
+            self.narrative_word,
+            self.forename,
+            self.surname,
+            self.vrm,
+            vrm_canon,
+            self.phone,
+            phone_canon,
+            self.phone.replace(" ", ""),
+            self.postcode,
+            quote(self.reference, safe=""),
+            quote(self.postcode, safe=""),
             quote(phone_canon, safe=""),
         ]
 
@@ -144,24 +156,48 @@ def _secrets(n: int, key: str) -> Secrets:
 
 
 def _shared_person(role: str) -> dict[str, Any]:
-    return {"role": role, "forename": SHARED_FORENAME, "surname": SHARED_SURNAME, "dob": SHARED_DOB,
-            "pnc_id": SHARED_PNC, "phones": [SHARED_PHONE],
-            "address": {"line1": "4 Walworth Road", "town": "London", "postcode": SHARED_POSTCODE}}
+    return {
+        "role": role,
+        "forename": SHARED_FORENAME,
+        "surname": SHARED_SURNAME,
+        "dob": SHARED_DOB,
+        "pnc_id": SHARED_PNC,
+        "phones": [SHARED_PHONE],
+        "address": {"line1": "4 Walworth Road", "town": "London", "postcode": SHARED_POSTCODE},
+    }
 
 
-def _crime(source_id: str, reference: str, title: str, when: str, narrative: str,
-           people: list[dict[str, Any]], vehicles: list[str], phones: list[str], postcodes: list[str],
-           **extra: Any) -> dict[str, Any]:
+def _crime(
+    source_id: str,
+    reference: str,
+    title: str,
+    when: str,
+    narrative: str,
+    people: list[dict[str, Any]],
+    vehicles: list[str],
+    phones: list[str],
+    postcodes: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
     rec: dict[str, Any] = {
-        "record_type": "crime", "source_system": "LEAK-CRIME", "source_id": source_id,
-        "title": title, "summary": f"Enquiry {TOKEN} continues.", "created_at": when,
-        "borough": "Southwark", "unit": "CID", "people": people,
+        "record_type": "crime",
+        "source_system": "LEAK-CRIME",
+        "source_id": source_id,
+        "title": title,
+        "summary": f"Enquiry {TOKEN} continues.",
+        "created_at": when,
+        "borough": "Southwark",
+        "unit": "CID",
+        "people": people,
         "vehicles": [{"vrm": v, "make": "Ford"} for v in vehicles],
         "phones": phones,
         "locations": [{"line1": "Somewhere", "town": "London", "postcode": p} for p in postcodes],
         "crime_reference": reference,
-        "offence": {"code": "28/3", "description": "Burglary - business and community",
-                    "category": "Burglary"},
+        "offence": {
+            "code": "28/3",
+            "description": "Burglary - business and community",
+            "category": "Burglary",
+        },
         "occurred_from": when,
         "location": {"line1": "12 East Street", "town": "London", "postcode": postcodes[0]},
         "modus_operandi": narrative,
@@ -173,35 +209,60 @@ def _crime(source_id: str, reference: str, title: str, when: str, narrative: str
 
 def unrestricted_records() -> list[dict[str, Any]]:
     out = []
-    for i, (when, ref) in enumerate((("2024-03-02T10:00:00Z", "CR/600001/24"),
-                                     ("2024-04-10T10:00:00Z", "CR/600002/24"))):
-        narrative = (f"{SHARED_NAME} was seen near {TOKEN} depot driving {SHARED_VRM}; "
-                     f"he gave phone {SHARED_PHONE} and lives at {SHARED_POSTCODE}.")
-        out.append(_crime(f"U-{i}", ref, f"Open burglary enquiry {i + 1}", when, narrative,
-                          [_shared_person("suspect")], [SHARED_VRM], [SHARED_PHONE], [SHARED_POSTCODE]))
+    for i, (when, ref) in enumerate(
+        (("2024-03-02T10:00:00Z", "CR/600001/24"), ("2024-04-10T10:00:00Z", "CR/600002/24"))
+    ):
+        narrative = (
+            f"{SHARED_NAME} was seen near {TOKEN} depot driving {SHARED_VRM}; "
+            f"he gave phone {SHARED_PHONE} and lives at {SHARED_POSTCODE}."
+        )
+        out.append(
+            _crime(
+                f"U-{i}",
+                ref,
+                f"Open burglary enquiry {i + 1}",
+                when,
+                narrative,
+                [_shared_person("suspect")],
+                [SHARED_VRM],
+                [SHARED_PHONE],
+                [SHARED_POSTCODE],
+            )
+        )
     return out
 
 
 def restricted_record(n: int, key: str, s: Secrets) -> dict[str, Any]:
     spec = RESTRICTED[key]
     when = f"{2010 + n}-0{1 + n % 9}-15T10:00:00Z"
-    narrative = (f"{SHARED_NAME} and {s.forename} {s.surname} met at the {TOKEN} depot about "
-                 f"{s.narrative_word}. Vehicles {SHARED_VRM} and {s.vrm}; "
-                 f"phones {SHARED_PHONE} and {s.phone}; "
-                 f"addresses {SHARED_POSTCODE} and {s.postcode}.")
+    narrative = (
+        f"{SHARED_NAME} and {s.forename} {s.surname} met at the {TOKEN} depot about "
+        f"{s.narrative_word}. Vehicles {SHARED_VRM} and {s.vrm}; "
+        f"phones {SHARED_PHONE} and {s.phone}; "
+        f"addresses {SHARED_POSTCODE} and {s.postcode}."
+    )
     # The same man as the shared person (same PNC ID) under a name only this record holds.
-    secret_person = {"role": "other" if "intel" not in spec else "subject", "forename": s.forename,
-                     "surname": s.surname, "pnc_id": SHARED_PNC, "dob": SHARED_DOB}
+    secret_person = {
+        "role": "other" if "intel" not in spec else "subject",
+        "forename": s.forename,
+        "surname": s.surname,
+        "pnc_id": SHARED_PNC,
+        "dob": SHARED_DOB,
+    }
     if "intel" in spec:
         handling = spec["intel"]
         rec: dict[str, Any] = {
-            "record_type": "intel", "source_system": "LEAK-INTEL", "source_id": f"R-{key}",
-            "title": s.title, "created_at": when,
+            "record_type": "intel",
+            "source_system": "LEAK-INTEL",
+            "source_id": f"R-{key}",
+            "title": s.title,
+            "created_at": when,
             "people": [_shared_person("subject"), secret_person],
             "vehicles": [{"vrm": SHARED_VRM}, {"vrm": s.vrm}],
             "phones": [SHARED_PHONE, s.phone],
             "locations": [{"postcode": SHARED_POSTCODE}, {"postcode": s.postcode}],
-            "intel_reference": s.reference, "created_by": OFFICER,
+            "intel_reference": s.reference,
+            "created_by": OFFICER,
             "grading": {"source_evaluation": "2", "intelligence_assessment": "B", "handling_code": handling},
             "intelligence_text": narrative,
             "sanitised_text": f"Subject {s.surname} linked to {s.narrative_word}.",
@@ -211,22 +272,41 @@ def restricted_record(n: int, key: str, s: Secrets) -> dict[str, Any]:
         return rec
     extra: dict[str, Any] = {}
     if spec.get("sensitivity") or spec.get("units"):
-        extra["markings"] = {"sensitivity": spec.get("sensitivity", []),
-                             "restricted_units": spec.get("units", [])}
+        extra["markings"] = {
+            "sensitivity": spec.get("sensitivity", []),
+            "restricted_units": spec.get("units", []),
+        }
     if "review_days" in spec:
         extra["review_date"] = (date.today() + timedelta(days=spec["review_days"])).isoformat()
-    return _crime(f"R-{key}", s.reference, s.title, when, narrative,
-                  [_shared_person("suspect"), secret_person], [SHARED_VRM, s.vrm], [SHARED_PHONE, s.phone],
-                  [SHARED_POSTCODE, s.postcode], **extra)
+    return _crime(
+        f"R-{key}",
+        s.reference,
+        s.title,
+        when,
+        narrative,
+        [_shared_person("suspect"), secret_person],
+        [SHARED_VRM, s.vrm],
+        [SHARED_PHONE, s.phone],
+        [SHARED_POSTCODE, s.postcode],
+        **extra,
+    )
 
 
 def unseen_record() -> dict[str, Any]:
     forename, surname = UNSEEN_NAME.split()
-    return _crime("R-unseen", "CR/799999/19", "Sealed matter", "2012-05-05T10:00:00Z",
-                  f"{UNSEEN_NAME} gave evidence.",
-                  [{"role": "witness", "forename": forename, "surname": surname}], [], [], ["E20 7QX"],
-                  markings={"sensitivity": ["protected_person"]},
-                  review_date=(date.today() - timedelta(days=1)).isoformat())
+    return _crime(
+        "R-unseen",
+        "CR/799999/19",
+        "Sealed matter",
+        "2012-05-05T10:00:00Z",
+        f"{UNSEEN_NAME} gave evidence.",
+        [{"role": "witness", "forename": forename, "surname": surname}],
+        [],
+        [],
+        ["E20 7QX"],
+        markings={"sensitivity": ["protected_person"]},
+        review_date=(date.today() - timedelta(days=1)).isoformat(),
+    )
 
 
 def principal(username: str) -> Principal:
@@ -242,7 +322,7 @@ class World:
     web: dict[str, TestClient]
     users: dict[str, Principal]
     secrets: dict[str, Secrets]
-    docs: dict[str, dict[str, Any]]          # id -> _source of every record in the index
+    docs: dict[str, dict[str, Any]]  # id -> _source of every record in the index
     unrestricted: list[str]
     saved: dict[str, str] = field(default_factory=dict)  # username -> saved query id
 
@@ -271,8 +351,16 @@ class World:
 def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
     lsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}leak-"})
     for name, (roles, units, clearances) in USERS.items():
-        create_user(client, lsettings, name, PASSWORD, roles=roles, units=units, clearances=clearances,
-                    display_name=f"Leak {name}")
+        create_user(
+            client,
+            lsettings,
+            name,
+            PASSWORD,
+            roles=roles,
+            units=units,
+            clearances=clearances,
+            display_name=f"Leak {name}",
+        )
     forget_ensured()
     forget_synced()
     from portal.app import create_app
@@ -288,14 +376,30 @@ def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
             tc = stack.enter_context(make_test_client(app))
             login(tc, name, PASSWORD, purpose="investigation", reference="CR/012345/24")
             web[name] = tc
-        w = World(app, lsettings, client, web, {n: principal(n) for n in USERS}, secrets, {},
-                  [r.record_id for r in first])
+        w = World(
+            app,
+            lsettings,
+            client,
+            web,
+            {n: principal(n) for n in USERS},
+            secrets,
+            {},
+            [r.record_id for r in first],
+        )
         # Standing queries saved BEFORE the restricted records arrive: their "new since" counts
         # and alerts must count only what each user may read.
         for name, tc in web.items():
             form = tc.get("/saved/new", params={"q": TOKEN})
-            res = tc.post("/saved", data={"csrf_token": csrf_from(form.text), "name": f"Watch {TOKEN}",
-                                          "notes": "", "shared_unit": "", "q": TOKEN})
+            res = tc.post(
+                "/saved",
+                data={
+                    "csrf_token": csrf_from(form.text),
+                    "name": f"Watch {TOKEN}",
+                    "notes": "",
+                    "shared_unit": "",
+                    "q": TOKEN,
+                },
+            )
             assert res.status_code == 303, res.text[:500]
             w.saved[name] = res.headers["location"].split("/saved/")[1].split("?")[0]
         hook = AlertHook(lsettings, client, directory=Directory(client, lsettings, ttl=0))
@@ -354,9 +458,14 @@ def record_links(html: str) -> set[str]:
 def audit_events(w: World, action: str, user: str) -> list[dict[str, Any]]:
     index = w.settings.index_name("audit")
     w.client.indices.refresh(index=index)
-    res = w.client.search(index=index, body={
-        "query": {"bool": {"filter": [{"term": {"action": action}}, {"term": {"user": user}}]}},
-        "sort": [{"seq": "desc"}], "size": 500})
+    res = w.client.search(
+        index=index,
+        body={
+            "query": {"bool": {"filter": [{"term": {"action": action}}, {"term": {"user": user}}]}},
+            "sort": [{"seq": "desc"}],
+            "size": 500,
+        },
+    )
     return [h["_source"] for h in res["hits"]["hits"]]
 
 
@@ -404,8 +513,15 @@ def test_access_filter_and_can_read_agree(world: World, today_offset: int) -> No
     """The in-query filter and the Python policy give the same id set, for every user and more."""
     today = today_utc() + timedelta(days=today_offset)
     principals = list(world.users.values())
-    clearances = ("protected_person", "child_protection", "professional_standards", "sexual_offence",
-                  "covert", "intel", "intel_c")
+    clearances = (
+        "protected_person",
+        "child_protection",
+        "professional_standards",
+        "sexual_offence",
+        "covert",
+        "intel",
+        "intel_c",
+    )
     principals += [
         Principal("all", "all", frozenset({"officer"}), frozenset({"SPECOPS"}), frozenset(clearances)),
         Principal("none", "none", frozenset(), frozenset(), frozenset()),
@@ -414,8 +530,13 @@ def test_access_filter_and_can_read_agree(world: World, today_offset: int) -> No
     ]
     assert any(can_read(p, d, today) for p in principals for d in world.docs.values())
     for p in principals:
-        res = secured_search(world.client, world.settings, p, {"query": {"match_all": {}}, "size": 1000,
-                                                               "_source": False}, today=today)
+        res = secured_search(
+            world.client,
+            world.settings,
+            p,
+            {"query": {"match_all": {}}, "size": 1000, "_source": False},
+            today=today,
+        )
         in_query = {h["_id"] for h in res["hits"]["hits"]}
         in_python = {i for i, d in world.docs.items() if can_read(p, d, today)}
         assert in_query == in_python, (p.username, today, in_query ^ in_python)
@@ -445,7 +566,7 @@ def test_search_pages_fragments_api_counts_and_facets(world: World, user: str) -
             shown = " ".join(re.sub(r"<[^>]+>", " ", count.group(1)).split())
             plural = "s" if len(expected) != 1 else ""
             want = f"{len(expected)} record{plural}" if expected else "No records found"
-            rest = shown[len(want):len(want) + 1]
+            rest = shown[len(want) : len(want) + 1]
             assert shown.startswith(want) and not rest.isalnum(), (user, q, name, shown)
         assert "<html" not in frag.text.lower()
     # The shared token reaches every readable record, restricted ones included.
@@ -457,8 +578,13 @@ def test_suggestions(world: World, user: str) -> None:
     tc = world.web[user]
     hidden = world.hidden(user)
     for s in world.secrets.values():
-        for typed in (s.surname[:6], f"{s.forename} {s.surname[:4]}", s.vrm[:4], s.reference[:7],
-                      s.phone[:9]):
+        for typed in (
+            s.surname[:6],
+            f"{s.forename} {s.surname[:4]}",
+            s.vrm[:4],
+            s.reference[:7],
+            s.phone[:9],
+        ):
             html = tc.get("/suggest", params={"q": typed})
             api = tc.get("/api/suggest", params={"q": typed})
             assert html.status_code == 200 and api.status_code == 200
@@ -490,8 +616,13 @@ def test_entity_pages(world: World, user: str) -> None:
     tc = world.web[user]
     hidden = world.hidden(user)
     readable = world.readable(user)
-    for label, value in (("PERSON", SHARED_NAME), ("VRM", SHARED_VRM), ("PHONE", SHARED_PHONE),
-                         ("POSTCODE", SHARED_POSTCODE), ("PNC_ID", SHARED_PNC)):
+    for label, value in (
+        ("PERSON", SHARED_NAME),
+        ("VRM", SHARED_VRM),
+        ("PHONE", SHARED_PHONE),
+        ("POSTCODE", SHARED_POSTCODE),
+        ("PNC_ID", SHARED_PNC),
+    ):
         page_path, api_path = _entity_paths(label, value)
         page = tc.get(page_path, follow_redirects=True)
         api = tc.get(api_path)
@@ -515,8 +646,12 @@ def test_entity_pages(world: World, user: str) -> None:
                 assert canonicalise("VRM", s.vrm) in co, (user, s.key, co)
     # An entity only a restricted record holds: empty unless the user may read that record.
     for s in world.secrets.values():
-        for label, value in (("PERSON", f"{s.forename} {s.surname}"), ("VRM", s.vrm), ("PHONE", s.phone),
-                             ("POSTCODE", s.postcode)):
+        for label, value in (
+            ("PERSON", f"{s.forename} {s.surname}"),
+            ("VRM", s.vrm),
+            ("PHONE", s.phone),
+            ("POSTCODE", s.postcode),
+        ):
             page_path, api_path = _entity_paths(label, value)
             page = tc.get(page_path, follow_redirects=True)
             api = tc.get(api_path)
@@ -569,8 +704,9 @@ def test_direct_urls_answer_like_a_missing_record_and_are_audited(world: World, 
             ref = tc.get(prefix + missing, headers=headers)
             assert got.status_code == ref.status_code == 404, (user, s.key, prefix)
             assert got.content == ref.content, (user, s.key, prefix)
-            assert {k: v for k, v in got.headers.items() if k not in ignore} == \
-                   {k: v for k, v in ref.headers.items() if k not in ignore}, (user, s.key, prefix)
+            assert {k: v for k, v in got.headers.items() if k not in ignore} == {
+                k: v for k, v in ref.headers.items() if k not in ignore
+            }, (user, s.key, prefix)
             assert_clean(got.text, world.hidden(user), f"{prefix}{s.id} as {user}", echoed=s.id)
     denied = {e["target"].get("id") for e in audit_events(world, "record.denied", user)}
     for s in world.hidden(user):
@@ -624,11 +760,17 @@ def test_notifications(world: World, user: str) -> None:
 def test_batch_search(world: World, user: str) -> None:
     tc = world.web[user]
     form = tc.get("/batch")
-    lines = [TOKEN, SHARED_NAME, SHARED_VRM, *[s.surname for s in world.secrets.values()],
-             *[s.narrative_word for s in world.secrets.values()]]
+    lines = [
+        TOKEN,
+        SHARED_NAME,
+        SHARED_VRM,
+        *[s.surname for s in world.secrets.values()],
+        *[s.narrative_word for s in world.secrets.values()],
+    ]
     text = "\n".join(lines)
-    res = tc.post("/batch", data={"csrf_token": csrf_from(form.text), "text": text, "format": "lines",
-                                  "dob_years": "0"})
+    res = tc.post(
+        "/batch", data={"csrf_token": csrf_from(form.text), "text": text, "format": "lines", "dob_years": "0"}
+    )
     assert res.status_code == 200, res.text[:500]
     assert_clean(res.text, world.hidden(user), f"/batch as {user}", echoed=text)
     assert record_links(res.text) <= world.readable(user)
@@ -652,7 +794,7 @@ def test_csv_export(world: World, user: str) -> None:
 
 
 def test_audit_subject_search_does_not_count_unreadable_records(world: World) -> None:
-    """"Who looked at X": events about records mentioning X are included (oversight), but the page
+    """ "Who looked at X": events about records mentioning X are included (oversight), but the page
     must not tell an auditor how many records mention X when nobody looked at them."""
     tc = world.web["lk-auditor"]
 

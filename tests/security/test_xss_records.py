@@ -54,21 +54,43 @@ INTEL_ID = record_id("XSS-INTEL", "X2")
 PLAIN_ID = record_id("XSS-CRIME", "X3")
 
 DANGEROUS_TAGS = {"img", "iframe", "svg", "object", "embed", "math", "frame", "frameset", "applet", "base"}
-URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "hx-get", "hx-post", "hx-put",
-             "hx-delete", "hx-patch", "poster", "background", "data"}
+URL_ATTRS = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "hx-get",
+    "hx-post",
+    "hx-put",
+    "hx-delete",
+    "hx-patch",
+    "poster",
+    "background",
+    "data",
+}
 BAD_SCHEMES = ("javascript:", "data:", "vbscript:")
 
 
 def crime_record() -> dict[str, Any]:
     return {
-        "record_type": "crime", "source_system": "XSS-CRIME", "source_id": "X1",
+        "record_type": "crime",
+        "source_system": "XSS-CRIME",
+        "source_id": "X1",
         "title": f"{TOKEN} burglary {SCRIPT} {IMG} {MARK}",
         "summary": f"{TOKEN} summary {TEMPLATE} {JS_URL} {QUOTE}",
         "created_at": "2024-03-02T10:00:00Z",
-        "borough": f"Hackney {SCRIPT}", "unit": f"CID {IMG}",
+        "borough": f"Hackney {SCRIPT}",
+        "unit": f"CID {IMG}",
         "people": [
-            {"role": "suspect", "forename": "Mallory", "surname": f"Payload{SCRIPT}", "dob": "1980-01-01",
-             "aliases": [JS_URL, IMG], "address": {"line1": IMG, "town": SCRIPT, "postcode": "E5 3HQ"}},
+            {
+                "role": "suspect",
+                "forename": "Mallory",
+                "surname": f"Payload{SCRIPT}",
+                "dob": "1980-01-01",
+                "aliases": [JS_URL, IMG],
+                "address": {"line1": IMG, "town": SCRIPT, "postcode": "E5 3HQ"},
+            },
             {"role": "victim", "forename": TEMPLATE, "surname": f"Victim{IMG}"},
             {"role": "witness", "forename": "Wendy", "surname": f"Witness{MARK}", "phones": ["07700 900123"]},
         ],
@@ -77,18 +99,24 @@ def crime_record() -> dict[str, Any]:
         "offence": {"code": "28/3", "description": f"Burglary {SCRIPT}", "category": f"Burglary {IMG}"},
         "occurred_from": "2024-03-01T22:00:00Z",
         "location": {"line1": f"1 {IMG} Street", "town": "London", "postcode": "E5 3HQ"},
-        "modus_operandi": (f"{TOKEN}: Mallory Payload drove XS12 XSS to E5 3HQ {SCRIPT} and called "
-                           f"07700 900123 {IMG}. Then {MARK} and {JS_URL} and {TEMPLATE} and {QUOTE}."),
+        "modus_operandi": (
+            f"{TOKEN}: Mallory Payload drove XS12 XSS to E5 3HQ {SCRIPT} and called "
+            f"07700 900123 {IMG}. Then {MARK} and {JS_URL} and {TEMPLATE} and {QUOTE}."
+        ),
         "status": "under_investigation",
     }
 
 
 def intel_record() -> dict[str, Any]:
     return {
-        "record_type": "intel", "source_system": "XSS-INTEL", "source_id": "X2",
-        "title": f"{TOKEN} intelligence {IMG}", "created_at": "2024-02-01T12:00:00Z",
-        "people": [{"role": "subject", "forename": "Mallory", "surname": f"Payload{SCRIPT}",
-                    "dob": "1980-01-01"}],
+        "record_type": "intel",
+        "source_system": "XSS-INTEL",
+        "source_id": "X2",
+        "title": f"{TOKEN} intelligence {IMG}",
+        "created_at": "2024-02-01T12:00:00Z",
+        "people": [
+            {"role": "subject", "forename": "Mallory", "surname": f"Payload{SCRIPT}", "dob": "1980-01-01"}
+        ],
         "intel_reference": "IR/2024/654321",
         "created_by": {"name": f"PC {SCRIPT}", "rank": IMG},
         "grading": {"source_evaluation": "2", "intelligence_assessment": "B", "handling_code": "C"},
@@ -100,9 +128,13 @@ def intel_record() -> dict[str, Any]:
 
 def formula_record() -> dict[str, Any]:
     rec = crime_record()
-    rec.update(source_id="X3", crime_reference="CR/654322/24", title=FORMULA,
-               summary=f"{TOKEN} plain", people=[{"role": "suspect", "forename": "@SUM(1+1)",
-                                                  "surname": "-Minus"}])
+    rec.update(
+        source_id="X3",
+        crime_reference="CR/654322/24",
+        title=FORMULA,
+        summary=f"{TOKEN} plain",
+        people=[{"role": "suspect", "forename": "@SUM(1+1)", "surname": "-Minus"}],
+    )
     return rec
 
 
@@ -118,12 +150,30 @@ def injected_fields() -> dict[str, Any]:
             "weapon": [TEMPLATE],
         },
         F.MENTIONS: [
-            {"field": "modus_operandi", "label": "PERSON", "start": 12, "end": 26, "text": "Mallory Payload",
-             "value": JS_URL},
-            {"field": "modus_operandi", "label": "VRM", "start": 32, "end": 40, "text": "XS12 XSS",
-             "value": IMG},
-            {"field": "modus_operandi", "label": f'ORG"{IMG}', "start": 44, "end": 50, "text": "E5 3HQ",
-             "value": SCRIPT},
+            {
+                "field": "modus_operandi",
+                "label": "PERSON",
+                "start": 12,
+                "end": 26,
+                "text": "Mallory Payload",
+                "value": JS_URL,
+            },
+            {
+                "field": "modus_operandi",
+                "label": "VRM",
+                "start": 32,
+                "end": 40,
+                "text": "XS12 XSS",
+                "value": IMG,
+            },
+            {
+                "field": "modus_operandi",
+                "label": f'ORG"{IMG}',
+                "start": 44,
+                "end": 50,
+                "text": "E5 3HQ",
+                "value": SCRIPT,
+            },
         ],
     }
 
@@ -151,8 +201,11 @@ class Inertness(HTMLParser):
             self._in_script = True
         if tag == "mark":
             self._in_mark += 1
-        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh" and "url" in values.get(
-                "content", "").lower():
+        if (
+            tag == "meta"
+            and values.get("http-equiv", "").lower() == "refresh"
+            and "url" in values.get("content", "").lower()
+        ):
             self.problems.append(f"meta refresh {values}")
         for name, value in values.items():
             if name.startswith("on"):
@@ -230,8 +283,16 @@ class World:
 @pytest.fixture(scope="module")
 def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
     xsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}xss-"})
-    create_user(client, xsettings, "xs-analyst", PASSWORD, roles=("analyst",), units=("INTEL",),
-                clearances=("intel", "intel_c"), display_name="Xss Analyst")
+    create_user(
+        client,
+        xsettings,
+        "xs-analyst",
+        PASSWORD,
+        roles=("analyst",),
+        units=("INTEL",),
+        clearances=("intel", "intel_c"),
+        display_name="Xss Analyst",
+    )
     forget_ensured()
     forget_synced()
     from portal.app import create_app
@@ -294,9 +355,19 @@ def test_record_pages_with_entity_links(world: World) -> None:
 
 def test_entity_pages(world: World) -> None:
     tc = world.web
-    values = [("PERSON", SCRIPT), ("PERSON", IMG), ("PERSON", JS_URL), ("PERSON", f"Mallory Payload{SCRIPT}"),
-              ("VRM", JS_URL), ("VRM", SCRIPT), ("PHONE", IMG), ("POSTCODE", MARK), ("WEAPON", TEMPLATE),
-              ("VRM", "XS12XSS"), ("POSTCODE", "E5 3HQ")]
+    values = [
+        ("PERSON", SCRIPT),
+        ("PERSON", IMG),
+        ("PERSON", JS_URL),
+        ("PERSON", f"Mallory Payload{SCRIPT}"),
+        ("VRM", JS_URL),
+        ("VRM", SCRIPT),
+        ("PHONE", IMG),
+        ("POSTCODE", MARK),
+        ("WEAPON", TEMPLATE),
+        ("VRM", "XS12XSS"),
+        ("POSTCODE", "E5 3HQ"),
+    ]
     for label, value in values:
         res = tc.get(f"/entity/{label}/{quote(value, safe='')}", follow_redirects=True)
         check_html(res, f"entity {label} {value!r}")
@@ -311,7 +382,7 @@ def test_entity_pages(world: World) -> None:
 def test_suggestions(world: World) -> None:
     tc = world.web
     seen_payload = False
-    for q in ("Mallory", "Mallory Pay", "<script", "\"><img", "javascript:", "{{7", "AB12", "REF<"):
+    for q in ("Mallory", "Mallory Pay", "<script", '"><img', "javascript:", "{{7", "AB12", "REF<"):
         res = tc.get("/suggest", params={"q": q})
         text = check_html(res, f"/suggest {q!r}")
         seen_payload |= "<script>" in text.lower() or "<img" in text.lower()
@@ -347,13 +418,28 @@ def test_csv_export_is_an_inert_attachment(world: World) -> None:
 def test_batch_and_saved_query_pages(world: World) -> None:
     tc = world.web
     form = tc.get("/batch")
-    res = tc.post("/batch", data={"csrf_token": csrf_from(form.text), "text": "\n".join((TOKEN, *PAYLOADS)),
-                                  "format": "lines", "dob_years": "0"})
+    res = tc.post(
+        "/batch",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "text": "\n".join((TOKEN, *PAYLOADS)),
+            "format": "lines",
+            "dob_years": "0",
+        },
+    )
     check_html(res, "batch", expect=(SCRIPT, IMG))
     form = tc.get("/saved/new", params={"q": f"{TOKEN} {SCRIPT}"})
     check_html(form, "saved form")
-    saved = tc.post("/saved", data={"csrf_token": csrf_from(form.text), "name": f"Watch {IMG}",
-                                    "notes": f"Notes {SCRIPT}", "shared_unit": "", "q": f"{TOKEN} {SCRIPT}"})
+    saved = tc.post(
+        "/saved",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "name": f"Watch {IMG}",
+            "notes": f"Notes {SCRIPT}",
+            "shared_unit": "",
+            "q": f"{TOKEN} {SCRIPT}",
+        },
+    )
     assert saved.status_code == 303, saved.text[:300]
     detail = tc.get(saved.headers["location"])
     check_html(detail, "saved detail", expect=(f"Watch {IMG}", f"Notes {SCRIPT}"))

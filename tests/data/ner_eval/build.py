@@ -27,8 +27,22 @@ from entity_extraction.identifiers import luhn_ok, pnc_check_letter  # noqa: E40
 
 _MACRO = re.compile(r"\{\{(PNC|PNCBAD|IMEI|IMEIBAD):([^}]*)\}\}")
 _MARK = re.compile(r"\[([^\[\]]+)\]\(([A-Z_]+)\)")
-LABELS = {"PERSON", "ORG", "LOCATION", "DATE", "POSTCODE", "VRM", "PHONE", "EMAIL", "NINO",
-          "PNC_ID", "CRO_NO", "IMEI", "WEAPON", "DRUG"}
+LABELS = {
+    "PERSON",
+    "ORG",
+    "LOCATION",
+    "DATE",
+    "POSTCODE",
+    "VRM",
+    "PHONE",
+    "EMAIL",
+    "NINO",
+    "PNC_ID",
+    "CRO_NO",
+    "IMEI",
+    "WEAPON",
+    "DRUG",
+}
 
 
 def _pnc(body: str, good: bool) -> str:
@@ -96,8 +110,15 @@ def build() -> list[dict[str, object]]:
             style, _, src = line.partition("\t")
             text, ents = parse_markup(src.strip())
             n += 1
-            rows.append({"id": f"p{n:03d}", "style": style.strip(), "split": "dev" if n % 2 else "test",
-                         "text": text, "entities": ents})
+            rows.append(
+                {
+                    "id": f"p{n:03d}",
+                    "style": style.strip(),
+                    "split": "dev" if n % 2 else "test",
+                    "text": text,
+                    "entities": ents,
+                }
+            )
     return rows
 
 
