@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     @index_app.command("init")
     def index_init() -> None:
         """Create every index (mappings/*.py) and its aliases that does not exist yet."""
-        from indexer import indices
+        from lantern import indices
         from lantern.search_client import make_client
 
         settings = get_settings()
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Argument(None, help="Logical index name (default: all)"),
     ) -> None:
         """Rebuild an index from its current definition, reindex, swap aliases, drop the old one."""
-        from indexer import indices
+        from lantern import indices
         from lantern.search_client import make_client
 
         settings = get_settings()
@@ -81,8 +81,8 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         hooks: list[Hook] = []
         if not no_alerts:
-            # Saved-query alerts: each acknowledged batch is percolated (portal.analyst.percolation).
-            from portal.analyst.percolation import alert_hooks
+            # Saved-query alerts: each acknowledged batch is percolated (alerts.percolation).
+            from alerts.percolation import alert_hooks
 
             hooks = list(alert_hooks(settings))
         code = run_load_command(
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same files)"),
     ) -> None:
         """Write linked synthetic feed files for all four record types."""
-        from indexer.demo_data import generate
+        from demo.generator import generate
 
         out.mkdir(parents=True, exist_ok=True)
         counts = generate(out, records, seed)

@@ -40,11 +40,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from indexer import indices
 from indexer.csv_mapping import CsvMapping, MappingError, find_mapping
 from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
 from indexer.sources import FileError, Row, read_csv, read_ndjson
 from indexer.validation import validate
+from lantern import indices
 from lantern.settings import Settings
 from mappings import records as records_index
 

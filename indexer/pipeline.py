@@ -19,9 +19,9 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from indexer import indices
 from indexer.bulk import bulk_index
 from indexer.documents import build_document
+from lantern import indices
 from lantern.records import AnyRecord
 from lantern.settings import Settings
 from mappings import fields as F

@@ -4,12 +4,12 @@ The percolator parses a stored query against the mapping of its own index, so th
 carries the ``records`` field mappings (taken from ``mappings.records`` itself, never
 copied, so they cannot drift) plus the percolator field and a little metadata. The
 fingerprint of those record mappings is kept in ``_meta``; when it no longer matches the
-current records definition, ``portal.analyst.percolation.ensure_percolator`` rebuilds the
+current records definition, ``alerts.percolation.ensure_percolator`` rebuilds the
 index from the saved queries (the source of truth) and reports any query that no longer
 registers.
 
 Stored queries never include the access filter: access is per reader, and is applied to
-each match (``portal.access.can_read``) before anyone is notified.
+each match (``search.access.can_read``) before anyone is notified.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from portal.errors import install_error_handlers
-from portal.search.present import ENTITY_LABEL_NAMES, TYPE_LABELS, entity_href, fmt_date, humanise
+from portal.present import ENTITY_LABEL_NAMES, TYPE_LABELS, entity_href, fmt_date, humanise
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"

@@ -97,7 +97,7 @@ def users_add(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
 ) -> None:
     """Create a local account."""
-    from portal.security.users import UserError
+    from lantern.users import UserError
 
     ctx = _context()
     password = _read_password(password_stdin)
@@ -120,7 +120,7 @@ def users_add(
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
-    from portal.security.users import UserError, normalise_username
+    from lantern.users import UserError, normalise_username
 
     ctx = _context()
     try:
@@ -153,7 +153,7 @@ def users_reset_password(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
 ) -> None:
     """Set a new password and end the account's sessions."""
-    from portal.security.users import UserError, normalise_username
+    from lantern.users import UserError, normalise_username
 
     ctx = _context()
     password = _read_password(password_stdin)

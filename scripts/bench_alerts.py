@@ -31,17 +31,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.demo_data import iter_raw  # noqa: E402
+from alerts.percolation import AlertHook, sync_percolator  # noqa: E402
+from alerts.queries import state_from_params  # noqa: E402
+from alerts.saved_queries import SavedQuery, SavedQueryStore  # noqa: E402
+from demo.generator import iter_raw  # noqa: E402
 from indexer.pipeline import index_records  # noqa: E402
+from lantern.clock import utcnow  # noqa: E402
 from lantern.records import AnyRecord, parse_record  # noqa: E402
 from lantern.search_client import make_client  # noqa: E402
 from lantern.settings import Settings, get_settings  # noqa: E402
-from portal.access import Principal  # noqa: E402
-from portal.analyst.percolation import AlertHook, sync_percolator  # noqa: E402
-from portal.analyst.queries import state_from_params  # noqa: E402
-from portal.analyst.store import SavedQuery, SavedQueryStore  # noqa: E402
-from portal.security.store import utcnow  # noqa: E402
-from portal.security.users import create_user  # noqa: E402
+from lantern.users import create_user  # noqa: E402
+from search.access import Principal  # noqa: E402
 
 UNITS = ("CID", "INTEL", "RESPONSE", "PSD", "CT")
 CLEARANCE_SETS: tuple[tuple[str, ...], ...] = (
@@ -239,7 +239,7 @@ def main() -> None:
             )
             # Notifications from earlier runs would be duplicates (no new ones): start clean.
             client.indices.delete(index=f"{prefix}notifications*", ignore=[404])
-            from portal.analyst.indices import forget_ensured
+            from alerts.indices import forget_ensured
 
             forget_ensured()
             alerted = settings.model_copy(update={"index_prefix": prefix})

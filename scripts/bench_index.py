@@ -1,6 +1,6 @@
 """Indexing throughput: records/s for validation, bulk indexing, and end-to-end loads.
 
-Generates ``--records`` demo records (default 20,000) with ``indexer.demo_data.generate``,
+Generates ``--records`` demo records (default 20,000) with ``demo.generator.generate``,
 then on the running node (``LANTERN_*`` settings; http://127.0.0.1:9200 by default) under a
 throwaway index prefix:
 
@@ -29,13 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer import indices  # noqa: E402
 from indexer.bulk import bulk_index  # noqa: E402
 from indexer.csv_mapping import CsvMapping, find_mapping  # noqa: E402
 from indexer.documents import build_document  # noqa: E402
 from indexer.loader import expand_paths  # noqa: E402
 from indexer.sources import read_csv, read_ndjson  # noqa: E402
 from indexer.validation import validate  # noqa: E402
+from lantern import indices  # noqa: E402
 from lantern.search_client import make_client  # noqa: E402
 from lantern.settings import Settings  # noqa: E402
 from mappings import records as records_index  # noqa: E402
@@ -107,9 +107,9 @@ def main() -> None:
     )
     try:
         try:
-            from indexer.demo_data import generate
+            from demo.generator import generate
         except ImportError:
-            raise SystemExit("indexer.demo_data.generate is not available yet") from None
+            raise SystemExit("demo.generator.generate is not available yet") from None
         t = time.perf_counter()
         counts = generate(work / "feed", args.records, args.seed)
         print(f"generated {sum(counts.values()):,} records in {time.perf_counter() - t:.1f}s: {counts}")

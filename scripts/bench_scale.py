@@ -133,7 +133,7 @@ def write_parts(workdir: Path, ns: list[int], seed: int) -> list[tuple[Path, Pat
 
     Reused when a previous run wrote the same parts (same sizes, same seed).
     """
-    from indexer.demo_data import iter_raw
+    from demo.generator import iter_raw
 
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -398,7 +398,7 @@ def sample_terms(feed: Path, sidecar: Path | None, limit: int, seed: int) -> dic
 def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
     """The representative mix: name, misspelt name, VRM, phone, free text with facets,
     each behind the access filter of an analyst (what every portal query carries)."""
-    from portal.access import Principal, secure
+    from search.access import Principal, secure
 
     user = Principal(
         "bench",
@@ -663,7 +663,7 @@ async def _loadtest_portal(
     import httpx
 
     from lantern.search_client import make_client
-    from portal.security.users import UserStore, create_user
+    from lantern.users import UserStore, create_user
 
     port = args.portal_port
     client = make_client(settings, "ingest")
@@ -782,7 +782,7 @@ async def _portal_login(base: str, username: str, password: str) -> Any:
 
 
 def stage_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    from indexer.demo_data import iter_raw
+    from demo.generator import iter_raw
 
     n = args.pipeline_n
     data = Path(args.workdir) / "data"

@@ -32,10 +32,10 @@ from lantern.records import AnyRecord, parse_record
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from mappings import fields as F
-from portal.access import Principal
-from portal.search import builders as B
-from portal.search.parser import parse
-from portal.search.service import records_alias, secure_body, today_utc
+from search import builders as B
+from search.access import Principal
+from search.gateway import records_alias, secure_body, today_utc
+from search.parser import parse
 
 BENCH_USER = "bench-analyst"
 BENCH_PASSWORD = "bench password for the search benchmark"
@@ -49,7 +49,7 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def ensure_records(settings: Settings, wanted: int, ner: bool) -> int:
-    from indexer.demo_data import iter_raw
+    from demo.generator import iter_raw
     from indexer.pipeline import index_records
 
     client = make_client(settings, "ingest")
@@ -142,8 +142,8 @@ def sample_queries(settings: Settings, n: int, seed: int) -> Queries:
 def portal_client(settings: Settings) -> Any:
     from fastapi.testclient import TestClient
 
+    from lantern.users import UserStore, create_user
     from portal.app import create_app
-    from portal.security.users import UserStore, create_user
 
     ingest = make_client(settings, "ingest")
     if UserStore(ingest, settings).get(BENCH_USER) is None:

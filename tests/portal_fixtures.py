@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
 from lantern.settings import Settings
-from portal.security.users import create_user
+from lantern.users import create_user
 
 PASSWORD = "correct horse battery staple"
 BASE_URL = "https://testserver"
@@ -58,7 +58,7 @@ STANDARD_USERS: dict[str, StdUser] = {
 @pytest.fixture(scope="session")
 def standard_users(client: OpenSearch, settings: Settings) -> dict[str, StdUser]:
     """The five standard users, created once per test run."""
-    from portal.security.users import UserStore
+    from lantern.users import UserStore
 
     store = UserStore(client, settings)
     for u in STANDARD_USERS.values():

@@ -1,14 +1,14 @@
 """Analyst tools: saved queries, alerts (percolator), notifications, batch search, CSV export.
 
-* :mod:`portal.analyst.queries`: a saved search <-> its URL state and its alert query (pure).
-* :mod:`portal.analyst.store`: the saved queries (owner-only, optionally shared read-only
+* :mod:`alerts.queries`: a saved search <-> its URL state and its alert query (pure).
+* :mod:`alerts.saved_queries`: the saved queries (owner-only, optionally shared read-only
   with one of the owner's units).
-* :mod:`portal.analyst.percolation`: stored alert queries, kept in step with the saved
+* :mod:`alerts.percolation`: stored alert queries, kept in step with the saved
   queries and the records mapping, and the indexer hook that percolates each batch.
-* :mod:`portal.analyst.notifications`: matches and problems for a user, re-checked
+* :mod:`alerts.notifications`: matches and problems for a user, re-checked
   against the records index as the user every time they are shown.
-* :mod:`portal.analyst.secured`: the multi-search / count / point-in-time requests these
-  tools send to the records index, each one secured like ``portal.search.service``.
+* :mod:`search.scan`: the multi-search / count / point-in-time requests these
+  tools send to the records index, each one secured like ``search.gateway``.
 * :mod:`portal.analyst.batch` and :mod:`portal.analyst.export`.
 """
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI) -> None:
     """Include the analyst routes and the header badge helper (called by ``create_app``)."""
-    from portal.analyst.notifications import badge_count
+    from alerts.notifications import badge_count
     from portal.routes import batch, export, notifications, saved
 
     app.include_router(saved.router)

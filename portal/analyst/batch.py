@@ -27,12 +27,12 @@ from typing import Any, Literal
 from opensearchpy import OpenSearch
 
 from lantern.settings import Settings
-from portal.access import Principal
-from portal.analyst.secured import MSEARCH_CHUNK, secured_msearch
-from portal.search import builders as B
-from portal.search.parser import parse
-from portal.search.present import ResultItem, result_item
-from portal.search.urlstate import SearchState
+from portal.present import ResultItem, result_item
+from search import builders as B
+from search.access import Principal
+from search.parser import parse
+from search.scan import MSEARCH_CHUNK, secured_msearch
+from search.urlstate import SearchState
 
 MAX_LINES = 1000
 MAX_LINE_CHARS = 300

@@ -17,15 +17,15 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from alerts.queries import base_query
 from lantern.settings import Settings
 from mappings import fields as F
-from portal.access import Principal
-from portal.analyst.queries import base_query
-from portal.analyst.secured import Scan, secured_scan
-from portal.search import builders as B
-from portal.search.parser import parse
-from portal.search.present import TYPE_LABELS, humanise
-from portal.search.urlstate import SearchState
+from portal.present import TYPE_LABELS, humanise
+from search import builders as B
+from search.access import Principal
+from search.parser import parse
+from search.scan import Scan, secured_scan
+from search.urlstate import SearchState
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 IDENTIFIER_COLUMNS = (

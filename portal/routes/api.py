@@ -13,14 +13,14 @@ from pydantic import BaseModel, Field
 
 from lantern.records import IntelligenceReport
 from mappings import fields as F
+from portal import reads
 from portal.errors import NOT_FOUND
+from portal.present import FacetView, ResultItem, facet_views, sees_full_intelligence
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
 from portal.routes.search import audit_details, search_request
-from portal.search import views
-from portal.search.present import FacetView, ResultItem, facet_views, sees_full_intelligence
-from portal.search.service import today_utc
-from portal.search.urlstate import from_params
 from portal.security import Auditor, CurrentUser, RequirePurpose
+from search.gateway import today_utc
+from search.urlstate import from_params
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -191,7 +191,7 @@ def api_search(
     ``offence``, ``status``, ``grading``, ``e_person``, ``e_vrm``... (repeat a parameter to OR values)."""
     state = from_params(request.query_params.multi_items())
     req = search_request(state, today_utc())
-    outcome = views.run_search(request.app.state.client, request.app.state.settings, user, req)
+    outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
     audit.record(request, "api.search", details=audit_details(state, outcome))
     return SearchOut(
         query=state.q,
@@ -216,7 +216,7 @@ def api_search(
 def api_record(
     request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
 ) -> RecordOut | JSONResponse:
-    hit = views.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
+    hit = reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
     if hit is None:
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
         return JSONResponse({"error": NOT_FOUND.title, "detail": NOT_FOUND.message}, status_code=404)
@@ -239,7 +239,7 @@ def api_record(
         }
         people = {str(p.get(F.P_NAME)) for p in src.get(F.PEOPLE) or []}
         entities = {k: [v for v in vs if v in shown or v in people] for k, vs in entities.items()}
-    linked = views.linked_records(request.app.state.client, request.app.state.settings, user, hit)
+    linked = reads.linked_records(request.app.state.client, request.app.state.settings, user, hit)
     return RecordOut(
         id=str(src.get(F.ID)),
         record_type=str(src.get(F.RECORD_TYPE)),
@@ -283,8 +283,8 @@ def api_entity(
         return JSONResponse(
             {"error": NOT_FOUND.title, "detail": "unknown entity label or empty value"}, status_code=404
         )
-    canonical = views.canonical_entity_value(label_u, value)
-    data = views.entity_page(
+    canonical = reads.canonical_entity_value(label_u, value)
+    data = reads.entity_page(
         request.app.state.client, request.app.state.settings, user, label_u, canonical, page=page
     )
     audit.record(
@@ -319,7 +319,7 @@ def api_suggest(
     audit: Auditor,
     q: str = Query("", max_length=100),
 ) -> list[SuggestionOut]:
-    items = views.suggest(request.app.state.client, request.app.state.settings, user, q)
+    items = reads.suggest(request.app.state.client, request.app.state.settings, user, q)
     if items:
         audit.record(request, "suggest", details={"query": q, "shown": [s.text for s in items]})
     return [SuggestionOut(text=s.text, kind=s.kind, url=s.href) for s in items]

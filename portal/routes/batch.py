@@ -16,9 +16,9 @@ from starlette.datastructures import UploadFile
 
 from lantern.errors import NotFound
 from portal.analyst import batch as B
-from portal.search.parser import MAX_DOB_YEARS
-from portal.search.service import today_utc
 from portal.security import Auditor, CurrentUser, RequirePurpose
+from search.gateway import today_utc
+from search.parser import MAX_DOB_YEARS
 
 router = APIRouter(include_in_schema=False)
 

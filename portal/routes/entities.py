@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from mappings import fields as F
+from portal import reads
 from portal.errors import NOT_FOUND, error_response
+from portal.present import ENTITY_LABEL_NAMES, entity_href
 from portal.routes.search import render
-from portal.search import views
-from portal.search.present import ENTITY_LABEL_NAMES, entity_href
 from portal.security import Auditor, CurrentUser, RequirePurpose
 
 router = APIRouter(include_in_schema=False)
@@ -49,10 +49,10 @@ def entity_view(
     label_u = label.upper()
     if label_u not in F.ENTITY_LABELS or not value.strip() or len(value) > MAX_VALUE_CHARS:
         return error_response(request, NOT_FOUND)
-    canonical = views.canonical_entity_value(label_u, value)
+    canonical = reads.canonical_entity_value(label_u, value)
     if canonical != value or label_u != label:
         return RedirectResponse(entity_href(label_u, canonical), status_code=303)
-    data = views.entity_page(
+    data = reads.entity_page(
         request.app.state.client, request.app.state.settings, user, label_u, canonical, page=_page(page)
     )
     audit.record(

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from alerts.queries import state_from_params
 from lantern.errors import BadQuery
 from portal.analyst.export import COLUMNS, open_export
-from portal.analyst.queries import state_from_params
-from portal.search.service import today_utc
 from portal.security import Auditor, CurrentUser, RequirePurpose
+from search.gateway import today_utc
 
 router = APIRouter(include_in_schema=False)
 

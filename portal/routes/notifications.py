@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from portal.analyst.notifications import NotificationStore
-from portal.search.present import TYPE_LABELS
+from alerts.notifications import NotificationStore
+from portal.present import TYPE_LABELS
 from portal.security import Auditor, CurrentUser, RequirePurpose
 from portal.security.middleware import safe_next
 

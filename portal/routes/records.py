@@ -12,11 +12,9 @@ from fastapi.responses import Response
 
 from lantern.records import AnyRecord, CaseFile, CrimeReport, CustodyRecord, IntelligenceReport
 from mappings import fields as F
-from portal.access import Principal
+from portal import reads
 from portal.errors import NOT_FOUND, error_response
-from portal.routes.search import render
-from portal.search import views
-from portal.search.present import (
+from portal.present import (
     ENTITY_LABEL_NAMES,
     TYPE_LABELS,
     Segment,
@@ -24,7 +22,9 @@ from portal.search.present import (
     mention_segments,
     sees_full_intelligence,
 )
+from portal.routes.search import render
 from portal.security import Auditor, CurrentUser, RequirePurpose
+from search.access import Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,12 +134,12 @@ def timeline(record: AnyRecord, segs: dict[str, list[Segment]]) -> list[Timeline
     return events
 
 
-def record_context(request: Request, user: Principal, hit: views.RecordHit) -> dict[str, Any]:
+def record_context(request: Request, user: Principal, hit: reads.RecordHit) -> dict[str, Any]:
     record = hit.record
     source = hit.source
     fields = visible_text_fields(record, user) if record is not None else {}
     segs = narrative_segments(source, fields)
-    linked = views.linked_records(request.app.state.client, request.app.state.settings, user, hit)
+    linked = reads.linked_records(request.app.state.client, request.app.state.settings, user, hit)
     rtype = str(source.get(F.RECORD_TYPE))
     return {
         "record": record,
@@ -159,7 +159,7 @@ def record_context(request: Request, user: Principal, hit: views.RecordHit) -> d
 def record_page(
     request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
 ) -> Response:
-    hit = views.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
+    hit = reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
     if hit is None:
         # Does not exist, or may not be read: the same answer either way.
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")

@@ -15,17 +15,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from alerts import percolation
+from alerts.notifications import NotificationStore
+from alerts.queries import base_query, describe, search_href, state_from_params
+from alerts.saved_queries import SavedQuery, SavedQueryError, SavedQueryStore
+from lantern.clock import iso
 from mappings import fields as F
-from portal.access import Principal
-from portal.analyst import percolation
-from portal.analyst.notifications import NotificationStore
-from portal.analyst.queries import base_query, describe, search_href, state_from_params
-from portal.analyst.secured import secured_msearch
-from portal.analyst.store import SavedQuery, SavedQueryError, SavedQueryStore
-from portal.search.service import today_utc
-from portal.search.urlstate import SearchState
 from portal.security import Auditor, CurrentUser, RequirePurpose
-from portal.security.store import iso
+from search.access import Principal
+from search.gateway import today_utc
+from search.scan import secured_msearch
+from search.urlstate import SearchState
 
 router = APIRouter(include_in_schema=False)
 

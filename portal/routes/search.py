@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from portal.search import builders as B
-from portal.search import views
-from portal.search.parser import parse
-from portal.search.present import facet_views
-from portal.search.service import today_utc
-from portal.search.urlstate import SearchState, from_params
+from portal import reads
+from portal.present import facet_views
 from portal.security import Auditor, CurrentUser, require_purpose
+from search import builders as B
+from search.gateway import today_utc
+from search.parser import parse
+from search.urlstate import SearchState, from_params
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,7 +61,7 @@ def search_request(state: SearchState, today: Any = None) -> B.SearchRequest:
     )
 
 
-def audit_details(state: SearchState, outcome: views.SearchOutcome) -> dict[str, Any]:
+def audit_details(state: SearchState, outcome: reads.SearchOutcome) -> dict[str, Any]:
     return {
         "query": state.q,
         "filters": {k: list(v) for k, v in state.facets},
@@ -109,7 +109,7 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         return response
     require_purpose(request, user)
     req = search_request(state, today_utc())
-    outcome = views.run_search(request.app.state.client, request.app.state.settings, user, req)
+    outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
     audit.record(request, "search", details=audit_details(state, outcome))
     ctx.update(
         outcome=outcome,
@@ -127,9 +127,9 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
 @router.get("/suggest")
 def suggest_fragment(request: Request, user: CurrentUser, audit: Auditor, q: str = "") -> Response:
     """Type-ahead list (an htmx fragment; the search box works without it)."""
-    items: list[views.Suggestion] = []
+    items: list[reads.Suggestion] = []
     if len(q.strip()) >= 2 and getattr(request.state, "purpose", None) is not None:
-        items = views.suggest(request.app.state.client, request.app.state.settings, user, q)
+        items = reads.suggest(request.app.state.client, request.app.state.settings, user, q)
         if items:
             audit.record(request, "suggest", details={"query": q[:100], "shown": [s.text for s in items]})
     return render(request, "_suggestions.html", {"suggestions": items, "q": q})

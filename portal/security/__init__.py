@@ -8,7 +8,8 @@ The interface the rest of the portal uses (see notes/portal-contract.md):
 
 from __future__ import annotations
 
-from portal.security.audit import AuditLog
+from lantern.audit import AuditLog
+from lantern.users import IdentityProvider, User, create_user
 from portal.security.deps import (
     Auditor,
     CurrentUser,
@@ -20,7 +21,6 @@ from portal.security.deps import (
 )
 from portal.security.middleware import SecurityContext, install_security
 from portal.security.purposes import PurposeInfo
-from portal.security.users import IdentityProvider, User, create_user
 
 __all__ = [
     "AuditLog",

@@ -9,11 +9,11 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from portal.access import Principal
+from lantern.audit import AuditLog
 from portal.security import purposes
-from portal.security.audit import AuditLog
 from portal.security.middleware import SecurityContext, safe_next
 from portal.security.purposes import PurposeInfo
+from search.access import Principal
 
 PURPOSE_HEADER = "x-lantern-purpose"
 

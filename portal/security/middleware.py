@@ -28,12 +28,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lantern.audit import AuditLog
 from lantern.search_client import make_client
 from lantern.settings import Settings
+from lantern.users import IdentityProvider, LocalIdentityProvider, User, UserStore
 from portal.security import purposes
-from portal.security.audit import AuditLog
 from portal.security.sessions import LoginThrottle, Session, SessionStore
-from portal.security.users import IdentityProvider, LocalIdentityProvider, User, UserStore
 
 SESSION_COOKIE = "__Host-lantern_session"
 LOGIN_COOKIE = "__Host-lantern_login"

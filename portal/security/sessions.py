@@ -16,9 +16,9 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
+from lantern.clock import ensure_security_indices, iso, parse_iso, utcnow, write_target
 from lantern.settings import Settings
 from mappings import sessions as sessions_mapping
-from portal.security.store import ensure_security_indices, iso, parse_iso, utcnow, write_target
 
 # Writing last_seen on every request would double the load; a minute of slack on the idle
 # timeout is the price.

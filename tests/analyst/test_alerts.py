@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
+from alerts import percolation
+from alerts.notifications import NotificationStore
+from alerts.queries import state_from_params
+from alerts.saved_queries import SavedQuery, SavedQueryStore
 from lantern.settings import Settings
 from mappings import percolator as P
 from mappings import records as records_mapping
 from mappings import saved_queries as SQ
-from portal.access import Principal
-from portal.analyst import percolation
-from portal.analyst.notifications import NotificationStore
-from portal.analyst.queries import state_from_params
-from portal.analyst.store import SavedQuery, SavedQueryStore
+from search.access import Principal
 from tests.analyst.conftest import Loader, crime, tag
 
 
@@ -265,7 +265,7 @@ def test_stored_alert_query_matches_exactly_what_the_search_matches(
     client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
 ) -> None:
     """The percolator's match-only form drops ranking, never matching: same records either way."""
-    from portal.analyst.queries import alert_query, base_query
+    from alerts.queries import alert_query, base_query
 
     t = tag()
     loader.load(

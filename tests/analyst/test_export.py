@@ -10,7 +10,7 @@ from opensearchpy import OpenSearch
 
 from lantern.settings import Settings
 from portal.analyst import export as E
-from portal.search.present import TYPE_LABELS
+from portal.present import TYPE_LABELS
 from tests.analyst.conftest import Loader, crime, signed_in, tag
 from tests.analyst.test_saved_web import audit_events
 

@@ -7,9 +7,9 @@ import re
 from fastapi import FastAPI
 from opensearchpy import OpenSearch
 
+from alerts.notifications import _badge_cache
 from lantern.settings import Settings
-from portal.analyst.notifications import _badge_cache
-from portal.security.users import UserStore, _status_cache
+from lantern.users import UserStore, _status_cache
 from tests.analyst.conftest import Loader, crime, signed_in, tag
 from tests.analyst.test_saved_web import audit_events, save_via_form
 from tests.portal_fixtures import csrf_from

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
+from alerts.percolation import registered_ids
+from alerts.saved_queries import SavedQueryStore
 from lantern.settings import Settings
-from portal.access import Principal
-from portal.analyst.percolation import registered_ids
-from portal.analyst.store import SavedQueryStore
+from search.access import Principal
 from tests.analyst.conftest import Loader, crime, signed_in, tag
 from tests.portal_fixtures import csrf_from
 

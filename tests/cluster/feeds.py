@@ -10,7 +10,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.helpers import scan
 
-from indexer.demo_data import iter_raw
+from demo.generator import iter_raw
 from lantern.records import record_id
 
 

@@ -21,9 +21,8 @@ import pytest
 from opensearchpy import OpenSearch
 from rich.console import Console
 
-from indexer import indices
 from indexer.loader import load_files
-from lantern import embedded
+from lantern import embedded, indices
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
@@ -247,8 +246,8 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
     ingest.cluster.health(index=physical, wait_for_status="green", request_timeout=70)
 
     # The portal on the same host list, signed in before the host goes away.
+    from lantern.users import create_user
     from portal.app import create_app
-    from portal.security.users import create_user
     from tests.portal_fixtures import PASSWORD, login, make_test_client
 
     create_user(

@@ -20,9 +20,9 @@ import pytest
 from opensearchpy import OpenSearch
 from rich.console import Console
 
-from indexer import indices
-from indexer.demo_data import iter_raw
+from demo.generator import iter_raw
 from indexer.loader import load_files
+from lantern import indices
 from lantern.records import record_id
 from lantern.settings import Settings
 from mappings import records as records_index

@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
-from indexer import indices
 from indexer.pipeline import index_records
+from lantern import indices
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
+from lantern.users import create_user
 from mappings import audit as audit_index
-from portal.security.users import create_user
 from tests.cluster.proxy import CuttableProxy
 from tests.indexer.conftest import crime
 from tests.portal_fixtures import PASSWORD, login, make_test_client

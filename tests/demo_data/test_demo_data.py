@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.generator import FILES, generate, legacy_row_to_record, sample_records
 from entity_extraction.names import fold, forename_variants
-from indexer.demo_data import FILES, generate, legacy_row_to_record, sample_records
 from lantern.records import AnyRecord, CaseFile, CustodyRecord, IntelligenceReport, parse_record
 
 N = 600

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from indexer import indices
 from indexer.loader import load_files
+from lantern import indices
 from lantern.records import parse_record
 from lantern.settings import Settings
 from mappings import fields as F

@@ -11,9 +11,10 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from rich.console import Console
 
-from indexer import indices, pipeline
+from indexer import pipeline
 from indexer.bulk import bulk_index
 from indexer.loader import load_files, run_load_command
+from lantern import indices
 from lantern.records import parse_record, record_id
 from lantern.search_client import make_client
 from lantern.settings import Settings

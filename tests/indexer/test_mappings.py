@@ -8,7 +8,7 @@ import pytest
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
-from indexer import indices
+from lantern import indices
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records

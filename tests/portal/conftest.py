@@ -265,7 +265,7 @@ IDS = {
 @pytest.fixture(scope="session")
 def indexed(settings: Settings, client: OpenSearch) -> list[AnyRecord]:
     """The records index for this run: demo records plus the hand-made ones."""
-    from indexer.demo_data import sample_records
+    from demo.generator import sample_records
     from indexer.pipeline import index_records
 
     records: list[AnyRecord] = [parse_record(r) for r in hand_made()]

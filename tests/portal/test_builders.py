@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from mappings import fields as F
-from portal.access import Principal, access_filter, secure
-from portal.search import builders as B
-from portal.search.parser import Dob, Ident, Keyword, parse
-from portal.search.service import UnsafeQuery, secure_body
+from search import builders as B
+from search.access import Principal, access_filter, secure
+from search.gateway import UnsafeQuery, secure_body
+from search.parser import Dob, Ident, Keyword, parse
 
 TODAY = date(2025, 6, 1)
 USER = Principal("u1", "User One", frozenset({"officer"}), frozenset({"RESPONSE"}), frozenset())
@@ -260,7 +260,7 @@ def test_bodies_that_could_escape_the_filter_are_refused(bad: dict) -> None:
 def test_only_the_service_sends_searches() -> None:
     """Structural: the search pages, API and builders never call a client themselves.
 
-    (``portal.analyst.secured`` has its own msearch/count helpers built on ``secure_body``.)
+    (``search.scan`` has its own msearch/count helpers built on ``secure_body``.)
     """
     root = Path(__file__).resolve().parents[2] / "portal"
     paths = [

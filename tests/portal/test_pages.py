@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import RequestError
 
-from portal.search import service
+from search import gateway as service
 from tests.portal.conftest import FEATHER_PNC, IDS
 
 

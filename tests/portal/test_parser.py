@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.search import parser as parser_module
-from portal.search.parser import (
+from search import parser as parser_module
+from search.parser import (
     And,
     DateRange,
     Dob,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from portal.access import Principal
 from portal.app import make_templates
-from portal.search.builders import HIGHLIGHT_POST as POST
-from portal.search.builders import HIGHLIGHT_PRE as PRE
-from portal.search.present import Segment, highlight_segments, mention_segments, result_item
+from portal.present import Segment, highlight_segments, mention_segments, result_item
+from search.access import Principal
+from search.builders import HIGHLIGHT_POST as POST
+from search.builders import HIGHLIGHT_PRE as PRE
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

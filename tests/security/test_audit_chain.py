@@ -9,10 +9,10 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
+from lantern.audit import GENESIS, AuditLog, event_hash, is_self_search
 from lantern.errors import AuditUnavailable
 from lantern.search_client import make_client
-from portal.access import Principal
-from portal.security.audit import GENESIS, AuditLog, event_hash, is_self_search
+from search.access import Principal
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
+from lantern.audit import AuditLog
 from lantern.search_client import make_client
-from portal.security.audit import AuditLog
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
 from tests.security.conftest import build_app
 
@@ -85,7 +85,7 @@ def test_audit_pages_only_for_auditors(sec_app, role):
 
 def test_who_looked_at_a_record_and_why(sec_app):
     log = sec_app.state.security.audit
-    from portal.access import Principal
+    from search.access import Principal
 
     officer = Principal("officer", "Olivia Okafor", frozenset({"officer"}))
     log.record(

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from lantern.clock import iso, utcnow
 from portal.security.sessions import token_id
-from portal.security.store import iso, utcnow
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client, set_purpose
 
 SESSION = "__Host-lantern_session"
@@ -126,7 +126,7 @@ def test_session_fixation_prevented(sec_app):
 
 
 def test_disabling_a_user_ends_their_session(sec_app, client, settings):
-    from portal.security.users import UserStore, create_user
+    from lantern.users import UserStore, create_user
 
     create_user(client, settings, "temp.disable", PASSWORD, roles=["officer"], display_name="Temp Disable")
     with make_test_client(sec_app) as tc:
@@ -144,7 +144,7 @@ def test_disabling_a_user_ends_their_session(sec_app, client, settings):
 
 
 def test_delete_for_user_ends_sessions_in_every_browser(sec_app, client, settings):
-    from portal.security.users import create_user
+    from lantern.users import create_user
 
     create_user(client, settings, "temp.multi", PASSWORD, roles=["officer"])
     ctx = sec_app.state.security
@@ -189,7 +189,7 @@ def _attempt(tc, username: str, password: str):
 
 
 def test_lockout_after_repeated_failures_reveals_nothing(sec_app, client, settings):
-    from portal.security.users import create_user
+    from lantern.users import create_user
 
     create_user(client, settings, "temp.lock", PASSWORD, roles=["officer"])
     with make_test_client(sec_app) as tc:

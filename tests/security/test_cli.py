@@ -24,8 +24,8 @@ def cli_env(settings, monkeypatch, tmp_path):
 
 
 def test_users_lifecycle(cli_env, client):
-    from portal.security.audit import AuditLog
-    from portal.security.users import LocalIdentityProvider, UserStore
+    from lantern.audit import AuditLog
+    from lantern.users import LocalIdentityProvider, UserStore
 
     runner = CliRunner()
     r = runner.invoke(
@@ -84,7 +84,7 @@ def test_users_lifecycle(cli_env, client):
 
 
 def test_demo_users_idempotent_and_refused_in_production(cli_env, client, monkeypatch):
-    from portal.security.users import LocalIdentityProvider, UserStore
+    from lantern.users import LocalIdentityProvider, UserStore
 
     runner = CliRunner()
     for _ in range(2):
@@ -105,7 +105,7 @@ def test_demo_users_idempotent_and_refused_in_production(cli_env, client, monkey
 
 
 def test_password_hashes_are_argon2id_with_owasp_parameters(cli_env, client):
-    from portal.security.users import UserStore, create_user
+    from lantern.users import UserStore, create_user
 
     create_user(client, cli_env, "hashcheck", "some password here", roles=["officer"])
     stored = UserStore(client, cli_env).password_hash("hashcheck")

@@ -8,7 +8,7 @@ word, narrative word, a person recorded under another name with the shared PNC I
 VRM, a phone, a postcode) that exist nowhere else.
 
 For each user the expected set is computed independently: the same query run with no
-access filter, then kept where :func:`portal.access.can_read` says yes. Every surface
+access filter, then kept where :func:`search.access.can_read` says yes. Every surface
 must show exactly that set (so the tests fail both ways), and nothing of an unreadable
 record (id, reference, title, secret words, identifiers) may appear in any response.
 """
@@ -31,21 +31,21 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
+from alerts.indices import forget_ensured
+from alerts.notifications import NotificationStore, _badge_cache
+from alerts.percolation import AlertHook, Directory, forget_synced
 from entity_extraction import canonicalise
 from entity_extraction.identifiers import pnc_check_letter
 from indexer.pipeline import index_records
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
-from portal.access import Principal, can_read
-from portal.analyst.indices import forget_ensured
-from portal.analyst.notifications import NotificationStore, _badge_cache
-from portal.analyst.percolation import AlertHook, Directory, forget_synced
+from lantern.users import create_user
+from portal.present import facet_views
 from portal.routes.search import search_request
-from portal.search import builders as B
-from portal.search.present import facet_views
-from portal.search.service import secured_search, today_utc
-from portal.search.urlstate import from_params
-from portal.security.users import create_user
+from search import builders as B
+from search.access import Principal, can_read
+from search.gateway import secured_search, today_utc
+from search.urlstate import from_params
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
 
 # username -> (roles, units, clearances)

@@ -30,13 +30,13 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from opensearchpy import OpenSearch
 
+from alerts.indices import forget_ensured
+from alerts.percolation import forget_synced
 from indexer.pipeline import index_records
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
+from lantern.users import create_user
 from mappings import fields as F
-from portal.analyst.indices import forget_ensured
-from portal.analyst.percolation import forget_synced
-from portal.security.users import create_user
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
 
 SCRIPT = "<script>alert(1)</script>"

@@ -5,7 +5,7 @@ unregisters it. ``lantern index load`` calls :class:`AlertHook` with every ackno
 batch: ONE ``percolate`` request with ``documents: [...]`` per batch finds which saved
 queries match which new documents, and each match becomes a notification for every
 recipient (the owner; for a shared query, the unit's members) who may read that record
-(:func:`portal.access.can_read` over the document) - nobody else learns it exists.
+(:func:`search.access.can_read` over the document) - nobody else learns it exists.
 
 The percolator index is derived data. :func:`sync_percolator` rebuilds it from the saved
 queries when the records mapping it was built under has changed (fingerprint in its
@@ -32,16 +32,16 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
-from indexer import indices
+from alerts.indices import ensure_analyst_indices, module, write_target
+from alerts.notifications import NotificationStore
+from alerts.queries import alert_query
+from alerts.saved_queries import SavedQuery, SavedQueryStore
+from lantern import indices
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import percolator as P
-from portal.access import Principal, can_read
-from portal.analyst.indices import ensure_analyst_indices, module, write_target
-from portal.analyst.notifications import NotificationStore
-from portal.analyst.queries import alert_query
-from portal.analyst.store import SavedQuery, SavedQueryStore
-from portal.search.service import today_utc
+from search.access import Principal, can_read
+from search.gateway import today_utc
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ class Directory:
     def _refresh(self) -> None:
         if time.monotonic() - self._loaded < self.ttl and self._loaded:
             return
-        from portal.security.users import UserStore
+        from lantern.users import UserStore
 
         users = [u for u in UserStore(self.client, self.settings).list() if not u.disabled]
         self._users = {u.username: u.principal() for u in users}

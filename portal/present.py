@@ -15,8 +15,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mappings import fields as F
-from portal.access import INTEL_CLEARANCE, Principal
-from portal.search.builders import FACETS, HIGHLIGHT_POST, HIGHLIGHT_PRE
+from search.access import INTEL_CLEARANCE, Principal
+from search.builders import FACETS, HIGHLIGHT_POST, HIGHLIGHT_PRE
 
 try:
     LONDON: ZoneInfo | None = ZoneInfo("Europe/London")
@@ -116,7 +116,7 @@ def sees_full_intelligence(user: Principal) -> bool:
     """Who reads intelligence text in full; other readers get the sanitised text.
 
     Everyone who may read an intelligence record at all (``intel`` clearance, plus
-    ``intel_c`` for handling code C, enforced by ``portal.access``) reads it in full. A
+    ``intel_c`` for handling code C, enforced by ``search.access``) reads it in full. A
     narrower "sanitised only" audience would still match words of the withheld text and
     entities extracted from it through search, facets and entity pages, which turns the
     search box into an oracle for what the page hides; the sanitised text is therefore

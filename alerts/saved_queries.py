@@ -16,14 +16,14 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
+from alerts.indices import ensure_analyst_indices, write_target
+from alerts.queries import doc_fields, state_from_doc
+from lantern.clock import iso, parse_iso, utcnow
 from lantern.errors import NotFound
 from lantern.settings import Settings
 from mappings import saved_queries as M
-from portal.access import Principal
-from portal.analyst.indices import ensure_analyst_indices, write_target
-from portal.analyst.queries import doc_fields, state_from_doc
-from portal.search.urlstate import SearchState
-from portal.security.store import iso, parse_iso, utcnow
+from search.access import Principal
+from search.urlstate import SearchState
 
 MAX_NAME = 120
 MAX_NOTES = 2000

@@ -1,8 +1,8 @@
 """Pure query builders: typed requests in, OpenSearch request bodies out.
 
 Nothing here talks to OpenSearch and nothing here applies access control: every body
-built here is sent by :mod:`portal.search.service`, which wraps its ``query`` with
-:func:`portal.access.secure` (and refuses bodies that could escape it).
+built here is sent by :mod:`search.gateway`, which wraps its ``query`` with
+:func:`search.access.secure` (and refuses bodies that could escape it).
 
 Ranking, from strongest to weakest (constant scores so the tiers do not blur):
 
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from entity_extraction.names import fold, forename_variants, phonetic_keys
 from mappings import fields as F
-from portal.search.parser import (
+from search.parser import (
     And,
     DateRange,
     Dob,

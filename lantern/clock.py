@@ -9,7 +9,7 @@ from typing import cast
 
 from opensearchpy import OpenSearch
 
-from indexer.indices import IndexModule, ensure, writer_target
+from lantern.indices import IndexModule, ensure, writer_target
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
 from mappings import sessions as sessions_mapping

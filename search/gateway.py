@@ -1,8 +1,8 @@
 """The one door to the records index.
 
 :func:`secured_search` is the only function in the portal that sends a request to the
-records alias. It takes a :class:`~portal.access.Principal`, wraps the body's query with
-:func:`portal.access.secure`, and refuses the few request shapes that could see past the
+records alias. It takes a :class:`~search.access.Principal`, wraps the body's query with
+:func:`search.access.secure`, and refuses the few request shapes that could see past the
 query (global aggregations, suggesters, rescoring, scripted fields): a forgotten
 ``secure()`` is therefore not something a route can write.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from lantern.settings import Settings
-from portal.access import Principal, secure
+from search.access import Principal, secure
 
 # Body keys a route may send; anything else is refused (``suggest`` and ``rescore`` run
 # outside the query, ``script_fields``/``runtime_mappings`` could read any field).

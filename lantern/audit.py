@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
+from lantern.clock import ensure_security_indices, iso, utcnow, write_target
 from lantern.errors import AuditUnavailable
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
-from portal.access import Principal
-from portal.security.store import ensure_security_indices, iso, utcnow, write_target
+from search.access import Principal
 
 if TYPE_CHECKING:
     from starlette.requests import Request

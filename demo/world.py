@@ -18,8 +18,8 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
+from demo import vocab as V
 from entity_extraction.names import fold
-from indexer import demo_data_vocab as V
 
 PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 REFERENCE_DATE = date(V.REFERENCE_YEAR, V.REFERENCE_MONTH, V.REFERENCE_DAY)

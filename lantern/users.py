@@ -28,12 +28,12 @@ from typing import Protocol
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
+from lantern import passwords
+from lantern.clock import ensure_security_indices, iso, utcnow, write_target
 from lantern.records import Sensitivity
 from lantern.settings import Settings
 from mappings import users as users_mapping
-from portal.access import INTEL_C_CLEARANCE, INTEL_CLEARANCE, ROLES, Principal
-from portal.security import passwords
-from portal.security.store import ensure_security_indices, iso, utcnow, write_target
+from search.access import INTEL_C_CLEARANCE, INTEL_CLEARANCE, ROLES, Principal
 
 CLEARANCES: tuple[str, ...] = (*(s.value for s in Sensitivity), INTEL_CLEARANCE, INTEL_C_CLEARANCE)
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")

@@ -1,7 +1,7 @@
 """What the pages and the API ask of the records index, as typed operations.
 
-Every function takes the :class:`~portal.access.Principal` and goes through
-:func:`portal.search.service.secured_search`; the routes add auditing and rendering.
+Every function takes the :class:`~search.access.Principal` and goes through
+:func:`search.gateway.secured_search`; the routes add auditing and rendering.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ from entity_extraction.names import fold
 from lantern.records import AnyRecord, parse_record
 from lantern.settings import Settings
 from mappings import fields as F
-from portal.access import Principal, can_read
-from portal.search import builders as B
-from portal.search.parser import REFERENCE_PATTERNS
-from portal.search.present import (
+from portal.present import (
     ENTITY_LABEL_NAMES,
     TYPE_LABELS,
     ResultItem,
@@ -33,7 +30,10 @@ from portal.search.present import (
     result_item,
     total_hits,
 )
-from portal.search.service import secured_search, today_utc
+from search import builders as B
+from search.access import Principal, can_read
+from search.gateway import secured_search, today_utc
+from search.parser import REFERENCE_PATTERNS
 
 log = logging.getLogger(__name__)
 

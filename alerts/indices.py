@@ -8,7 +8,7 @@ from typing import cast
 
 from opensearchpy import OpenSearch
 
-from indexer.indices import IndexModule, ensure, writer_target
+from lantern.indices import IndexModule, ensure, writer_target
 from lantern.settings import Settings
 from mappings import notifications as notifications_mapping
 from mappings import percolator as percolator_mapping

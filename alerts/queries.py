@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from portal.search import builders as B
-from portal.search.parser import parse
-from portal.search.urlstate import SearchState, from_params
+from search import builders as B
+from search.parser import parse
+from search.urlstate import SearchState, from_params
 
 
 def state_from_doc(doc: Mapping[str, Any]) -> SearchState:

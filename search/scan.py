@@ -1,6 +1,6 @@
 """Multi-search, counts and point-in-time reads of the records index, always as a user.
 
-Like :func:`portal.search.service.secured_search` (whose :func:`secure_body` every body
+Like :func:`search.gateway.secured_search` (whose :func:`secure_body` every body
 here goes through), nothing in this module can send a query that is not wrapped with the
 user's access filter.
 """
@@ -16,8 +16,8 @@ from opensearchpy import OpenSearch
 
 from lantern.settings import Settings
 from mappings import fields as F
-from portal.access import Principal
-from portal.search.service import records_alias, secure_body, today_utc
+from search.access import Principal
+from search.gateway import records_alias, secure_body, today_utc
 
 MSEARCH_CHUNK = 50
 

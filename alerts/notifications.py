@@ -21,18 +21,18 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
+from alerts.indices import ensure_analyst_indices, write_target
+from lantern.clock import iso, parse_iso, utcnow
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import notifications as M
-from portal.access import Principal
-from portal.analyst.indices import ensure_analyst_indices, write_target
-from portal.analyst.secured import readable_ids
-from portal.security.store import iso, parse_iso, utcnow
+from search.access import Principal
+from search.scan import readable_ids
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from portal.analyst.store import SavedQuery
+    from alerts.saved_queries import SavedQuery
 
 # Notifications considered per list/count (newest first): older ones are still stored.
 MAX_CONSIDERED = 1000
@@ -196,7 +196,7 @@ class NotificationStore:
 
     def visible(self, user: Principal, *, unread_only: bool = False) -> list[NotificationView]:
         """``user``'s notifications that they may see now (newest first)."""
-        from portal.analyst.store import SavedQueryStore
+        from alerts.saved_queries import SavedQueryStore
 
         raw = self._raw(user, unread_only=unread_only)
         if not raw:

@@ -5,7 +5,7 @@
 ``indexer/csv_mappings/legacy-crimes.toml``). Records are produced incident by incident
 (crime -> arrests -> case file -> intelligence) and written as they are made, so memory
 stays flat at any size; the population behind them is derived lazily (see
-:mod:`indexer.demo_data_world`).
+:mod:`demo.world`).
 
 Determinism: one ``random.Random(seed)`` drives the run and every entity has its own
 seeded generator; dates are anchored to a fixed reference date, never the wall clock.
@@ -20,13 +20,14 @@ import unicodedata
 import zlib
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from importlib.resources import files
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer import demo_data_text as T
-from indexer import demo_data_vocab as V
-from indexer.demo_data_world import (
+from demo import text as T
+from demo import vocab as V
+from demo.world import (
     REFERENCE_DATE,
     AddressBase,
     Rendered,
@@ -1316,7 +1317,9 @@ def _set_path(obj: dict[str, Any], path: str, value: Any) -> None:
             cur = cur.setdefault(part, {})
 
 
-MAPPING_PATH = Path(__file__).parent / "csv_mappings" / "legacy-crimes.toml"
+# The column mapping ships with the indexer (it is how a legacy export is loaded); read as a
+# package data file, not imported, so the demo data stays independent of the indexer's code.
+MAPPING_PATH = Path(str(files("indexer").joinpath("csv_mappings", "legacy-crimes.toml")))
 
 # --------------------------------------------------------------------- public API
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import cast
 from urllib.parse import urlencode
 
-from portal.search.builders import FACETS_BY_KEY, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Sort
-from portal.search.parser import MAX_DOB_YEARS
+from search.builders import FACETS_BY_KEY, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Sort
+from search.parser import MAX_DOB_YEARS
 
 MAX_VALUES_PER_FACET = 20
 
