@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
-from alerts.indices import ensure_analyst_indices, write_target
+from alerts.indices import ensure_alert_indices
 from lantern.clock import iso, parse_iso, utcnow
+from lantern.indices import writer_target
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import notifications as M
-from search.access import Principal
 from search.scan import readable_ids
 
 if TYPE_CHECKING:
@@ -71,8 +72,8 @@ class NotificationStore:
         self.client = client
         self.settings = settings
         self.index = settings.index_name(M.NAME)
-        self.write_index = write_target(settings, M)
-        ensure_analyst_indices(client, settings)
+        self.write_index = writer_target(settings, M)
+        ensure_alert_indices(client, settings)
 
     # --- writing -------------------------------------------------------------------------
     def add_matches(self, matches: Iterable[tuple[str, str, str]]) -> int:

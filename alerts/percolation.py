@@ -27,23 +27,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
-from alerts.indices import ensure_analyst_indices, module, write_target
+from alerts.indices import ensure_alert_indices
 from alerts.notifications import NotificationStore
 from alerts.queries import alert_query
 from alerts.saved_queries import SavedQuery, SavedQueryStore
 from lantern import indices
+from lantern.clock import today_utc
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import percolator as P
-from search.access import Principal, can_read
-from search.gateway import today_utc
+from search.access import can_read
 
 log = logging.getLogger(__name__)
+
+PERCOLATOR = cast(indices.IndexModule, P)
 
 # Stored, not indexed, in the records index (the original, the mentions), or only used by
 # type-ahead (``suggest``, never part of a saved search): the percolator need not index them.
@@ -138,8 +141,8 @@ def _register_many(
 
 def register(client: OpenSearch, settings: Settings, sq: SavedQuery, *, notify: bool = True) -> SavedQuery:
     """Register (or replace) ``sq``'s alert query; mark it invalid and tell its owner if refused."""
-    ensure_analyst_indices(client, settings)
-    error = _register_into(client, write_target(settings, P), sq, today_utc(), refresh=True)
+    ensure_alert_indices(client, settings)
+    error = _register_into(client, indices.writer_target(settings, P), sq, today_utc(), refresh=True)
     if error is not None:
         # An invalid query must not keep alerting with its previous form.
         unregister(client, settings, sq.id)
@@ -160,7 +163,7 @@ def _record_outcome(
 
 def unregister(client: OpenSearch, settings: Settings, saved_id: str) -> None:
     with contextlib.suppress(NotFoundError):
-        client.delete(index=write_target(settings, P), id=saved_id, refresh="wait_for")
+        client.delete(index=indices.writer_target(settings, P), id=saved_id, refresh="wait_for")
 
 
 @dataclass
@@ -175,7 +178,7 @@ _synced: set[tuple[int, str, str]] = set()
 
 
 def stored_fingerprint(client: OpenSearch, settings: Settings) -> str | None:
-    current = indices.current_index(client, settings, module(P))
+    current = indices.current_index(client, settings, PERCOLATOR)
     if current is None:
         return None
     mapping = client.indices.get_mapping(index=current)[current]["mappings"]
@@ -190,7 +193,7 @@ def sync_percolator(client: OpenSearch, settings: Settings, *, force: bool = Fal
     if key in _synced and not force:
         return SyncReport()
     with _sync_lock:
-        ensure_analyst_indices(client, settings)
+        ensure_alert_indices(client, settings)
         report = SyncReport()
         store = SavedQueryStore(client, settings)
         today = today_utc()
@@ -198,15 +201,15 @@ def sync_percolator(client: OpenSearch, settings: Settings, *, force: bool = Fal
             # The records mapping changed: build a new percolator index under the new mapping
             # from the saved queries, then swap the aliases to it (the old one serves meanwhile).
             report.rebuilt = True
-            target = indices.create_building(client, settings, module(P))
+            target = indices.create_building(client, settings, PERCOLATOR)
             try:
                 outcomes = _register_many(client, target, list(store.all()), today)
-                indices.promote(client, settings, module(P), target)
+                indices.promote(client, settings, PERCOLATOR, target)
             except BaseException:
                 client.indices.delete(index=target, ignore=[404])
                 raise
         else:
-            target = write_target(settings, P)
+            target = indices.writer_target(settings, P)
             pending = [sq for sq in store.all() if sq.registered_fingerprint != fp]
             outcomes = _register_many(client, target, pending, today)
             for sq, error in outcomes:

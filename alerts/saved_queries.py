@@ -16,13 +16,14 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
-from alerts.indices import ensure_analyst_indices, write_target
+from alerts.indices import ensure_alert_indices
 from alerts.queries import doc_fields, state_from_doc
 from lantern.clock import iso, parse_iso, utcnow
 from lantern.errors import NotFound
+from lantern.indices import writer_target
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import saved_queries as M
-from search.access import Principal
 from search.urlstate import SearchState
 
 MAX_NAME = 120
@@ -128,8 +129,8 @@ class SavedQueryStore:
         self.client = client
         self.settings = settings
         self.index = settings.index_name(M.NAME)
-        self.write_index = write_target(settings, M)
-        ensure_analyst_indices(client, settings)
+        self.write_index = writer_target(settings, M)
+        ensure_alert_indices(client, settings)
 
     # --- reading -------------------------------------------------------------------------
     def get(self, saved_id: str) -> SavedQuery | None:

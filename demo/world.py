@@ -19,9 +19,9 @@ from itertools import accumulate
 from typing import Any
 
 from demo import vocab as V
+from entity_extraction.identifiers import PNC_CHECK_LETTERS, pnc_check_letter
 from entity_extraction.names import fold
 
-PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 REFERENCE_DATE = date(V.REFERENCE_YEAR, V.REFERENCE_MONTH, V.REFERENCE_DAY)
 
 # Ofcom drama ranges only (numbers reserved for fiction); national format digits.
@@ -101,10 +101,6 @@ _VRM_AVOID = frozenset(
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 _K_PERSON, _K_ADDRESS, _K_VEHICLE, _K_OFFICER = 1, 2, 3, 4
-
-
-def pnc_check_letter(year: int, serial: int) -> str:
-    return PNC_CHECK_LETTERS[int(f"{year % 100:02d}{serial:07d}") % 23]
 
 
 def cro_check_letter(yy: int, serial: int) -> str:

@@ -83,3 +83,28 @@ def person_keys(forename: str | None, surname: str, dob: date | None, pnc_id: st
             fkey = jellyfish.metaphone(f)[:2] if f else ""
             keys.append(f"dob:{dob.isoformat()}:{skey}:{fkey}")
     return keys
+
+
+_WS = re.compile(r"\s+")
+_WORD_START = re.compile(r"(^|[\s'’\-])([a-zà-ÿ])")
+
+
+def _capitalise(token: str) -> str:
+    # ``o'neill`` -> ``O'Neill``, ``smith-jones`` -> ``Smith-Jones``; McX and MacX are left
+    # as written (capitalising them by rule gets ``Macey`` wrong).
+    if any(c.isupper() for c in token[1:]) and not token.isupper():
+        return token[0].upper() + token[1:]
+    return _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), token.lower())
+
+
+def person_display(name: str) -> str:
+    """One spelling for a person entity: ``Forename SURNAME`` (the last word is the surname).
+
+    Applied to structured names and to names found in narratives alike, so ``john smith``,
+    ``John SMITH`` and ``JOHN SMITH`` are one entity value.
+    """
+    tokens = _WS.sub(" ", name).strip().split(" ")
+    if not tokens or not tokens[0]:
+        return ""
+    *given, surname = tokens
+    return " ".join([*(_capitalise(t) for t in given), surname.upper()])

@@ -12,13 +12,13 @@ one bad identifier must not cost the whole record.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
 from entity_extraction import names
+from entity_extraction.names import person_display
 from lantern.records import (
     AnyRecord,
     CaseFile,
@@ -59,31 +59,6 @@ def canonical(label: str, value: str | None) -> str | None:
         return None
     result: str | None = _canonicalise()(label, value)
     return result
-
-
-_WS = re.compile(r"\s+")
-_WORD_START = re.compile(r"(^|[\s'’\-])([a-zà-ÿ])")
-
-
-def _capitalise(token: str) -> str:
-    # ``o'neill`` -> ``O'Neill``, ``smith-jones`` -> ``Smith-Jones``; McX and MacX are left
-    # as written (capitalising them by rule gets ``Macey`` wrong).
-    if any(c.isupper() for c in token[1:]) and not token.isupper():
-        return token[0].upper() + token[1:]
-    return _WORD_START.sub(lambda m: m.group(1) + m.group(2).upper(), token.lower())
-
-
-def person_display(name: str) -> str:
-    """One spelling for a person entity: ``Forename SURNAME`` (the last word is the surname).
-
-    Applied to structured names and to names found in narratives alike, so ``john smith``,
-    ``John SMITH`` and ``JOHN SMITH`` are one entity value.
-    """
-    tokens = _WS.sub(" ", name).strip().split(" ")
-    if not tokens or not tokens[0]:
-        return ""
-    *given, surname = tokens
-    return " ".join([*(_capitalise(t) for t in given), surname.upper()])
 
 
 def _person_entity(person: Person) -> str:
@@ -291,8 +266,3 @@ def build_document(
         # Always present, even at 0: the access filter's terms_set reads it.
         F.ACCESS_SENSITIVITY_COUNT: doc[F.ACCESS_SENSITIVITY_COUNT],
     }
-
-
-def free_text_items(record: AnyRecord) -> list[tuple[str, str]]:
-    """(field, text) pairs in a stable order: the unit of entity extraction."""
-    return list(record.free_text().items())

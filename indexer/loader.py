@@ -45,6 +45,7 @@ from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
 from indexer.sources import FileError, Row, read_csv, read_ndjson
 from indexer.validation import validate
 from lantern import indices
+from lantern.processes import pid_alive
 from lantern.settings import Settings
 from mappings import records as records_index
 
@@ -99,16 +100,6 @@ class Checkpoint:
 # --------------------------------------------------------------------- refresh guard
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def refresh_paused(client: OpenSearch, settings: Settings, index: str) -> Iterator[None]:
     """``refresh_interval: -1`` on the physical index behind ``index`` for the duration."""
@@ -124,7 +115,7 @@ def refresh_paused(client: OpenSearch, settings: Settings, index: str) -> Iterat
                     held = json.loads(guard.read_text(encoding="utf-8"))
                 except ValueError:
                     held = {"pid": -1, "previous": None}
-                if _pid_alive(int(held.get("pid", -1))) and held.get("pid") != os.getpid():
+                if pid_alive(int(held.get("pid", -1))) and held.get("pid") != os.getpid():
                     log.info("another load (pid %s) holds %s's refresh; leaving it", held["pid"], name)
                     continue
                 # A load that was killed outright: put its saved value back first.

@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
-from lantern.clock import ensure_security_indices, iso, utcnow, write_target
+from lantern.clock import iso, utcnow
 from lantern.errors import AuditUnavailable
+from lantern.indices import ensure_security_indices, writer_target
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
-from search.access import Principal
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -108,7 +109,7 @@ class AuditLog:
         self.client = client
         self.settings = settings
         self.index = settings.index_name("audit")
-        self.write_index = write_target(settings, audit_mapping)
+        self.write_index = writer_target(settings, audit_mapping)
         self.head_file = Path(head_file or settings.audit_head_file)
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lantern.errors import LauncherError
+from lantern.processes import pid_alive
 from lantern.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -166,23 +167,6 @@ def _read_pid(spec: NodeSpec) -> int | None:
         return None
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child (started by this very process) counts as dead.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _http_json(url: str, timeout: float = 2.0) -> Any:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
@@ -259,7 +243,7 @@ def start(settings: Settings, nodes: int = 1, wait: bool = True) -> list[NodeSta
     settings.embedded_home.resolve().mkdir(parents=True, exist_ok=True)
     _state_file(settings).write_text(json.dumps({"nodes": nodes}))
     for spec in specs:
-        if _alive(_read_pid(spec)):
+        if pid_alive(_read_pid(spec)):
             continue
         if _http_json(spec.url + "/") is not None:
             raise LauncherError(f"port {spec.http_port} is taken by another process")
@@ -273,7 +257,7 @@ def start_node(settings: Settings, index: int) -> None:
     """(Re)start one node of the current layout, e.g. after a fault test killed it."""
     specs = node_specs(settings, current_nodes(settings))
     spec = specs[index]
-    if not _alive(_read_pid(spec)):
+    if not pid_alive(_read_pid(spec)):
         _launch(spec, specs, settings)
 
 
@@ -284,7 +268,7 @@ def wait_until_healthy(specs: Sequence[NodeSpec], timeout: float, expected_nodes
         wanted += f"&wait_for_nodes={expected_nodes}"
     while True:
         for spec in specs:
-            if not _alive(_read_pid(spec)):
+            if not pid_alive(_read_pid(spec)):
                 raise LauncherError(
                     f"OpenSearch node {spec.name} exited during start-up. Log tail:\n" + _log_tail(spec)
                 )
@@ -302,15 +286,15 @@ def stop(settings: Settings, grace: float = 30.0) -> int:
     """SIGTERM every embedded node, wait, then SIGKILL what is left. Returns nodes stopped."""
     specs = node_specs(settings, max(current_nodes(settings), 1))
     pids = [(spec, _read_pid(spec)) for spec in specs]
-    live = [(spec, pid) for spec, pid in pids if _alive(pid)]
+    live = [(spec, pid) for spec, pid in pids if pid_alive(pid)]
     for _, pid in live:
         assert pid is not None
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for _, pid in live):
+    while time.monotonic() < deadline and any(pid_alive(pid) for _, pid in live):
         time.sleep(0.3)
     for _, pid in live:
-        if _alive(pid):
+        if pid_alive(pid):
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
     for spec, _ in pids:
@@ -322,7 +306,7 @@ def kill_node(settings: Settings, index: int, sig: int = signal.SIGKILL) -> int 
     """Send a signal to one node (fault tests)."""
     spec = node_specs(settings, current_nodes(settings))[index]
     pid = _read_pid(spec)
-    if _alive(pid):
+    if pid_alive(pid):
         assert pid is not None
         os.kill(pid, sig)
         return pid
@@ -333,7 +317,7 @@ def status(settings: Settings) -> list[NodeStatus]:
     out = []
     for spec in node_specs(settings, max(current_nodes(settings), 1)):
         pid = _read_pid(spec)
-        alive = _alive(pid)
+        alive = pid_alive(pid)
         info = _http_json(spec.url + "/") if alive else None
         version = info.get("version", {}) if info else {}
         out.append(
@@ -368,14 +352,14 @@ def stop_node(settings: Settings, index: int, grace: float = 30.0) -> bool:
     """Stop one node gracefully (SIGTERM, SIGKILL after ``grace``); the others keep running."""
     spec = node_specs(settings, current_nodes(settings))[index]
     pid = _read_pid(spec)
-    if not _alive(pid):
+    if not pid_alive(pid):
         return False
     assert pid is not None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.3)
-    if _alive(pid):
+    if pid_alive(pid):
         os.kill(pid, signal.SIGKILL)
     spec.pid_file.unlink(missing_ok=True)
     return True

@@ -17,8 +17,9 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, cast
@@ -28,6 +29,9 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 
 import mappings
 from lantern.settings import Settings
+from mappings import audit as audit_mapping
+from mappings import sessions as sessions_mapping
+from mappings import users as users_mapping
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +72,13 @@ def new_physical_name(settings: Settings, module: IndexModule) -> str:
     return f"{base_physical_name(settings, module)}-{stamp}"
 
 
-def writer_target(settings: Settings, module: IndexModule) -> str:
-    """The name writers use: the write alias, or the read alias for read-only-alias modules."""
-    return write_alias(settings, module) if has_write_alias(module) else read_alias(settings, module)
+def writer_target(settings: Settings, module: IndexModule | ModuleType) -> str:
+    """The name writers use: the write alias, or the read alias for read-only-alias modules.
+
+    Writes go to the write alias so ``lantern index migrate`` can move the index under them.
+    """
+    m = cast(IndexModule, module)
+    return write_alias(settings, m) if has_write_alias(m) else read_alias(settings, m)
 
 
 # ------------------------------------------------------------------------ discovery
@@ -174,8 +182,39 @@ def ensure(client: OpenSearch, settings: Settings, module: IndexModule) -> str:
     return current
 
 
-def ensure_all(client: OpenSearch, settings: Settings) -> dict[str, str]:
-    return {name: ensure(client, settings, mod) for name, mod in discover().items()}
+_ensured: set[tuple[int, str, str]] = set()
+_ensure_lock = threading.Lock()
+
+
+def ensure_once(client: OpenSearch, settings: Settings, modules: Iterable[ModuleType | IndexModule]) -> None:
+    """``ensure`` each module once per process, client and index prefix (stores call this on use).
+
+    The check is a few requests; stores are created per request, so it is remembered.
+    """
+    wanted = [cast(IndexModule, m) for m in modules]
+    todo = [m for m in wanted if (id(client), settings.index_prefix, m.NAME) not in _ensured]
+    if not todo:
+        return
+    with _ensure_lock:
+        for m in todo:
+            key = (id(client), settings.index_prefix, m.NAME)
+            if key not in _ensured:
+                ensure(client, settings, m)
+                _ensured.add(key)
+
+
+def forget_ensured() -> None:
+    """Tests that delete or rebuild indices call this so the next use ensures again."""
+    with _ensure_lock:
+        _ensured.clear()
+
+
+# The indices the account, session and audit stores create together on first use.
+SECURITY_INDICES: tuple[ModuleType, ...] = (users_mapping, sessions_mapping, audit_mapping)
+
+
+def ensure_security_indices(client: OpenSearch, settings: Settings) -> None:
+    ensure_once(client, settings, SECURITY_INDICES)
 
 
 # ------------------------------------------------------------------------ migrate

@@ -96,15 +96,6 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return not self.opensearch_hosts
 
-    @property
-    def hosts(self) -> list[str]:
-        if self.embedded:
-            # Every node of a multi-node embedded layout, so a client survives losing one.
-            from lantern.embedded import node_urls  # lazy: embedded imports settings
-
-            return node_urls(self)
-        return [str(h).rstrip("/") for h in self.opensearch_hosts]
-
     def index_name(self, base: str) -> str:
         """Alias name for a logical index, e.g. ``records`` -> ``lantern-records``."""
         return f"{self.index_prefix}{base}"

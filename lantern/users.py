@@ -29,11 +29,12 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from lantern import passwords
-from lantern.clock import ensure_security_indices, iso, utcnow, write_target
+from lantern.clock import iso, utcnow
+from lantern.indices import ensure_security_indices, writer_target
+from lantern.principal import INTEL_C_CLEARANCE, INTEL_CLEARANCE, ROLES, Principal
 from lantern.records import Sensitivity
 from lantern.settings import Settings
 from mappings import users as users_mapping
-from search.access import INTEL_C_CLEARANCE, INTEL_CLEARANCE, ROLES, Principal
 
 CLEARANCES: tuple[str, ...] = (*(s.value for s in Sensitivity), INTEL_CLEARANCE, INTEL_C_CLEARANCE)
 _USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -107,7 +108,7 @@ class UserStore:
         self.client = client
         self.settings = settings
         self.index = settings.index_name("users")
-        self.write_index = write_target(settings, users_mapping)
+        self.write_index = writer_target(settings, users_mapping)
 
     def _source(self, username: str) -> dict[str, object] | None:
         ensure_security_indices(self.client, self.settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
@@ -78,7 +77,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return PlainTextResponse("ok")
 
     return app
-
-
-def template_context(request: Request, **extra: Any) -> dict[str, Any]:
-    return {"request": request, **extra}

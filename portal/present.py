@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lantern.principal import INTEL_CLEARANCE, Principal
 from mappings import fields as F
-from search.access import INTEL_CLEARANCE, Principal
 from search.builders import FACETS, HIGHLIGHT_POST, HIGHLIGHT_PRE
 
 try:
@@ -274,10 +274,6 @@ class FacetView:
     key: str
     label: str
     values: list[FacetValue] = field(default_factory=list)
-
-    @property
-    def any_selected(self) -> bool:
-        return any(v.selected for v in self.values)
 
 
 def _buckets(agg: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -18,7 +18,9 @@ from urllib.parse import urlencode
 from opensearchpy import OpenSearch
 from pydantic import ValidationError
 
-from entity_extraction.names import fold
+from entity_extraction.names import fold, person_display
+from lantern.clock import today_utc
+from lantern.principal import Principal
 from lantern.records import AnyRecord, parse_record
 from lantern.settings import Settings
 from mappings import fields as F
@@ -31,8 +33,8 @@ from portal.present import (
     total_hits,
 )
 from search import builders as B
-from search.access import Principal, can_read
-from search.gateway import secured_search, today_utc
+from search.access import can_read
+from search.gateway import secured_search
 from search.parser import REFERENCE_PATTERNS
 
 log = logging.getLogger(__name__)
@@ -114,8 +116,6 @@ def suggest(
     today: date | None = None,
 ) -> list[Suggestion]:
     """People and identifiers starting with what was typed (min 2 characters), most frequent first."""
-    from indexer.documents import person_display
-
     prefix = prefix.strip()[:100]
     tokens = [t for t in (fold(x) for x in prefix.split()) if t]
     squashed = "".join(ch for ch in prefix.upper() if ch.isalnum())
@@ -380,8 +380,6 @@ def canonical_entity_value(label: str, value: str) -> str:
     label = label.upper()
     value = value.strip()
     if label == "PERSON":
-        from indexer.documents import person_display
-
         return person_display(value)
     if label in F.IDENTIFIER_LABELS or label in ("WEAPON", "DRUG"):
         return canonicalise(label, value) or value

@@ -37,11 +37,11 @@ from alerts.saved_queries import SavedQuery, SavedQueryStore  # noqa: E402
 from demo.generator import iter_raw  # noqa: E402
 from indexer.pipeline import index_records  # noqa: E402
 from lantern.clock import utcnow  # noqa: E402
+from lantern.principal import Principal  # noqa: E402
 from lantern.records import AnyRecord, parse_record  # noqa: E402
 from lantern.search_client import make_client  # noqa: E402
 from lantern.settings import Settings, get_settings  # noqa: E402
 from lantern.users import create_user  # noqa: E402
-from search.access import Principal  # noqa: E402
 
 UNITS = ("CID", "INTEL", "RESPONSE", "PSD", "CT")
 CLEARANCE_SETS: tuple[tuple[str, ...], ...] = (
@@ -239,7 +239,7 @@ def main() -> None:
             )
             # Notifications from earlier runs would be duplicates (no new ones): start clean.
             client.indices.delete(index=f"{prefix}notifications*", ignore=[404])
-            from alerts.indices import forget_ensured
+            from lantern.indices import forget_ensured
 
             forget_ensured()
             alerted = settings.model_copy(update={"index_prefix": prefix})

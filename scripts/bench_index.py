@@ -35,7 +35,7 @@ from indexer.documents import build_document  # noqa: E402
 from indexer.loader import expand_paths  # noqa: E402
 from indexer.sources import read_csv, read_ndjson  # noqa: E402
 from indexer.validation import validate  # noqa: E402
-from lantern import indices  # noqa: E402
+from lantern import indices, search_client  # noqa: E402
 from lantern.search_client import make_client  # noqa: E402
 from lantern.settings import Settings  # noqa: E402
 from mappings import records as records_index  # noqa: E402
@@ -100,8 +100,9 @@ def main() -> None:
     settings = base.model_copy(update={"index_prefix": prefix, "state_dir": work / "state"})
     client = make_client(settings, "ingest")
     info = client.info()
+    node = search_client.hosts(settings)[0]
     print(
-        f"node {settings.hosts[0]}: {info['version']['distribution']} {info['version']['number']}; "
+        f"node {node}: {info['version']['distribution']} {info['version']['number']}; "
         f"prefix {prefix}; ner_processes={settings.ner_processes}, "
         f"bulk_chunk_size={settings.bulk_chunk_size}"
     )

@@ -47,7 +47,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lantern import embedded  # noqa: E402
+from lantern import embedded, search_client  # noqa: E402
 from lantern.settings import Settings  # noqa: E402
 from mappings import fields as F  # noqa: E402
 
@@ -398,7 +398,8 @@ def sample_terms(feed: Path, sidecar: Path | None, limit: int, seed: int) -> dic
 def query_mix(terms: dict[str, list[str]], n: int, seed: int) -> list[Query]:
     """The representative mix: name, misspelt name, VRM, phone, free text with facets,
     each behind the access filter of an analyst (what every portal query carries)."""
-    from search.access import Principal, secure
+    from lantern.principal import Principal
+    from search.access import secure
 
     user = Principal(
         "bench",
@@ -642,7 +643,8 @@ async def _loadtest_opensearch(
     lat: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=args.users)
-    async with httpx.AsyncClient(base_url=settings.hosts[0], timeout=30, limits=limits) as http:
+    base_url = search_client.hosts(settings)[0]
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as http:
 
         async def send(q: Query) -> None:
             r = await http.post(f"/{index}/_search", json=q.body)

@@ -28,13 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lantern.clock import today_utc
+from lantern.principal import Principal
 from lantern.records import AnyRecord, parse_record
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from mappings import fields as F
 from search import builders as B
-from search.access import Principal
-from search.gateway import records_alias, secure_body, today_utc
+from search.gateway import records_alias, secure_body
 from search.parser import parse
 
 BENCH_USER = "bench-analyst"

@@ -15,29 +15,11 @@ document fetched by id). A test compares the two over a matrix of users and reco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from lantern.principal import INTEL_C_CLEARANCE, INTEL_CLEARANCE, Principal
 from mappings import fields as F
-
-INTEL_CLEARANCE = "intel"
-INTEL_C_CLEARANCE = "intel_c"
-ROLES = ("officer", "analyst", "supervisor", "auditor", "admin")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking. Built from the identity source at login; immutable for a request."""
-
-    username: str
-    display_name: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-    units: frozenset[str] = field(default_factory=frozenset)
-    clearances: frozenset[str] = field(default_factory=frozenset)
-
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.roles.intersection(roles))
 
 
 def access_filter(user: Principal, today: date) -> dict[str, Any]:

@@ -10,13 +10,15 @@ query (global aggregations, suggesters, rescoring, scripted fields): a forgotten
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from opensearchpy import OpenSearch
 
+from lantern.clock import today_utc
+from lantern.principal import Principal
 from lantern.settings import Settings
-from search.access import Principal, secure
+from search.access import secure
 
 # Body keys a route may send; anything else is refused (``suggest`` and ``rescore`` run
 # outside the query, ``script_fields``/``runtime_mappings`` could read any field).
@@ -39,10 +41,6 @@ ALLOWED_KEYS = frozenset(
 
 class UnsafeQuery(ValueError):
     """A request body that could escape access control (a programming error)."""
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
 
 
 def _check_aggs(aggs: Mapping[str, Any]) -> None:

@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
-from entity_extraction.names import fold
-
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 500
@@ -825,7 +823,3 @@ def parse(raw: str | None, *, dob_years: int = 0, today: date | None = None) -> 
         root = _degrade(toks, dob_years, today, notes)
         degraded = True
     return ParsedQuery(text, root, tuple(notes.items), degraded)
-
-
-def folded_words(words: tuple[str, ...]) -> list[str]:
-    return [w for w in (fold(x) for x in words) if w]

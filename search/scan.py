@@ -14,10 +14,11 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from lantern.clock import today_utc
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
-from search.access import Principal
-from search.gateway import records_alias, secure_body, today_utc
+from search.gateway import records_alias, secure_body
 
 MSEARCH_CHUNK = 50
 
@@ -41,19 +42,6 @@ def secured_msearch(
             lines.append(secure_body(body, user, day))
         res = client.msearch(body=lines)
         yield from res["responses"]
-
-
-def secured_count(
-    client: OpenSearch,
-    settings: Settings,
-    user: Principal,
-    query: Mapping[str, Any] | None,
-    *,
-    today: date | None = None,
-) -> int:
-    body = secure_body({"query": query, "size": 0, "track_total_hits": True}, user, today)
-    res = client.search(index=records_alias(settings), body=body)
-    return int(res["hits"]["total"]["value"])
 
 
 def readable_ids(

@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 from opensearchpy import OpenSearch
 
+from lantern.principal import Principal
 from lantern.settings import Settings
 from portal.present import ResultItem, result_item
 from search import builders as B
-from search.access import Principal
 from search.parser import parse
 from search.scan import MSEARCH_CHUNK, secured_msearch
 from search.urlstate import SearchState

@@ -18,11 +18,11 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from alerts.queries import base_query
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
 from portal.present import TYPE_LABELS, humanise
 from search import builders as B
-from search.access import Principal
 from search.parser import parse
 from search.scan import Scan, secured_scan
 from search.urlstate import SearchState

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from lantern.clock import today_utc
 from lantern.records import IntelligenceReport
 from mappings import fields as F
 from portal import reads
@@ -18,8 +19,7 @@ from portal.errors import NOT_FOUND
 from portal.present import FacetView, ResultItem, facet_views, sees_full_intelligence
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
 from portal.routes.search import audit_details, search_request
-from portal.security import Auditor, CurrentUser, RequirePurpose
-from search.gateway import today_utc
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.urlstate import from_params
 
 router = APIRouter(prefix="/api", tags=["api"])

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from lantern.principal import Principal
 from portal.security import purposes
 from portal.security.auditq import (
     FLAGS,
@@ -22,7 +23,6 @@ from portal.security.auditq import (
     volume_anomalies,
 )
 from portal.security.deps import require_role, security_context
-from search.access import Principal
 
 router = APIRouter(prefix="/audit")
 AuditorUser = Annotated[Principal, Depends(require_role("auditor"))]

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from lantern.clock import today_utc
 from lantern.errors import NotFound
 from portal.analyst import batch as B
-from portal.security import Auditor, CurrentUser, RequirePurpose
-from search.gateway import today_utc
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.parser import MAX_DOB_YEARS
 
 router = APIRouter(include_in_schema=False)

@@ -12,7 +12,7 @@ from portal import reads
 from portal.errors import NOT_FOUND, error_response
 from portal.present import ENTITY_LABEL_NAMES, entity_href
 from portal.routes.search import render
-from portal.security import Auditor, CurrentUser, RequirePurpose
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 
 router = APIRouter(include_in_schema=False)
 

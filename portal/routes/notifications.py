@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from alerts.notifications import NotificationStore
 from portal.present import TYPE_LABELS
-from portal.security import Auditor, CurrentUser, RequirePurpose
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.middleware import safe_next
 
 router = APIRouter(include_in_schema=False)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from lantern.principal import Principal
 from lantern.records import AnyRecord, CaseFile, CrimeReport, CustodyRecord, IntelligenceReport
 from mappings import fields as F
 from portal import reads
@@ -23,8 +24,7 @@ from portal.present import (
     sees_full_intelligence,
 )
 from portal.routes.search import render
-from portal.security import Auditor, CurrentUser, RequirePurpose
-from search.access import Principal
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,7 +9,6 @@ secured and audited search page.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,11 +18,10 @@ from alerts import percolation
 from alerts.notifications import NotificationStore
 from alerts.queries import base_query, describe, search_href, state_from_params
 from alerts.saved_queries import SavedQuery, SavedQueryError, SavedQueryStore
-from lantern.clock import iso
+from lantern.clock import iso, today_utc
+from lantern.principal import Principal
 from mappings import fields as F
-from portal.security import Auditor, CurrentUser, RequirePurpose
-from search.access import Principal
-from search.gateway import today_utc
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.scan import secured_msearch
 from search.urlstate import SearchState
 
@@ -305,7 +303,3 @@ def saved_open(request: Request, saved_id: str, user: CurrentUser) -> Response:
     if sq.editable_by(user):
         s.mark_opened(sq)
     return RedirectResponse(search_href(sq.state), status_code=303)
-
-
-def fmt_since(value: datetime) -> str:
-    return value.strftime("%d %b %Y %H:%M")

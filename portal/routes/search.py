@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from lantern.clock import today_utc
 from portal import reads
 from portal.present import facet_views
-from portal.security import Auditor, CurrentUser, require_purpose
+from portal.security.deps import Auditor, CurrentUser, require_purpose
 from search import builders as B
-from search.gateway import today_utc
 from search.parser import parse
 from search.urlstate import SearchState, from_params
 

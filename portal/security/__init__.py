@@ -1,9 +1,10 @@
-"""Accounts, sessions, CSRF, security headers, search purpose and the audit trail.
+"""The portal's web-facing security: sessions, CSRF, security headers, purpose, dependencies.
 
-The interface the rest of the portal uses (see notes/portal-contract.md):
-``install_security(app, settings)``, ``router``, ``CurrentUser``, ``RequirePurpose``,
-``Auditor`` (``audit.record(request, action, target=..., outcome=..., details=...)``),
-``require_role(*roles)`` and ``create_user`` (tests and the CLI).
+The interface the rest of the portal uses: ``install_security(app, settings)``,
+``CurrentUser``, ``RequirePurpose``, ``Auditor`` (``audit.record(request, action, target=...,
+outcome=..., details=...)``) and ``require_role(*roles)`` from :mod:`portal.security.deps`;
+the routes (login, purpose, auditor pages) are :data:`portal.security.routing.router`.
+Accounts and the audit chain itself live in :mod:`lantern.users` and :mod:`lantern.audit`.
 """
 
 from __future__ import annotations
@@ -37,14 +38,4 @@ __all__ = [
     "install_security",
     "require_purpose",
     "require_role",
-    "router",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # The router imports the route modules, which import this package: load it on first use.
-    if name == "router":
-        from portal.security.routing import router
-
-        return router
-    raise AttributeError(name)

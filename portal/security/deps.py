@@ -10,10 +10,10 @@ from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from lantern.audit import AuditLog
+from lantern.principal import Principal
 from portal.security import purposes
 from portal.security.middleware import SecurityContext, safe_next
 from portal.security.purposes import PurposeInfo
-from search.access import Principal
 
 PURPOSE_HEADER = "x-lantern-purpose"
 

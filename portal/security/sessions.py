@@ -16,7 +16,8 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
-from lantern.clock import ensure_security_indices, iso, parse_iso, utcnow, write_target
+from lantern.clock import iso, parse_iso, utcnow
+from lantern.indices import ensure_security_indices, writer_target
 from lantern.settings import Settings
 from mappings import sessions as sessions_mapping
 
@@ -50,7 +51,7 @@ class SessionStore:
         self.client = client
         self.settings = settings
         self.index = settings.index_name("sessions")
-        self.write_index = write_target(settings, sessions_mapping)
+        self.write_index = writer_target(settings, sessions_mapping)
 
     def create(
         self, username: str, *, client_addr: str | None, user_agent: str | None
@@ -150,7 +151,7 @@ class LoginThrottle:
         self.client = client
         self.settings = settings
         self.index = settings.index_name("sessions")
-        self.write_index = write_target(settings, sessions_mapping)
+        self.write_index = writer_target(settings, sessions_mapping)
 
     @staticmethod
     def keys(username: str, client_addr: str | None) -> list[str]:

@@ -16,13 +16,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
-from alerts.indices import forget_ensured
 from alerts.percolation import AlertHook, Directory, forget_synced
 from indexer.pipeline import Hook, index_records
+from lantern.indices import forget_ensured
+from lantern.principal import Principal
 from lantern.records import parse_record
 from lantern.settings import Settings
 from lantern.users import UserStore, create_user
-from search.access import Principal
 from tests.portal_fixtures import PASSWORD, login, make_test_client
 
 # username -> (roles, units, clearances)

@@ -12,11 +12,11 @@ from alerts import percolation
 from alerts.notifications import NotificationStore
 from alerts.queries import state_from_params
 from alerts.saved_queries import SavedQuery, SavedQueryStore
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import percolator as P
 from mappings import records as records_mapping
 from mappings import saved_queries as SQ
-from search.access import Principal
 from tests.analyst.conftest import Loader, crime, tag
 
 

@@ -11,8 +11,8 @@ from opensearchpy import OpenSearch
 
 from alerts.percolation import registered_ids
 from alerts.saved_queries import SavedQueryStore
+from lantern.principal import Principal
 from lantern.settings import Settings
-from search.access import Principal
 from tests.analyst.conftest import Loader, crime, signed_in, tag
 from tests.portal_fixtures import csrf_from
 

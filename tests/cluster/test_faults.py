@@ -22,7 +22,7 @@ from opensearchpy import OpenSearch
 from rich.console import Console
 
 from indexer.loader import load_files
-from lantern import embedded, indices
+from lantern import embedded, indices, search_client
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
@@ -236,7 +236,7 @@ def test_loader_sigkilled_and_rerun_gives_the_same_documents_once(cluster: Clust
 def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path: Path) -> None:
     """The host list is what production configures; node 0 (the first host) stops."""
     settings = _prefixed(cluster, "hostloss", bulk_chunk_size=100)
-    assert len(settings.hosts) == NODES
+    assert len(search_client.hosts(settings)) == NODES
     ingest = cluster.client("ingest")
     serving = cluster.client("serving")
     first, _ = write_feed(tmp_path / "a.ndjson", 400, seed=13, bad_every=10_000)

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
 from indexer.pipeline import index_records
-from lantern import indices
+from lantern import indices, search_client
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
@@ -36,7 +36,7 @@ LEAKS = ("Traceback", "opensearchpy", "ConnectionError", "urllib3", 'File "', "E
 def outage(
     settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[CuttableProxy, Settings]]:
-    target = urlsplit(settings.hosts[0])
+    target = urlsplit(search_client.hosts(settings)[0])
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 9200)
     state = tmp_path_factory.mktemp("outage")
     psettings = settings.model_copy(

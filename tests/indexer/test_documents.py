@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from entity_extraction import Entity
-from indexer.documents import build_document, person_display
+from entity_extraction.names import person_display
+from indexer.documents import build_document
 from lantern.records import parse_record, record_id
 from mappings import fields as F
 from tests.indexer.conftest import crime

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from lantern.principal import Principal
 from mappings import fields as F
 from search import builders as B
-from search.access import Principal, access_filter, secure
+from search.access import access_filter, secure
 from search.gateway import UnsafeQuery, secure_body
 from search.parser import Dob, Ident, Keyword, parse
 

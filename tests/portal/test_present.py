@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from lantern.principal import Principal
 from portal.app import make_templates
 from portal.present import Segment, highlight_segments, mention_segments, result_item
-from search.access import Principal
 from search.builders import HIGHLIGHT_POST as POST
 from search.builders import HIGHLIGHT_PRE as PRE
 

@@ -19,7 +19,8 @@ _pytest.register_assert_rewrite("tests.portal_fixtures")
 
 from lantern.errors import AuditUnavailable
 from lantern.settings import Settings
-from portal.security import Auditor, CurrentUser, RequirePurpose, install_security, router
+from portal.security import Auditor, CurrentUser, RequirePurpose, install_security
+from portal.security.routing import router
 from tests.portal_fixtures import StdUser, make_test_client
 
 # tests.portal_fixtures is loaded by tests/conftest.py (pytest_plugins must live in the top conftest).

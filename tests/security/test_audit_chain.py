@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from lantern.audit import GENESIS, AuditLog, event_hash, is_self_search
 from lantern.errors import AuditUnavailable
+from lantern.principal import Principal
 from lantern.search_client import make_client
-from search.access import Principal
 
 
 @pytest.fixture

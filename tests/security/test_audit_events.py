@@ -85,7 +85,7 @@ def test_audit_pages_only_for_auditors(sec_app, role):
 
 def test_who_looked_at_a_record_and_why(sec_app):
     log = sec_app.state.security.audit
-    from search.access import Principal
+    from lantern.principal import Principal
 
     officer = Principal("officer", "Olivia Okafor", frozenset({"officer"}))
     log.record(

@@ -31,20 +31,22 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
-from alerts.indices import forget_ensured
 from alerts.notifications import NotificationStore, _badge_cache
 from alerts.percolation import AlertHook, Directory, forget_synced
 from entity_extraction import canonicalise
 from entity_extraction.identifiers import pnc_check_letter
 from indexer.pipeline import index_records
+from lantern.clock import today_utc
+from lantern.indices import forget_ensured
+from lantern.principal import Principal
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
 from portal.present import facet_views
 from portal.routes.search import search_request
 from search import builders as B
-from search.access import Principal, can_read
-from search.gateway import secured_search, today_utc
+from search.access import can_read
+from search.gateway import secured_search
 from search.urlstate import from_params
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
 

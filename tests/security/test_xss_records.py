@@ -30,9 +30,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from opensearchpy import OpenSearch
 
-from alerts.indices import forget_ensured
 from alerts.percolation import forget_synced
 from indexer.pipeline import index_records
+from lantern.indices import forget_ensured
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
