@@ -28,7 +28,7 @@ from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import notifications as M
-from search.scan import readable_ids
+from search.gateway import SecuredRecords
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -206,7 +206,7 @@ class NotificationStore:
         record_ids = [
             str(n["record_id"]) for n in raw if n.get("kind") == M.KIND_MATCH and n.get("record_id")
         ]
-        records = readable_ids(self.client, self.settings, user, record_ids, fields=RECORD_FIELDS)
+        records = SecuredRecords(self.client, self.settings, user).readable(record_ids, fields=RECORD_FIELDS)
         out: list[NotificationView] = []
         for n in raw:
             sq = saved.get(str(n.get("saved_query_id") or ""))

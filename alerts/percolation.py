@@ -43,6 +43,7 @@ from lantern.settings import Settings
 from mappings import fields as F
 from mappings import percolator as P
 from search.access import can_read
+from search.gateway import documents_to_percolate
 
 log = logging.getLogger(__name__)
 
@@ -388,9 +389,7 @@ class AlertHook:
             except (OSError, ValueError):
                 ids = []
             if ids:
-                index = self.settings.index_name("records")
-                res = self.client.mget(index=index, body={"ids": ids}, realtime=True)
-                docs = [d["_source"] for d in res["docs"] if d.get("found")]
+                docs = documents_to_percolate(self.client, self.settings, ids)
                 log.info("percolating %d record(s) left over by an interrupted load", len(docs))
                 self._percolate(docs)
             path.unlink(missing_ok=True)

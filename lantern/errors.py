@@ -1,4 +1,5 @@
-"""Domain errors. Engine exceptions are translated into these in one table (portal.errors)."""
+"""Domain errors. Engine exceptions on record reads become these in ``search.gateway``; the portal
+shows each as a page or JSON (``portal.errors``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ class LanternError(Exception):
 
 class SearchUnavailable(LanternError):
     """OpenSearch cannot be reached or the index does not exist yet (HTTP 503)."""
+
+
+class IndexMissing(SearchUnavailable):
+    """The records index does not exist yet: no data has been loaded (HTTP 503)."""
 
 
 class BadQuery(LanternError):

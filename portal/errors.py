@@ -1,8 +1,11 @@
-"""Engine and domain errors mapped to responses, in one table.
+"""Domain errors (and, for the portal's own stores, engine errors) mapped to responses, in one table.
 
-Every route lets these propagate; the handlers below turn them into a page (HTML), a
-fragment (htmx) or JSON (``/api/*``) with the same status. Users never see a stack trace
-or an engine message: the details go to the log.
+Record reads raise only domain errors (``search.gateway`` translates the engine's); the
+portal's stores of sessions, accounts, saved queries and notifications may still raise
+``opensearchpy`` exceptions, mapped here the same way. Every route lets these propagate;
+the handlers below turn them into a page (HTML), a fragment (htmx) or JSON (``/api/*``)
+with the same status. Users never see a stack trace or an engine message: the details go
+to the log.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from opensearchpy.exceptions import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lantern.errors import AuditUnavailable, BadQuery, NotFound, SearchUnavailable
+from lantern.errors import AuditUnavailable, BadQuery, IndexMissing, NotFound, SearchUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ def _transport(exc: BaseException) -> ErrorView:
 # First match wins: subclasses before their bases.
 ERROR_TABLE: tuple[tuple[type[BaseException], ErrorView | Callable[[BaseException], ErrorView]], ...] = (
     (AuditUnavailable, AUDIT_REFUSED),
+    (IndexMissing, NOT_READY),
     (SearchUnavailable, UNAVAILABLE),
     (BadQuery, BAD_QUERY),
     (NotFound, NOT_FOUND),

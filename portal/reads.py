@@ -1,7 +1,7 @@
 """What the pages and the API ask of the records index, as typed operations.
 
-Every function takes the :class:`~search.access.Principal` and goes through
-:func:`search.gateway.secured_search`; the routes add auditing and rendering.
+Every function takes the :class:`~lantern.principal.Principal` and reads through
+:class:`search.gateway.SecuredRecords`; the routes add auditing and rendering.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from portal.present import (
 )
 from search import builders as B
 from search.access import can_read
-from search.gateway import secured_search
+from search.gateway import SecuredRecords
 from search.parser import REFERENCE_PATTERNS
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def run_search(
     today: date | None = None,
 ) -> SearchOutcome:
     body = B.build_search(req)
-    resp = secured_search(client, settings, user, body, today=today)
+    resp = SecuredRecords(client, settings, user).search(body, today=today)
     hits = resp.get("hits", {}).get("hits", [])
     total = total_hits(resp)
     start, size = B.page_window(req.page, req.size)
@@ -121,7 +121,7 @@ def suggest(
     squashed = "".join(ch for ch in prefix.upper() if ch.isalnum())
     if len(prefix) < 2 or not (tokens or squashed):
         return []
-    resp = secured_search(client, settings, user, B.build_suggest(prefix, size), today=today)
+    resp = SecuredRecords(client, settings, user).search(B.build_suggest(prefix, size), today=today)
     counts: Counter[str] = Counter()
     for hit in resp.get("hits", {}).get("hits", []):
         for value in (hit.get("_source") or {}).get(F.SUGGEST, []) or []:
@@ -168,7 +168,7 @@ def fetch_record(
     if not record_id or len(record_id) > 100:
         return None
     day = today or today_utc()
-    resp = secured_search(client, settings, user, B.build_get(record_id), today=day)
+    resp = SecuredRecords(client, settings, user).search(B.build_get(record_id), today=day)
     hits = resp.get("hits", {}).get("hits", [])
     if not hits:
         return None
@@ -226,7 +226,7 @@ def linked_records(
     body = B.build_linked(str(src.get(F.ID)), sorted(key_names), wanted)
     if body is None:
         return []
-    resp = secured_search(client, settings, user, body, today=today)
+    resp = SecuredRecords(client, settings, user).search(body, today=today)
     groups: dict[str, LinkedGroup] = {}
     for h in resp.get("hits", {}).get("hits", []):
         other = h.get("_source") or {}
@@ -285,7 +285,7 @@ def _person_links(
     client: OpenSearch, settings: Settings, user: Principal, value: str, today: date | None
 ) -> tuple[list[str], list[NameVariant]]:
     """Linking keys of the people called ``value``, and the other spellings sharing them."""
-    resp = secured_search(client, settings, user, B.build_person_keys(value), today=today)
+    resp = SecuredRecords(client, settings, user).search(B.build_person_keys(value), today=today)
     keys: dict[str, dict[str, Any]] = {}
     for h in resp.get("hits", {}).get("hits", []):
         for ih in ((h.get("inner_hits") or {}).get(F.PEOPLE) or {}).get("hits", {}).get("hits", []):
@@ -296,7 +296,9 @@ def _person_links(
                 keys.setdefault(k, p)
     if not keys:
         return [], []
-    resp = secured_search(client, settings, user, B.build_person_variants(sorted(keys)[:50]), today=today)
+    resp = SecuredRecords(client, settings, user).search(
+        B.build_person_variants(sorted(keys)[:50]), today=today
+    )
     variants: dict[tuple[str, str | None], NameVariant] = {}
     for h in resp.get("hits", {}).get("hits", []):
         seen_here: set[tuple[str, str | None]] = set()
@@ -341,7 +343,7 @@ def entity_page(
     if label == "PERSON":
         keys, variants = _person_links(client, settings, user, value, today)
     body = B.build_entity(label, value, size=size, page=page, extra_keys=keys)
-    resp = secured_search(client, settings, user, body, today=today)
+    resp = SecuredRecords(client, settings, user).search(body, today=today)
     aggs = resp.get("aggregations", {})
     total = total_hits(resp)
     folded_variants = {fold(v.name) for v in variants} | {fold(value)}

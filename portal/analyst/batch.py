@@ -30,8 +30,8 @@ from lantern.principal import Principal
 from lantern.settings import Settings
 from portal.present import ResultItem, result_item
 from search import builders as B
+from search.gateway import MSEARCH_CHUNK, SecuredRecords
 from search.parser import parse
-from search.scan import MSEARCH_CHUNK, secured_msearch
 from search.urlstate import SearchState
 
 MAX_LINES = 1000
@@ -239,14 +239,13 @@ def run_lines(
 ) -> list[LineResult]:
     """Search every line as ``user``; ``on_progress`` gets each chunk's results as they arrive."""
     out: list[LineResult] = []
+    records = SecuredRecords(client, settings, user)
     for start in range(0, len(lines), MSEARCH_CHUNK):
         chunk = lines[start : start + MSEARCH_CHUNK]
         reqs = [line_request(ln, dob_years, today) for ln in chunk]
         bodies = [B.build_search(r) for r in reqs]
         results: list[LineResult] = []
-        for ln, req, resp in zip(
-            chunk, reqs, secured_msearch(client, settings, user, bodies, today=today), strict=True
-        ):
+        for ln, req, resp in zip(chunk, reqs, records.msearch(bodies, today=today), strict=True):
             href = SearchState(q=ln.query, dob_years=dob_years).href("/search")
             if "error" in resp:
                 results.append(

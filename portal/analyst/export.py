@@ -23,8 +23,8 @@ from lantern.settings import Settings
 from mappings import fields as F
 from portal.present import TYPE_LABELS, humanise
 from search import builders as B
+from search.gateway import Scan, SecuredRecords
 from search.parser import parse
-from search.scan import Scan, secured_scan
 from search.urlstate import SearchState
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -176,10 +176,7 @@ def open_export(
 ) -> Export:
     """The export of ``state``'s results as ``user`` (call ``chunks()`` to stream, or ``close()``)."""
     cap = max(1, min(limit or settings.export_max_rows, settings.export_max_rows))
-    scan = secured_scan(
-        client,
-        settings,
-        user,
+    scan = SecuredRecords(client, settings, user).scan(
         export_query(state, today),
         sort=sort_for(state),
         source=SOURCE,

@@ -23,6 +23,7 @@ from portal.security.auditq import (
     volume_anomalies,
 )
 from portal.security.deps import require_role, security_context
+from search.gateway import SecuredRecords
 
 router = APIRouter(prefix="/audit")
 AuditorUser = Annotated[Principal, Depends(require_role("auditor"))]
@@ -63,6 +64,7 @@ def _date(value: str | None, errors: list[str], label: str) -> date | None:
 
 def _filter(
     request: Request,
+    auditor: Principal,
     user: str | None,
     action: str | None,
     purpose: str | None,
@@ -85,12 +87,13 @@ def _filter(
     )
     if f.subject:
         ctx = security_context(request)
-        f.related_ids = related_record_ids(ctx.client, ctx.settings, f.subject)
+        f.related_ids = related_record_ids(SecuredRecords(ctx.client, ctx.settings, auditor), f.subject)
     return f, errors
 
 
 def _filter_from_query(
     request: Request,
+    auditor: AuditorUser,
     user: str | None = None,
     action: str | None = None,
     purpose: str | None = None,
@@ -101,10 +104,10 @@ def _filter_from_query(
     until: str | None = None,
 ) -> tuple[AuditFilter, list[str]]:
     """The audit filter as the search page and the CSV export both take it from the query string."""
-    return _filter(request, user, action, purpose, outcome, subject, flag, since, until)
+    return _filter(request, auditor, user, action, purpose, outcome, subject, flag, since, until)
 
 
-# Declared after AuditorUser in each endpoint, so the role check runs before any lookup.
+# Depends on AuditorUser itself, so the role check runs before any lookup.
 FilterFromQuery = Annotated[tuple[AuditFilter, list[str]], Depends(_filter_from_query)]
 
 
@@ -167,7 +170,7 @@ def audit_user(
     page: Annotated[int, Query(ge=1, le=200)] = 1,
 ) -> Response:
     ctx = security_context(request)
-    f, errors = _filter(request, username, None, None, None, None, None, since, until)
+    f, errors = _filter(request, auditor, username, None, None, None, None, None, since, until)
     ctx.audit.record(
         request, "audit.view", target={"user": username}, details={"page": "user", "filters": f.as_dict()}
     )
@@ -203,7 +206,7 @@ def audit_anomalies(
     per_hour: Annotated[int, Query(ge=1, le=100_000)] = 50,
 ) -> Response:
     ctx = security_context(request)
-    f, errors = _filter(request, None, None, None, None, None, None, since, until)
+    f, errors = _filter(request, auditor, None, None, None, None, None, None, since, until)
     if not f.since and not errors:
         f.since = date.today() - timedelta(days=30)
     ctx.audit.record(

@@ -22,7 +22,7 @@ from lantern.clock import iso, today_utc
 from lantern.principal import Principal
 from mappings import fields as F
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
-from search.scan import secured_msearch
+from search.gateway import SecuredRecords
 from search.urlstate import SearchState
 
 router = APIRouter(include_in_schema=False)
@@ -59,9 +59,8 @@ def new_counts(request: Request, user: Principal, items: list[SavedQuery]) -> di
         }
         bodies.append({"query": query, "size": 0, "track_total_hits": True})
     out: dict[str, int | None] = {}
-    responses = secured_msearch(
-        request.app.state.client, request.app.state.settings, user, bodies, today=today
-    )
+    records = SecuredRecords(request.app.state.client, request.app.state.settings, user)
+    responses = records.msearch(bodies, today=today)
     for sq, resp in zip(items, responses, strict=True):
         out[sq.id] = None if "error" in resp else int(resp["hits"]["total"]["value"])
     return out

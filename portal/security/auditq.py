@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError, OpenSearchException
 
 from lantern.settings import Settings
 from mappings import fields as F
+from search.gateway import SecuredRecords
 
 SEARCH_ACTIONS = ["search", "api.search"]
 VIEW_ACTIONS = ["record.view", "api.record.view", "entity.view", "api.entity.view", "record.denied", "export"]
@@ -72,13 +72,10 @@ def build_query(f: AuditFilter) -> dict[str, Any]:
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
 
-def related_record_ids(client: OpenSearch, settings: Settings, subject: str, limit: int = 2000) -> list[str]:
-    """Ids of records about ``subject`` (a person's name, an identifier, a reference), regardless of
-    markings: an auditor sees ids and who looked at them, never the records' content."""
+def subject_records_query(subject: str) -> dict[str, Any]:
+    """Records about ``subject``: its id or reference, a person's name, an identifier."""
     s = subject.strip()
-    if not s:
-        return []
-    query = {
+    return {
         "bool": {
             "should": [
                 {"term": {F.ID: s}},
@@ -94,15 +91,15 @@ def related_record_ids(client: OpenSearch, settings: Settings, subject: str, lim
             "minimum_should_match": 1,
         }
     }
-    try:
-        res = client.search(
-            index=settings.index_name("records"), body={"size": limit, "_source": False, "query": query}
-        )
-    except NotFoundError:
+
+
+def related_record_ids(records: SecuredRecords, subject: str, limit: int = 2000) -> list[str]:
+    """Ids of records about ``subject``, regardless of markings (the gateway's auditor path): an
+    auditor sees ids and who looked at them, never the records' content. An engine error is
+    raised (an error page), never an empty list that would under-report who looked."""
+    if not subject.strip():
         return []
-    except OpenSearchException:
-        return []
-    return [h["_id"] for h in res["hits"]["hits"]]
+    return records.auditor_record_ids(subject_records_query(subject), limit=limit)
 
 
 def search_events(

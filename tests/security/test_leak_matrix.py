@@ -46,7 +46,7 @@ from portal.present import facet_views
 from portal.routes.search import search_request
 from search import builders as B
 from search.access import can_read
-from search.gateway import secured_search
+from search.gateway import SecuredRecords
 from search.urlstate import from_params
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
 
@@ -532,10 +532,7 @@ def test_access_filter_and_can_read_agree(world: World, today_offset: int) -> No
     ]
     assert any(can_read(p, d, today) for p in principals for d in world.docs.values())
     for p in principals:
-        res = secured_search(
-            world.client,
-            world.settings,
-            p,
+        res = SecuredRecords(world.client, world.settings, p).search(
             {"query": {"match_all": {}}, "size": 1000, "_source": False},
             today=today,
         )
