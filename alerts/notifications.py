@@ -31,8 +31,6 @@ from mappings import notifications as M
 from search.gateway import SecuredRecords
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-
     from alerts.saved_queries import SavedQuery
 
 # Notifications considered per list/count (newest first): older ones are still stored.
@@ -275,9 +273,8 @@ class _BadgeCache:
 _badge_cache = _BadgeCache()
 
 
-def badge_count(request: Request) -> int:
-    """Unread, still-readable notifications of the signed-in user (0 if none or unavailable)."""
-    user: Principal | None = getattr(request.state, "principal", None)
+def badge_count(client: OpenSearch, settings: Settings, user: Principal | None) -> int:
+    """Unread, still-readable notifications of ``user`` (0 if none, signed out or unavailable)."""
     if user is None:
         return 0
     key = (user.username, user.clearances, user.units)
@@ -285,7 +282,7 @@ def badge_count(request: Request) -> int:
     if cached is not None:
         return cached
     try:
-        count = NotificationStore(request.app.state.client, request.app.state.settings).unread_count(user)
+        count = NotificationStore(client, settings).unread_count(user)
     except Exception:  # the badge must never break the page it sits on
         return 0
     _badge_cache.put(key, count)

@@ -1,4 +1,4 @@
-"""A saved search: its URL state, its search request and its alert query (pure functions).
+"""A saved search: its stored fields <-> its URL state, and its alert query (pure functions).
 
 The alert query is the saved search's query and facet filters, WITHOUT the access filter:
 access is per reader and is applied to every match before a notification is created.
@@ -7,13 +7,11 @@ Sort, paging and the recency bonus do not change which records match, so they ar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from search import builders as B
-from search.parser import parse
-from search.urlstate import SearchState, from_params
+from search.urlstate import SearchState, base_query, from_params
 
 
 def state_from_doc(doc: Mapping[str, Any]) -> SearchState:
@@ -39,36 +37,9 @@ def doc_fields(state: SearchState) -> dict[str, Any]:
     }
 
 
-def state_from_params(items: Iterable[tuple[str, str]]) -> SearchState:
-    """A search as submitted (ignores paging: a saved search always opens on page 1)."""
-    state = from_params(items)
-    return SearchState(q=state.q.strip(), sort=state.sort, dob_years=state.dob_years, facets=state.facets)
-
-
-def search_href(state: SearchState) -> str:
-    return state.href("/search")
-
-
-def base_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
-    """What the search page matches for ``state`` (query and facet filters; no access filter)."""
-    parsed = parse(state.q, dob_years=state.dob_years, today=today)
-    query = B.build_query(parsed)
-    filters = [B.facet_filter(B.FACETS_BY_KEY[k], list(v)) for k, v in state.facets if k in B.FACETS_BY_KEY]
-    if filters:
-        return {"bool": {"must": [query], "filter": filters}}
-    return query
-
-
 def alert_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
     """The query stored in the percolator for a saved search (matching only, no ranking)."""
     return match_only(base_query(state, today))
-
-
-def describe(state: SearchState) -> str:
-    """A one-line description of a search for lists and audit details."""
-    parts = [state.q] if state.q else []
-    parts += [f"{B.FACETS_BY_KEY[k].label}: {', '.join(v)}" for k, v in state.facets if k in B.FACETS_BY_KEY]
-    return "; ".join(parts) or "(everything)"
 
 
 def match_only(query: Any) -> Any:

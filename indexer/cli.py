@@ -1,16 +1,30 @@
-"""``lantern index ...`` and ``lantern demo-data``."""
+"""``lantern index ...``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from opensearchpy import OpenSearch
 from rich.console import Console
 from rich.table import Table
 
-from lantern.settings import get_settings
+from alerts.percolation import alert_hooks, sync_percolator
+from lantern.settings import Settings, get_settings
 
 console = Console(stderr=True)
+
+
+def _sync_alerts(client: OpenSearch, settings: Settings) -> None:
+    """Bring the percolator in step with the records mapping and the saved queries.
+
+    Done here, where mappings change (and at the start of every load), so no page request
+    ever rebuilds it.
+    """
+    report = sync_percolator(client, settings, force=True)
+    state = "rebuilt" if report.rebuilt else "in step"
+    invalid = f"; {len(report.invalid)} saved query(ies) now invalid" if report.invalid else ""
+    console.print(f"alerts: percolator {state}, {report.registered} saved query(ies) registered{invalid}")
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +49,7 @@ def register(app: typer.Typer) -> None:
                 physical,
             )
         Console().print(table)
+        _sync_alerts(client, settings)
 
     @index_app.command("migrate")
     def index_migrate(
@@ -57,6 +72,7 @@ def register(app: typer.Typer) -> None:
             except indices.MigrationError as exc:
                 console.print(f"[red]migration failed:[/red] {exc}")
                 raise typer.Exit(1) from exc
+        _sync_alerts(client, settings)
 
     @index_app.command("load")
     def index_load(
@@ -82,8 +98,6 @@ def register(app: typer.Typer) -> None:
         hooks: list[Hook] = []
         if not no_alerts:
             # Saved-query alerts: each acknowledged batch is percolated (alerts.percolation).
-            from alerts.percolation import alert_hooks
-
             hooks = list(alert_hooks(settings))
         code = run_load_command(
             paths,
@@ -106,19 +120,3 @@ def register(app: typer.Typer) -> None:
             if callable(summary):
                 console.print(summary())
         raise typer.Exit(code)
-
-    @app.command("demo-data")
-    def demo_data(
-        out: Path = typer.Option(..., "--out", help="Output directory"),
-        records: int = typer.Option(5000, "--records", min=1, help="Number of records"),
-        seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same files)"),
-    ) -> None:
-        """Write linked synthetic feed files for all four record types."""
-        from demo.generator import generate
-
-        out.mkdir(parents=True, exist_ok=True)
-        counts = generate(out, records, seed)
-        table = Table("file", "records")
-        for name, n in counts.items():
-            table.add_row(name, str(n))
-        Console().print(table)

@@ -1,6 +1,14 @@
-"""The ``lantern`` command line. Sub-command groups live next to the code they drive."""
+"""The ``lantern`` command line: the composition root.
+
+Sub-command groups live next to the code they drive (``indexer.cli``, ``portal.cli``) and
+are attached here; this module is the one place allowed to import upward (see the
+import-linter contracts in pyproject.toml). ``demo-data`` is here because nothing else may
+import the ``demo`` package.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -73,8 +81,34 @@ def _print_status(statuses: list[embedded.NodeStatus]) -> None:
     Console().print(table)
 
 
+@app.command("demo-data")
+def demo_data(
+    out: Path = typer.Option(..., "--out", help="Output directory"),
+    records: int = typer.Option(5000, "--records", min=1, help="Number of records"),
+    seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same files)"),
+) -> None:
+    """Write linked synthetic feed files for all four record types (needs the dev extra)."""
+    try:
+        # Imported here: the generator needs Faker, a dev extra the product does not install.
+        from demo.generator import generate
+    except ModuleNotFoundError as exc:
+        if exc.name != "faker":
+            raise
+        console.print(
+            "[red]error:[/red] the demo-data generator needs the dev extra (Faker): "
+            "pip install -e '.[dev]' (make install does this)"
+        )
+        raise typer.Exit(2) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    counts = generate(out, records, seed)
+    table = Table("file", "records")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    Console().print(table)
+
+
 def _register_optional_groups() -> None:
-    """Attach the command groups of the other packages."""
+    """Attach the command groups of the top-layer packages."""
     from indexer.cli import register as register_indexer
     from portal.cli import register as register_portal
 

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(record_routes.router)
     app.include_router(entity_routes.router)
     app.include_router(api_routes.router)
-    # Analyst tools (saved queries, notifications, batch search, CSV export) and the header badge.
+    # Analyst tools (saved queries, notifications, batch search, CSV export).
     install_analyst(app)
 
     @app.get("/healthz", include_in_schema=False)

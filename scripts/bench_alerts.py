@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alerts.percolation import AlertHook, sync_percolator  # noqa: E402
-from alerts.queries import state_from_params  # noqa: E402
 from alerts.saved_queries import SavedQuery, SavedQueryStore  # noqa: E402
 from demo.generator import iter_raw  # noqa: E402
 from indexer.pipeline import index_records  # noqa: E402
@@ -42,6 +41,7 @@ from lantern.records import AnyRecord, parse_record  # noqa: E402
 from lantern.search_client import make_client  # noqa: E402
 from lantern.settings import Settings, get_settings  # noqa: E402
 from lantern.users import create_user  # noqa: E402
+from search.urlstate import state_from_params  # noqa: E402
 
 UNITS = ("CID", "INTEL", "RESPONSE", "PSD", "CT")
 CLEARANCE_SETS: tuple[tuple[str, ...], ...] = (

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import cast
+from datetime import date
+from typing import Any, cast
 from urllib.parse import urlencode
 
+from search import builders as B
 from search.builders import FACETS_BY_KEY, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Sort
-from search.parser import MAX_DOB_YEARS
+from search.parser import MAX_DOB_YEARS, parse
 
 MAX_VALUES_PER_FACET = 20
 
@@ -113,3 +115,30 @@ def from_params(items: Iterable[tuple[str, str]]) -> SearchState:
         dob_years=_int(dob_years, 0, 0, MAX_DOB_YEARS),
         facets=_ordered({k: tuple(v) for k, v in facets.items()}),
     )
+
+
+def state_from_params(items: Iterable[tuple[str, str]]) -> SearchState:
+    """A search as submitted (ignores paging: a saved search always opens on page 1)."""
+    state = from_params(items)
+    return SearchState(q=state.q.strip(), sort=state.sort, dob_years=state.dob_years, facets=state.facets)
+
+
+def search_href(state: SearchState) -> str:
+    return state.href("/search")
+
+
+def base_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
+    """What the search page matches for ``state`` (query and facet filters; no access filter)."""
+    parsed = parse(state.q, dob_years=state.dob_years, today=today)
+    query = B.build_query(parsed)
+    filters = [B.facet_filter(B.FACETS_BY_KEY[k], list(v)) for k, v in state.facets if k in B.FACETS_BY_KEY]
+    if filters:
+        return {"bool": {"must": [query], "filter": filters}}
+    return query
+
+
+def describe(state: SearchState) -> str:
+    """A one-line description of a search for lists and audit details."""
+    parts = [state.q] if state.q else []
+    parts += [f"{B.FACETS_BY_KEY[k].label}: {', '.join(v)}" for k, v in state.facets if k in B.FACETS_BY_KEY]
+    return "; ".join(parts) or "(everything)"

@@ -17,7 +17,6 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from alerts.queries import base_query
 from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
@@ -25,7 +24,7 @@ from portal.present import TYPE_LABELS, humanise
 from search import builders as B
 from search.gateway import Scan, SecuredRecords
 from search.parser import parse
-from search.urlstate import SearchState
+from search.urlstate import SearchState, base_query
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 IDENTIFIER_COLUMNS = (

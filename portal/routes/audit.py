@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from lantern.principal import Principal
+from portal.rendering import render
 from portal.security import purposes
 from portal.security.auditq import (
     FLAGS,
@@ -112,13 +113,8 @@ FilterFromQuery = Annotated[tuple[AuditFilter, list[str]], Depends(_filter_from_
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request,
-        name,
-        {"actions": ACTIONS, "purposes": purposes.purposes(), "flags": FLAGS, **context},
-        status_code=status_code,
-    )
-    return response
+    context = {"actions": ACTIONS, "purposes": purposes.purposes(), "flags": FLAGS, **context}
+    return render(request, name, context, status_code=status_code)
 
 
 def _events(

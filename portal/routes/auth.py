@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lantern.errors import AuditUnavailable
+from portal.rendering import render
 from portal.security import purposes
 from portal.security.deps import CurrentUser, security_context
 from portal.security.middleware import cookie_names, delete_cookie, safe_next, set_cookie
@@ -20,16 +21,9 @@ LOGIN_FAILED = (
 )
 
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status_code
-    )
-    return response
-
-
 def _failed(request: Request, target: str, username: str) -> Response:
     context = {"next": target, "error": LOGIN_FAILED, "username": username}
-    return _render(request, "auth/login.html", context, status_code=401)
+    return render(request, "auth/login.html", context, status_code=401)
 
 
 def _client(request: Request) -> str | None:
@@ -38,7 +32,7 @@ def _client(request: Request) -> str | None:
 
 @router.get("/login")
 def login_form(request: Request, next: str | None = None) -> Response:
-    return _render(request, "auth/login.html", {"next": safe_next(next), "error": None, "username": ""})
+    return render(request, "auth/login.html", {"next": safe_next(next), "error": None, "username": ""})
 
 
 @router.post("/login")
@@ -107,7 +101,7 @@ def _purpose_page(
     status_code: int = 200,
 ) -> Response:
     current = request.state.purpose
-    return _render(
+    return render(
         request,
         "auth/purpose.html",
         {

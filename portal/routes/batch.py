@@ -17,23 +17,11 @@ from starlette.datastructures import UploadFile
 from lantern.clock import today_utc
 from lantern.errors import NotFound
 from portal.analyst import batch as B
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.parser import MAX_DOB_YEARS
 
 router = APIRouter(include_in_schema=False)
-
-
-def render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200, block: str | None = None
-) -> Response:
-    templates = request.app.state.templates
-    if block:
-        r: Response = templates.TemplateResponse(
-            request, name, context, status_code=status_code, block_name=block
-        )
-        return r
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    return response
 
 
 def form_ctx(

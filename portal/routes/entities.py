@@ -11,7 +11,7 @@ from mappings import fields as F
 from portal import reads
 from portal.errors import NOT_FOUND, error_response
 from portal.present import ENTITY_LABEL_NAMES, entity_href
-from portal.routes.search import render
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 
 router = APIRouter(include_in_schema=False)

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from alerts.queries import state_from_params
 from lantern.clock import today_utc
 from lantern.errors import BadQuery
 from portal.analyst.export import COLUMNS, open_export
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from search.urlstate import state_from_params
 
 router = APIRouter(include_in_schema=False)
 

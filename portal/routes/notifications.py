@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from alerts.notifications import NotificationStore
 from portal.present import TYPE_LABELS
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.middleware import safe_next
 
@@ -51,10 +52,7 @@ def notifications_page(
         "unread": sum(1 for n in items if not n.read) if not unread_only else len(items),
         "TYPE_LABELS": TYPE_LABELS,
     }
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "analyst/notifications.html", ctx
-    )
-    return response
+    return render(request, "analyst/notifications.html", ctx)
 
 
 def _back(next_url: str | None) -> str:

@@ -23,7 +23,7 @@ from portal.present import (
     mention_segments,
     sees_full_intelligence,
 )
-from portal.routes.search import render
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 
 router = APIRouter(include_in_schema=False)

@@ -16,14 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from alerts import percolation
 from alerts.notifications import NotificationStore
-from alerts.queries import base_query, describe, search_href, state_from_params
 from alerts.saved_queries import SavedQuery, SavedQueryError, SavedQueryStore
 from lantern.clock import iso, today_utc
 from lantern.principal import Principal
 from mappings import fields as F
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.gateway import SecuredRecords
-from search.urlstate import SearchState
+from search.urlstate import SearchState, base_query, describe, search_href, state_from_params
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,17 +31,10 @@ router = APIRouter(include_in_schema=False)
 FORM_FIELDS = {"name", "notes", "shared_unit", "csrf_token", "saved_id"}
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, name, context, status_code=status_code
-    )
-    return response
-
-
 def store(request: Request) -> SavedQueryStore:
-    s = SavedQueryStore(request.app.state.client, request.app.state.settings)
-    percolation.sync_percolator(request.app.state.client, request.app.state.settings)
-    return s
+    # The percolator is brought in step where mappings change (``lantern index init/migrate``
+    # and every load), never inside a page request; saving or editing registers that query.
+    return SavedQueryStore(request.app.state.client, request.app.state.settings)
 
 
 def new_counts(request: Request, user: Principal, items: list[SavedQuery]) -> dict[str, int | None]:

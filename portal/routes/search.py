@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from lantern.clock import today_utc
 from portal import reads
 from portal.present import facet_views
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
 from search import builders as B
 from search.parser import parse
@@ -34,19 +35,6 @@ def is_fragment_request(request: Request, target: str) -> bool:
         and not request.headers.get("hx-history-restore-request")
         and request.headers.get("hx-target") == target
     )
-
-
-def render(
-    request: Request, name: str, context: dict[str, Any], *, block: str | None = None, status_code: int = 200
-) -> Response:
-    templates = request.app.state.templates
-    if block:
-        response: Response = templates.TemplateResponse(
-            request, name, context, status_code=status_code, block_name=block
-        )
-        return response
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    return response
 
 
 def history_header(request: Request) -> str:

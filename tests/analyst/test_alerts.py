@@ -10,13 +10,13 @@ from opensearchpy import OpenSearch
 
 from alerts import percolation
 from alerts.notifications import NotificationStore
-from alerts.queries import state_from_params
 from alerts.saved_queries import SavedQuery, SavedQueryStore
 from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import percolator as P
 from mappings import records as records_mapping
 from mappings import saved_queries as SQ
+from search.urlstate import state_from_params
 from tests.analyst.conftest import Loader, crime, tag
 
 
@@ -265,7 +265,8 @@ def test_stored_alert_query_matches_exactly_what_the_search_matches(
     client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
 ) -> None:
     """The percolator's match-only form drops ranking, never matching: same records either way."""
-    from alerts.queries import alert_query, base_query
+    from alerts.queries import alert_query
+    from search.urlstate import base_query
 
     t = tag()
     loader.load(

@@ -10,6 +10,7 @@ from opensearchpy import OpenSearch
 from typer.testing import CliRunner
 
 from indexer import cli as indexer_cli
+from lantern import cli as lantern_cli
 from lantern.settings import Settings
 from tests.indexer.conftest import count, crime, write_ndjson
 
@@ -19,6 +20,7 @@ def app(isettings: Settings, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     monkeypatch.setattr(indexer_cli, "get_settings", lambda: isettings)
     app = typer.Typer()
     indexer_cli.register(app)
+    app.command("demo-data")(lantern_cli.demo_data)  # the composition root's command
     return app
 
 
