@@ -36,13 +36,20 @@ opensearch-start: launcher
 opensearch-stop: $(STAMP)
 	$(BIN)/lantern opensearch stop
 
+# Static checks: ruff, the format, the package layers (import-linter, pyproject.toml) and
+# mypy (strict on the packages; tests and scripts type-checked too, see pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy lantern indexer portal entity_extraction mappings
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The test suite starts its own embedded OpenSearch on separate ports (see tests/conftest.py)
 # and stops it at the end; a running demo node is left alone.
+# The layering and the types are checked first: a violation fails the run before pytest.
 test: $(STAMP) system-deps launcher
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 demo-data: $(STAMP)

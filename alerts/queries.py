@@ -39,7 +39,8 @@ def doc_fields(state: SearchState) -> dict[str, Any]:
 
 def alert_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
     """The query stored in the percolator for a saved search (matching only, no ranking)."""
-    return match_only(base_query(state, today))
+    query: dict[str, Any] = match_only(base_query(state, today))
+    return query
 
 
 def match_only(query: Any) -> Any:

@@ -32,11 +32,17 @@ from mappings import fields as F
 
 
 class EntityLike(Protocol):
-    label: str
-    start: int
-    end: int
-    text: str
-    value: str
+    # Read-only, so entity_extraction.Entity (label: a str enum) satisfies it.
+    @property
+    def label(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def value(self) -> str: ...
 
 
 # field path of a free-text field -> the entities found in it

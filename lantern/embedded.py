@@ -332,13 +332,13 @@ def status(settings: Settings) -> list[NodeStatus]:
     return out
 
 
-def cluster_health(settings: Settings, params: str = "") -> dict | None:
+def cluster_health(settings: Settings, params: str = "") -> dict[str, Any] | None:
     """Cluster health from the first node that answers (``params``: e.g. ``wait_for_status=green``)."""
     specs = node_specs(settings, max(current_nodes(settings), 1))
     query = f"?{params}" if params else ""
     for spec in specs:
         health = _http_json(spec.url + "/_cluster/health" + query, timeout=15 if params else 2)
-        if health:
+        if isinstance(health, dict) and health:
             return health
     return None
 
@@ -367,13 +367,13 @@ def stop_node(settings: Settings, index: int, grace: float = 30.0) -> bool:
 
 def wait_for_status(
     settings: Settings, wanted: str = "green", timeout: float = 180.0, nodes: int | None = None
-) -> dict:
+) -> dict[str, Any]:
     """Block until the cluster reports ``wanted`` (and ``nodes`` nodes); LauncherError on timeout."""
     deadline = time.monotonic() + timeout
     params = f"wait_for_status={wanted}&timeout=5s"
     if nodes:
         params += f"&wait_for_nodes={nodes}"
-    last: dict | None = None
+    last: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         health = cluster_health(settings, params)
         if health and not health.get("timed_out"):
@@ -383,7 +383,7 @@ def wait_for_status(
     raise LauncherError(f"cluster did not reach {wanted} within {timeout:.0f}s; last health: {last}")
 
 
-def cluster_members(settings: Settings) -> dict[str, dict]:
+def cluster_members(settings: Settings) -> dict[str, dict[str, Any]]:
     """Node name -> ``_cat/nodes`` row as seen by the cluster (who joined, who is manager)."""
     for spec in node_specs(settings, max(current_nodes(settings), 1)):
         rows = _http_json(

@@ -41,7 +41,7 @@ from lantern.settings import Settings  # noqa: E402
 from mappings import records as records_index  # noqa: E402
 
 
-def rows_of(files: list[Path]):  # type: ignore[no-untyped-def]
+def rows_of(files: list[Path]):
     for f in files:
         if f.suffix == ".csv":
             mapping_path = find_mapping(f, None)

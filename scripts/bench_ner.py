@@ -42,7 +42,7 @@ def sentences(n: int, seed: int = 7) -> list[str]:
     return out[:n]
 
 
-def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
+def best_of(repeat: int, fn) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()

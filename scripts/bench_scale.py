@@ -218,14 +218,14 @@ def child_load(args: argparse.Namespace) -> None:
 
         return wrapper
 
-    loader.validate = timed("validate", loader.validate)  # type: ignore[assignment]
-    pipeline.build_document = timed("documents", pipeline.build_document)  # type: ignore[assignment]
-    pipeline.bulk_index = timed_gen("bulk", pipeline.bulk_index)  # type: ignore[assignment]
+    loader.validate = timed("validate", loader.validate)  # type: ignore[attr-defined]
+    pipeline.build_document = timed("documents", pipeline.build_document)  # type: ignore[attr-defined]
+    pipeline.bulk_index = timed_gen("bulk", pipeline.bulk_index)  # type: ignore[attr-defined]
 
     if args.sidecar:
         # Entities computed once (rules) and reused: read the sidecar in step with the feed.
         side = open(args.sidecar, encoding="utf-8")  # noqa: SIM115 (lives for the process)
-        cursor = {"line": 0, "data": "{}"}
+        cursor: dict[str, Any] = {"line": 0, "data": "{}"}
 
         def sidecar_mentions(self: Any, entries: Any) -> list[dict[str, Any]]:
             out = []
@@ -387,8 +387,8 @@ def sample_terms(feed: Path, sidecar: Path | None, limit: int, seed: int) -> dic
             for text in rec.free_text().values():
                 words = [w for w in re.findall(r"[a-z]{5,}", text.lower())]
                 if len(words) >= 2:
-                    k = rng.randrange(len(words) - 1)
-                    out["words"].append(f"{words[k]} {words[k + 1]}")
+                    w = rng.randrange(len(words) - 1)
+                    out["words"].append(f"{words[w]} {words[w + 1]}")
     for k in out:
         rng.shuffle(out[k])
         out[k] = out[k][:500]

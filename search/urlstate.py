@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from search import builders as B
@@ -96,7 +96,7 @@ def from_params(items: Iterable[tuple[str, str]]) -> SearchState:
         if key == "q":
             q = value[:1000]
         elif key == "sort" and value in SORTS:
-            sort = cast(Sort, value)
+            sort = value
         elif key == "page":
             page = value
         elif key == "size":

@@ -78,8 +78,7 @@ def test_export_row_limit(
 def test_export_needs_a_search_and_a_purpose(analyst_app: FastAPI) -> None:
     tc = signed_in(analyst_app, "ofc")
     assert tc.get("/export").status_code == 400
-    from tests.analyst.conftest import make_test_client
-    from tests.portal_fixtures import PASSWORD, login
+    from tests.portal_fixtures import PASSWORD, login, make_test_client
 
     nopurpose = make_test_client(analyst_app)
     login(nopurpose, "ofc", PASSWORD, purpose=None)

@@ -137,10 +137,10 @@ def _mutate_bad(kind: str, raw: dict[str, Any], rng: random.Random) -> bytes:
         depth = rng.randint(5_000, 50_000)
         return b'{"record_type": "crime", "x": ' + b"[" * depth + b"]" * depth + b"}\n"
     elif kind == "nested_value":
-        value: Any = "deep"
+        nested: Any = "deep"
         for _ in range(rng.randint(20, 200)):
-            value = {"a": value}
-        raw[rng.choice(["title", "borough", "summary"])] = value
+            nested = {"a": nested}
+        raw[rng.choice(["title", "borough", "summary"])] = nested
     elif kind == "bom_mid_file":
         return b"\xef\xbb\xbf" + _dump(raw) + b"\n"
     elif kind == "truncated":

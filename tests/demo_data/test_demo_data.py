@@ -13,7 +13,7 @@ import pytest
 
 from demo.generator import FILES, generate, legacy_row_to_record, sample_records
 from entity_extraction.names import fold, forename_variants
-from lantern.records import AnyRecord, CaseFile, CustodyRecord, IntelligenceReport, parse_record
+from lantern.records import AnyRecord, CaseFile, CustodyRecord, IntelligenceReport, Person, parse_record
 
 N = 600
 PNC_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
@@ -94,13 +94,13 @@ def test_zero_records_writes_empty_feeds(tmp_path: Path) -> None:
     assert (tmp_path / "custody.ndjson").read_text() == ""
 
 
-def _people(rec: AnyRecord) -> list:
+def _people(rec: AnyRecord) -> list[Person]:
     return rec.all_people()
 
 
 def test_people_recur_across_types_with_variation(records: list[AnyRecord]) -> None:
     # Link by PNC ID (authoritative): the same person appears in several record types.
-    by_pnc: dict[str, list[tuple[str, object]]] = defaultdict(list)
+    by_pnc: dict[str, list[tuple[str, Person]]] = defaultdict(list)
     for rec in records:
         for p in _people(rec):
             if p.pnc_id:

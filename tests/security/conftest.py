@@ -49,7 +49,7 @@ def build_app(settings: Settings, static_dir: Path) -> FastAPI:
     app.include_router(router)
 
     @app.exception_handler(AuditUnavailable)
-    async def audit_unavailable(request, exc):  # type: ignore[no-untyped-def]
+    async def audit_unavailable(request, exc):
         return HTMLResponse("Action refused: audit unavailable", status_code=503)
 
     @app.get("/")

@@ -65,7 +65,8 @@ def test_users_lifecycle(cli_env, client):
     assert r.exit_code == 1 and "already exists" in r.output
 
     assert runner.invoke(app, ["users", "disable", "jbloggs"]).exit_code == 0
-    assert UserStore(client, cli_env).get("jbloggs").disabled
+    disabled = UserStore(client, cli_env).get("jbloggs")
+    assert disabled is not None and disabled.disabled
     assert idp.authenticate("jbloggs", "a long enough password") is None
     assert runner.invoke(app, ["users", "enable", "jbloggs"]).exit_code == 0
     r = runner.invoke(
@@ -91,7 +92,7 @@ def test_demo_users_idempotent_and_refused_in_production(cli_env, client, monkey
         r = runner.invoke(app, ["users", "demo"])
         assert r.exit_code == 0, r.output
     idp = LocalIdentityProvider(UserStore(client, cli_env))
-    roles = set()
+    roles: set[str] = set()
     for spec in DEMO_USERS:
         user = idp.authenticate(spec["username"], spec["password"])
         assert user is not None
@@ -109,4 +110,4 @@ def test_password_hashes_are_argon2id_with_owasp_parameters(cli_env, client):
 
     create_user(client, cli_env, "hashcheck", "some password here", roles=["officer"])
     stored = UserStore(client, cli_env).password_hash("hashcheck")
-    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert stored is not None and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")

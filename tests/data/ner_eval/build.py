@@ -101,7 +101,7 @@ def parse_markup(src: str) -> tuple[str, list[dict[str, object]]]:
 
 
 def build() -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     n = 0
     for path in sorted((HERE / "passages").glob("*.txt")):
         for line in path.read_text(encoding="utf-8").splitlines():
