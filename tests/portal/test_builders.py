@@ -1,10 +1,8 @@
-"""Pure query builders, compared as dicts; and the secured executor's guarantees."""
+"""Pure query builders, compared as dicts; and the records gateway's guarantees."""
 
 from __future__ import annotations
 
-import ast
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -258,36 +256,66 @@ def test_bodies_that_could_escape_the_filter_are_refused(bad: dict) -> None:
         secure_body(bad, USER, TODAY)
 
 
-def test_only_the_service_sends_searches() -> None:
-    """Structural: the search pages, API and builders never call a client themselves.
-
-    (``search.scan`` has its own msearch/count helpers built on ``secure_body``.)
-    """
-    root = Path(__file__).resolve().parents[2] / "portal"
-    paths = [
-        root / "app.py",
-        root / "errors.py",
-        *(root / "search").glob("*.py"),
-        *(root / "routes" / n for n in ("search.py", "records.py", "entities.py", "api.py")),
-    ]
-    offenders = []
-    for path in paths:
-        if path.name == "service.py":
-            continue
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr in {"search", "msearch", "count", "get", "mget", "scroll"}
-                and isinstance(node.func.value, ast.Attribute | ast.Name)
-                and "client" in ast.unparse(node.func.value)
-            ):
-                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
-    assert offenders == []
+# The structural check that only the gateway reads the records index scans the whole tree:
+# tests/test_boundaries.py::test_only_the_gateway_reads_the_records_index.
 
 
 def test_entity_query_for_person_uses_the_normalised_keyword_and_names() -> None:
     q = B.entity_query("PERSON", "John SMITH")
     assert q["bool"]["should"][0] == {"term": {f"{F.entity('PERSON')}.norm": "John SMITH"}}
     assert q["bool"]["should"][1]["nested"]["query"] == {"match_phrase": {"people.name": "John SMITH"}}
+
+
+# ------------------------------------------------------------------ the gateway's allow-list
+
+
+@pytest.mark.parametrize(
+    "aggs",
+    [
+        {"s": {"significant_terms": {"field": "x"}}},
+        {"s": {"significant_text": {"field": "x"}}},
+        {"t": {"terms": {"field": "x", "min_doc_count": 0}}},
+        {"f": {"filter": {"match_all": {}}, "aggs": {"t": {"terms": {"field": "x", "min_doc_count": 0}}}}},
+        {"t": {"terms": {"script": {"source": "doc['x'].value"}}}},
+        {"h": {"top_hits": {"script_fields": {"f": {"script": "1"}}}}},
+        {"m": {"scripted_metric": {"map_script": "1"}}},
+        {"c": {"composite": {"sources": []}}},
+        {"two": {"terms": {"field": "x"}, "max": {"field": "y"}}},
+    ],
+)
+def test_aggregations_outside_the_allow_list_are_refused(aggs: dict) -> None:
+    with pytest.raises(UnsafeQuery):
+        secure_body({"query": {"match_all": {}}, "aggs": aggs}, USER, TODAY)
+
+
+def test_allowed_aggregations_pass_unchanged() -> None:
+    aggs = {
+        "t": {"terms": {"field": "x", "size": 5, "min_doc_count": 1}},
+        "d": {"date_histogram": {"field": "d", "calendar_interval": "month", "min_doc_count": 1}},
+        "n": {"nested": {"path": "people"}, "aggs": {"r": {"reverse_nested": {}}}},
+        "c": {"cardinality": {"field": "x"}},
+        "h": {"top_hits": {"size": 1}},
+        "f": {"filters": {"filters": {"a": {"match_all": {}}}}},
+    }
+    assert secure_body({"aggs": aggs}, USER, TODAY)["aggs"] == aggs
+
+
+def test_engine_errors_become_domain_errors() -> None:
+    from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, RequestError, TransportError
+
+    from lantern.errors import BadQuery, IndexMissing, NotFound, SearchUnavailable
+    from search.gateway import engine_errors
+
+    cases: list[tuple[Exception, type[Exception]]] = [
+        (NotFoundError(404, "index_not_found_exception", {}), IndexMissing),
+        (NotFoundError(404, "search_context_missing_exception", {}), NotFound),
+        (RequestError(400, "search_phase_execution_exception", {}), BadQuery),
+        (ConnectionTimeout("TIMEOUT", "read timed out", None), SearchUnavailable),
+        (TransportError(429, "too_many_requests", {}), SearchUnavailable),
+        (TransportError(422, "unprocessable", {}), BadQuery),
+    ]
+    for raised, expected in cases:
+        with pytest.raises(expected) as info, engine_errors():
+            raise raised
+        assert info.value.__cause__ is raised
+    assert issubclass(IndexMissing, SearchUnavailable)  # a missing index is an outage (503)
