@@ -4,7 +4,7 @@ The percolator parses a stored query against the mapping of its own index, so th
 carries the ``records`` field mappings (taken from ``mappings.records`` itself, never
 copied, so they cannot drift) plus the percolator field and a little metadata. The
 fingerprint of those record mappings is kept in ``_meta``; when it no longer matches the
-current records definition, ``alerts.percolation.ensure_percolator`` rebuilds the
+current records definition, ``alerts.percolation.sync_percolator`` rebuilds the
 index from the saved queries (the source of truth) and reports any query that no longer
 registers.
 
