@@ -16,12 +16,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from alerts.indices import ensure_alert_indices
+from alerts.saved_queries import SavedQuery, SavedQueryStore
 from lantern.clock import iso, parse_iso, utcnow
 from lantern.indices import writer_target
 from lantern.principal import Principal
@@ -29,9 +30,6 @@ from lantern.settings import Settings
 from mappings import fields as F
 from mappings import notifications as M
 from search.gateway import SecuredRecords
-
-if TYPE_CHECKING:
-    from alerts.saved_queries import SavedQuery
 
 # Notifications considered per list/count (newest first): older ones are still stored.
 MAX_CONSIDERED = 1000
@@ -195,8 +193,6 @@ class NotificationStore:
 
     def visible(self, user: Principal, *, unread_only: bool = False) -> list[NotificationView]:
         """``user``'s notifications that they may see now (newest first)."""
-        from alerts.saved_queries import SavedQueryStore
-
         raw = self._raw(user, unread_only=unread_only)
         if not raw:
             return []

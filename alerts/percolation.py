@@ -39,7 +39,9 @@ from alerts.saved_queries import SavedQuery, SavedQueryStore
 from lantern import indices
 from lantern.clock import today_utc
 from lantern.principal import Principal
+from lantern.search_client import make_client
 from lantern.settings import Settings
+from lantern.users import UserStore
 from mappings import fields as F
 from mappings import percolator as P
 from search.access import can_read
@@ -296,8 +298,6 @@ class Directory:
     def _refresh(self) -> None:
         if time.monotonic() - self._loaded < self.ttl and self._loaded:
             return
-        from lantern.users import UserStore
-
         users = [u for u in UserStore(self.client, self.settings).list() if not u.disabled]
         self._users = {u.username: u.principal() for u in users}
         self._units = {}
@@ -422,8 +422,6 @@ class AlertHook:
 def alert_hooks(settings: Settings, client: OpenSearch | None = None) -> list[AlertHook]:
     """The hooks ``lantern index load`` registers."""
     if client is None:
-        from lantern.search_client import make_client
-
         client = make_client(settings, "ingest")
     return [AlertHook(settings, client)]
 
