@@ -181,9 +181,16 @@ _POSTCODE = re.compile(
 _POSTCODE_FULL = re.compile(r"([A-Z]{1,2})([0-9][0-9A-Z]?) ?([0-9][A-Z]{2})")
 
 
+# Royal Mail never uses these letters in the inward code's last two characters: checking
+# them turns away most word-like tokens that happen to have a postcode's shape.
+_INWARD_NEVER = frozenset("CIKMOV")
+
+
 def _postcode_value(area: str, district: str, inward: str) -> str | None:
     area_u = area.upper()
     if area_u not in POSTCODE_AREAS:
+        return None
+    if any(c in _INWARD_NEVER for c in inward[1:].upper()):
         return None
     # District: one digit, two digits, or digit + letter. Royal Mail allows different final
     # letters after a one-letter area (W1D, N1C, E1W) than after a two-letter one (EC1A, SW1A).
@@ -214,9 +221,9 @@ def _find_postcodes(text: str) -> Iterator[tuple[int, int, str]]:
         area, district, space, inward = m.groups()
         whole = m.group(0)
         if not _one_case(whole):
-            continue
-        if not space and not whole.isupper():
-            continue  # "se17pb" is too word-like without the space
+            continue  # "Se1 7pb": mixed case is prose, not a postcode
+        # Lower case without the space ("cr06tl") is how officers type them; the area list
+        # and the inward letters (never C I K M O V) keep ordinary tokens out.
         value = _postcode_value(area, district, inward)
         if value:
             yield m.start(), m.end(), value
@@ -332,10 +339,38 @@ def canonical_vrm(text: str) -> str | None:
     return None
 
 
+# Current-format VRMs: the first letter is a DVLA region (never I, J, Q, T, U, Z) and the
+# two digits an age identifier (March: 02..yy, September: 51..yy+50).
+_VRM_REGIONS = frozenset("ABCDEFGHKLMNOPRSVWXY")
+
+
+def _valid_age_identifier(digits: str, today: date | None = None) -> bool:
+    n = int(digits)
+    yy = (today or date.today()).year % 100
+    return 2 <= n <= yy or 51 <= n <= yy + 50
+
+
+def _title_groups(*groups: str) -> bool:
+    """``Ly68 Ycj``: each group written capitalised (as autocorrect and some forms do)."""
+    for g in groups:
+        letters = [c for c in g if c.isalpha()]
+        if not letters or not letters[0].isupper() or any(c.isupper() for c in letters[1:]):
+            return False
+    return True
+
+
 def _find_vrms(text: str) -> Iterator[tuple[int, int, str]]:
     for m in _VRM_CURRENT.finditer(text):
-        if not _one_case(m.group(0)):
-            continue
+        a, b = m.group(1), m.group(2)
+        whole = m.group(0)
+        if not whole.isupper():
+            # Lower or mixed case is prose-like: the plate must be a valid current-format
+            # one (region letter, age identifier); mixed case only as capitalised groups
+            # with the space ("Ly68 Ycj"), so "Tx99 Abc" or "Go68" stay prose.
+            if a[0].upper() not in _VRM_REGIONS or not _valid_age_identifier(a[2:]):
+                continue
+            if not _one_case(whole) and not (_title_groups(a, b) and " " in whole):
+                continue
         v = _vrm_current(m.group(1), m.group(2))
         if v:
             yield m.start(), m.end(), v
@@ -454,6 +489,9 @@ def _find_ninos(text: str) -> Iterator[tuple[int, int, str]]:
 
 PNC_CHECK_LETTERS = "ZABCDEFGHJKLMNPQRTUVWXY"
 _PNC = re.compile(r"(?<![\w/])([0-9]{4}|[0-9]{2})/([0-9]{1,7}) ?([A-Za-z])(?![\w/])")
+# Without the slash the serial must be its full seven digits (otherwise the year/serial
+# boundary is ambiguous); the check letter then decides.
+_PNC_NOSLASH = re.compile(r"(?<![\w/])(19[0-9]{2}|20[0-9]{2}|[0-9]{2})([0-9]{7})([A-Za-z])(?![\w/])")
 
 
 def pnc_check_letter(year: int, serial: int) -> str:
@@ -481,15 +519,17 @@ def _pnc_value(year_s: str, serial_s: str, letter: str) -> str | None:
 
 
 def canonical_pnc(text: str) -> str | None:
-    m = _PNC.fullmatch(text.strip())
+    s = text.strip()
+    m = _PNC.fullmatch(s) or _PNC_NOSLASH.fullmatch(s)
     return _pnc_value(*m.groups()) if m else None
 
 
 def _find_pncs(text: str) -> Iterator[tuple[int, int, str]]:
-    for m in _PNC.finditer(text):
-        v = _pnc_value(*m.groups())
-        if v:
-            yield m.start(), m.end(), v
+    for rx in (_PNC, _PNC_NOSLASH):
+        for m in rx.finditer(text):
+            v = _pnc_value(*m.groups())
+            if v:
+                yield m.start(), m.end(), v
 
 
 # --------------------------------------------------------------------------- CRO number

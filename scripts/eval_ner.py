@@ -3,9 +3,12 @@
 Matching rule: a predicted entity counts as a true positive only if a gold entity has
 exactly the same (start, end, label); anything else is a false positive, and every
 unmatched gold entity is a false negative. Per-label precision / recall / F1, their
-micro-average, and split figures (dev = odd ids, used for tuning; test = even ids).
+micro-average, for both halves of a fixed split: dev (odd ids, used for tuning) and test
+(even ids, held out: never tuned on). The verdict is judged on the held-out half only and
+the command exits 1 when any label with a target misses it there.
 
-Usage: python scripts/eval_ner.py [--split all|dev|test] [--errors] [--model-only]
+Usage: python scripts/eval_ner.py [--errors] [--model-only]
+(--errors lists the dev half's mistakes only: looking at held-out errors is tuning on them.)
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from entity_extraction.pipeline import load_model  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "ner_eval"
 IDENTIFIERS = ["POSTCODE", "VRM", "PHONE", "EMAIL", "NINO", "PNC_ID", "CRO_NO", "IMEI", "WEAPON", "DRUG"]
-TARGETS = {**{k: 0.97 for k in IDENTIFIERS}, "PERSON": 0.85}
+# F1 targets on the held-out half. ORG and DATE are reported without a target: the labelled
+# set has too few of them for a stable verdict.
+TARGETS = {**{k: 0.97 for k in IDENTIFIERS}, "PERSON": 0.90, "LOCATION": 0.80}
+HELD_OUT = "test"
 
 
 def load_rows() -> list[dict]:
@@ -108,8 +114,7 @@ def report(title: str, tp: Counter, fp: Counter, fn: Counter) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", choices=["all", "dev", "test"], default=None)
-    ap.add_argument("--errors", action="store_true", help="list every FP/FN")
+    ap.add_argument("--errors", action="store_true", help="list every FP/FN of the dev half")
     ap.add_argument("--model-only", action="store_true", help="bare spaCy NER baseline")
     args = ap.parse_args()
     rows = load_rows()
@@ -121,22 +126,24 @@ def main() -> int:
     n_gold = sum(len(r["entities"]) for r in rows)
     print(f"Lantern NER evaluation: {len(rows)} passages, {n_gold} gold entities")
     print("Matching rule: exact character span AND label (no partial credit).")
-    splits = [args.split] if args.split else ["all", "dev", "test"]
-    ok_all = True
-    for split in splits:
-        idx = [i for i, r in enumerate(rows) if split == "all" or r["split"] == split]
+    verdict = True
+    for split in ("dev", HELD_OUT):
+        idx = [i for i, r in enumerate(rows) if r["split"] == split]
         tp, fp, fn, errors = score([rows[i] for i in idx], [preds[i] for i in idx])
-        ok = report(f"{split} ({len(idx)} passages){' [bare model]' if args.model_only else ''}", tp, fp, fn)
-        if split == "all":
-            ok_all = ok
-            if args.errors:
-                for e in errors:
-                    print("  ", *e)
+        role = "held out: decides the verdict" if split == HELD_OUT else "tuning half"
+        bare = " [bare model]" if args.model_only else ""
+        ok = report(f"{split} ({len(idx)} passages, {role}){bare}", tp, fp, fn)
+        if split == HELD_OUT:
+            verdict = ok
+        elif args.errors:
+            for e in errors:
+                print("  ", *e)
+    targets = ", ".join(f"{k} {v:.2f}" for k, v in TARGETS.items() if k not in IDENTIFIERS)
     print(
-        f"\nTargets (identifier labels F1 >= 0.97, PERSON F1 >= 0.85) on all passages: "
-        f"{'MET' if ok_all else 'NOT MET'}"
+        f"\nTargets on the held-out half (F1: identifier/weapon/drug labels 0.97, {targets}): "
+        f"{'MET' if verdict else 'NOT MET'}"
     )
-    return 0
+    return 0 if verdict else 1
 
 
 if __name__ == "__main__":

@@ -61,7 +61,23 @@ def test_postcode_invalid(raw: str) -> None:
 
 
 def test_postcode_not_in_mixed_case_words() -> None:
-    assert "POSTCODE" not in labels("Se1 7pb is not written like that; and se17pb neither")
+    assert "POSTCODE" not in labels("Se1 7pb is not written like that; and Se17pb neither")
+
+
+@pytest.mark.parametrize(
+    ("raw", "canon"),
+    [("cr06tl", "CR0 6TL"), ("se17pb", "SE1 7PB"), ("n179ly", "N17 9LY"), ("sw1a1aa", "SW1A 1AA")],
+)
+def test_postcode_lowercase_without_space(raw: str, canon: str) -> None:
+    # Issue 11: how officers type them; extraction and the search box accept the same spelling.
+    assert found(f"arrested at {raw} yesterday") == [("POSTCODE", raw, canon)]
+    assert canonicalise("POSTCODE", raw) == canon
+
+
+@pytest.mark.parametrize("text", ["code xy12abc", "the ab12cd token", "se17pk", "ec1c1bb", "ps5 and mp3"])
+def test_postcode_shaped_tokens_rejected(text: str) -> None:
+    # invalid area, too short, inward letters Royal Mail never uses (C I K M O V)
+    assert "POSTCODE" not in labels(text)
 
 
 # ---------------------------------------------------------------- VRM
@@ -94,6 +110,20 @@ def test_vrm_valid(raw: str, canon: str) -> None:
     ],
 )
 def test_vrm_false_positives(text: str) -> None:
+    assert "VRM" not in labels(text)
+
+
+@pytest.mark.parametrize(("raw", "canon"), [("Ly68 Ycj", "LY68YCJ"), ("Bf21 Xkp", "BF21XKP")])
+def test_vrm_capitalised_groups(raw: str, canon: str) -> None:
+    assert found(f"the car {raw} was seized") == [("VRM", raw, canon)]
+
+
+@pytest.mark.parametrize(
+    "text", ["a cap with Go68 on it", "model Tx99 Abc", "code qz12abc", "Ly68Ycj", "lY68 yCJ", "tu12 abc"]
+)
+def test_vrm_prose_shaped_tokens_rejected(text: str) -> None:
+    # mixed case needs capitalised groups and the space; lower/mixed case needs a valid
+    # DVLA region letter and age identifier
     assert "VRM" not in labels(text)
 
 
@@ -204,6 +234,17 @@ def test_pnc_two_digit_year_expansion() -> None:
     assert _expand_year("26", date(2026, 1, 1)) == 2026
     assert _expand_year("27", date(2026, 1, 1)) == 1927
     assert _expand_year("98", date(2026, 1, 1)) == 1998
+
+
+def test_pnc_without_the_slash() -> None:
+    letter = pnc_check_letter(2016, 4581)
+    assert found(f"PNC 20160004581{letter} confirmed") == [
+        ("PNC_ID", f"20160004581{letter}", f"2016/0004581{letter}")
+    ]
+    assert canonicalise("PNC_ID", f"160004581{letter.lower()}") == f"2016/0004581{letter}"
+    wrong = "Z" if letter != "Z" else "A"
+    assert "PNC_ID" not in labels(f"order 20160004581{wrong} and invoice 20240001234")
+    assert "PNC_ID" not in labels(f"ref 2016004581{letter}")  # serial must be 7 digits without the slash
 
 
 def test_pnc_in_text_and_bad_letter_ignored() -> None:

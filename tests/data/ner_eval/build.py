@@ -6,6 +6,7 @@ hand. Macros produce identifiers whose check characters cannot be written by han
 
 * ``{{PNC:2011/0012345}}`` -> ``[2011/0012345K](PNC_ID)`` (correct check letter);
   ``{{PNCBAD:...}}`` -> the same with a wrong letter and no label (a hard negative);
+  ``{{PNCNS:...}}`` / ``{{PNCNSBAD:...}}`` -> the same written without the slash;
 * ``{{IMEI:35 209900 176148 }}`` -> digits + Luhn check digit, labelled IMEI;
   ``{{IMEIBAD:...}}`` -> a wrong check digit, no label.
 
@@ -25,7 +26,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 
 from entity_extraction.identifiers import luhn_ok, pnc_check_letter  # noqa: E402
 
-_MACRO = re.compile(r"\{\{(PNC|PNCBAD|IMEI|IMEIBAD):([^}]*)\}\}")
+_MACRO = re.compile(r"\{\{(PNCNSBAD|PNCNS|PNCBAD|PNC|IMEIBAD|IMEI):([^}]*)\}\}")
 _MARK = re.compile(r"\[([^\[\]]+)\]\(([A-Z_]+)\)")
 LABELS = {
     "PERSON",
@@ -45,13 +46,15 @@ LABELS = {
 }
 
 
-def _pnc(body: str, good: bool) -> str:
+def _pnc(body: str, good: bool, slash: bool = True) -> str:
     year_s, serial_s = body.split("/")
     yy = int(year_s[-2:])
     year = (2000 + yy if yy <= 26 else 1900 + yy) if len(year_s) == 2 else int(year_s)
     letter = pnc_check_letter(year, int(serial_s))
     if not good:
         letter = "ZABCDEFGHJKLMNPQRTUVWXY"[("ZABCDEFGHJKLMNPQRTUVWXY".index(letter) + 5) % 23]
+    if not slash:
+        body = body.replace("/", "")
     return f"[{body}{letter}](PNC_ID)" if good else f"{body}{letter}"
 
 
@@ -69,7 +72,7 @@ def expand_macros(src: str) -> str:
     def sub(m: re.Match[str]) -> str:
         kind, body = m.group(1), m.group(2)
         if kind.startswith("PNC"):
-            return _pnc(body, kind == "PNC")
+            return _pnc(body, kind in ("PNC", "PNCNS"), slash=not kind.startswith("PNCNS"))
         return _imei(body, kind == "IMEI")
 
     return _MACRO.sub(sub, src)
