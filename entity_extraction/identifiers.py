@@ -218,7 +218,7 @@ def _one_case(s: str) -> bool:
 
 def _find_postcodes(text: str) -> Iterator[tuple[int, int, str]]:
     for m in _POSTCODE.finditer(text):
-        area, district, space, inward = m.groups()
+        area, district, _space, inward = m.groups()
         whole = m.group(0)
         if not _one_case(whole):
             continue  # "Se1 7pb": mixed case is prose, not a postcode
