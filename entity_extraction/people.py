@@ -708,9 +708,13 @@ _PREFIX = (
 # and used as a prefix rule only when at least two name tokens follow.
 _ROLE = (
     r"(?:Victim|Detainee|Defendant|Suspect|Witness|Complainant|Occupant|Subject|Nominal|"
-    r"Offender|Driver|Passenger|Owner|Keeper|Informant|Associate|Caller|Arrested|Accused)"
+    r"Offender|Driver|Passenger|Owner|Keeper|Informant|Associate|Caller|Arrested|Accused|"
+    r"Occupier|Pupil|Student|Tenant|Resident|Landlord|Landlady|Householder|Homeowner|Cyclist|"
+    r"Pedestrian|Rider|Motorist|Patient|Neighbour|Parent|Guardian|Carer|Customer|Employee|"
+    r"Manager|Shopkeeper|Claimant|Appellant|Respondent|Deceased|Interpreter|Mother|Father)"
 )
 ROLE_RX = re.compile(rf"{_ROLE}:?\s+")
+ROLE_ONLY_RX = re.compile(rf"{_ROLE}:?")
 PREFIX_RX = re.compile(rf"(?:(?<=\s)|(?<=^)|(?<=[(\[\"'“:;,/]))({_PREFIX})(?:\s*\d{{2,6}})?\s+(?=[{_UP}])")
 # A prefix followed by up to three name tokens (an optional initial first).
 _PREFIXED_NAME = re.compile(
@@ -915,7 +919,7 @@ def clean_person_span(text: str, start: int, end: int) -> tuple[int, int, str] |
     if "\n" in span:
         span = span.split("\n", 1)[0].rstrip()
         end = start + len(span)
-    if not span or any(c.isdigit() for c in span):
+    if not span or any(c.isdigit() for c in span) or ROLE_ONLY_RX.fullmatch(span):
         return None
     toks = span.split()
     if not toks or not toks[0][0].isupper():

@@ -23,11 +23,15 @@ from typing import Any
 
 from entity_extraction.identifiers import identifier_candidates, resolve_overlaps
 from entity_extraction.lexicon import find_lexicon
+from entity_extraction.orgs import find_orgs
 from entity_extraction.people import (
+    AMBIGUOUS_FORENAMES,
     NON_NAME,
+    TC,
     clean_person_span,
     find_people,
     is_acronym,
+    is_first_name,
     looks_like_person,
     uk_places,
 )
@@ -91,6 +95,8 @@ def _rule_entities(text: str) -> tuple[list[Entity], list[Entity]]:
     for m in _NUMERIC_DATE.finditer(text):
         people.append(Entity(Label.DATE, m.start(), m.end(), m.group(0), m.group(0)))
     for s, e, label, value in find_places(text):
+        people.append(Entity(label, s, e, text[s:e], value))
+    for s, e, label, value in find_orgs(text):
         people.append(Entity(label, s, e, text[s:e], value))
     if people:
         # Identifier spans win over person/place spans; among those the longest wins.
@@ -244,13 +250,55 @@ def _split_model_span(text: str, s: int, e: int, label: str) -> list[tuple[int, 
     return parts
 
 
+_PREV_TOKEN = re.compile(rf"(?<![\w'’-])({TC})\s$")
+
+
+def _forename_ok(token: str) -> bool:
+    low = token.lower()
+    return is_first_name(token) and low not in AMBIGUOUS_FORENAMES and token not in uk_places()
+
+
+def _join_forenames(text: str, spans: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Give a PERSON span its forename back when the model left it out or tagged it apart.
+
+    The model often reads an unfamiliar forename as a place (``Rhodri`` GPE + ``Bevan``
+    PERSON, ``Olumide`` GPE + ``Adebayo`` PERSON) or skips it; a gazetteer forename directly
+    before a PERSON span joins it.
+    """
+    out: list[tuple[int, int, str]] = []
+    for s, e, label in spans:
+        if label == "PERSON":
+            prev = out[-1] if out else None
+            if (
+                prev is not None
+                and prev[2] != "PERSON"
+                and prev[1] + 1 == s
+                and text[prev[1]] == " "
+                and re.fullmatch(TC, text[prev[0] : prev[1]])
+                and _forename_ok(text[prev[0] : prev[1]])
+            ):
+                out[-1] = (prev[0], e, "PERSON")
+                continue
+            m = _PREV_TOKEN.search(text, max(0, s - 40), s)
+            if (
+                m is not None
+                and " " not in text[s:e].strip()
+                and (not out or out[-1][1] <= m.start(1))
+                and _forename_ok(m.group(1))
+            ):
+                out.append((m.start(1), e, "PERSON"))
+                continue
+        out.append((s, e, label))
+    return out
+
+
 def merge(text: str, model_spans: Iterable[tuple[int, int, str]]) -> list[Entity]:
     """Combine the rule entities of ``text`` with the model's ``(start, end, label)``."""
     strong, weak = _rule_entities(text)
     out = list(strong)
     taken = [(x.start, x.end) for x in strong]
     pieces: list[tuple[int, int, str]] = []
-    for s, e, mlabel in model_spans:
+    for s, e, mlabel in _join_forenames(text, sorted(model_spans)):
         mapped = _MODEL_LABELS.get(mlabel)
         if mapped is not None:
             pieces.extend(_split_model_span(text, s, e, mapped))
