@@ -123,6 +123,29 @@ def _unique(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
+def name_key_fields(forename: str | None, surname: str | None) -> dict[str, Any]:
+    """The per-part name keys of one person (folded spellings and phonetic key families).
+
+    Forename keys cover every given name (``Anne Marie``); the surname is split on spaces
+    and hyphens so ``Smith-Jones`` is found by ``Jones``.
+    """
+    fore_tokens = names.name_tokens(forename or "")
+    sur_tokens = names.name_tokens(surname or "")
+    fore_keys: set[str] = set()
+    for t in fore_tokens:
+        fore_keys |= names.phonetic_keys(t)
+    sur_keys: set[str] = set()
+    for t in sur_tokens:
+        sur_keys |= names.phonetic_keys(t)
+    folded_surname = names.fold(surname or "")
+    return {
+        F.P_FORENAME_FOLDED: fore_tokens[0] if fore_tokens else None,
+        F.P_SURNAME_FOLDED: sorted({*sur_tokens, folded_surname} - {""}),
+        F.P_FORENAME_PHONETIC: sorted(fore_keys),
+        F.P_SURNAME_PHONETIC: sorted(sur_keys),
+    }
+
+
 def _person_doc(person: Person, where: str, entities: _Collector) -> dict[str, Any]:
     pnc = entities.add_structured("PNC_ID", person.pnc_id, f"{where}.pnc_id")
     cro = entities.add_structured("CRO_NO", person.cro_no, f"{where}.cro_no")
@@ -143,6 +166,7 @@ def _person_doc(person: Person, where: str, entities: _Collector) -> dict[str, A
         F.P_SURNAME: person.surname,
         F.P_NAME_PHONETIC: sorted(phonetic),
         F.P_FORENAME_VARIANTS: sorted(names.forename_variants(person.forename)) if person.forename else [],
+        **name_key_fields(person.forename, person.surname),
         F.P_DOB: person.dob.isoformat() if person.dob else None,
         F.P_PNC_ID: pnc,
         F.P_CRO_NO: cro,

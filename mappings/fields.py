@@ -53,8 +53,14 @@ P_ROLE: Final = "role"  # keyword
 P_NAME: Final = "name"  # text, name analyzer (lowercase + asciifolding); .keyword
 P_FORENAME: Final = "forename"  # text, name analyzer
 P_SURNAME: Final = "surname"  # text, name analyzer
-P_NAME_PHONETIC: Final = "name_phonetic"  # keyword[]: phonetic keys computed in Python
+P_NAME_PHONETIC: Final = "name_phonetic"  # keyword[]: phonetic keys (dm:/ny:/sk:) of every name token
 P_FORENAME_VARIANTS: Final = "forename_variants"  # keyword[]: nickname group (bill -> william ...)
+# Issue 11: per-part keys so a query can ask "forename sounds like X AND surname sounds like Y"
+# on one person, and folded spellings so an exact (transliterated) match outranks a variant.
+P_FORENAME_FOLDED: Final = "forename_folded"  # keyword: anyascii-folded forename (``lukasz``)
+P_SURNAME_FOLDED: Final = "surname_folded"  # keyword[]: folded surname tokens (double-barrelled split)
+P_FORENAME_PHONETIC: Final = "forename_phonetic"  # keyword[]: key families of the forename tokens
+P_SURNAME_PHONETIC: Final = "surname_phonetic"  # keyword[]: key families of the surname tokens
 P_DOB: Final = "dob"  # date
 P_PNC_ID: Final = "pnc_id"  # keyword (identifier normalizer), canonical
 P_CRO_NO: Final = "cro_no"

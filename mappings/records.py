@@ -20,7 +20,7 @@ from mappings import analysis as A
 from mappings import fields as F
 
 NAME = "records"
-VERSION = 1
+VERSION = 2  # 2: per-part folded names and phonetic key families (issue 11)
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -75,6 +75,10 @@ def mappings() -> dict[str, Any]:
         F.P_SURNAME: _name(),
         F.P_NAME_PHONETIC: KEYWORD,
         F.P_FORENAME_VARIANTS: KEYWORD,
+        F.P_FORENAME_FOLDED: KEYWORD,
+        F.P_SURNAME_FOLDED: KEYWORD,
+        F.P_FORENAME_PHONETIC: KEYWORD,
+        F.P_SURNAME_PHONETIC: KEYWORD,
         F.P_DOB: DATE,
         F.P_PNC_ID: IDENT,
         F.P_CRO_NO: IDENT,
