@@ -1,0 +1,185 @@
+"""Search latency per query kind: this code against the code before issue 11, side by side.
+
+    python scripts/bench_search_compare.py [--base REF] [--records 20000] [--per-kind 40] [--rounds 2]
+
+The base version runs from a git worktree of ``--base`` (default: the commit before issue 11's
+first change, found from history), the current version from this tree. Each runs in its own
+worker process (scripts/_bench_search_worker.py) that loads the same seeded demo records into
+its own index prefix with its own indexer (entity extraction off: the timed paths are the
+query paths), then answers timed searches through the portal's ``run_search``. The driver
+sends every query to both, alternating which goes first, so neither gets the other's warm
+caches. Prints p50/p95 per kind for both and the ratio; target: every kind's p95 <= 1.2 x
+the base's. Exit 1 when a kind misses. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+WORKER = ROOT / "scripts" / "_bench_search_worker.py"
+TARGET = 1.2
+
+
+def base_commit() -> str:
+    # The commit before the first one that added issue 11's query recognisers.
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "--diff-filter=A", "--format=%H", "--", "search/recognise.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if not out:
+        raise SystemExit("cannot find issue 11's first commit; pass --base")
+    return f"{out[-1]}^"
+
+
+def worktree(ref: str) -> Path:
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", ref], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    path = Path("/tmp") / f"lantern-bench-base-{sha[:12]}"
+    if not path.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), sha], check=True)
+    return path
+
+
+class Worker:
+    def __init__(self, tree: Path, prefix: str, records: int) -> None:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), "--prefix", prefix, "--records", str(records)],
+            cwd=tree,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline()
+        if not ready:
+            raise SystemExit(f"worker for {tree} failed to start")
+
+    def run(self, q: str, facets: dict[str, list[str]]) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"q": q, "facets": facets}) + "\n")
+        self.proc.stdin.flush()
+        return float(json.loads(self.proc.stdout.readline())["ms"])
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def queries(records: int, per_kind: int, seed: int) -> dict[str, list[tuple[str, dict[str, list[str]]]]]:
+    """Query kinds from the seeded demo data (the same records both workers load)."""
+    import phonenumbers
+
+    from indexer.demo_data import iter_raw
+    from lantern.records import parse_record
+
+    rng = random.Random(seed)
+    names: list[tuple[str, str, str | None]] = []
+    vrms: list[str] = []
+    phones: list[str] = []
+    for raw in iter_raw(min(records, 5000), 42):
+        try:
+            rec = parse_record(raw)
+        except ValueError:
+            continue
+        for p in rec.all_people():
+            if p.forename and p.role.value != "officer":
+                names.append((p.forename, p.surname, p.dob.strftime("%d/%m/%Y") if p.dob else None))
+            phones += list(p.phones)
+        vrms += [v.vrm for v in rec.vehicles]
+    rng.shuffle(names)
+    out: dict[str, list[tuple[str, dict[str, list[str]]]]] = {
+        "exact name": [(f"{f} {s}", {}) for f, s, _ in names[:per_kind]],
+        "surname first": [(f"{s.upper()}, {f}", {}) for f, s, _ in names[per_kind : 2 * per_kind]],
+        "misspelt name": [
+            (f"{f} {s[:-2] + s[-1] + s[-2] if len(s) > 3 else s}", {})
+            for f, s, _ in names[2 * per_kind : 3 * per_kind]
+        ],
+        "name + DOB": [(f"{f} {s} {d}", {}) for f, s, d in names[3 * per_kind :] if d][:per_kind],
+        "VRM": [(rng.choice([v, v.lower().replace(" ", "")]), {}) for v in rng.sample(vrms, per_kind)],
+    }
+    phone_qs = []
+    for ph in rng.sample(phones, per_kind):
+        num = phonenumbers.parse(ph, "GB")
+        nat = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
+        phone_qs.append((rng.choice([nat, nat.replace(" ", ""), f"+44 (0){nat[1:]}"]), {}))
+    out["phone"] = phone_qs
+    words = ["burglary", "robbery", "knife", "assault", "theft", "cannabis", "vehicle", "damage"]
+    boroughs = ["Lambeth", "Southwark", "Hackney", "Newham", "Croydon", "Brent", "Ealing", "Camden"]
+    out["text + year"] = [
+        (f"{rng.choice(words)} {rng.choice(boroughs)} {rng.randint(2019, 2025)}", {}) for _ in range(per_kind)
+    ]
+    out["text + facets"] = [
+        (rng.choice(words), {"type": [rng.choice(["crime", "custody", "case", "intel"])]})
+        for _ in range(per_kind)
+    ]
+    return out
+
+
+def p(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", default=None, help="git ref of the code before (default: found from history)")
+    ap.add_argument("--records", type=int, default=20_000)
+    ap.add_argument("--per-kind", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=11)
+    args = ap.parse_args()
+    ref = args.base or base_commit()
+    base_tree = worktree(ref)
+    print(f"base {ref} in {base_tree}; current {ROOT}; {args.records:,} demo records each", flush=True)
+    base = Worker(base_tree, "lantern-benchcmp-base-", args.records)
+    new = Worker(ROOT, "lantern-benchcmp-new-", args.records)
+    kinds = queries(args.records, args.per_kind, args.seed)
+    # warm-up, both sides
+    for items in kinds.values():
+        for q, f in items[:3]:
+            base.run(q, f)
+            new.run(q, f)
+    times: dict[str, dict[str, list[float]]] = {k: {"base": [], "new": []} for k in kinds}
+    n = 0
+    for _ in range(args.rounds):
+        for kind, items in kinds.items():
+            for q, f in items:
+                order: list[tuple[str, Worker]] = [("base", base), ("new", new)]
+                if n % 2:
+                    order.reverse()
+                for side, w in order:
+                    times[kind][side].append(w.run(q, f))
+                n += 1
+    base.close()
+    new.close()
+    print(f"\n{'kind':<16}{'base p50':>10}{'base p95':>10}{'new p50':>10}{'new p95':>10}{'ratio':>8}  target")
+    ok = True
+    for kind, t in times.items():
+        b50, b95, n50, n95 = p(t["base"], 50), p(t["base"], 95), p(t["new"], 50), p(t["new"], 95)
+        ratio = n95 / b95
+        met = ratio <= TARGET
+        ok &= met
+        print(
+            f"{kind:<16}{b50:>10.1f}{b95:>10.1f}{n50:>10.1f}{n95:>10.1f}{ratio:>8.2f}"
+            f"  p95 <= {TARGET} x base: {'ok' if met else 'MISSED'}"
+        )
+    print(f"\nEvery kind's p95 <= {TARGET} x its p95 before issue 11: {'MET' if ok else 'NOT MET'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
