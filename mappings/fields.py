@@ -33,6 +33,16 @@ INDEXED_AT: Final = "indexed_at"
 STATION: Final = "station"  # custody suite (keyword)
 COURT: Final = "court"  # latest court (keyword)
 BOROUGH: Final = "borough"  # keyword; the "station/borough" facet
+
+
+# BOROUGH and STATION also have an english-analysed ``.text`` sub-field, so their words are
+# searchable as text ("robbery Ealing 2024"): see ``text_sub``.
+def text_sub(field: str) -> str:
+    """``borough`` -> ``borough.text``: the english-analysed sub-field of a keyword field
+    (``mappings.records`` maps it under the name ``text``)."""
+    return f"{field}.text"
+
+
 UNIT: Final = "unit"  # owning unit (keyword)
 
 # --- status and classification -----------------------------------------------------

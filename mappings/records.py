@@ -100,9 +100,9 @@ def mappings() -> dict[str, Any]:
         F.CREATED_AT: DATE,
         F.UPDATED_AT: DATE,
         F.INDEXED_AT: DATE,
-        F.STATION: KEYWORD,
+        F.STATION: {**KEYWORD, "fields": {"text": _english()}},  # F.text_sub()
         F.COURT: KEYWORD,
-        F.BOROUGH: KEYWORD,
+        F.BOROUGH: {**KEYWORD, "fields": {"text": _english()}},  # F.text_sub()
         F.UNIT: KEYWORD,
         F.STATUS: KEYWORD,
         F.OUTCOME: KEYWORD,
