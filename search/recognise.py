@@ -31,11 +31,20 @@ def phone_spans(text: str) -> list[tuple[int, int, str]]:
 
     found: list[tuple[int, int, str]] = []
     try:
+        others: list[tuple[int, int]] = []
         for e in find_identifiers(text):
             if str(e.label) == "PHONE":
                 found.append((e.start, e.end, e.value))
+            else:
+                others.append((e.start, e.end))
         matcher = phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.POSSIBLE)
         for m in matcher:
+            # Inside a longer token ("16/1231107C" is a PNC ID) or over another identifier:
+            # not a phone number.
+            if (m.end < len(text) and text[m.end].isalnum()) or (m.start > 0 and text[m.start - 1].isalnum()):
+                continue
+            if any(m.start < b and a < m.end for a, b in others):
+                continue
             value = canonicalise("PHONE", m.raw_string)
             if value is None:
                 # "020 7946 0123 ext 4": validate the number without its extension
