@@ -22,16 +22,15 @@ def main() -> None:
     ap.add_argument("--records", type=int, required=True)
     args = ap.parse_args()
 
-    from lantern.principal import Principal
-    from portal.reads import run_search
-    from search.parser import parse
-
-    from indexer.demo_data import iter_raw
+    from demo.generator import iter_raw
     from indexer.pipeline import index_records
+    from lantern.principal import Principal
     from lantern.records import Sensitivity, parse_record
     from lantern.search_client import make_client
     from lantern.settings import get_settings
+    from portal.reads import run_search
     from search import builders as B
+    from search.parser import parse
 
     base = get_settings()
     settings = base.model_copy(

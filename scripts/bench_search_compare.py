@@ -84,7 +84,7 @@ def queries(records: int, per_kind: int, seed: int) -> dict[str, list[tuple[str,
     """Query kinds from the seeded demo data (the same records both workers load)."""
     import phonenumbers
 
-    from indexer.demo_data import iter_raw
+    from demo.generator import iter_raw
     from lantern.records import parse_record
 
     rng = random.Random(seed)

@@ -60,24 +60,14 @@ NEAR_PREFIX = "EVAL-NEAR-"
 
 
 def _search_api() -> tuple[Any, ...]:
-    """The portal's own search path (imported late: the package moves in issue 18)."""
-    from portal.access import INTEL_C_CLEARANCE, INTEL_CLEARANCE, Principal, secure
-    from portal.search import builders as B
-    from portal.search.parser import parse
-    from portal.search.service import records_alias, today_utc
-    from portal.search.views import run_search
+    """The portal's own search path: ``portal.reads.run_search`` (parser -> builders -> gateway)."""
+    from lantern.clock import today_utc
+    from lantern.principal import INTEL_C_CLEARANCE, INTEL_CLEARANCE, Principal
+    from portal.reads import run_search
+    from search import builders as B
+    from search.parser import parse
 
-    return (
-        Principal,
-        secure,
-        B,
-        parse,
-        run_search,
-        records_alias,
-        today_utc,
-        INTEL_CLEARANCE,
-        INTEL_C_CLEARANCE,
-    )
+    return Principal, B, parse, run_search, today_utc, INTEL_CLEARANCE, INTEL_C_CLEARANCE
 
 
 # ------------------------------------------------------------------ data
@@ -133,7 +123,7 @@ def person_rows(docs: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, An
 
 def build_data(records: int) -> tuple[list[AnyRecord], Data, list[tuple[str, str, date, str]]]:
     """Demo records + near-collision records, their documents, and the near-collision cases."""
-    from indexer.demo_data import iter_raw
+    from demo.generator import iter_raw
 
     recs: list[AnyRecord] = []
     for raw in iter_raw(records, SEED):
@@ -595,7 +585,7 @@ def main() -> int:
     ap.add_argument("--fresh", action="store_true", help="rebuild the index even if it can be reused")
     ap.add_argument("--show-misses", action="store_true", help="list the tuning half's misses")
     args = ap.parse_args()
-    (Principal, secure, B, parse, run_search, records_alias, today_utc, intel, intel_c) = _search_api()
+    (Principal, B, parse, run_search, today_utc, intel, intel_c) = _search_api()
 
     base = get_settings()
     prefix = args.prefix or f"lantern-evalsearch-v{records_index.VERSION}-"
@@ -620,15 +610,16 @@ def main() -> int:
     )
     client = make_client(settings, "serving")
     today = today_utc()
-    visible = client.search(
-        index=records_alias(settings),
-        body={"query": secure(None, user, today), "size": 10_000, "_source": False},
-    )
-    data.visible = {h["_id"] for h in visible["hits"]["hits"]}
+    from search.gateway import SecuredRecords
+
+    # The truth is read through the same gateway (the user's access filter applies).
+    records = SecuredRecords(client, settings, user)
 
     def lookup(query: dict[str, Any]) -> set[str]:
-        body = {"query": secure(query, user, today), "size": 10_000, "_source": False}
-        return {h["_id"] for h in client.search(index=records_alias(settings), body=body)["hits"]["hits"]}
+        body = {"query": query, "size": 10_000, "_source": False}
+        return {h["_id"] for h in records.search(body, today=today)["hits"]["hits"]}
+
+    data.visible = lookup({"match_all": {}})
 
     queries = make_queries(data, near, args.per_kind, lookup)
     halves = {h: sum(1 for q in queries if q.half == h) for h in ("tuning", "held-out")}

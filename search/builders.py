@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from entity_extraction.names import fold, forename_variants, phonetic_keys
+from entity_extraction.names import FAMILIES, fold, forename_variants, phonetic_keys
 from mappings import fields as F
 from search.parser import (
     And,
@@ -49,6 +49,14 @@ BOOST_NAME_VARIANT_REVERSED = 30.0
 BOOST_NAME_VARIANT_SOUNDALIKE = 28.0
 BOOST_NAME_PHONETIC = 25.0
 BOOST_NAME_FUZZY = 15.0
+# Sound-alike tiers score by how many phonetic key families (Double Metaphone, NYSIIS,
+# spelt-by-ear skeleton) agree: a base plus PHONETIC_FAMILY_STEP per family, so agreement
+# on all three (24 + 3 x 1.5 = 28.5) beats agreement on one, and every sound-alike tier
+# stays below the exact (50), alias and variant (30..40) tiers.
+PHONETIC_SURNAME_BASE = 24.0
+PHONETIC_FORENAME_BASE = 22.0
+PHONETIC_BOTH_BASE = 18.0
+PHONETIC_FAMILY_STEP = 1.5
 BOOST_DOB_ONLY = 20.0
 BOOST_PHRASE = 3.0
 RECENCY_WEIGHT = 1.0
@@ -62,7 +70,14 @@ MAX_WINDOW = 10_000
 HIGHLIGHT_PRE = "\ue000"
 HIGHLIGHT_POST = "\ue001"
 
-TEXT_FIELDS = (f"{F.TITLE}^3", f"{F.SUMMARY}^2", F.TEXT, F.OFFENCE_TEXT)
+TEXT_FIELDS = (
+    f"{F.TITLE}^3",
+    f"{F.SUMMARY}^2",
+    F.TEXT,
+    F.OFFENCE_TEXT,
+    F.text_sub(F.BOROUGH),
+    F.text_sub(F.STATION),
+)
 IDENT_PEOPLE_FIELD: dict[str, str] = {
     "PNC_ID": F.people(F.P_PNC_ID),
     "CRO_NO": F.people(F.P_CRO_NO),
@@ -219,15 +234,57 @@ def _word_name_match(word: str) -> Query:
     ]
     variants = sorted(forename_variants(word))
     if len(variants) > 1:
-        should.append({"terms": {F.people(F.P_FORENAME_VARIANTS): variants}})
+        should.append({"terms": {F.people(F.P_FORENAME_FOLDED): variants}})
     keys = sorted(phonetic_keys(word))
     if keys:
         should.append({"terms": {F.people(F.P_NAME_PHONETIC): keys}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
+def _families(field: str, word: str) -> list[Query]:
+    """One constant-score clause per key family of ``word`` on ``field`` (sums to the agreement)."""
+    keys = phonetic_keys(word)
+    out: list[Query] = []
+    for fam in FAMILIES:
+        fam_keys = sorted(k for k in keys if k.startswith(fam))
+        if fam_keys:
+            out.append(_const({"terms": {field: fam_keys}}, PHONETIC_FAMILY_STEP))
+    return out
+
+
+def _sounds_like(base: float, required: list[Query], field: str, word: str) -> Query | None:
+    """``required`` on one person, and ``word`` sounding like a token of ``field``: scores
+    ``base`` plus one step per agreeing key family."""
+    fams = _families(field, word)
+    if not fams:
+        return None
+    return {
+        "bool": {
+            "must": [_const({"bool": {"filter": required}} if required else {"match_all": {}}, base)],
+            "should": fams,
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def _forename_is(word: str) -> Query:
+    """The person's folded forename is ``word`` or one of its variants (diminutive, formal,
+    transliterated). Symmetric because :func:`forename_variants` is."""
+    return {"terms": {F.people(F.P_FORENAME_FOLDED): sorted(forename_variants(word) | {word})}}
+
+
+def _surname_is(word: str) -> Query:
+    return {"term": {F.people(F.P_SURNAME_FOLDED): word}}
+
+
 def name_tiers(words: Sequence[str]) -> list[Query]:
-    """Constant-score alternatives for ``words`` as one person's name, best first."""
+    """Constant-score alternatives for ``words`` as one person's name, best first.
+
+    exact (50) > alias (40) > forename variant + exact surname (35) > the same surname-first
+    (30) > sound-alike surname with the forename or a variant (24 + families) > sound-alike
+    forename with the exact surname (22 + families) > both sound alike (18 + families) /
+    every word sounds like one of the name's words (25) > misspelt (15).
+    """
     ws = _words(words)
     if not ws:
         return []
@@ -240,55 +297,30 @@ def name_tiers(words: Sequence[str]) -> list[Query]:
     first, last = ws[0], ws[-1]
     if len(ws) >= 2:
         tiers.append(
-            _const(
-                {
-                    "bool": {
-                        "filter": [
-                            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
-                            {"match": {F.people(F.P_SURNAME): last}},
-                        ]
-                    }
-                },
-                BOOST_NAME_VARIANT,
-            )
+            _const({"bool": {"filter": [_forename_is(first), _surname_is(last)]}}, BOOST_NAME_VARIANT)
         )
         # "Smith John", "SMITH, John": surname first, as many systems print names.
         tiers.append(
             _const(
-                {
-                    "bool": {
-                        "filter": [
-                            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(last))}},
-                            {"match": {F.people(F.P_SURNAME): first}},
-                        ]
-                    }
-                },
-                BOOST_NAME_VARIANT_REVERSED,
+                {"bool": {"filter": [_forename_is(last), _surname_is(first)]}}, BOOST_NAME_VARIANT_REVERSED
             )
         )
-        surname_keys = sorted(phonetic_keys(last))
-        sounds_like: list[Query] = [
-            {"match": {F.people(F.P_SURNAME): {"query": last, "fuzziness": "AUTO", "prefix_length": 1}}}
+        sur_ph, fore_ph = F.people(F.P_SURNAME_PHONETIC), F.people(F.P_FORENAME_PHONETIC)
+        candidates = [
+            _sounds_like(PHONETIC_SURNAME_BASE, [_forename_is(first)], sur_ph, last),
+            _sounds_like(PHONETIC_SURNAME_BASE - 2, [_forename_is(last)], sur_ph, first),
+            _sounds_like(PHONETIC_FORENAME_BASE, [_surname_is(last)], fore_ph, first),
         ]
-        if surname_keys:
-            sounds_like.append({"terms": {F.people(F.P_NAME_PHONETIC): surname_keys}})
-        tiers.append(
-            _const(
-                {
-                    "bool": {
-                        "filter": [
-                            {"terms": {F.people(F.P_FORENAME_VARIANTS): sorted(forename_variants(first))}},
-                            {"bool": {"should": sounds_like, "minimum_should_match": 1}},
-                        ]
-                    }
-                },
-                BOOST_NAME_VARIANT_SOUNDALIKE,
+        fore_keys = sorted(phonetic_keys(first))
+        if fore_keys:
+            candidates.append(
+                _sounds_like(PHONETIC_BOTH_BASE, [{"terms": {fore_ph: fore_keys}}], sur_ph, last)
             )
-        )
+        tiers += [c for c in candidates if c is not None]
     else:
         variants = sorted(forename_variants(first))
         if len(variants) > 1:
-            tiers.append(_const({"terms": {F.people(F.P_FORENAME_VARIANTS): variants}}, BOOST_NAME_VARIANT))
+            tiers.append(_const({"terms": {F.people(F.P_FORENAME_FOLDED): variants}}, BOOST_NAME_VARIANT))
     per_word_keys = [sorted(phonetic_keys(w)) for w in ws if len(w) > 1]
     if per_word_keys and all(per_word_keys):
         tiers.append(
@@ -298,7 +330,7 @@ def name_tiers(words: Sequence[str]) -> list[Query]:
                         "filter": [{"terms": {F.people(F.P_NAME_PHONETIC): keys}} for keys in per_word_keys]
                     }
                 },
-                BOOST_NAME_PHONETIC,
+                BOOST_NAME_PHONETIC if len(ws) == 1 else PHONETIC_BOTH_BASE,
             )
         )
     tiers.append(

@@ -79,10 +79,11 @@ class Keyword:
 
 @dataclass(frozen=True)
 class DateRange:
-    """``from:`` / ``to:`` on the record date (inclusive days)."""
+    """``from:`` / ``to:`` on the record date (inclusive days), or a bare year (``text``)."""
 
     start: date | None = None
     end: date | None = None
+    text: str = ""  # as typed, when the range came from a bare year ("2021")
 
 
 @dataclass(frozen=True)
@@ -361,13 +362,31 @@ def _read_quoted(s: str, i: int) -> int | None:
     return None
 
 
+def _phone_spans(s: str) -> dict[int, tuple[int, str]]:
+    try:
+        from search.recognise import phone_spans
+
+        return {a: (b, v) for a, b, v in phone_spans(s)}
+    except Exception:  # a recogniser bug must not take search down
+        log.exception("phone recognition failed")
+        return {}
+
+
 def _lex(s: str, notes: _Notes) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(s)
+    # Phone numbers first: "+44 (0)7700 900123" and "(020) 7946 0123" hold brackets and
+    # spaces the grammar would otherwise read as a group and several words.
+    phones = _phone_spans(s)
     while i < n:
         c = s[i]
         if c.isspace():
             i += 1
+            continue
+        if i in phones:
+            end, value = phones[i]
+            toks.append(_Tok("LEAF", s[i:end], i, end, leaf=Ident("PHONE", value, s[i:end])))
+            i = end
             continue
         if c in "()":
             toks.append(_Tok("LPAREN" if c == "(" else "RPAREN", c, i, i + 1))
@@ -404,7 +423,10 @@ def _lex(s: str, notes: _Notes) -> list[_Tok]:
         if m and m.group(1).lower() in FIELD_ALIASES:
             value = m.group(2)
             end = j
-            if not value:
+            vpos = j - len(value)
+            if value and vpos in phones and FIELD_ALIASES[m.group(1).lower()] == "phone":
+                value, end = s[vpos : phones[vpos][0]], phones[vpos][0]
+            elif not value:
                 # ``field:"quoted value"`` or ``field: value``
                 k = j
                 while k < n and s[k] == " ":
@@ -520,6 +542,16 @@ def _word_leaf(word: str, dob_years: int, today: date) -> Leaf | None:
     return None
 
 
+def _year_leaf(word: str) -> DateRange | None:
+    """A bare year that is not part of an identifier or a date: the record's date, that year."""
+    from search.recognise import bare_year
+
+    year = bare_year(word)
+    if year is None:
+        return None
+    return DateRange(date(year, 1, 1), date(year, 12, 31), text=word.strip())
+
+
 def _recognise_run(s: str, run: list[_Tok], dob_years: int, today: date) -> list[_Tok]:
     base = run[0].start
     text = s[base : run[-1].end]
@@ -556,7 +588,7 @@ def _recognise_run(s: str, run: list[_Tok], dob_years: int, today: date) -> list
                 break
     for k, tok in enumerate(run):
         if k not in used:
-            leaf = _word_leaf(tok.text, dob_years, today)
+            leaf = _word_leaf(tok.text, dob_years, today) or _year_leaf(tok.text)
             if leaf is not None:
                 claim(k, k, leaf)
     out: list[_Tok] = []
@@ -822,4 +854,11 @@ def parse(raw: str | None, *, dob_years: int = 0, today: date | None = None) -> 
         notes.add("The query could not be fully understood; all its terms were searched for instead.")
         root = _degrade(toks, dob_years, today, notes)
         degraded = True
+    if root is not None:
+        for leaf in _leaves(root, positive_only=True):
+            if isinstance(leaf, DateRange) and leaf.text:
+                notes.add(
+                    f"{leaf.text} was read as a year: only records dated {leaf.text} are shown "
+                    f'(search "{leaf.text}" in quotes to find the number in the text).'
+                )
     return ParsedQuery(text, root, tuple(notes.items), degraded)
