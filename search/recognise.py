@@ -57,9 +57,9 @@ def phone_spans(text: str) -> list[tuple[int, int, str]]:
         return []
     found.sort(key=lambda t: (-(t[1] - t[0]), t[0]))
     kept: list[tuple[int, int, str]] = []
-    for s, e, v in found:
-        if not any(s < b and a < e for a, b, _ in kept):
-            kept.append((s, e, v))
+    for start, end, value in found:
+        if not any(start < b and a < end for a, b, _ in kept):
+            kept.append((start, end, value))
     return sorted(kept)
 
 
