@@ -80,8 +80,11 @@ bench-ner: $(STAMP)
 bench-index: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_index.py
 
+# Then this code against the code before issue 11 (a git worktree of the base commit),
+# interleaved per query; exits 1 when a query kind's p95 is over 1.2x its p95 before.
 bench-search: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_search.py
+	$(BIN)/python scripts/bench_search_compare.py
 
 bench-alerts: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_alerts.py

@@ -30,9 +30,18 @@ TARGET = 1.2
 
 
 def base_commit() -> str:
-    # The commit before the first one that added issue 11's query recognisers.
+    # The commit before issue 11's first change (the one that added the variant table).
     out = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "--diff-filter=A", "--format=%H", "--", "search/recognise.py"],
+        [
+            "git",
+            "-C",
+            str(ROOT),
+            "log",
+            "--diff-filter=A",
+            "--format=%H",
+            "--",
+            "entity_extraction/data/name_variants.csv",
+        ],
         check=True,
         capture_output=True,
         text=True,

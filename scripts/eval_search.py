@@ -384,17 +384,17 @@ def make_queries(
         fore, sur = shown[k]
         if ambiguous(k):
             return None
-        if rng.random() < 0.7:
-            new = respell(sur, rng)
-            if new is None or fold(new) in surnames:
-                return None
-            text = f"{fore} {new}"
-        else:
-            new = respell(fore, rng)
-            if new is None or fold(new) in forenames_by_surname[k[1]]:
-                return None
-            sur_t = sur.title() if sur.isupper() else sur
-            text = f"{new} {sur_t}"
+        sur_t = sur.title() if sur.isupper() else sur
+        roll = rng.random()
+        new_sur = respell(sur, rng) if roll < 0.75 else None  # surname (50%), both (25%)
+        new_fore = respell(fore, rng) if roll >= 0.5 else None  # forename (25%), both
+        if new_sur is not None and fold(new_sur) in surnames:
+            return None
+        if new_fore is not None and fold(new_fore) in forenames_by_surname[k[1]]:
+            return None
+        if new_sur is None and new_fore is None:
+            return None
+        text = f"{new_fore or fore} {new_sur or sur_t}"
         return Query("sound-alike", text, frozenset(by_name[k]), "|".join(k))
 
     def diminutive(k: tuple[str, str]) -> Query | None:
