@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,64 @@ def run_search(
         size=size,
         capped=total > B.MAX_WINDOW,
     )
+
+
+@dataclass(frozen=True)
+class Relaxed:
+    """A part of an empty search, and how many records the search finds without it."""
+
+    part: str  # as the user typed it ("2023", "knife", "Record type: custody")
+    count: int
+    q: str  # the query text without the part (unchanged when the part is a facet selection)
+    facets: tuple[tuple[str, tuple[str, ...]], ...]  # the facet selections without the part
+
+
+def _without_part(raw: str, part: str) -> str:
+    out = re.sub(rf"(?<!\S){re.escape(part)}(?!\S)", " ", raw, count=1)
+    return " ".join(out.split())
+
+
+def explain_empty(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    req: B.SearchRequest,
+    *,
+    today: date | None = None,
+    limit: int = 3,
+) -> list[Relaxed]:
+    """For a search that found nothing: each part whose removal finds records, most first.
+
+    The parts are the AND-ed terms of the query (each word of a run of words, a year, a DOB,
+    an identifier, a field filter) and the facet selections. Every count is a search through
+    the records gateway, so the access filter applies: a part is never reported as the
+    culprit because of records the user may not read.
+    """
+    from search.relax import relaxations
+
+    facets = {k: tuple(v) for k, v in req.facets.items() if v}
+    cands: list[tuple[str, Any, dict[str, tuple[str, ...]]]] = [
+        (r.part, r.query, facets) for r in relaxations(req.parsed)
+    ]
+    for key, values in facets.items():
+        label = B.FACETS_BY_KEY[key].label if key in B.FACETS_BY_KEY else key
+        fewer = {k: v for k, v in facets.items() if k != key}
+        cands.append((f"{label}: {', '.join(values)}", req.parsed, fewer))
+    if not cands:
+        return []
+    bodies = [
+        B.build_search(B.SearchRequest(parsed, facets=f, size=1, with_facets=False, with_highlight=False))
+        for _, parsed, f in cands
+    ]
+    out: list[Relaxed] = []
+    responses = SecuredRecords(client, settings, user).msearch(bodies, today=today)
+    for (part, parsed, f), resp in zip(cands, responses, strict=True):
+        n = 0 if "error" in resp else total_hits(resp)
+        if n:
+            q = req.parsed.raw if parsed is req.parsed else _without_part(req.parsed.raw, part)
+            out.append(Relaxed(part, n, q, tuple(f.items())))
+    out.sort(key=lambda r: -r.count)
+    return out[:limit]
 
 
 # ------------------------------------------------------------------------ suggestions

@@ -89,6 +89,7 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         "live_search": True,
         "facets": [],
         "notices": (),
+        "relaxed": [],
     }
     if not state.active:
         response = render(request, "search.html", ctx, block="main" if fragment else None)
@@ -99,8 +100,15 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
     req = search_request(state, today_utc())
     outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
     audit.record(request, "search", details=audit_details(state, outcome))
+    relaxed = []
+    if outcome.total == 0 and state.q.strip():
+        relaxed = [
+            (r, state.href(q=r.q, facets=r.facets, page=1))
+            for r in reads.explain_empty(request.app.state.client, request.app.state.settings, user, req)
+        ]
     ctx.update(
         outcome=outcome,
+        relaxed=relaxed,
         notices=req.parsed.notices,
         facets=facet_views(outcome.aggs, state.facet_map, state.toggle),
     )

@@ -372,3 +372,19 @@ def test_search_needs_a_purpose(portal_app: Any, standard_users: Any) -> None:
             headers={"X-Lantern-Purpose": "investigation;CR/012345/24"},
         )
         assert res.status_code == 200 and res.json()["total"] >= 1
+
+
+# ------------------------------------------------------------ empty results (issue 11)
+
+
+def test_empty_result_names_the_part_that_emptied_it(analyst: TestClient) -> None:
+    # Nothing about Featherstone is dated 1901: the page says so and offers the search
+    # without the year, with its count, as a link.
+    assert ids(analyst, "Featherstone")
+    page = analyst.get("/search", params={"q": "Featherstone 1901"})
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    m = re.search(r"No results with <q>1901</q>; <a href=\"([^\"]+)\">([\d,]+) results? without it</a>", text)
+    assert m, text[:2000]
+    assert "q=Featherstone" in m.group(1) and "1901" not in m.group(1)
+    assert int(m.group(2).replace(",", "")) == len(ids(analyst, "Featherstone"))
