@@ -84,3 +84,22 @@ def test_tier_order_exact_above_every_sound_alike() -> None:
     most = B.PHONETIC_SURNAME_BASE + 3 * B.PHONETIC_FAMILY_STEP
     assert most < B.BOOST_NAME_VARIANT_REVERSED < B.BOOST_NAME_VARIANT < B.BOOST_NAME_EXACT
     assert B.BOOST_NAME_FUZZY < B.PHONETIC_BOTH_BASE
+
+
+@pytest.mark.parametrize(
+    ("q", "label", "value"),
+    [
+        ("cr06tl", "POSTCODE", "CR0 6TL"),
+        ("20160004581X", "PNC_ID", "2016/0004581X"),
+        ("Ly68 Ycj", "VRM", "LY68YCJ"),
+        ("ly68ycj", "VRM", "LY68YCJ"),
+    ],
+)
+def test_query_recognition_accepts_the_extraction_spellings(q: str, label: str, value: str) -> None:
+    # The same spellings entity extraction accepts in narratives (issue 11).
+    from entity_extraction.identifiers import pnc_check_letter
+
+    if label == "PNC_ID":
+        letter = pnc_check_letter(2016, 4581)
+        q, value = f"20160004581{letter}", f"2016/0004581{letter}"
+    assert parse(q, today=TODAY).root == Ident(label, value, q)
