@@ -89,7 +89,10 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
-def queries(records: int, per_kind: int, seed: int) -> dict[str, list[tuple[str, dict[str, list[str]]]]]:
+Item = tuple[str, dict[str, list[str]]]
+
+
+def queries(records: int, per_kind: int, seed: int) -> dict[str, list[Item]]:
     """Query kinds from the seeded demo data (the same records both workers load)."""
     import phonenumbers
 
@@ -111,17 +114,18 @@ def queries(records: int, per_kind: int, seed: int) -> dict[str, list[tuple[str,
             phones += list(p.phones)
         vrms += [v.vrm for v in rec.vehicles]
     rng.shuffle(names)
-    out: dict[str, list[tuple[str, dict[str, list[str]]]]] = {
+    name_dob: list[Item] = [(f"{f} {s} {d}", {}) for f, s, d in names[3 * per_kind :] if d]
+    out: dict[str, list[Item]] = {
         "exact name": [(f"{f} {s}", {}) for f, s, _ in names[:per_kind]],
         "surname first": [(f"{s.upper()}, {f}", {}) for f, s, _ in names[per_kind : 2 * per_kind]],
         "misspelt name": [
             (f"{f} {s[:-2] + s[-1] + s[-2] if len(s) > 3 else s}", {})
             for f, s, _ in names[2 * per_kind : 3 * per_kind]
         ],
-        "name + DOB": [(f"{f} {s} {d}", {}) for f, s, d in names[3 * per_kind :] if d][:per_kind],
+        "name + DOB": name_dob[:per_kind],
         "VRM": [(rng.choice([v, v.lower().replace(" ", "")]), {}) for v in rng.sample(vrms, per_kind)],
     }
-    phone_qs = []
+    phone_qs: list[Item] = []
     for ph in rng.sample(phones, per_kind):
         num = phonenumbers.parse(ph, "GB")
         nat = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -348,7 +348,7 @@ def make_queries(
     people = sorted(k for k, ids in by_name.items() if len(ids) <= 6 and len(k[0]) > 1 and one_spelling(k))
     rng.shuffle(people)
 
-    def take(kind: str, make: Callable[[tuple[str, str]], Query | None], pool: Iterable[Any]) -> None:
+    def take(kind: str, make: Callable[[Any], Query | None], pool: Iterable[Any]) -> None:
         n = 0
         for item in pool:
             q = make(item)
@@ -450,12 +450,12 @@ def make_queries(
 
     # ---- free text with a year: "<offence word> <borough> <year>"
     combos: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for rid, d in docs.items():
-        year = str(d.get(F.RECORD_DATE, ""))[:4]
-        borough = d.get(F.BOROUGH)
+    for rid, doc in docs.items():
+        year = str(doc.get(F.RECORD_DATE, ""))[:4]
+        borough = doc.get(F.BOROUGH)
         if not year or not borough:
             continue
-        words = {w.lower() for t in d.get(F.OFFENCE_TEXT, []) for w in re.findall(r"[A-Za-z]+", t)}
+        words = {w.lower() for t in doc.get(F.OFFENCE_TEXT, []) for w in re.findall(r"[A-Za-z]+", t)}
         for word in words:
             if len(word) >= 5 and word not in GENERAL:
                 combos[(word, borough, year)].add(rid)
@@ -475,9 +475,9 @@ def make_queries(
     for fore, sur, dob, near_id in near[:per_kind]:
         key = (fold(fore), fold(sur))
         sur_t = sur.title() if sur.isupper() else sur
-        with_dob = rng.random() < 0.5
-        text = f"{fore} {sur_t}" + (f" {dob.strftime('%d/%m/%Y')}" if with_dob else "")
-        rel = by_name_dob[(*key, dob.isoformat())] if with_dob else by_name[key]
+        add_dob = rng.random() < 0.5
+        text = f"{fore} {sur_t}" + (f" {dob.strftime('%d/%m/%Y')}" if add_dob else "")
+        rel = by_name_dob[(*key, dob.isoformat())] if add_dob else by_name[key]
         queries.append(Query("near-miss", text, frozenset(rel), "|".join(key), frozenset({near_id})))
 
     # ---- negatives: things that are not in the data
@@ -502,8 +502,8 @@ def make_queries(
                 continue
             text, group = "0" + v[3:], f"neg-phone-{v}"
         elif roll < 0.7:
-            year, serial = neg_rng.randint(1996, 2023), neg_rng.randint(2_000_000, 9_999_999)
-            v = f"{year}/{serial:07d}{pnc_check_letter(year, serial)}"
+            pyear, serial = neg_rng.randint(1996, 2023), neg_rng.randint(2_000_000, 9_999_999)
+            v = f"{pyear}/{serial:07d}{pnc_check_letter(pyear, serial)}"
             if v in all_pncs or lookup({"term": {F.entity("PNC_ID"): v}}):
                 continue
             text, group = v, f"neg-pnc-{v}"
