@@ -154,6 +154,7 @@ def main() -> int:
     ap.add_argument("--per-kind", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--keep-worktree", action="store_true", help="leave the base worktree for the next run")
     args = ap.parse_args()
     ref = args.base or base_commit()
     base_tree = worktree(ref)
@@ -179,6 +180,8 @@ def main() -> int:
                 n += 1
     base.close()
     new.close()
+    if not args.keep_worktree:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_tree)], check=False)
     print(f"\n{'kind':<16}{'base p50':>10}{'base p95':>10}{'new p50':>10}{'new p95':>10}{'ratio':>8}  target")
     ok = True
     for kind, t in times.items():
