@@ -61,10 +61,16 @@ demo: $(STAMP) opensearch-start demo-data
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 
-# htmx is vendored (committed) from the npm package pinned in package.json; rerun to update.
+# htmx, cytoscape and cytoscape-fcose (with its layout-base/cose-base) are vendored (committed) from the npm package pinned in package.json; rerun to update.
 vendor:
 	npm install --no-audit --no-fund
 	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js
+	cp node_modules/cytoscape/dist/cytoscape.min.js portal/static/vendor/cytoscape.min.js
+	cp node_modules/cytoscape/LICENSE portal/static/vendor/cytoscape.LICENSE
+	cp node_modules/layout-base/layout-base.js portal/static/vendor/layout-base.js
+	cp node_modules/cose-base/cose-base.js portal/static/vendor/cose-base.js
+	cp node_modules/cytoscape-fcose/cytoscape-fcose.js portal/static/vendor/cytoscape-fcose.js
+	cp node_modules/cytoscape-fcose/LICENSE portal/static/vendor/cytoscape-fcose.LICENSE
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py

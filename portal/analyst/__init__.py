@@ -14,10 +14,12 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI) -> None:
     """Include the analyst routes (called by ``create_app``)."""
-    from portal.routes import batch, export, notifications, saved
+    from portal.routes import batch, chart, export, notifications, saved
 
     app.include_router(saved.router)
     app.include_router(notifications.router)
     app.include_router(batch.router)
     app.include_router(export.router)
+    app.include_router(chart.router)
+    app.include_router(chart.api)
     app.state.analyst_tools = True  # full pages carry the notifications badge

@@ -42,6 +42,7 @@ from lantern.principal import Principal
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
+from portal.chart import person_key as chart_person_key
 from portal.present import facet_views
 from portal.routes.search import search_request
 from search import builders as B
@@ -809,3 +810,122 @@ def test_audit_subject_search_does_not_count_unreadable_records(world: World) ->
     about_nobody, _ = who_section("Perpetua Nowherehall")
     assert about_unseen == about_nobody
     assert UNSEEN_ID not in page and "CR/799999/19" not in page
+
+
+# ------------------------------------------------------------------ link chart (issue 14)
+
+
+def _shared_person_key(w: World) -> str:
+    for rid in w.unrestricted:
+        for p in w.docs[rid].get("people") or []:
+            if p.get("name") == SHARED_NAME and p.get("person_key"):
+                key = chart_person_key(p)
+                assert key is not None
+                return key
+    raise AssertionError("the shared person has no linking key")
+
+
+def _has(doc: Mapping[str, Any], node: str) -> bool:
+    kind, _, value = node.partition(":")
+    if kind == "person":
+        return any(value in (p.get("person_key") or []) for p in doc.get("people") or [])
+    if kind == "record":
+        return doc.get("id") == value
+    return value in ((doc.get("entities") or {}).get(kind) or [])
+
+
+def _chart_oracle(w: World, user: str, seed: str, kind: str) -> dict[str, set[str]]:
+    """Neighbours of ``seed`` of one identifier kind, each with the readable records behind it."""
+    out: dict[str, set[str]] = {}
+    for rid in w.readable(user):
+        doc = w.docs[rid]
+        if not _has(doc, seed):
+            continue
+        for v in (doc.get("entities") or {}).get(kind) or []:
+            out.setdefault(f"{kind}:{v}", set()).add(rid)
+    out.pop(seed, None)
+    return out
+
+
+@users
+def test_link_chart_nodes_edges_and_counts(world: World, user: str) -> None:
+    """A chart of the shared person expanded every way holds exactly what the user may read."""
+    tc = world.web[user]
+    seed = f"person:{_shared_person_key(world)}"
+    params = [("n", seed)] + [("x", f"{seed}|{rel}") for rel in ("records", "persons", "vrm", "phone", "postcode")]
+    params.append(("cap", "200"))
+    res = tc.get("/api/chart", params=params)
+    assert res.status_code == 200, res.text[:300]
+    assert_clean(res.text, world.hidden(user), f"/api/chart as {user}")
+    data = res.json()
+    nodes = {n["id"]: n for n in data["nodes"]}
+    edges = {(e["source"], e["target"]): e for e in data["edges"]}
+    expected_records = {rid for rid in world.readable(user) if _has(world.docs[rid], seed)}
+    assert {i.split(":", 1)[1] for i in nodes if i.startswith("record:")} == expected_records
+    assert nodes[seed]["count"] == len(expected_records)
+    for kind in ("vrm", "phone", "postcode"):
+        oracle = _chart_oracle(world, user, seed, kind)
+        got = {i for i in nodes if i.startswith(f"{kind}:")}
+        assert got == set(oracle), (user, kind)
+        for node, rids in oracle.items():
+            edge = edges[(seed, node)]
+            assert edge["count"] == len(rids), (user, node)
+            assert set(edge["record_ids"]) <= rids
+    # No "+N more" node at this cap: nothing is hidden, so nothing is counted as hidden.
+    assert not [i for i in nodes if i.startswith("more:")]
+    for rid in world.readable(user) ^ set(world.docs):
+        assert rid not in res.text
+    # The page without JavaScript: the same nodes in a table, nothing of a hidden record.
+    page = tc.get("/chart", params=params)
+    assert page.status_code == 200
+    assert_clean(page.text, world.hidden(user), f"/chart as {user}")
+    assert record_links(page.text) <= expected_records | {e for ed in edges.values() for e in ed["record_ids"]}
+    for fmt in ("json", "graphml"):
+        exp = tc.get(f"/chart/export.{fmt}", params=params)
+        assert exp.status_code == 200
+        assert_clean(exp.text, world.hidden(user), f"chart export {fmt} as {user}")
+    # Every view and export is audited with the records behind it, and only readable ones.
+    for action in ("chart.view", "chart.export"):
+        events = audit_events(world, action, user)
+        assert events, action
+        ids = set(events[0]["details"]["record_ids"])
+        assert expected_records <= ids <= world.readable(user)
+
+
+@users
+def test_link_chart_hub_cap_counts_only_readable(world: World, user: str) -> None:
+    """With a cap of one, the "+N more" node counts the readable neighbours left out."""
+    seed = f"vrm:{canonicalise('VRM', SHARED_VRM)}"
+    res = world.web[user].get("/api/chart/expand", params={"node": seed, "rel": "phone", "cap": 1})
+    assert res.status_code == 200
+    assert_clean(res.text, world.hidden(user), f"expand as {user}")
+    oracle = _chart_oracle(world, user, seed, "phone")
+    nodes = res.json()["nodes"]
+    more = [n for n in nodes if n["kind"] == "more"]
+    shown = [n for n in nodes if n["kind"] == "phone"]
+    assert len(shown) == min(1, len(oracle))
+    assert (more[0]["count"] if more else 0) == len(oracle) - len(shown)
+    records = world.web[user].get("/api/chart/expand", params={"node": seed, "rel": "records", "cap": 1}).json()
+    total = len([r for r in world.readable(user) if _has(world.docs[r], seed)])
+    hidden = [n["count"] for n in records["nodes"] if n["kind"] == "more"]
+    assert (hidden[0] if hidden else 0) == total - 1
+
+
+@users
+def test_link_chart_paths_only_through_readable_records(world: World, user: str) -> None:
+    """From the shared person to each record's own phone: a path exists iff that record is readable."""
+    seed = f"person:{_shared_person_key(world)}"
+    readable = world.readable(user)
+    for s in world.secrets.values():
+        target = f"phone:{canonicalise('PHONE', s.phone)}"
+        res = world.web[user].get("/api/chart/path", params={"a": seed, "b": target, "hops": 3})
+        assert res.status_code == 200, res.text[:300]
+        data = res.json()
+        if s.id in readable:
+            assert data["paths"], (user, s.key)
+            assert all(p[0] == seed and p[-1] == target for p in data["paths"])
+            hop_ids = {r["id"] for h in data["hops"] for r in h["records"]}
+            assert s.id in hop_ids and hop_ids <= readable
+        else:
+            assert data["paths"] == [], (user, s.key)
+            assert_clean(res.text, world.hidden(user), f"path as {user}", echoed=target)

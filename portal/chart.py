@@ -1,0 +1,852 @@
+"""Link charts: nodes, edges, expansion and shortest paths, all from records the user may read.
+
+Every number on a chart comes from :class:`search.gateway.SecuredRecords` (the access
+filter is added to every body, aggregations pass its allow-list), so a record the user
+may not read never contributes a node, an edge or a count. The query builders here are
+pure functions (typed in, dict out, tested by comparing dicts); the functions taking a
+``SecuredRecords`` run them and shape the answers.
+
+Nodes are ``kind:value``: ``person:<key>``, ``vrm:<VRM>``, ``phone:<number>``,
+``postcode:<postcode>``, ``record:<id>``. Persons are *named persons* today: the linking
+key the indexer stores on each person (``people.person_key``), picked by
+:func:`person_key`. Resolved nominals (issue 10) plug in by changing that function and
+:data:`PERSON_FIELD` to the nominal id; nothing else here knows what a person key is.
+
+Paths are found by a layered bidirectional breadth-first search in which each layer is
+one aggregation over the records that mention any node of the previous layer (so a
+four-hop search is a handful of queries, not one per node); meeting nodes are traced
+back layer by layer with ``include``-restricted terms aggregations, and ``networkx``
+computes the shortest paths over the traced subgraph.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final
+from xml.sax.saxutils import quoteattr
+
+import networkx as nx
+
+from mappings import fields as F
+from search.gateway import SecuredRecords
+
+Query = dict[str, Any]
+
+# --------------------------------------------------------------------------- the model
+
+PERSON: Final = "person"
+RECORD: Final = "record"
+# Chart kind -> entity label of the identifier kinds.
+ENTITY_KINDS: Final = {"vrm": "VRM", "phone": "PHONE", "postcode": "POSTCODE"}
+KINDS: Final = (PERSON, *ENTITY_KINDS, RECORD)
+KIND_NAMES: Final = {
+    PERSON: "Person",
+    "vrm": "Vehicle",
+    "phone": "Phone",
+    "postcode": "Address (postcode)",
+    RECORD: "Record",
+    "more": "More",
+}
+# What a node can be expanded into.
+RELATIONS: Final = ("records", "persons", "vrm", "phone", "postcode")
+RELATION_NAMES: Final = {
+    "records": "records",
+    "persons": "people",
+    "vrm": "vehicles",
+    "phone": "phones",
+    "postcode": "addresses",
+}
+# Edge labels of the derived links, by the kind of the far node.
+LINK_NAMES: Final = {"vrm": "same vehicle", "phone": "same phone", "postcode": "same address"}
+CO_OFFENDER_ROLES: Final = ("suspect", "defendant", "detainee")
+OFFICER_ROLE: Final = "officer"
+
+# Which field holds a person node's key (see the module docstring).
+PERSON_FIELD: Final = F.people(F.P_PERSON_KEY)
+
+DEFAULT_CAP: Final = 25
+MAX_CAP: Final = 200
+EDGE_RECORD_IDS: Final = 10  # record ids kept per edge (for the hop list and the audit)
+LAYER_TERMS: Final = 2000  # neighbours kept per kind in one breadth-first layer
+MAX_HOPS: Final = 6
+RECORD_SOURCE: Final = [
+    F.ID,
+    F.RECORD_TYPE,
+    F.REFERENCE,
+    F.TITLE,
+    F.RECORD_DATE,
+    F.people(F.P_ROLE),
+    F.people(F.P_NAME),
+    F.people(F.P_DOB),
+    PERSON_FIELD,
+    F.entity("VRM"),
+    F.entity("PHONE"),
+    F.entity("POSTCODE"),
+]
+
+
+class ChartError(ValueError):
+    """A node id or relation the chart cannot use (bad input: a 400, never a 500)."""
+
+
+@dataclass(frozen=True, order=True)
+class NodeRef:
+    kind: str
+    value: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+def parse_node(text: str) -> NodeRef:
+    kind, sep, value = text.strip().partition(":")
+    kind = kind.lower()
+    value = value.strip()
+    if not sep or kind not in KINDS or not value or len(value) > 200:
+        raise ChartError(f"not a chart node: {text[:80]!r}")
+    return NodeRef(kind, value)
+
+
+def person_key(person: Mapping[str, Any]) -> str | None:
+    """The key a person is charted under: the one place that decides what "a person" is.
+
+    Named persons: the authoritative ``pnc:`` linking key when there is one, else the
+    date-of-birth key. Officers are not charted (they appear on thousands of records).
+    """
+    if person.get(F.P_ROLE) == OFFICER_ROLE:
+        return None
+    keys = [str(k) for k in person.get(F.P_PERSON_KEY) or []]
+    for k in keys:
+        if k.startswith("pnc:"):
+            return k
+    return keys[0] if keys else None
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str
+    label: str
+    count: int | None = None  # records behind it (for a "+N more" node: how many are hidden)
+    detail: str = ""
+    href: str = ""
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    kind: str  # "appears in" or a derived link
+    label: str
+    count: int
+    record_ids: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # person-person: co-offender, co-detained
+
+    @property
+    def id(self) -> str:
+        a, b = sorted((self.source, self.target))
+        return f"{a}|{b}|{self.kind}"
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[str, Edge] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add_node(self, node: Node) -> None:
+        old = self.nodes.get(node.id)
+        if old is None:
+            self.nodes[node.id] = node
+        else:
+            if node.count is not None:
+                old.count = max(old.count or 0, node.count)
+            if old.label == old.id.partition(":")[2] and node.label:
+                old.label = node.label
+            old.detail = old.detail or node.detail
+
+    def add_edge(self, edge: Edge) -> None:
+        old = self.edges.get(edge.id)
+        if old is None:
+            self.edges[edge.id] = edge
+            return
+        old.count = max(old.count, edge.count)
+        old.record_ids = sorted(set(old.record_ids) | set(edge.record_ids))[
+            : max(EDGE_RECORD_IDS, len(old.record_ids))
+        ]
+        for k, v in edge.counts.items():
+            old.counts[k] = max(old.counts.get(k, 0), v)
+
+    def merge(self, other: Graph) -> None:
+        for n in other.nodes.values():
+            self.add_node(n)
+        for e in other.edges.values():
+            self.add_edge(e)
+        self.notes.extend(other.notes)
+
+    def record_ids(self) -> list[str]:
+        """Every record behind the chart as shown (record nodes and the records of each edge)."""
+        ids = {n.id.partition(":")[2] for n in self.nodes.values() if n.kind == RECORD}
+        for e in self.edges.values():
+            ids.update(e.record_ids)
+        return sorted(ids)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": [
+                {
+                    "id": n.id,
+                    "kind": n.kind,
+                    "label": n.label,
+                    "count": n.count,
+                    "detail": n.detail,
+                    "href": n.href,
+                }
+                for n in self.nodes.values()
+            ],
+            "edges": [
+                {
+                    "id": e.id,
+                    "source": e.source,
+                    "target": e.target,
+                    "kind": e.kind,
+                    "label": e.label,
+                    "count": e.count,
+                    "counts": e.counts,
+                    "record_ids": e.record_ids,
+                }
+                for e in self.edges.values()
+            ],
+            "notes": self.notes,
+        }
+
+
+def node_href(ref: NodeRef, label: str = "") -> str:
+    from urllib.parse import quote
+
+    if ref.kind == RECORD:
+        return f"/records/{quote(ref.value, safe='')}"
+    if ref.kind == PERSON:
+        return f"/entity/PERSON/{quote(label, safe='')}" if label else ""
+    return f"/entity/{ENTITY_KINDS[ref.kind]}/{quote(ref.value, safe='')}"
+
+
+def make_node(ref: NodeRef, label: str = "", count: int | None = None, detail: str = "") -> Node:
+    shown = label or ref.value
+    return Node(ref.id, ref.kind, shown, count, detail, node_href(ref, label))
+
+
+# --------------------------------------------------------------------------- builders (pure)
+
+
+def _nested(query: Query) -> Query:
+    return {"nested": {"path": F.PEOPLE, "query": query, "score_mode": "none"}}
+
+
+def node_query(ref: NodeRef) -> Query:
+    """Records mentioning one node."""
+    if ref.kind == PERSON:
+        return _nested({"term": {PERSON_FIELD: ref.value}})
+    if ref.kind == RECORD:
+        return {"ids": {"values": [ref.value]}}
+    return {"term": {F.entity(ENTITY_KINDS[ref.kind]): ref.value}}
+
+
+def nodes_query(refs: Iterable[NodeRef]) -> Query:
+    """Records mentioning any of ``refs`` (one terms clause per kind)."""
+    by_kind: dict[str, list[str]] = {}
+    for r in refs:
+        by_kind.setdefault(r.kind, []).append(r.value)
+    should: list[Query] = []
+    for kind, values in sorted(by_kind.items()):
+        values = sorted(set(values))
+        if kind == PERSON:
+            should.append(_nested({"terms": {PERSON_FIELD: values}}))
+        elif kind == RECORD:
+            should.append({"ids": {"values": values}})
+        else:
+            should.append({"terms": {F.entity(ENTITY_KINDS[kind]): values}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _ids_hits(n: int) -> Query:
+    return {"top_hits": {"size": n, "_source": False, "sort": [{F.ID: "asc"}]}}
+
+
+def _not_officer() -> Query:
+    return {"bool": {"must_not": [{"term": {F.people(F.P_ROLE): OFFICER_ROLE}}]}}
+
+
+def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = None, ids: int = 0) -> Query:
+    """Terms per identifier kind and per person key over the matching records."""
+    aggs: Query = {}
+    for kind, label in ENTITY_KINDS.items():
+        terms: Query = {"field": F.entity(label), "size": size, "min_doc_count": 1}
+        if include is not None:
+            if not include.get(kind):
+                continue
+            terms["include"] = sorted(include[kind])
+        agg: Query = {"terms": terms}
+        if ids:
+            agg["aggs"] = {"ids": _ids_hits(ids)}
+        aggs[kind] = agg
+    if include is None or include.get(PERSON):
+        pterms: Query = {"field": PERSON_FIELD, "size": size, "min_doc_count": 1}
+        if include is not None:
+            pterms["include"] = sorted(include[PERSON])
+        inner: Query = {"terms": pterms}
+        if ids:
+            inner["aggs"] = {"back": {"reverse_nested": {}, "aggs": {"ids": _ids_hits(ids)}}}
+        aggs[PERSON] = {
+            "nested": {"path": F.PEOPLE},
+            "aggs": {"people": {"filter": _not_officer(), "aggs": {"keys": inner}}},
+        }
+    return aggs
+
+
+def build_records_expansion(ref: NodeRef, cap: int) -> Query:
+    """The newest ``cap`` readable records mentioning ``ref``, and how many there are."""
+    return {
+        "query": node_query(ref),
+        "size": cap,
+        "track_total_hits": True,
+        "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
+        "_source": {"includes": RECORD_SOURCE},
+    }
+
+
+def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
+    """The ``cap`` identifiers (or persons) most often on records with ``ref``, each with its
+    record count, a few record ids, and (for persons) the co-offender/co-detained counts."""
+    if relation in ENTITY_KINDS:
+        fld = F.entity(ENTITY_KINDS[relation])
+        return {
+            "query": node_query(ref),
+            "size": 0,
+            "track_total_hits": True,
+            "aggs": {
+                "n": {
+                    "terms": {"field": fld, "size": cap + 1, "min_doc_count": 1},
+                    "aggs": {"ids": _ids_hits(EDGE_RECORD_IDS)},
+                },
+                "distinct": {"cardinality": {"field": fld}},
+            },
+        }
+    if relation != "persons":
+        raise ChartError(f"unknown relation {relation!r}")
+    back: Query = {
+        "reverse_nested": {},
+        "aggs": {
+            "ids": _ids_hits(EDGE_RECORD_IDS),
+            "custody": {"filter": {"term": {F.RECORD_TYPE: "custody"}}},
+        },
+    }
+    keys_aggs: Query = {
+        "who": {
+            "top_hits": {
+                "size": 1,
+                "_source": {
+                    "includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD, F.people(F.P_ROLE)]
+                },
+            }
+        },
+        "back": back,
+    }
+    if ref.kind == PERSON:
+        # Co-offender: this person AND the other both in an offender role on one record.
+        keys_aggs["as_offender"] = {
+            "filter": {"terms": {F.people(F.P_ROLE): list(CO_OFFENDER_ROLES)}},
+            "aggs": {
+                "back": {
+                    "reverse_nested": {},
+                    "aggs": {
+                        "both": {
+                            "filter": _nested(
+                                {
+                                    "bool": {
+                                        "filter": [
+                                            {"term": {PERSON_FIELD: ref.value}},
+                                            {"terms": {F.people(F.P_ROLE): list(CO_OFFENDER_ROLES)}},
+                                        ]
+                                    }
+                                }
+                            )
+                        }
+                    },
+                }
+            },
+        }
+    return {
+        "query": node_query(ref),
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {
+            "p": {
+                "nested": {"path": F.PEOPLE},
+                "aggs": {
+                    "people": {
+                        "filter": _not_officer(),
+                        "aggs": {
+                            # Twice the cap: each person may carry two keys (PNC and DOB), and
+                            # the non-canonical one is dropped below.
+                            "keys": {
+                                "terms": {"field": PERSON_FIELD, "size": 2 * cap + 2, "min_doc_count": 1},
+                                "aggs": keys_aggs,
+                            },
+                            "distinct": {"cardinality": {"field": PERSON_FIELD}},
+                        },
+                    }
+                },
+            }
+        },
+    }
+
+
+def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS) -> Query:
+    """One breadth-first layer: every neighbour of any of ``refs``."""
+    return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(size)}
+
+
+def build_trace(ref: NodeRef, candidates: Sequence[NodeRef]) -> Query:
+    """Which of ``candidates`` share a readable record with ``ref`` (and on how many)."""
+    include: dict[str, list[str]] = {}
+    for c in candidates:
+        include.setdefault(c.kind, []).append(c.value)
+    return {
+        "query": {"bool": {"filter": [node_query(ref), nodes_query(candidates)]}},
+        "size": 0,
+        "aggs": _neighbour_aggs(len(candidates) + 1, include=include),
+    }
+
+
+def build_hop(a: NodeRef, b: NodeRef, size: int = EDGE_RECORD_IDS) -> Query:
+    """The readable records that make one hop (both ends on the record)."""
+    return {
+        "query": {"bool": {"filter": [node_query(a), node_query(b)]}},
+        "size": size,
+        "track_total_hits": True,
+        "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
+        "_source": {"includes": [F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.RECORD_DATE]},
+    }
+
+
+# --------------------------------------------------------------------------- reading answers
+
+
+def _bucket_ids(bucket: Mapping[str, Any], path: Sequence[str] = ("ids",)) -> list[str]:
+    cur: Any = bucket
+    for p in path:
+        cur = (cur or {}).get(p) or {}
+    return [str(h["_id"]) for h in (cur.get("hits") or {}).get("hits", [])]
+
+
+def _neighbours(aggs: Mapping[str, Any]) -> dict[NodeRef, int]:
+    out: dict[NodeRef, int] = {}
+    for kind in ENTITY_KINDS:
+        for b in (aggs.get(kind) or {}).get("buckets", []):
+            out[NodeRef(kind, str(b["key"]))] = int(b["doc_count"])
+    keys = ((aggs.get(PERSON) or {}).get("people") or {}).get("keys") or {}
+    for b in keys.get("buckets", []):
+        back = b.get("back") or {}
+        out[NodeRef(PERSON, str(b["key"]))] = int(back.get("doc_count", b["doc_count"]))
+    return out
+
+
+def _record_label(src: Mapping[str, Any]) -> tuple[str, str]:
+    ref = str(src.get(F.REFERENCE) or "")
+    title = str(src.get(F.TITLE) or "")
+    when = str(src.get(F.RECORD_DATE) or "")[:10]
+    detail = " · ".join(x for x in (str(src.get(F.RECORD_TYPE) or ""), when, title) if x)
+    return ref or title or str(src.get(F.ID)), detail
+
+
+def _person_label(p: Mapping[str, Any]) -> tuple[str, str]:
+    name = str(p.get(F.P_NAME) or "")
+    dob = str(p.get(F.P_DOB) or "")[:10]
+    return name, (f"born {dob}" if dob else "")
+
+
+def expand(
+    records: SecuredRecords, ref: NodeRef, relation: str, cap: int = DEFAULT_CAP, *, today: date | None = None
+) -> Graph:
+    """The chart around ``ref`` for one relation: at most ``cap`` new nodes and a "+N more" node."""
+    if relation not in RELATIONS:
+        raise ChartError(f"unknown relation {relation!r}")
+    cap = max(1, min(cap, MAX_CAP))
+    g = Graph()
+    center = make_node(ref)
+    if ref.kind == RECORD:
+        return _expand_record(records, ref, relation, cap, today)
+    if relation == "records":
+        res = records.search(build_records_expansion(ref, cap), today=today)
+        total = int(res["hits"]["total"]["value"])
+        center.count = total
+        g.add_node(center)
+        for h in res["hits"]["hits"]:
+            src = h.get("_source") or {}
+            rid = str(h["_id"])
+            label, detail = _record_label(src)
+            g.add_node(make_node(NodeRef(RECORD, rid), label, None, detail))
+            roles = sorted(
+                {
+                    str(p.get(F.P_ROLE) or "")
+                    for p in src.get(F.PEOPLE) or []
+                    if ref.kind == PERSON and ref.value in (p.get(F.P_PERSON_KEY) or [])
+                }
+                - {""}
+            )
+            g.add_edge(
+                Edge(
+                    ref.id,
+                    f"{RECORD}:{rid}",
+                    "appears in",
+                    "appears in" + (f" ({', '.join(roles)})" if roles else ""),
+                    1,
+                    [rid],
+                )
+            )
+        _more(g, ref, relation, total - len(res["hits"]["hits"]))
+        return g
+    res = records.search(build_kind_expansion(ref, relation, cap), today=today)
+    center.count = int(res["hits"]["total"]["value"])
+    g.add_node(center)
+    aggs = res.get("aggregations") or {}
+    if relation in ENTITY_KINDS:
+        shown = 0
+        for b in aggs["n"]["buckets"]:
+            other = NodeRef(relation, str(b["key"]))
+            if other == ref or shown >= cap:
+                continue
+            shown += 1
+            n = int(b["doc_count"])
+            g.add_node(make_node(other))
+            g.add_edge(Edge(ref.id, other.id, LINK_NAMES[relation], LINK_NAMES[relation], n, _bucket_ids(b)))
+        distinct = int(aggs["distinct"]["value"]) - (1 if ref.kind == relation else 0)
+        _more(g, ref, relation, distinct - shown)
+        return g
+    people = aggs["p"]["people"]
+    shown = 0
+    for b in people["keys"]["buckets"]:
+        key = str(b["key"])
+        hit = ((b.get("who") or {}).get("hits") or {}).get("hits") or [{}]
+        person = hit[0].get("_source") or {}
+        if key == ref.value or (person and person_key(person) not in (None, key)):
+            continue  # the node itself, or a second key of a person charted under another
+        if shown >= cap:
+            break
+        shown += 1
+        other = NodeRef(PERSON, key)
+        name, detail = _person_label(person)
+        g.add_node(make_node(other, name, None, detail))
+        back = b.get("back") or {}
+        n = int(back.get("doc_count", b["doc_count"]))
+        counts: dict[str, int] = {}
+        if ref.kind == PERSON:
+            co = int((((b.get("as_offender") or {}).get("back") or {}).get("both") or {}).get("doc_count", 0))
+            if co:
+                counts["co-offender"] = co
+        custody = int((back.get("custody") or {}).get("doc_count", 0))
+        if custody and ref.kind == PERSON:
+            counts["co-detained"] = custody
+        kind = (
+            "co-offender"
+            if counts.get("co-offender")
+            else ("co-detained" if counts.get("co-detained") else "same record")
+        )
+        if ref.kind != PERSON:
+            kind = {"vrm": "uses vehicle", "phone": "uses phone", "postcode": "at address"}[ref.kind]
+        g.add_edge(Edge(ref.id, other.id, kind, kind, n, _bucket_ids(back), counts))
+    # Distinct keys count both keys of one person; the "+N more" says "at least" in the UI.
+    distinct = int(people["distinct"]["value"]) - (1 if ref.kind == PERSON else 0)
+    _more(g, ref, relation, max(0, distinct - shown - _second_keys(people["keys"]["buckets"], shown)))
+    return g
+
+
+def _second_keys(buckets: Sequence[Mapping[str, Any]], shown: int) -> int:
+    return sum(1 for b in buckets if not str(b["key"]).startswith("pnc:")) if shown < len(buckets) else 0
+
+
+def _more(g: Graph, ref: NodeRef, relation: str, hidden: int) -> None:
+    if hidden > 0:
+        mid = f"more:{ref.id}:{relation}"
+        g.nodes[mid] = Node(mid, "more", f"+{hidden} more {RELATION_NAMES[relation]}", hidden)
+        g.add_edge(Edge(ref.id, mid, "more", f"+{hidden} more", hidden))
+
+
+def _expand_record(
+    records: SecuredRecords, ref: NodeRef, relation: str, cap: int, today: date | None
+) -> Graph:
+    """A record's own persons (with their role) or identifiers, if the user may read it."""
+    g = Graph()
+    res = records.search(
+        {"query": node_query(ref), "size": 1, "_source": {"includes": RECORD_SOURCE}}, today=today
+    )
+    hits = res["hits"]["hits"]
+    if not hits:
+        return g  # not readable (or gone): the record contributes nothing
+    src = hits[0].get("_source") or {}
+    label, detail = _record_label(src)
+    g.add_node(make_node(ref, label, None, detail))
+    found: list[tuple[Node, str]] = []
+    if relation in ("persons", "records"):
+        for p in src.get(F.PEOPLE) or []:
+            key = person_key(p)
+            if key is None:
+                continue
+            name, pdetail = _person_label(p)
+            found.append(
+                (make_node(NodeRef(PERSON, key), name, None, pdetail), f"appears in ({p.get(F.P_ROLE)})")
+            )
+    if relation in ENTITY_KINDS or relation == "records":
+        kinds = [relation] if relation in ENTITY_KINDS else list(ENTITY_KINDS)
+        for kind in kinds:
+            for v in (src.get(F.ENTITIES) or {}).get(ENTITY_KINDS[kind].lower(), []) or []:
+                found.append((make_node(NodeRef(kind, str(v))), "appears in"))
+    for node, label_ in found[:cap]:
+        g.add_node(node)
+        g.add_edge(Edge(node.id, ref.id, "appears in", label_, 1, [ref.value]))
+    _more(g, ref, relation, len(found) - cap)
+    return g
+
+
+def describe(records: SecuredRecords, refs: Sequence[NodeRef], *, today: date | None = None) -> Graph:
+    """Seed nodes with their labels and record counts (a node nobody may read about is dropped)."""
+    g = Graph()
+    for ref in refs:
+        if ref.kind == RECORD:
+            sub = _expand_record(records, ref, "persons", 0, today)
+            for n in sub.nodes.values():
+                if n.kind == RECORD:
+                    g.add_node(n)
+            continue
+        body: Query = {"query": node_query(ref), "size": 1, "track_total_hits": True}
+        if ref.kind == PERSON:
+            body["_source"] = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD]}
+        else:
+            body["_source"] = False
+        res = records.search(body, today=today)
+        total = int(res["hits"]["total"]["value"])
+        if total == 0:
+            g.notes.append(f"No record you may read mentions {ref.id}.")
+            continue
+        label, detail = "", ""
+        if ref.kind == PERSON:
+            for p in (res["hits"]["hits"][0].get("_source") or {}).get(F.PEOPLE) or []:
+                if ref.value in (p.get(F.P_PERSON_KEY) or []):
+                    label, detail = _person_label(p)
+                    break
+        g.add_node(make_node(ref, label, total, detail))
+    return g
+
+
+# --------------------------------------------------------------------------- paths
+
+
+@dataclass
+class Hop:
+    source: str
+    target: str
+    count: int
+    records: list[dict[str, str]]
+
+
+@dataclass
+class PathResult:
+    graph: Graph
+    paths: list[list[str]]
+    hops: list[Hop]
+    searched_hops: int
+    complete: bool  # False when a hub's neighbours were cut at LAYER_TERMS
+
+
+def shortest_paths(
+    records: SecuredRecords,
+    a: NodeRef,
+    b: NodeRef,
+    max_hops: int = 4,
+    *,
+    max_paths: int = 3,
+    layer_terms: int = LAYER_TERMS,
+    today: date | None = None,
+) -> PathResult:
+    """Shortest paths from ``a`` to ``b`` within ``max_hops`` over readable records.
+
+    A hop joins two persons/identifiers that appear on one record. Layers grow from the
+    smaller side; when they meet, each meeting node is traced back to both ends through
+    the previous layers, and networkx picks the shortest paths in the traced subgraph.
+    """
+    if a.kind == RECORD or b.kind == RECORD:
+        raise ChartError("paths run between persons, vehicles, phones and addresses")
+    max_hops = max(1, min(max_hops, MAX_HOPS))
+    layers: dict[str, list[set[NodeRef]]] = {"a": [{a}], "b": [{b}]}
+    seen: dict[str, dict[NodeRef, int]] = {"a": {a: 0}, "b": {b: 0}}
+    complete = True
+    meet: set[NodeRef] = {a} & {b}
+    hops_done = 0
+    while not meet and hops_done < max_hops:
+        side = "a" if len(layers["a"][-1]) <= len(layers["b"][-1]) else "b"
+        frontier = layers[side][-1]
+        if not frontier:
+            break
+        res = records.search(build_layer(sorted(frontier), layer_terms), today=today)
+        found = _neighbours(res.get("aggregations") or {})
+        if _cut(res.get("aggregations") or {}, layer_terms):
+            complete = False
+        depth = len(layers[side])
+        new = {n for n in found if n not in seen[side]}
+        for n in new:
+            seen[side][n] = depth
+        layers[side].append(new)
+        hops_done += 1
+        other = "b" if side == "a" else "a"
+        meet = new & set(seen[other])
+    g = Graph()
+    hops: list[Hop] = []
+    if not meet:
+        return PathResult(g, [], hops, hops_done, complete)
+    sub: nx.Graph = nx.Graph()
+    for m in sorted(meet)[: max_paths * 3]:
+        for side in ("a", "b"):
+            _trace(records, m, seen[side][m], layers[side], sub, today)
+    try:
+        paths = [list(p) for p in nx.all_shortest_paths(sub, a, b)][:max_paths]
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        paths = []
+    on_path = {(u, v) for p in paths for u, v in itertools.pairwise(p)}
+    nodes_on = {n for p in paths for n in p}
+    labels = describe(records, sorted(nodes_on), today=today)
+    g.merge(labels)
+    for u, v in sorted(on_path):
+        res = records.search(build_hop(u, v), today=today)
+        recs = []
+        for h in res["hits"]["hits"]:
+            label, detail = _record_label(h.get("_source") or {})
+            recs.append({"id": str(h["_id"]), "label": label, "detail": detail})
+        total = int(res["hits"]["total"]["value"])
+        if total == 0:
+            continue
+        hops.append(Hop(u.id, v.id, total, recs))
+        kind = "co-occurs"
+        if u.kind in ENTITY_KINDS or v.kind in ENTITY_KINDS:
+            kind = LINK_NAMES[v.kind if v.kind in ENTITY_KINDS else u.kind]
+        g.add_edge(Edge(u.id, v.id, kind, f"{kind} ({total})", total, [r["id"] for r in recs]))
+    return PathResult(g, [[n.id for n in p] for p in paths], hops, hops_done, complete)
+
+
+def _cut(aggs: Mapping[str, Any], size: int) -> bool:
+    if any(len((aggs.get(k) or {}).get("buckets", [])) >= size for k in ENTITY_KINDS):
+        return True
+    keys = ((aggs.get(PERSON) or {}).get("people") or {}).get("keys") or {}
+    return len(keys.get("buckets", [])) >= size
+
+
+def _trace(
+    records: SecuredRecords,
+    node: NodeRef,
+    depth: int,
+    layers: Sequence[set[NodeRef]],
+    sub: nx.Graph,
+    today: date | None,
+) -> None:
+    """Add edges from ``node`` back to layer 0 (every neighbour in the previous layer)."""
+    current = {node}
+    for d in range(depth, 0, -1):
+        prev = sorted(layers[d - 1])
+        nxt: set[NodeRef] = set()
+        for c in sorted(current):
+            res = records.search(build_trace(c, prev), today=today)
+            for other in _neighbours(res.get("aggregations") or {}):
+                if other in layers[d - 1]:
+                    sub.add_edge(c, other)
+                    nxt.add(other)
+        current = nxt
+        if not current:
+            return
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def to_graphml(g: Graph) -> str:
+    """GraphML of the chart (node kind/label/count; edge kind/label/count/record ids)."""
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<graphml xmlns="http://graphml.graphdrawing.org/xmlns">',
+        '<key id="kind" for="node" attr.name="kind" attr.type="string"/>',
+        '<key id="label" for="node" attr.name="label" attr.type="string"/>',
+        '<key id="count" for="node" attr.name="count" attr.type="int"/>',
+        '<key id="ekind" for="edge" attr.name="kind" attr.type="string"/>',
+        '<key id="elabel" for="edge" attr.name="label" attr.type="string"/>',
+        '<key id="ecount" for="edge" attr.name="count" attr.type="int"/>',
+        '<key id="records" for="edge" attr.name="record_ids" attr.type="string"/>',
+        '<graph id="chart" edgedefault="undirected">',
+    ]
+
+    def data(key: str, value: object) -> str:
+        from xml.sax.saxutils import escape
+
+        return f'<data key="{key}">{escape(str(value))}</data>'
+
+    for n in g.nodes.values():
+        count = data("count", n.count) if n.count is not None else ""
+        out.append(f"<node id={quoteattr(n.id)}>{data('kind', n.kind)}{data('label', n.label)}{count}</node>")
+    for e in g.edges.values():
+        out.append(
+            f"<edge id={quoteattr(e.id)} source={quoteattr(e.source)} target={quoteattr(e.target)}>"
+            f"{data('ekind', e.kind)}{data('elabel', e.label)}{data('ecount', e.count)}"
+            f"{data('records', ' '.join(e.record_ids))}</edge>"
+        )
+    out.append("</graph></graphml>")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- a chart's state
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """What a chart is: seed nodes and the expansions applied (URL state; what is saved)."""
+
+    seeds: tuple[NodeRef, ...]
+    expansions: tuple[tuple[NodeRef, str], ...] = ()
+    cap: int = DEFAULT_CAP
+
+    def params(self) -> list[tuple[str, str]]:
+        out = [("n", s.id) for s in self.seeds]
+        out += [("x", f"{r.id}|{rel}") for r, rel in self.expansions]
+        if self.cap != DEFAULT_CAP:
+            out.append(("cap", str(self.cap)))
+        return out
+
+
+MAX_SEEDS: Final = 20
+MAX_EXPANSIONS: Final = 40
+
+
+def parse_spec(seeds: Sequence[str], expansions: Sequence[str], cap: str | int | None = None) -> ChartSpec:
+    if len(seeds) > MAX_SEEDS or len(expansions) > MAX_EXPANSIONS:
+        raise ChartError("too many nodes or expansions in one chart")
+    refs = tuple(dict.fromkeys(parse_node(s) for s in seeds if s.strip()))
+    exps: list[tuple[NodeRef, str]] = []
+    for x in expansions:
+        node, sep, rel = x.rpartition("|")
+        if not sep or rel not in RELATIONS:
+            raise ChartError(f"not an expansion: {x[:80]!r}")
+        exps.append((parse_node(node), rel))
+    try:
+        c = int(cap) if cap not in (None, "") else DEFAULT_CAP
+    except (TypeError, ValueError) as exc:
+        raise ChartError("cap must be a number") from exc
+    return ChartSpec(refs, tuple(dict.fromkeys(exps)), max(1, min(c, MAX_CAP)))
+
+
+def build_chart(records: SecuredRecords, spec: ChartSpec, *, today: date | None = None) -> Graph:
+    """The chart a spec describes, recomputed from what the user may read now."""
+    g = describe(records, spec.seeds, today=today)
+    for ref, rel in spec.expansions:
+        g.merge(expand(records, ref, rel, spec.cap, today=today))
+    return g

@@ -1,0 +1,323 @@
+"""Link chart pages and their JSON API: ``/chart``, ``/chart/start``, ``/chart/path``, exports.
+
+The chart's state is its URL (seed nodes ``n`` and expansions ``x``), so the page works
+without JavaScript (a table of nodes and edges with expand links) and the client only
+draws what the same JSON endpoints return. Every view, expansion, path and export is
+audited with the ids of the records behind what was shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from mappings import fields as F
+from portal import chart as C
+from portal.errors import ErrorView, error_response
+from portal.rendering import render
+from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from search import builders as B
+from search.gateway import SecuredRecords
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/chart", tags=["chart"])
+
+START_LABELS = {"PERSON": C.PERSON, "VRM": "vrm", "PHONE": "phone", "POSTCODE": "postcode"}
+
+
+def _bad(request: Request, exc: C.ChartError) -> Response:
+    return error_response(request, ErrorView(400, "That chart could not be drawn", str(exc)))
+
+
+def _records(request: Request, user: Any) -> SecuredRecords:
+    return SecuredRecords(request.app.state.client, request.app.state.settings, user)
+
+
+def chart_href(spec: C.ChartSpec) -> str:
+    return "/chart?" + urlencode(spec.params()) if spec.seeds else "/chart"
+
+
+def _audit_details(g: C.Graph, **extra: Any) -> dict[str, Any]:
+    return {"record_ids": g.record_ids(), "nodes": len(g.nodes), "edges": len(g.edges), **extra}
+
+
+def _spec(n: list[str], x: list[str], cap: str | None) -> C.ChartSpec:
+    return C.parse_spec(n, x, cap)
+
+
+@router.get("/chart/start")
+def chart_start(
+    request: Request, user: CurrentUser, purpose: RequirePurpose, label: str = "", value: str = ""
+) -> Response:
+    """ "Chart this" from an entity or record page: the node, expanded into its records."""
+    label = label.upper()
+    value = value.strip()[:200]
+    if label == "RECORD" and value:
+        ref = C.NodeRef(C.RECORD, value)
+        spec = C.ChartSpec((ref,), ((ref, "records"),))
+        return RedirectResponse(chart_href(spec), status_code=303)
+    if label not in START_LABELS or not value:
+        return _bad(request, C.ChartError("charts start from a person, vehicle, phone, address or record"))
+    if label == "PERSON":
+        # A name on a page -> the linking keys of the readable people of that name.
+        res = _records(request, user).search(B.build_person_keys(value))
+        keys: list[str] = []
+        for h in res["hits"]["hits"]:
+            for ih in ((h.get("inner_hits") or {}).get(F.PEOPLE) or {}).get("hits", {}).get("hits", []):
+                key = C.person_key(ih.get("_source") or {})
+                if key and key not in keys:
+                    keys.append(key)
+        if not keys:
+            return _bad(
+                request,
+                C.ChartError("no person of that name with a date of birth or PNC ID in records you may read"),
+            )
+        refs = tuple(C.NodeRef(C.PERSON, k) for k in keys[:3])
+    else:
+        refs = (C.NodeRef(START_LABELS[label], value),)
+    spec = C.ChartSpec(refs, tuple((r, "records") for r in refs))
+    return RedirectResponse(chart_href(spec), status_code=303)
+
+
+@router.get("/chart")
+def chart_page(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+    add: str = "",
+) -> Response:
+    try:
+        spec = _spec(n + ([add] if add.strip() else []), x, cap)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    audit.record(
+        request,
+        "chart.view",
+        target={"seeds": [s.id for s in spec.seeds]},
+        details=_audit_details(g, expansions=len(spec.expansions)),
+    )
+    return render(request, "chart/chart.html", _context(spec, g))
+
+
+def _context(spec: C.ChartSpec, g: C.Graph, **extra: Any) -> dict[str, Any]:
+    expanded = {(r.id, rel) for r, rel in spec.expansions}
+
+    def expand_href(node_id: str, rel: str) -> str:
+        ref = C.parse_node(node_id)
+        return chart_href(C.ChartSpec(spec.seeds, (*spec.expansions, (ref, rel)), spec.cap))
+
+    def remove_href(node_id: str) -> str:
+        seeds = tuple(s for s in spec.seeds if s.id != node_id)
+        exps = tuple((r, rel) for r, rel in spec.expansions if r.id != node_id)
+        return chart_href(C.ChartSpec(seeds, exps, spec.cap))
+
+    api_query = urlencode(spec.params())
+    return {
+        "spec": spec,
+        "graph": g,
+        "nodes": sorted(
+            g.nodes.values(), key=lambda n: (C.KINDS.index(n.kind) if n.kind in C.KINDS else 9, n.label)
+        ),
+        "edges": sorted(g.edges.values(), key=lambda e: (-e.count, e.source, e.target)),
+        "expanded": expanded,
+        "expand_href": expand_href,
+        "remove_href": remove_href,
+        "relations": C.RELATIONS,
+        "relation_names": C.RELATION_NAMES,
+        "kind_names": C.KIND_NAMES,
+        "node_labels": {n.id: n.label for n in g.nodes.values()},
+        "api_query": api_query,
+        "canvas_api": f"/api/chart?{api_query}",
+        "chartable": [k for k in C.KINDS if k != "more"],
+        **extra,
+    }
+
+
+@router.get("/chart/path")
+def chart_path_page(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    a: str = "",
+    b: str = "",
+    hops: int = 4,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+) -> Response:
+    try:
+        spec = _spec(n, x, cap)
+        ra, rb = C.parse_node(a), C.parse_node(b)
+        result = C.shortest_paths(_records(request, user), ra, rb, hops)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    g.merge(result.graph)
+    audit.record(
+        request,
+        "chart.path",
+        target={"from": ra.id, "to": rb.id, "max_hops": hops},
+        details=_audit_details(g, paths=result.paths),
+    )
+    canvas = "/api/chart/path?" + urlencode({"a": ra.id, "b": rb.id, "hops": hops})
+    context = _context(spec, g, path=result, path_a=ra.id, path_b=rb.id, hops=hops)
+    context["canvas_api"] = canvas
+    return render(request, "chart/chart.html", context)
+
+
+@router.get("/chart/export.json")
+def export_json(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+) -> Response:
+    try:
+        spec = _spec(n, x, cap)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    audit.record(request, "chart.export", target={"format": "json"}, details=_audit_details(g))
+    return JSONResponse(
+        {"chart": spec.params(), **g.to_json()},
+        headers={"Content-Disposition": 'attachment; filename="lantern-chart.json"'},
+    )
+
+
+@router.get("/chart/export.graphml")
+def export_graphml(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+) -> Response:
+    try:
+        spec = _spec(n, x, cap)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    audit.record(request, "chart.export", target={"format": "graphml"}, details=_audit_details(g))
+    return Response(
+        C.to_graphml(g),
+        media_type="application/graphml+xml",
+        headers={"Content-Disposition": 'attachment; filename="lantern-chart.graphml"'},
+    )
+
+
+@router.post("/chart/export-png-audit")
+def export_png_audit(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+) -> Response:
+    """The client draws the PNG itself; it tells the server first so the export is audited."""
+    try:
+        spec = _spec(n, x, cap)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    audit.record(request, "chart.export", target={"format": "png"}, details=_audit_details(g))
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------ JSON API
+
+
+@api.get("")
+def api_chart(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+) -> Response:
+    """The chart a URL state describes (seed nodes ``n``, expansions ``x=node|relation``)."""
+    try:
+        spec = _spec(n, x, cap)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    audit.record(
+        request,
+        "chart.view",
+        target={"seeds": [s.id for s in spec.seeds]},
+        details=_audit_details(g, expansions=len(spec.expansions)),
+    )
+    return JSONResponse(g.to_json())
+
+
+@api.get("/expand")
+def api_expand(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    node: str,
+    rel: str = "records",
+    cap: int = C.DEFAULT_CAP,
+) -> Response:
+    """One node expanded by one relation: at most ``cap`` new nodes and a "+N more" node."""
+    try:
+        ref = C.parse_node(node)
+        g = C.expand(_records(request, user), ref, rel, cap)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    audit.record(request, "chart.expand", target={"node": ref.id, "relation": rel}, details=_audit_details(g))
+    return JSONResponse(g.to_json())
+
+
+@api.get("/path")
+def api_path(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    a: str,
+    b: str,
+    hops: int = 4,
+) -> Response:
+    """Shortest paths from ``a`` to ``b`` within ``hops``, with the records behind each hop."""
+    try:
+        ra, rb = C.parse_node(a), C.parse_node(b)
+        result = C.shortest_paths(_records(request, user), ra, rb, hops)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    audit.record(
+        request,
+        "chart.path",
+        target={"from": ra.id, "to": rb.id, "max_hops": hops},
+        details=_audit_details(result.graph, paths=result.paths),
+    )
+    return JSONResponse(
+        {
+            **result.graph.to_json(),
+            "paths": result.paths,
+            "hops": [
+                {"source": h.source, "target": h.target, "count": h.count, "records": h.records}
+                for h in result.hops
+            ],
+            "searched_hops": result.searched_hops,
+            "complete": result.complete,
+        }
+    )
