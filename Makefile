@@ -61,7 +61,7 @@ demo: $(STAMP) opensearch-start demo-data
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 
-# htmx, cytoscape and cytoscape-fcose (with its layout-base/cose-base) are vendored (committed) from the npm package pinned in package.json; rerun to update.
+# htmx, cytoscape, cytoscape-fcose (with its layout-base/cose-base) and vis-timeline are vendored (committed) from the npm package pinned in package.json; rerun to update.
 vendor:
 	npm install --no-audit --no-fund
 	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js
@@ -71,6 +71,9 @@ vendor:
 	cp node_modules/cose-base/cose-base.js portal/static/vendor/cose-base.js
 	cp node_modules/cytoscape-fcose/cytoscape-fcose.js portal/static/vendor/cytoscape-fcose.js
 	cp node_modules/cytoscape-fcose/LICENSE portal/static/vendor/cytoscape-fcose.LICENSE
+	cp node_modules/vis-timeline/standalone/umd/vis-timeline-graph2d.min.js portal/static/vendor/vis-timeline-graph2d.min.js
+	cp node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css portal/static/vendor/vis-timeline-graph2d.min.css
+	cp node_modules/vis-timeline/LICENSE.md portal/static/vendor/vis-timeline.LICENSE.md
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py

@@ -824,6 +824,7 @@ class ChartSpec:
 
 
 MAX_SEEDS: Final = 20
+MAX_TIMELINE_NODES: Final = 40
 MAX_EXPANSIONS: Final = 40
 
 

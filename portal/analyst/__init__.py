@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI) -> None:
     """Include the analyst routes (called by ``create_app``)."""
-    from portal.routes import batch, chart, export, notifications, saved
+    from portal.routes import batch, chart, export, notifications, saved, timeline
 
     app.include_router(saved.router)
     app.include_router(notifications.router)
@@ -22,4 +22,6 @@ def install(app: FastAPI) -> None:
     app.include_router(export.router)
     app.include_router(chart.router)
     app.include_router(chart.api)
+    app.include_router(timeline.router)
+    app.include_router(timeline.api)
     app.state.analyst_tools = True  # full pages carry the notifications badge

@@ -136,6 +136,8 @@ def _context(spec: C.ChartSpec, g: C.Graph, **extra: Any) -> dict[str, Any]:
         "node_labels": {n.id: n.label for n in g.nodes.values()},
         "api_query": api_query,
         "canvas_api": f"/api/chart?{api_query}",
+        "timeline_href": "/timeline?"
+        + urlencode([("n", nd.id) for nd in g.nodes.values() if nd.kind in C.KINDS][: C.MAX_TIMELINE_NODES]),
         "chartable": [k for k in C.KINDS if k != "more"],
         **extra,
     }

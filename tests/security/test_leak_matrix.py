@@ -929,3 +929,22 @@ def test_link_chart_paths_only_through_readable_records(world: World, user: str)
         else:
             assert data["paths"] == [], (user, s.key)
             assert_clean(res.text, world.hidden(user), f"path as {user}", echoed=target)
+
+
+@users
+def test_timeline_only_readable_records(world: World, user: str) -> None:
+    """The timeline of the shared person holds items of exactly the records the user may read."""
+    seed = f"person:{_shared_person_key(world)}"
+    expected = {rid for rid in world.readable(user) if _has(world.docs[rid], seed)}
+    res = world.web[user].get("/api/timeline", params={"n": seed})
+    assert res.status_code == 200, res.text[:300]
+    assert_clean(res.text, world.hidden(user), f"/api/timeline as {user}")
+    items = res.json()["items"]
+    assert {i["href"].rsplit("/", 1)[1] for i in items} == expected
+    assert res.json()["total"] == len(expected)
+    page = world.web[user].get("/timeline", params={"n": seed})
+    assert page.status_code == 200
+    assert_clean(page.text, world.hidden(user), f"/timeline as {user}")
+    assert record_links(page.text) == expected
+    events = audit_events(world, "timeline.view", user)
+    assert set(events[0]["details"]["record_ids"]) == expected

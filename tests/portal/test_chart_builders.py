@@ -1,0 +1,109 @@
+"""The link chart's pure parts: node ids, the person key, chart state and query builders."""
+
+from __future__ import annotations
+
+import pytest
+
+from mappings import fields as F
+from portal import chart as C
+
+
+def test_parse_node_and_errors() -> None:
+    assert C.parse_node("vrm:AB12 CDE") == C.NodeRef("vrm", "AB12 CDE")
+    assert C.parse_node("person:pnc:2004/0123457X").value == "pnc:2004/0123457X"
+    for bad in ("AB12CDE", "weapon:knife", "vrm:", ":x", "vrm:" + "x" * 201):
+        with pytest.raises(C.ChartError):
+            C.parse_node(bad)
+
+
+def test_person_key_prefers_pnc_and_skips_officers() -> None:
+    keys = ["dob:1984-06-21:BRKN:IK", "pnc:2004/0123457X"]
+    assert C.person_key({F.P_ROLE: "suspect", F.P_PERSON_KEY: keys}) == "pnc:2004/0123457X"
+    assert C.person_key({F.P_ROLE: "victim", F.P_PERSON_KEY: keys[:1]}) == keys[0]
+    assert C.person_key({F.P_ROLE: "officer", F.P_PERSON_KEY: keys}) is None
+    assert C.person_key({F.P_ROLE: "witness"}) is None
+
+
+def test_spec_round_trips_through_params() -> None:
+    spec = C.parse_spec(["vrm:AB12CDE", "vrm:AB12CDE"], ["vrm:AB12CDE|persons"], "5")
+    assert spec.seeds == (C.NodeRef("vrm", "AB12CDE"),)
+    assert spec.params() == [("n", "vrm:AB12CDE"), ("x", "vrm:AB12CDE|persons"), ("cap", "5")]
+    assert C.parse_spec(*_split(spec.params())) == spec
+    assert C.parse_spec([], [], "100000").cap == C.MAX_CAP
+    with pytest.raises(C.ChartError):
+        C.parse_spec(["vrm:A"], ["vrm:A|everything"])
+    with pytest.raises(C.ChartError):
+        C.parse_spec(["vrm:A"], [], "many")
+
+
+def _split(params: list[tuple[str, str]]) -> tuple[list[str], list[str], str | None]:
+    d: dict[str, list[str]] = {}
+    for k, v in params:
+        d.setdefault(k, []).append(v)
+    return d.get("n", []), d.get("x", []), (d.get("cap") or [None])[0]
+
+
+def test_node_queries() -> None:
+    assert C.node_query(C.NodeRef("vrm", "AB12CDE")) == {"term": {"entities.vrm": "AB12CDE"}}
+    assert C.node_query(C.NodeRef("record", "r1")) == {"ids": {"values": ["r1"]}}
+    assert C.node_query(C.NodeRef("person", "pnc:1")) == {
+        "nested": {"path": "people", "query": {"term": {"people.person_key": "pnc:1"}}, "score_mode": "none"}
+    }
+    q = C.nodes_query([C.NodeRef("phone", "2"), C.NodeRef("phone", "1"), C.NodeRef("postcode", "SE1 7PB")])
+    assert q == {
+        "bool": {
+            "should": [{"terms": {"entities.phone": ["1", "2"]}}, {"terms": {"entities.postcode": ["SE1 7PB"]}}],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def test_kind_expansion_asks_one_more_than_the_cap_and_the_distinct_count() -> None:
+    body = C.build_kind_expansion(C.NodeRef("postcode", "SE1 7PB"), "vrm", 3)
+    assert body["size"] == 0
+    assert body["aggs"]["n"]["terms"] == {"field": "entities.vrm", "size": 4, "min_doc_count": 1}
+    assert body["aggs"]["distinct"] == {"cardinality": {"field": "entities.vrm"}}
+
+
+def test_trace_restricts_terms_to_the_candidates() -> None:
+    body = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("phone", "1"), C.NodeRef("person", "pnc:9")])
+    aggs = body["aggs"]
+    assert aggs["phone"]["terms"]["include"] == ["1"]
+    assert "vrm" not in aggs and "postcode" not in aggs
+    assert aggs["person"]["aggs"]["people"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
+
+
+def test_every_chart_body_passes_the_gateway_allow_list() -> None:
+    from lantern.principal import Principal
+    from search.gateway import secure_body
+
+    user = Principal("u", "U", frozenset({"officer"}), frozenset({"RESPONSE"}), frozenset())
+    a, b = C.NodeRef("person", "pnc:1"), C.NodeRef("vrm", "X")
+    bodies = [
+        C.build_records_expansion(a, 5),
+        C.build_kind_expansion(a, "persons", 5),
+        C.build_kind_expansion(b, "persons", 5),
+        C.build_kind_expansion(a, "phone", 5),
+        C.build_layer([a, b]),
+        C.build_trace(a, [b]),
+        C.build_hop(a, b),
+    ]
+    for body in bodies:
+        secured = secure_body(body, user)
+        assert secured["query"] != body["query"]  # the access filter was added
+
+
+def test_graphml_escapes_and_counts() -> None:
+    g = C.Graph()
+    g.add_node(C.Node("vrm:<x>", "vrm", "<x>&", 2))
+    g.add_node(C.Node("record:r1", "record", "CR/1"))
+    g.add_edge(C.Edge("vrm:<x>", "record:r1", "appears in", "appears in", 1, ["r1"]))
+    xml = C.to_graphml(g)
+    assert "&lt;x&gt;&amp;" in xml and "<x>&" not in xml
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    ns = "{http://graphml.graphdrawing.org/xmlns}"
+    assert len(root.findall(f".//{ns}node")) == 2
+    assert len(root.findall(f".//{ns}edge")) == 1
+    assert g.record_ids() == ["r1"]
