@@ -10,7 +10,7 @@ DEMO_SEED ?= 42
 NER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
-        demo-data eval-ner eval-search bench-ner bench-index bench-search bench-alerts bench-scale clean
+        demo-data eval-ner eval-search bench-ner bench-index bench-search bench-chart bench-alerts bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -94,6 +94,10 @@ bench-index: $(STAMP) opensearch-start
 bench-search: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_search.py
 	$(BIN)/python scripts/bench_search_compare.py
+
+# Link chart: expansion p95/size for hubs of 50/500/5,000 records, 4-hop paths p95 (BENCH_CHART_ARGS=--records N).
+bench-chart: $(STAMP) opensearch-start
+	$(BIN)/python scripts/bench_chart.py $(BENCH_CHART_ARGS)
 
 bench-alerts: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_alerts.py

@@ -631,7 +631,8 @@ def describe(records: SecuredRecords, refs: Sequence[NodeRef], *, today: date | 
         res = records.search(body, today=today)
         total = int(res["hits"]["total"]["value"])
         if total == 0:
-            g.notes.append(f"No record you may read mentions {ref.id}.")
+            # Not echoed by value: a shared chart's seed may be what the viewer may not see.
+            g.notes.append("A starting node is not in any record you may read; it is left out.")
             continue
         label, detail = "", ""
         if ref.kind == PERSON:
@@ -843,6 +844,22 @@ def parse_spec(seeds: Sequence[str], expansions: Sequence[str], cap: str | int |
     except (TypeError, ValueError) as exc:
         raise ChartError("cap must be a number") from exc
     return ChartSpec(refs, tuple(dict.fromkeys(exps)), max(1, min(c, MAX_CAP)))
+
+
+def readable_spec(records: SecuredRecords, spec: ChartSpec, *, today: date | None = None) -> ChartSpec:
+    """``spec`` without the seeds (and their expansions) no readable record mentions.
+
+    Used when a chart saved by someone else is opened: its node ids are the owner's, and
+    one the viewer may not read about must not even appear in the viewer's page.
+    """
+    shown = set(describe(records, spec.seeds, today=today).nodes)
+    keep = tuple(s for s in spec.seeds if s.id in shown)
+    g = describe(records, keep, today=today)
+    for ref, rel in spec.expansions:
+        if ref.id in g.nodes:
+            g.merge(expand(records, ref, rel, spec.cap, today=today))
+    exps = tuple((r, rel) for r, rel in spec.expansions if r.id in g.nodes)
+    return ChartSpec(keep, exps, spec.cap)
 
 
 def build_chart(records: SecuredRecords, spec: ChartSpec, *, today: date | None = None) -> Graph:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from lantern.errors import NotFound
 from mappings import fields as F
 from portal import chart as C
-from portal.errors import ErrorView, error_response
+from portal.chart_store import ChartStore, SavedChartError
+from portal.errors import NOT_FOUND, ErrorView, error_response
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search import builders as B
@@ -323,3 +325,82 @@ def api_path(
             "complete": result.complete,
         }
     )
+
+
+# ------------------------------------------------------------------------ saved charts
+
+
+def _store(request: Request) -> ChartStore:
+    return ChartStore(request.app.state.client, request.app.state.settings)
+
+
+@router.post("/chart/saved")
+def save_chart(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    name: str = Form(""),
+    shared_unit: str = Form(""),
+    state: str = Form(""),
+) -> Response:
+    """Save the chart's state (seeds and expansions), owner-only or shared with a unit."""
+    from urllib.parse import parse_qsl
+
+    params = parse_qsl(state, keep_blank_values=False)
+    try:
+        spec = _spec(
+            [v for k, v in params if k == "n"], [v for k, v in params if k == "x"], dict(params).get("cap")
+        )
+        chart = _store(request).create(user, spec.params(), name=name, shared_unit=shared_unit or None)
+    except (C.ChartError, SavedChartError) as exc:
+        return error_response(request, ErrorView(400, "The chart was not saved", str(exc)))
+    audit.record(request, "chart.save", target={"id": chart.id}, details={"shared_unit": chart.shared_unit})
+    return RedirectResponse(f"/chart/saved/{chart.id}", status_code=303)
+
+
+@router.get("/chart/saved")
+def saved_charts(request: Request, user: CurrentUser, purpose: RequirePurpose) -> Response:
+    charts = _store(request).list_for(user)
+    return render(request, "chart/saved.html", {"charts": charts, "user": user})
+
+
+@router.get("/chart/saved/{chart_id}")
+def open_saved_chart(
+    request: Request, chart_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+) -> Response:
+    """A saved chart, recomputed from what the viewer may read now."""
+    try:
+        chart = _store(request).visible(user, chart_id)
+    except NotFound:
+        return error_response(request, NOT_FOUND)
+    d: dict[str, list[str]] = {}
+    for k, v in chart.params:
+        d.setdefault(k, []).append(v)
+    try:
+        spec = _spec(d.get("n", []), d.get("x", []), next(iter(d.get("cap", [])), None))
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    records = _records(request, user)
+    if not chart.editable_by(user):
+        spec = C.readable_spec(records, spec)
+    g = C.build_chart(records, spec)
+    audit.record(
+        request,
+        "chart.view",
+        target={"saved_chart": chart.id, "seeds": [s.id for s in spec.seeds]},
+        details=_audit_details(g, expansions=len(spec.expansions)),
+    )
+    return render(request, "chart/chart.html", _context(spec, g, saved=chart, owner=chart.editable_by(user)))
+
+
+@router.post("/chart/saved/{chart_id}/delete")
+def delete_saved_chart(request: Request, chart_id: str, user: CurrentUser, audit: Auditor) -> Response:
+    try:
+        chart = _store(request).delete(user, chart_id)
+    except NotFound:
+        return error_response(request, NOT_FOUND)
+    except SavedChartError as exc:
+        return error_response(request, ErrorView(403, "The chart was not deleted", str(exc)))
+    audit.record(request, "chart.delete", target={"id": chart.id})
+    return RedirectResponse("/chart/saved", status_code=303)

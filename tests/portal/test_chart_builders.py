@@ -52,7 +52,10 @@ def test_node_queries() -> None:
     q = C.nodes_query([C.NodeRef("phone", "2"), C.NodeRef("phone", "1"), C.NodeRef("postcode", "SE1 7PB")])
     assert q == {
         "bool": {
-            "should": [{"terms": {"entities.phone": ["1", "2"]}}, {"terms": {"entities.postcode": ["SE1 7PB"]}}],
+            "should": [
+                {"terms": {"entities.phone": ["1", "2"]}},
+                {"terms": {"entities.postcode": ["SE1 7PB"]}},
+            ],
             "minimum_should_match": 1,
         }
     }

@@ -852,7 +852,9 @@ def test_link_chart_nodes_edges_and_counts(world: World, user: str) -> None:
     """A chart of the shared person expanded every way holds exactly what the user may read."""
     tc = world.web[user]
     seed = f"person:{_shared_person_key(world)}"
-    params = [("n", seed)] + [("x", f"{seed}|{rel}") for rel in ("records", "persons", "vrm", "phone", "postcode")]
+    params = [("n", seed)] + [
+        ("x", f"{seed}|{rel}") for rel in ("records", "persons", "vrm", "phone", "postcode")
+    ]
     params.append(("cap", "200"))
     res = tc.get("/api/chart", params=params)
     assert res.status_code == 200, res.text[:300]
@@ -879,7 +881,9 @@ def test_link_chart_nodes_edges_and_counts(world: World, user: str) -> None:
     page = tc.get("/chart", params=params)
     assert page.status_code == 200
     assert_clean(page.text, world.hidden(user), f"/chart as {user}")
-    assert record_links(page.text) <= expected_records | {e for ed in edges.values() for e in ed["record_ids"]}
+    assert record_links(page.text) <= expected_records | {
+        e for ed in edges.values() for e in ed["record_ids"]
+    }
     for fmt in ("json", "graphml"):
         exp = tc.get(f"/chart/export.{fmt}", params=params)
         assert exp.status_code == 200
@@ -905,7 +909,9 @@ def test_link_chart_hub_cap_counts_only_readable(world: World, user: str) -> Non
     shown = [n for n in nodes if n["kind"] == "phone"]
     assert len(shown) == min(1, len(oracle))
     assert (more[0]["count"] if more else 0) == len(oracle) - len(shown)
-    records = world.web[user].get("/api/chart/expand", params={"node": seed, "rel": "records", "cap": 1}).json()
+    records = (
+        world.web[user].get("/api/chart/expand", params={"node": seed, "rel": "records", "cap": 1}).json()
+    )
     total = len([r for r in world.readable(user) if _has(world.docs[r], seed)])
     hidden = [n["count"] for n in records["nodes"] if n["kind"] == "more"]
     assert (hidden[0] if hidden else 0) == total - 1
