@@ -529,15 +529,17 @@ def expand(
         _more(g, ref, relation, distinct - shown)
         return g
     people = aggs["p"]["people"]
-    shown = 0
-    for b in people["keys"]["buckets"]:
+    buckets = people["keys"]["buckets"]
+    shown = eligible = 0
+    for b in buckets:
         key = str(b["key"])
         hit = ((b.get("who") or {}).get("hits") or {}).get("hits") or [{}]
         person = hit[0].get("_source") or {}
         if key == ref.value or (person and person_key(person) not in (None, key)):
             continue  # the node itself, or a second key of a person charted under another
+        eligible += 1
         if shown >= cap:
-            break
+            continue
         shown += 1
         other = NodeRef(PERSON, key)
         name, detail = _person_label(person)
@@ -549,25 +551,18 @@ def expand(
             co = int((((b.get("as_offender") or {}).get("back") or {}).get("both") or {}).get("doc_count", 0))
             if co:
                 counts["co-offender"] = co
-        custody = int((back.get("custody") or {}).get("doc_count", 0))
-        if custody and ref.kind == PERSON:
-            counts["co-detained"] = custody
-        kind = (
-            "co-offender"
-            if counts.get("co-offender")
-            else ("co-detained" if counts.get("co-detained") else "same record")
-        )
-        if ref.kind != PERSON:
+            custody = int((back.get("custody") or {}).get("doc_count", 0))
+            if custody:
+                counts["co-detained"] = custody
+            kind = "co-offender" if co else ("co-detained" if custody else "same record")
+        else:
             kind = {"vrm": "uses vehicle", "phone": "uses phone", "postcode": "at address"}[ref.kind]
         g.add_edge(Edge(ref.id, other.id, kind, kind, n, _bucket_ids(back), counts))
-    # Distinct keys count both keys of one person; the "+N more" says "at least" in the UI.
-    distinct = int(people["distinct"]["value"]) - (1 if ref.kind == PERSON else 0)
-    _more(g, ref, relation, max(0, distinct - shown - _second_keys(people["keys"]["buckets"], shown)))
+    # Keys beyond the buckets returned were not looked at (some may be second keys of one
+    # person, so the UI says "more", counted from distinct keys).
+    unseen = max(0, int(people["distinct"]["value"]) - len(buckets))
+    _more(g, ref, relation, eligible - shown + unseen)
     return g
-
-
-def _second_keys(buckets: Sequence[Mapping[str, Any]], shown: int) -> int:
-    return sum(1 for b in buckets if not str(b["key"]).startswith("pnc:")) if shown < len(buckets) else 0
 
 
 def _more(g: Graph, ref: NodeRef, relation: str, hidden: int) -> None:

@@ -954,3 +954,43 @@ def test_timeline_only_readable_records(world: World, user: str) -> None:
     assert record_links(page.text) == expected
     events = audit_events(world, "timeline.view", user)
     assert set(events[0]["details"]["record_ids"]) == expected
+
+
+def test_shared_saved_chart_shows_each_viewer_only_what_they_may_read(world: World) -> None:
+    """A chart saved by a cleared officer and shared with RESPONSE: another member sees nothing of
+    the restricted record it was seeded from (not even the seed's value), the owner sees it all."""
+    owner, viewer = "lk-vetted", "lk-officer"
+    s = world.secrets["protected_person"]
+    assert s.id in world.readable(owner) and s.id not in world.readable(viewer)
+    seed = f"phone:{canonicalise('PHONE', s.phone)}"
+    shared = f"vrm:{canonicalise('VRM', SHARED_VRM)}"
+    state = "&".join(
+        f"{k}={quote_plus(v)}" for k, v in [("n", seed), ("n", shared), ("x", f"{seed}|records")]
+    )
+    page = world.web[owner].get("/chart", params={"n": [seed, shared], "x": f"{seed}|records"})
+    res = world.web[owner].post(
+        "/chart/saved",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "name": "Protected link",
+            "shared_unit": "RESPONSE",
+            "state": state,
+        },
+    )
+    assert res.status_code == 303, res.text[:300]
+    url = res.headers["location"]
+    mine = world.web[owner].get(url)
+    assert mine.status_code == 200 and s.id in mine.text
+    theirs = world.web[viewer].get(url)
+    assert theirs.status_code == 200
+    assert_clean(theirs.text, world.hidden(viewer), "shared chart as lk-officer")
+    assert "Protected link" in theirs.text
+    # Someone outside the unit: like a wrong id.
+    assert world.web["lk-unit"].get(url).status_code == 404
+    # Read-only for the unit member.
+    listing = world.web[viewer].get("/chart/saved")
+    chart_id = url.rsplit("/", 1)[1]
+    deleted = world.web[viewer].post(
+        f"/chart/saved/{chart_id}/delete", data={"csrf_token": csrf_from(listing.text)}
+    )
+    assert deleted.status_code == 403
