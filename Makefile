@@ -71,7 +71,11 @@ vendor:
 	cp node_modules/cose-base/cose-base.js portal/static/vendor/cose-base.js
 	cp node_modules/cytoscape-fcose/cytoscape-fcose.js portal/static/vendor/cytoscape-fcose.js
 	cp node_modules/cytoscape-fcose/LICENSE portal/static/vendor/cytoscape-fcose.LICENSE
-	cp node_modules/vis-timeline/standalone/umd/vis-timeline-graph2d.min.js portal/static/vendor/vis-timeline-graph2d.min.js
+	# The "peer" build: the standalone one injects a <style> element, which the CSP blocks.
+	cp node_modules/vis-timeline/peer/umd/vis-timeline-graph2d.min.js portal/static/vendor/vis-timeline-graph2d.min.js
+	cp node_modules/vis-data/standalone/umd/vis-data.min.js portal/static/vendor/vis-data.min.js
+	cp node_modules/moment/min/moment.min.js portal/static/vendor/moment.min.js
+	cp node_modules/moment/LICENSE portal/static/vendor/moment.LICENSE
 	cp node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css portal/static/vendor/vis-timeline-graph2d.min.css
 	cp node_modules/vis-timeline/LICENSE.md portal/static/vendor/vis-timeline.LICENSE.md
 

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,7 +37,7 @@ from lantern.settings import Settings, get_settings
 from portal import chart as C
 from search.gateway import SecuredRecords, records_alias
 
-HUBS = {50: "BN50 HUB", 500: "BN500 HUB", 5000: "BN5000 HUB"}
+HUBS = {50: "HB05 HUB", 500: "HB50 HUB", 5000: "HB55 HUB"}
 EXPAND_TARGET_MS = 300.0
 PATH_TARGET_MS = 1000.0
 ANALYST = Principal(
@@ -54,14 +55,14 @@ def p(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def ensure(settings: Settings, wanted: int) -> int:
+def ensure(settings: Settings, wanted: int, *, hubs: bool = True) -> int:
     from demo.generator import iter_raw
     from indexer.pipeline import index_records
 
     client = make_client(settings, "ingest")
     alias = records_alias(settings)
     have = int(client.count(index=alias)["count"]) if client.indices.exists(index=alias) else 0
-    hub_total = sum(HUBS)
+    hub_total = sum(HUBS) if hubs else 0
     if have >= wanted + hub_total:
         return have
     print(
@@ -75,7 +76,7 @@ def ensure(settings: Settings, wanted: int) -> int:
             if n % 10_000 == 0:
                 print(f"  {n:,} records ({n / (time.perf_counter() - start):,.0f}/s)", flush=True)
             yield parse_record(raw)
-        for size, vrm in HUBS.items():
+        for size, vrm in HUBS.items() if hubs else ():
             made = 0
             for raw in iter_raw(size * 8, 1000 + size):
                 if "vehicles" not in raw:
@@ -92,10 +93,147 @@ def ensure(settings: Settings, wanted: int) -> int:
     return int(client.count(index=alias)["count"])
 
 
-def hub_node(records: SecuredRecords, vrm: str) -> C.NodeRef:
+def _mapped_fields(mapping: dict[str, object], prefix: str = "") -> list[str]:
+    """Every leaf path of a mapping (the copy keeps only fields this branch's mapping has)."""
+    out: list[str] = []
+    props = mapping.get("properties") or {}
+    assert isinstance(props, dict)
+    for name, spec in props.items():
+        if isinstance(spec, dict) and "properties" in spec:
+            out += _mapped_fields(spec, f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def copy_documents(settings: Settings, source_alias: str, wanted: int) -> int:
+    """Fill the bench index from another records index of the same mapping (server-side
+    ``_reindex``), and add the hubs as copies of its documents with the hub VRM.
+
+    A shortcut for a busy machine: the documents are the indexer's output of another load,
+    so the chart reads exactly what the portal reads; only their ingestion is skipped.
+    """
+    from opensearchpy import helpers
+
+    from lantern.indices import ensure_once
+    from mappings import records as R
+
+    client = make_client(settings, "ingest")
+    ensure_once(client, settings, [R])
+    alias = records_alias(settings)
+    write = settings.index_name("records") + "-write"
+    have = int(client.count(index=alias)["count"])
+    if have < wanted:
+        print(f"copying {wanted:,} documents from {source_alias} into {alias}", flush=True)
+        client.reindex(
+            body={
+                "source": {"index": source_alias, "_source": _mapped_fields(R.mappings())},
+                "dest": {"index": write},
+                "max_docs": wanted,
+            },
+            params={"timeout": "20m", "refresh": "true"},
+            request_timeout=1800,
+        )
+    hits = client.search(index=alias, body={"size": sum(HUBS), "sort": ["_doc"]})["hits"]["hits"]
+    actions = []
+    i = 0
+    for size, vrm in HUBS.items():
+        for _ in range(size):
+            src = dict(hits[i % len(hits)]["_source"])
+            i += 1
+            ents = dict(src.get("entities") or {})
+            ents["vrm"] = [hub_vrm(vrm)]
+            src["entities"] = ents
+            src["id"] = f"hub{size}-{i}"
+            actions.append({"_index": write, "_id": src["id"], "_source": src})
+    helpers.bulk(client, actions, chunk_size=1000, request_timeout=600)
+    client.indices.refresh(index=alias)
+    return int(client.count(index=alias)["count"])
+
+
+def synthesise(settings: Settings, wanted: int, base: int, seed: int) -> int:
+    """Fill the bench index with ``wanted`` documents fast: ``base`` demo records go through
+    the indexer, then copies of their documents are bulk-written with their people, vehicles,
+    phones and postcodes redrawn from pools sized to the index (so the graph has the demo's
+    shape at any size), plus the hubs.
+
+    A shortcut for a busy machine (the indexer's own speed is ``make bench-index``'s job):
+    every document is the indexer's output with identifiers swapped, so the chart reads the
+    same fields and shapes the portal does.
+    """
+    from opensearchpy import helpers
+
+    alias = records_alias(settings)
+    client = make_client(settings, "ingest")
+    have = int(client.count(index=alias)["count"]) if client.indices.exists(index=alias) else 0
+    if have >= wanted + sum(HUBS):
+        return have
+    ensure(settings, base, hubs=False)
+    docs = [
+        h["_source"]
+        for h in client.search(index=alias, body={"size": base, "sort": ["_doc"]})["hits"]["hits"]
+    ]
+    for d in docs:
+        d.pop("record", None)
+        d.pop("mentions", None)
+    rng = random.Random(seed)
+    pools = {
+        "person": max(10, wanted // 3),
+        "vrm": max(10, wanted // 10),
+        "phone": max(10, wanted // 5),
+        "postcode": max(10, wanted // 8),
+    }
+    write = settings.index_name("records") + "-write"
+
+    def redraw(src: dict[str, Any], n: int, hub: str | None) -> dict[str, Any]:
+        out = dict(src)
+        out["id"] = f"bench-{n}"
+        people = []
+        for p in src.get("people") or []:
+            q = dict(p)
+            if q.get("role") != "officer":
+                q["person_key"] = [f"pnc:bench{rng.randrange(pools['person'])}"]
+            people.append(q)
+        out["people"] = people
+        ents = dict(src.get("entities") or {})
+        ents["vrm"] = [hub] if hub else [f"BN{rng.randrange(pools['vrm'])}X" for _ in ents.get("vrm") or []]
+        ents["phone"] = [f"+4477009{rng.randrange(pools['phone']):07d}" for _ in ents.get("phone") or []]
+        ents["postcode"] = [f"ZZ{rng.randrange(pools['postcode'])} 1AA" for _ in ents.get("postcode") or []]
+        out["entities"] = ents
+        return out
+
+    def actions() -> Iterator[dict[str, Any]]:
+        n = 0
+        for size, vrm in HUBS.items():
+            for _ in range(size):
+                n += 1
+                yield {
+                    "_index": write,
+                    "_id": f"bench-{n}",
+                    "_source": redraw(docs[n % len(docs)], n, hub_vrm(vrm)),
+                }
+        for _ in range(wanted):
+            n += 1
+            yield {"_index": write, "_id": f"bench-{n}", "_source": redraw(docs[n % len(docs)], n, None)}
+
+    start = time.perf_counter()
+    print(
+        f"bulk-writing {wanted:,} + {sum(HUBS):,} hub documents (redrawn copies of {len(docs)})", flush=True
+    )
+    helpers.bulk(client, actions(), chunk_size=2000, request_timeout=600)
+    client.indices.refresh(index=alias)
+    print(f"written in {time.perf_counter() - start:,.0f}s", flush=True)
+    return int(client.count(index=alias)["count"])
+
+
+def hub_vrm(vrm: str) -> str:
     from entity_extraction import canonicalise
 
-    return C.NodeRef("vrm", canonicalise("VRM", vrm) or vrm)
+    return canonicalise("VRM", vrm) or vrm
+
+
+def hub_node(records: SecuredRecords, vrm: str) -> C.NodeRef:
+    return C.NodeRef("vrm", hub_vrm(vrm))
 
 
 def bench_expand(records: SecuredRecords, runs: int) -> bool:
@@ -183,9 +321,21 @@ def main() -> int:
     ap.add_argument("--paths", type=int, default=10)
     ap.add_argument("--prefix", default="lantern-benchchart-")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--copy-from", default="", help="a records alias to copy documents from")
+    ap.add_argument(
+        "--synthesise-from",
+        type=int,
+        default=0,
+        help="demo records to index first; redrawn copies of their documents fill --records",
+    )
     args = ap.parse_args()
     settings = get_settings().model_copy(update={"index_prefix": args.prefix})
-    total = ensure(settings, args.records)
+    if args.synthesise_from:
+        total = synthesise(settings, args.records, args.synthesise_from, args.seed)
+    elif args.copy_from:
+        total = copy_documents(settings, args.copy_from, args.records)
+    else:
+        total = ensure(settings, args.records)
     print(f"index {records_alias(settings)}: {total:,} records")
     records = SecuredRecords(make_client(settings, "serving"), settings, ANALYST)
     ok = bench_expand(records, args.runs)

@@ -65,7 +65,7 @@ def test_chart_this_expand_path_and_png(page: Any, artifacts: Path) -> None:
     with page.expect_download() as dl:
         page.click("#chart-png")
     assert dl.value.suggested_filename == "lantern-chart.png"
-    assert page.problems == []
+    assert page.problems == [], "\n".join(page.problems)
 
 
 def test_timeline_draws_items_that_open_records(page: Any, artifacts: Path) -> None:
@@ -78,4 +78,4 @@ def test_timeline_draws_items_that_open_records(page: Any, artifacts: Path) -> N
     page.screenshot(path=str(artifacts / "timeline.png"), full_page=True)
     page.locator(".vis-item").first.click()
     page.wait_for_url(re.compile(r".*/records/[0-9a-f-]{36}$"))
-    assert page.problems == []
+    assert page.problems == [], "\n".join(page.problems)
