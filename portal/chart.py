@@ -726,10 +726,8 @@ def shortest_paths(
         if total == 0:
             continue
         hops.append(Hop(u.id, v.id, total, recs))
-        kind = "co-occurs"
-        if u.kind in ENTITY_KINDS or v.kind in ENTITY_KINDS:
-            kind = LINK_NAMES[v.kind if v.kind in ENTITY_KINDS else u.kind]
-        g.add_edge(Edge(u.id, v.id, kind, f"{kind} ({total})", total, [r["id"] for r in recs]))
+        label = f"path: {total} record{'s' if total != 1 else ''}"
+        g.add_edge(Edge(u.id, v.id, "path", label, total, [r["id"] for r in recs]))
     return PathResult(g, [[n.id for n in p] for p in paths], hops, hops_done, complete)
 
 

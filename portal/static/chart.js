@@ -30,6 +30,8 @@
       box.hidden = false;
       var cy = window.cytoscape({
         container: box,
+        maxZoom: 2.5,
+        minZoom: 0.1,
         elements: elements(data),
         style: [
           { selector: "node", style: { label: "data(label)", "font-size": 9, "text-wrap": "ellipsis", "text-max-width": 120, "background-color": "#64748b", width: 22, height: 22 } },
@@ -43,7 +45,7 @@
           { selector: "edge", style: { width: 1.5, "line-color": "#94a3b8", label: "data(label)", "font-size": 7, "curve-style": "bezier" } },
           { selector: ".on-path", style: { "line-color": "#dc2626", "background-color": "#dc2626", width: 4 } }
         ],
-        layout: { name: typeof window.cytoscapeFcose === "function" ? "fcose" : "cose", animate: false, randomize: true }
+        layout: { name: typeof window.cytoscapeFcose === "function" ? "fcose" : "cose", animate: false, randomize: true, padding: 40 }
       });
       window.lanternChart = cy;
       (data.paths || []).forEach(function (p) { p.forEach(function (id) { cy.getElementById(id).addClass("on-path"); }); });
@@ -51,7 +53,7 @@
       var onPath = document.querySelectorAll("[data-path-node]");
       onPath.forEach(function (el) { var n = cy.getElementById(el.getAttribute("data-path-node")); if (n) { n.addClass("on-path"); } });
       cy.edges().forEach(function (e) {
-        if (e.source().hasClass("on-path") && e.target().hasClass("on-path") && e.data("kind") !== "appears in") { e.addClass("on-path"); }
+        if (e.data("kind") === "path" || (e.source().hasClass("on-path") && e.target().hasClass("on-path") && e.data("kind") !== "appears in")) { e.addClass("on-path"); }
       });
       // Double tap: pin or unpin a node where it is. Tap: open it.
       cy.on("dbltap", "node", function (ev) { var n = ev.target; if (n.locked()) { n.unlock(); } else { n.lock(); } });

@@ -40,7 +40,7 @@ def _split(params: list[tuple[str, str]]) -> tuple[list[str], list[str], str | N
     d: dict[str, list[str]] = {}
     for k, v in params:
         d.setdefault(k, []).append(v)
-    return d.get("n", []), d.get("x", []), (d.get("cap") or [None])[0]
+    return d.get("n", []), d.get("x", []), next(iter(d.get("cap", [])), None)
 
 
 def test_node_queries() -> None:
