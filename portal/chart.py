@@ -705,9 +705,11 @@ def shortest_paths(
     if not meet:
         return PathResult(g, [], hops, hops_done, complete)
     sub: nx.Graph = nx.Graph()
-    for m in sorted(meet)[: max_paths * 3]:
+    # Each meeting node gives at least one shortest path; tracing more than ``max_paths`` of
+    # them (and more than ``max_paths`` parents per layer) only costs queries.
+    for m in sorted(meet)[:max_paths]:
         for side in ("a", "b"):
-            _trace(records, m, seen[side][m], layers[side], sub, today)
+            _trace(records, m, seen[side][m], layers[side], sub, today, width=max_paths)
     try:
         paths = [list(p) for p in nx.all_shortest_paths(sub, a, b)][:max_paths]
     except (nx.NetworkXNoPath, nx.NodeNotFound):
@@ -716,8 +718,12 @@ def shortest_paths(
     nodes_on = {n for p in paths for n in p}
     labels = describe(records, sorted(nodes_on), today=today)
     g.merge(labels)
-    for u, v in sorted(on_path):
-        res = records.search(build_hop(u, v), today=today)
+    pairs = sorted(on_path)
+    for (u, v), res in zip(
+        pairs, records.msearch([build_hop(u, v) for u, v in pairs], today=today), strict=True
+    ):
+        if "error" in res:
+            continue
         recs = []
         for h in res["hits"]["hits"]:
             label, detail = _record_label(h.get("_source") or {})
@@ -745,19 +751,25 @@ def _trace(
     layers: Sequence[set[NodeRef]],
     sub: nx.Graph,
     today: date | None,
+    width: int = 3,
 ) -> None:
-    """Add edges from ``node`` back to layer 0 (every neighbour in the previous layer)."""
+    """Add edges from ``node`` back to layer 0 (up to ``width`` parents per layer, one
+    multi-search per layer)."""
     current = {node}
     for d in range(depth, 0, -1):
         prev = sorted(layers[d - 1])
         nxt: set[NodeRef] = set()
-        for c in sorted(current):
-            res = records.search(build_trace(c, prev), today=today)
+        todo = sorted(current)
+        for c, res in zip(
+            todo, records.msearch([build_trace(c, prev) for c in todo], today=today), strict=True
+        ):
+            if "error" in res:
+                continue
             for other in _neighbours(res.get("aggregations") or {}):
                 if other in layers[d - 1]:
                     sub.add_edge(c, other)
                     nxt.add(other)
-        current = nxt
+        current = set(sorted(nxt)[:width])
         if not current:
             return
 

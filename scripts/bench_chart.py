@@ -38,6 +38,7 @@ from portal import chart as C
 from search.gateway import SecuredRecords, records_alias
 
 HUBS = {50: "HB05 HUB", 500: "HB50 HUB", 5000: "HB55 HUB"}
+HUB_VALUES = {v.replace(" ", "") for v in HUBS.values()}  # canonical VRMs: no spaces
 EXPAND_TARGET_MS = 300.0
 PATH_TARGET_MS = 1000.0
 ANALYST = Principal(
@@ -282,7 +283,7 @@ def four_hops_apart(
         layer = {a}
         for _depth in range(4):
             found = C._neighbours(records.search(C.build_layer(sorted(layer), 200))["aggregations"])
-            layer = {n for n in found if n not in seen and not n.value.startswith("BN")}
+            layer = {n for n in found if n not in seen and n.value not in HUB_VALUES}
             seen |= layer
             if not layer:
                 break
