@@ -62,6 +62,7 @@ class ExtractedDocument:
     truncated: bool = False
     seconds: float = 0.0
     size: int = 0
+    member: str | None = None  # path inside the zip it came from (None: not from an archive)
 
     @property
     def text(self) -> str:
@@ -182,15 +183,15 @@ class Extractor:
             results = []
             for member in members:
                 member_digest = self.store.put_file(member.path)
-                results.append(
-                    self._extract_one(
-                        self.store.path(member_digest),
-                        member.name,
-                        member_digest,
-                        time.monotonic(),
-                        member.path.stat().st_size,
-                    )
+                doc = self._extract_one(
+                    self.store.path(member_digest),
+                    member.name,
+                    member_digest,
+                    time.monotonic(),
+                    member.path.stat().st_size,
                 )
+                doc.member = member.name.removeprefix(f"{name}/")
+                results.append(doc)
             return results
 
     def _extract_one(

@@ -51,9 +51,13 @@ def _classpath_file() -> Path:
     return TIKA_DIR / "target" / "classpath.txt"
 
 
+def _worker_class() -> Path:
+    return TIKA_DIR / "target" / "classes" / "lantern" / "tika" / "TikaWorker.class"
+
+
 def _needs_build() -> bool:
     marker = _classpath_file()
-    classes = TIKA_DIR / "target" / "classes" / "lantern" / "tika" / "TikaWorker.class"
+    classes = _worker_class()
     if not marker.exists() or not classes.exists():
         return True
     built = min(marker.stat().st_mtime, classes.stat().st_mtime)
@@ -81,6 +85,9 @@ def build_tika(force: bool = False) -> None:
         raise ExtractorUnavailable("Maven (mvn) is not installed; run `make system-deps`") from exc
     if proc.returncode != 0:
         raise ExtractorUnavailable("building the Tika worker failed:\n" + (proc.stdout + proc.stderr)[-4000:])
+    # Maven leaves up-to-date outputs untouched; stamp them so the next check sees this build.
+    for out in (_classpath_file(), _worker_class()):
+        os.utime(out)
 
 
 def tika_classpath() -> str:
