@@ -22,6 +22,7 @@ from opensearchpy import OpenSearch
 from indexer.attachments import AttachmentStage
 from indexer.bulk import bulk_index
 from indexer.documents import build_document
+from indexer.manifest import LinkStore, with_links
 from lantern import indices
 from lantern.records import AnyRecord
 from lantern.settings import Settings
@@ -139,6 +140,7 @@ class BatchIndexer:
         self.hooks = list(hooks)
         # Created on first use: a load without attachments never starts the Tika JVM.
         self._attachments = attachments
+        self.links = LinkStore(settings)
 
     @property
     def attachments(self) -> AttachmentStage:
@@ -177,6 +179,15 @@ class BatchIndexer:
         if not entries:
             return BatchOutcome(result, problems, [])
         now = datetime.now(UTC)
+        # Files linked to these records by a document manifest travel with them on every load.
+        links = self.links.links_for([e.record.record_id for e in entries])
+        if links:
+            entries = [
+                Entry(with_links(e.record, links[e.record.record_id]), e.source, e.line)
+                if e.record.record_id in links
+                else e
+                for e in entries
+            ]
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, Entry] = {}
         for entry, mentions in zip(entries, self._mentions(entries), strict=True):

@@ -110,9 +110,11 @@ def demo_data(
 def _register_optional_groups() -> None:
     """Attach the command groups of the top-layer packages."""
     from indexer.cli import register as register_indexer
+    from indexer.documents_cli import register as register_documents
     from portal.cli import register as register_portal
 
     register_indexer(app)
+    register_documents(app)
     register_portal(app)
 
 

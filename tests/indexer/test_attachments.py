@@ -245,3 +245,75 @@ def test_failed_and_missing_attachments_go_to_the_rejects_file(
     assert (counts["extracted"], counts["failed"]) == (1, 2)
     assert {row.error_code for row in ledger.rows(status="failed")} == {"encrypted", "missing"}
     assert record_id("TEST-CRIMES", "C-903") in {row.record_id for row in ledger.rows()}
+
+
+def test_manifest_links_files_to_records_loaded_before_and_after(
+    asettings: Settings, client: OpenSearch, tmp_path: Path
+) -> None:
+    from indexer.documents_cli import load_manifest
+    from indexer.pipeline import index_records
+
+    folder = asettings.attachments_root / f"feed-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    gen.text_pdf(folder / "mg11.pdf", ["Witness statement naming vehicle YB07 XYZ on page one."])
+    gen.docx(folder / "later.docx", ["Interview transcript: the suspect drove YB07 XYZ."])
+    restricted = parse_record(crime(905, markings={"restricted_units": ["COVERT-OPS"]}))
+    index_records([restricted], asettings, client, refresh=True)
+    (folder / "manifest.csv").write_text(
+        "file,source_system,source_id,title,kind\n"
+        "mg11.pdf,TEST-CRIMES,C-905,MG11 statement,statement\n"
+        "later.docx,TEST-CRIMES,C-906,Interview transcript,transcript\n"
+        "ghost.pdf,TEST-CRIMES,C-905,Ghost,exhibit\n"
+        "../outside.pdf,TEST-CRIMES,C-905,Escape,exhibit\n"
+    )
+    code = load_manifest(folder / "manifest.csv", asettings, client)
+    assert code == 1  # two rows rejected
+    query = {"term": {F.entity("VRM"): "YB07XYZ"}}
+    assert _search(client, asettings, query, OFFICER) == []  # restricted unit: not for PC One
+    (hit,) = _search(client, asettings, query, CLEARED)
+    assert hit["_source"][F.DOCUMENT][F.D_PARENT_ID] == restricted.record_id
+    assert hit["_source"][F.ACCESS_UNITS] == ["COVERT-OPS"]
+    rejects = sorted((asettings.state_dir / "rejects").glob("documents-*.ndjson"))
+    reasons = [r["errors"][0]["msg"] for r in read_ndjson(rejects[-1])]
+    assert any("no such file" in m for m in reasons) and any("inside the manifest" in m for m in reasons)
+
+    # C-906 is loaded afterwards, from a feed that does not mention the file: the link holds.
+    index_records([parse_record(crime(906))], asettings, client, refresh=True)
+    hits = _search(client, asettings, query, OFFICER)
+    assert [h["_source"][F.DOCUMENT][F.D_PARENT_ID] for h in hits] == [record_id("TEST-CRIMES", "C-906")]
+
+
+def test_retry_extracts_only_the_failed_documents(
+    asettings: Settings, client: OpenSearch, tmp_path: Path
+) -> None:
+    from documents.ledger import Ledger
+    from indexer.documents_cli import retry_failed
+    from indexer.pipeline import index_records
+
+    folder = asettings.attachments_root / f"retry-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    rel = folder.relative_to(asettings.attachments_root).as_posix()
+    gen.text_pdf(folder / "good.pdf", ["A good statement."])
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 truncated in transit")
+    rec = parse_record(
+        crime(
+            907,
+            attachments=[
+                {"path": f"{rel}/good.pdf", "title": "Good", "kind": "statement"},
+                {"path": f"{rel}/broken.pdf", "title": "Broken", "kind": "statement"},
+            ],
+        )
+    )
+    first = index_records([rec], asettings, client, refresh=True)
+    assert (first.documents, first.documents_failed) == (1, 1)
+    ledger = Ledger(asettings.state_dir / "documents.sqlite")
+    assert ledger.counts()["failed"] == 1
+
+    # The sender re-sends the file; a retry extracts it (and only it) and indexes it.
+    gen.text_pdf(folder / "broken.pdf", ["The re-sent statement mentions YB07 XYZ."])
+    assert retry_failed(asettings, client) == 0
+    assert ledger.counts()["failed"] == 0
+    hits = _search(client, asettings, {"term": {F.document(F.D_PATH): f"{rel}/broken.pdf"}}, OFFICER)
+    assert len(hits) == 1
+    rows = {r.key.rsplit("/", 1)[-1]: r for r in ledger.rows()}
+    assert rows["broken.pdf"].status == "extracted", rows
