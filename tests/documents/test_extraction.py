@@ -270,3 +270,29 @@ def test_store_is_content_addressed(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         store.path("../../etc/passwd")
     assert store.verify(a)
+
+
+def test_pages_render_as_png_and_are_cached(extractor: Extractor, tmp_path: Path) -> None:
+    from documents.errors import DocumentError
+    from documents.render import PageRenderer
+
+    pdf = gen.text_pdf(tmp_path / "r.pdf", ["one", "two"])
+    doc = _one(extractor, pdf)
+    renderer = PageRenderer(extractor.store, tmp_path / "cache")
+    png = renderer.page_png(doc.digest, doc.content_type, 2, width=400)
+    assert png.startswith(b"\x89PNG")
+    import io
+
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(png)).width == 400
+    assert renderer.page_png(doc.digest, doc.content_type, 2, width=400) == png
+    assert list((tmp_path / "cache").rglob("2-400.png"))
+    with pytest.raises(DocumentError):
+        renderer.page_png(doc.digest, doc.content_type, 3)
+    img = _one(extractor, gen.scanned_png(tmp_path / "i.png", ["IMAGE"], seed=1))
+    assert renderer.page_png(img.digest, img.content_type, 1, width=300).startswith(b"\x89PNG")
+    with pytest.raises(DocumentError):
+        renderer.page_png(
+            doc.digest, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 1
+        )
