@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .lantern/demo-data
 DEMO_RECORDS ?= 5000
 DEMO_SEED ?= 42
+# Crime reports given a statement (and every other one a scanned notebook page) in the demo.
+DEMO_DOCUMENTS ?= 24
 NER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
@@ -67,9 +69,11 @@ test: $(STAMP) system-deps launcher tika
 demo-data: $(STAMP)
 	$(BIN)/lantern demo-data --out $(DEMO_DIR) --records $(DEMO_RECORDS) --seed $(DEMO_SEED)
 
-demo: $(STAMP) opensearch-start demo-data
+demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern index init
+	$(BIN)/lantern documents demo --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
 	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
+	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 

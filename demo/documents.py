@@ -10,13 +10,15 @@ dependency for twenty lines). There is no free generator for Word 97 ``.doc`` or
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import random
 import zipfile
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
@@ -217,3 +219,157 @@ def zip_bomb(path: Path, inflated_bytes: int = 256 * 1024**2, layers: int = 1) -
         data = outer.getvalue()
     path.write_bytes(data)
     return path
+
+
+# ------------------------------------------------------------------------ demo attachments
+
+_VRM_LETTERS = "ABCDEFGHJKLMNPRSTUVWXY"  # no I, Q, Z; no O either: OCR reads it as 0
+
+
+def _needle_vrm(rnd: random.Random, taken: str) -> str:
+    """A valid current-format VRM that appears nowhere in ``taken`` (the feeds' text)."""
+    from entity_extraction import canonicalise
+
+    while True:
+        vrm = (
+            "".join(rnd.choice(_VRM_LETTERS) for _ in range(2))
+            + f"{rnd.choice([19, 20, 21, 22, 23, 69, 70, 71, 72, 73]):02d}"
+            + "".join(rnd.choice(_VRM_LETTERS) for _ in range(3))
+        )
+        spaced = f"{vrm[:4]} {vrm[4:]}"
+        if canonicalise("VRM", spaced) == vrm and vrm not in taken and spaced not in taken:
+            return spaced
+
+
+def _open_to_all(row: dict[str, Any]) -> bool:
+    m = row.get("markings") or {}
+    return not (m.get("sensitivity") or m.get("restricted_units") or m.get("handling_code") == "C")
+
+
+def attach_demo_documents(
+    feed_dir: Path, attachments_root: Path, count: int = 24, seed: int = 42
+) -> dict[str, object]:
+    """Give demo records documents: statements and scanned notebook pages on crime reports (in
+    the feed's ``attachments``), interview transcripts on case files (through a manifest).
+
+    Each scanned page names a VRM that appears nowhere else (listed in the returned summary and
+    in ``<attachments_root>/demo/NEEDLES.txt``): the demo's "find it only in a scan" check.
+    """
+    rnd = random.Random(seed)
+    crime_feed = feed_dir / "crime.ndjson"
+    case_feed = feed_dir / "case.ndjson"
+    taken = "".join(p.read_text(encoding="utf-8", errors="replace") for p in feed_dir.glob("*.*"))
+    crimes = [
+        json.loads(line) for line in crime_feed.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    demo_dir = attachments_root / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    open_rows = [i for i, r in enumerate(crimes) if _open_to_all(r)]
+    restricted_rows = [i for i, r in enumerate(crimes) if not _open_to_all(r)]
+    chosen = sorted(rnd.sample(open_rows, min(count, len(open_rows))))
+    if restricted_rows:
+        chosen.append(rnd.choice(restricted_rows))  # one restricted record with a scan too
+    needles: list[dict[str, str]] = []
+    for n, i in enumerate(chosen):
+        row = crimes[i]
+        folder = demo_dir / row["source_id"].replace("/", "-")
+        folder.mkdir(exist_ok=True)
+        rel = folder.relative_to(attachments_root).as_posix()
+        people = row.get("people") or []
+        witness = next(
+            (p for p in people if p.get("role") in ("victim", "witness")), people[0] if people else None
+        )
+        other = next((p for p in people if p is not witness), witness)
+        wname = f"{witness['forename']} {witness['surname']}" if witness else "the witness"
+        oname = f"{other['forename']} {other['surname']}" if other else "an unknown man"
+        phone = f"07700 900{rnd.randint(0, 999):03d}"
+        text_pdf(
+            folder / "statement.pdf",
+            [
+                f"WITNESS STATEMENT (MG11)\nStatement of {wname}.\n"
+                "This statement, consisting of 3 pages each signed by me, is true to the best of my "
+                "knowledge and belief.",
+                f"{row.get('modus_operandi', '')}\nI have known {oname} for about two years.",
+                f"After the incident I received a call from {phone}. I recognised the voice as {oname}.\n"
+                "I am willing to attend court.",
+            ],
+            title=f"Statement of {wname}",
+        )
+        attachments = [
+            {"path": f"{rel}/statement.pdf", "title": f"Statement of {wname}", "kind": "statement"}
+        ]
+        if n % 2 == 0 or i in restricted_rows:
+            vrm = _needle_vrm(rnd, taken)
+            taken += vrm
+            mixed_pdf(
+                folder / "notebook.pdf",
+                [
+                    f"Continuation sheet for {row['crime_reference']}. "
+                    "Scanned pocket notebook entry follows.",
+                    [
+                        "POCKET NOTEBOOK - ENTRY 14",
+                        f"Stopped a silver Vauxhall Astra {vrm}",
+                        f"on {row.get('location', {}).get('line1', 'the High Street')}.",
+                        f"Driver gave his name as {oname}.",
+                        "Vehicle searched, nothing found. Words said: no comment.",
+                    ],
+                ],
+                seed=seed + i,
+            )
+            attachments.append(
+                {
+                    "path": f"{rel}/notebook.pdf",
+                    "title": "Pocket notebook (scanned)",
+                    "kind": "scanned_document",
+                }
+            )
+            needles.append(
+                {
+                    "vrm": vrm,
+                    "record": row["crime_reference"],
+                    "page": "2",
+                    "restricted": "yes" if i in restricted_rows else "no",
+                }
+            )
+        row["attachments"] = [*row.get("attachments", []), *attachments]
+    with crime_feed.open("w", encoding="utf-8", newline="\n") as fh:
+        for row in crimes:
+            fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    manifest_rows = 0
+    if case_feed.exists():
+        cases = [
+            json.loads(line) for line in case_feed.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        manifest_dir = attachments_root / "demo-case-papers"
+        manifest_dir.mkdir(parents=True, exist_ok=True)
+        picked = rnd.sample(range(len(cases)), min(max(count // 3, 1), len(cases)))
+        with (manifest_dir / "manifest.csv").open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "source_system", "source_id", "title", "kind"])
+            for k in sorted(picked):
+                case = cases[k]
+                defendant = next((p for p in case.get("people", []) if p.get("role") == "defendant"), None)
+                dname = f"{defendant['forename']} {defendant['surname']}" if defendant else "the defendant"
+                name = f"{case['urn']}-interview.docx"
+                docx(
+                    manifest_dir / name,
+                    [
+                        f"Record of taped interview with {dname}.",
+                        "Q: Where were you on the evening in question? A: No comment.",
+                        "Q: Do you know anyone with the phone number "
+                        f"07700 900{rnd.randint(0, 999):03d}? A: No comment.",
+                    ],
+                    title="Record of taped interview (ROTI)",
+                )
+                writer.writerow(
+                    [name, case["source_system"], case["source_id"], f"Interview of {dname}", "transcript"]
+                )
+                manifest_rows += 1
+    (demo_dir / "NEEDLES.txt").write_text(
+        "VRMs that appear only inside a scanned page (record, page, restricted):\n"
+        + "".join(
+            f"{n['vrm']}\t{n['record']}\tpage {n['page']}\trestricted={n['restricted']}\n" for n in needles
+        )
+    )
+    return {"records_with_documents": len(chosen), "case_papers": manifest_rows, "needles": needles}
