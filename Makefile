@@ -71,7 +71,7 @@ demo-data: $(STAMP)
 
 demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern index init
-	$(BIN)/lantern documents demo --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
+	$(BIN)/lantern demo-documents --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
 	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
 	$(BIN)/lantern users demo

@@ -33,7 +33,7 @@ from documents.cache import TextCache
 from documents.extract import ExtractedDocument, Extractor
 from documents.ledger import Ledger
 from documents.store import sha256_file
-from indexer.documents import person_display
+from entity_extraction.names import person_display
 from lantern.records import AnyRecord, Attachment, attachment_id
 from lantern.settings import Settings
 from mappings import fields as F

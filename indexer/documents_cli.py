@@ -169,26 +169,6 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         raise typer.Exit(retry_failed(settings, _client(settings)))
 
-    @docs_app.command("demo")
-    def documents_demo(
-        feeds: Path = typer.Option(..., "--feeds", help="Demo feed folder (from `lantern demo-data`)"),
-        count: int = typer.Option(24, "--count", min=1, help="Crime reports to give documents"),
-        seed: int = typer.Option(42, "--seed"),
-    ) -> None:
-        """Generate demo statements and scanned pages for demo records (dev extra)."""
-        from demo.documents import attach_demo_documents
-
-        settings = get_settings()
-        summary = attach_demo_documents(feeds, settings.attachments_root, count=count, seed=seed)
-        console.print(
-            f"{summary['records_with_documents']} crime report(s) given statements/scans; "
-            f"{summary['case_papers']} case paper(s) in "
-            f"{settings.attachments_root / 'demo-case-papers' / 'manifest.csv'}"
-        )
-        console.print("VRMs that appear only inside a scanned page:")
-        for n in summary["needles"]:  # type: ignore[attr-defined]
-            console.print(f"  {n['vrm']}  {n['record']} page {n['page']}  restricted={n['restricted']}")
-
     @docs_app.command("status")
     def documents_status(limit: int = typer.Option(20, help="Failures to list")) -> None:
         """Counts per status (queued, extracted, ocr, failed) and the latest failures."""

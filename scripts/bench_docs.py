@@ -53,8 +53,8 @@ def make_inputs(work: Path, text_files: int, text_pages: int, scan_files: int, s
         texts.append(gen.text_pdf(text_dir / f"t{i:03d}.pdf", pages))
     scans = []
     for i in range(scan_files):
-        pages = [[f"CONTINUATION SHEET {i}.{p + 1}", *LINES] for p in range(scan_pages)]
-        scans.append(gen.scanned_pdf(scan_dir / f"s{i:03d}.pdf", pages, seed=i * 10))
+        scanned = [[f"CONTINUATION SHEET {i}.{p + 1}", *LINES] for p in range(scan_pages)]
+        scans.append(gen.scanned_pdf(scan_dir / f"s{i:03d}.pdf", scanned, seed=i * 10))
     return texts, scans
 
 
@@ -165,7 +165,9 @@ def main() -> int:
         texts, scans = make_inputs(work, args.text_files, args.text_pages, args.scan_files, args.scan_pages)
         lantern = Lantern(work)
 
-        ours_t, tika_t, text_pages = interleave(args.rounds, lambda: lantern.run(texts, cold=True), lambda: tika_direct(texts))
+        ours_t, tika_t, text_pages = interleave(
+            args.rounds, lambda: lantern.run(texts, cold=True), lambda: tika_direct(texts)
+        )
         ours_o, tess_o, scan_pages = interleave(
             args.rounds, lambda: lantern.run(scans, cold=False), lambda: tesseract_direct(scans, work)
         )
@@ -177,7 +179,9 @@ def main() -> int:
         ("text-layer PDFs", text_pages, ours_t, tika_t, "Tika CLI (tika-app --text, one JVM)"),
         ("scanned pages (OCR)", scan_pages, ours_o, tess_o, "pdftoppm -r 300 + tesseract"),
     ]
-    print(f"bench-docs: best of {args.rounds} interleaved rounds, one worker each side, cores={os.cpu_count()}")
+    print(
+        f"bench-docs: best of {args.rounds} interleaved rounds, one worker each side, cores={os.cpu_count()}"
+    )
     ok = True
     for label, pages, ours, theirs, engine in rows:
         ratio = theirs / ours

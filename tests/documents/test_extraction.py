@@ -6,14 +6,14 @@ Every input is generated here (reportlab, python-docx, Pillow); nothing real, no
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from demo import documents as gen
 from documents.archives import ArchiveLimits
-from documents.extract import Extractor, Limits
+from documents.extract import ExtractedDocument, Extractor, Limits
 from documents.ledger import Ledger
 from documents.store import ContentStore, sha256_file
 from documents.tika import TikaProcess
@@ -37,7 +37,7 @@ def extractor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Extractor]:
         yield ex
 
 
-def _one(extractor: Extractor, path: Path):  # type: ignore[no-untyped-def]
+def _one(extractor: Extractor, path: Path) -> ExtractedDocument:
     docs = extractor.extract(path)
     assert len(docs) == 1
     return docs[0]
@@ -68,7 +68,9 @@ def test_text_pdf_keeps_page_numbers(extractor: Extractor, tmp_path: Path) -> No
         ("eml", lambda p: gen.eml(p, "Sighting on Mill Lane", "\n".join(STATEMENT)), "message/rfc822"),
     ],
 )
-def test_each_format_extracts(extractor: Extractor, tmp_path: Path, suffix: str, make, mime: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_format_extracts(
+    extractor: Extractor, tmp_path: Path, suffix: str, make: Callable[[Path], Path], mime: str
+) -> None:
     path = tmp_path / f"doc.{suffix}"
     make(path)
     doc = _one(extractor, path)
@@ -279,6 +281,7 @@ def test_pages_render_as_png_and_are_cached(extractor: Extractor, tmp_path: Path
     pdf = gen.text_pdf(tmp_path / "r.pdf", ["one", "two"])
     doc = _one(extractor, pdf)
     renderer = PageRenderer(extractor.store, tmp_path / "cache")
+    assert doc.digest is not None
     png = renderer.page_png(doc.digest, doc.content_type, 2, width=400)
     assert png.startswith(b"\x89PNG")
     import io
@@ -291,6 +294,7 @@ def test_pages_render_as_png_and_are_cached(extractor: Extractor, tmp_path: Path
     with pytest.raises(DocumentError):
         renderer.page_png(doc.digest, doc.content_type, 3)
     img = _one(extractor, gen.scanned_png(tmp_path / "i.png", ["IMAGE"], seed=1))
+    assert img.digest is not None
     assert renderer.page_png(img.digest, img.content_type, 1, width=300).startswith(b"\x89PNG")
     with pytest.raises(DocumentError):
         renderer.page_png(

@@ -22,11 +22,12 @@ from documents.tika import TikaProcess
 from indexer.attachments import AttachmentExtractor, AttachmentStage, page_for_fragment
 from indexer.loader import load_files
 from indexer.pipeline import BatchIndexer, Entry
+from lantern.principal import Principal
 from lantern.records import attachment_id, parse_record, record_id
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
-from portal.access import Principal, can_read, secure
+from search.access import can_read, secure
 from tests.indexer.conftest import crime, read_ndjson, write_ndjson
 
 SCAN_VRM = "KX19 LMN"  # appears only inside the scanned page

@@ -11,14 +11,15 @@ from pathlib import Path
 from opensearchpy import OpenSearch
 
 from demo.documents import attach_demo_documents
+from demo.generator import generate
 from indexer.attachments import page_of
-from indexer.demo_data import generate
 from indexer.documents_cli import load_manifest
 from indexer.loader import load_files
+from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
-from portal.access import Principal, secure
+from search.access import secure
 
 DEMO_OFFICER = Principal(
     "officer", "PC Olivia Okafor", roles=frozenset({"officer"}), units=frozenset({"RESPONSE"})
