@@ -32,6 +32,7 @@ from opensearchpy import OpenSearch
 from documents.cache import TextCache
 from documents.extract import ExtractedDocument, Extractor
 from documents.ledger import Ledger
+from documents.pages import page_field
 from documents.store import sha256_file
 from entity_extraction.names import person_display
 from lantern.records import AnyRecord, Attachment, attachment_id
@@ -118,7 +119,7 @@ def build_attachment_document(
                 entities.setdefault(ent.label.lower(), {})[value] = None
             mentions.append(
                 {
-                    "field": f"page.{page.number}",
+                    "field": page_field(page.number),
                     "label": ent.label,
                     "start": ent.start,
                     "end": ent.end,
@@ -151,21 +152,6 @@ def build_attachment_document(
         },
     }
     return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
-
-
-def page_of(document: dict[str, Any], offset: int) -> int | None:
-    """Page number holding character ``offset`` of an attached document's TEXT."""
-    for page in document.get(F.DOCUMENT, {}).get(F.D_PAGES, []):
-        if page["start"] <= offset <= page["end"]:
-            return int(page["n"])
-    return None
-
-
-def page_for_fragment(document: dict[str, Any], fragment: str) -> int | None:
-    """Page of a highlight fragment (tags stripped): highlighters return verbatim substrings."""
-    text = document.get(F.TEXT) or ""
-    at = text.find(fragment)
-    return page_of(document, at) if at >= 0 else None
 
 
 # --------------------------------------------------------------------------- extraction

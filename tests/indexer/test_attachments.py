@@ -17,9 +17,10 @@ from opensearchpy import OpenSearch
 
 from demo import documents as gen
 from documents.extract import Extractor, Limits
+from documents.pages import page_for_fragment
 from documents.store import ContentStore
 from documents.tika import TikaProcess
-from indexer.attachments import AttachmentExtractor, AttachmentStage, page_for_fragment
+from indexer.attachments import AttachmentExtractor, AttachmentStage
 from indexer.loader import load_files
 from indexer.pipeline import BatchIndexer, Entry
 from lantern.principal import Principal

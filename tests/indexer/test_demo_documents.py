@@ -12,7 +12,7 @@ from opensearchpy import OpenSearch
 
 from demo.documents import attach_demo_documents
 from demo.generator import generate
-from indexer.attachments import page_of
+from documents.pages import page_of
 from indexer.documents_cli import load_manifest
 from indexer.loader import load_files
 from lantern.principal import Principal
