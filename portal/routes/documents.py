@@ -26,27 +26,11 @@ from lantern.principal import Principal
 from mappings import fields as F
 from portal import reads
 from portal.errors import NOT_FOUND, error_response
-from portal.present import Segment, mention_segments
+from portal.present import DOCUMENT_KIND_LABELS, Segment, document_href, mention_segments
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose, require_role
 
 router = APIRouter(include_in_schema=False)
-
-KIND_LABELS = {
-    "statement": "Statement",
-    "exhibit": "Exhibit",
-    "form": "Form",
-    "transcript": "Transcript",
-    "correspondence": "Correspondence",
-    "scanned_document": "Scanned document",
-    "photograph": "Photograph",
-    "other": "Document",
-}
-
-
-def document_href(doc_id: str, page: int | None = None) -> str:
-    base = f"/documents/{quote(doc_id, safe='')}"
-    return f"{base}?page={page}" if page and page > 1 else base
 
 
 @dataclass(frozen=True)
@@ -118,7 +102,7 @@ def document_view(
             "source": src,
             "doc": doc,
             "doc_id": src.get(F.ID),
-            "kind_label": KIND_LABELS.get(str(doc.get(F.D_KIND)), "Document"),
+            "kind_label": DOCUMENT_KIND_LABELS.get(str(doc.get(F.D_KIND)), "Document"),
             "page": view,
             "pages": len(pages_meta),
             "has_image": renderable(str(doc.get(F.D_CONTENT_TYPE, ""))),
