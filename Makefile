@@ -72,8 +72,9 @@ demo-data: $(STAMP)
 demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern index init
 	$(BIN)/lantern demo-documents --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
-	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
+	# Case papers arrive as a manifest: linked first, indexed with their records by the load.
 	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
+	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 

@@ -1,10 +1,10 @@
 """``lantern documents ...``: document manifests, status, and retrying the failed ones.
 
-Re-indexing a record from its stored original is how documents are (re)derived outside a feed
-load: the record goes through the same ``BatchIndexer`` as in a load, so its documents get its
-current markings, cached text is reused, and only documents without cached text (the failed
-ones) are extracted again. Reading the stored original is an ingest-side step (like a
-reindex); it serves no user and returns nothing to one.
+Outside a feed load, documents are (re)derived by re-indexing their record from the copy kept
+when it was last indexed with documents (``indexer.manifest.LinkStore``; never read back from
+the records index, which only the access-filtered gateway reads): the record goes through the
+same ``BatchIndexer`` as in a load, so its documents get its current markings, cached text is
+reused, and only documents without cached text (the failed ones) are extracted again.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from rich.table import Table
 from documents.ledger import Ledger
 from indexer.manifest import LinkStore, read_manifest
 from indexer.pipeline import BatchIndexer, Entry, LoadResult
-from lantern.records import parse_record
 from lantern.settings import Settings, get_settings
-from mappings import fields as F
 from mappings import records as records_index
 
 console = Console(stderr=True)
@@ -34,21 +32,21 @@ console = Console(stderr=True)
 def reindex_records(
     settings: Settings, client: OpenSearch, ids: Sequence[str]
 ) -> tuple[LoadResult, list[str]]:
-    """Re-index records from their stored originals; returns counts and the ids not found."""
-    alias = settings.index_name(records_index.NAME)
+    """Re-index records from the copies kept when they were last indexed with documents.
+
+    Returns the counts and the ids with no copy (never indexed with documents: their feed must
+    be loaded again, which picks manifest links up).
+    """
+    store = LinkStore(settings)
     total = LoadResult()
     missing: list[str] = []
     indexer = BatchIndexer(settings, client)
     try:
         for start in range(0, len(ids), settings.bulk_chunk_size):
             chunk = list(ids[start : start + settings.bulk_chunk_size])
-            resp = client.mget(index=alias, body={"ids": chunk}, _source_includes=[F.RECORD])
-            entries = []
-            for doc in resp["docs"]:
-                if not doc.get("found"):
-                    missing.append(doc["_id"])
-                    continue
-                entries.append(Entry(parse_record(doc["_source"][F.RECORD]), source="(stored)", line=0))
+            found = store.parents(chunk)
+            missing += [rid for rid in chunk if rid not in found]
+            entries = [Entry(found[rid], source="(kept copy)", line=0) for rid in chunk if rid in found]
             if entries:
                 outcome = indexer.run(entries)
                 outcome.result.problems = outcome.problems
@@ -56,7 +54,7 @@ def reindex_records(
                 total.add(outcome.result)
     finally:
         indexer.close()
-    client.indices.refresh(index=alias)
+    client.indices.refresh(index=settings.index_name(records_index.NAME))
     return total, missing
 
 
@@ -107,7 +105,10 @@ def load_manifest(manifest: Path, settings: Settings, client: OpenSearch) -> int
     console.print(f"{len(links):,} link(s) registered from {manifest}; {len(problems):,} row(s) rejected")
     console.print(_summary(result, started), highlight=False)
     if missing:
-        console.print(f"{len(missing):,} record(s) not loaded yet: their documents are indexed when they are")
+        console.print(
+            f"{len(missing):,} record(s) not yet indexed with documents: their documents are indexed "
+            "when their feed is next loaded (lantern index load ...)"
+        )
     if path is not None:
         console.print(f"rejected rows and failed documents written to {path}")
     return 0 if not problems and result.ok else 1
@@ -126,7 +127,7 @@ def retry_failed(settings: Settings, client: OpenSearch) -> int:
     path = _write_rejects(settings, [p.as_json() for p in result.problems])
     console.print(_summary(result, started), highlight=False)
     if missing:
-        console.print(f"{len(missing):,} record(s) are no longer in the index")
+        console.print(f"{len(missing):,} record(s) no longer have documents; nothing to retry for them")
     if path is not None:
         console.print(f"still failing: {path}")
     return 0 if result.ok else 1

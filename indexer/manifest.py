@@ -8,14 +8,16 @@ like an attachment named in a record feed.
 
 Links are kept in the documents database (state dir), so a record loaded later, or loaded
 again from a feed that does not name the file, still carries it. Records already indexed are
-re-indexed from their stored original right away (their documents appear and inherit the
-record's current markings); the others pick their links up when they are loaded.
+re-indexed right away from the copy kept when they were last indexed with documents; the
+others pick their links up when they are next loaded (``lantern index load`` of their feed).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,12 +26,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lantern.records import AnyRecord, Attachment, record_id
+from lantern.records import AnyRecord, Attachment, parse_record, record_id
 from lantern.settings import Settings
 
 REQUIRED = ("file", "source_system", "source_id", "title")
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS parents (
+    record_id  TEXT PRIMARY KEY,
+    record     TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS links (
     record_id TEXT NOT NULL,
     path      TEXT NOT NULL,
@@ -72,6 +79,37 @@ class LinkStore:
                 "manifest=excluded.manifest",
                 (rid, att.path, att.title, att.kind.value, manifest),
             )
+
+    # The validated original of every record indexed WITH documents, as last indexed: what
+    # `documents retry` and a manifest re-index from. Reading it back from the records index
+    # is not an option (only the access-filtered gateway reads that index), and these copies
+    # are exactly as fresh as the documents derived from them: rewritten on every index of
+    # the record, dropped when it is indexed without documents.
+    def save_parents(self, records: Sequence[AnyRecord]) -> None:
+        if not records:
+            return
+        now = time.time()
+        with self._db() as db:
+            db.executemany(
+                "INSERT INTO parents(record_id, record, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(record_id) DO UPDATE SET record=excluded.record, updated_at=excluded.updated_at",
+                [(r.record_id, r.model_dump_json(), now) for r in records],
+            )
+
+    def forget_parents(self, record_ids: Sequence[str]) -> None:
+        if not record_ids:
+            return
+        with self._db() as db:
+            db.executemany("DELETE FROM parents WHERE record_id = ?", [(rid,) for rid in record_ids])
+
+    def parents(self, record_ids: Sequence[str]) -> dict[str, AnyRecord]:
+        out: dict[str, AnyRecord] = {}
+        with self._db() as db:
+            for rid in record_ids:
+                row = db.execute("SELECT record FROM parents WHERE record_id = ?", (rid,)).fetchone()
+                if row is not None:
+                    out[rid] = parse_record(json.loads(row[0]))
+        return out
 
     def links_for(self, record_ids: Sequence[str]) -> dict[str, list[Attachment]]:
         if not record_ids:

@@ -188,6 +188,9 @@ class BatchIndexer:
                 else e
                 for e in entries
             ]
+        latest_records = {e.record.record_id: e.record for e in entries}
+        self.links.save_parents([r for r in latest_records.values() if r.attachments])
+        self.links.forget_parents([rid for rid, r in latest_records.items() if not r.attachments])
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, Entry] = {}
         for entry, mentions in zip(entries, self._mentions(entries), strict=True):
