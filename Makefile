@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= .lantern/demo-data
 DEMO_RECORDS ?= 5000
 DEMO_SEED ?= 42
+# Crime reports given a statement (and every other one a scanned notebook page) in the demo.
+DEMO_DOCUMENTS ?= 24
 NER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
-        demo-data eval-ner eval-search bench-ner bench-index bench-search bench-chart bench-alerts bench-scale clean
+        demo-data tika bench-docs eval-ner eval-search bench-ner bench-index bench-search bench-chart bench-alerts bench-scale clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,12 +22,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's chromium for the Playwright browser tests (no browser download at run time).
+# Debian packages: chromium for the Playwright browser tests (no browser download at run time);
+# Tesseract (+English), ocrmypdf and poppler-utils for documents (OCR, page images).
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng ocrmypdf poppler-utils
 system-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing Debian chromium..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@missing=""; \
+	for pair in chromium:/usr/bin/chromium tesseract-ocr:/usr/bin/tesseract \
+	            tesseract-ocr-eng:/usr/share/tesseract-ocr/5/tessdata/eng.traineddata \
+	            ocrmypdf:/usr/bin/ocrmypdf poppler-utils:/usr/bin/pdftoppm; do \
+	  [ -e "$${pair#*:}" ] || missing="$$missing $${pair%%:*}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# The Tika worker (launcher/tika): tika-app from Maven Central, compiled once.
+tika: $(STAMP)
+	$(BIN)/python -c "from documents.tika import build_tika; build_tika()"
 
 launcher: $(STAMP)
 	$(BIN)/python -c "from lantern.embedded import build_launcher; build_launcher()"
@@ -47,7 +61,7 @@ lint: $(STAMP)
 # The test suite starts its own embedded OpenSearch on separate ports (see tests/conftest.py)
 # and stops it at the end; a running demo node is left alone.
 # The layering and the types are checked first: a violation fails the run before pytest.
-test: $(STAMP) system-deps launcher
+test: $(STAMP) system-deps launcher tika
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
@@ -55,8 +69,11 @@ test: $(STAMP) system-deps launcher
 demo-data: $(STAMP)
 	$(BIN)/lantern demo-data --out $(DEMO_DIR) --records $(DEMO_RECORDS) --seed $(DEMO_SEED)
 
-demo: $(STAMP) opensearch-start demo-data
+demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern index init
+	$(BIN)/lantern demo-documents --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
+	# Case papers arrive as a manifest: linked first, indexed with their records by the load.
+	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
 	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
@@ -106,9 +123,13 @@ bench-chart: $(STAMP) opensearch-start
 bench-alerts: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_alerts.py
 
+# Pages/s for text-layer and scanned PDFs against Tika and Tesseract run on their own.
+bench-docs: $(STAMP) system-deps tika
+	$(BIN)/python scripts/bench_docs.py
+
 bench-scale: $(STAMP)
 	$(BIN)/python scripts/bench_scale.py
 
 clean:
 	-$(BIN)/lantern opensearch stop
-	rm -rf .lantern launcher/target
+	rm -rf .lantern launcher/target launcher/tika/target

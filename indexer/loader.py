@@ -150,7 +150,14 @@ class _RowRate(ProgressColumn):
         elapsed = task.elapsed or 0
         rows = task.fields.get("rows", 0)
         rate = rows / elapsed if elapsed > 0 else 0
-        return Text(f"{rows:,} rows  {rate:,.0f} rows/s", style="progress.data.speed")
+        docs = task.fields.get("documents", 0)
+        failed = task.fields.get("documents_failed", 0)
+        extra = (
+            f"  {docs:,} docs ({failed:,} failed) {docs / elapsed if elapsed > 0 else 0:,.1f} docs/s"
+            if docs or failed
+            else ""
+        )
+        return Text(f"{rows:,} rows  {rate:,.0f} rows/s{extra}", style="progress.data.speed")
 
 
 class _Progress:
@@ -159,6 +166,8 @@ class _Progress:
     def __init__(self, console: Console | None, total_bytes: int) -> None:
         self.console = console
         self.rows = 0
+        self.documents = 0
+        self.documents_failed = 0
         self.started = time.monotonic()
         self.last_log = self.started
         self.total = total_bytes
@@ -186,12 +195,25 @@ class _Progress:
         else:
             self._log(f"loading {name}", force=True)
 
-    def advance(self, rows: int, offset: int) -> None:
+    def advance(self, rows: int, offset: int, documents: int = 0, documents_failed: int = 0) -> None:
         self.rows += rows
+        self.documents += documents
+        self.documents_failed += documents_failed
         if self.bar is not None:
-            self.bar.update(self.task, completed=self.done_before + offset, rows=self.rows)
+            self.bar.update(
+                self.task,
+                completed=self.done_before + offset,
+                rows=self.rows,
+                documents=self.documents,
+                documents_failed=self.documents_failed,
+            )
         else:
-            self._log(f"{self.rows:,} rows")
+            docs = (
+                f", {self.documents:,} documents ({self.documents_failed:,} failed)"
+                if self.documents or self.documents_failed
+                else ""
+            )
+            self._log(f"{self.rows:,} rows{docs}")
 
     def end_file(self, size: int) -> None:
         self.done_before += size
@@ -338,6 +360,7 @@ def load_files(
             indices.promote(client, settings, records_index, target)
             promoted = True
     finally:
+        indexer.close()
         progress.close()
         writer.close()
         if rebuild and not promoted:
@@ -394,7 +417,7 @@ def _load_rows(
         result.problems = [*rejected, *outcome.problems]
         total.add(result)
         checkpoint.save(feed, last_line)
-        progress.advance(pending, last_offset)
+        progress.advance(pending, last_offset, result.documents, result.documents_failed)
         entries, rejected, pending = [], [], 0
 
     for row in rows:
@@ -429,6 +452,14 @@ def print_summary(report: LoadReport, console: Console) -> None:
         )
     )
     Console().print(table)
+    if r.documents or r.documents_failed:
+        console.print(
+            f"attached documents: {r.documents:,} indexed "
+            f"({r.document_pages:,} pages, {r.ocr_pages:,} by OCR; "
+            f"{r.documents_extracted:,} extracted now, the rest from the text cache), "
+            f"{r.documents_failed:,} failed (in the rejects file with their reason)",
+            highlight=False,
+        )
     for source, line in report.resumed.items():
         console.print(f"resumed {source} after line {line:,} (checkpoint)")
     for sample in r.warning_samples:

@@ -19,8 +19,10 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from indexer.attachments import AttachmentStage
 from indexer.bulk import bulk_index
 from indexer.documents import build_document
+from indexer.manifest import LinkStore, with_links
 from lantern import indices
 from lantern.records import AnyRecord
 from lantern.settings import Settings
@@ -63,11 +65,32 @@ class LoadResult:
     failed: int = 0
     warnings: int = 0
     skipped: int = 0  # rows before a resume checkpoint, not read again
+    # Attached documents: indexed, failed (in the rejects file with their reason), pages, OCR'd
+    # pages, and how many were extracted now rather than taken from the text cache.
+    documents: int = 0
+    documents_failed: int = 0
+    document_pages: int = 0
+    ocr_pages: int = 0
+    documents_extracted: int = 0
     problems: list[Problem] = field(default_factory=list)
     warning_samples: list[str] = field(default_factory=list)
 
     def add(self, other: LoadResult) -> None:
-        for name in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings", "skipped"):
+        for name in (
+            "read",
+            "indexed",
+            "created",
+            "updated",
+            "rejected",
+            "failed",
+            "warnings",
+            "skipped",
+            "documents",
+            "documents_failed",
+            "document_pages",
+            "ocr_pages",
+            "documents_extracted",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         room = MAX_KEPT_PROBLEMS - len(self.problems)
         self.problems.extend(other.problems[: max(room, 0)])
@@ -75,7 +98,7 @@ class LoadResult:
 
     @property
     def ok(self) -> bool:
-        return self.rejected == 0 and self.failed == 0
+        return self.rejected == 0 and self.failed == 0 and self.documents_failed == 0
 
 
 @dataclass
@@ -105,6 +128,7 @@ class BatchIndexer:
         index: str | None = None,
         extract_entities: bool = True,
         hooks: Sequence[Hook] = (),
+        attachments: AttachmentStage | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -114,6 +138,19 @@ class BatchIndexer:
         self.index = index
         self.extract_entities = extract_entities
         self.hooks = list(hooks)
+        # Created on first use: a load without attachments never starts the Tika JVM.
+        self._attachments = attachments
+        self.links = LinkStore(settings)
+
+    @property
+    def attachments(self) -> AttachmentStage:
+        if self._attachments is None:
+            self._attachments = AttachmentStage(self.settings, self.client, self.index, self.extract_entities)
+        return self._attachments
+
+    def close(self) -> None:
+        if self._attachments is not None:
+            self._attachments.close()
 
     def _mentions(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
         mentions: list[dict[str, Any]] = [{} for _ in entries]
@@ -142,6 +179,18 @@ class BatchIndexer:
         if not entries:
             return BatchOutcome(result, problems, [])
         now = datetime.now(UTC)
+        # Files linked to these records by a document manifest travel with them on every load.
+        links = self.links.links_for([e.record.record_id for e in entries])
+        if links:
+            entries = [
+                Entry(with_links(e.record, links[e.record.record_id]), e.source, e.line)
+                if e.record.record_id in links
+                else e
+                for e in entries
+            ]
+        latest_records = {e.record.record_id: e.record for e in entries}
+        self.links.save_parents([r for r in latest_records.values() if r.attachments])
+        self.links.forget_parents([rid for rid, r in latest_records.items() if not r.attachments])
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, Entry] = {}
         for entry, mentions in zip(entries, self._mentions(entries), strict=True):
@@ -157,10 +206,46 @@ class BatchIndexer:
                 result.indexed += 1
             docs[doc[F.ID]] = doc
             where[doc[F.ID]] = entry
+        # Attached documents: extracted (or cached) text, each its own search document carrying
+        # a copy of its record's access fields, indexed in the same bulk request as the record.
+        latest = {entry.record.record_id: entry for entry in entries}
+        parents = [(e, docs[rid]) for rid, e in latest.items() if rid in docs]
+        # Always consulted, even for a batch without attachments: a record that lost its last
+        # attachment must lose that document too. The Tika JVM starts only when one is extracted.
+        stage = self.attachments
+        attached: dict[str, dict[str, Any]] = {}
+        outcome_docs = stage.documents([(e.record, d) for e, d in parents])
+        by_record = {e.record.record_id: e for e, _ in parents}
+        for doc_id, (att_doc, parent_id) in outcome_docs.docs.items():
+            attached[doc_id] = att_doc
+            docs[doc_id] = att_doc
+            where[doc_id] = by_record[parent_id]
+        stats = outcome_docs.batch
+        result.documents_extracted += stats.extracted
+        result.document_pages += stats.pages
+        result.ocr_pages += stats.ocr_pages
+        for f in stats.failures:
+            entry = by_record[f.record.record_id]
+            result.documents_failed += 1
+            problems.append(
+                Problem(
+                    "document_failed",
+                    entry.source,
+                    entry.line,
+                    [{"loc": f"attachments[{f.index}]", "msg": f.message, "code": f.code, "path": f.key}],
+                    raw=f.attachment.model_dump(mode="json"),
+                    record_id=f.record.record_id,
+                )
+            )
         acked: list[dict[str, Any]] = []
+        kept: set[str] = set()
         for item in bulk_index(self.client, self.settings, self.index, docs.values()):
             entry = where[item.doc_id]
-            if item.ok:
+            if item.ok and item.doc_id in attached:
+                result.documents += 1
+                kept.add(item.doc_id)
+                acked.append(docs[item.doc_id])
+            elif item.ok:
                 result.indexed += 1
                 if item.result == "created":
                     result.created += 1
@@ -168,10 +253,13 @@ class BatchIndexer:
                     result.updated += 1
                 acked.append(docs[item.doc_id])
             else:
-                result.failed += 1
+                if item.doc_id in attached:
+                    result.documents_failed += 1
+                else:
+                    result.failed += 1
                 problems.append(
                     Problem(
-                        "failed",
+                        "document_failed" if item.doc_id in attached else "failed",
                         entry.source,
                         entry.line,
                         [
@@ -185,6 +273,9 @@ class BatchIndexer:
                         record_id=item.doc_id,
                     )
                 )
+        # Documents no longer attached, or whose extraction now fails, must not outlive the
+        # markings they were indexed with.
+        stage.remove_stale([d[F.ID] for _, d in parents], keep=kept)
         for hook in self.hooks:
             hook(acked)
         return BatchOutcome(result, problems, acked)
@@ -212,11 +303,14 @@ def index_records(
     """
     indexer = BatchIndexer(settings, client, index=index, extract_entities=extract_entities, hooks=hooks)
     total = LoadResult()
-    for chunk in batched(records, settings.bulk_chunk_size):
-        total.read += len(chunk)
-        outcome = indexer.run([Entry(r) for r in chunk])
-        outcome.result.problems = outcome.problems
-        total.add(outcome.result)
+    try:
+        for chunk in batched(records, settings.bulk_chunk_size):
+            total.read += len(chunk)
+            outcome = indexer.run([Entry(r) for r in chunk])
+            outcome.result.problems = outcome.problems
+            total.add(outcome.result)
+    finally:
+        indexer.close()
     if refresh:
         client.indices.refresh(index=indexer.index)
     return total

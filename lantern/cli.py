@@ -107,12 +107,37 @@ def demo_data(
     Console().print(table)
 
 
+@app.command("demo-documents")
+def demo_documents(
+    feeds: Path = typer.Option(..., "--feeds", help="Demo feed folder (from `lantern demo-data`)"),
+    count: int = typer.Option(24, "--count", min=1, help="Crime reports to give documents"),
+    seed: int = typer.Option(42, "--seed"),
+) -> None:
+    """Give demo records statements and scanned pages (needs the dev extra: reportlab, Pillow)."""
+    from demo.documents import attach_demo_documents
+
+    settings = get_settings()
+    summary = attach_demo_documents(feeds, settings.attachments_root, count=count, seed=seed)
+    console.print(
+        f"{summary['records_with_documents']} crime report(s) given statements/scans; "
+        f"{summary['case_papers']} case paper(s) in "
+        f"{settings.attachments_root / 'demo-case-papers' / 'manifest.csv'}"
+    )
+    console.print("VRMs that appear only inside a scanned page:")
+    needles = summary["needles"]
+    assert isinstance(needles, list)
+    for n in needles:
+        console.print(f"  {n['vrm']}  {n['record']} page {n['page']}  restricted={n['restricted']}")
+
+
 def _register_optional_groups() -> None:
     """Attach the command groups of the top-layer packages."""
     from indexer.cli import register as register_indexer
+    from indexer.documents_cli import register as register_documents
     from portal.cli import register as register_portal
 
     register_indexer(app)
+    register_documents(app)
     register_portal(app)
 
 

@@ -222,6 +222,38 @@ class AccessMarkings(Strict):
     restricted_units: list[Code] = Field(default_factory=list)
 
 
+class AttachmentKind(StrEnum):
+    STATEMENT = "statement"
+    EXHIBIT = "exhibit"
+    FORM = "form"  # MG forms and the like
+    TRANSCRIPT = "transcript"
+    CORRESPONDENCE = "correspondence"
+    SCANNED_DOCUMENT = "scanned_document"
+    PHOTOGRAPH = "photograph"
+    OTHER = "other"
+
+
+def _relative_attachment_path(value: str) -> str:
+    # Attachment paths are resolved inside settings.attachments_root by the loader; a feed
+    # must not be able to point outside it.
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
+        raise ValueError("attachment path must be relative to the attachments root")
+    if any(p == ".." for p in parts):
+        raise ValueError("attachment path must not contain '..'")
+    if any(c in value for c in "\t\n\r\0"):
+        raise ValueError("attachment path contains control characters")
+    return value
+
+
+class Attachment(Strict):
+    """A document attached to a record: a file under the attachments root, with a title."""
+
+    path: Annotated[NonEmpty, AfterValidator(_relative_attachment_path)]
+    title: NonEmpty
+    kind: AttachmentKind = AttachmentKind.OTHER
+
+
 # ----------------------------------------------------------------------- record types
 
 
@@ -241,6 +273,8 @@ class RecordBase(Strict):
     locations: list[Address] = Field(default_factory=list, max_length=100)
     markings: AccessMarkings = Field(default_factory=AccessMarkings)
     review_date: date | None = None
+    # Indexed as documents of their own that carry this record's markings (indexer.attachments).
+    attachments: list[Attachment] = Field(default_factory=list, max_length=100)
 
     @property
     def record_id(self) -> str:
@@ -499,6 +533,11 @@ AnyRecord = CustodyRecord | CrimeReport | CaseFile | IntelligenceReport
 
 def record_id(source_system: str, source_id: str) -> str:
     return str(uuid.uuid5(RECORD_ID_NAMESPACE, f"{source_system}\x1f{source_id}"))
+
+
+def attachment_id(parent_record_id: str, path: str) -> str:
+    """Search-document id of one attached document (``path``: a zip member is ``zip!member``)."""
+    return str(uuid.uuid5(RECORD_ID_NAMESPACE, f"{parent_record_id}\x1fattachment\x1f{path}"))
 
 
 def parse_record(data: object) -> AnyRecord:

@@ -59,6 +59,27 @@ class Settings(BaseSettings):
     bulk_max_retries: int = Field(default=8, ge=0)
     state_dir: Path = Path(".lantern/state")
 
+    # --- Documents and attachments (documents/) ---------------------------------------------
+    # Originals live here, named by SHA-256 (see documents/store.py for the object-store path).
+    documents_root: Path = Path(".lantern/documents")
+    # Attachment paths in feeds are resolved inside this folder and may not leave it.
+    attachments_root: Path = Path(".lantern/attachments")
+    # Wall-clock limit for one document (Tika + OCR of all its pages); past it the document
+    # fails with "timeout" and the load moves on.
+    documents_time_limit: float = Field(default=180.0, gt=0)
+    documents_max_chars: int = Field(default=5_000_000, ge=1000)
+    documents_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    tika_threads: int = Field(default=2, ge=1)
+    tika_heap: str = "512m"
+    # Tesseract processes at once (each single-threaded): the cores, by default.
+    ocr_workers: int = Field(default=0, ge=0)
+    ocr_languages: str = "eng"
+    # Zip archives: nesting depth, members and total unpacked size (bomb limits).
+    archive_max_depth: int = Field(default=2, ge=0)
+    archive_max_members: int = Field(default=500, ge=1)
+    archive_max_total_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+    archive_max_ratio: float = Field(default=200.0, gt=1)
+
     # --- Portal -------------------------------------------------------------------------
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     portal_host: str = "127.0.0.1"

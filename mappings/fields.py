@@ -136,5 +136,30 @@ ACCESS_UNITS: Final = "access_units"  # keyword[]: restricted to these units
 ACCESS_HANDLING: Final = "access_handling"  # keyword: P | C | absent
 REVIEW_DATE: Final = "review_date"  # date: past it, the record leaves search
 
+# --- attached documents (indexer.attachments) -----------------------------------------
+# An attachment is its own search document in this index: the parent record's identity,
+# dates, access fields and original (RECORD) copied onto it, its text in TEXT, its entities in
+# ENTITIES, and these fields under DOCUMENT (absent on record documents). One access filter
+# and one gateway therefore cover documents with no code path of their own.
+DOCUMENT: Final = "document"  # object
+D_PARENT_ID: Final = "parent_id"  # keyword: id of the record it is attached to
+D_DIGEST: Final = "digest"  # keyword: SHA-256 of the original (the content store's key)
+D_PATH: Final = "path"  # keyword: attachment path from the feed (zip members: "a.zip!dir/f.pdf")
+D_NAME: Final = "name"  # keyword: file name shown to users
+D_TITLE: Final = "title"  # text (english) + .keyword: "Witness statement of ..."
+D_KIND: Final = "kind"  # keyword: statement | exhibit | form | ...
+D_CONTENT_TYPE: Final = "content_type"  # keyword
+D_STATUS: Final = "status"  # keyword: extracted | ocr
+D_PAGE_COUNT: Final = "page_count"  # integer
+D_OCR_PAGES: Final = "ocr_pages"  # integer: pages whose text came from OCR
+# [{"n", "start", "end", "ocr"}]: where each page's text lies in TEXT (stored, not indexed), so
+# a highlight or a mention maps back to its page.
+D_PAGES: Final = "pages"
+
+
+def document(sub: str) -> str:
+    return f"{DOCUMENT}.{sub}"
+
+
 # --- the validated original ---------------------------------------------------------
 RECORD: Final = "record"  # object, enabled: false

@@ -20,7 +20,7 @@ from mappings import analysis as A
 from mappings import fields as F
 
 NAME = "records"
-VERSION = 2  # 2: per-part folded names and phonetic key families (issue 11)
+VERSION = 3  # 2: folded names and phonetic key families (issue 11); 3: attached documents (F.DOCUMENT)
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -87,6 +87,19 @@ def mappings() -> dict[str, Any]:
         F.P_ALIASES: _name(),
     }
     entities = {label.lower(): ENTITY_FIELD[label] for label in F.ENTITY_LABELS}
+    document: dict[str, Any] = {
+        F.D_PARENT_ID: KEYWORD,
+        F.D_DIGEST: KEYWORD,
+        F.D_PATH: KEYWORD,
+        F.D_NAME: KEYWORD,
+        F.D_TITLE: _english(fields={"keyword": {"type": "keyword", "ignore_above": 512}}),
+        F.D_KIND: KEYWORD,
+        F.D_CONTENT_TYPE: KEYWORD,
+        F.D_STATUS: KEYWORD,
+        F.D_PAGE_COUNT: {"type": "integer"},
+        F.D_OCR_PAGES: {"type": "integer"},
+        F.D_PAGES: {"type": "object", "enabled": False},
+    }
     props: dict[str, Any] = {
         F.ID: KEYWORD,
         F.RECORD_TYPE: KEYWORD,
@@ -121,6 +134,7 @@ def mappings() -> dict[str, Any]:
         F.ACCESS_UNITS: KEYWORD,
         F.ACCESS_HANDLING: KEYWORD,
         F.REVIEW_DATE: DATE,
+        F.DOCUMENT: {"type": "object", "dynamic": "strict", "properties": document},
         F.RECORD: {"type": "object", "enabled": False},
     }
     return {"dynamic": "strict", "properties": props}

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from documents.pages import first_mention, mention_page, page_for_fragment, page_text
 from lantern.principal import INTEL_CLEARANCE, Principal
 from mappings import fields as F
 from search.builders import FACETS, HIGHLIGHT_POST, HIGHLIGHT_PRE
@@ -158,6 +159,8 @@ class ResultItem:
     chips: list[Chip]
     score: float | None = None
     href: str = ""
+    # An attached document: "Statement, page 3" (None for a record).
+    document: str | None = None
 
 
 def _local(dt: datetime) -> datetime:
@@ -195,7 +198,46 @@ def humanise(value: str | None) -> str:
     return (value or "").replace("_", " ")
 
 
-def result_item(hit: Mapping[str, Any], user: Principal) -> ResultItem:
+DOCUMENT_KIND_LABELS = {
+    "statement": "Statement",
+    "exhibit": "Exhibit",
+    "form": "Form",
+    "transcript": "Transcript",
+    "correspondence": "Correspondence",
+    "scanned_document": "Scanned document",
+    "photograph": "Photograph",
+    "other": "Document",
+}
+
+
+def document_href(doc_id: str, page: int | None = None) -> str:
+    base = f"/documents/{quote(doc_id, safe='')}"
+    return f"{base}?page={page}" if page and page > 1 else base
+
+
+def _document_page(
+    src: Mapping[str, Any], hl: Mapping[str, list[str]], idents: Sequence[str]
+) -> tuple[int, list[Segment] | None]:
+    """The page a document hit is about, and a snippet from it when the engine gave none."""
+    for frag in hl.get(F.TEXT, []):
+        page = page_for_fragment(src, strip_markers(frag))
+        if page is not None:
+            return page, None
+    mention = first_mention(src, idents)
+    if mention is not None:
+        page = mention_page(mention) or 1
+        text = page_text(src, page)
+        start, end = int(mention["start"]), int(mention["end"])
+        if 0 <= start < end <= len(text):
+            lo, hi = max(0, start - 90), min(len(text), end + 90)
+            before, after = " ".join(text[lo:start].split()), " ".join(text[end:hi].split())
+            return page, [Segment(before + " "), Segment(text[start:end], mark=True), Segment(" " + after)]
+        return page, None
+    return 1, None
+
+
+def result_item(hit: Mapping[str, Any], user: Principal, idents: Sequence[str] = ()) -> ResultItem:
+    """One result; ``idents`` (canonical identifiers searched for) place a document hit on its page."""
     src: Mapping[str, Any] = hit.get("_source") or {}
     hl: Mapping[str, list[str]] = hit.get("highlight") or {}
     rtype = str(src.get(F.RECORD_TYPE, ""))
@@ -235,6 +277,18 @@ def result_item(hit: Mapping[str, Any], user: Principal) -> ResultItem:
         for value in entities.get(label.lower(), [])[:3]:
             chips.append(Chip(label, value, entity_href(label, value), ENTITY_LABEL_NAMES[label]))
     rid = str(src.get(F.ID) or hit.get("_id"))
+    href = f"/records/{quote(rid, safe='')}"
+    document_label = None
+    doc = src.get(F.DOCUMENT)
+    if isinstance(doc, Mapping):
+        page, snippet = _document_page(src, hl, idents)
+        kind = DOCUMENT_KIND_LABELS.get(str(doc.get(F.D_KIND)), "Document")
+        document_label = f"{kind}, page {page}"
+        href = document_href(rid, page)
+        if snippet is not None and not restricted_intel:
+            snippets = [snippet]
+        # A document's own people are not structured: the record's are in its original.
+        people = []
     return ResultItem(
         id=rid,
         record_type=rtype,
@@ -248,7 +302,8 @@ def result_item(hit: Mapping[str, Any], user: Principal) -> ResultItem:
         snippets=snippets,
         chips=chips[:MAX_CHIPS],
         score=hit.get("_score"),
-        href=f"/records/{quote(rid, safe='')}",
+        href=href,
+        document=document_label,
     )
 
 

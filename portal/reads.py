@@ -57,6 +57,12 @@ class SearchOutcome:
     capped: bool  # more results exist than paging can reach
 
 
+def _idents(req: B.SearchRequest) -> list[str]:
+    from search.parser import Ident
+
+    return [leaf.value for leaf in req.parsed.leaves(positive_only=True) if isinstance(leaf, Ident)]
+
+
 def run_search(
     client: OpenSearch,
     settings: Settings,
@@ -74,7 +80,7 @@ def run_search(
     pages = max(1, math.ceil(reachable / size))
     return SearchOutcome(
         request=req,
-        items=[result_item(h, user) for h in hits],
+        items=[result_item(h, user, _idents(req)) for h in hits],
         total=total,
         aggs=resp.get("aggregations", {}),
         took_ms=int(resp.get("took", 0)),
@@ -242,6 +248,49 @@ def fetch_record(
     except ValidationError:
         log.exception("record %s no longer validates; showing the search document only", record_id)
     return RecordHit(source, record)
+
+
+@dataclass(frozen=True)
+class AttachedDocumentLink:
+    title: str
+    kind: str
+    pages: int
+    ocr_pages: int
+    href: str
+
+
+def record_documents(
+    client: OpenSearch, settings: Settings, user: Principal, record_id: str, *, today: date | None = None
+) -> list[AttachedDocumentLink]:
+    """The documents attached to a record that ``user`` may read (same filter as the record)."""
+    from portal.present import DOCUMENT_KIND_LABELS, document_href
+
+    body: dict[str, Any] = {
+        "query": {"term": {F.document(F.D_PARENT_ID): record_id}},
+        "size": 100,
+        "_source": [
+            F.ID,
+            F.document(F.D_TITLE),
+            F.document(F.D_KIND),
+            F.document(F.D_PAGE_COUNT),
+            F.document(F.D_OCR_PAGES),
+        ],
+        "sort": [{F.document(F.D_PATH): "asc"}],
+    }
+    out = []
+    for hit in SecuredRecords(client, settings, user).search(body, today=today)["hits"]["hits"]:
+        src = hit.get("_source") or {}
+        doc = src.get(F.DOCUMENT) or {}
+        out.append(
+            AttachedDocumentLink(
+                title=str(doc.get(F.D_TITLE) or "Document"),
+                kind=DOCUMENT_KIND_LABELS.get(str(doc.get(F.D_KIND)), "Document"),
+                pages=int(doc.get(F.D_PAGE_COUNT) or 0),
+                ocr_pages=int(doc.get(F.D_OCR_PAGES) or 0),
+                href=document_href(str(src.get(F.ID) or hit["_id"])),
+            )
+        )
+    return out
 
 
 @dataclass
@@ -421,7 +470,7 @@ def entity_page(
         label=label,
         value=value,
         total=total,
-        items=[result_item(h, user) for h in resp.get("hits", {}).get("hits", [])],
+        items=[result_item(h, user, [value]) for h in resp.get("hits", {}).get("hits", [])],
         timeline=[
             Bucket(str(b.get("key_as_string")), int(b["doc_count"]))
             for b in aggs.get("timeline", {}).get("buckets", [])

@@ -107,6 +107,14 @@ RESULT_SOURCE = [
     F.people(F.P_DOB),
     F.people(F.P_PNC_ID),
     f"{F.RECORD}.sanitised_text",
+    # Attached documents: their label and page spans, and the text and mentions that place a
+    # hit on its page (documents.pages).
+    F.document(F.D_KIND),
+    F.document(F.D_TITLE),
+    F.document(F.D_PARENT_ID),
+    F.document(F.D_PAGES),
+    F.MENTIONS,
+    F.TEXT,
 ]
 
 
@@ -801,7 +809,10 @@ def build_linked(
             "bool": {
                 "should": should,
                 "minimum_should_match": 1,
-                "must_not": [{"ids": {"values": [record_id]}}],
+                "must_not": [
+                    {"ids": {"values": [record_id]}},
+                    {"term": {F.document(F.D_PARENT_ID): record_id}},
+                ],
             }
         },
         "size": size,

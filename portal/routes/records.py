@@ -6,9 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from lantern.principal import Principal
 from lantern.records import AnyRecord, CaseFile, CrimeReport, CustodyRecord, IntelligenceReport
@@ -152,6 +153,9 @@ def record_context(request: Request, user: Principal, hit: reads.RecordHit) -> d
         "entities": visible_entities(source, record, user, fields),
         "full_intel": sees_full_intelligence(user),
         "people": record.all_people() if record is not None else [],
+        "documents": reads.record_documents(
+            request.app.state.client, request.app.state.settings, user, str(source.get(F.ID))
+        ),
     }
 
 
@@ -165,6 +169,8 @@ def record_page(
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
         return error_response(request, NOT_FOUND)
     src = hit.source
+    if F.DOCUMENT in src:
+        return RedirectResponse(f"/documents/{quote(str(src.get(F.ID)), safe='')}", status_code=303)
     audit.record(
         request,
         "record.view",

@@ -33,7 +33,9 @@ def _constant_paths() -> set[str]:
             continue
         if const.startswith("P_"):
             paths.add(F.people(value))
-        elif const in {"PEOPLE", "ENTITIES"}:
+        elif const.startswith("D_"):
+            paths.add(F.document(value))
+        elif const in {"PEOPLE", "ENTITIES", "DOCUMENT"}:
             continue  # containers: their children are checked
         else:
             paths.add(value)
@@ -53,6 +55,7 @@ def test_mapping_is_strict_at_every_object_level() -> None:
     assert m["dynamic"] == "strict"
     assert m["properties"][F.PEOPLE]["dynamic"] == "strict"
     assert m["properties"][F.ENTITIES]["dynamic"] == "strict"
+    assert m["properties"][F.DOCUMENT]["dynamic"] == "strict"
 
 
 @pytest.fixture(scope="module")
