@@ -145,7 +145,7 @@ class UserStore:
         r, c = _validate(roles, clearances)
         if check_policy:
             try:
-                passwords.check_password_policy(password)
+                passwords.check_password_policy(password, [name, display_name or ""])
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
         ensure_security_indices(self.client, self.settings)
@@ -186,7 +186,7 @@ class UserStore:
     def set_password(self, username: str, password: str, *, check_policy: bool = True) -> None:
         if check_policy:
             try:
-                passwords.check_password_policy(password)
+                passwords.check_password_policy(password, [username])
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
         self._update(
