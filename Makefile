@@ -61,10 +61,14 @@ demo: $(STAMP) opensearch-start demo-data
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 
-# htmx is vendored (committed) from the npm package pinned in package.json; rerun to update.
+# htmx and Swagger UI are vendored (committed) from the npm packages pinned in package.json;
+# rerun to update. Swagger UI serves /api/docs from the portal itself (no CDN).
 vendor:
 	npm install --no-audit --no-fund
 	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js
+	mkdir -p portal/static/vendor/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/LICENSE portal/static/vendor/swagger-ui/
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py
