@@ -140,6 +140,7 @@ class UserStore:
         clearances: Iterable[str] = (),
         display_name: str | None = None,
         check_policy: bool = True,
+        home_postcodes: Iterable[str] = (),
     ) -> User:
         name = normalise_username(username)
         r, c = _validate(roles, clearances)
@@ -162,6 +163,9 @@ class UserStore:
             "updated_at": now,
             "password_changed_at": now,
         }
+        postcodes = sorted({p.strip().upper() for p in home_postcodes if p.strip()})
+        if postcodes:  # for the own_postcode anomaly flag (lantern.anomalies)
+            doc["home_postcodes"] = postcodes
         try:
             self.client.index(index=self.write_index, id=name, body=doc, op_type="create", refresh="wait_for")
         except ConflictError as exc:

@@ -12,11 +12,10 @@ from opensearchpy import OpenSearch
 
 from lantern.anomalies import extra_flags, names_person, strip_rank
 from lantern.audit import AuditLog, is_self_search
-from lantern.indices import forget_ensured, writer_target
+from lantern.indices import forget_ensured
 from lantern.principal import Principal
 from lantern.settings import Settings
-from lantern.users import create_user
-from mappings import users as users_mapping
+from lantern.users import UserStore
 from portal.security.auditq import baseline_spikes
 from tests.portal_fixtures import PASSWORD
 
@@ -53,16 +52,15 @@ def fsettings(settings: Settings) -> Iterator[Settings]:
 def people(client: OpenSearch, fsettings: Settings) -> dict[str, Principal]:
     out = {}
     for name, display in (("okafor", "PC Olivia Okafor"), ("patel", "DS Priya Patel"), ("solo", "Solo")):
-        u = create_user(
-            client, fsettings, name, PASSWORD, roles=("officer",), units=("RESPONSE",), display_name=display
+        u = UserStore(client, fsettings).create(
+            name,
+            PASSWORD,
+            roles=("officer",),
+            units=("RESPONSE",),
+            display_name=display,
+            home_postcodes=["se1 7pb"] if name == "okafor" else [],
         )
         out[name] = u.principal()
-    client.update(
-        index=writer_target(fsettings, users_mapping),
-        id="okafor",
-        body={"doc": {"home_postcodes": ["SE1 7PB"]}},
-        refresh=True,
-    )
     return out
 
 
