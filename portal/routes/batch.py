@@ -100,7 +100,7 @@ async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose
         return render(request, "analyst/batch.html", ctx)
     event = audit.record(request, "batch_search", details={**details, "mode": "job"})
     # The job runs after this request has gone: its manifests carry the request's context.
-    context = {
+    context: dict[str, Any] = {
         "principal": user,
         "purpose": purpose,
         "client_addr": request.client.host if request.client else None,
