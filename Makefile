@@ -78,7 +78,9 @@ demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 
-# htmx, cytoscape, cytoscape-fcose (with its layout-base/cose-base) and vis-timeline are vendored (committed) from the npm package pinned in package.json; rerun to update.
+# htmx, cytoscape, cytoscape-fcose (with its layout-base/cose-base), vis-timeline and Swagger UI are
+# vendored (committed) from the npm packages pinned in package.json; rerun to update. Swagger UI
+# serves /api/docs from the portal itself (no CDN).
 vendor:
 	npm install --no-audit --no-fund
 	cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js
@@ -95,6 +97,9 @@ vendor:
 	cp node_modules/moment/LICENSE portal/static/vendor/moment.LICENSE
 	cp node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css portal/static/vendor/vis-timeline-graph2d.min.css
 	cp node_modules/vis-timeline/LICENSE.md portal/static/vendor/vis-timeline.LICENSE.md
+	mkdir -p portal/static/vendor/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/LICENSE portal/static/vendor/swagger-ui/
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py

@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
+from lantern.anomalies import UserDirectory, extra_flags, strip_rank
 from lantern.clock import iso, utcnow
+from lantern.disclosures import DisclosureLog, chunks
 from lantern.errors import AuditUnavailable
 from lantern.indices import ensure_security_indices, writer_target
 from lantern.principal import Principal
@@ -77,7 +79,7 @@ def is_self_search(query: str, display_name: str) -> bool:
     """Whether a search query names the searching user (spelling and nickname tolerant)."""
     from entity_extraction.names import fold, forename_variants, name_tokens, phonetic_keys
 
-    own = name_tokens(display_name)
+    own = name_tokens(strip_rank(display_name))  # "PC Olivia Okafor" is Olivia Okafor
     words = name_tokens(query)
     if not own or not words:
         return False
@@ -113,6 +115,8 @@ class AuditLog:
         self.head_file = Path(head_file or settings.audit_head_file)
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None
+        self.disclosures = DisclosureLog(client, settings)
+        self.directory = UserDirectory(client, settings)
 
     # --- writing -------------------------------------------------------------------------
     def record(
@@ -125,19 +129,24 @@ class AuditLog:
         details: dict[str, Any] | None = None,
         principal: Principal | None = None,
         username: str | None = None,
+        purpose: Any = None,
+        client_addr: str | None = None,
+        session_ref: str | None = None,
     ) -> dict[str, Any]:
         """Append one event; raises AuditUnavailable if it cannot be written.
 
         ``principal`` / ``username`` name the actor when the request has none yet (a login
-        attempt) or there is no request (the command line).
+        attempt) or there is no request (the command line). A background job (no request)
+        passes the ``purpose``, ``client_addr`` and ``session_ref`` of the request that started
+        it. The record ids the event discloses are also written to the disclosures index.
         """
         state = getattr(request, "state", None)
         principal = principal or getattr(state, "principal", None)
-        purpose = getattr(state, "purpose", None)
+        purpose = purpose or getattr(state, "purpose", None)
         session = getattr(state, "security_session", None)
         if request is not None:
             client_addr = request.client.host if request.client else None
-        else:
+        elif client_addr is None:
             client_addr = f"cli:{_os_user()}"
         target_j = _jsonable(target or {})
         details_j = _jsonable(details or {})
@@ -145,13 +154,25 @@ class AuditLog:
             user = principal.username
         else:
             user = username or (f"cli:{_os_user()}" if request is None else "-")
+        now = utcnow()
+        flags = self._flags(action, principal, purpose, details_j)
+        flags += extra_flags(
+            action,
+            principal,
+            purpose,
+            details_j,
+            settings=self.settings,
+            directory=self.directory,
+            now=now,
+            already=flags,
+        )
         event: dict[str, Any] = {
-            "ts": iso(utcnow()),
+            "ts": iso(now),
             "user": user,
             "display_name": principal.display_name if principal else None,
             "roles": sorted(principal.roles) if principal else [],
             "client": client_addr,
-            "session": session.ref if session is not None else None,
+            "session": session.ref if session is not None else session_ref,
             "action": action,
             "outcome": outcome,
             "purpose_code": purpose.code if purpose else None,
@@ -161,9 +182,37 @@ class AuditLog:
             "details": details_j,
             "query": str(details_j["query"])[:2000] if details_j.get("query") else None,
             "shown_ids": [str(i) for i in details_j.get("shown_ids") or []],
-            "flags": self._flags(action, principal, purpose, details_j),
+            "flags": flags,
         }
-        return self.append(event)
+        doc = self.append(event)
+        self.disclosures.write(doc)
+        return doc
+
+    def record_manifest(
+        self,
+        request: Request | None,
+        action: str,
+        ids: list[str],
+        *,
+        of_seq: int,
+        chunk_size: int | None = None,
+        **context: Any,
+    ) -> list[dict[str, Any]]:
+        """The record ids a bulk action (``export``, ``batch_search``) disclosed, as manifest events
+        ``<action>.manifest`` of at most ``chunk_size`` ids each, pointing at the action's event.
+
+        Written before the records are shown: if any chunk cannot be written, nothing is.
+        """
+        parts = chunks(ids, chunk_size) if chunk_size else chunks(ids)
+        return [
+            self.record(
+                request,
+                f"{action}.manifest",
+                details={"of_seq": of_seq, "chunk": n, "chunks": len(parts), "shown_ids": part},
+                **context,
+            )
+            for n, part in enumerate(parts, start=1)
+        ]
 
     @staticmethod
     def _flags(action: str, principal: Principal | None, purpose: Any, details: dict[str, Any]) -> list[str]:

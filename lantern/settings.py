@@ -94,6 +94,39 @@ class Settings(BaseSettings):
     audit_head_file: Path = Path(".lantern/audit-chain-head.log")
     export_max_rows: int = Field(default=10_000, ge=1)
 
+    # --- Bulk disclosure limits (issue 13) -------------------------------------------------
+    # Roles that may export and run batch searches; a force sets its own list.
+    bulk_roles: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["analyst", "supervisor"])
+    # Export rows one user may take per UTC day; a supervisor may grant more (audited).
+    export_daily_rows: int = Field(default=20_000, ge=1)
+    # Per-user rate limits, in the `limits` package's notation ("60/minute;600/hour").
+    rate_limit_search: str = "60/minute;1000/hour"
+    rate_limit_suggest: str = "240/minute"
+    rate_limit_record: str = "120/minute;2000/hour"
+    rate_limit_batch: str = "6/minute;60/hour"
+    rate_limit_export: str = "5/minute;50/hour"
+    # Where the counters live: "memory://" (per worker process; N workers allow N times the
+    # limit) or any `limits` storage URI (e.g. "redis://host:6379" shared by every worker).
+    rate_limit_storage: str = "memory://"
+    rate_limits_enabled: bool = True
+
+    # --- Anomaly flags (issue 13) -----------------------------------------------------------
+    # Working hours (UTC, [start, end)); bulk actions outside them are flagged.
+    working_hours_start: int = Field(default=7, ge=0, le=23)
+    working_hours_end: int = Field(default=19, ge=1, le=24)
+    # One audited search-like action in N is queued for supervisor review (0: none).
+    review_sample_one_in: int = Field(default=50, ge=0)
+    # A day's activity above this multiple of the user's own daily baseline is a spike.
+    volume_spike_factor: float = Field(default=4.0, gt=1)
+    volume_spike_min_actions: int = Field(default=50, ge=1)
+
+    @field_validator("bulk_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [r.strip() for r in value.split(",") if r.strip()]
+        return value
+
     @field_validator("opensearch_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

@@ -140,12 +140,13 @@ class UserStore:
         clearances: Iterable[str] = (),
         display_name: str | None = None,
         check_policy: bool = True,
+        home_postcodes: Iterable[str] = (),
     ) -> User:
         name = normalise_username(username)
         r, c = _validate(roles, clearances)
         if check_policy:
             try:
-                passwords.check_password_policy(password)
+                passwords.check_password_policy(password, [name, display_name or ""])
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
         ensure_security_indices(self.client, self.settings)
@@ -162,6 +163,9 @@ class UserStore:
             "updated_at": now,
             "password_changed_at": now,
         }
+        postcodes = sorted({p.strip().upper() for p in home_postcodes if p.strip()})
+        if postcodes:  # for the own_postcode anomaly flag (lantern.anomalies)
+            doc["home_postcodes"] = postcodes
         try:
             self.client.index(index=self.write_index, id=name, body=doc, op_type="create", refresh="wait_for")
         except ConflictError as exc:
@@ -186,7 +190,7 @@ class UserStore:
     def set_password(self, username: str, password: str, *, check_policy: bool = True) -> None:
         if check_policy:
             try:
-                passwords.check_password_policy(password)
+                passwords.check_password_policy(password, [username])
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
         self._update(

@@ -31,6 +31,8 @@ def body(settings: Settings) -> dict[str, Any]:
                 "created_at": {"type": "date"},
                 "updated_at": {"type": "date"},
                 "password_changed_at": {"type": "date"},
+                # Postcodes the user lives at (optional): a search for one is flagged (own_postcode).
+                "home_postcodes": {"type": "keyword"},
             },
         },
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2_fragments.fastapi import Jinja2Blocks
 
@@ -13,6 +13,7 @@ from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from portal.errors import install_error_handlers
 from portal.present import ENTITY_LABEL_NAMES, TYPE_LABELS, entity_href, fmt_date, humanise
+from portal.rendering import render
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -53,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "access control, and every call audited."
         ),
         version="1",
-        docs_url="/api/docs",
+        # /api/docs is the portal's own page with Swagger UI vendored from npm (FastAPI's default
+        # loads it from a CDN and starts it with an inline script, which the CSP forbids).
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -73,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_routes.router)
     # Analyst tools (saved queries, notifications, batch search, CSV export).
     install_analyst(app)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        return render(request, "api_docs.html", {"openapi_url": app.openapi_url or "/api/openapi.json"})
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> PlainTextResponse:

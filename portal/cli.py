@@ -95,6 +95,9 @@ def users_add(
     clearance: list[str] = typer.Option([], "--clearance", help="sensitivity flag, intel, intel_c (repeat)"),
     display_name: str | None = typer.Option(None, "--display-name"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
+    home_postcode: list[str] = typer.Option(
+        [], "--home-postcode", help="where the user lives: searches for it are flagged (repeatable)"
+    ),
 ) -> None:
     """Create a local account."""
     from lantern.users import UserError
@@ -103,7 +106,13 @@ def users_add(
     password = _read_password(password_stdin)
     try:
         user = ctx.users.create(
-            username, password, roles=role, units=unit, clearances=clearance, display_name=display_name
+            username,
+            password,
+            roles=role,
+            units=unit,
+            clearances=clearance,
+            display_name=display_name,
+            home_postcodes=home_postcode,
         )
     except UserError as exc:
         console.print(f"[red]error:[/red] {exc}")

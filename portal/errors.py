@@ -10,12 +10,15 @@ to the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opensearchpy.exceptions import (
     AuthenticationException,
@@ -27,6 +30,7 @@ from opensearchpy.exceptions import (
     SerializationError,
     TransportError,
 )
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lantern.errors import AuditUnavailable, BadQuery, IndexMissing, NotFound, SearchUnavailable
@@ -133,8 +137,45 @@ def error_response(request: Request, view: ErrorView, headers: dict[str, str] | 
     return response
 
 
+# Searches that fail (a query the engine rejects: 400; parameters that do not validate: 422)
+# are audited too: probing with malformed queries is itself worth seeing.
+SEARCH_PATHS = (
+    "/search",
+    "/api/search",
+    "/suggest",
+    "/api/suggest",
+    "/export",
+    "/batch",
+    "/entity/",
+    "/api/entities/",
+)
+
+
+async def audit_failed_search(request: Request, status: int, reason: str) -> None:
+    if not request.url.path.startswith(SEARCH_PATHS):
+        return
+    security = getattr(request.app.state, "security", None)
+    if security is None or getattr(request.state, "principal", None) is None:
+        return
+    with contextlib.suppress(AuditUnavailable):  # the search was refused anyway
+        await run_in_threadpool(
+            security.audit.record,
+            request,
+            "search.failed",
+            outcome=f"http_{status}",
+            target={"path": request.url.path},
+            details={
+                "query": request.query_params.get("q", "")[:1000],
+                "status": status,
+                "reason": reason[:500],
+            },
+        )
+
+
 async def _handle(request: Request, exc: Exception) -> Response:
     view = classify(exc)
+    if view.status in (400, 422):
+        await audit_failed_search(request, view.status, type(exc).__name__)
     if view.status >= 500:
         log.error(
             "%s on %s %s: %r", view.title, request.method, request.url.path, exc, exc_info=view is INTERNAL
@@ -152,18 +193,29 @@ HTTP_TITLES = {
     405: "Not allowed",
     422: "Check what you entered",
     428: "State a purpose first",
+    429: "Too many requests",
 }
 
 
 async def _handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
+    if exc.status_code in (400, 422) and wants_json(request):
+        await audit_failed_search(request, exc.status_code, str(exc.detail))
     if exc.status_code < 400 or wants_json(request):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
     if exc.status_code == 404:
         return error_response(request, NOT_FOUND, headers or None)
+    if exc.status_code in (400, 422):
+        await audit_failed_search(request, exc.status_code, str(exc.detail))
     title = HTTP_TITLES.get(exc.status_code, "Request refused")
     return error_response(request, ErrorView(exc.status_code, title, str(exc.detail)), headers or None)
+
+
+async def _handle_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    await audit_failed_search(request, 422, "invalid parameters")
+    return await request_validation_exception_handler(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -171,4 +223,5 @@ def install_error_handlers(app: FastAPI) -> None:
         if issubclass(cls, Exception):
             app.add_exception_handler(cls, _handle)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(Exception, _handle)

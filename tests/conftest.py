@@ -61,6 +61,14 @@ def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory
             "index_prefix": f"lantern-test-{run}-",
             "state_dir": state,
             "audit_head_file": state / "audit-head.log",
+            # Rate limits stay on, set far above what any test does in a minute; the limits
+            # themselves are tested with tight values (tests/security/test_limits.py).
+            "rate_limit_search": "100000/minute",
+            "rate_limit_suggest": "100000/minute",
+            "rate_limit_record": "100000/minute",
+            "rate_limit_batch": "100000/minute",
+            "rate_limit_export": "100000/minute",
+            "review_sample_one_in": 0,
         }
     )
 

@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -141,3 +142,14 @@ def set_purpose(test_client: TestClient, code: str, reference: str | None) -> No
         data={"code": code, "reference": reference or "", "csrf_token": csrf_from(page.text), "next": "/"},
     )
     assert res.status_code == 303, f"purpose not accepted: {res.status_code} {res.text[:300]}"
+
+
+def post_export(test_client: TestClient, params: dict[str, Any] | list[tuple[str, str]]) -> Any:
+    """Export as the search page's form does: a POST with the session's CSRF token."""
+    page = test_client.get("/")
+    assert page.status_code == 200, page.text[:300]
+    items = list(params.items()) if isinstance(params, dict) else list(params)
+    data: dict[str, list[str]] = {"csrf_token": [csrf_from(page.text)]}
+    for key, value in items:
+        data.setdefault(key, []).append(str(value))
+    return test_client.post("/export", data=data)

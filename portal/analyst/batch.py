@@ -270,6 +270,10 @@ def run_lines(
     return out
 
 
+def shown_ids(results: Sequence[LineResult]) -> list[str]:
+    return [m.id for r in results for m in r.matches]
+
+
 def summary(results: Sequence[LineResult]) -> dict[str, Any]:
     return {
         "lines_with_hits": sum(1 for r in results if r.total),
@@ -322,7 +326,11 @@ class JobRegistry:
         *,
         dob_years: int,
         today: date | None = None,
+        before_show: Callable[[list[LineResult]], None] | None = None,
     ) -> BatchJob:
+        """Run ``parsed`` in a background thread. ``before_show`` gets each chunk's results
+        before the job page can show them (the route audits the disclosed ids there); if it
+        raises, the job stops and nothing more is shown."""
         with self._lock:
             self._expire()
             running = [j for j in self._jobs.values() if j.owner == user.username and not j.finished]
@@ -336,6 +344,8 @@ class JobRegistry:
             self._jobs[job.id] = job
 
         def progress(chunk: list[LineResult]) -> None:
+            if before_show is not None:
+                before_show(chunk)
             with self._lock:
                 job.results.extend(chunk)
 

@@ -146,13 +146,27 @@ class Export:
     total: int  # readable matches
     rows: int  # rows the file will hold (capped)
     scan: Scan
+    hits: list[dict[str, Any]] | None = None
+
+    def materialise(self) -> list[str]:
+        """Read every row before anything is sent, and return the record ids the file will hold.
+
+        Each exported id is audited (a manifest) before the first byte leaves, so the rows are
+        read first; the cap (``export_max_rows``) bounds the memory this takes.
+        """
+        try:
+            self.hits = list(self.scan)
+        finally:
+            self.scan.close()
+        self.rows = len(self.hits)
+        return [str((h.get("_source") or {}).get(F.ID) or h.get("_id")) for h in self.hits]
 
     def chunks(self) -> Iterator[str]:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
         buf.write("\ufeff")  # Excel reads UTF-8 only with a BOM
         writer.writerow(COLUMNS)
-        for n, hit in enumerate(self.scan, start=1):
+        for n, hit in enumerate(self.hits if self.hits is not None else self.scan, start=1):
             writer.writerow(row(hit.get("_source") or {}))
             if n % 200 == 0:
                 yield buf.getvalue()

@@ -20,6 +20,7 @@ from portal.present import FacetView, ResultItem, facet_views, sees_full_intelli
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
 from portal.routes.search import audit_details, search_request
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from portal.security.ratelimit import enforce
 from search.urlstate import from_params
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -189,6 +190,7 @@ def api_search(
 ) -> SearchOut:
     """Facet selections are further query parameters: ``type``, ``year``, ``station``, ``borough``,
     ``offence``, ``status``, ``grading``, ``e_person``, ``e_vrm``... (repeat a parameter to OR values)."""
+    enforce(request, "search", user)
     state = from_params(request.query_params.multi_items())
     req = search_request(state, today_utc())
     outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
@@ -216,15 +218,19 @@ def api_search(
 def api_record(
     request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
 ) -> RecordOut | JSONResponse:
+    enforce(request, "record", user)
     hit = reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
     if hit is None:
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
         return JSONResponse({"error": NOT_FOUND.title, "detail": NOT_FOUND.message}, status_code=404)
     src = hit.source
+    linked = reads.linked_records(request.app.state.client, request.app.state.settings, user, hit)
+    linked_ids = [r.item.id for g in linked for r in g.records]
     audit.record(
         request,
         "api.record.view",
         target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
+        details={"shown_ids": linked_ids, "linked_count": len(linked_ids)},
     )
     record: dict[str, Any] = dict(src.get(F.RECORD) or {})
     entities: dict[str, list[str]] = dict(src.get(F.ENTITIES) or {})
@@ -239,7 +245,6 @@ def api_record(
         }
         people = {str(p.get(F.P_NAME)) for p in src.get(F.PEOPLE) or []}
         entities = {k: [v for v in vs if v in shown or v in people] for k, vs in entities.items()}
-    linked = reads.linked_records(request.app.state.client, request.app.state.settings, user, hit)
     return RecordOut(
         id=str(src.get(F.ID)),
         record_type=str(src.get(F.RECORD_TYPE)),
@@ -283,6 +288,7 @@ def api_entity(
         return JSONResponse(
             {"error": NOT_FOUND.title, "detail": "unknown entity label or empty value"}, status_code=404
         )
+    enforce(request, "record", user)
     canonical = reads.canonical_entity_value(label_u, value)
     data = reads.entity_page(
         request.app.state.client, request.app.state.settings, user, label_u, canonical, page=page
@@ -319,6 +325,7 @@ def api_suggest(
     audit: Auditor,
     q: str = Query("", max_length=100),
 ) -> list[SuggestionOut]:
+    enforce(request, "suggest", user)
     items = reads.suggest(request.app.state.client, request.app.state.settings, user, q)
     if items:
         audit.record(request, "suggest", details={"query": q, "shown": [s.text for s in items]})

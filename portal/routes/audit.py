@@ -16,6 +16,7 @@ from portal.security import purposes
 from portal.security.auditq import (
     FLAGS,
     AuditFilter,
+    baseline_spikes,
     build_query,
     related_record_ids,
     search_events,
@@ -42,6 +43,19 @@ ACTIONS = (
     "entity.view",
     "api.entity.view",
     "export",
+    "export.manifest",
+    "export.quota_override",
+    "batch_search",
+    "batch_search.manifest",
+    "notifications.view",
+    "notification.read",
+    "notification.unread",
+    "notifications.read_all",
+    "saved_query.open",
+    "search.failed",
+    "csrf.failed",
+    "request.cross_site",
+    "rate_limited",
     "access.denied",
     "account.create",
     "account.disable",
@@ -139,6 +153,7 @@ def audit_search(
     ctx.audit.refresh()
     total, events = _events(request, f, errors, page)
     who = subject_summary(ctx.client, ctx.settings, f) if f.subject and not errors else []
+    seen_by = ctx.audit.disclosures.who_saw([f.subject, *f.related_ids]) if f.subject and not errors else []
     return _render(
         request,
         "audit/events.html",
@@ -150,6 +165,7 @@ def audit_search(
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "who": who,
+            "seen_by": seen_by,
             "query_args": f.as_dict(),
         },
         status_code=400 if errors else 200,
@@ -211,11 +227,13 @@ def audit_anomalies(
     ctx.audit.refresh()
     flagged: dict[str, tuple[int, list[dict[str, Any]]]] = {}
     volumes: list[dict[str, Any]] = []
+    spikes: list[dict[str, Any]] = []
     if not errors:
         for flag in FLAGS:
             flag_filter = AuditFilter(flag=flag, since=f.since, until=f.until)
             flagged[flag] = search_events(ctx.client, ctx.settings, flag_filter, size=PAGE_SIZE)
         volumes = volume_anomalies(ctx.client, ctx.settings, f, per_hour)
+        spikes = baseline_spikes(ctx.client, ctx.settings, f.until or date.today())
     return _render(
         request,
         "audit/anomalies.html",
@@ -224,6 +242,7 @@ def audit_anomalies(
             "errors": errors,
             "flagged": flagged,
             "volumes": volumes,
+            "spikes": spikes,
             "per_hour": per_hour,
         },
         status_code=400 if errors else 200,
@@ -250,4 +269,33 @@ def audit_export(
         iter([data]),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="lantern-audit.csv"'},
+    )
+
+
+ReviewerUser = Annotated[Principal, Depends(require_role("supervisor", "auditor"))]
+
+
+@router.get("/review")
+def review_queue(
+    request: Request, reviewer: ReviewerUser, page: Annotated[int, Query(ge=1, le=200)] = 1
+) -> Response:
+    """The random sample of data actions (flag ``review_sample``) for a supervisor to re-ask
+    the user for the justification, newest first."""
+    ctx = security_context(request)
+    ctx.audit.record(request, "audit.view", details={"page": "review", "n": page})
+    ctx.audit.refresh()
+    f = AuditFilter(flag="review_sample")
+    total, events = search_events(ctx.client, ctx.settings, f, page=page, size=PAGE_SIZE)
+    return _render(
+        request,
+        "audit/review.html",
+        {
+            "f": f,
+            "errors": [],
+            "total": total,
+            "events": events,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "query_args": f.as_dict(),
+        },
     )

@@ -19,6 +19,7 @@ from lantern.errors import NotFound
 from portal.analyst import batch as B
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from portal.security.ratelimit import enforce, require_bulk_role
 from search.parser import MAX_DOB_YEARS
 
 router = APIRouter(include_in_schema=False)
@@ -41,6 +42,7 @@ def form_ctx(
 
 @router.get("/batch")
 def batch_form(request: Request, user: CurrentUser, purpose: RequirePurpose) -> Response:
+    require_bulk_role(request, user, "batch search")
     return render(request, "analyst/batch.html", form_ctx())
 
 
@@ -53,6 +55,8 @@ def _int(value: object, default: int, lo: int, hi: int) -> int:
 
 @router.post("/batch")
 async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose, audit: Auditor) -> Response:
+    require_bulk_role(request, user, "batch search")
+    enforce(request, "batch", user)
     form = await request.form()
     text = str(form.get("text") or "")
     fmt = str(form.get("format") or "auto")
@@ -84,14 +88,32 @@ async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose
     if len(parsed.lines) <= B.SYNC_MAX_LINES:
         results = B.run_lines(client, settings, user, parsed.lines, dob_years=dob_years, today=today_utc())
         summary = B.summary(results)
-        # Audited before anything is shown: if the trail cannot be written, nothing is.
-        audit.record(request, "batch_search", details={**details, "mode": "inline", **summary})
+        ids = summary.pop("shown_ids")
+        # Audited before anything is shown: if the trail cannot be written, nothing is. The
+        # matched ids go in manifest events (chunked), which also fill the disclosures index.
+        event = audit.record(
+            request, "batch_search", details={**details, "mode": "inline", "match_count": len(ids), **summary}
+        )
+        audit.record_manifest(request, "batch_search", ids, of_seq=int(event["seq"]))
         ctx = form_ctx(text, parsed.format, dob_years)
         ctx.update(results=results, notices=parsed.notices, total_lines=len(parsed.lines))
         return render(request, "analyst/batch.html", ctx)
-    audit.record(request, "batch_search", details={**details, "mode": "job"})
+    event = audit.record(request, "batch_search", details={**details, "mode": "job"})
+    # The job runs after this request has gone: its manifests carry the request's context.
+    context: dict[str, Any] = {
+        "principal": user,
+        "purpose": purpose,
+        "client_addr": request.client.host if request.client else None,
+        "session_ref": getattr(getattr(request.state, "security_session", None), "ref", None),
+    }
+
+    def before_show(chunk: list[B.LineResult]) -> None:
+        audit.record_manifest(None, "batch_search", B.shown_ids(chunk), of_seq=int(event["seq"]), **context)
+
     try:
-        job = B.jobs.start(client, settings, user, parsed, dob_years=dob_years, today=today_utc())
+        job = B.jobs.start(
+            client, settings, user, parsed, dob_years=dob_years, today=today_utc(), before_show=before_show
+        )
     except B.BatchError as exc:
         return render(
             request, "analyst/batch.html", form_ctx(text, fmt, dob_years, str(exc)), status_code=429

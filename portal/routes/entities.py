@@ -13,6 +13,7 @@ from portal.errors import NOT_FOUND, error_response
 from portal.present import ENTITY_LABEL_NAMES, entity_href
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from portal.security.ratelimit import enforce
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,6 +53,7 @@ def entity_view(
     canonical = reads.canonical_entity_value(label_u, value)
     if canonical != value or label_u != label:
         return RedirectResponse(entity_href(label_u, canonical), status_code=303)
+    enforce(request, "record", user)
     data = reads.entity_page(
         request.app.state.client, request.app.state.settings, user, label_u, canonical, page=_page(page)
     )

@@ -61,20 +61,37 @@ def _back(next_url: str | None) -> str:
 
 
 @router.post("/notifications/{notification_id}/read")
-def mark_read(request: Request, notification_id: str, user: CurrentUser, next: str = Form("")) -> Response:
-    notifications(request).set_read(user, notification_id, True)
+def mark_read(
+    request: Request, notification_id: str, user: CurrentUser, audit: Auditor, next: str = Form("")
+) -> Response:
+    done = notifications(request).set_read(user, notification_id, True)
+    audit.record(
+        request,
+        "notification.read",
+        target={"notification": notification_id[:100]},
+        outcome="success" if done else "not_found",
+    )
     return RedirectResponse(_back(next), status_code=303)
 
 
 @router.post("/notifications/{notification_id}/unread")
-def mark_unread(request: Request, notification_id: str, user: CurrentUser, next: str = Form("")) -> Response:
-    notifications(request).set_read(user, notification_id, False)
+def mark_unread(
+    request: Request, notification_id: str, user: CurrentUser, audit: Auditor, next: str = Form("")
+) -> Response:
+    done = notifications(request).set_read(user, notification_id, False)
+    audit.record(
+        request,
+        "notification.unread",
+        target={"notification": notification_id[:100]},
+        outcome="success" if done else "not_found",
+    )
     return RedirectResponse(_back(next), status_code=303)
 
 
 @router.post("/notifications/read-all")
-def mark_all_read(request: Request, user: CurrentUser) -> Response:
+def mark_all_read(request: Request, user: CurrentUser, audit: Auditor) -> Response:
     store = notifications(request)
     ids = [n.id for n in store.visible(user, unread_only=True)]
-    store.mark_all_read(user, ids)
+    count = store.mark_all_read(user, ids)
+    audit.record(request, "notifications.read_all", details={"notifications": ids, "count": count})
     return RedirectResponse("/notifications", status_code=303)

@@ -26,6 +26,7 @@ from portal.present import (
 )
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from portal.security.ratelimit import enforce
 
 router = APIRouter(include_in_schema=False)
 
@@ -163,6 +164,7 @@ def record_context(request: Request, user: Principal, hit: reads.RecordHit) -> d
 def record_page(
     request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
 ) -> Response:
+    enforce(request, "record", user)
     hit = reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
     if hit is None:
         # Does not exist, or may not be read: the same answer either way.
@@ -171,9 +173,13 @@ def record_page(
     src = hit.source
     if F.DOCUMENT in src:
         return RedirectResponse(f"/documents/{quote(str(src.get(F.ID)), safe='')}", status_code=303)
+    ctx = record_context(request, user, hit)
+    # The linked records listed on the page are disclosed too (their titles and references).
+    linked_ids = [lr.item.id for g in ctx["linked"] for lr in g.records]
     audit.record(
         request,
         "record.view",
         target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
+        details={"shown_ids": linked_ids, "linked_count": len(linked_ids)},
     )
-    return render(request, "record.html", record_context(request, user, hit))
+    return render(request, "record.html", ctx)

@@ -198,8 +198,11 @@ async def saved_create(request: Request, user: CurrentUser, audit: Auditor) -> R
 
 
 @router.get("/saved/{saved_id}")
-def saved_detail(request: Request, saved_id: str, user: CurrentUser, purpose: RequirePurpose) -> Response:
+def saved_detail(
+    request: Request, saved_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+) -> Response:
     sq = store(request).visible(user, saved_id)
+    audit.record(request, "saved_query.view", target={"saved_query": sq.id}, details={"name": sq.name})
     counts = new_counts(request, user, [sq])
     return render(
         request,
@@ -289,9 +292,15 @@ def saved_delete(request: Request, saved_id: str, user: CurrentUser, audit: Audi
 
 
 @router.post("/saved/{saved_id}/open")
-def saved_open(request: Request, saved_id: str, user: CurrentUser) -> Response:
+def saved_open(request: Request, saved_id: str, user: CurrentUser, audit: Auditor) -> Response:
     s = store(request)
     sq = s.visible(user, saved_id)
+    audit.record(
+        request,
+        "saved_query.open",
+        target={"saved_query": sq.id},
+        details={"name": sq.name, "query": sq.state.q},
+    )
     if sq.editable_by(user):
         s.mark_opened(sq)
     return RedirectResponse(search_href(sq.state), status_code=303)

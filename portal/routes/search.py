@@ -12,6 +12,7 @@ from portal import reads
 from portal.present import facet_views
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
+from portal.security.ratelimit import enforce
 from search import builders as B
 from search.parser import parse
 from search.urlstate import SearchState, from_params
@@ -97,6 +98,7 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
             response.headers[history_header(request)] = "/"
         return response
     require_purpose(request, user)
+    enforce(request, "search", user)
     req = search_request(state, today_utc())
     outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
     audit.record(request, "search", details=audit_details(state, outcome))
@@ -125,6 +127,7 @@ def suggest_fragment(request: Request, user: CurrentUser, audit: Auditor, q: str
     """Type-ahead list (an htmx fragment; the search box works without it)."""
     items: list[reads.Suggestion] = []
     if len(q.strip()) >= 2 and getattr(request.state, "purpose", None) is not None:
+        enforce(request, "suggest", user)
         items = reads.suggest(request.app.state.client, request.app.state.settings, user, q)
         if items:
             audit.record(request, "suggest", details={"query": q[:100], "shown": [s.text for s in items]})

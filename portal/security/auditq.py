@@ -14,7 +14,24 @@ from search.gateway import SecuredRecords
 
 SEARCH_ACTIONS = ["search", "api.search"]
 VIEW_ACTIONS = ["record.view", "api.record.view", "entity.view", "api.entity.view", "record.denied", "export"]
-FLAGS = ("no_reference", "self_search")
+FLAGS = (
+    "no_reference",
+    "self_search",
+    "colleague_search",
+    "own_postcode",
+    "out_of_hours_bulk",
+    "review_sample",
+)
+BASELINE_ACTIONS = [
+    "search",
+    "api.search",
+    "record.view",
+    "api.record.view",
+    "entity.view",
+    "api.entity.view",
+    "export",
+    "batch_search",
+]
 
 
 @dataclass
@@ -215,5 +232,56 @@ def volume_anomalies(
         for h in u["hours"]["buckets"]:
             if h["doc_count"] > per_hour:
                 out.append({"user": u["key"], "hour": h["key_as_string"], "count": h["doc_count"]})
+    out.sort(key=lambda r: (-r["count"], r["user"]))
+    return out
+
+
+def baseline_spikes(
+    client: OpenSearch,
+    settings: Settings,
+    day: date,
+    *,
+    baseline_days: int = 28,
+    factor: float | None = None,
+    min_actions: int | None = None,
+) -> list[dict[str, Any]]:
+    """Users whose data actions on ``day`` exceed ``factor`` times their own daily average over
+    the ``baseline_days`` before it (and ``min_actions``): a spike against the user's own habit,
+    not a force-wide threshold that a busy analyst always trips and a quiet officer never does."""
+    factor = factor or settings.volume_spike_factor
+    floor = min_actions or settings.volume_spike_min_actions
+    start = day - timedelta(days=baseline_days)
+    window = {"gte": start.isoformat(), "lt": (day + timedelta(days=1)).isoformat()}
+    res = client.search(
+        index=settings.index_name("audit"),
+        body={
+            "size": 0,
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"terms": {"action": BASELINE_ACTIONS}},
+                        {"range": {"ts": window}},
+                    ]
+                }
+            },
+            "aggs": {
+                "users": {
+                    "terms": {"field": "user", "size": 1000},
+                    "aggs": {
+                        "today": {"filter": {"range": {"ts": {"gte": day.isoformat()}}}},
+                    },
+                }
+            },
+        },
+    )
+    out = []
+    for b in res["aggregations"]["users"]["buckets"]:
+        today = int(b["today"]["doc_count"])
+        before = int(b["doc_count"]) - today
+        baseline = before / baseline_days
+        if today >= floor and today > factor * max(baseline, 1.0):
+            out.append(
+                {"user": b["key"], "day": day.isoformat(), "count": today, "baseline": round(baseline, 1)}
+            )
     out.sort(key=lambda r: (-r["count"], r["user"]))
     return out

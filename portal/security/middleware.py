@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -29,10 +30,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lantern.audit import AuditLog
+from lantern.errors import AuditUnavailable
 from lantern.search_client import make_client
 from lantern.settings import Settings
 from lantern.users import IdentityProvider, LocalIdentityProvider, User, UserStore
 from portal.security import purposes
+from portal.security.ratelimit import RateLimits
 from portal.security.sessions import LoginThrottle, Session, SessionStore
 
 SESSION_COOKIE = "__Host-lantern_session"
@@ -44,6 +47,23 @@ CSRF_HEADER = "x-csrf-token"
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# GET routes that disclose records or write audit events: a request to them that another site
+# started (``Sec-Fetch-Site: cross-site``) is refused, so a link or image elsewhere cannot plant
+# audited actions in a user's name. The home page, static files and /login stay reachable.
+AUDITED_GET_PREFIXES = (
+    "/search",
+    "/suggest",
+    "/records/",
+    "/entity/",
+    "/api/",
+    "/export",
+    "/batch",
+    "/notifications",
+    "/saved",
+    "/audit",
+    "/persons",
+    "/purpose",
+)
 MAX_FORM_BYTES = 5 * 1024 * 1024
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -84,6 +104,7 @@ class SecurityContext:
     sessions: SessionStore
     throttle: LoginThrottle
     audit: AuditLog
+    rate_limits: RateLimits
 
     @classmethod
     def create(cls, settings: Settings, client: OpenSearch | None = None) -> SecurityContext:
@@ -97,6 +118,7 @@ class SecurityContext:
             SessionStore(c, settings),
             LoginThrottle(c, settings),
             AuditLog(c, settings),
+            RateLimits(settings),
         )
 
 
@@ -233,12 +255,21 @@ class SessionMiddleware:
             await self._unauthenticated(scope, receive, send, extra_cookies)
             return
 
+        if (
+            scope["method"] in ("GET", "HEAD")
+            and request.headers.get("sec-fetch-site", "").lower() == "cross-site"
+            and path.startswith(AUDITED_GET_PREFIXES)
+        ):
+            await self._cross_site(request, scope, receive, send)
+            return
+
         if scope["method"] in UNSAFE_METHODS:
             receive, provided = await self._csrf_value(scope, receive)
             # The login form carries the pre-session token; a signed-in user re-signing in may
             # equally prove the page came from us with the session's token.
             accepted = [state.csrf_token] + ([state.login_csrf_token] if path == "/login" else [])
             if not any(tokens_equal(provided, t) for t in accepted):
+                await self._audit_refusal(request, "csrf.failed", {"method": scope["method"]})
                 await self._csrf_failed(scope, receive, send)
                 return
 
@@ -335,6 +366,34 @@ class SessionMiddleware:
             response = RedirectResponse(f"/login?next={quote(safe_next(target), safe='')}", status_code=303)
         for add in extra:
             add(response)
+        await response(scope, receive, send)
+
+    async def _audit_refusal(self, request: Request, action: str, details: dict[str, str]) -> None:
+        """Audit a refused request. Best effort only where refusing is already the safe outcome:
+        an unwritable trail must not turn a refusal into a 500 (or let the request through)."""
+        with contextlib.suppress(AuditUnavailable):
+            await run_in_threadpool(
+                self.ctx.audit.record,
+                request,
+                action,
+                outcome="denied",
+                target={"path": request.url.path[:500]},
+                details={**details, "sec_fetch_site": request.headers.get("sec-fetch-site", "")},
+            )
+
+    async def _cross_site(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._audit_refusal(request, "request.cross_site", {"method": scope["method"]})
+        message = (
+            "Refused: this request was started by another website. Open Lantern directly "
+            "(type its address or use a bookmark) and try again."
+        )
+        response: Response
+        if wants_json(scope):
+            response = JSONResponse(
+                {"error": "cross-site request refused", "detail": message}, status_code=403
+            )
+        else:
+            response = PlainTextResponse(message, status_code=403)
         await response(scope, receive, send)
 
     async def _csrf_failed(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -32,6 +32,9 @@ USERS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "mem": (("officer",), ("INTEL",), ()),  # member of ana's unit, no clearances
     "mem2": (("analyst",), ("INTEL",), ("protected_person",)),
     "cid": (("officer",), ("CID",), ()),
+    "anl": (("analyst",), ("RESPONSE",), ()),  # may export and batch; reads what ofc reads
+    "sup": (("supervisor", "officer"), ("RESPONSE",), ()),
+    "aud": (("auditor",), ("PSD",), ()),
 }
 
 CRIME: dict[str, Any] = {

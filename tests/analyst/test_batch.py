@@ -46,7 +46,7 @@ def test_batch_results_table_and_audit(
 ) -> None:
     t1, t2, t3 = tag(), tag(), tag()
     loader.load([crime(t1), crime(t1), crime(t2), crime(t3, sensitivity=["protected_person"])], alerts=False)
-    tc = signed_in(analyst_app, "ofc")
+    tc = signed_in(analyst_app, "anl")
     form = tc.get("/batch")
     assert form.status_code == 200
     text = f"{t1}\n{t2}\n{t3}\nzzqqnothingmatchesthis\n"
@@ -61,18 +61,20 @@ def test_batch_results_table_and_audit(
     assert "<td>0</td>" in rows[2] and "Theft" not in rows[2]
     assert "No match" in rows[3]
     assert f"/search?q={t1}" in rows[0] and "score" in rows[0]
-    event = audit_events(client, asettings, "batch_search", "ofc")[0]
+    event = audit_events(client, asettings, "batch_search", "anl")[0]
     assert event["details"]["line_count"] == 4
     assert event["details"]["purpose"] == {"code": "investigation", "reference": "CR/012345/24"}
     assert event["details"]["lines"] == [t1, t2, t3, "zzqqnothingmatchesthis"]
     assert event["purpose_code"] == "investigation"
-    assert len(event["shown_ids"]) == 3
+    # The matched ids are in the manifest that points at the batch event.
+    manifest = audit_events(client, asettings, "batch_search.manifest", "anl")[0]
+    assert manifest["details"]["of_seq"] == event["seq"] and len(manifest["shown_ids"]) == 3
 
 
 def test_uploaded_csv(analyst_app: FastAPI, loader: Loader) -> None:
     t = tag()
     loader.load([crime(t)], alerts=False)
-    tc = signed_in(analyst_app, "ofc")
+    tc = signed_in(analyst_app, "anl")
     form = tc.get("/batch")
     csv_bytes = f"name,vrm\nZoe Quennell {t},\n".encode()
     res = tc.post(
@@ -89,7 +91,7 @@ def test_large_batch_runs_as_a_job_with_progress(
 ) -> None:
     t = tag()
     loader.load([crime(t)], alerts=False)
-    tc = signed_in(analyst_app, "ofc")
+    tc = signed_in(analyst_app, "anl")
     form = tc.get("/batch")
     lines = [t] + [f"nomatch{i}" for i in range(B.SYNC_MAX_LINES + 20)]
     res = tc.post("/batch", data={"csrf_token": csrf_from(form.text), "text": "\n".join(lines)})
@@ -110,7 +112,7 @@ def test_large_batch_runs_as_a_job_with_progress(
     assert frag.text.lstrip().startswith('<div id="batch-job"')
     # Someone else's job does not exist for them.
     assert signed_in(_app(tc), "ana").get(job_url).status_code == 404
-    assert audit_events(client, asettings, "batch_search", "ofc")[0]["details"]["line_count"] == len(lines)
+    assert audit_events(client, asettings, "batch_search", "anl")[0]["details"]["line_count"] == len(lines)
 
 
 def _app(tc: object) -> FastAPI:
@@ -120,7 +122,7 @@ def _app(tc: object) -> FastAPI:
 
 
 def test_bad_batch_input_keeps_the_text(analyst_app: FastAPI) -> None:
-    tc = signed_in(analyst_app, "ofc")
+    tc = signed_in(analyst_app, "anl")
     form = tc.get("/batch")
     text = "\n".join(f"line {i}" for i in range(1200))
     res = tc.post("/batch", data={"csrf_token": csrf_from(form.text), "text": text})

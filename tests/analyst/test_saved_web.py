@@ -213,6 +213,8 @@ def test_search_page_offers_save_and_export_and_header_links(analyst_app: FastAP
     page = tc.get("/search", params={"q": t, "type": "crime"})
     assert page.status_code == 200
     assert f'href="/saved/new?q={t}&amp;type=crime"' in page.text
-    assert f'href="/export?q={t}&amp;type=crime"' in page.text
+    # Export is a POST form carrying the CSRF token and the search's parameters.
+    assert '<form class="inline-form" method="post" action="/export">' in page.text
+    assert f'name="q" value="{t}"' in page.text and 'name="type" value="crime"' in page.text
     for link in ('href="/saved"', 'href="/batch"', 'href="/notifications"'):
         assert link in page.text

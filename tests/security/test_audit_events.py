@@ -147,7 +147,8 @@ def test_anomaly_page_lists_volume_and_flags(sec_app, settings):
         r = tc.get("/audit/anomalies", params={"per_hour": 3})
         assert r.status_code == 200
         assert "/audit/users/supervisor" in r.text
-        assert "Searches without a reference" in r.text
+        assert "Actions without a reference" in r.text
+        assert "Volume spikes against the user" in r.text and "Random sample for supervisor review" in r.text
 
 
 def test_action_refused_when_audit_unavailable(settings, standard_users, tmp_path):

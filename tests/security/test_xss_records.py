@@ -37,7 +37,7 @@ from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
 from mappings import fields as F
-from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client
+from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client, post_export
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -399,7 +399,7 @@ def test_api_serves_payloads_as_json(world: World) -> None:
 
 
 def test_csv_export_is_an_inert_attachment(world: World) -> None:
-    res = world.web.get("/export", params={"q": TOKEN})
+    res = post_export(world.web, {"q": TOKEN})
     assert res.status_code == 200
     check_headers(res, "export")
     assert res.headers["content-type"].startswith("text/csv")

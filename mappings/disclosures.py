@@ -1,0 +1,48 @@
+"""The ``disclosures`` index: one document per record id disclosed to a user.
+
+Written beside every audit event that shows record ids (search results, record and entity
+pages, linked records, batch matches, export rows, notifications), so the auditor's "who
+looked at X" is one term query on ``record_id`` however the record reached the user (an
+export of 10,000 rows is 10,000 documents, not one event with a row count). ``audit_seq``
+points at the hash-chained event (or manifest chunk) that holds the same id, which is the
+tamper-evident copy; this index is the fast lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lantern.settings import Settings
+
+NAME = "disclosures"
+VERSION = 1
+
+RECORD_ID = "record_id"
+USER = "user"
+TS = "ts"
+ACTION = "action"
+AUDIT_SEQ = "audit_seq"
+PURPOSE_CODE = "purpose_code"
+PURPOSE_REFERENCE = "purpose_reference"
+CLIENT = "client"
+SESSION = "session"
+
+
+def body(settings: Settings) -> dict[str, Any]:
+    return {
+        "settings": {"index": {"number_of_shards": 1, "number_of_replicas": settings.index_replicas}},
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {
+                RECORD_ID: {"type": "keyword"},
+                USER: {"type": "keyword"},
+                TS: {"type": "date"},
+                ACTION: {"type": "keyword"},
+                AUDIT_SEQ: {"type": "long"},
+                PURPOSE_CODE: {"type": "keyword"},
+                PURPOSE_REFERENCE: {"type": "keyword"},
+                CLIENT: {"type": "keyword"},
+                SESSION: {"type": "keyword"},
+            },
+        },
+    }

@@ -1,0 +1,152 @@
+"""Per-user rate limits, bulk-disclosure roles and the daily export row quota (issue 13, finding 5).
+
+Rate limits use the ``limits`` package (moving window). Where the counters live is one
+setting, ``LANTERN_RATE_LIMIT_STORAGE``, read by :func:`make_storage` only: ``memory://``
+(the default) keeps them per worker process, so N workers allow up to N times each limit;
+any other ``limits`` storage URI (``redis://``, ``memcached://``, ``mongodb://``) shares
+them between workers. A refusal is audited (``rate_limited``) and shown as a 429 page.
+
+The export quota is counted from the disclosures index (export rows actually disclosed
+today, whichever worker served them), plus any supervisor grants for today, which are
+audit events (``export.quota_override``) and so cannot be given silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any, Literal
+
+from fastapi import HTTPException, Request
+from limits import RateLimitItem, parse_many
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from opensearchpy import OpenSearch
+
+from lantern.audit import AuditLog
+from lantern.principal import Principal
+from lantern.settings import Settings
+
+Kind = Literal["search", "suggest", "record", "batch", "export"]
+EXPORT_ACTIONS = ("export.manifest",)
+OVERRIDE_ACTION = "export.quota_override"
+
+
+def make_storage(settings: Settings) -> Storage:
+    """The one place the rate-limit storage is chosen (see the module docstring)."""
+    storage = storage_from_string(settings.rate_limit_storage)
+    if not isinstance(storage, Storage):  # an async:// URI: the routes are synchronous
+        raise ValueError(f"LANTERN_RATE_LIMIT_STORAGE={settings.rate_limit_storage!r} is an async storage")
+    return storage
+
+
+class RateLimits:
+    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+        self.enabled = settings.rate_limits_enabled
+        self.storage = storage or make_storage(settings)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.rules: dict[str, list[RateLimitItem]] = {
+            "search": parse_many(settings.rate_limit_search),
+            "suggest": parse_many(settings.rate_limit_suggest),
+            "record": parse_many(settings.rate_limit_record),
+            "batch": parse_many(settings.rate_limit_batch),
+            "export": parse_many(settings.rate_limit_export),
+        }
+
+    def hit(self, kind: Kind, username: str) -> RateLimitItem | None:
+        """Count one ``kind`` action by ``username``; the limit it broke, or None if allowed."""
+        if not self.enabled:
+            return None
+        for item in self.rules[kind]:
+            if not self.limiter.hit(item, kind, username):
+                return item
+        return None
+
+    def reset(self) -> None:
+        self.storage.reset()
+
+
+def enforce(request: Request, kind: Kind, user: Principal) -> None:
+    """Refuse (429, audited) when ``user`` is over the ``kind`` limit."""
+    ctx = request.app.state.security
+    broken = ctx.rate_limits.hit(kind, user.username)
+    if broken is None:
+        return
+    ctx.audit.record(
+        request,
+        "rate_limited",
+        outcome="denied",
+        target={"path": request.url.path},
+        details={"kind": kind, "limit": str(broken)},
+    )
+    raise HTTPException(
+        status_code=429,
+        detail=f"Too many {kind} requests ({broken}). Wait a little and try again; "
+        "a supervisor can see this refusal in the audit trail.",
+        headers={"Retry-After": str(broken.get_expiry())},
+    )
+
+
+def require_bulk_role(request: Request, user: Principal, action: str) -> None:
+    """Export and batch search only for the roles the force configures (403, audited)."""
+    ctx = request.app.state.security
+    roles = ctx.settings.bulk_roles
+    if user.has_role(*roles):
+        return
+    ctx.audit.record(
+        request,
+        "access.denied",
+        outcome="denied",
+        target={"path": request.url.path},
+        details={"required_roles": sorted(roles), "bulk_action": action},
+    )
+    raise HTTPException(status_code=403, detail=f"Your role may not use {action}.")
+
+
+@dataclass(frozen=True)
+class Quota:
+    allowance: int  # daily rows plus today's supervisor grants
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.allowance - self.used)
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return datetime.combine(now.date(), time(0), tzinfo=UTC)
+
+
+def granted_today(client: OpenSearch, settings: Settings, audit: AuditLog, username: str) -> int:
+    audit.refresh()
+    res = client.search(
+        index=settings.index_name("audit"),
+        body={
+            "size": 500,
+            "_source": ["details", "target"],
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"action": OVERRIDE_ACTION}},
+                        {"term": {"outcome": "success"}},
+                        {"term": {"target_ids": username}},
+                        {"range": {"ts": {"gte": day_start().isoformat()}}},
+                    ]
+                }
+            },
+        },
+    )
+    total = 0
+    for h in res["hits"]["hits"]:
+        src: dict[str, Any] = h["_source"]
+        if (src.get("target") or {}).get("user") == username:
+            total += int((src.get("details") or {}).get("rows") or 0)
+    return total
+
+
+def export_quota(request: Request, username: str) -> Quota:
+    ctx = request.app.state.security
+    used = ctx.audit.disclosures.count(user=username, actions=EXPORT_ACTIONS, since=day_start())
+    extra = granted_today(ctx.client, ctx.settings, ctx.audit, username)
+    return Quota(ctx.settings.export_daily_rows + extra, used)

@@ -1,0 +1,23 @@
+// Starts the vendored Swagger UI on /api/docs (an external file: the CSP allows no inline script).
+(function () {
+  "use strict";
+  window.addEventListener("DOMContentLoaded", function () {
+    var el = document.getElementById("swagger-ui");
+    if (!el || typeof window.SwaggerUIBundle !== "function") {
+      return;
+    }
+    window.SwaggerUIBundle({
+      url: el.getAttribute("data-openapi-url"),
+      dom_id: "#swagger-ui",
+      deepLinking: true,
+      // Same-origin calls carry the session cookie; unsafe methods need the CSRF header.
+      requestInterceptor: function (req) {
+        var token = el.getAttribute("data-csrf");
+        if (token) {
+          req.headers["X-CSRF-Token"] = token;
+        }
+        return req;
+      },
+    });
+  });
+})();
