@@ -318,10 +318,10 @@ def main() -> None:
     print("\naudit write cost per action (AuditLog.record: chained event + flags + disclosures)")
     print(f"{'action':<26}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'ids/event p50':>15}")
     for action, rows in sorted(audit_ms.items()):
-        ms = [m for m, _ in rows]
+        costs = [m for m, _ in rows]
         ids = sorted(n for _, n in rows)
-        a = percentiles(ms) if len(ms) > 1 else (ms[0], ms[0], ms[0])
-        print(f"{action:<26}{len(ms):>6}{a[0]:>10.1f}{a[1]:>10.1f}{ids[len(ids) // 2]:>15}")
+        a = percentiles(costs) if len(costs) > 1 else (costs[0], costs[0], costs[0])
+        print(f"{action:<26}{len(costs):>6}{a[0]:>10.1f}{a[1]:>10.1f}{ids[len(ids) // 2]:>15}")
     tc.__exit__(None, None, None)
 
 

@@ -134,7 +134,7 @@ def test_volume_spike_against_own_baseline(client: OpenSearch, fsettings: Settin
     audit = AuditLog(client, fsettings, head_file=fsettings.state_dir / f"{uuid.uuid4().hex}.log")
     audit.refresh()  # creates the index
     today = date(2026, 2, 20)
-    docs = []
+    docs: list[dict[str, object]] = []
     seq = 10_000
 
     def add(user: str, when: datetime, n: int) -> None:
