@@ -89,6 +89,11 @@ def register(app: typer.Typer) -> None:
         no_alerts: bool = typer.Option(
             False, "--no-alerts", help="Do not match new records against saved queries (no notifications)"
         ),
+        no_persons: bool = typer.Option(
+            False,
+            "--no-persons",
+            help="Do not resolve people to nominals (run `lantern persons rebuild` later)",
+        ),
     ) -> None:
         """Validate, enrich and bulk-index feed files; bad rows go to the rejects file."""
         from indexer.loader import run_load_command
@@ -111,6 +116,7 @@ def register(app: typer.Typer) -> None:
             rebuild=rebuild,
             console=console,
             hooks=hooks,
+            resolve_people=not no_persons and not rebuild,
         )
         for hook in hooks:
             flush = getattr(hook, "flush", None)

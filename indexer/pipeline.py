@@ -78,6 +78,10 @@ class LoadResult:
         return self.rejected == 0 and self.failed == 0
 
 
+# Person resolution at ingest: new mentions in, mention id -> nominal id out (persons.store).
+PeopleResolver = Callable[[list[Any]], dict[str, str]]
+
+
 @dataclass
 class Entry:
     """One validated record with where it came from."""
@@ -105,8 +109,10 @@ class BatchIndexer:
         index: str | None = None,
         extract_entities: bool = True,
         hooks: Sequence[Hook] = (),
+        people_resolver: PeopleResolver | None = None,
     ) -> None:
         self.settings = settings
+        self.people_resolver = people_resolver
         self.client = client
         if index is None:
             indices.ensure(client, settings, records_index)
@@ -144,9 +150,15 @@ class BatchIndexer:
         now = datetime.now(UTC)
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, Entry] = {}
+        nominals: dict[str, str] | None = None
+        if self.people_resolver is not None:
+            # Resolved before the documents are built, so each person is indexed with its nominal.
+            from persons.features import mentions_from_record
+
+            nominals = self.people_resolver([m for e in entries for m in mentions_from_record(e.record)])
         for entry, mentions in zip(entries, self._mentions(entries), strict=True):
             warnings: list[str] = []
-            doc = build_document(entry.record, mentions, warnings=warnings, indexed_at=now)
+            doc = build_document(entry.record, mentions, warnings=warnings, indexed_at=now, nominals=nominals)
             for w in warnings:
                 result.warnings += 1
                 if len(result.warning_samples) < 20:
@@ -205,12 +217,20 @@ def index_records(
     refresh: bool = False,
     hooks: Sequence[Hook] = (),
     index: str | None = None,
+    people_resolver: PeopleResolver | None = None,
 ) -> LoadResult:
     """Index validated records into the records index (created if missing) and return counts.
 
     ``refresh=True`` makes the documents searchable before returning (tests, small loads).
     """
-    indexer = BatchIndexer(settings, client, index=index, extract_entities=extract_entities, hooks=hooks)
+    indexer = BatchIndexer(
+        settings,
+        client,
+        index=index,
+        extract_entities=extract_entities,
+        hooks=hooks,
+        people_resolver=people_resolver,
+    )
     total = LoadResult()
     for chunk in batched(records, settings.bulk_chunk_size):
         total.read += len(chunk)

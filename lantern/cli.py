@@ -110,9 +110,12 @@ def demo_data(
 def _register_optional_groups() -> None:
     """Attach the command groups of the top-layer packages."""
     from indexer.cli import register as register_indexer
+    from indexer.nominals import refresh_record_nominals
+    from persons.cli import register as register_persons
     from portal.cli import register as register_portal
 
     register_indexer(app)
+    register_persons(app, on_moved=refresh_record_nominals)
     register_portal(app)
 
 

@@ -20,7 +20,7 @@ from mappings import analysis as A
 from mappings import fields as F
 
 NAME = "records"
-VERSION = 1
+VERSION = 2  # 2: people.mention_id, people.nominal_id (person resolution)
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -80,6 +80,8 @@ def mappings() -> dict[str, Any]:
         F.P_CRO_NO: IDENT,
         F.P_NINO: IDENT,
         F.P_PERSON_KEY: KEYWORD,
+        F.P_MENTION_ID: KEYWORD,
+        F.P_NOMINAL_ID: KEYWORD,
         F.P_ALIASES: _name(),
     }
     entities = {label.lower(): ENTITY_FIELD[label] for label in F.ENTITY_LABELS}
