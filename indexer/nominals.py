@@ -12,8 +12,8 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from indexer import indices
 from indexer.pipeline import PeopleResolver
+from lantern import indices
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index

@@ -11,7 +11,6 @@ from typing import Any
 
 import typer
 from opensearchpy import OpenSearch
-from opensearchpy.helpers import scan
 from rich.console import Console
 
 from lantern.settings import Settings, get_settings
@@ -20,17 +19,14 @@ console = Console(stderr=True)
 
 
 def record_mentions(client: OpenSearch, settings: Settings) -> Iterator[Any]:
-    """Every person mention of every record, read as the system (no user, no access filter).
-
-    TODO(issue 18): read through the records gateway's system principal once it exists.
-    """
+    """Every person mention of every record, read as the system through the gateway's
+    named resolution path (no user: nothing read here is shown as is)."""
     from lantern.records import parse_record
-    from mappings import fields as F
     from persons.features import mentions_from_record
+    from search.gateway import records_for_resolution
 
-    alias = settings.index_name("records")
-    for hit in scan(client, index=alias, query={"query": {"match_all": {}}}, _source=[F.RECORD], size=500):
-        yield from mentions_from_record(parse_record(hit["_source"][F.RECORD]))
+    for raw in records_for_resolution(client, settings):
+        yield from mentions_from_record(parse_record(raw))
 
 
 # Writes the records' people.nominal_id for moved mentions: supplied by the composition root

@@ -18,8 +18,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 from opensearchpy.helpers import bulk, scan
 
-# TODO(issue 18): lantern.indices once the lifecycle moves out of indexer/.
-from indexer import indices
+from lantern import indices
 from lantern.settings import Settings
 from mappings import person_decisions as D
 from mappings import persons as P

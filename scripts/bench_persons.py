@@ -30,8 +30,8 @@ INCREMENTAL_TARGET = LOAD_MENTIONS_PER_S / 0.10
 
 def run_one(size: int, batch: int) -> dict[str, float]:
     logging.getLogger("splink").setLevel(logging.ERROR)
+    from demo.persons import generate
     from persons.resolver import Resolver
-    from persons.synthetic import generate
 
     t = time.perf_counter()
     data = [x.mention for x in generate(size, seed=size)]

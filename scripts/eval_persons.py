@@ -16,11 +16,11 @@ import sys
 import time
 from collections import Counter
 
+from demo.persons import LabelledMention, generate
 from persons import model as pm
 from persons.evaluate import false_merges, missed_links, pairwise
 from persons.features import feature_table
 from persons.resolver import Resolver
-from persons.synthetic import LabelledMention, generate
 
 TUNING_SEED = 1
 HELD_OUT_SEED = 7919
@@ -67,8 +67,10 @@ def evaluate(name: str, data: list[LabelledMention], model: dict, show: int) -> 
     bare = {x.mention.mention_id for x in data if _bare(x)}
     linkable = {m: p for m, p in truth.items() if m not in bare}
     sub = pairwise({m: res.nominal_of[m] for m in linkable}, linkable)
-    print(f"   ({len(bare)} mentions are a bare name; without them recall is {sub.recall:.4f}, "
-          f"precision {sub.precision:.4f}: diagnostic, not the verdict)")
+    print(
+        f"   ({len(bare)} mentions are a bare name; without them recall is {sub.recall:.4f}, "
+        f"precision {sub.precision:.4f}: diagnostic, not the verdict)"
+    )
     fm = false_merges(res.nominal_of, truth, limit=100_000)
     ml = missed_links(res.nominal_of, truth, limit=100_000)
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from opensearchpy import OpenSearch
 
+from demo.persons import generate
 from indexer.nominals import ingest_resolver, refresh_record_nominals
 from indexer.pipeline import index_records
 from lantern.records import parse_record
@@ -12,7 +13,6 @@ from lantern.settings import Settings
 from mappings import fields as F
 from persons import store
 from persons.resolver import Decision
-from persons.synthetic import generate
 from tests.indexer.conftest import crime
 
 

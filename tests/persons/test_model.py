@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from demo.persons import generate
 from persons import model as pm
 from persons.features import feature_table
-from persons.synthetic import generate
 
 
 def _params(model: dict) -> list[tuple[str, str, float | None, float | None]]:

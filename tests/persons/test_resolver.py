@@ -10,10 +10,10 @@ from datetime import date
 
 import pytest
 
+from demo.persons import generate
 from entity_extraction.identifiers import pnc_check_letter
 from persons.features import Mention
 from persons.resolver import Decision, Resolver
-from persons.synthetic import generate
 
 PNC = f"2007/0003649{pnc_check_letter(2007, 3649)}"
 PNC_SHORT = f"07/3649{pnc_check_letter(2007, 3649)}"

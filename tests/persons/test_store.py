@@ -8,13 +8,13 @@ import pytest
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
-from indexer import indices
+from demo.persons import generate
+from lantern import indices
 from lantern.settings import Settings
 from mappings import persons as P
 from persons import store
 from persons.features import Mention
 from persons.resolver import Decision
-from persons.synthetic import generate
 from tests.persons.test_resolver import CASES, PNC_SHORT, M
 
 

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from indexer import indices
+from demo.persons import generate
+from lantern import indices
 from lantern.settings import Settings
 from mappings import person_decisions as D
 from mappings import persons as P
 from persons import query as Q
 from persons import store
 from persons.features import Mention
-from persons.synthetic import generate
 from persons.views import readable_view
 from tests.persons.test_resolver import CASES
 

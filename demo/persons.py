@@ -9,7 +9,8 @@ the same name and address, twins, siblings, hostels shared by many people, and v
 names. Faker (en_GB) supplies English names and addresses; the other communities' names are
 curated below with their real variant spellings.
 
-Faker is a development dependency: it is imported lazily so the resolver never needs it.
+Used by ``make eval-persons``, ``make bench-persons`` and the tests; like the rest of demo/
+it needs the dev extra (Faker), and nothing in the product imports it.
 """
 
 from __future__ import annotations
