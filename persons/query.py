@@ -9,6 +9,7 @@ known only from a record the viewer may not read never makes a nominal match.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -205,3 +206,28 @@ def person_cards(
             )
         )
     return cards
+
+
+_DOB_PATTERNS = (
+    re.compile(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\b"),  # 07/03/1984 (UK order)
+    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),  # 1984-03-07
+)
+
+
+def split_name_dob(q: str) -> tuple[str, date | None]:
+    """``"Pawel Wisniewski 07/03/1984"`` -> ("Pawel Wisniewski", date(1984, 3, 7)).
+
+    A date that does not exist (31/02/1990) is left in the name part, so the caller finds no
+    person rather than a wrong one.
+    """
+    for i, pat in enumerate(_DOB_PATTERNS):
+        m = pat.search(q)
+        if not m:
+            continue
+        a, b, c = (int(x) for x in m.groups())
+        got = _valid(c, b, a) if i == 0 else _valid(a, b, c)
+        if got is None:
+            continue
+        name = (q[: m.start()] + " " + q[m.end() :]).strip()
+        return " ".join(name.split()), got
+    return " ".join(q.split()), None

@@ -284,6 +284,25 @@ def add_decision(
     return did
 
 
+def decisions_for(client: OpenSearch, settings: Settings, mention_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Stored decisions touching any of ``mention_ids``, oldest first (raw documents)."""
+    if not mention_ids:
+        return []
+    ids = list(mention_ids)
+    try:
+        res = client.search(
+            index=indices.read_alias(settings, D),
+            body={
+                "query": {"bool": {"should": [{"terms": {D.MENTION_A: ids}}, {"terms": {D.MENTION_B: ids}}]}},
+                "size": 500,
+                "sort": [{D.AT: "asc"}],
+            },
+        )
+    except NotFoundError:
+        return []
+    return [h["_source"] for h in res["hits"]["hits"]]
+
+
 def load_decisions(client: OpenSearch, settings: Settings) -> list[Decision]:
     """Every decision, oldest first (the latest on a pair wins)."""
     alias = indices.read_alias(settings, D)

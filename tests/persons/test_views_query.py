@@ -166,3 +166,10 @@ def test_person_cards_drop_what_the_viewer_cannot_read() -> None:
     # The name only a restricted record holds finds nothing; nor does a nominal with no readable record.
     assert Q.person_cards(hits, {"r1", "r2"}, "Gosia Secret") == []
     assert Q.person_cards(hits, set(), "Pawel Wisniewski") == []
+
+
+def test_split_name_dob() -> None:
+    assert Q.split_name_dob("Pawel Wisniewski 07/03/1984") == ("Pawel Wisniewski", date(1984, 3, 7))
+    assert Q.split_name_dob("1984-03-07 pawel  wisniewski") == ("pawel wisniewski", date(1984, 3, 7))
+    assert Q.split_name_dob("John Smith") == ("John Smith", None)
+    assert Q.split_name_dob("John Smith 31/02/1990") == ("John Smith 31/02/1990", None)

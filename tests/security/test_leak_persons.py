@@ -1,0 +1,109 @@
+# ruff: noqa: F811  (the leak world fixture is imported and used as a parameter)
+"""The leak matrix for person resolution: person pages, the persons API, record nominal ids.
+
+The leak world (tests/security/test_leak_matrix.py) has one man in every record (same name,
+DOB and PNC ID) and, in each restricted record, the same PNC ID under a name only that
+record holds; resolution therefore puts all of them on one nominal. Every user must see
+that nominal built from the records they may read only: no secret name, record id or
+reference of a hidden record, and a nominal that exists only in records they cannot read
+answers exactly like an id that does not exist (and is audited as a denial).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from indexer.nominals import refresh_record_nominals
+from lantern.records import parse_record
+from mappings import fields as F
+from persons import store
+from persons.features import mentions_from_record
+from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture)
+    SHARED_DOB,
+    SHARED_NAME,
+    UNSEEN_NAME,
+    USERS,
+    World,
+    assert_clean,
+    audit_events,
+    world,
+)
+
+
+@pytest.fixture(scope="module")
+def nominals(world: World) -> Iterator[dict[str, str]]:  # noqa: F811
+    mentions = [m for d in world.docs.values() for m in mentions_from_record(parse_record(d[F.RECORD]))]
+    res = store.rebuild(world.client, world.settings, mentions)
+    refresh_record_nominals(world.client, world.settings, res.moved, refresh=True)
+    shared = {res.nominal_of[m.mention_id] for m in mentions if m.full_name == SHARED_NAME}
+    unseen = {res.nominal_of[m.mention_id] for m in mentions if m.full_name == UNSEEN_NAME}
+    assert len(shared) == 1 and len(unseen) == 1
+    yield {"shared": shared.pop(), "unseen": unseen.pop()}
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_person_page_and_api_show_only_readable_records(
+    world: World, nominals: dict[str, str], user: str
+) -> None:
+    tc = world.web[user]
+    nid = nominals["shared"]
+    readable = world.readable(user)
+    hidden = world.hidden(user)
+    page = tc.get(f"/persons/{nid}")
+    api = tc.get(f"/api/persons/{nid}")
+    if not readable:
+        assert page.status_code == api.status_code == 404
+        return
+    assert page.status_code == 200, page.text[:300]
+    assert api.status_code == 200, api.text[:300]
+    body = api.json()
+    assert {r["id"] for r in body["records"]} <= readable
+    assert {r["id"] for r in body["records"]} >= set(world.unrestricted) & readable
+    assert SHARED_DOB in body["dobs"]
+    for text, where in ((page.text, "person page"), (api.text, "persons api")):
+        assert_clean(text, hidden, f"{user} {where}")
+        for s in hidden:
+            assert s.id not in text, f"{user} {where} shows hidden record {s.id}"
+    # Search for the person: cards built from readable records only.
+    found = tc.get("/api/persons", params={"q": f"{SHARED_NAME} {SHARED_DOB}"})
+    assert found.status_code == 200
+    cards = found.json()["persons"]
+    assert [c["id"] for c in cards] == [nid]
+    assert cards[0]["record_count"] == len({r["id"] for r in body["records"]})
+    assert_clean(found.text, hidden, f"{user} persons search")
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_a_nominal_only_in_unreadable_records_is_a_404_like_a_missing_id(
+    world: World,  # noqa: F811
+    nominals: dict[str, str],
+    user: str,
+) -> None:
+    tc = world.web[user]
+    nid = nominals["unseen"]
+    unseen_record = next(i for i, d in world.docs.items() if d[F.SOURCE_ID] == "R-unseen")
+    if unseen_record in world.readable(user):
+        assert tc.get(f"/persons/{nid}").status_code == 200
+        return
+    missing = tc.get("/persons/N-00000000000000000000")
+    page = tc.get(f"/persons/{nid}")
+    assert page.status_code == missing.status_code == 404
+    assert page.text == missing.text.replace("N-00000000000000000000", nid)
+    api, api_missing = tc.get(f"/api/persons/{nid}"), tc.get("/api/persons/N-00000000000000000000")
+    assert api.status_code == api_missing.status_code == 404 and api.json() == api_missing.json()
+    assert UNSEEN_NAME.split()[1] not in tc.get("/api/persons", params={"q": UNSEEN_NAME}).text
+    denied = [e for e in audit_events(world, "person.denied", user) if e.get("target", {}).get("id") == nid]
+    assert denied
+
+
+def test_record_api_people_carry_their_nominal(world: World, nominals: dict[str, str]) -> None:  # noqa: F811
+    tc = world.web["lk-officer"]
+    rid = world.unrestricted[0]
+    res = tc.get(f"/api/records/{rid}")
+    assert res.status_code == 200
+    people = res.json()["record"]["people"]
+    assert [p.get("nominal_id") for p in people if p["surname"] == SHARED_NAME.split()[1]] == [
+        nominals["shared"]
+    ]
