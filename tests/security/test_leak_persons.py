@@ -33,7 +33,7 @@ from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture
 
 
 @pytest.fixture(scope="module")
-def nominals(world: World) -> Iterator[dict[str, str]]:  # noqa: F811
+def nominals(world: World) -> Iterator[dict[str, str]]:
     mentions = [m for d in world.docs.values() for m in mentions_from_record(parse_record(d[F.RECORD]))]
     res = store.rebuild(world.client, world.settings, mentions)
     refresh_record_nominals(world.client, world.settings, res.moved, refresh=True)
@@ -77,7 +77,7 @@ def test_person_page_and_api_show_only_readable_records(
 
 @pytest.mark.parametrize("user", sorted(USERS))
 def test_a_nominal_only_in_unreadable_records_is_a_404_like_a_missing_id(
-    world: World,  # noqa: F811
+    world: World,
     nominals: dict[str, str],
     user: str,
 ) -> None:
@@ -98,7 +98,7 @@ def test_a_nominal_only_in_unreadable_records_is_a_404_like_a_missing_id(
     assert denied
 
 
-def test_record_api_people_carry_their_nominal(world: World, nominals: dict[str, str]) -> None:  # noqa: F811
+def test_record_api_people_carry_their_nominal(world: World, nominals: dict[str, str]) -> None:
     tc = world.web["lk-officer"]
     rid = world.unrestricted[0]
     res = tc.get(f"/api/records/{rid}")
