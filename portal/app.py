@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portal.analyst import install as install_analyst
     from portal.routes import api as api_routes
     from portal.routes import entities as entity_routes
+    from portal.routes import persons as person_routes
     from portal.routes import records as record_routes
     from portal.routes import search as search_routes
     from portal.security import install_security
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_routes.router)
     app.include_router(record_routes.router)
     app.include_router(entity_routes.router)
+    app.include_router(person_routes.router)
     app.include_router(api_routes.router)
     # Analyst tools (saved queries, notifications, batch search, CSV export).
     install_analyst(app)

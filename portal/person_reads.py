@@ -15,6 +15,7 @@ from lantern import indices
 from lantern.errors import IndexMissing
 from lantern.principal import Principal
 from lantern.settings import Settings
+from mappings import person_decisions as D
 from mappings import persons as P
 from persons import store
 from persons.query import PersonCard, candidate_record_ids, person_cards, persons_query
@@ -24,7 +25,9 @@ from search.gateway import SecuredRecords, engine_errors
 MAX_CARDS = 5
 
 
-def person_view(client: OpenSearch, settings: Settings, user: Principal, nominal_id: str) -> NominalView | None:
+def person_view(
+    client: OpenSearch, settings: Settings, user: Principal, nominal_id: str
+) -> NominalView | None:
     if not nominal_id.startswith("N-") or len(nominal_id) > 64:
         return None
     try:
@@ -34,12 +37,18 @@ def person_view(client: OpenSearch, settings: Settings, user: Principal, nominal
         return None
     if doc is None:
         return None
-    readable = set(SecuredRecords(client, settings, user).readable(doc.get(P.RECORD_IDS, [])))
+    gateway = SecuredRecords(client, settings, user)
+    readable = set(gateway.readable(doc.get(P.RECORD_IDS, [])))
     if not readable:
         return None
     mention_ids = [m[P.M_ID] for m in doc.get(P.MENTIONS, []) if m[P.M_RECORD_ID] in readable]
     with engine_errors():
         decisions = store.decisions_for(client, settings, mention_ids)
+    # A decision names a second record, often on another nominal: shown only if that one is
+    # readable too.
+    others = {d[k] for d in decisions for k in (D.RECORD_A, D.RECORD_B)} - readable
+    if others:
+        readable |= set(gateway.readable(sorted(others)))
     return readable_view(doc, readable, decisions)
 
 

@@ -28,6 +28,7 @@ from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture
     World,
     assert_clean,
     audit_events,
+    csrf_from,
     world,
 )
 
@@ -107,3 +108,41 @@ def test_record_api_people_carry_their_nominal(world: World, nominals: dict[str,
     assert [p.get("nominal_id") for p in people if p["surname"] == SHARED_NAME.split()[1]] == [
         nominals["shared"]
     ]
+
+
+def test_decisions_from_the_person_page_by_role_audited_and_applied_on_rebuild(
+    world: World, nominals: dict[str, str]
+) -> None:
+    nid = nominals["shared"]
+    officer, analyst = world.web["lk-officer"], world.web["lk-analyst"]
+    page = analyst.get(f"/persons/{nid}")
+    assert page.status_code == 200 and "Record decision" in page.text
+    assert "Record decision" not in officer.get(f"/persons/{nid}").text
+    view = analyst.get(f"/api/persons/{nid}").json()
+    doc = store.get_nominal(world.client, world.settings, nid)
+    assert doc is not None
+    by_record = {m["record_id"]: m["mention_id"] for m in doc["mentions"]}
+    a, b = (by_record[world.unrestricted[0]], by_record[world.unrestricted[1]])
+    form = {
+        "csrf_token": csrf_from(page.text),
+        "mention_a": a,
+        "mention_b": b,
+        "decision": "not_same",
+        "reason": "different tattoos in the custody photographs",
+    }
+    refused = officer.post(
+        f"/persons/{nid}/decisions", data={**form, "csrf_token": csrf_from(officer.get("/saved/new").text)}
+    )
+    assert refused.status_code == 403
+    done = analyst.post(f"/persons/{nid}/decisions", data=form)
+    assert done.status_code == 303, done.text[:300]
+    assert audit_events(world, "person.decision", "lk-analyst")
+    assert audit_events(world, "access.denied", "lk-officer")
+    # Applied on the next rebuild, and every one after.
+    mentions = [m for d in world.docs.values() for m in mentions_from_record(parse_record(d[F.RECORD]))]
+    for _ in range(2):
+        res = store.rebuild(world.client, world.settings, mentions)
+        assert res.nominal_of[a] != res.nominal_of[b]
+    after = analyst.get(f"/persons/{res.nominal_of[a]}")
+    assert "different tattoos in the custody photographs" in after.text
+    assert len(view["records"]) >= 2
