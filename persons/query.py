@@ -231,3 +231,53 @@ def split_name_dob(q: str) -> tuple[str, date | None]:
         name = (q[: m.start()] + " " + q[m.end() :]).strip()
         return " ".join(name.split()), got
     return " ".join(q.split()), None
+
+
+_DATE_WORD = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+
+
+@dataclass(frozen=True)
+class PersonIntent:
+    name: str
+    dob: date | None = None
+    years: int = 0
+    # Set when the typed DOB only exists with day and month the other way round (06/21/1984).
+    notice: str | None = None
+
+
+def person_intent(parsed: Any) -> PersonIntent | None:
+    """The person a parsed search box query names: only bare words / ``name:`` terms (at most
+    five words) and at most one DOB, nothing else; otherwise None.
+
+    ``parsed`` is a ``search.parser.ParsedQuery``; read duck-typed so this module stays
+    free of the parser's internals (which evolve with the search work). A date the parser
+    left as a word because it is impossible day-first (06/21/1984) is read month-first, with
+    the swapped-DOB notice.
+    """
+    if getattr(parsed, "empty", True) or parsed.leaves() != parsed.leaves(positive_only=True):
+        return None
+    if type(parsed.root).__name__ in ("Or", "Not"):
+        return None
+    words: list[str] = []
+    dob: date | None = None
+    years = 0
+    notice: str | None = None
+    for leaf in parsed.leaves():
+        kind = type(leaf).__name__
+        if kind == "Text":
+            for w in leaf.words:
+                m = _DATE_WORD.match(w)
+                swapped = _valid(int(m.group(3)), int(m.group(1)), int(m.group(2))) if m else None
+                if m and dob is None and swapped is not None:
+                    dob, notice = swapped, SWAPPED
+                else:
+                    words.append(w)
+        elif kind == "Name":
+            words.extend(leaf.text.split())
+        elif kind == "Dob" and dob is None:
+            dob, years = leaf.dob, leaf.years
+        else:
+            return None
+    if not words or len(words) > 5 or not all(any(ch.isalpha() for ch in w) for w in words):
+        return None
+    return PersonIntent(" ".join(words), dob, years, notice)

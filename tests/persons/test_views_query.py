@@ -173,3 +173,17 @@ def test_split_name_dob() -> None:
     assert Q.split_name_dob("1984-03-07 pawel  wisniewski") == ("pawel wisniewski", date(1984, 3, 7))
     assert Q.split_name_dob("John Smith") == ("John Smith", None)
     assert Q.split_name_dob("John Smith 31/02/1990") == ("John Smith 31/02/1990", None)
+
+
+def test_person_intent_from_the_search_parser() -> None:
+    from search.parser import parse
+
+    today = date(2026, 11, 30)
+    got = Q.person_intent(parse("Pawel Wisniewski 07/03/1984", dob_years=2, today=today))
+    assert got == Q.PersonIntent("Pawel Wisniewski", date(1984, 3, 7), 2, None)
+    got = Q.person_intent(parse("Ignatius Brackenwald 06/21/1984", dob_years=0, today=today))
+    assert got == Q.PersonIntent("Ignatius Brackenwald", date(1984, 6, 21), 0, Q.SWAPPED)
+    assert Q.person_intent(parse("knife Peckham", dob_years=0, today=today)) is None  # a weapon term
+    assert Q.person_intent(parse("smith OR jones", dob_years=0, today=today)) is None
+    assert Q.person_intent(parse("type:custody smith", dob_years=0, today=today)) is None
+    assert Q.person_intent(parse("AB12 CDE", dob_years=0, today=today)) is None

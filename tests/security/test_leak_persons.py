@@ -110,6 +110,23 @@ def test_record_api_people_carry_their_nominal(world: World, nominals: dict[str,
     ]
 
 
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_search_page_person_cards_with_a_swapped_dob(
+    world: World, nominals: dict[str, str], user: str
+) -> None:
+    tc = world.web[user]
+    y, m, d = SHARED_DOB.split("-")
+    q = f"{SHARED_NAME} {m}/{d}/{y}"  # day and month typed the other way round
+    page = tc.get("/search", params={"q": q})
+    assert page.status_code == 200
+    assert_clean(page.text, world.hidden(user), f"{user} search page", echoed=q)
+    if world.readable(user):
+        assert f"/persons/{nominals['shared']}" in page.text
+        assert "DOB matched with day and month swapped" in page.text
+    else:
+        assert "/persons/" not in page.text
+
+
 def test_decisions_from_the_person_page_by_role_audited_and_applied_on_rebuild(
     world: World, nominals: dict[str, str]
 ) -> None:
