@@ -57,7 +57,7 @@ def test_surname_keeps_accents_in_raw_and_folds_in_surname() -> None:
     assert f["forename"] == "pawel"
 
 
-def _intel(people: list[dict[str, object]]) -> IntelligenceReport:
+def _intel(people: list[dict[str, str]]) -> IntelligenceReport:
     return IntelligenceReport.model_validate(
         {
             "source_system": "intel",

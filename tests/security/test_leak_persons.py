@@ -20,6 +20,7 @@ from lantern.records import parse_record
 from mappings import fields as F
 from persons import store
 from persons.features import mentions_from_record
+from tests.portal_fixtures import csrf_from
 from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture)
     SHARED_DOB,
     SHARED_NAME,
@@ -28,7 +29,6 @@ from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture
     World,
     assert_clean,
     audit_events,
-    csrf_from,
     world,
 )
 
