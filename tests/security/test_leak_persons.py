@@ -17,6 +17,7 @@ import pytest
 
 from indexer.nominals import refresh_record_nominals
 from lantern.records import parse_record
+from lantern.settings import Settings
 from mappings import fields as F
 from persons import store
 from persons.features import mentions_from_record
@@ -31,6 +32,13 @@ from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture
     audit_events,
     world,
 )
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    """A prefix of this module's own: the leak world it builds must not meet the one
+    test_leak_matrix.py builds (same users, same records) in the same run."""
+    return settings.model_copy(update={"index_prefix": f"{settings.index_prefix}lp-"})
 
 
 @pytest.fixture(scope="module")
