@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the leak world fixture is imported and used as a parameter)
 """The leak matrix for person resolution: person pages, the persons API, record nominal ids.
 
 The leak world (tests/security/test_leak_matrix.py) has one man in every record (same name,
@@ -14,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from opensearchpy import OpenSearch
 
 from indexer.nominals import refresh_record_nominals
 from lantern.records import parse_record
@@ -22,7 +22,8 @@ from mappings import fields as F
 from persons import store
 from persons.features import mentions_from_record
 from tests.portal_fixtures import csrf_from
-from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture)
+from tests.security import test_leak_matrix as LM
+from tests.security.test_leak_matrix import (
     SHARED_DOB,
     SHARED_NAME,
     UNSEEN_NAME,
@@ -30,15 +31,15 @@ from tests.security.test_leak_matrix import (  # noqa: F401  (world is a fixture
     World,
     assert_clean,
     audit_events,
-    world,
 )
 
 
 @pytest.fixture(scope="module")
-def settings(settings: Settings) -> Settings:
-    """A prefix of this module's own: the leak world it builds must not meet the one
+def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
+    """The leak matrix's world under a prefix of this module's own, so it never meets the one
     test_leak_matrix.py builds (same users, same records) in the same run."""
-    return settings.model_copy(update={"index_prefix": f"{settings.index_prefix}lp-"})
+    own = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}lp-"})
+    yield from LM.world._get_wrapped_function()(own, client)
 
 
 @pytest.fixture(scope="module")
