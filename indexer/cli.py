@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from opensearchpy import OpenSearch
 from rich.console import Console
 from rich.table import Table
 
-from alerts.percolation import alert_hooks, sync_percolator
 from lantern.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from indexer.pipeline import Hook
 
 console = Console(stderr=True)
 
@@ -76,7 +79,7 @@ def register(app: typer.Typer) -> None:
 
     @index_app.command("load")
     def index_load(
-        paths: list[Path] = typer.Argument(..., help="NDJSON (.ndjson/.jsonl) or CSV feed files"),
+        paths: list[Path] = typer.Argument(None, help="NDJSON (.ndjson/.jsonl) or CSV feed files"),
         record_type: str | None = typer.Option(None, "--type", help="Every row must be this record type"),
         mapping: Path | None = typer.Option(None, "--mapping", help="TOML column mapping for CSV files"),
         rejects: Path | None = typer.Option(None, "--rejects", help="Rejects file (NDJSON)"),
@@ -89,29 +92,45 @@ def register(app: typer.Typer) -> None:
         no_alerts: bool = typer.Option(
             False, "--no-alerts", help="Do not match new records against saved queries (no notifications)"
         ),
+        retry_rejects: Path | None = typer.Option(
+            None,
+            "--retry-rejects",
+            help="Re-read the rows of this rejects file, load those that now pass, report which still fail",
+        ),
     ) -> None:
         """Validate, enrich and bulk-index feed files; bad rows go to the rejects file."""
         from indexer.loader import run_load_command
-        from indexer.pipeline import Hook
+        from lantern.profile import ProfileError, profile_for
 
         settings = get_settings()
+        if bool(paths) == bool(retry_rejects):
+            console.print("[red]error:[/red] give feed files, or --retry-rejects FILE (not both)")
+            raise typer.Exit(2)
+        try:
+            profile_for(settings.force_profile)
+        except ProfileError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
         hooks: list[Hook] = []
         if not no_alerts:
             # Saved-query alerts: each acknowledged batch is percolated (alerts.percolation).
             hooks = list(alert_hooks(settings))
-        code = run_load_command(
-            paths,
-            settings=settings,
-            record_type=record_type,
-            mapping=mapping,
-            rejects=rejects,
-            allow_rejects=allow_rejects,
-            extract_entities=not no_entities,
-            restart=restart,
-            rebuild=rebuild,
-            console=console,
-            hooks=hooks,
-        )
+        if retry_rejects is not None:
+            code = _retry(retry_rejects, settings, mapping, rejects, allow_rejects, not no_entities, hooks)
+        else:
+            code = run_load_command(
+                paths,
+                settings=settings,
+                record_type=record_type,
+                mapping=mapping,
+                rejects=rejects,
+                allow_rejects=allow_rejects,
+                extract_entities=not no_entities,
+                restart=restart,
+                rebuild=rebuild,
+                console=console,
+                hooks=hooks,
+            )
         for hook in hooks:
             flush = getattr(hook, "flush", None)
             if callable(flush) and code != 130:  # everything it holds was acknowledged
@@ -120,3 +139,79 @@ def register(app: typer.Typer) -> None:
             if callable(summary):
                 console.print(summary())
         raise typer.Exit(code)
+
+    @index_app.command("delete")
+    def index_delete(
+        source_system: str = typer.Argument(..., help="The source system's name, as in its feeds"),
+        source_id: str = typer.Argument(..., help="The record's id in that system"),
+        reason: str = typer.Option(..., "--reason", help="expunged | disposal | duplicate"),
+    ) -> None:
+        """Delete a record at source: it leaves search and alerts, and a tombstone keeps any
+        later reload of an old export from bringing it back."""
+        import getpass
+
+        from indexer.deletion import DeleteReasonError, delete_record
+        from lantern.search_client import make_client
+
+        settings = get_settings()
+        client = make_client(settings, "ingest")
+        try:
+            result = delete_record(
+                client, settings, source_system, source_id, reason=reason, by=f"cli:{getpass.getuser()}"
+            )
+        except DeleteReasonError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+        state = "deleted" if result.found else "not in the index (tombstone written)"
+        if result.already_deleted:
+            state += "; it was already tombstoned"
+        console.print(f"{source_system}/{source_id} ({result.record_id}): {state}", highlight=False)
+
+    @app.command("demo-data")
+    def demo_data(
+        out: Path = typer.Option(..., "--out", help="Output directory"),
+        records: int = typer.Option(5000, "--records", min=1, help="Number of records"),
+        seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same files)"),
+    ) -> None:
+        """Write linked synthetic feed files for all four record types."""
+        from indexer.demo_data import generate
+
+        out.mkdir(parents=True, exist_ok=True)
+        counts = generate(out, records, seed)
+        table = Table("file", "records")
+        for name, n in counts.items():
+            table.add_row(name, str(n))
+        Console().print(table)
+
+
+def _retry(
+    rejects_file: Path,
+    settings: Settings,
+    mapping: Path | None,
+    out: Path | None,
+    allow_rejects: bool,
+    extract_entities: bool,
+    hooks: list[Hook],
+) -> int:
+    from indexer.csv_mapping import MappingError
+    from indexer.retry import RejectsFileError, print_retry_report, retry_rejects
+    from lantern.search_client import make_client
+
+    client = make_client(settings, "ingest")
+    try:
+        report = retry_rejects(
+            rejects_file,
+            settings,
+            client,
+            mapping=mapping,
+            out=out,
+            extract_entities=extract_entities,
+            hooks=hooks,
+        )
+    except (RejectsFileError, MappingError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    print_retry_report(report, console)
+    if report.passed < len(report.rows) and not allow_rejects:
+        return 1
+    return 0

@@ -6,6 +6,17 @@
 Hooks (e.g. percolating new documents against saved queries) are called with each batch of
 documents the cluster acknowledged, after the bulk request and before the batch counts as
 done: a hook that fails stops the load, and the batch is replayed when the load resumes.
+
+Before anything is extracted or written, one ``mget`` per batch reads what the index and
+the tombstones already hold for the batch's ids, and each entry ends as one of:
+
+- ``deleted``: the record was deleted at source (a tombstone); never written again;
+- ``stale``: the index holds a newer version (source last-modified time); ignored;
+- ``unchanged``: same content hash as the indexed document; no NER, no write;
+- ``created`` / ``updated``: written with ``version_type=external_gte`` and the source's
+  last-modified time as version, so a write that loses a race to a newer one is refused by
+  the engine (and counted as ``stale``) rather than rolling the record back. When only
+  non-text fields changed, the stored entity mentions are reused instead of running NER.
 """
 
 from __future__ import annotations
@@ -20,12 +31,13 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from indexer.bulk import bulk_index
-from indexer.documents import build_document
-from lantern import indices
+from indexer.documents import build_document, content_hash, mentions_from_doc, text_hash
+from lantern.profile import ForceProfile, active_profile
 from lantern.records import AnyRecord
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
+from mappings import tombstones as tombstones_index
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +71,10 @@ class LoadResult:
     indexed: int = 0
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # same content as indexed: nothing extracted or written
+    stale: int = 0  # older than the indexed version: ignored
+    deleted: int = 0  # deleted at source (tombstone): ignored
+    ner_reused: int = 0  # written with the stored mentions (only non-text fields changed)
     rejected: int = 0
     failed: int = 0
     warnings: int = 0
@@ -67,7 +83,7 @@ class LoadResult:
     warning_samples: list[str] = field(default_factory=list)
 
     def add(self, other: LoadResult) -> None:
-        for name in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings", "skipped"):
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         room = MAX_KEPT_PROBLEMS - len(self.problems)
         self.problems.extend(other.problems[: max(room, 0)])
@@ -78,13 +94,34 @@ class LoadResult:
         return self.rejected == 0 and self.failed == 0
 
 
+COUNTERS = (
+    "read",
+    "indexed",
+    "created",
+    "updated",
+    "unchanged",
+    "stale",
+    "deleted",
+    "ner_reused",
+    "rejected",
+    "failed",
+    "warnings",
+    "skipped",
+)
+
+
 @dataclass
 class Entry:
-    """One validated record with where it came from."""
+    """One validated record with where it came from.
+
+    ``force``: write even if unchanged (a batch replayed after a crash, whose hooks may not
+    have run).
+    """
 
     record: AnyRecord
     source: str = "(api)"
     line: int = 0
+    force: bool = False
 
 
 @dataclass
@@ -92,6 +129,20 @@ class BatchOutcome:
     result: LoadResult
     problems: list[Problem]
     docs: list[dict[str, Any]]
+    # One status per entry, in entry order: created | updated | unchanged | stale | deleted | failed
+    statuses: list[str] = field(default_factory=list)
+    errors: list[list[dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class _Known:
+    """What the index already holds for one id."""
+
+    version: int | None = None
+    content_hash: str | None = None
+    ner_text_hash: str | None = None
+    mentions: list[dict[str, Any]] | None = None
+    tombstoned: bool = False
 
 
 class BatchIndexer:
@@ -105,6 +156,8 @@ class BatchIndexer:
         index: str | None = None,
         extract_entities: bool = True,
         hooks: Sequence[Hook] = (),
+        profile: ForceProfile | None = None,
+        skip_unchanged: bool = True,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -112,19 +165,21 @@ class BatchIndexer:
             indices.ensure(client, settings, records_index)
             index = indices.writer_target(settings, records_index)
         self.index = index
+        indices.ensure(client, settings, tombstones_index)
+        self.tombstones = indices.read_alias(settings, tombstones_index)
         self.extract_entities = extract_entities
         self.hooks = list(hooks)
+        self.profile = profile or active_profile()
+        self.skip_unchanged = skip_unchanged
 
-    def _mentions(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
-        mentions: list[dict[str, Any]] = [{} for _ in entries]
-        if not self.extract_entities:
-            return mentions
+    def _extract(self, records: Sequence[AnyRecord]) -> list[dict[str, Any]]:
         from entity_extraction import extract_many
 
+        mentions: list[dict[str, Any]] = [{} for _ in records]
         texts: list[str] = []
         owners: list[tuple[int, str]] = []
-        for k, entry in enumerate(entries):
-            for name, text in entry.record.free_text().items():
+        for k, record in enumerate(records):
+            for name, text in record.free_text().items():
                 texts.append(text)
                 owners.append((k, name))
         if not texts:
@@ -136,58 +191,139 @@ class BatchIndexer:
             mentions[k][name] = ents
         return mentions
 
+    def _known(self, ids: Sequence[str]) -> dict[str, _Known]:
+        """What the records index (behind the write alias) and the tombstones hold for ``ids``."""
+        known = {i: _Known() for i in ids}
+        fields = [F.CONTENT_HASH, F.NER_TEXT_HASH]
+        if self.extract_entities:
+            fields.append(F.MENTIONS)
+        got = self.client.mget(index=self.index, body={"ids": list(ids)}, _source_includes=",".join(fields))
+        for doc in got.get("docs", []):
+            if doc.get("found"):
+                src = doc.get("_source") or {}
+                k = known[doc["_id"]]
+                k.version = doc.get("_version")
+                k.content_hash = src.get(F.CONTENT_HASH)
+                k.ner_text_hash = src.get(F.NER_TEXT_HASH)
+                k.mentions = src.get(F.MENTIONS)
+        for doc_id in self._tombstoned(ids):
+            known[doc_id].tombstoned = True
+        return known
+
+    def _tombstoned(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        got = self.client.mget(index=self.tombstones, body={"ids": list(ids)}, _source="false")
+        return {d["_id"] for d in got.get("docs", []) if d.get("found")}
+
     def run(self, entries: Sequence[Entry]) -> BatchOutcome:
         result = LoadResult()
         problems: list[Problem] = []
         if not entries:
             return BatchOutcome(result, problems, [])
         now = datetime.now(UTC)
+        # The same record twice in one batch: the later row wins, as it would across batches.
+        last: dict[str, int] = {}
+        for k, entry in enumerate(entries):
+            last[entry.record.record_id] = k
+        statuses: list[str] = ["superseded"] * len(entries)
+        errors: list[list[dict[str, Any]]] = [[] for _ in entries]
+        known = self._known(list(last))
+
+        to_write: list[int] = []
+        hashes: dict[int, str] = {}
+        for doc_id, k in last.items():
+            entry, seen = entries[k], known[doc_id]
+            if seen.tombstoned:
+                statuses[k] = "deleted"
+                continue
+            if seen.version is not None and seen.version > entry.record.version:
+                statuses[k] = "stale"
+                continue
+            hashes[k] = content_hash(entry.record, self.profile)
+            unchanged = seen.content_hash == hashes[k] and (not self.extract_entities or seen.ner_text_hash)
+            if unchanged and self.skip_unchanged and not entry.force:
+                statuses[k] = "unchanged"
+                continue
+            to_write.append(k)
+
+        mentions: dict[int, Any] = {}
+        if self.extract_entities:
+            need: list[int] = []
+            for k in to_write:
+                seen = known[entries[k].record.record_id]
+                if seen.ner_text_hash is not None and seen.ner_text_hash == text_hash(entries[k].record):
+                    mentions[k] = mentions_from_doc(seen.mentions or [])
+                    result.ner_reused += 1
+                else:
+                    need.append(k)
+            for k, found in zip(need, self._extract([entries[k].record for k in need]), strict=True):
+                mentions[k] = found
+
         docs: dict[str, dict[str, Any]] = {}
-        where: dict[str, Entry] = {}
-        for entry, mentions in zip(entries, self._mentions(entries), strict=True):
+        where: dict[str, int] = {}
+        for k in to_write:
+            entry = entries[k]
             warnings: list[str] = []
-            doc = build_document(entry.record, mentions, warnings=warnings, indexed_at=now)
+            doc = build_document(
+                entry.record, mentions.get(k), warnings=warnings, indexed_at=now, profile=self.profile
+            )
             for w in warnings:
                 result.warnings += 1
                 if len(result.warning_samples) < 20:
                     result.warning_samples.append(f"{entry.source}:{entry.line}: {w}")
-            # The same record twice in one batch: the later row wins, as it would across batches.
-            if doc[F.ID] in where:
-                result.updated += 1
-                result.indexed += 1
             docs[doc[F.ID]] = doc
-            where[doc[F.ID]] = entry
+            where[doc[F.ID]] = k
+        versions = {doc_id: entries[k].record.version for doc_id, k in where.items()}
         acked: list[dict[str, Any]] = []
-        for item in bulk_index(self.client, self.settings, self.index, docs.values()):
-            entry = where[item.doc_id]
+        for item in bulk_index(self.client, self.settings, self.index, docs.values(), versions=versions):
+            k = where[item.doc_id]
+            entry = entries[k]
             if item.ok:
-                result.indexed += 1
-                if item.result == "created":
-                    result.created += 1
-                else:
-                    result.updated += 1
+                statuses[k] = "created" if item.result == "created" else "updated"
                 acked.append(docs[item.doc_id])
+            elif item.result == "stale":
+                statuses[k] = "stale"  # a newer version landed between the mget and the write
             else:
-                result.failed += 1
+                statuses[k] = "failed"
+                errors[k] = [
+                    {
+                        "loc": "(index)",
+                        "msg": f"OpenSearch refused the document: {item.reason}",
+                        "status": item.status,
+                    }
+                ]
                 problems.append(
                     Problem(
                         "failed",
                         entry.source,
                         entry.line,
-                        [
-                            {
-                                "loc": "(index)",
-                                "msg": f"OpenSearch refused the document: {item.reason}",
-                                "status": item.status,
-                            }
-                        ],
+                        errors[k],
                         raw=entry.record.model_dump(mode="json"),
                         record_id=item.doc_id,
                     )
                 )
+        # A delete that landed while this batch was in flight: its tombstone was written
+        # before the record was removed, so whatever this batch wrote for it goes again.
+        late = self._tombstoned([d[F.ID] for d in acked])
+        if late:
+            for doc_id in late:
+                self.client.delete(index=self.index, id=doc_id, ignore=[404])
+                statuses[where[doc_id]] = "deleted"
+            acked = [d for d in acked if d[F.ID] not in late]
+        for k, status in enumerate(statuses):
+            if status == "superseded":
+                # The earlier row of a record repeated in the batch: overwritten by the later.
+                status = statuses[last[entries[k].record.record_id]]
+                status = "updated" if status in ("created", "updated") else status
+                statuses[k] = status
+            if status in ("created", "updated"):
+                result.indexed += 1
+            if status in ("created", "updated", "unchanged", "stale", "deleted", "failed"):
+                setattr(result, status, getattr(result, status) + 1)
         for hook in self.hooks:
             hook(acked)
-        return BatchOutcome(result, problems, acked)
+        return BatchOutcome(result, problems, acked, statuses, errors)
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -205,12 +341,15 @@ def index_records(
     refresh: bool = False,
     hooks: Sequence[Hook] = (),
     index: str | None = None,
+    profile: ForceProfile | None = None,
 ) -> LoadResult:
     """Index validated records into the records index (created if missing) and return counts.
 
     ``refresh=True`` makes the documents searchable before returning (tests, small loads).
     """
-    indexer = BatchIndexer(settings, client, index=index, extract_entities=extract_entities, hooks=hooks)
+    indexer = BatchIndexer(
+        settings, client, index=index, extract_entities=extract_entities, hooks=hooks, profile=profile
+    )
     total = LoadResult()
     for chunk in batched(records, settings.bulk_chunk_size):
         total.read += len(chunk)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     bulk_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     bulk_max_retries: int = Field(default=8, ge=0)
     state_dir: Path = Path(".lantern/state")
+    # The force's reference formats and code lists (lantern/profile.py); unset: the shipped
+    # default, lantern/profiles/default.toml.
+    force_profile: Path | None = None
 
     # --- Portal -------------------------------------------------------------------------
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

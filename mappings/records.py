@@ -20,7 +20,7 @@ from mappings import analysis as A
 from mappings import fields as F
 
 NAME = "records"
-VERSION = 1
+VERSION = 2  # 2: reference normalizer, source_modified_at, not_recorded, content/NER hashes
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -88,7 +88,7 @@ def mappings() -> dict[str, Any]:
         F.RECORD_TYPE: KEYWORD,
         F.SOURCE_SYSTEM: KEYWORD,
         F.SOURCE_ID: KEYWORD,
-        F.REFERENCE: IDENT,
+        F.REFERENCE: {"type": "keyword", "normalizer": A.REFERENCE},
         F.TITLE: _english(fields={"keyword": {"type": "keyword", "ignore_above": 512}}),
         F.SUMMARY: _english(),
         F.TEXT: _english(fields={"exact": {"type": "text", "analyzer": A.STANDARD}}),
@@ -96,6 +96,7 @@ def mappings() -> dict[str, Any]:
         F.CREATED_AT: DATE,
         F.UPDATED_AT: DATE,
         F.INDEXED_AT: DATE,
+        F.SOURCE_MODIFIED_AT: DATE,
         F.STATION: KEYWORD,
         F.COURT: KEYWORD,
         F.BOROUGH: KEYWORD,
@@ -117,6 +118,9 @@ def mappings() -> dict[str, Any]:
         F.ACCESS_UNITS: KEYWORD,
         F.ACCESS_HANDLING: KEYWORD,
         F.REVIEW_DATE: DATE,
+        F.NOT_RECORDED: KEYWORD,
+        F.CONTENT_HASH: {"type": "keyword", "index": False},
+        F.NER_TEXT_HASH: {"type": "keyword", "index": False},
         F.RECORD: {"type": "object", "enabled": False},
     }
     return {"dynamic": "strict", "properties": props}

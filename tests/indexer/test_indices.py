@@ -28,7 +28,7 @@ def test_ensure_is_idempotent_and_race_safe(client: OpenSearch, isettings: Setti
     with ThreadPoolExecutor(4) as pool:
         names = list(pool.map(lambda _: indices.ensure(client, isettings, records_index), range(4)))
     assert len(set(names)) == 1
-    assert names[0] == f"{isettings.index_prefix}records-v1"
+    assert names[0] == f"{isettings.index_prefix}records-v{records_index.VERSION}"
     got = _aliases(client, isettings)
     assert list(got) == [names[0]]
     assert got[names[0]]["aliases"] == {
@@ -88,7 +88,7 @@ def test_migrate_moves_both_aliases_loses_nothing_and_keeps_serving(
 
     assert problems == []
     assert reads["n"] > 0 and written
-    assert new != old and new.startswith(f"{isettings.index_prefix}records-v1-")
+    assert new != old and new.startswith(f"{isettings.index_prefix}records-v{records_index.VERSION}-")
     got = _aliases(client, isettings)
     assert list(got) == [new]  # the old index is gone
     assert set(got[new]["aliases"]) == {read_alias, write_alias}
