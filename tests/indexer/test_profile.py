@@ -76,7 +76,8 @@ def test_not_recorded_is_an_explicit_value_and_validation_stays_strict() -> None
     assert errors == [
         {
             "loc": "status",
-            "msg": 'required field is missing; if the source system never recorded it, send null or "not_recorded"',
+            "msg": "required field is missing; if the source system never recorded it, "
+            'send null or "not_recorded"',
         }
     ]
     # What is there is still checked: a malformed date is a reject, not "not recorded".
