@@ -14,6 +14,7 @@ from lantern.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from indexer.pipeline import Hook
+    from indexer.service_accounts import ServiceAccounts
 
 console = Console(stderr=True)
 
@@ -166,6 +167,104 @@ def register(app: typer.Typer) -> None:
         if result.already_deleted:
             state += "; it was already tombstoned"
         console.print(f"{source_system}/{source_id} ({result.record_id}): {state}", highlight=False)
+
+    accounts_app = typer.Typer(
+        no_args_is_help=True, help="Service accounts of the ingest API (one per source system)"
+    )
+    app.add_typer(accounts_app, name="ingest-account")
+
+    def _accounts() -> ServiceAccounts:
+        from indexer.service_accounts import ServiceAccounts
+        from lantern.search_client import make_client
+
+        settings = get_settings()
+        return ServiceAccounts(make_client(settings, "ingest"), settings)
+
+    @accounts_app.command("create")
+    def account_create(
+        source_system: str = typer.Argument(..., help="The source system's name, as in its records"),
+        types: str = typer.Option(..., "--types", help="Record types it may write, comma-separated"),
+        valid_days: int = typer.Option(365, "--valid-days", min=1, help="Days until the token expires"),
+    ) -> None:
+        """Create the account of a source system and print its token (shown only now)."""
+        from indexer.service_accounts import AccountError
+
+        try:
+            acc, token = _accounts().create(
+                source_system, [t.strip() for t in types.split(",") if t.strip()], valid_days=valid_days
+            )
+        except AccountError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+        console.print(
+            f"account {acc.account} for {acc.source_system}: {', '.join(acc.record_types)}; "
+            f"expires {acc.expires_at:%Y-%m-%d}. Its token (store it now, it is not shown again):",
+            highlight=False,
+        )
+        typer.echo(token)
+
+    @accounts_app.command("rotate")
+    def account_rotate(
+        account: str = typer.Argument(..., help="Account name (lantern ingest-account list)"),
+        valid_days: int | None = typer.Option(None, "--valid-days", min=1, help="New expiry, days from now"),
+    ) -> None:
+        """Issue a new token; the old one stops working at once."""
+        from indexer.service_accounts import AccountError
+
+        try:
+            acc, token = _accounts().rotate(account, valid_days=valid_days)
+        except AccountError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+        console.print(f"new token for {acc.account} (expires {acc.expires_at:%Y-%m-%d}):", highlight=False)
+        typer.echo(token)
+
+    @accounts_app.command("disable")
+    def account_disable(
+        account: str = typer.Argument(...),
+        enable: bool = typer.Option(False, "--enable", help="Enable it again instead"),
+    ) -> None:
+        """Refuse (or accept again) the account's token."""
+        from indexer.service_accounts import AccountError
+
+        try:
+            acc = _accounts().update(account, disabled=not enable)
+        except AccountError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+        console.print(f"{acc.account}: {'disabled' if acc.disabled else 'enabled'}")
+
+    @accounts_app.command("set-types")
+    def account_types(
+        account: str = typer.Argument(...),
+        types: str = typer.Option(..., "--types", help="Record types it may write, comma-separated"),
+    ) -> None:
+        """Change the record types the account may write."""
+        from indexer.service_accounts import AccountError
+
+        try:
+            acc = _accounts().update(account, record_types=[t.strip() for t in types.split(",") if t.strip()])
+        except AccountError as exc:
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from exc
+        console.print(f"{acc.account}: {', '.join(acc.record_types)}")
+
+    @accounts_app.command("list")
+    def account_list() -> None:
+        """Every service account (never the tokens)."""
+        table = Table("account", "source system", "record types", "token id", "expires", "rotated", "state")
+        for acc in _accounts().all():
+            state = "disabled" if acc.disabled else ("expired" if acc.expired() else "active")
+            table.add_row(
+                acc.account,
+                acc.source_system,
+                ", ".join(acc.record_types),
+                acc.token_id,
+                f"{acc.expires_at:%Y-%m-%d}",
+                f"{acc.rotated_at:%Y-%m-%d}" if acc.rotated_at else "-",
+                state,
+            )
+        Console().print(table)
 
     @app.command("demo-data")
     def demo_data(

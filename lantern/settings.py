@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # The force's reference formats and code lists (lantern/profile.py); unset: the shipped
     # default, lantern/profiles/default.toml.
     force_profile: Path | None = None
+    # The ingest API: largest NDJSON body accepted per call, and whether pushed records get
+    # entity extraction (as file loads do by default).
+    ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    ingest_entities: bool = True
 
     # --- Portal -------------------------------------------------------------------------
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
