@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -403,6 +404,27 @@ def delete(
 # ------------------------------------------------------------------------- wiring
 
 
+def _per_call(hooks: Sequence[Hook]) -> Hook | None:
+    """One hook running ``hooks`` and flushing them at once, under a lock.
+
+    Load hooks may gather documents until the end of a load (alert percolation does);
+    a pushed record must alert now, and requests run on several threads.
+    """
+    if not hooks:
+        return None
+    lock = threading.Lock()
+
+    def run(docs: list[dict[str, Any]]) -> None:
+        with lock:
+            for hook in hooks:
+                hook(docs)
+                flush = getattr(hook, "flush", None)
+                if callable(flush):
+                    flush()
+
+    return run
+
+
 def install(
     app: FastAPI,
     settings: Settings,
@@ -420,7 +442,7 @@ def install(
         auditor=auditor,
         profile=profile_for(settings.force_profile),
         extract_entities=settings.ingest_entities if extract_entities is None else extract_entities,
-        hooks=tuple(hooks),
+        hooks=tuple(h for h in [_per_call(hooks)] if h is not None),
     )
     app.include_router(router)
 
