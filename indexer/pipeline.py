@@ -141,7 +141,6 @@ class _Known:
     version: int | None = None
     content_hash: str | None = None
     ner_text_hash: str | None = None
-    mentions: list[dict[str, Any]] | None = None
     tombstoned: bool = False
 
 
@@ -194,9 +193,8 @@ class BatchIndexer:
     def _known(self, ids: Sequence[str]) -> dict[str, _Known]:
         """What the records index (behind the write alias) and the tombstones hold for ``ids``."""
         known = {i: _Known() for i in ids}
+        # Hashes only: the (larger) mentions are fetched later, for the rows that need them.
         fields = [F.CONTENT_HASH, F.NER_TEXT_HASH]
-        if self.extract_entities:
-            fields.append(F.MENTIONS)
         got = self.client.mget(index=self.index, body={"ids": list(ids)}, _source_includes=",".join(fields))
         for doc in got.get("docs", []):
             if doc.get("found"):
@@ -205,10 +203,17 @@ class BatchIndexer:
                 k.version = doc.get("_version")
                 k.content_hash = src.get(F.CONTENT_HASH)
                 k.ner_text_hash = src.get(F.NER_TEXT_HASH)
-                k.mentions = src.get(F.MENTIONS)
         for doc_id in self._tombstoned(ids):
             known[doc_id].tombstoned = True
         return known
+
+    def _stored_mentions(self, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        if not ids:
+            return {}
+        got = self.client.mget(index=self.index, body={"ids": list(ids)}, _source_includes=F.MENTIONS)
+        return {
+            d["_id"]: (d.get("_source") or {}).get(F.MENTIONS) or [] for d in got["docs"] if d.get("found")
+        }
 
     def _tombstoned(self, ids: Sequence[str]) -> set[str]:
         if not ids:
@@ -250,15 +255,23 @@ class BatchIndexer:
         mentions: dict[int, Any] = {}
         if self.extract_entities:
             need: list[int] = []
+            reuse: list[int] = []
             for k in to_write:
                 seen = known[entries[k].record.record_id]
                 if seen.ner_text_hash is not None and seen.ner_text_hash == text_hash(entries[k].record):
-                    mentions[k] = mentions_from_doc(seen.mentions or [])
-                    result.ner_reused += 1
+                    reuse.append(k)
                 else:
                     need.append(k)
-            for k, found in zip(need, self._extract([entries[k].record for k in need]), strict=True):
-                mentions[k] = found
+            stored = self._stored_mentions([entries[k].record.record_id for k in reuse])
+            for k in reuse:
+                found = stored.get(entries[k].record.record_id)
+                if found is None:  # gone since the first look: extract after all
+                    need.append(k)
+                else:
+                    mentions[k] = mentions_from_doc(found)
+                    result.ner_reused += 1
+            for k, extracted in zip(need, self._extract([entries[k].record for k in need]), strict=True):
+                mentions[k] = extracted
 
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, int] = {}
