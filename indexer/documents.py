@@ -225,6 +225,7 @@ def build_document(
                 }
             )
 
+    dumped = record.model_dump(mode="json")
     offences = _offences_of(record)
     reference = profile.normalise_reference(record.record_type.value, record.reference) or record.reference
     status, outcome = _status_outcome(record)
@@ -278,9 +279,9 @@ def build_document(
         F.ACCESS_HANDLING: markings.handling_code.value if markings.handling_code else None,
         F.REVIEW_DATE: _iso(record.review_date),
         F.NOT_RECORDED: record.not_recorded_fields(),
-        F.CONTENT_HASH: content_hash(record, profile),
+        F.CONTENT_HASH: content_hash(record, profile, dumped),
         F.NER_TEXT_HASH: text_hash(record) if mentions is not None else None,
-        F.RECORD: record.model_dump(mode="json"),
+        F.RECORD: dumped,
     }
     if isinstance(record, IntelligenceReport):
         doc[F.GRADING] = record.grading.label()
@@ -297,11 +298,15 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def content_hash(record: AnyRecord, profile: ForceProfile | None = None) -> str:
+def content_hash(
+    record: AnyRecord, profile: ForceProfile | None = None, dumped: dict[str, Any] | None = None
+) -> str:
     """Of the validated record (before enrichment), the profile and the document layout:
-    equal hashes mean re-indexing the row would write the same document."""
+    equal hashes mean re-indexing the row would write the same document. ``dumped``: the
+    record's ``model_dump(mode="json")`` if the caller has it already."""
     profile = profile or active_profile()
-    return _digest([records_index.VERSION, profile.fingerprint, record.model_dump(mode="json")])
+    body = dumped if dumped is not None else record.model_dump(mode="json")
+    return _digest([records_index.VERSION, profile.fingerprint, body])
 
 
 def text_hash(record: AnyRecord) -> str:
