@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from opensearchpy import OpenSearch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lantern.settings import Settings, get_settings
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
             try:
                 indices.migrate(client, settings, module, on_step=lambda m: console.print(m))
             except indices.MigrationError as exc:
-                console.print(f"[red]migration failed:[/red] {exc}")
+                console.print(f"[red]migration failed:[/red] {escape(str(exc))}")
                 raise typer.Exit(1) from exc
         _sync_alerts(client, settings)
 
@@ -110,7 +111,7 @@ def register(app: typer.Typer) -> None:
         try:
             profile_for(settings.force_profile)
         except ProfileError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from exc
         hooks: list[Hook] = []
         if not no_alerts:
@@ -161,12 +162,14 @@ def register(app: typer.Typer) -> None:
                 client, settings, source_system, source_id, reason=reason, by=f"cli:{getpass.getuser()}"
             )
         except DeleteReasonError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from exc
         state = "deleted" if result.found else "not in the index (tombstone written)"
         if result.already_deleted:
             state += "; it was already tombstoned"
-        console.print(f"{source_system}/{source_id} ({result.record_id}): {state}", highlight=False)
+        console.print(
+            f"{source_system}/{source_id} ({result.record_id}): {state}", highlight=False, markup=False
+        )
 
     accounts_app = typer.Typer(
         no_args_is_help=True, help="Service accounts of the ingest API (one per source system)"
@@ -194,7 +197,7 @@ def register(app: typer.Typer) -> None:
                 source_system, [t.strip() for t in types.split(",") if t.strip()], valid_days=valid_days
             )
         except AccountError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from exc
         console.print(
             f"account {acc.account} for {acc.source_system}: {', '.join(acc.record_types)}; "
@@ -214,7 +217,7 @@ def register(app: typer.Typer) -> None:
         try:
             acc, token = _accounts().rotate(account, valid_days=valid_days)
         except AccountError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from exc
         console.print(f"new token for {acc.account} (expires {acc.expires_at:%Y-%m-%d}):", highlight=False)
         typer.echo(token)
@@ -230,7 +233,7 @@ def register(app: typer.Typer) -> None:
         try:
             acc = _accounts().update(account, disabled=not enable)
         except AccountError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from exc
         console.print(f"{acc.account}: {'disabled' if acc.disabled else 'enabled'}")
 
@@ -245,7 +248,7 @@ def register(app: typer.Typer) -> None:
         try:
             acc = _accounts().update(account, record_types=[t.strip() for t in types.split(",") if t.strip()])
         except AccountError as exc:
-            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from exc
         console.print(f"{acc.account}: {', '.join(acc.record_types)}")
 
@@ -308,7 +311,7 @@ def _retry(
             hooks=hooks,
         )
     except (RejectsFileError, MappingError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     print_retry_report(report, console)
     if report.passed < len(report.rows) and not allow_rejects:

@@ -34,6 +34,7 @@ from typing import Any, TextIO
 
 from opensearchpy import OpenSearch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -523,24 +524,30 @@ SUMMARY_COLUMNS = (
 
 def print_summary(report: LoadReport, console: Console) -> None:
     r = report.result
-    table = Table(title=f"load into {report.index}", show_header=True)
+    # One row per count: eleven columns do not fit a terminal.
+    table = Table(title=f"load into {report.index}", show_header=False)
+    table.add_column("rows")
+    table.add_column("count", justify="right")
     for name in SUMMARY_COLUMNS:
-        table.add_column(name.replace("_", " "), justify="right")
-    table.add_row(*(f"{getattr(r, n):,}" for n in SUMMARY_COLUMNS))
+        table.add_row(name.replace("_", " "), f"{getattr(r, name):,}")
     Console().print(table)
     for source, line in report.resumed.items():
         console.print(f"resumed {source} after line {line:,} (checkpoint)")
     for sample in r.warning_samples:
-        console.print(f"[yellow]warning:[/yellow] {sample}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(sample)}", highlight=False)
     if r.warnings > len(r.warning_samples):
         console.print(f"... and {r.warnings - len(r.warning_samples)} more warning(s)")
     for fe in report.file_errors:
-        console.print(f"[red]file not loaded:[/red] {fe.message}", highlight=False)
+        console.print(f"[red]file not loaded:[/red] {escape(fe.message)}", highlight=False)
     if report.rejects_path is not None:
         console.print(f"rejected/failed rows written to {report.rejects_path}")
         for p in r.problems[:5]:
             first = p.errors[0] if p.errors else {"loc": "", "msg": ""}
-            console.print(f"  {p.source}:{p.line}: {first.get('loc')}: {first.get('msg')}", highlight=False)
+            console.print(
+                f"  {p.source}:{p.line}: {first.get('loc')}: {first.get('msg')}",
+                highlight=False,
+                markup=False,
+            )
 
 
 def run_load_command(
@@ -575,7 +582,7 @@ def run_load_command(
             hooks=hooks,
         )
     except MappingError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch
+from rich.markup import escape
 
 from indexer.csv_mapping import CsvMapping, MappingError, column_lookup, find_mapping
 from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
@@ -216,14 +217,14 @@ def print_retry_report(report: RetryReport, console: Any) -> None:
     total = len(report.rows)
     console.print(f"{report.passed:,} of {total:,} rejected row(s) now pass", highlight=False)
     for row in report.rows:
+        where = escape(f"{row.source}:{row.line}")
         if row.passed:
-            console.print(f"  [green]pass[/green] {row.source}:{row.line}: {row.status}", highlight=False)
+            console.print(f"  [green]pass[/green] {where}: {row.status}", highlight=False)
         else:
             first = row.errors[0] if row.errors else {"loc": "", "msg": ""}
-            where = f"{row.source}:{row.line}"
-            console.print(
-                f"  [red]still {row.status}[/red] {where}: {first.get('loc')}: {first.get('msg')}",
-                highlight=False,
-            )
+            detail = escape(f"{first.get('loc')}: {first.get('msg')}")
+            console.print(f"  [red]still {row.status}[/red] {where}: {detail}", highlight=False)
     if report.still_failing is not None:
-        console.print(f"rows that still fail written to {report.still_failing}", highlight=False)
+        console.print(
+            f"rows that still fail written to {report.still_failing}", highlight=False, markup=False
+        )
