@@ -14,10 +14,11 @@ record type it may not write is 403, and nothing of that request is written. Eve
 refused or not, is audited; the audit event is written before the records are, so a call
 whose audit event cannot be written does nothing (503).
 
-The router is mounted by the composition root (``lantern serve``) on the portal's app, and
-``create_ingest_app`` serves it on its own (``lantern ingest serve``); either way it is in
-the OpenAPI document. Writes go through the same ``BatchIndexer`` as file loads: same
-validation, versions, content-hash skip, tombstones and alert hooks.
+``create_ingest_app`` serves it on its own (``lantern ingest serve``, ``indexer.cli``), with
+its OpenAPI document at ``/api/ingest/openapi.json``; the composition root (``lantern
+serve``) also installs it on the portal's app, so it is in the portal's OpenAPI document.
+Writes go through the same ``BatchIndexer`` as file loads: same validation, versions,
+content-hash skip, tombstones and alert hooks.
 """
 
 from __future__ import annotations
@@ -431,10 +432,18 @@ def install(
     client: OpenSearch,
     auditor: Auditor,
     *,
-    hooks: Sequence[Hook] = (),
+    hooks: Sequence[Hook] | None = None,
     extract_entities: bool | None = None,
 ) -> None:
-    """Add the ingest routes to ``app`` (the portal's, or ``create_ingest_app``'s)."""
+    """Add the ingest routes to ``app`` (the portal's, or ``create_ingest_app``'s).
+
+    ``hooks``: run on every acknowledged write; default, as ``lantern index load``: the
+    saved-query alerts (``alerts.percolation``).
+    """
+    if hooks is None:
+        from alerts.percolation import alert_hooks
+
+        hooks = alert_hooks(settings, client)
     app.state.ingest = IngestContext(
         settings=settings,
         client=client,
@@ -448,7 +457,7 @@ def install(
 
 
 def create_ingest_app(
-    settings: Settings, client: OpenSearch, auditor: Auditor, *, hooks: Sequence[Hook] = ()
+    settings: Settings, client: OpenSearch, auditor: Auditor, *, hooks: Sequence[Hook] | None = None
 ) -> FastAPI:
     """The ingest API on its own (``lantern ingest serve``), e.g. on an internal interface."""
     app = FastAPI(

@@ -11,9 +11,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from alerts.percolation import alert_hooks, sync_percolator
 from lantern.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from indexer.pipeline import Hook
     from indexer.service_accounts import ServiceAccounts
 
@@ -171,6 +174,30 @@ def register(app: typer.Typer) -> None:
             f"{source_system}/{source_id} ({result.record_id}): {state}", highlight=False, markup=False
         )
 
+    ingest_app = typer.Typer(no_args_is_help=True, help="The ingest API for source systems")
+    app.add_typer(ingest_app, name="ingest")
+
+    @ingest_app.command("serve")
+    def ingest_serve(
+        host: str = typer.Option("127.0.0.1", "--host"),
+        port: int = typer.Option(8001, "--port"),
+        workers: int = typer.Option(1, "--workers", min=1),
+    ) -> None:
+        """Serve the ingest API on its own (e.g. on an interface only source systems reach).
+
+        ``lantern serve`` serves it too, beside the portal. OpenAPI: /api/ingest/openapi.json.
+        """
+        import uvicorn
+
+        uvicorn.run(
+            "indexer.cli:ingest_app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            server_header=False,
+        )
+
     accounts_app = typer.Typer(
         no_args_is_help=True, help="Service accounts of the ingest API (one per source system)"
     )
@@ -269,22 +296,6 @@ def register(app: typer.Typer) -> None:
             )
         Console().print(table)
 
-    @app.command("demo-data")
-    def demo_data(
-        out: Path = typer.Option(..., "--out", help="Output directory"),
-        records: int = typer.Option(5000, "--records", min=1, help="Number of records"),
-        seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same files)"),
-    ) -> None:
-        """Write linked synthetic feed files for all four record types."""
-        from indexer.demo_data import generate
-
-        out.mkdir(parents=True, exist_ok=True)
-        counts = generate(out, records, seed)
-        table = Table("file", "records")
-        for name, n in counts.items():
-            table.add_row(name, str(n))
-        Console().print(table)
-
 
 def _retry(
     rejects_file: Path,
@@ -317,3 +328,14 @@ def _retry(
     if report.passed < len(report.rows) and not allow_rejects:
         return 1
     return 0
+
+
+def ingest_app_factory() -> FastAPI:
+    """The ingest API on its own (``lantern ingest serve``): audit trail and alert hooks."""
+    from indexer.api import create_ingest_app
+    from lantern.audit import AuditLog
+    from lantern.search_client import make_client
+
+    settings = get_settings()
+    client = make_client(settings, "ingest")
+    return create_ingest_app(settings, client, AuditLog(client, settings))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from opensearchpy import OpenSearch
 
-from indexer import indices
+from lantern import indices
 from lantern.records import record_id
 from lantern.settings import Settings
 from mappings import notifications as notifications_index

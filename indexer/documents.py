@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from entity_extraction import names
+from entity_extraction.names import person_display
 from lantern.profile import ForceProfile, active_profile
 from lantern.records import (
     AnyRecord,

@@ -52,6 +52,8 @@ from indexer.csv_mapping import CsvMapping, MappingError, find_mapping
 from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
 from indexer.sources import FileError, Row, read_csv, read_ndjson
 from indexer.validation import validate
+from lantern import indices
+from lantern.processes import pid_alive
 from lantern.profile import ForceProfile, profile_for
 from lantern.settings import Settings
 from mappings import records as records_index

@@ -32,6 +32,7 @@ from opensearchpy import OpenSearch
 
 from indexer.bulk import bulk_index
 from indexer.documents import build_document, content_hash, mentions_from_doc, text_hash
+from lantern import indices
 from lantern.profile import ForceProfile, active_profile
 from lantern.records import AnyRecord
 from lantern.settings import Settings

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError
 
-from indexer import indices
+from lantern import indices
 from lantern.records import RecordType
 from lantern.settings import Settings
 from mappings import service_accounts as SA

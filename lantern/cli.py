@@ -8,7 +8,7 @@ import the ``demo`` package.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -81,45 +81,30 @@ def _print_status(statuses: list[embedded.NodeStatus]) -> None:
     Console().print(table)
 
 
-ingest_app = typer.Typer(no_args_is_help=True, help="The ingest API for source systems")
-app.add_typer(ingest_app, name="ingest")
-
-
-def ingest_app_factory() -> Any:
-    """The ingest API on its own, wired here (the composition root): audit trail and alert hooks."""
-    from indexer.api import create_ingest_app
-    from lantern.search_client import make_client
-    from portal.analyst.percolation import alert_hooks
-    from portal.security.audit import AuditLog
-
-    settings = get_settings()
-    client = make_client(settings, "ingest")
-    return create_ingest_app(
-        settings, client, AuditLog(client, settings), hooks=alert_hooks(settings, client)
-    )
-
-
-@ingest_app.command("serve")
-def ingest_serve(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8001, "--port"),
-    workers: int = typer.Option(1, "--workers", min=1),
+@app.command("demo-data")
+def demo_data(
+    out: Path = typer.Option(..., "--out", help="Output directory"),
+    records: int = typer.Option(5000, "--records", min=1, help="Number of records"),
+    seed: int = typer.Option(42, "--seed", help="Random seed (same seed, same files)"),
 ) -> None:
-    """Serve the ingest API on its own (e.g. on an interface only source systems reach).
-
-    ``lantern serve`` also serves it, beside the portal; both publish it in their OpenAPI
-    document (here at /api/ingest/openapi.json).
-    """
-    import uvicorn
-
-    uvicorn.run(
-        "lantern.cli:ingest_app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        server_header=False,
-    )
+    """Write linked synthetic feed files for all four record types (needs the dev extra)."""
+    try:
+        # Imported here: the generator needs Faker, a dev extra the product does not install.
+        from demo.generator import generate
+    except ModuleNotFoundError as exc:
+        if exc.name != "faker":
+            raise
+        console.print(
+            "[red]error:[/red] the demo-data generator needs the dev extra (Faker): "
+            "pip install -e '.[dev]' (make install does this)"
+        )
+        raise typer.Exit(2) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    counts = generate(out, records, seed)
+    table = Table("file", "records")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    Console().print(table)
 
 
 def _register_optional_groups() -> None:

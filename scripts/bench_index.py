@@ -237,9 +237,9 @@ def api_vs_loader(
 
     import httpx
 
+    from alerts.percolation import alert_hooks
     from indexer.loader import load_files
     from indexer.service_accounts import ServiceAccounts
-    from portal.analyst.percolation import alert_hooks
 
     # The same rows for both: every valid row as one NDJSON line (CSV rows converted).
     rows: list[dict] = []  # type: ignore[type-arg]

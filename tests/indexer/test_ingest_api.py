@@ -16,6 +16,7 @@ from opensearchpy import OpenSearch
 from indexer.api import create_ingest_app
 from indexer.loader import load_files
 from indexer.service_accounts import ServiceAccounts
+from lantern.audit import AuditLog
 from lantern.records import record_id
 from lantern.settings import Settings
 from mappings import fields as F
@@ -25,10 +26,6 @@ from tests.indexer.test_legacy import QUIET
 
 
 def _auditor(client: OpenSearch, settings: Settings) -> Any:
-    try:
-        from lantern.audit import AuditLog  # after the audit writer moved to the core
-    except ImportError:
-        from portal.security.audit import AuditLog
     return AuditLog(client, settings)
 
 

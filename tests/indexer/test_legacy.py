@@ -11,13 +11,13 @@ import pytest
 from opensearchpy import OpenSearch
 from rich.console import Console
 
-from indexer import indices
 from indexer.bulk import bulk_index
 from indexer.deletion import DeleteReasonError, delete_record
 from indexer.documents import build_document
 from indexer.loader import Meter, _Progress, load_files
 from indexer.pipeline import BatchIndexer, Entry
 from indexer.retry import retry_rejects
+from lantern import indices
 from lantern.profile import load_profile
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
