@@ -31,7 +31,7 @@ def served(asettings: Settings, analyst_users: dict[str, Principal]) -> FastAPI:
     """What ``lantern serve`` serves: the portal with the ingest API (composition root)."""
     from lantern.cli import serving_app
 
-    return serving_app(asettings)  # type: ignore[no-any-return]
+    return serving_app(asettings)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _push(app: FastAPI, token: str, rows: list[dict[str, Any]]) -> dict[str, Any
             params={"refresh": "true"},
         )
     assert res.status_code == 200, res.text
-    return res.json()  # type: ignore[no-any-return]
+    return res.json()
 
 
 def test_ingest_routes_are_in_the_portal_openapi_document(served: FastAPI) -> None:
