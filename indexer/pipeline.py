@@ -172,14 +172,15 @@ class BatchIndexer:
         self.profile = profile or active_profile()
         self.skip_unchanged = skip_unchanged
 
-    def _extract(self, records: Sequence[AnyRecord]) -> list[dict[str, Any]]:
+    def _mentions(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        """Entity extraction for ``entries`` (those whose text changed): field -> entities."""
         from entity_extraction import extract_many
 
-        mentions: list[dict[str, Any]] = [{} for _ in records]
+        mentions: list[dict[str, Any]] = [{} for _ in entries]
         texts: list[str] = []
         owners: list[tuple[int, str]] = []
-        for k, record in enumerate(records):
-            for name, text in record.free_text().items():
+        for k, entry in enumerate(entries):
+            for name, text in entry.record.free_text().items():
                 texts.append(text)
                 owners.append((k, name))
         if not texts:
@@ -271,7 +272,7 @@ class BatchIndexer:
                 else:
                     mentions[k] = mentions_from_doc(found)
                     result.ner_reused += 1
-            for k, extracted in zip(need, self._extract([entries[k].record for k in need]), strict=True):
+            for k, extracted in zip(need, self._mentions([entries[k] for k in need]), strict=True):
                 mentions[k] = extracted
 
         docs: dict[str, dict[str, Any]] = {}

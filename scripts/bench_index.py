@@ -32,6 +32,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -230,8 +231,8 @@ def _free_port() -> int:
 
 
 def api_vs_loader(
-    settings: Settings, client, files: list[Path], work: Path, rounds: int, api_clients: int
-) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    settings: Settings, client: Any, files: list[Path], work: Path, rounds: int, api_clients: int
+) -> dict[str, Any]:
     """Step 6: the same NDJSON rows through the file loader and through the ingest API."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -242,7 +243,7 @@ def api_vs_loader(
     from indexer.service_accounts import ServiceAccounts
 
     # The same rows for both: every valid row as one NDJSON line (CSV rows converted).
-    rows: list[dict] = []  # type: ignore[type-arg]
+    rows: list[dict[str, Any]] = []
     for row in rows_of(files):
         if row.data is not None and validate(row.data, row.column_for)[0] is not None:
             rows.append(row.data)
@@ -292,7 +293,7 @@ def api_vs_loader(
         else:
             raise SystemExit("lantern ingest serve did not start")
 
-        def post(http: httpx.Client, system: str, body: bytes) -> dict:  # type: ignore[type-arg]
+        def post(http: httpx.Client, system: str, body: bytes) -> dict[str, int]:
             res = http.post(
                 f"{base}/api/ingest",
                 content=body,
@@ -300,7 +301,8 @@ def api_vs_loader(
                 timeout=600,
             )
             res.raise_for_status()
-            return res.json()["counts"]  # type: ignore[no-any-return]
+            counts: dict[str, int] = res.json()["counts"]
+            return counts
 
         loader_times: list[float] = []
         api_times: list[float] = []

@@ -10,7 +10,7 @@ import pytest
 from indexer.csv_mapping import CsvMapping, MappingError
 from indexer.validation import validate
 from lantern.profile import ProfileError, load_profile, reference_key
-from lantern.records import parse_record
+from lantern.records import CrimeReport, parse_record
 from tests.data.force_b import exports
 from tests.indexer.conftest import crime
 
@@ -67,6 +67,7 @@ def test_closed_code_lists_name_the_list_and_open_ones_accept_anything() -> None
 def test_not_recorded_is_an_explicit_value_and_validation_stays_strict() -> None:
     rec = crime(4, status="not recorded", offence=None, modus_operandi="N/R")
     record = parse_record(rec, DEFAULT)
+    assert isinstance(record, CrimeReport)
     assert record.status is None and record.offence is None
     assert record.not_recorded_fields() == ["offence", "modus_operandi", "status"]
     # Absent is not the same as "not recorded": the error says how to say it.
