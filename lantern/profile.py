@@ -1,6 +1,6 @@
 """The force profile: a force's own reference formats and code lists, in TOML.
 
-Lantern ships ``lantern/profiles/default.toml``; a force points ``LANTERN_FORCE_PROFILE``
+Lantern ships ``lantern/default_profile.toml``; a force points ``LANTERN_FORCE_PROFILE``
 at its own copy to accept its legacy systems' references (``IF/2021/20417``,
 ``CR-2021-4417203``) and to extend its code lists (outcomes, statuses, offence codes,
 units, stations) without code changes. The record model validates against the active
@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
+DEFAULT_PROFILE = Path(__file__).parent / "default_profile.toml"  # package data (*.toml)
 RECORD_TYPES = ("custody", "crime", "case", "intel")
 # The code lists the record model consults; a profile must define each of them.
 CODE_LISTS = (

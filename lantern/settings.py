@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     bulk_max_retries: int = Field(default=8, ge=0)
     state_dir: Path = Path(".lantern/state")
     # The force's reference formats and code lists (lantern/profile.py); unset: the shipped
-    # default, lantern/profiles/default.toml.
+    # default, lantern/default_profile.toml.
     force_profile: Path | None = None
     # The ingest API: largest NDJSON body accepted per call, and whether pushed records get
     # entity extraction (as file loads do by default).
