@@ -14,6 +14,7 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
 import org.opensearch.join.ParentJoinPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
@@ -48,7 +49,8 @@ public final class LanternNode {
             ReindexPlugin.class,
             PainlessPlugin.class,
             MustachePlugin.class,
-            ParentJoinPlugin.class);
+            ParentJoinPlugin.class,
+            IngestCommonPlugin.class);
 
     private LanternNode() {}
 
