@@ -36,6 +36,7 @@ from alerts.percolation import AlertHook, Directory, forget_synced
 from entity_extraction import canonicalise
 from entity_extraction.identifiers import pnc_check_letter
 from indexer.pipeline import index_records
+from lantern import indices
 from lantern.clock import today_utc
 from lantern.indices import forget_ensured
 from lantern.principal import Principal
@@ -353,6 +354,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
     lsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}leak-"})
+    indices.ensure_all(client, lsettings)  # `lantern index init`: the portal may not create indices
     for name, (roles, units, clearances) in USERS.items():
         create_user(
             client,
