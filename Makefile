@@ -95,6 +95,9 @@ vendor:
 	cp node_modules/moment/LICENSE portal/static/vendor/moment.LICENSE
 	cp node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css portal/static/vendor/vis-timeline-graph2d.min.css
 	cp node_modules/vis-timeline/LICENSE.md portal/static/vendor/vis-timeline.LICENSE.md
+	# axe-core goes under tests/ only: Playwright injects it into pages under test; it is never served.
+	mkdir -p tests/browser/vendor
+	cp node_modules/axe-core/axe.min.js tests/browser/vendor/axe.min.js
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py
