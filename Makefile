@@ -59,7 +59,9 @@ demo: $(STAMP) opensearch-start demo-data
 	$(BIN)/lantern index init
 	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
-	$(BIN)/lantern serve
+	# The worker runs background jobs (batch searches); it stops with the portal.
+	$(BIN)/lantern worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/lantern serve
 
 # htmx is vendored (committed) from the npm package pinned in package.json; rerun to update.
 vendor:

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     audit_head_file: Path = Path(".lantern/audit-chain-head.log")
     export_max_rows: int = Field(default=10_000, ge=1)
 
+    # --- Background jobs (``lantern worker``) ---------------------------------------------
+    # A worker renews its lease after every chunk; a job whose lease has run out for this
+    # long (its worker died) is taken over by another worker.
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+
     @field_validator("opensearch_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:

@@ -1,7 +1,8 @@
 """Batch search (``/batch``): many searches at once, one results table.
 
 Lists of up to ``SYNC_MAX_LINES`` lines are searched inside the request (no JavaScript
-needed); longer ones (up to 1,000) run as a job whose page shows progress. Every batch
+needed); longer ones (up to 1,000) are queued as a job (``lantern worker`` runs it) whose page,
+served by any portal process, shows progress. Every batch
 is audited (``batch_search``: line count, the searches, the purpose) before any result
 is shown.
 """
@@ -16,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from lantern.clock import today_utc
 from lantern.errors import NotFound
+from lantern.jobs import JobStore
 from portal.analyst import batch as B
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
@@ -91,7 +93,14 @@ async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose
         return render(request, "analyst/batch.html", ctx)
     audit.record(request, "batch_search", details={**details, "mode": "job"})
     try:
-        job = B.jobs.start(client, settings, user, parsed, dob_years=dob_years, today=today_utc())
+        job = B.start_job(
+            JobStore(client, settings),
+            user,
+            parsed,
+            dob_years=dob_years,
+            today=today_utc(),
+            request_id=getattr(request.state, "request_id", None),
+        )
     except B.BatchError as exc:
         return render(
             request, "analyst/batch.html", form_ctx(text, fmt, dob_years, str(exc)), status_code=429
@@ -101,7 +110,8 @@ async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose
 
 @router.get("/batch/jobs/{job_id}")
 def batch_job(request: Request, job_id: str, user: CurrentUser, purpose: RequirePurpose) -> Response:
-    job = B.jobs.get(user, job_id)
+    client, settings = request.app.state.client, request.app.state.settings
+    job = B.job_view(client, settings, JobStore(client, settings), user, job_id)
     if job is None:
         raise NotFound("batch job not found")
     ctx = form_ctx()
