@@ -22,6 +22,7 @@ from opensearchpy import OpenSearch
 from indexer.bulk import bulk_index
 from indexer.documents import build_document
 from lantern import indices
+from lantern.observability import INGEST_ROWS
 from lantern.records import AnyRecord
 from lantern.settings import Settings
 from mappings import fields as F
@@ -217,6 +218,9 @@ def index_records(
         outcome = indexer.run([Entry(r) for r in chunk])
         outcome.result.problems = outcome.problems
         total.add(outcome.result)
+        INGEST_ROWS.labels("indexed").inc(outcome.result.indexed)
+        INGEST_ROWS.labels("rejected").inc(outcome.result.rejected)
+        INGEST_ROWS.labels("failed").inc(outcome.result.failed)
     if refresh:
         client.indices.refresh(index=indexer.index)
     return total
