@@ -21,10 +21,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian's chromium for the Playwright browser tests (no browser download at run time).
+# nginx for the two-process topology test (tests/analyst/test_topology.py).
 system-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  echo "installing Debian chromium..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if [ ! -x /usr/sbin/nginx ]; then \
+	  echo "installing Debian nginx..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	fi
 
 launcher: $(STAMP)
