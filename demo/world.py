@@ -19,7 +19,7 @@ from itertools import accumulate
 from typing import Any
 
 from demo import vocab as V
-from entity_extraction.identifiers import PNC_CHECK_LETTERS, pnc_check_letter
+from entity_extraction.identifiers import PNC_CHECK_LETTERS, VRM_STOP_WORDS, pnc_check_letter
 from entity_extraction.names import fold
 
 REFERENCE_DATE = date(V.REFERENCE_YEAR, V.REFERENCE_MONTH, V.REFERENCE_DAY)
@@ -34,70 +34,6 @@ PHONE_RANGES: tuple[tuple[str, int], ...] = (
 _VRM_LETTERS = "ABCDEFGHJKLMNOPRSTUVWXYZ"  # no I or Q in the random letters
 _VRM_AREA1 = "ABCDEFGHKLMNOPRSVWY"
 _YEAR_LETTERS = "ABCDEFGHJKLMNPRSTVWXY"
-# Three-letter groups the extractor treats as words: never issue them.
-_VRM_AVOID = frozenset(
-    [
-        "AND",
-        "THE",
-        "WAS",
-        "FOR",
-        "HAS",
-        "HAD",
-        "HIS",
-        "HER",
-        "HIM",
-        "YOU",
-        "ARE",
-        "NOT",
-        "BUT",
-        "WHO",
-        "SHE",
-        "OUR",
-        "CAN",
-        "DID",
-        "GOT",
-        "NEW",
-        "OLD",
-        "ALL",
-        "ANY",
-        "OFF",
-        "OUT",
-        "DAY",
-        "WAY",
-        "NOW",
-        "SAW",
-        "VIA",
-        "PER",
-        "GUN",
-        "BUS",
-        "CAR",
-        "VAN",
-        "ONE",
-        "TWO",
-        "SIX",
-        "TEN",
-        "AGE",
-        "DOB",
-        "PNC",
-        "CRO",
-        "NHS",
-        "SIM",
-        "CPS",
-        "RUI",
-        "NFA",
-        "CID",
-        "CAD",
-        "MOD",
-        "PCS",
-        "POL",
-        "SEC",
-        "APP",
-        "HRS",
-        "MIN",
-        "MPH",
-        "KPH",
-    ]
-)
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 _K_PERSON, _K_ADDRESS, _K_VEHICLE, _K_OFFICER = 1, 2, 3, 4
@@ -380,7 +316,7 @@ class World:
         def letters() -> str:
             while True:
                 s = "".join(r.choice(_VRM_LETTERS) for _ in range(3))
-                if s not in _VRM_AVOID:
+                if s not in VRM_STOP_WORDS:  # groups the extractor treats as words
                     return s
 
         roll = r.random()

@@ -232,7 +232,7 @@ def _find_postcodes(text: str) -> Iterator[tuple[int, int, str]]:
 # --------------------------------------------------------------------------- VRM
 
 # Three-letter words that follow "aa12"/"A123" shapes in prose and are not registrations.
-_VRM_STOP = frozenset(
+VRM_STOP_WORDS = frozenset(
     [
         "AND",
         "THE",
@@ -309,20 +309,20 @@ _YEAR_LETTERS = set("ABCDEFGHJKLMNPRSTVWXY")  # no I O Q U Z as prefix/suffix ye
 
 def _vrm_current(a: str, b: str) -> str | None:
     v = (a + b).upper()
-    if b.upper() in _VRM_STOP:
+    if b.upper() in VRM_STOP_WORDS:
         return None
     return v
 
 
 def _vrm_prefix(a: str, b: str) -> str | None:
     v = (a + b).upper()
-    if v[0] not in _YEAR_LETTERS or b.upper() in _VRM_STOP:
+    if v[0] not in _YEAR_LETTERS or b.upper() in VRM_STOP_WORDS:
         return None
     return v
 
 
 def _vrm_suffix(a: str, digits: str, y: str) -> str | None:
-    if y.upper() not in _YEAR_LETTERS or a.upper() in _VRM_STOP:
+    if y.upper() not in _YEAR_LETTERS or a.upper() in VRM_STOP_WORDS:
         return None
     return (a + digits + y).upper()
 
