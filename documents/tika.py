@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from documents.errors import DocumentError, ExtractorUnavailable
+from lantern.processes import maven_build
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIKA_DIR = REPO_ROOT / "launcher" / "tika"
@@ -55,39 +56,11 @@ def _worker_class() -> Path:
     return TIKA_DIR / "target" / "classes" / "lantern" / "tika" / "TikaWorker.class"
 
 
-def _needs_build() -> bool:
-    marker = _classpath_file()
-    classes = _worker_class()
-    if not marker.exists() or not classes.exists():
-        return True
-    built = min(marker.stat().st_mtime, classes.stat().st_mtime)
-    sources = [TIKA_DIR / "pom.xml", *TIKA_DIR.glob("src/**/*")]
-    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
-
-
 def build_tika(force: bool = False) -> None:
     """Compile the worker and resolve tika-app from Maven Central (cached in ~/.m2)."""
-    if not force and not _needs_build():
-        return
-    cmd = [
-        "mvn",
-        "-q",
-        "-B",
-        "-f",
-        str(TIKA_DIR / "pom.xml"),
-        "compile",
-        "dependency:build-classpath",
-        f"-Dmdep.outputFile={_classpath_file()}",
-    ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    except FileNotFoundError as exc:
-        raise ExtractorUnavailable("Maven (mvn) is not installed; run `make system-deps`") from exc
-    if proc.returncode != 0:
-        raise ExtractorUnavailable("building the Tika worker failed:\n" + (proc.stdout + proc.stderr)[-4000:])
-    # Maven leaves up-to-date outputs untouched; stamp them so the next check sees this build.
-    for out in (_classpath_file(), _worker_class()):
-        os.utime(out)
+    problem = maven_build(TIKA_DIR / "pom.xml", _worker_class(), _classpath_file(), force=force)
+    if problem is not None:
+        raise ExtractorUnavailable("building the Tika worker failed:\n" + problem)
 
 
 def tika_classpath() -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lantern.errors import LauncherError
-from lantern.processes import pid_alive
+from lantern.processes import maven_build, pid_alive
 from lantern.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -94,35 +94,12 @@ def _classpath_file() -> Path:
     return LAUNCHER_DIR / "target" / "classpath.txt"
 
 
-def _needs_build() -> bool:
-    marker = _classpath_file()
-    classes = LAUNCHER_DIR / "target" / "classes" / "lantern" / "launcher" / "LanternNode.class"
-    if not marker.exists() or not classes.exists():
-        return True
-    built = min(marker.stat().st_mtime, classes.stat().st_mtime)
-    sources = [LAUNCHER_DIR / "pom.xml", *LAUNCHER_DIR.glob("src/**/*")]
-    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
-
-
 def build_launcher(force: bool = False) -> None:
     """Compile the launcher and resolve its classpath from Maven Central (cached in ~/.m2)."""
-    if not force and not _needs_build():
-        return
-    cmd = [
-        "mvn",
-        "-q",
-        "-B",
-        "-f",
-        str(LAUNCHER_DIR / "pom.xml"),
-        "compile",
-        "dependency:build-classpath",
-        f"-Dmdep.outputFile={_classpath_file()}",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise LauncherError(
-            "building the OpenSearch launcher failed:\n" + (proc.stdout + proc.stderr)[-4000:]
-        )
+    built = LAUNCHER_DIR / "target" / "classes" / "lantern" / "launcher" / "LanternNode.class"
+    problem = maven_build(LAUNCHER_DIR / "pom.xml", built, _classpath_file(), force=force)
+    if problem is not None:
+        raise LauncherError("building the OpenSearch launcher failed:\n" + problem)
 
 
 def java_classpath() -> str:

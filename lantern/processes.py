@@ -1,8 +1,10 @@
-"""Whether a process still runs (the embedded node's pid file, a loader's refresh guard)."""
+"""Helper processes: whether one still runs (pid files, refresh guards), and building the
+project's small Java mains (the OpenSearch launcher, the Tika worker) with Maven."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -21,3 +23,33 @@ def pid_alive(pid: int | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def maven_build(pom: Path, built_class: Path, classpath_file: Path, *, force: bool = False) -> str | None:
+    """Compile a small Maven project and write its resolved classpath (jars cached in ~/.m2).
+
+    Skipped while the compiled class and the classpath file are newer than every source.
+    Returns None on success, else what went wrong, for the caller to raise as its own error.
+    """
+    if not force and not _maven_stale(pom, built_class, classpath_file):
+        return None
+    cmd = ["mvn", "-q", "-B", "-f", str(pom), "compile", "dependency:build-classpath"]
+    cmd.append(f"-Dmdep.outputFile={classpath_file}")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return "Maven (mvn) is not installed; run `make system-deps`"
+    if proc.returncode != 0:
+        return (proc.stdout + proc.stderr)[-4000:]
+    # Maven leaves up-to-date outputs untouched; stamp them so the next check sees this build.
+    for out in (classpath_file, built_class):
+        os.utime(out)
+    return None
+
+
+def _maven_stale(pom: Path, built_class: Path, classpath_file: Path) -> bool:
+    if not classpath_file.exists() or not built_class.exists():
+        return True
+    built = min(classpath_file.stat().st_mtime, built_class.stat().st_mtime)
+    sources = [pom, *pom.parent.glob("src/**/*")]
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
