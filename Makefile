@@ -100,6 +100,9 @@ vendor:
 	mkdir -p portal/static/vendor/swagger-ui
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
 	   node_modules/swagger-ui-dist/LICENSE portal/static/vendor/swagger-ui/
+	# axe-core goes under tests/ only: Playwright injects it into pages under test; it is never served.
+	mkdir -p tests/browser/vendor
+	cp node_modules/axe-core/axe.min.js tests/browser/vendor/axe.min.js
 
 eval-ner: $(STAMP)
 	$(BIN)/python scripts/eval_ner.py

@@ -6,31 +6,49 @@
   function clearSuggestions() {
     var box = suggestions();
     if (box) { box.innerHTML = ""; }
+    syncExpanded();
+  }
+
+  function options() {
+    var box = suggestions();
+    return box ? Array.prototype.slice.call(box.querySelectorAll("[role=option]")) : [];
+  }
+  // Combobox pattern (WAI-ARIA APG): focus stays in the box; the active option is announced
+  // through aria-activedescendant, so typing can continue at any point.
+  function setActive(q, opts, i) {
+    opts.forEach(function (o, k) { o.setAttribute("aria-selected", k === i ? "true" : "false"); });
+    if (i >= 0 && opts[i]) {
+      q.setAttribute("aria-activedescendant", opts[i].id);
+      opts[i].scrollIntoView({ block: "nearest" });
+    } else {
+      q.removeAttribute("aria-activedescendant");
+    }
+  }
+  function syncExpanded() {
+    var q = document.getElementById("q");
+    if (!q) { return; }
+    var open = options().length > 0;
+    q.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) { q.removeAttribute("aria-activedescendant"); }
   }
 
   document.addEventListener("keydown", function (ev) {
-    var box = suggestions();
     var q = document.getElementById("q");
-    if (!box || !q) { return; }
-    var links = Array.prototype.slice.call(box.querySelectorAll("a"));
-    var inBox = box.contains(document.activeElement);
-    if (ev.key === "Escape" && (inBox || document.activeElement === q)) {
+    if (!q || document.activeElement !== q) { return; }
+    var opts = options();
+    var i = opts.findIndex(function (o) { return o.getAttribute("aria-selected") === "true"; });
+    if (ev.key === "Escape" && opts.length) {
       clearSuggestions();
-      q.focus();
-      return;
-    }
-    if (ev.key === "ArrowDown" && links.length) {
-      if (document.activeElement === q) { links[0].focus(); ev.preventDefault(); }
-      else if (inBox) {
-        var i = links.indexOf(document.activeElement);
-        if (i < links.length - 1) { links[i + 1].focus(); }
-        ev.preventDefault();
-      }
-    }
-    if (ev.key === "ArrowUp" && inBox) {
-      var j = links.indexOf(document.activeElement);
-      if (j > 0) { links[j - 1].focus(); } else { q.focus(); }
       ev.preventDefault();
+    } else if (ev.key === "ArrowDown" && opts.length) {
+      setActive(q, opts, Math.min(i + 1, opts.length - 1));
+      ev.preventDefault();
+    } else if (ev.key === "ArrowUp" && opts.length) {
+      setActive(q, opts, i - 1);
+      ev.preventDefault();
+    } else if (ev.key === "Enter" && i >= 0) {
+      ev.preventDefault();
+      window.location.assign(opts[i].getAttribute("href"));
     }
   });
 
@@ -55,6 +73,7 @@
 
   // After htmx swaps the results, keep keyboard users oriented and hide the no-JS Apply button.
   document.addEventListener("htmx:afterSwap", function (ev) {
+    if (ev.detail && ev.detail.target && ev.detail.target.id === "suggestions") { syncExpanded(); }
     if (ev.detail && ev.detail.target && ev.detail.target.id === "search-main") {
       document.documentElement.classList.add("js");
       var elt = ev.detail.requestConfig && ev.detail.requestConfig.elt;
@@ -62,6 +81,11 @@
         var heading = document.getElementById("results-heading");
         if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: true }); }
       }
+      // The results (and their aria-live heading) were replaced; announce the count from a
+      // region that stays put, which screen readers do announce.
+      var live = document.getElementById("live-status");
+      var count = document.getElementById("results-heading");
+      if (live) { live.textContent = count ? count.textContent.replace(/\s+/g, " ").trim() : ""; }
     }
   });
   document.documentElement.classList.add("js");

@@ -128,8 +128,8 @@ def test_type_ahead_and_keyboard(page: Any) -> None:
     page.keyboard.type("feath", delay=40)
     page.wait_for_selector("#suggestions .suggest-list a")
     page.keyboard.press("ArrowDown")
-    focused = page.evaluate("document.activeElement.getAttribute('href')")
-    assert focused.startswith("/entity/")
+    active = page.evaluate("document.getElementById('q').getAttribute('aria-activedescendant')")
+    assert page.get_attribute(f"#{active}", "href").startswith("/entity/")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/entity/.*"))
     assert page.problems == []
