@@ -44,7 +44,7 @@ RELAXED_SESSION_COOKIE = "lantern_session"
 RELAXED_LOGIN_COOKIE = "lantern_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/accessibility"})
 PUBLIC_PREFIXES = ("/static/",)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # GET routes that disclose records or write audit events: a request to them that another site

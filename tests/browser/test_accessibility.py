@@ -86,6 +86,8 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("audit-user", "auditor", "/audit/users/analyst", None),
     ("audit-anomalies", "auditor", "/audit/anomalies", None),
     ("not-found", "analyst", "/no-such-page", None),
+    ("accessibility-statement", None, "/accessibility", None),
+    ("accessibility-statement-signed-in", "analyst", "/accessibility", None),
 ]
 
 
@@ -314,5 +316,29 @@ def test_text_at_200_percent_without_horizontal_scroll(browser: Any, live_server
         assert after >= 2 * before - 0.5, (before, after)
         width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], f"{path} scrolls sideways at 200% text: {width}"
+    finally:
+        page.context.close()
+
+
+def test_accessibility_statement_is_public_and_in_the_model_format(browser: Any, live_server: str) -> None:
+    page = new_page(browser, live_server)
+    try:
+        page.goto("/accessibility")
+        assert page.url.endswith("/accessibility")  # not sent to sign in
+        headings = page.locator("h2").all_inner_texts()
+        for required in (
+            "How accessible this service is",
+            "Feedback and contact information",
+            "Enforcement procedure",
+            "Technical information about this service's accessibility",
+            "Non-accessible content",
+            "Preparation of this accessibility statement",
+        ):
+            assert required in headings, required
+        assert "WCAG" in page.inner_text("main") or "Web Content Accessibility Guidelines" in page.inner_text(
+            "main"
+        )
+        page.goto("/login")
+        assert page.locator('footer a[href="/accessibility"]').count() == 1
     finally:
         page.context.close()
