@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,20 @@ def users_list() -> None:
     Console().print(table)
 
 
+def demo_accounts_text(specs: Sequence[Mapping[str, Any]]) -> str:
+    lines = ["Lantern demo accounts", ""]
+    for spec in specs:
+        lines += [
+            f"{spec['username']}",
+            f"  password:   {spec['password']}",
+            f"  roles:      {', '.join(spec['roles'])}",
+            f"  units:      {', '.join(spec['units']) or '-'}",
+            f"  clearances: {', '.join(spec['clearances']) or '-'}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
 @users_app.command("demo")
 def users_demo() -> None:
     """Create the demo accounts (idempotent) and print how to sign in. Not in production."""
@@ -204,7 +219,6 @@ def users_demo() -> None:
         )
         raise typer.Exit(1)
     ctx = _context(settings)
-    table = Table("username", "password", "roles", "units", "clearances", title="Lantern demo accounts")
     for spec in DEMO_USERS:
         if ctx.users.get(spec["username"]) is None:
             ctx.users.create(
@@ -216,14 +230,9 @@ def users_demo() -> None:
                 display_name=spec["display_name"],
             )
             _audit(ctx, "account.create", spec["username"], demo=True)
-        table.add_row(
-            spec["username"],
-            spec["password"],
-            ", ".join(spec["roles"]),
-            ", ".join(spec["units"]),
-            ", ".join(spec["clearances"]) or "-",
-        )
-    Console().print(table)
+    # Plain lines, not a table: a table squeezed into 80 columns cut passwords off. One field
+    # per line is readable and copyable at any terminal width.
+    typer.echo(demo_accounts_text(DEMO_USERS))
     console.print(
         f"Sign in at http://{settings.portal_host}:{settings.portal_port}/login "
         "(demo only: these passwords are public)."

@@ -111,3 +111,16 @@ def test_password_hashes_are_argon2id_with_owasp_parameters(cli_env, client):
     create_user(client, cli_env, "hashcheck", "some password here", roles=["officer"])
     stored = UserStore(client, cli_env).password_hash("hashcheck")
     assert stored is not None and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+@pytest.mark.parametrize("columns", ["40", "80"])
+def test_demo_accounts_readable_and_copyable_at_any_width(cli_env, client, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    r = CliRunner().invoke(app, ["users", "demo"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    for spec in DEMO_USERS:
+        # Each password is whole on its own line, nothing truncated or wrapped.
+        assert f"  password:   {spec['password']}" in lines, spec["username"]
+        assert spec["username"] in lines
+    assert "…" not in r.output
