@@ -26,7 +26,7 @@ from opensearchpy.exceptions import OpenSearchException
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lantern.audit import AuditLog
@@ -407,7 +407,7 @@ class SessionMiddleware:
                 {"error": "csrf token missing or invalid", "detail": message}, status_code=403
             )
         else:
-            response = PlainTextResponse(message, status_code=403)
+            response = _page(scope, 403, "The form could not be accepted", message)
         await response(scope, receive, send)
 
     async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -418,8 +418,19 @@ class SessionMiddleware:
         if wants_json(scope):
             response = JSONResponse({"error": "service unavailable", "detail": message}, status_code=503)
         else:
-            response = PlainTextResponse(message, status_code=503)
+            response = _page(scope, 503, "Search is unavailable", message)
         await response(scope, receive, send)
+
+
+def _page(scope: Scope, status: int, title: str, message: str) -> Response:
+    """The portal's own error page (signed-out header, same layout), not a bare text answer."""
+    from portal.errors import ErrorView, error_response  # errors imports nothing from security
+
+    request = Request(scope)
+    for name in ("principal", "purpose", "csrf_token"):
+        if not hasattr(request.state, name):
+            setattr(request.state, name, None)
+    return error_response(request, ErrorView(status=status, title=title, message=message))
 
 
 def install_security(app: FastAPI, settings: Settings, client: OpenSearch | None = None) -> SecurityContext:
