@@ -86,6 +86,9 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("audit-user", "auditor", "/audit/users/analyst", None),
     ("audit-anomalies", "auditor", "/audit/anomalies", None),
     ("not-found", "analyst", "/no-such-page", None),
+    ("chart", "analyst", "/chart?n=vrm:AB12CDE", None),
+    ("chart-saved", "analyst", "/chart/saved", None),
+    ("timeline", "analyst", "/timeline?n=vrm:AB12CDE", None),
     ("accessibility-statement", None, "/accessibility", None),
     ("accessibility-statement-signed-in", "analyst", "/accessibility", None),
 ]
