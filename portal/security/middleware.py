@@ -393,7 +393,7 @@ class SessionMiddleware:
                 {"error": "cross-site request refused", "detail": message}, status_code=403
             )
         else:
-            response = PlainTextResponse(message, status_code=403)
+            response = _page(scope, 403, "Request refused", message)
         await response(scope, receive, send)
 
     async def _csrf_failed(self, scope: Scope, receive: Receive, send: Send) -> None:
