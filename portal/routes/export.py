@@ -12,6 +12,7 @@ if any of these cannot be written.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -19,8 +20,15 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from lantern.clock import today_utc
 from lantern.errors import BadQuery
 from portal.analyst.export import COLUMNS, open_export
+from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
-from portal.security.ratelimit import OVERRIDE_ACTION, enforce, export_quota, require_bulk_role
+from portal.security.ratelimit import (
+    OVERRIDE_ACTION,
+    enforce,
+    export_quota,
+    grants_today,
+    require_bulk_role,
+)
 from search.urlstate import state_from_params
 
 router = APIRouter(include_in_schema=False)
@@ -109,4 +117,27 @@ def grant_export_rows(
     audit.record(
         request, OVERRIDE_ACTION, target={"user": username}, details={"rows": rows, "reason": reason}
     )
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(f"/export/quota?granted={quote(username)}", status_code=303)
+
+
+@router.get("/export/quota")
+def export_quota_page(request: Request, user: CurrentUser, granted: str = "") -> Response:
+    """The supervisor's page for granting export rows: bulk users, their quota today, today's grants."""
+    if not user.has_role("supervisor"):
+        raise HTTPException(status_code=403, detail="Only a supervisor may grant export rows.")
+    ctx = request.app.state.security
+    bulk = set(request.app.state.settings.bulk_roles)
+    users = [u for u in ctx.users.list() if not u.disabled and bulk.intersection(u.roles)]
+    status = export_quota(request, granted) if granted and ctx.users.get(granted) else None
+    return render(
+        request,
+        "analyst/export_quota.html",
+        {
+            "users": users,
+            "grants": grants_today(ctx.client, ctx.settings, ctx.audit),
+            "granted": granted if status else "",
+            "status": status,
+            "daily_rows": request.app.state.settings.export_daily_rows,
+            "max_rows": MAX_GRANT_ROWS,
+        },
+    )

@@ -118,31 +118,62 @@ def day_start(now: datetime | None = None) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=UTC)
 
 
-def granted_today(client: OpenSearch, settings: Settings, audit: AuditLog, username: str) -> int:
+@dataclass(frozen=True)
+class Grant:
+    """A supervisor's grant of extra export rows for today (read back from its audit event)."""
+
+    user: str
+    rows: int
+    reason: str
+    by: str
+    ts: str
+
+
+def grants_today(
+    client: OpenSearch, settings: Settings, audit: AuditLog, username: str | None = None
+) -> list[Grant]:
+    """Today's successful grants, newest first; all users' unless ``username`` is given.
+
+    The audit trail is the only record of a grant, so a grant can never be given silently.
+    """
     audit.refresh()
+    filters: list[dict[str, Any]] = [
+        {"term": {"action": OVERRIDE_ACTION}},
+        {"term": {"outcome": "success"}},
+        {"range": {"ts": {"gte": day_start().isoformat()}}},
+    ]
+    if username is not None:
+        filters.append({"term": {"target_ids": username}})
     res = client.search(
         index=settings.index_name("audit"),
         body={
             "size": 500,
-            "_source": ["details", "target"],
-            "query": {
-                "bool": {
-                    "filter": [
-                        {"term": {"action": OVERRIDE_ACTION}},
-                        {"term": {"outcome": "success"}},
-                        {"term": {"target_ids": username}},
-                        {"range": {"ts": {"gte": day_start().isoformat()}}},
-                    ]
-                }
-            },
+            "_source": ["details", "target", "user", "ts"],
+            "sort": [{"ts": "desc"}],
+            "query": {"bool": {"filter": filters}},
         },
     )
-    total = 0
+    grants = []
     for h in res["hits"]["hits"]:
         src: dict[str, Any] = h["_source"]
-        if (src.get("target") or {}).get("user") == username:
-            total += int((src.get("details") or {}).get("rows") or 0)
-    return total
+        user = str((src.get("target") or {}).get("user") or "")
+        if username is not None and user != username:
+            continue
+        details = src.get("details") or {}
+        grants.append(
+            Grant(
+                user=user,
+                rows=int(details.get("rows") or 0),
+                reason=str(details.get("reason") or ""),
+                by=str(src.get("user") or ""),
+                ts=str(src.get("ts") or ""),
+            )
+        )
+    return grants
+
+
+def granted_today(client: OpenSearch, settings: Settings, audit: AuditLog, username: str) -> int:
+    return sum(g.rows for g in grants_today(client, settings, audit, username))
 
 
 def export_quota(request: Request, username: str) -> Quota:

@@ -273,6 +273,29 @@ def test_daily_export_quota_and_audited_supervisor_override(
     assert len(ids_in_csv(post_export(tc, {"q": t}).text)) == 3
 
 
+def test_supervisor_quota_page_grants_and_lists_todays_grants(
+    quota_app: FastAPI, client: OpenSearch, asettings: Settings, loader: Loader
+) -> None:
+    sup = signed_in(quota_app, "sup")
+    page = sup.get("/export/quota")
+    assert page.status_code == 200 and 'action="/export/quota"' in page.text
+    assert 'value="anl"' in page.text  # an analyst (a bulk role) can be chosen
+    assert 'href="/export/quota"' in page.text  # supervisors have the link in the header
+    reason = f"Op HERON {tag()}"
+    res = sup.post(
+        "/export/quota",
+        data={"username": "anl", "rows": "25", "reason": reason, "csrf_token": csrf_from(page.text)},
+        follow_redirects=True,
+    )
+    assert res.status_code == 200 and str(res.url).endswith("/export/quota?granted=anl")
+    assert "Granted." in res.text and reason in res.text  # today's grants list the new one
+    assert " of 29 used)" in res.text  # 4 rows a day + the 25 granted
+    # Nobody else sees or uses the page, and the link is not offered to them.
+    anl = signed_in(quota_app, "anl")
+    assert anl.get("/export/quota").status_code == 403
+    assert 'href="/export/quota"' not in anl.get("/").text
+
+
 @pytest.fixture
 def limited_app(asettings: Settings) -> Iterator[FastAPI]:
     from portal.app import create_app

@@ -89,6 +89,7 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("chart", "analyst", "/chart?n=vrm:AB12CDE", None),
     ("chart-saved", "analyst", "/chart/saved", None),
     ("timeline", "analyst", "/timeline?n=vrm:AB12CDE", None),
+    ("export-quotas", "supervisor", "/export/quota", None),
     ("accessibility-statement", None, "/accessibility", None),
     ("accessibility-statement-signed-in", "analyst", "/accessibility", None),
 ]
