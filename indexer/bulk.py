@@ -32,7 +32,7 @@ MAX_BACKOFF = 30
 class ItemResult:
     doc_id: str
     ok: bool
-    result: str  # created | updated | noop | failed
+    result: str  # created | updated | noop | stale | failed
     status: int | str | None = None
     reason: str | None = None
 
@@ -60,16 +60,26 @@ def bulk_index(
     index: str,
     docs: Iterable[dict[str, Any]],
     *,
+    versions: dict[str, int] | None = None,
     sleep: Any = time.sleep,
 ) -> Iterator[ItemResult]:
-    """Index ``docs`` (ids from ``F.ID``) into ``index``; one result per doc, any order."""
+    """Index ``docs`` (ids from ``F.ID``) into ``index``; one result per doc, any order.
+
+    ``versions``: external version per id (``version_type=external_gte``): the engine keeps
+    a newer indexed version and answers 409, reported as result ``stale``.
+    """
     pending: dict[str, dict[str, Any]] = {doc[F.ID]: doc for doc in docs}
+    versions = versions or {}
     attempt = 0
+
+    def action(doc_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc}
+        if doc_id in versions:
+            out |= {"version": versions[doc_id], "version_type": "external_gte"}
+        return out
+
     while pending:
-        actions = (
-            {"_op_type": "index", "_index": index, "_id": doc_id, "_source": doc}
-            for doc_id, doc in pending.items()
-        )
+        actions = (action(doc_id, doc) for doc_id, doc in pending.items())
         retry: dict[str, dict[str, Any]] = {}
         for ok, item in streaming_bulk(
             client,
@@ -87,6 +97,8 @@ def bulk_index(
             doc_id = str(info.get("_id"))
             if ok:
                 yield ItemResult(doc_id, True, str(info.get("result", "updated")), info.get("status"))
+            elif info.get("status") == 409 and doc_id in versions:
+                yield ItemResult(doc_id, False, "stale", 409, _reason(info))
             elif _transient(info) and attempt < settings.bulk_max_retries and doc_id in pending:
                 retry[doc_id] = pending[doc_id]
             else:

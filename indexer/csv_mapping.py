@@ -17,7 +17,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel
 
-from lantern.records import MODEL_FOR_TYPE, RecordType
+from lantern.records import MODEL_FOR_TYPE, NOT_RECORDABLE, RecordType
 
 PACKAGE_MAPPINGS = Path(__file__).parent / "csv_mappings"
 
@@ -52,6 +52,8 @@ class CsvMapping:
     columns: dict[str, Column] = field(default_factory=dict)
     constants: list[tuple[str, tuple[Segment, ...], Any]] = field(default_factory=list)
     ignore: frozenset[str] = frozenset()
+    # Top-level fields that are "not recorded" (null) when no column filled them.
+    not_recorded: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- loading
 
@@ -70,7 +72,16 @@ class CsvMapping:
         def fail(msg: str) -> MappingError:
             return MappingError(f"{source}: {msg}")
 
-        known = {"record_type", "source_system", "delimiter", "encoding", "columns", "constants", "ignore"}
+        known = {
+            "record_type",
+            "source_system",
+            "delimiter",
+            "encoding",
+            "columns",
+            "constants",
+            "ignore",
+            "not_recorded",
+        }
         unknown = sorted(set(raw) - known)
         if unknown:
             raise fail(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
@@ -131,7 +142,27 @@ class CsvMapping:
             raise fail("source_system is required (a constant, or a column mapped to source_system)")
         if not any(c.path == "source_id" for c in columns.values()):
             raise fail("a column must map to source_id (it makes the document id)")
-        return cls(source, rtype, source_system, delimiter, encoding, columns, constants, frozenset(ignore))
+        not_recorded = raw.get("not_recorded") or []
+        recordable = set(NOT_RECORDABLE[RecordType(rtype)])
+        if not isinstance(not_recorded, list) or not all(isinstance(f, str) for f in not_recorded):
+            raise fail("not_recorded must be a list of field names")
+        wrong = sorted(set(not_recorded) - recordable)
+        if wrong:
+            raise fail(
+                f"not_recorded: {', '.join(wrong)} cannot be 'not recorded' in a {rtype} record "
+                f"(these can: {', '.join(sorted(recordable))})"
+            )
+        return cls(
+            source,
+            rtype,
+            source_system,
+            delimiter,
+            encoding,
+            columns,
+            constants,
+            frozenset(ignore),
+            tuple(not_recorded),
+        )
 
     # ----------------------------------------------------------------- header
 
@@ -195,6 +226,8 @@ class CsvMapping:
         data, locs = _finish(tree, "")
         data = data if isinstance(data, dict) else {}
         data.setdefault("record_type", self.record_type)
+        for name in self.not_recorded:
+            data.setdefault(name, None)
         if self.source_system is not None and "source_system" not in data:
             data["source_system"] = self.source_system
         return data, locs, errors

@@ -12,13 +12,17 @@ one bad identifier must not cost the whole record.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
 from entity_extraction import names
 from entity_extraction.names import person_display
+from lantern.profile import ForceProfile, active_profile
 from lantern.records import (
     AnyRecord,
     CaseFile,
@@ -29,6 +33,7 @@ from lantern.records import (
     Person,
 )
 from mappings import fields as F
+from mappings import records as records_index
 
 
 class EntityLike(Protocol):
@@ -103,19 +108,24 @@ def _offences(record: AnyRecord) -> list[Offence]:
     if isinstance(record, CustodyRecord):
         return list(record.offences)
     if isinstance(record, CrimeReport):
-        return [record.offence]
+        return [record.offence] if record.offence is not None else []
     if isinstance(record, CaseFile):
         return [c.offence for c in record.charges]
     return []
 
 
+def _offences_of(record: AnyRecord) -> list[Offence]:
+    return [o for o in _offences(record) if o is not None]
+
+
 def _status_outcome(record: AnyRecord) -> tuple[str | None, str | None]:
+    # "Not recorded" stays absent: facets never show it as if it were a real status.
     if isinstance(record, CustodyRecord):
-        return record.outcome.value, record.outcome.value
+        return record.outcome, record.outcome
     if isinstance(record, CrimeReport):
-        return record.status.value, record.outcome_code
+        return record.status, record.outcome_code
     if isinstance(record, CaseFile):
-        return record.status.value, record.final_outcome
+        return record.status, record.final_outcome
     return None, None
 
 
@@ -187,12 +197,15 @@ def build_document(
     *,
     warnings: list[str] | None = None,
     indexed_at: datetime | None = None,
+    profile: ForceProfile | None = None,
 ) -> dict[str, Any]:
     """The ``records`` search document for ``record``.
 
     ``mentions`` maps each ``record.free_text()`` field to the entities extracted from it
     (None: no extraction). Identifier problems are appended to ``warnings`` if given.
+    ``profile``: the force profile the record was validated against (default: active).
     """
+    profile = profile or active_profile()
     warns: list[str] = warnings if warnings is not None else []
     entities = _Collector(warns)
     free_text = record.free_text()
@@ -214,7 +227,7 @@ def build_document(
     addresses = [(f"locations[{i}]", a) for i, a in enumerate(record.locations)]
     if isinstance(record, CustodyRecord) and record.arrest_location is not None:
         addresses.append(("arrest_location", record.arrest_location))
-    if isinstance(record, CrimeReport):
+    if isinstance(record, CrimeReport) and record.location is not None:
         addresses.append(("location", record.location))
     for where, address in addresses:
         entities.add_structured("POSTCODE", address.postcode, f"{where}.postcode")
@@ -236,7 +249,9 @@ def build_document(
                 }
             )
 
-    offences = _offences(record)
+    dumped = record.model_dump(mode="json")
+    offences = _offences_of(record)
+    reference = profile.normalise_reference(record.record_type.value, record.reference) or record.reference
     status, outcome = _status_outcome(record)
     markings = record.markings
     station = record.station if isinstance(record, CustodyRecord) else None
@@ -250,7 +265,7 @@ def build_document(
         [
             *(p.full_name for p in people),
             *(a for p in people for a in p.aliases),
-            record.reference,
+            reference,
             *identifier_suggestions,
         ]
     )
@@ -260,7 +275,7 @@ def build_document(
         F.RECORD_TYPE: record.record_type.value,
         F.SOURCE_SYSTEM: record.source_system,
         F.SOURCE_ID: record.source_id,
-        F.REFERENCE: record.reference,
+        F.REFERENCE: reference,
         F.TITLE: record.title,
         F.SUMMARY: record.summary,
         F.TEXT: TEXT_SEPARATOR.join(free_text.values()) or None,
@@ -268,6 +283,7 @@ def build_document(
         F.CREATED_AT: _iso(record.created_at),
         F.UPDATED_AT: _iso(record.updated_at),
         F.INDEXED_AT: _iso(indexed_at or datetime.now(UTC)),
+        F.SOURCE_MODIFIED_AT: _iso(record.source_modified_at),
         F.STATION: station,
         F.COURT: court,
         F.BOROUGH: record.borough,
@@ -286,7 +302,10 @@ def build_document(
         F.ACCESS_UNITS: sorted(set(markings.restricted_units)),
         F.ACCESS_HANDLING: markings.handling_code.value if markings.handling_code else None,
         F.REVIEW_DATE: _iso(record.review_date),
-        F.RECORD: record.model_dump(mode="json"),
+        F.NOT_RECORDED: record.not_recorded_fields(),
+        F.CONTENT_HASH: content_hash(record, profile, dumped),
+        F.NER_TEXT_HASH: text_hash(record) if mentions is not None else None,
+        F.RECORD: dumped,
     }
     if isinstance(record, IntelligenceReport):
         doc[F.GRADING] = record.grading.label()
@@ -296,3 +315,49 @@ def build_document(
         # Always present, even at 0: the access filter's terms_set reads it.
         F.ACCESS_SENSITIVITY_COUNT: doc[F.ACCESS_SENSITIVITY_COUNT],
     }
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(
+    record: AnyRecord, profile: ForceProfile | None = None, dumped: dict[str, Any] | None = None
+) -> str:
+    """Of the validated record (before enrichment), the profile and the document layout:
+    equal hashes mean re-indexing the row would write the same document. ``dumped``: the
+    record's ``model_dump(mode="json")`` if the caller has it already."""
+    profile = profile or active_profile()
+    body = dumped if dumped is not None else record.model_dump(mode="json")
+    return _digest([records_index.VERSION, profile.fingerprint, body])
+
+
+def text_hash(record: AnyRecord) -> str:
+    """Of the free-text fields: equal hashes mean entity extraction would find the same."""
+    return _digest(free_text_items(record))
+
+
+@dataclass(slots=True)
+class StoredMention:
+    """A mention read back from an indexed document (reused when the text is unchanged)."""
+
+    label: str
+    start: int
+    end: int
+    text: str
+    value: str
+
+
+def mentions_from_doc(stored: Sequence[Mapping[str, Any]]) -> dict[str, list[EntityLike]]:
+    out: dict[str, list[EntityLike]] = {}
+    for m in stored:
+        out.setdefault(str(m["field"]), []).append(
+            StoredMention(str(m["label"]), int(m["start"]), int(m["end"]), str(m["text"]), str(m["value"]))
+        )
+    return out
+
+
+def free_text_items(record: AnyRecord) -> list[tuple[str, str]]:
+    """(field, text) pairs in a stable order: the unit of entity extraction."""
+    return list(record.free_text().items())

@@ -46,7 +46,10 @@ def reindex_records(
             chunk = list(ids[start : start + settings.bulk_chunk_size])
             found = store.parents(chunk)
             missing += [rid for rid in chunk if rid not in found]
-            entries = [Entry(found[rid], source="(kept copy)", line=0) for rid in chunk if rid in found]
+            # force: the record is unchanged by definition; its documents are what is re-derived.
+            entries = [
+                Entry(found[rid], source="(kept copy)", line=0, force=True) for rid in chunk if rid in found
+            ]
             if entries:
                 outcome = indexer.run(entries)
                 outcome.result.problems = outcome.problems

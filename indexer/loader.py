@@ -4,7 +4,14 @@ Per file: rows are read one at a time, validated, grouped into batches of
 ``settings.bulk_chunk_size`` and indexed; once a batch is acknowledged, its rejects and
 failures are written to the rejects file and the file's checkpoint moves to the batch's
 last line. A crash or Ctrl-C loses at most the batch in flight; the same command resumes
-after the checkpoint, and deterministic ids make the replayed batch harmless.
+after the checkpoint, and deterministic ids make the replayed batch harmless. The
+checkpoint also remembers the line range in flight, so the replay writes those rows even
+when their content is unchanged (their hooks, e.g. alerts, may not have run).
+
+A reload skips rows whose validated content has not changed (see ``indexer.pipeline``).
+``--retry-rejects FILE`` re-reads the rows of an earlier rejects file (after the profile or
+the CSV mapping was fixed), loads those that now pass and writes those that still fail to
+a new rejects file.
 
 While loading, the write index does not refresh (``refresh_interval: -1``); the previous
 value is restored at the end, on failure and on Ctrl-C, and by the next load if this
@@ -27,14 +34,15 @@ from typing import Any, TextIO
 
 from opensearchpy import OpenSearch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     Progress,
     ProgressColumn,
     Task,
     TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
@@ -46,6 +54,7 @@ from indexer.sources import FileError, Row, read_csv, read_ndjson
 from indexer.validation import validate
 from lantern import indices
 from lantern.processes import pid_alive
+from lantern.profile import ForceProfile, profile_for
 from lantern.settings import Settings
 from mappings import records as records_index
 
@@ -75,22 +84,27 @@ class Checkpoint:
 
     def load(self, feed: Path) -> int:
         """The last line already done, or 0 (no checkpoint, or the file has changed)."""
+        return self.load_state(feed)[0]
+
+    def load_state(self, feed: Path) -> tuple[int, int]:
+        """(last line done, last line of the batch that was in flight: replayed in full)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return 0
+            return 0, 0
         if data.get("identity") != self.identity(feed):
             log.warning("%s changed since its checkpoint; loading it from the start", feed)
-            return 0
-        return int(data.get("line", 0))
+            return 0, 0
+        line = int(data.get("line", 0))
+        return line, max(line, int(data.get("inflight_through", 0)))
 
-    def save(self, feed: Path, line: int) -> None:
+    def save(self, feed: Path, line: int, inflight_through: int = 0) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"identity": self.identity(feed), "line": line, "at": datetime.now(UTC).isoformat()}),
-            encoding="utf-8",
-        )
+        state = {"identity": self.identity(feed), "line": line, "at": datetime.now(UTC).isoformat()}
+        if inflight_through > line:
+            state["inflight_through"] = inflight_through
+        tmp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(tmp, self.path)
 
     def clear(self) -> None:
@@ -160,73 +174,126 @@ class _RowRate(ProgressColumn):
         return Text(f"{rows:,} rows  {rate:,.0f} rows/s{extra}", style="progress.data.speed")
 
 
+@dataclass
+class Meter:
+    """Rows and bytes of one file, or of the whole load, against the clock."""
+
+    total_bytes: int
+    started: float
+    rows: int = 0
+    done_bytes: int = 0
+
+    def line(self, now: float) -> str:
+        """``1,234 rows, 410 rows/s, 1.2 of 3.4 MB (35%), ETA 0:00:05``: rows/s over the
+        elapsed time, ETA from the bytes still to read at the byte rate so far."""
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.rows / elapsed
+        mb = 1024 * 1024
+        text = (
+            f"{self.rows:,} rows, {rate:,.0f} rows/s, "
+            f"{self.done_bytes / mb:,.1f} of {self.total_bytes / mb:,.1f} MB"
+        )
+        if self.total_bytes:
+            text += f" ({100 * self.done_bytes / self.total_bytes:.0f}%)"
+        if self.done_bytes and self.total_bytes > self.done_bytes:
+            eta = (self.total_bytes - self.done_bytes) * elapsed / self.done_bytes
+            text += f", ETA {int(eta) // 3600}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}"
+        return text
+
+
 class _Progress:
-    """rich progress bar on a terminal; a plain log line every few seconds otherwise."""
+    """Per file and overall: rows, rows/s, bytes done of total, ETA.
+
+    A rich progress display (two bars) on a terminal; a plain log line every few seconds
+    otherwise. Both advance with every acknowledged batch, not once per file.
+    """
+
+    LOG_EVERY = 5.0
 
     def __init__(self, console: Console | None, total_bytes: int) -> None:
         self.console = console
-        self.rows = 0
+        now = time.monotonic()
+        self.overall = Meter(total_bytes, now)
+        self.current: Meter | None = None
+        self.name = ""
+        self.last_log = now
         self.documents = 0
         self.documents_failed = 0
-        self.started = time.monotonic()
-        self.last_log = self.started
-        self.total = total_bytes
         self.done_before = 0
         self.bar: Progress | None = None
         self.task: Any = None
+        self.file_task: Any = None
         if console is not None and console.is_terminal:
             self.bar = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
                 TaskProgressColumn(),
+                DownloadColumn(),
                 _RowRate(),
-                TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=console,
                 transient=False,
             )
-            self.task = self.bar.add_task("loading", total=total_bytes or None, rows=0)
+            self.task = self.bar.add_task("overall", total=total_bytes or None, rows=0)
             self.bar.start()
 
-    def file(self, name: str, offset: int) -> None:
+    @property
+    def rows(self) -> int:
+        return self.overall.rows
+
+    def file(self, name: str, size: int, offset: int = 0) -> None:
+        self.name = name
+        self.current = Meter(size, time.monotonic(), done_bytes=offset)
         if self.bar is not None:
-            self.bar.update(self.task, description=name, completed=self.done_before + offset)
+            if self.file_task is not None:
+                self.bar.remove_task(self.file_task)
+            self.file_task = self.bar.add_task(name, total=size or None, completed=offset, rows=0)
+            self.bar.update(self.task, completed=self.done_before + offset)
         else:
-            self._log(f"loading {name}", force=True)
+            self._log(force=True)
 
     def advance(self, rows: int, offset: int, documents: int = 0, documents_failed: int = 0) -> None:
-        self.rows += rows
+        self.overall.rows += rows
+        self.overall.done_bytes = self.done_before + offset
         self.documents += documents
         self.documents_failed += documents_failed
+        if self.current is not None:
+            self.current.rows += rows
+            self.current.done_bytes = offset
         if self.bar is not None:
             self.bar.update(
                 self.task,
-                completed=self.done_before + offset,
-                rows=self.rows,
+                completed=self.overall.done_bytes,
+                rows=self.overall.rows,
                 documents=self.documents,
                 documents_failed=self.documents_failed,
             )
+            if self.file_task is not None and self.current is not None:
+                self.bar.update(self.file_task, completed=offset, rows=self.current.rows)
         else:
-            docs = (
-                f", {self.documents:,} documents ({self.documents_failed:,} failed)"
-                if self.documents or self.documents_failed
-                else ""
-            )
-            self._log(f"{self.rows:,} rows{docs}")
+            self._log()
 
     def end_file(self, size: int) -> None:
         self.done_before += size
+        self.overall.done_bytes = self.done_before
 
-    def _log(self, msg: str, force: bool = False) -> None:
+    def status_line(self, now: float | None = None) -> str:
+        now = time.monotonic() if now is None else now
+        parts = []
+        if self.current is not None:
+            parts.append(f"{self.name}: {self.current.line(now)}")
+        parts.append(f"overall: {self.overall.line(now)}")
+        if self.documents or self.documents_failed:
+            parts.append(f"{self.documents:,} documents ({self.documents_failed:,} failed)")
+        return " | ".join(parts)
+
+    def _log(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last_log < 5:
+        if not force and now - self.last_log < self.LOG_EVERY:
             return
         self.last_log = now
-        elapsed = now - self.started
-        rate = self.rows / elapsed if elapsed > 0 else 0
-        pct = f" {100 * self.done_before / self.total:.0f}%" if self.total and not force else ""
-        line = f"{msg} ({rate:,.0f} rows/s{pct})"
+        line = self.status_line(now)
         if self.console is not None:
             self.console.print(line, highlight=False)
         else:
@@ -311,8 +378,10 @@ def load_files(
     hooks: Sequence[Hook] = (),
     console: Console | None = None,
     max_row_bytes: int | None = None,
+    profile: ForceProfile | None = None,
 ) -> LoadReport:
     """Load feed files into the records index; see the module docstring."""
+    profile = profile or profile_for(settings.force_profile)
     files = expand_paths(paths)
     file_errors: list[FileProblem] = []
     explicit_mapping: CsvMapping | None = None
@@ -328,9 +397,9 @@ def load_files(
     resume = (
         {}
         if restart or rebuild
-        else {str(f): Checkpoint.for_file(settings, target, f).load(f) for f in files if f.is_file()}
+        else {str(f): Checkpoint.for_file(settings, target, f).load_state(f) for f in files if f.is_file()}
     )
-    resumed = {k: v for k, v in resume.items() if v > 0}
+    resumed = {k: v[0] for k, v in resume.items() if v[0] > 0}
     if rejects is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         rejects = settings.state_dir / "rejects" / f"load-{stamp}.ndjson"
@@ -338,17 +407,31 @@ def load_files(
     total = LoadResult()
     sizes = {f: (f.stat().st_size if f.is_file() else 0) for f in files}
     progress = _Progress(console, sum(sizes.values()))
-    indexer = BatchIndexer(settings, client, index=target, extract_entities=extract_entities, hooks=hooks)
+    indexer = BatchIndexer(
+        settings, client, index=target, extract_entities=extract_entities, hooks=hooks, profile=profile
+    )
     promoted = False
     try:
         with refresh_paused(client, settings, target):
             for feed in files:
                 checkpoint = Checkpoint.for_file(settings, target, feed)
-                skip = 0 if restart or rebuild else resume.get(str(feed), 0)
+                skip, replay_through = (0, 0) if restart or rebuild else resume.get(str(feed), (0, 0))
                 try:
                     rows = _open_rows(feed, record_type, explicit_mapping, skip, max_row_bytes)
-                    progress.file(feed.name, 0)
-                    _load_rows(rows, feed, indexer, checkpoint, writer, total, progress, settings)
+                    progress.file(feed.name, sizes.get(feed, 0))
+                    _load_rows(
+                        rows,
+                        feed,
+                        indexer,
+                        checkpoint,
+                        writer,
+                        total,
+                        progress,
+                        settings,
+                        profile,
+                        skip,
+                        replay_through,
+                    )
                 except (FileError, MappingError) as exc:
                     file_errors.append(FileProblem(str(feed), str(exc)))
                     log.error("%s", exc)
@@ -400,15 +483,20 @@ def _load_rows(
     total: LoadResult,
     progress: _Progress,
     settings: Settings,
+    profile: ForceProfile,
+    start_line: int = 0,
+    replay_through: int = 0,
 ) -> None:
     entries: list[Entry] = []
     rejected: list[Problem] = []
     last_line = 0
     last_offset = 0
     pending = 0
+    done_line = start_line
 
     def flush() -> None:
-        nonlocal entries, rejected, pending
+        nonlocal entries, rejected, pending, done_line
+        checkpoint.save(feed, done_line, inflight_through=last_line)
         outcome = indexer.run(entries)
         result = outcome.result
         result.rejected = len(rejected)
@@ -417,6 +505,7 @@ def _load_rows(
         result.problems = [*rejected, *outcome.problems]
         total.add(result)
         checkpoint.save(feed, last_line)
+        done_line = last_line
         progress.advance(pending, last_offset, result.documents, result.documents_failed)
         entries, rejected, pending = [], [], 0
 
@@ -426,11 +515,11 @@ def _load_rows(
         record = None
         errors = row.errors
         if row.data is not None and not errors:
-            record, errors = validate(row.data, row.column_for)
+            record, errors = validate(row.data, row.column_for, profile)
         if record is None:
             rejected.append(Problem("rejected", row.source, row.line, errors, raw=row.raw))
         else:
-            entries.append(Entry(record, row.source, row.line))
+            entries.append(Entry(record, row.source, row.line, force=row.line <= replay_through))
         if len(entries) >= settings.bulk_chunk_size or pending >= 4 * settings.bulk_chunk_size:
             flush()
     if pending:
@@ -440,17 +529,29 @@ def _load_rows(
 # --------------------------------------------------------------------- command
 
 
+SUMMARY_COLUMNS = (
+    "read",
+    "indexed",
+    "created",
+    "updated",
+    "unchanged",
+    "stale",
+    "deleted",
+    "ner_reused",
+    "rejected",
+    "failed",
+    "warnings",
+)
+
+
 def print_summary(report: LoadReport, console: Console) -> None:
     r = report.result
-    table = Table(title=f"load into {report.index}", show_header=True)
-    for name in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings"):
-        table.add_column(name, justify="right")
-    table.add_row(
-        *(
-            f"{getattr(r, n):,}"
-            for n in ("read", "indexed", "created", "updated", "rejected", "failed", "warnings")
-        )
-    )
+    # One row per count: eleven columns do not fit a terminal.
+    table = Table(title=f"load into {report.index}", show_header=False)
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for name in SUMMARY_COLUMNS:
+        table.add_row(name.replace("_", " "), f"{getattr(r, name):,}")
     Console().print(table)
     if r.documents or r.documents_failed:
         console.print(
@@ -463,16 +564,20 @@ def print_summary(report: LoadReport, console: Console) -> None:
     for source, line in report.resumed.items():
         console.print(f"resumed {source} after line {line:,} (checkpoint)")
     for sample in r.warning_samples:
-        console.print(f"[yellow]warning:[/yellow] {sample}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(sample)}", highlight=False)
     if r.warnings > len(r.warning_samples):
         console.print(f"... and {r.warnings - len(r.warning_samples)} more warning(s)")
     for fe in report.file_errors:
-        console.print(f"[red]file not loaded:[/red] {fe.message}", highlight=False)
+        console.print(f"[red]file not loaded:[/red] {escape(fe.message)}", highlight=False)
     if report.rejects_path is not None:
         console.print(f"rejected/failed rows written to {report.rejects_path}")
         for p in r.problems[:5]:
             first = p.errors[0] if p.errors else {"loc": "", "msg": ""}
-            console.print(f"  {p.source}:{p.line}: {first.get('loc')}: {first.get('msg')}", highlight=False)
+            console.print(
+                f"  {p.source}:{p.line}: {first.get('loc')}: {first.get('msg')}",
+                highlight=False,
+                markup=False,
+            )
 
 
 def run_load_command(
@@ -507,7 +612,7 @@ def run_load_command(
             hooks=hooks,
         )
     except MappingError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         console.print(

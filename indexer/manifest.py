@@ -102,6 +102,12 @@ class LinkStore:
         with self._db() as db:
             db.executemany("DELETE FROM parents WHERE record_id = ?", [(rid,) for rid in record_ids])
 
+    def forget_record(self, record_id: str) -> None:
+        """A record deleted at source: its kept copy and its manifest links go with it."""
+        with self._db() as db:
+            db.execute("DELETE FROM parents WHERE record_id = ?", (record_id,))
+            db.execute("DELETE FROM links WHERE record_id = ?", (record_id,))
+
     def parents(self, record_ids: Sequence[str]) -> dict[str, AnyRecord]:
         out: dict[str, AnyRecord] = {}
         with self._db() as db:

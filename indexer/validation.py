@@ -12,17 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lantern.records import AnyRecord, RecordType, parse_record
+from lantern.profile import ForceProfile
+from lantern.records import NOT_RECORDABLE, NOT_RECORDED, AnyRecord, RecordType, parse_record
 
 RECORD_TYPES = ", ".join(t.value for t in RecordType)
 
-# Examples shown when a reference does not match its format.
-FORMAT_EXAMPLES = {
-    "custody_number": "01MP/2024/012345",
-    "crime_reference": "CR/123456/24",
-    "urn": "01MP1234567",
-    "intel_reference": "IR/2024/000123",
-}
+_NOT_RECORDABLE_TOP = {(t.value, f) for t, fields in NOT_RECORDABLE.items() for f in fields}
 
 
 def loc_to_path(loc: tuple[Any, ...]) -> str:
@@ -45,6 +40,12 @@ def _message(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     given = err.get("input")
     if kind == "missing":
+        loc = tuple(err.get("loc", ()))
+        if len(loc) == 2 and (loc[0], loc[1]) in _NOT_RECORDABLE_TOP:
+            return (
+                f"required field is missing; if the source system never recorded it, "
+                f'send null or "{NOT_RECORDED}"'
+            )
         return "required field is missing"
     if kind == "extra_forbidden":
         return f"unknown field (not part of the record model); value {_short(given)}"
@@ -56,10 +57,7 @@ def _message(err: Mapping[str, Any]) -> str:
     if kind == "model_type" or kind == "dict_type":
         return f"expected an object with named fields, got {_short(given)}"
     if kind == "string_pattern_mismatch":
-        field = next((p for p in reversed(err.get("loc", ())) if isinstance(p, str)), "")
-        example = FORMAT_EXAMPLES.get(field)
-        hint = f", e.g. {example}" if example else f" (pattern {err.get('ctx', {}).get('pattern')})"
-        return f"{_short(given)} is not in the expected format{hint}"
+        return f"{_short(given)} is not in the expected format (pattern {err.get('ctx', {}).get('pattern')})"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
     if given is None or isinstance(given, dict | list):
@@ -89,9 +87,11 @@ def format_errors(
 
 
 def validate(
-    data: dict[str, Any], column_for: Callable[[str], str | None] | None = None
+    data: dict[str, Any],
+    column_for: Callable[[str], str | None] | None = None,
+    profile: ForceProfile | None = None,
 ) -> tuple[AnyRecord | None, list[dict[str, Any]]]:
     try:
-        return parse_record(data), []
+        return parse_record(data, profile), []
     except ValidationError as exc:
         return None, format_errors(exc, column_for)

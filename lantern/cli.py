@@ -9,6 +9,7 @@ import the ``demo`` package.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from lantern import embedded
 from lantern.errors import LauncherError
-from lantern.settings import get_settings
+from lantern.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Lantern records portal")
 opensearch_app = typer.Typer(no_args_is_help=True, help="The embedded OpenSearch node(s)")
@@ -128,6 +129,22 @@ def demo_documents(
     assert isinstance(needles, list)
     for n in needles:
         console.print(f"  {n['vrm']}  {n['record']} page {n['page']}  restricted={n['restricted']}")
+
+
+def serving_app(settings: Settings | None = None) -> Any:
+    """What ``lantern serve`` serves: the portal's app with the indexer's ingest API on it
+    (its routes authenticate with service-account tokens, not sessions; both are in the
+    portal's OpenAPI document). ``lantern ingest serve`` serves the ingest API alone."""
+    from indexer.api import install as install_ingest
+    from lantern.audit import AuditLog
+    from lantern.search_client import make_client
+    from portal.app import create_app
+
+    app = create_app(settings)
+    settings = app.state.settings
+    client = make_client(settings, "ingest")
+    install_ingest(app, settings, client, AuditLog(client, settings))
+    return app
 
 
 def _register_optional_groups() -> None:

@@ -3,7 +3,18 @@ objects (people, vehicles, phones, locations) they involve.
 
 Validation is strict on purpose: a data-migration engineer must be told exactly which
 field of which row is wrong, rather than have a half-understood record indexed. Unknown
-fields are rejected, dates must parse, enumerations are closed.
+fields are rejected, dates must parse.
+
+What a force's systems legitimately differ on comes from the force profile
+(``lantern.profile``): the reference formats of each record type and the code lists
+(outcomes, statuses, charging decisions, offence codes, units, stations). Validation reads
+the profile from the validation context (``parse_record(data, profile=...)``) or, without
+one, the active profile named by the settings.
+
+"Not recorded" is a value: the fields in ``NOT_RECORDABLE`` must be present, but accept
+JSON null or one of the profile's not-recorded spellings, which become None. A legacy
+export can then say honestly that a custody outcome was never recorded, and nothing
+invented reaches facets; what *is* there is still checked strictly.
 """
 
 from __future__ import annotations
@@ -11,18 +22,23 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
+
+from lantern.profile import ForceProfile, active_profile
 
 # Namespace for deterministic document ids: the same source record always maps to the same
 # id, so a reload updates instead of duplicating.
@@ -47,6 +63,58 @@ UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+
+def profile_of(info: ValidationInfo) -> ForceProfile:
+    """The profile this validation runs under: the context's, else the active one."""
+    ctx = info.context
+    found = ctx.get("profile") if isinstance(ctx, dict) else None
+    return found if isinstance(found, ForceProfile) else active_profile()
+
+
+class CodeValue(str):
+    """A code from one of the profile's code lists.
+
+    A plain string; ``.value`` is kept so code written against the former enumerations
+    (``record.outcome.value``) reads the same.
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls,
+            core_schema.str_schema(strip_whitespace=True, min_length=1, max_length=500),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                str, return_schema=core_schema.str_schema()
+            ),
+        )
+
+
+def _code(profile: ForceProfile, list_name: str, value: str | None) -> CodeValue | None:
+    if value is None:
+        return None
+    return CodeValue(profile.check_code(list_name, value))
+
+
+def _not_recorded_to_none(value: object, info: ValidationInfo) -> object:
+    return None if profile_of(info).is_not_recorded(value) else value
+
+
+def _reference(record_type: str, value: str, info: ValidationInfo) -> str:
+    profile = profile_of(info)
+    if profile.normalise_reference(record_type, value) is None:
+        examples = " or ".join(profile.examples(record_type))
+        raise ValueError(
+            f"{value!r} is not in a {record_type} reference format of the force profile "
+            f"{profile.name!r}, e.g. {examples}"
+        )
+    return value
 
 
 # ------------------------------------------------------------------------- enumerations
@@ -99,34 +167,6 @@ class IntelAssessment(StrEnum):
     KNOWN_INDIRECTLY = "C"
     NOT_KNOWN = "D"
     SUSPECTED_FALSE = "E"
-
-
-class CustodyOutcome(StrEnum):
-    CHARGED = "charged"
-    BAILED = "bailed"
-    RUI = "released_under_investigation"
-    NFA = "no_further_action"
-    CAUTIONED = "cautioned"
-    IN_CUSTODY = "in_custody"
-
-
-class CrimeStatus(StrEnum):
-    UNDER_INVESTIGATION = "under_investigation"
-    FILED = "filed"
-    DETECTED = "detected"
-
-
-class CaseStatus(StrEnum):
-    PRE_CHARGE = "pre_charge"
-    CHARGED = "charged"
-    AWAITING_TRIAL = "awaiting_trial"
-    CONCLUDED = "concluded"
-    DISCONTINUED = "discontinued"
-
-
-class ChargingDecision(StrEnum):
-    POLICE = "police"
-    CPS = "cps"
 
 
 class ReviewType(StrEnum):
@@ -199,11 +239,16 @@ class Vehicle(Strict):
 
 
 class Offence(Strict):
-    """Home Office offence classification."""
+    """Home Office offence classification (codes checked against the profile's list)."""
 
     code: Code
     description: NonEmpty
     category: ShortText | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, value: str, info: ValidationInfo) -> str:
+        return profile_of(info).check_code("offence", value)
 
 
 class Officer(Strict):
@@ -276,9 +321,28 @@ class RecordBase(Strict):
     # Indexed as documents of their own that carry this record's markings (indexer.attachments).
     attachments: list[Attachment] = Field(default_factory=list, max_length=100)
 
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _code(profile_of(info), "unit", value) if value else value
+
     @property
     def record_id(self) -> str:
         return record_id(self.source_system, self.source_id)
+
+    @property
+    def source_modified_at(self) -> datetime:
+        """When the source system last changed the record: the version of its document."""
+        return self.updated_at or self.created_at
+
+    @property
+    def version(self) -> int:
+        """External version for OpenSearch: milliseconds since the epoch of the last change."""
+        return int(self.source_modified_at.timestamp() * 1000)
+
+    def not_recorded_fields(self) -> list[str]:
+        """The fields the source system explicitly did not record."""
+        return [f for f in NOT_RECORDABLE.get(self.record_type, ()) if getattr(self, f) is None]
 
     @property
     def reference(self) -> str:
@@ -320,33 +384,51 @@ class PropertyItem(Strict):
 
 class CustodyRecord(RecordBase):
     record_type: Literal[RecordType.CUSTODY] = RecordType.CUSTODY
-    custody_number: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}[A-Z]{2}/\d{4}/\d{6}$")
-    ]
-    station: NonEmpty
+    custody_number: NonEmpty
+    station: NonEmpty | None
     detainee: Person
     arrest_at: UtcDateTime
     arrest_location: Address | None = None
-    arresting_officer: Officer
-    reason_for_arrest: LongText
+    arresting_officer: Officer | None
+    reason_for_arrest: LongText | None
     offences: list[Offence] = Field(default_factory=list, max_length=50)
     grounds_for_detention: LongText | None = None
-    arrived_at: UtcDateTime
+    arrived_at: UtcDateTime | None
     reviews: list[DetentionReview] = Field(default_factory=list, max_length=50)
     risk_assessment: LongText | None = None
     property_seized: list[PropertyItem] = Field(default_factory=list, max_length=200)
     interviews: list[Interview] = Field(default_factory=list, max_length=50)
-    outcome: CustodyOutcome
+    outcome: CodeValue | None
     outcome_details: LongText | None = None
     released_at: UtcDateTime | None = None
     narrative: LongText | None = None
 
+    _not_recorded = field_validator(
+        "station", "arresting_officer", "reason_for_arrest", "arrived_at", "outcome", mode="before"
+    )(_not_recorded_to_none)
+
+    @field_validator("custody_number")
+    @classmethod
+    def _custody_number(cls, value: str, info: ValidationInfo) -> str:
+        return _reference("custody", value, info)
+
+    @field_validator("outcome", mode="after")
+    @classmethod
+    def _outcome(cls, value: str | None, info: ValidationInfo) -> CodeValue | None:
+        return _code(profile_of(info), "custody_outcome", value)
+
+    @field_validator("station", mode="after")
+    @classmethod
+    def _station(cls, value: str | None, info: ValidationInfo) -> CodeValue | None:
+        return _code(profile_of(info), "station", value)
+
     @model_validator(mode="after")
     def _times_in_order(self) -> CustodyRecord:
-        if self.arrived_at < self.arrest_at:
+        if self.arrived_at is not None and self.arrived_at < self.arrest_at:
             raise ValueError("arrived_at is before arrest_at")
-        if self.released_at is not None and self.released_at < self.arrived_at:
-            raise ValueError("released_at is before arrived_at")
+        after = self.arrived_at or self.arrest_at
+        if self.released_at is not None and self.released_at < after:
+            raise ValueError(f"released_at is before {'arrived_at' if self.arrived_at else 'arrest_at'}")
         if self.detainee.role != Role.DETAINEE:
             raise ValueError("detainee must have role 'detainee'")
         return self
@@ -388,20 +470,38 @@ class InvestigationLogEntry(Strict):
 
 class CrimeReport(RecordBase):
     record_type: Literal[RecordType.CRIME] = RecordType.CRIME
-    crime_reference: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^CR/\d{6}/\d{2}$")]
-    offence: Offence
-    occurred_from: UtcDateTime
+    crime_reference: NonEmpty
+    offence: Offence | None
+    occurred_from: UtcDateTime | None
     occurred_to: UtcDateTime | None = None
-    location: Address
-    modus_operandi: LongText
+    location: Address | None
+    modus_operandi: LongText | None
     investigation_log: list[InvestigationLogEntry] = Field(default_factory=list, max_length=500)
-    status: CrimeStatus
+    status: CodeValue | None
     outcome_code: ShortText | None = None
     officer_in_case: Officer | None = None
 
+    _not_recorded = field_validator(
+        "offence", "occurred_from", "location", "modus_operandi", "status", mode="before"
+    )(_not_recorded_to_none)
+
+    @field_validator("crime_reference")
+    @classmethod
+    def _crime_reference(cls, value: str, info: ValidationInfo) -> str:
+        return _reference("crime", value, info)
+
+    @field_validator("status", mode="after")
+    @classmethod
+    def _status(cls, value: str | None, info: ValidationInfo) -> CodeValue | None:
+        return _code(profile_of(info), "crime_status", value)
+
     @model_validator(mode="after")
     def _check(self) -> CrimeReport:
-        if self.occurred_to is not None and self.occurred_to < self.occurred_from:
+        if (
+            self.occurred_to is not None
+            and self.occurred_from is not None
+            and self.occurred_to < self.occurred_from
+        ):
             raise ValueError("occurred_to is before occurred_from")
         return self
 
@@ -411,7 +511,7 @@ class CrimeReport(RecordBase):
 
     @property
     def record_date(self) -> datetime:
-        return self.occurred_from
+        return self.occurred_from or self.created_at
 
     def free_text(self) -> dict[str, str]:
         fields = {"summary": self.summary, "modus_operandi": self.modus_operandi}
@@ -437,16 +537,33 @@ class Hearing(Strict):
 
 class CaseFile(RecordBase):
     record_type: Literal[RecordType.CASE] = RecordType.CASE
-    urn: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{2}[A-Z]{2}\d{7}$")]
+    urn: NonEmpty
     charges: list[Charge] = Field(default_factory=list, max_length=200)
-    charging_decision: ChargingDecision
+    charging_decision: CodeValue | None
     charged_at: UtcDateTime | None = None
     hearings: list[Hearing] = Field(default_factory=list, max_length=200)
-    status: CaseStatus
+    status: CodeValue | None
     final_outcome: ShortText | None = None
     sentence: ShortText | None = None
     case_summary: LongText | None = None
     officer_in_case: Officer | None = None
+
+    _not_recorded = field_validator("charging_decision", "status", mode="before")(_not_recorded_to_none)
+
+    @field_validator("urn")
+    @classmethod
+    def _urn(cls, value: str, info: ValidationInfo) -> str:
+        return _reference("case", value, info)
+
+    @field_validator("status", mode="after")
+    @classmethod
+    def _status(cls, value: str | None, info: ValidationInfo) -> CodeValue | None:
+        return _code(profile_of(info), "case_status", value)
+
+    @field_validator("charging_decision", mode="after")
+    @classmethod
+    def _decision(cls, value: str | None, info: ValidationInfo) -> CodeValue | None:
+        return _code(profile_of(info), "charging_decision", value)
 
     @model_validator(mode="after")
     def _check(self) -> CaseFile:
@@ -484,12 +601,19 @@ class Grading(Strict):
 
 class IntelligenceReport(RecordBase):
     record_type: Literal[RecordType.INTEL] = RecordType.INTEL
-    intel_reference: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^IR/\d{4}/\d{6}$")]
-    created_by: Officer
+    intel_reference: NonEmpty
+    created_by: Officer | None
     grading: Grading
     handling_conditions: ShortText | None = None
     intelligence_text: LongText
     sanitised_text: LongText | None = None
+
+    _not_recorded = field_validator("created_by", mode="before")(_not_recorded_to_none)
+
+    @field_validator("intel_reference")
+    @classmethod
+    def _intel_reference(cls, value: str, info: ValidationInfo) -> str:
+        return _reference("intel", value, info)
 
     @model_validator(mode="after")
     def _check(self) -> IntelligenceReport:
@@ -540,6 +664,19 @@ def attachment_id(parent_record_id: str, path: str) -> str:
     return str(uuid.uuid5(RECORD_ID_NAMESPACE, f"{parent_record_id}\x1fattachment\x1f{path}"))
 
 
-def parse_record(data: object) -> AnyRecord:
-    """Validate one raw record (dict from JSON/CSV); raises pydantic.ValidationError."""
-    return RECORD_ADAPTER.validate_python(data)
+# Fields a legacy export may lack: present, but null / "not recorded" is accepted.
+NOT_RECORDABLE: dict[RecordType, tuple[str, ...]] = {
+    RecordType.CUSTODY: ("station", "arresting_officer", "reason_for_arrest", "arrived_at", "outcome"),
+    RecordType.CRIME: ("offence", "occurred_from", "location", "modus_operandi", "status"),
+    RecordType.CASE: ("charging_decision", "status"),
+    RecordType.INTEL: ("created_by",),
+}
+NOT_RECORDED = "not_recorded"
+
+
+def parse_record(data: object, profile: ForceProfile | None = None) -> AnyRecord:
+    """Validate one raw record (dict from JSON/CSV); raises pydantic.ValidationError.
+
+    ``profile``: the force profile to validate against (default: the active one).
+    """
+    return RECORD_ADAPTER.validate_python(data, context={"profile": profile or active_profile()})

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     bulk_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     bulk_max_retries: int = Field(default=8, ge=0)
     state_dir: Path = Path(".lantern/state")
+    # The force's reference formats and code lists (lantern/profile.py); unset: the shipped
+    # default, lantern/default_profile.toml.
+    force_profile: Path | None = None
+    # The ingest API: largest NDJSON body accepted per call, and whether pushed records get
+    # entity extraction (as file loads do by default).
+    ingest_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    ingest_entities: bool = True
 
     # --- Documents and attachments (documents/) ---------------------------------------------
     # Originals live here, named by SHA-256 (see documents/store.py for the object-store path).

@@ -17,6 +17,9 @@ Names used in mappings (import the constants rather than retyping the strings):
   canonical display form in facets while ``se17pb`` still matches.
 - ``KEYWORD`` (``lantern_keyword``) normalizer: lowercase + asciifolding (emails, case-free
   lookups of drugs and weapons).
+- ``REFERENCE`` (``lantern_reference``) normalizer: letters and digits only, upper-cased:
+  ``CR/2021/4417203``, ``CR-2021-4417203`` and ``cr 2021 4417203`` are one term
+  (``lantern.profile.reference_key`` does the same in Python).
 
 The node was checked to accept a ``pattern_replace`` char_filter inside a normalizer.
 """
@@ -34,6 +37,7 @@ NAME_PREFIX = "lantern_name_prefix"
 IDENTIFIER = "lantern_identifier"
 POSTCODE = "lantern_postcode"
 KEYWORD = "lantern_keyword"
+REFERENCE = "lantern_reference"
 
 ANALYSIS: dict[str, Any] = {
     "char_filter": {
@@ -43,6 +47,11 @@ ANALYSIS: dict[str, Any] = {
             "replacement": "",
         },
         "lantern_strip_whitespace": {"type": "pattern_replace", "pattern": r"\s+", "replacement": ""},
+        "lantern_strip_non_alphanumeric": {
+            "type": "pattern_replace",
+            "pattern": "[^0-9A-Za-z]+",
+            "replacement": "",
+        },
         # Every UK inward code is digit + two letters: re-insert the single space before it.
         "lantern_postcode_space": {
             "type": "pattern_replace",
@@ -103,6 +112,11 @@ ANALYSIS: dict[str, Any] = {
             "filter": ["uppercase", "asciifolding"],
         },
         KEYWORD: {"type": "custom", "filter": ["lowercase", "asciifolding"]},
+        REFERENCE: {
+            "type": "custom",
+            "char_filter": ["lantern_strip_non_alphanumeric"],
+            "filter": ["uppercase"],
+        },
     },
 }
 

@@ -16,7 +16,9 @@ ID: Final = "id"  # deterministic uuid5(source_system, source_id)
 RECORD_TYPE: Final = "record_type"  # custody | crime | case | intel
 SOURCE_SYSTEM: Final = "source_system"
 SOURCE_ID: Final = "source_id"
-REFERENCE: Final = "reference"  # custody number / crime ref / URN / intel ref (normalised keyword)
+# custody number / crime ref / URN / intel ref, in the force profile's normalised form;
+# keyword with the reference normalizer (letters and digits only), so any separators match.
+REFERENCE: Final = "reference"
 
 # --- display and text ---------------------------------------------------------------
 TITLE: Final = "title"  # text (english) + .keyword
@@ -28,6 +30,9 @@ RECORD_DATE: Final = "record_date"  # date: arrest / offence / charge / report
 CREATED_AT: Final = "created_at"
 UPDATED_AT: Final = "updated_at"
 INDEXED_AT: Final = "indexed_at"
+# When the source system last changed the record (updated_at, else created_at); also the
+# document's external version, so an older write never replaces a newer one.
+SOURCE_MODIFIED_AT: Final = "source_modified_at"
 
 # --- places and organisation ----------------------------------------------------------
 STATION: Final = "station"  # custody suite (keyword)
@@ -160,6 +165,16 @@ D_PAGES: Final = "pages"
 def document(sub: str) -> str:
     return f"{DOCUMENT}.{sub}"
 
+
+# --- data quality and change detection ---------------------------------------------
+# Names of the fields the source system explicitly did not record (keyword[]).
+NOT_RECORDED: Final = "not_recorded"
+# sha256 of the validated record (before enrichment) and the profile: equal means a reload
+# of the row has nothing to change, so it is skipped without NER or indexing.
+CONTENT_HASH: Final = "content_hash"
+# sha256 of the free-text fields, present only when entities were extracted from them:
+# equal means the stored mentions can be reused instead of running NER again.
+NER_TEXT_HASH: Final = "ner_text_hash"
 
 # --- the validated original ---------------------------------------------------------
 RECORD: Final = "record"  # object, enabled: false

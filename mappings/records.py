@@ -20,7 +20,9 @@ from mappings import analysis as A
 from mappings import fields as F
 
 NAME = "records"
-VERSION = 3  # 2: folded names and phonetic key families (issue 11); 3: attached documents (F.DOCUMENT)
+# 2: folded names and phonetic key families (issue 11); 3: attached documents (F.DOCUMENT);
+# 4: reference normalizer, source_modified_at, not_recorded, content/NER hashes (issue 12)
+VERSION = 4
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -105,7 +107,7 @@ def mappings() -> dict[str, Any]:
         F.RECORD_TYPE: KEYWORD,
         F.SOURCE_SYSTEM: KEYWORD,
         F.SOURCE_ID: KEYWORD,
-        F.REFERENCE: IDENT,
+        F.REFERENCE: {"type": "keyword", "normalizer": A.REFERENCE},
         F.TITLE: _english(fields={"keyword": {"type": "keyword", "ignore_above": 512}}),
         F.SUMMARY: _english(),
         F.TEXT: _english(fields={"exact": {"type": "text", "analyzer": A.STANDARD}}),
@@ -113,6 +115,7 @@ def mappings() -> dict[str, Any]:
         F.CREATED_AT: DATE,
         F.UPDATED_AT: DATE,
         F.INDEXED_AT: DATE,
+        F.SOURCE_MODIFIED_AT: DATE,
         F.STATION: {**KEYWORD, "fields": {"text": _english()}},  # F.text_sub()
         F.COURT: KEYWORD,
         F.BOROUGH: {**KEYWORD, "fields": {"text": _english()}},  # F.text_sub()
@@ -135,6 +138,9 @@ def mappings() -> dict[str, Any]:
         F.ACCESS_HANDLING: KEYWORD,
         F.REVIEW_DATE: DATE,
         F.DOCUMENT: {"type": "object", "dynamic": "strict", "properties": document},
+        F.NOT_RECORDED: KEYWORD,
+        F.CONTENT_HASH: {"type": "keyword", "index": False},
+        F.NER_TEXT_HASH: {"type": "keyword", "index": False},
         F.RECORD: {"type": "object", "enabled": False},
     }
     return {"dynamic": "strict", "properties": props}

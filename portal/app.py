@@ -12,7 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from portal.errors import install_error_handlers
-from portal.present import ENTITY_LABEL_NAMES, TYPE_LABELS, entity_href, fmt_date, humanise
+from portal.present import ENTITY_LABEL_NAMES, TYPE_LABELS, code_label, entity_href, fmt_date, humanise
 from portal.rendering import render
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +28,7 @@ def make_templates() -> Jinja2Blocks:
     env.lstrip_blocks = True
     env.filters["date"] = fmt_date
     env.filters["humanise"] = humanise
+    env.filters["code_label"] = code_label
     env.globals["TYPE_LABELS"] = TYPE_LABELS
     env.globals["ENTITY_LABEL_NAMES"] = ENTITY_LABEL_NAMES
     env.globals["entity_href"] = entity_href

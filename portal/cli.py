@@ -288,7 +288,8 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "portal.app:create_app",
+        # The composition root's app: the portal, with the indexer's ingest API beside it.
+        "lantern.cli:serving_app",
         factory=True,
         host=host or settings.portal_host,
         port=port or settings.portal_port,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from documents.pages import first_mention, mention_page, page_for_fragment, page_text
 from lantern.principal import INTEL_CLEARANCE, Principal
+from lantern.profile import active_profile
 from mappings import fields as F
 from search.builders import FACETS, HIGHLIGHT_POST, HIGHLIGHT_PRE
 
@@ -192,6 +193,15 @@ def fmt_date(value: object) -> str:
     if isinstance(value, date):
         return value.strftime("%d %b %Y")
     return _fmt_date(str(value)) or ""
+
+
+def code_label(code: str | None, list_name: str) -> str:
+    """The force profile's label for a code of one of its lists (the code humanised if the
+    list gives none), so a force's own codes (``CHG``) read as it defines them."""
+    if not code:
+        return ""
+    label = active_profile().codes[list_name].values.get(str(code))
+    return label or humanise(str(code))
 
 
 def humanise(value: str | None) -> str:

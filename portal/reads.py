@@ -36,7 +36,7 @@ from portal.present import (
 from search import builders as B
 from search.access import can_read
 from search.gateway import SecuredRecords
-from search.parser import REFERENCE_PATTERNS
+from search.parser import reference
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,9 @@ class Suggestion:
 def _suggestion_kind(value: str) -> tuple[str, str]:
     from entity_extraction import find_identifiers
 
-    up = value.upper()
-    if any(p.fullmatch(up) for p in REFERENCE_PATTERNS):
-        return "REFERENCE", up
+    ref = reference(value)
+    if ref:
+        return "REFERENCE", ref
     found = find_identifiers(value)
     if len(found) == 1 and found[0].start == 0 and found[0].end == len(value):
         return str(found[0].label), found[0].value

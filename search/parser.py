@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
+from lantern.profile import active_profile
+
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 500
@@ -205,13 +207,10 @@ RECORD_TYPES: dict[str, str] = {
     "intelligence": "intel",
 }
 
-# Record references: custody number, crime reference, URN, intelligence reference.
-REFERENCE_PATTERNS = (
-    re.compile(r"\d{2}[A-Z]{2}/\d{4}/\d{6}"),
-    re.compile(r"CR/\d{6}/\d{2}"),
-    re.compile(r"\d{2}[A-Z]{2}\d{7}"),
-    re.compile(r"IR/\d{4}/\d{6}"),
-)
+# Record references (custody number, crime reference, URN, intelligence reference) are
+# recognised by the force profile's formats (lantern.profile), in any of their spellings:
+# ``CR-2021-4417203``, ``CR/2021/4417203`` and ``cr 2021 4417203`` are one reference.
+REFERENCE_MAX_WORDS = 4
 
 # ----------------------------------------------------------------------------- dates
 
@@ -495,9 +494,14 @@ def _single_identifier(word: str) -> tuple[str, str] | None:
     return None
 
 
+def reference(text: str) -> str | None:
+    """The normalised record reference ``text`` spells, or None (the force profile decides)."""
+    found = active_profile().find_reference(text)
+    return found[1] if found else None
+
+
 def _reference(word: str) -> str | None:
-    up = word.strip().upper()
-    return up if any(p.fullmatch(up) for p in REFERENCE_PATTERNS) else None
+    return reference(word)
 
 
 def _recognise(s: str, toks: list[_Tok], dob_years: int, today: date) -> list[_Tok]:
@@ -566,6 +570,12 @@ def _recognise_run(s: str, run: list[_Tok], dob_years: int, today: date) -> list
         used.update(range(a, b + 1))
         claimed[a] = (b, leaf)
 
+    # References typed with spaces ("cr 2021 4417203"), longest first.
+    for width in range(min(REFERENCE_MAX_WORDS, len(run)), 1, -1):
+        for k in range(len(run) - width + 1):
+            ref = reference(" ".join(t.text for t in run[k : k + width]))
+            if ref:
+                claim(k, k + width - 1, Keyword("ref", ref))
     # Multi-word dates first ("12 March 1985"), then identifiers, then single words.
     for k in range(len(run) - 2):
         words = f"{run[k].text} {run[k + 1].text} {run[k + 2].text}"

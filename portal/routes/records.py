@@ -20,6 +20,7 @@ from portal.present import (
     ENTITY_LABEL_NAMES,
     TYPE_LABELS,
     Segment,
+    code_label,
     entity_href,
     mention_segments,
     sees_full_intelligence,
@@ -87,7 +88,9 @@ def timeline(record: AnyRecord, segs: dict[str, list[Segment]]) -> list[Timeline
                 record.arrest_location.one_line() if record.arrest_location else None,
             )
         )
-        events.append(TimelineEvent(record.arrived_at, "arrival", f"Arrived at {record.station}"))
+        if record.arrived_at is not None:
+            station = record.station or "the custody suite (station not recorded)"
+            events.append(TimelineEvent(record.arrived_at, "arrival", f"Arrived at {station}"))
         for i, r in enumerate(record.reviews):
             who = " ".join(p for p in (r.reviewer.rank, r.reviewer.name) if p)
             kind = r.review_type.value.replace("_", " ")
@@ -102,18 +105,21 @@ def timeline(record: AnyRecord, segs: dict[str, list[Segment]]) -> list[Timeline
             notes = segs.get(f"interviews.{i}.notes")
             events.append(TimelineEvent(iv.started_at, "interview", title, None, notes))
         if record.released_at:
+            outcome = (
+                code_label(record.outcome, "custody_outcome") if record.outcome else "outcome not recorded"
+            )
             events.append(
                 TimelineEvent(
                     record.released_at,
                     "release",
-                    f"Released: {record.outcome.value.replace('_', ' ')}",
+                    f"Released: {outcome}",
                     record.outcome_details,
                 )
             )
     elif isinstance(record, CrimeReport):
-        events.append(
-            TimelineEvent(record.occurred_from, "occurred", "Offence occurred", record.location.one_line())
-        )
+        if record.occurred_from is not None:
+            where = record.location.one_line() if record.location else None
+            events.append(TimelineEvent(record.occurred_from, "occurred", "Offence occurred", where))
         for i, e in enumerate(record.investigation_log):
             events.append(
                 TimelineEvent(
@@ -126,7 +132,9 @@ def timeline(record: AnyRecord, segs: dict[str, list[Segment]]) -> list[Timeline
                 TimelineEvent(
                     record.charged_at,
                     "charge",
-                    f"Charged ({record.charging_decision.value.upper()} decision)",
+                    f"Charged ({code_label(record.charging_decision, 'charging_decision')} decision)"
+                    if record.charging_decision
+                    else "Charged (charging decision not recorded)",
                 )
             )
         for h in record.hearings:

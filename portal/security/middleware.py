@@ -46,6 +46,16 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/accessibility"})
 PUBLIC_PREFIXES = ("/static/",)
+# Routes that authenticate every request with a bearer token of their own (the indexer's
+# ingest API, for source systems' service accounts): no session, and no CSRF check, which
+# guards cookies a browser sends by itself; it never sends such a token by itself.
+TOKEN_AUTH_PATHS = ("/api/ingest",)
+
+
+def token_authenticated(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in TOKEN_AUTH_PATHS)
+
+
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # GET routes that disclose records or write audit events: a request to them that another site
 # started (``Sec-Fetch-Site: cross-site``) is refused, so a link or image elsewhere cannot plant
@@ -212,8 +222,11 @@ class SessionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
         path: str = scope["path"]
+        if token_authenticated(path):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
         session_cookie, login_cookie = cookie_names(scope)
         state = request.state

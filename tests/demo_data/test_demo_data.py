@@ -227,6 +227,7 @@ def test_linked_chains(records: list[AnyRecord]) -> None:
     assert all(r.hearings and "Court" in r.hearings[0].court for r in cases)
     # Detention reviews only at their statutory times and by the right rank.
     for r in custody:
+        assert r.arrived_at is not None  # the demo systems always record it
         for rev in r.reviews:
             hours = (rev.at - r.arrived_at).total_seconds() / 3600
             mark = {"inspector_6h": 6, "inspector_15h": 15, "superintendent_24h": 24}[rev.review_type.value]

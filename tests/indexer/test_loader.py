@@ -109,10 +109,17 @@ def test_loading_twice_updates_instead_of_duplicating(
     first = _load([feed], isettings, client).result
     assert (first.indexed, first.created, first.updated) == (12, 12, 0)
     second = _load([feed], isettings, client).result
-    assert (second.indexed, second.created, second.updated) == (12, 0, 12)
+    # Nothing changed: every row is skipped before extraction and indexing.
+    assert (second.indexed, second.created, second.updated, second.unchanged) == (0, 0, 0, 12)
+    rows = [crime(n) for n in range(12)]
+    rows[3]["title"] = "Theft of motor vehicle 3 (amended)"
+    rows[3]["updated_at"] = "2024-04-01T09:00:00Z"
+    third = _load([write_ndjson(tmp_path / "f.ndjson", rows)], isettings, client).result
+    assert (third.indexed, third.created, third.updated, third.unchanged) == (1, 0, 1, 11)
     assert count(client, isettings) == 12
     doc = client.get(index=isettings.index_name("records"), id=record_id("TEST-CRIMES", "C-3"))
     assert doc["_source"][F.REFERENCE] == "CR/000003/24"
+    assert doc["_source"][F.TITLE].endswith("(amended)")
 
 
 def test_refresh_interval_is_restored_after_a_load_and_after_a_failure(

@@ -49,7 +49,7 @@ def test_custody_page(officer: TestClient, portal_app: Any) -> None:
         "Risk assessment",
         "Property",
         "Mobile phone, black",
-        "charged",
+        "<strong>Charged</strong>",  # the outcome, labelled by the force profile
     ):
         assert text in html, text
     # Extracted entities in the narrative are links.
@@ -76,7 +76,7 @@ def test_crime_page(officer: TestClient) -> None:
         "Modus operandi",
         "Rear door forced",
         "CCTV requested",
-        "under investigation",
+        "Under investigation",
     ):
         assert text in html, text
     assert 'href="/entity/VRM/ZX71QRS"' in html
@@ -91,7 +91,7 @@ def test_case_page(officer: TestClient) -> None:
         "Charges",
         "not guilty",
         "First appearance at Camberwell Green Magistrates&#39; Court",
-        "awaiting trial",
+        "Awaiting trial",
         "CPS",
     ):
         assert text in html, text
