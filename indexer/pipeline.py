@@ -25,6 +25,8 @@ an unchanged, stale or deleted record keeps (or has lost) its documents as they 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -224,6 +226,24 @@ class BatchIndexer:
             mentions[k][name] = ents
         return mentions
 
+    def _content_hash(self, record: AnyRecord) -> str:
+        """The record's content hash, and for a record with attachments the size and mtime of
+        each attached file too: a file replaced at the same path (or one that appears after
+        it was missing) is a change, so its documents are derived again."""
+        h = content_hash(record, self.profile)
+        if not record.attachments:
+            return h
+        files: list[Any] = []
+        for att in record.attachments:
+            path = self.attachments.extractor.resolve(att)
+            try:
+                st = path.stat() if path is not None else None
+            except OSError:
+                st = None
+            files.append([att.path, st.st_size, st.st_mtime_ns] if st is not None else [att.path])
+        payload = json.dumps([h, files], separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
     def _known(self, ids: Sequence[str]) -> dict[str, _Known]:
         """What the records index (behind the write alias) and the tombstones hold for ``ids``."""
         known = {i: _Known() for i in ids}
@@ -289,7 +309,7 @@ class BatchIndexer:
             if seen.version is not None and seen.version > entry.record.version:
                 statuses[k] = "stale"
                 continue
-            hashes[k] = content_hash(entry.record, self.profile)
+            hashes[k] = self._content_hash(entry.record)
             unchanged = seen.content_hash == hashes[k] and (not self.extract_entities or seen.ner_text_hash)
             if unchanged and self.skip_unchanged and not entry.force:
                 statuses[k] = "unchanged"
@@ -329,6 +349,7 @@ class BatchIndexer:
                 result.warnings += 1
                 if len(result.warning_samples) < 20:
                     result.warning_samples.append(f"{entry.source}:{entry.line}: {w}")
+            doc[F.CONTENT_HASH] = hashes[k]
             docs[doc[F.ID]] = doc
             where[doc[F.ID]] = k
         # Attached documents: extracted (or cached) text, each its own search document carrying

@@ -323,3 +323,30 @@ def test_retry_extracts_only_the_failed_documents(
     assert len(hits) == 1
     rows = {r.key.rsplit("/", 1)[-1]: r for r in ledger.rows()}
     assert rows["broken.pdf"].status == "extracted", rows
+
+
+def test_reload_skips_an_unchanged_record_and_rederives_a_replaced_file(
+    asettings: Settings, client: OpenSearch, shared_extractor: Extractor
+) -> None:
+    """Issue 12's unchanged-row skip with issue 16's documents: the record's content hash
+    covers its attached files (size, mtime), so a file replaced at the same path is a change."""
+    folder = asettings.attachments_root / f"reload-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    rel = folder.relative_to(asettings.attachments_root).as_posix()
+    gen.text_pdf(folder / "mg11.pdf", ["First statement: the car was blue."])
+    rec = parse_record(
+        crime(908, attachments=[{"path": f"{rel}/mg11.pdf", "title": "MG11", "kind": "statement"}])
+    )
+    indexer = _indexer(asettings, client, shared_extractor)
+    first = indexer.run([Entry(rec)]).result
+    assert (first.created, first.documents) == (1, 1)
+
+    again = indexer.run([Entry(rec)]).result
+    assert (again.unchanged, again.indexed, again.documents, again.documents_extracted) == (1, 0, 0, 0)
+
+    gen.text_pdf(folder / "mg11.pdf", ["Re-sent statement: the car was YB07 XYZ."])
+    replaced = indexer.run([Entry(rec)]).result
+    indexer.close()
+    assert (replaced.updated, replaced.documents, replaced.documents_extracted) == (1, 1, 1)
+    (hit,) = _search(client, asettings, {"term": {F.entity("VRM"): "YB07XYZ"}}, OFFICER)
+    assert hit["_source"][F.DOCUMENT][F.D_PARENT_ID] == rec.record_id
