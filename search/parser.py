@@ -361,14 +361,28 @@ def _read_quoted(s: str, i: int) -> int | None:
     return None
 
 
+def _reference_spans(s: str) -> list[tuple[int, int]]:
+    """Where ``s`` spells a record reference over several words (``if 2021 20417``)."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", s)]
+    spans: list[tuple[int, int]] = []
+    for width in range(min(REFERENCE_MAX_WORDS, len(words)), 1, -1):
+        for k in range(len(words) - width + 1):
+            if reference(" ".join(s[a:b] for a, b in words[k : k + width])):
+                spans.append((words[k][0], words[k + width - 1][1]))
+    return spans
+
+
 def _phone_spans(s: str) -> dict[int, tuple[int, str]]:
     try:
         from search.recognise import phone_spans
 
-        return {a: (b, v) for a, b, v in phone_spans(s)}
+        found = {a: (b, v) for a, b, v in phone_spans(s)}
     except Exception:  # a recogniser bug must not take search down
         log.exception("phone recognition failed")
         return {}
+    # A reference's serial can look like a phone number ("2021 20417"): the reference wins.
+    refs = _reference_spans(s) if found else []
+    return {a: (b, v) for a, (b, v) in found.items() if not any(ra < b and a < rb for ra, rb in refs)}
 
 
 def _lex(s: str, notes: _Notes) -> list[_Tok]:
