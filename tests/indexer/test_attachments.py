@@ -350,3 +350,31 @@ def test_reload_skips_an_unchanged_record_and_rederives_a_replaced_file(
     assert (replaced.updated, replaced.documents, replaced.documents_extracted) == (1, 1, 1)
     (hit,) = _search(client, asettings, {"term": {F.entity("VRM"): "YB07XYZ"}}, OFFICER)
     assert hit["_source"][F.DOCUMENT][F.D_PARENT_ID] == rec.record_id
+
+
+def test_a_delete_at_source_removes_the_attached_documents_and_the_kept_copy(
+    asettings: Settings, client: OpenSearch, shared_extractor: Extractor
+) -> None:
+    from indexer.deletion import delete_record
+    from indexer.manifest import LinkStore
+
+    open_rec, _ = _records()
+    indexer = _indexer(asettings, client, shared_extractor)
+    assert indexer.run([Entry(open_rec)]).result.documents == 2
+    parent = {"term": {F.document(F.D_PARENT_ID): open_rec.record_id}}
+    assert len(_search(client, asettings, parent, CLEARED)) == 2
+    assert open_rec.record_id in LinkStore(asettings).parents([open_rec.record_id])
+
+    done = delete_record(
+        client, asettings, open_rec.source_system, open_rec.source_id, reason="expunged", by="test"
+    )
+    assert done.found
+    assert _search(client, asettings, parent, CLEARED) == []
+    assert _search(client, asettings, VRM_QUERY, CLEARED) == []
+    assert LinkStore(asettings).parents([open_rec.record_id]) == {}
+
+    # A reload of the old export brings neither the record nor its documents back.
+    again = indexer.run([Entry(open_rec)]).result
+    indexer.close()
+    assert (again.deleted, again.indexed, again.documents) == (1, 0, 0)
+    assert _search(client, asettings, parent, CLEARED) == []
