@@ -12,7 +12,8 @@ DEMO_DOCUMENTS ?= 24
 NER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
-        demo-data tika bench-docs eval-ner eval-search bench-ner bench-index bench-search bench-chart bench-alerts bench-scale clean
+        demo-data tika bench-docs eval-ner eval-search eval-persons bench-ner bench-index bench-search bench-chart \
+        bench-alerts bench-scale bench-persons clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -111,6 +112,17 @@ eval-ner: $(STAMP)
 # its own index prefix once, then reuses it); exits 1 below 0.95 per kind on the held-out half.
 eval-search: $(STAMP) opensearch-start
 	$(BIN)/python scripts/eval_search.py
+
+# Person resolution: pairwise precision/recall on labelled synthetic people (tuning and held-out
+# splits); exits non-zero when the held-out split misses P >= 0.99 or R >= 0.95.
+eval-persons: $(STAMP)
+	$(BIN)/python scripts/eval_persons.py
+
+# Full resolution time and peak memory per size, and the incremental rate.
+# PERSONS_SIZES=10000,100000,1000000 for the full set (1M takes a long time on 2 cores).
+PERSONS_SIZES ?= 10000,100000
+bench-persons: $(STAMP)
+	$(BIN)/python scripts/bench_persons.py --sizes $(PERSONS_SIZES)
 
 bench-ner: $(STAMP)
 	$(BIN)/python scripts/bench_ner.py

@@ -102,6 +102,11 @@ def register(app: typer.Typer) -> None:
             "--retry-rejects",
             help="Re-read the rows of this rejects file, load those that now pass, report which still fail",
         ),
+        no_persons: bool = typer.Option(
+            False,
+            "--no-persons",
+            help="Do not resolve people to nominals (run `lantern persons rebuild` later)",
+        ),
     ) -> None:
         """Validate, enrich and bulk-index feed files; bad rows go to the rejects file."""
         from indexer.loader import run_load_command
@@ -121,7 +126,16 @@ def register(app: typer.Typer) -> None:
             # Saved-query alerts: each acknowledged batch is percolated (alerts.percolation).
             hooks = list(alert_hooks(settings))
         if retry_rejects is not None:
-            code = _retry(retry_rejects, settings, mapping, rejects, allow_rejects, not no_entities, hooks)
+            code = _retry(
+                retry_rejects,
+                settings,
+                mapping,
+                rejects,
+                allow_rejects,
+                not no_entities,
+                hooks,
+                not no_persons,
+            )
         else:
             code = run_load_command(
                 paths,
@@ -135,6 +149,7 @@ def register(app: typer.Typer) -> None:
                 rebuild=rebuild,
                 console=console,
                 hooks=hooks,
+                resolve_people=not no_persons and not rebuild,
             )
         for hook in hooks:
             flush = getattr(hook, "flush", None)
@@ -305,12 +320,18 @@ def _retry(
     allow_rejects: bool,
     extract_entities: bool,
     hooks: list[Hook],
+    resolve_people: bool = True,
 ) -> int:
     from indexer.csv_mapping import MappingError
     from indexer.retry import RejectsFileError, print_retry_report, retry_rejects
     from lantern.search_client import make_client
 
     client = make_client(settings, "ingest")
+    people_resolver = None
+    if resolve_people:
+        from indexer.nominals import ingest_resolver
+
+        people_resolver = ingest_resolver(client, settings)
     try:
         report = retry_rejects(
             rejects_file,
@@ -320,6 +341,7 @@ def _retry(
             out=out,
             extract_entities=extract_entities,
             hooks=hooks,
+            people_resolver=people_resolver,
         )
     except (RejectsFileError, MappingError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

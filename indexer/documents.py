@@ -34,6 +34,7 @@ from lantern.records import (
 )
 from mappings import fields as F
 from mappings import records as records_index
+from persons.features import person_mentions
 
 
 class EntityLike(Protocol):
@@ -156,7 +157,13 @@ def name_key_fields(forename: str | None, surname: str | None) -> dict[str, Any]
     }
 
 
-def _person_doc(person: Person, where: str, entities: _Collector) -> dict[str, Any]:
+def _person_doc(
+    person: Person,
+    where: str,
+    entities: _Collector,
+    mention_id: str | None = None,
+    nominal_id: str | None = None,
+) -> dict[str, Any]:
     pnc = entities.add_structured("PNC_ID", person.pnc_id, f"{where}.pnc_id")
     cro = entities.add_structured("CRO_NO", person.cro_no, f"{where}.cro_no")
     nino = entities.add_structured("NINO", person.nino, f"{where}.nino")
@@ -183,6 +190,8 @@ def _person_doc(person: Person, where: str, entities: _Collector) -> dict[str, A
         F.P_NINO: nino,
         F.P_PERSON_KEY: names.person_keys(person.forename, person.surname, person.dob, pnc),
         F.P_ALIASES: list(person.aliases) or None,
+        F.P_MENTION_ID: mention_id,
+        F.P_NOMINAL_ID: nominal_id,
     }
     return {k: v for k, v in doc.items() if v not in (None, [])}
 
@@ -198,12 +207,14 @@ def build_document(
     warnings: list[str] | None = None,
     indexed_at: datetime | None = None,
     profile: ForceProfile | None = None,
+    nominals: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``records`` search document for ``record``.
 
     ``mentions`` maps each ``record.free_text()`` field to the entities extracted from it
     (None: no extraction). Identifier problems are appended to ``warnings`` if given.
     ``profile``: the force profile the record was validated against (default: active).
+    ``nominals`` maps person mention ids to resolved nominal ids (person resolution).
     """
     profile = profile or active_profile()
     warns: list[str] = warnings if warnings is not None else []
@@ -212,13 +223,16 @@ def build_document(
 
     people_docs: list[dict[str, Any]] = []
     people = record.all_people()
+    person_mention_ids = [m.mention_id if m else None for m in person_mentions(record)]
     for i, person in enumerate(people):
         where = (
             "detainee"
             if isinstance(record, CustodyRecord) and i == 0
             else (f"people[{i - 1}]" if isinstance(record, CustodyRecord) else f"people[{i}]")
         )
-        people_docs.append(_person_doc(person, where, entities))
+        mid = person_mention_ids[i]
+        nid = (nominals or {}).get(mid) if mid else None
+        people_docs.append(_person_doc(person, where, entities, mid, nid))
 
     for i, vehicle in enumerate(record.vehicles):
         entities.add_structured("VRM", vehicle.vrm, f"vehicles[{i}].vrm")

@@ -49,7 +49,7 @@ from rich.table import Table
 from rich.text import Text
 
 from indexer.csv_mapping import CsvMapping, MappingError, find_mapping
-from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
+from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, PeopleResolver, Problem
 from indexer.sources import FileError, Row, read_csv, read_ndjson
 from indexer.validation import validate
 from lantern import indices
@@ -379,6 +379,7 @@ def load_files(
     console: Console | None = None,
     max_row_bytes: int | None = None,
     profile: ForceProfile | None = None,
+    people_resolver: PeopleResolver | None = None,
 ) -> LoadReport:
     """Load feed files into the records index; see the module docstring."""
     profile = profile or profile_for(settings.force_profile)
@@ -408,7 +409,13 @@ def load_files(
     sizes = {f: (f.stat().st_size if f.is_file() else 0) for f in files}
     progress = _Progress(console, sum(sizes.values()))
     indexer = BatchIndexer(
-        settings, client, index=target, extract_entities=extract_entities, hooks=hooks, profile=profile
+        settings,
+        client,
+        index=target,
+        extract_entities=extract_entities,
+        hooks=hooks,
+        profile=profile,
+        people_resolver=people_resolver,
     )
     promoted = False
     try:
@@ -593,10 +600,16 @@ def run_load_command(
     rebuild: bool,
     console: Console,
     hooks: Sequence[Hook] = (),
+    resolve_people: bool = False,
 ) -> int:
     from lantern.search_client import make_client
 
     client = make_client(settings, "ingest")
+    people_resolver: PeopleResolver | None = None
+    if resolve_people:
+        from indexer.nominals import ingest_resolver
+
+        people_resolver = ingest_resolver(client, settings)
     try:
         report = load_files(
             paths,
@@ -610,6 +623,7 @@ def run_load_command(
             rebuild=rebuild,
             console=console,
             hooks=hooks,
+            people_resolver=people_resolver,
         )
     except MappingError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)

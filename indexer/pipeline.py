@@ -47,6 +47,7 @@ from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
 from mappings import tombstones as tombstones_index
+from persons.features import mentions_from_record
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ COUNTERS = (
     "ocr_pages",
     "documents_extracted",
 )
+# Person resolution at ingest: new mentions in, mention id -> nominal id out (persons.store).
+PeopleResolver = Callable[[list[Any]], dict[str, str]]
 
 
 @dataclass
@@ -179,8 +182,10 @@ class BatchIndexer:
         attachments: AttachmentStage | None = None,
         profile: ForceProfile | None = None,
         skip_unchanged: bool = True,
+        people_resolver: PeopleResolver | None = None,
     ) -> None:
         self.settings = settings
+        self.people_resolver = people_resolver
         self.client = client
         if index is None:
             indices.ensure(client, settings, records_index)
@@ -339,11 +344,23 @@ class BatchIndexer:
 
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, int] = {}
+        nominals: dict[str, str] | None = None
+        if self.people_resolver is not None and to_write:
+            # Resolved before the documents are built, so each person is indexed with its nominal.
+            # Only records being written: an unchanged, stale or deleted one is not resolved again.
+            nominals = self.people_resolver(
+                [m for k in to_write for m in mentions_from_record(entries[k].record)]
+            )
         for k in to_write:
             entry = entries[k]
             warnings: list[str] = []
             doc = build_document(
-                entry.record, mentions.get(k), warnings=warnings, indexed_at=now, profile=self.profile
+                entry.record,
+                mentions.get(k),
+                warnings=warnings,
+                indexed_at=now,
+                profile=self.profile,
+                nominals=nominals,
             )
             for w in warnings:
                 result.warnings += 1
@@ -486,13 +503,20 @@ def index_records(
     hooks: Sequence[Hook] = (),
     index: str | None = None,
     profile: ForceProfile | None = None,
+    people_resolver: PeopleResolver | None = None,
 ) -> LoadResult:
     """Index validated records into the records index (created if missing) and return counts.
 
     ``refresh=True`` makes the documents searchable before returning (tests, small loads).
     """
     indexer = BatchIndexer(
-        settings, client, index=index, extract_entities=extract_entities, hooks=hooks, profile=profile
+        settings,
+        client,
+        index=index,
+        extract_entities=extract_entities,
+        hooks=hooks,
+        profile=profile,
+        people_resolver=people_resolver,
     )
     total = LoadResult()
     try:

@@ -27,7 +27,7 @@ from opensearchpy import OpenSearch
 from rich.markup import escape
 
 from indexer.csv_mapping import CsvMapping, MappingError, column_lookup, find_mapping
-from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, Problem
+from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, PeopleResolver, Problem
 from indexer.validation import validate
 from lantern.profile import ForceProfile, profile_for
 from lantern.settings import Settings
@@ -162,10 +162,18 @@ def retry_rejects(
     extract_entities: bool = True,
     hooks: tuple[Hook, ...] | list[Hook] = (),
     profile: ForceProfile | None = None,
+    people_resolver: PeopleResolver | None = None,
 ) -> RetryReport:
     profile = profile or profile_for(settings.force_profile)
     csv_sources = _CsvSources(CsvMapping.load(mapping) if mapping is not None else None)
-    indexer = BatchIndexer(settings, client, extract_entities=extract_entities, hooks=hooks, profile=profile)
+    indexer = BatchIndexer(
+        settings,
+        client,
+        extract_entities=extract_entities,
+        hooks=hooks,
+        profile=profile,
+        people_resolver=people_resolver,
+    )
     rows: list[RetriedRow] = []
     failing: list[Problem] = []
     total = LoadResult()

@@ -151,10 +151,12 @@ def _register_optional_groups() -> None:
     """Attach the command groups of the top-layer packages."""
     from indexer.cli import register as register_indexer
     from indexer.documents_cli import register as register_documents
+    from indexer.persons_cli import register as register_persons
     from portal.cli import register as register_portal
 
     register_indexer(app)
     register_documents(app)
+    register_persons(app)
     register_portal(app)
 
 

@@ -81,6 +81,8 @@ P_PNC_ID: Final = "pnc_id"  # keyword (identifier normalizer), canonical
 P_CRO_NO: Final = "cro_no"
 P_NINO: Final = "nino"
 P_PERSON_KEY: Final = "person_key"  # keyword[]: golden-nominal linking keys
+P_MENTION_ID: Final = "mention_id"  # keyword: this person in this record (persons/features.py)
+P_NOMINAL_ID: Final = "nominal_id"  # keyword: the resolved person (persons index), kept current
 P_ALIASES: Final = "aliases"  # text, name analyzer
 
 

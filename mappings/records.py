@@ -22,7 +22,8 @@ from mappings import fields as F
 NAME = "records"
 # 2: folded names and phonetic key families (issue 11); 3: attached documents (F.DOCUMENT);
 # 4: reference normalizer, source_modified_at, not_recorded, content/NER hashes (issue 12)
-VERSION = 4
+# 5: people.mention_id and people.nominal_id (person resolution, issue 10)
+VERSION = 5
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -86,6 +87,8 @@ def mappings() -> dict[str, Any]:
         F.P_CRO_NO: IDENT,
         F.P_NINO: IDENT,
         F.P_PERSON_KEY: KEYWORD,
+        F.P_MENTION_ID: KEYWORD,
+        F.P_NOMINAL_ID: KEYWORD,
         F.P_ALIASES: _name(),
     }
     entities = {label.lower(): ENTITY_FIELD[label] for label in F.ENTITY_LABELS}

@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from portal.routes import documents as document_routes
     from portal.routes import entities as entity_routes
     from portal.routes import help as help_routes
+    from portal.routes import persons as person_routes
     from portal.routes import records as record_routes
     from portal.routes import search as search_routes
     from portal.security import install_security
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(record_routes.router)
     app.include_router(entity_routes.router)
     app.include_router(document_routes.router)
+    app.include_router(person_routes.router)
     app.include_router(api_routes.router)
     app.include_router(help_routes.router)
     # Analyst tools (saved queries, notifications, batch search, CSV export).

@@ -15,11 +15,13 @@ Engine errors become domain errors here, at this one boundary (index missing ->
 unreachable or timed out -> :class:`~lantern.errors.SearchUnavailable`), so callers never
 catch ``opensearchpy`` exceptions.
 
-Two reads are deliberately not filtered by a reader's access, and each has its own named
+Three reads are deliberately not filtered by a reader's access, and each has its own named
 path: :meth:`SecuredRecords.auditor_record_ids` (the ids of records that mention a subject,
-for "who looked at X"; ids only, never content, auditors only) and
+for "who looked at X"; ids only, never content, auditors only),
 :func:`documents_to_percolate` (the alert hook re-reading records it indexed itself; each
-match is checked with ``can_read`` for every recipient before anyone is told).
+match is checked with ``can_read`` for every recipient before anyone is told) and
+:func:`records_for_resolution` (person resolution reading every record as the system; every
+view of a nominal is recomputed from the records its viewer may read, persons/views.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from opensearchpy.exceptions import (
     SerializationError,
     TransportError,
 )
+from opensearchpy.helpers import scan
 
 from lantern.clock import today_utc
 from lantern.errors import BadQuery, IndexMissing, NotFound, SearchUnavailable
@@ -360,3 +363,22 @@ def documents_to_percolate(
     with engine_errors():
         res = client.mget(index=records_alias(settings), body={"ids": list(ids)}, realtime=True)
     return [d["_source"] for d in res["docs"] if d.get("found")]
+
+
+def records_for_resolution(
+    client: OpenSearch, settings: Settings, *, page_size: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Every record as validated at ingest (``F.RECORD``), for person resolution only
+    (``lantern persons rebuild`` / ``train``). Nothing read here is shown to anyone as is:
+    a nominal is shown only through ``persons.views.readable_view`` with the viewer's
+    readable record ids, which come from :meth:`SecuredRecords.readable`."""
+    with engine_errors():
+        for hit in scan(
+            client,
+            index=records_alias(settings),
+            query={"query": {"match_all": {}}},
+            _source=[F.RECORD],
+            size=page_size,
+            preserve_order=False,
+        ):
+            yield hit["_source"][F.RECORD]

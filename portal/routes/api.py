@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field
 from lantern.clock import today_utc
 from lantern.records import IntelligenceReport
 from mappings import fields as F
+from persons.query import split_name_dob
 from portal import reads
 from portal.errors import NOT_FOUND
+from portal.person_reads import find_persons, person_view
 from portal.present import FacetView, ResultItem, facet_views, sees_full_intelligence
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
 from portal.routes.search import audit_details, search_request
@@ -129,6 +131,44 @@ class EntityPageOut(BaseModel):
     variants: list[VariantOut]
 
 
+class PersonCardOut(BaseModel):
+    id: str
+    names: list[str]
+    dobs: list[str]
+    record_count: int
+    score: float
+    reasons: list[str] = Field(description="why it matched, e.g. the DOB tolerance used")
+
+
+class PersonsOut(BaseModel):
+    persons: list[PersonCardOut]
+
+
+class PersonRecordOut(BaseModel):
+    id: str
+    role: str
+    probability: float | None = Field(description="match probability of the link that explains it")
+    reasons: list[str]
+
+
+class PersonDecisionOut(BaseModel):
+    same: bool
+    reason: str
+    by: str
+    role: str
+    at: str | None
+    mentions: list[str]
+
+
+class PersonOut2(BaseModel):
+    id: str
+    names: list[str]
+    dobs: list[str]
+    identifiers: dict[str, list[str]]
+    records: list[PersonRecordOut]
+    decisions: list[PersonDecisionOut]
+
+
 class SuggestionOut(BaseModel):
     text: str
     kind: str
@@ -146,6 +186,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     428: {"model": ErrorOut},
     503: {"model": ErrorOut},
 }
+
+
+def _with_nominal_ids(record: dict[str, Any], people_docs: list[dict[str, Any]]) -> None:
+    """Each person of the record carries ``nominal_id`` (the indexed people are in
+    ``all_people()`` order: a custody record's detainee first)."""
+    ids = [p.get(F.P_NOMINAL_ID) for p in people_docs]
+    persons: list[dict[str, Any]] = []
+    if isinstance(record.get("detainee"), dict):
+        record["detainee"] = dict(record["detainee"])
+        persons.append(record["detainee"])
+    record["people"] = [dict(p) for p in record.get("people") or []]
+    persons.extend(record["people"])
+    for person, nid in zip(persons, ids, strict=False):
+        person["nominal_id"] = nid
 
 
 def result_out(item: ResultItem) -> ResultOut:
@@ -245,6 +299,7 @@ def api_record(
         }
         people = {str(p.get(F.P_NAME)) for p in src.get(F.PEOPLE) or []}
         entities = {k: [v for v in vs if v in shown or v in people] for k, vs in entities.items()}
+    _with_nominal_ids(record, src.get(F.PEOPLE) or [])
     return RecordOut(
         id=str(src.get(F.ID)),
         record_type=str(src.get(F.RECORD_TYPE)),
@@ -315,6 +370,49 @@ def api_entity(
             for v in data.variants
         ],
     )
+
+
+@router.get(
+    "/persons", response_model=PersonsOut, responses=ERRORS, summary="Find people (name, optional DOB)"
+)
+def api_persons(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    q: str = Query(..., min_length=1, max_length=200),
+    years: int = Query(0, ge=0, le=10, description="also match DOBs this many years either side"),
+) -> PersonsOut:
+    name, dob = split_name_dob(q)
+    cards = find_persons(request.app.state.client, request.app.state.settings, user, name, dob, years=years)
+    audit.record(
+        request,
+        "api.persons.search",
+        details={"query": q, "result_count": len(cards), "shown_ids": [c.id for c in cards]},
+    )
+    return PersonsOut(persons=[PersonCardOut(**c.as_api()) for c in cards])
+
+
+@router.get(
+    "/persons/{nominal_id}",
+    response_model=PersonOut2,
+    responses={**ERRORS, 404: {"model": ErrorOut}},
+    summary="One person (nominal), from the records you may read",
+)
+def api_person(
+    request: Request, nominal_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+) -> PersonOut2 | JSONResponse:
+    view = person_view(request.app.state.client, request.app.state.settings, user, nominal_id)
+    if view is None:
+        audit.record(request, "person.denied", target={"id": nominal_id[:64]}, outcome="not_found")
+        return JSONResponse({"error": NOT_FOUND.title, "detail": NOT_FOUND.message}, status_code=404)
+    audit.record(
+        request,
+        "api.person.view",
+        target={"id": view.id},
+        details={"shown_ids": [r.record_id for r in view.records]},
+    )
+    return PersonOut2(**view.as_api())
 
 
 @router.get("/suggest", response_model=list[SuggestionOut], responses=ERRORS, summary="Type-ahead")

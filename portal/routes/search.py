@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lantern.clock import today_utc
+from lantern.principal import Principal
+from persons.query import PersonCard, person_intent
 from portal import reads
+from portal.person_reads import find_persons
 from portal.present import facet_views
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
@@ -48,6 +52,24 @@ def search_request(state: SearchState, today: Any = None) -> B.SearchRequest:
     return B.SearchRequest(
         parsed=parsed, facets=state.facet_map, sort=state.sort, page=state.page, size=state.size
     )
+
+
+def person_cards_for(request: Request, user: Principal, req: B.SearchRequest) -> list[PersonCard]:
+    """Resolved people matching a name (+ DOB) query, shown above the records (first page only)."""
+    intent = person_intent(req.parsed)
+    if intent is None or req.page > 1:
+        return []
+    cards = find_persons(
+        request.app.state.client,
+        request.app.state.settings,
+        user,
+        intent.name,
+        intent.dob,
+        years=intent.years,
+    )
+    if intent.notice:
+        cards = [replace(c, tolerance=c.tolerance or intent.notice) for c in cards]
+    return cards
 
 
 def audit_details(state: SearchState, outcome: reads.SearchOutcome) -> dict[str, Any]:
@@ -91,6 +113,7 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         "facets": [],
         "notices": (),
         "relaxed": [],
+        "persons": [],
     }
     if not state.active:
         response = render(request, "search.html", ctx, block="main" if fragment else None)
@@ -101,9 +124,13 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
     enforce(request, "search", user)
     req = search_request(state, today_utc())
     outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
-    audit.record(request, "search", details=audit_details(state, outcome))
+    persons = person_cards_for(request, user, req)
+    details = audit_details(state, outcome)
+    if persons:
+        details["shown_persons"] = [c.id for c in persons]
+    audit.record(request, "search", details=details)
     relaxed = []
-    if outcome.total == 0 and state.q.strip():
+    if outcome.total == 0 and not persons and state.q.strip():
         relaxed = [
             (r, state.href(q=r.q, facets=r.facets, page=1))
             for r in reads.explain_empty(request.app.state.client, request.app.state.settings, user, req)
@@ -111,8 +138,9 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
     ctx.update(
         outcome=outcome,
         relaxed=relaxed,
-        notices=req.parsed.notices,
+        notices=(*req.parsed.notices, *dict.fromkeys(c.tolerance for c in persons if c.tolerance)),
         facets=facet_views(outcome.aggs, state.facet_map, state.toggle),
+        persons=persons,
     )
     response = render(request, "search.html", ctx, block="main" if fragment else None)
     if fragment:

@@ -1,0 +1,72 @@
+"""Keeping each record's people pointing at their current nominal (person resolution).
+
+A record is indexed with the nominal its people resolved to at the time. Later resolution
+can move an earlier mention (a new record bridges two nominals; a rebuild; a human
+decision): those mentions' records are then updated in place, by mention id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from indexer.pipeline import PeopleResolver
+from lantern import indices
+from lantern.settings import Settings
+from mappings import fields as F
+from mappings import records as records_index
+
+_SCRIPT = f"""
+for (p in ctx._source.{F.PEOPLE}) {{
+  if (p.containsKey('{F.P_MENTION_ID}') && params.map.containsKey(p.{F.P_MENTION_ID})) {{
+    p.{F.P_NOMINAL_ID} = params.map[p.{F.P_MENTION_ID}];
+  }}
+}}
+"""
+
+
+def refresh_record_nominals(
+    client: OpenSearch,
+    settings: Settings,
+    moved: Mapping[str, str],
+    *,
+    chunk: int = 1000,
+    refresh: bool = False,
+) -> int:
+    """Set ``people.nominal_id`` for the mentions in ``moved`` (mention id -> nominal id)."""
+    if not moved:
+        return 0
+    target = indices.writer_target(settings, records_index)
+    items = sorted(moved.items())
+    updated = 0
+    for i in range(0, len(items), chunk):
+        part = dict(items[i : i + chunk])
+        body: dict[str, Any] = {
+            "query": {
+                "nested": {
+                    "path": F.PEOPLE,
+                    "query": {"terms": {f"{F.PEOPLE}.{F.P_MENTION_ID}": list(part)}},
+                }
+            },
+            "script": {"source": _SCRIPT, "lang": "painless", "params": {"map": part}},
+        }
+        res = client.update_by_query(index=target, body=body, conflicts="proceed", refresh=refresh)
+        updated += int(res.get("updated", 0))
+    return updated
+
+
+def ingest_resolver(client: OpenSearch, settings: Settings) -> PeopleResolver:
+    """The resolver ``index load`` calls per batch: resolves against the stored nominals,
+    writes the nominals it touched, and moves earlier records' people when nominals merge."""
+    from persons.store import IncrementalResolver
+
+    inc = IncrementalResolver(client, settings)
+
+    def resolve(mentions: list[Any]) -> dict[str, str]:
+        out = inc.resolve(mentions)
+        refresh_record_nominals(client, settings, inc.resolver.last_moved)
+        return out
+
+    return resolve

@@ -1,0 +1,289 @@
+"""Clustering scored pairs into nominals, with human decisions and stable ids.
+
+Hand-written rather than Splink's ``cluster_pairwise_predictions_at_threshold``: that is
+plain connected components, which lets one ambiguous mention (a father's record without a
+DOB) chain two people together, and it has no cannot-link. Here edges are merged strongest
+first and a merge is refused when the two groups hold contradictory evidence (two different
+PNC IDs or CRO numbers, DOBs no keying error explains, or a human "not the same person").
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import jellyfish
+
+NOMINAL_NAMESPACE = uuid.UUID("b7a4f0d2-5e1c-4c8b-9a36-1f2e8d7c6b54")
+
+
+@dataclass(frozen=True)
+class Edge:
+    a: str
+    b: str
+    probability: float
+
+
+@dataclass
+class Attrs:
+    """What a mention contributes to its group's consistency checks."""
+
+    dob: str | None = None
+    pnc: str | None = None
+    cro: str | None = None
+    forename: str | None = None  # folded
+    surname: str | None = None  # folded
+    # Variant and sound-alike keys of the forename: sharing one makes two forenames compatible.
+    forename_keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Given:
+    name: str
+    keys: frozenset[str]
+
+
+def forenames_compatible(a: _Given, b: _Given) -> bool:
+    """Could these two keyed forenames be the same person's? (equal, an initial, a known
+    variant, sound-alike, or a plausible slip)."""
+    if a.name == b.name or a.keys & b.keys:
+        return True
+    if (len(a.name) == 1 or len(b.name) == 1) and a.name[0] == b.name[0]:
+        return True
+    return jellyfish.jaro_winkler_similarity(a.name, b.name) >= 0.85
+
+
+@dataclass
+class _Group:
+    members: list[str]
+    dobs: set[str] = field(default_factory=set)
+    pncs: set[str] = field(default_factory=set)
+    cros: set[str] = field(default_factory=set)
+    givens: set[_Given] = field(default_factory=set)
+    surnames: set[str] = field(default_factory=set)
+
+
+def _damerau1(a: str, b: str) -> bool:
+    if len(a) != len(b):
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def dobs_compatible(a: str, b: str) -> bool:
+    """Could one keyed DOB be a keying error of the other? (ISO strings)."""
+    if a == b or _damerau1(a, b):
+        return True
+    da, db = date.fromisoformat(a), date.fromisoformat(b)
+    if (da.day, da.month) == (db.month, db.day) and da.year == db.year:
+        return True
+    if da.year == db.year and ((da.month, da.day) == (1, 1) or (db.month, db.day) == (1, 1)):
+        return True
+    return abs(da.year - db.year) == 1 and (da.month, da.day) == (db.month, db.day)
+
+
+class Clusterer:
+    def __init__(self, attrs: Mapping[str, Attrs], cannot: Iterable[tuple[str, str]] = ()) -> None:
+        self.attrs = attrs
+        self.parent: dict[str, str] = {}
+        self.groups: dict[str, _Group] = {}
+        self.cannot: dict[str, set[str]] = {}
+        for a, b in cannot:
+            self.cannot.setdefault(a, set()).add(b)
+            self.cannot.setdefault(b, set()).add(a)
+        self.refused: list[tuple[str, str, str]] = []
+
+    def add(self, mid: str) -> None:
+        if mid in self.parent:
+            return
+        self.parent[mid] = mid
+        at = self.attrs.get(mid, Attrs())
+        self.groups[mid] = _Group(
+            [mid],
+            {at.dob} if at.dob else set(),
+            {at.pnc} if at.pnc else set(),
+            {at.cro} if at.cro else set(),
+            {_Given(at.forename, at.forename_keys)} if at.forename else set(),
+            {at.surname} if at.surname else set(),
+        )
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def conflict(self, ra: str, rb: str) -> str | None:
+        ga, gb = self.groups[ra], self.groups[rb]
+        small, big = (ga, gb) if len(ga.members) <= len(gb.members) else (gb, ga)
+        big_set = set(big.members)
+        for m in small.members:
+            if self.cannot.get(m, set()) & big_set:
+                return "a user decided these are not the same person"
+        if ga.pncs and gb.pncs and not (ga.pncs & gb.pncs):
+            return "different PNC IDs"
+        if ga.cros and gb.cros and not (ga.cros & gb.cros):
+            return "different CRO numbers"
+        # Each DOB of the smaller group must be a keying error away from one of the larger's
+        # (all pairs would be too strict: a swap and a slip of one DOB are two hops apart).
+        for d in small.dobs:
+            if big.dobs and not any(dobs_compatible(d, y) for y in big.dobs):
+                return "dates of birth no keying error explains"
+        if ga.pncs & gb.pncs or ga.cros & gb.cros:
+            return None
+        # Twins and siblings share surname, address and (twins) DOB: only the forename tells
+        # them apart. Each forename of the smaller group must be explained (same, variant,
+        # sound-alike, slip, initial, or keyed into the surname box) by one of the larger
+        # group's, unless an identifier joins them.
+        for x in small.givens:
+            if x.name in big.surnames:
+                continue
+            if big.givens and not any(
+                forenames_compatible(x, y) or y.name in small.surnames for y in big.givens
+            ):
+                return "forenames no variant or keying error explains"
+        return None
+
+    def union(self, a: str, b: str, *, force: bool = False) -> bool:
+        self.add(a)
+        self.add(b)
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        if not force:
+            why = self.conflict(ra, rb)
+            if why:
+                self.refused.append((a, b, why))
+                return False
+        ga, gb = self.groups[ra], self.groups[rb]
+        if len(ga.members) < len(gb.members):
+            ra, rb, ga, gb = rb, ra, gb, ga
+        self.parent[rb] = ra
+        ga.members += gb.members
+        ga.dobs |= gb.dobs
+        ga.pncs |= gb.pncs
+        ga.cros |= gb.cros
+        ga.givens |= gb.givens
+        ga.surnames |= gb.surnames
+        del self.groups[rb]
+        return True
+
+    def clusters(self) -> list[list[str]]:
+        return [sorted(g.members) for g in self.groups.values()]
+
+
+def cluster(
+    mention_ids: Iterable[str],
+    edges: Sequence[Edge],
+    threshold: float,
+    attrs: Mapping[str, Attrs],
+    must: Sequence[tuple[str, str]] = (),
+    cannot: Sequence[tuple[str, str]] = (),
+    seed_groups: Iterable[Sequence[str]] = (),
+) -> tuple[list[list[str]], list[tuple[str, str, str]]]:
+    """Groups of mention ids, and the merges refused (a, b, why).
+
+    ``seed_groups`` are existing nominals (incremental resolution): their members start
+    together; ``must`` pairs are human "same person" decisions, applied before any edge.
+    """
+    c = Clusterer(attrs, cannot)
+    for mid in mention_ids:
+        c.add(mid)
+    for group in seed_groups:
+        for other in group[1:]:
+            c.union(group[0], other, force=True)
+    for a, b in must:
+        # A human "same" beats automatic evidence, but never a human "not the same".
+        c.add(a)
+        c.add(b)
+        ra, rb = c.find(a), c.find(b)
+        why = c.conflict(ra, rb) if ra != rb else None
+        if why and why.startswith("a user"):
+            c.refused.append((a, b, why))
+            continue
+        c.union(a, b, force=True)
+    strong = [e for e in edges if e.probability >= threshold]
+    for e in sorted(strong, key=lambda e: (-e.probability, e.a, e.b)):
+        c.union(e.a, e.b)
+    _detach_ambiguous(c, strong, {m for pair in must for m in pair})
+    return c.clusters(), c.refused
+
+
+def _detach_ambiguous(c: Clusterer, strong: Sequence[Edge], pinned: set[str]) -> None:
+    """A mention without DOB or identifier that matches two people who cannot be one (a
+    father's record with no DOB matches father and son alike) belongs to neither: it is put
+    on its own rather than guessed."""
+    reach: dict[str, set[str]] = {}
+    for e in strong:
+        # A neighbour a user has said is someone else does not make the mention ambiguous.
+        if e.b in c.cannot.get(e.a, ()):
+            continue
+        reach.setdefault(e.a, set()).add(c.find(e.b))
+        reach.setdefault(e.b, set()).add(c.find(e.a))
+    for mid, roots in reach.items():
+        at = c.attrs.get(mid, Attrs())
+        if mid in pinned or at.dob or at.pnc or at.cro:
+            continue
+        own = c.find(mid)
+        if len(roots | {own}) < 2:
+            continue
+        group = c.groups[own]
+        if len(group.members) == 1:
+            continue
+        group.members.remove(mid)
+        c.parent[mid] = mid
+        if own == mid:
+            # The detached mention was the root: re-root the rest of the group.
+            new_root = group.members[0]
+            for m in group.members:
+                c.parent[m] = new_root
+            c.groups[new_root] = group
+        c.groups[mid] = _Group([mid])
+        c.refused.append((mid, mid, "matches two different people equally: left unlinked"))
+
+
+def derive_id(mention_id: str) -> str:
+    return "N-" + uuid.uuid5(NOMINAL_NAMESPACE, mention_id).hex[:20]
+
+
+def assign_ids(
+    clusters: Sequence[Sequence[str]],
+    order_key: Mapping[str, str],
+    previous: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Nominal id per mention id, stable across rebuilds.
+
+    A cluster keeps the id most of its members had before (the larger cluster wins a split);
+    a new cluster takes an id derived from its earliest mention (``order_key``: record date
+    then mention id), so a reload of unchanged records produces the same ids even from empty.
+    """
+    previous = previous or {}
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for members in sorted(clusters, key=lambda ms: (-len(ms), min(order_key.get(m, m) for m in ms))):
+        votes = Counter(previous[m] for m in members if m in previous)
+        chosen = None
+        for nid, _n in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
+            if nid not in taken:
+                chosen = nid
+                break
+        if chosen is None:
+            earliest = min(members, key=lambda m: (order_key.get(m, ""), m))
+            cand, n = derive_id(earliest), 0
+            # Taken when a split leaves the earliest mention outside the cluster that kept
+            # its id: salt deterministically.
+            while cand in taken:
+                n += 1
+                cand = derive_id(f"{earliest}#{n}")
+            chosen = cand
+        taken.add(chosen)
+        for m in members:
+            out[m] = chosen
+    return out

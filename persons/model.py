@@ -1,0 +1,312 @@
+"""The Splink model: comparisons, blocking rules, training, and the versioned model file.
+
+Every level's ``label_for_charts`` is the phrase an officer reads on the person page
+("DOB has day and month swapped"), so the explanation is the model's own structure, not
+a second rule set that could drift from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+MODEL_DIR = Path(__file__).parent / "model"
+MODEL_VERSION = 1
+DEFAULT_MODEL_PATH = MODEL_DIR / f"v{MODEL_VERSION}.json"
+SEED = 20261130
+
+log = logging.getLogger(__name__)
+
+
+def _null(cond: str) -> dict[str, Any]:
+    return {"sql_condition": cond, "label_for_charts": "not recorded on one side", "is_null_level": True}
+
+
+def _level(cond: str, label: str, **extra: Any) -> dict[str, Any]:
+    return {"sql_condition": cond, "label_for_charts": label, **extra}
+
+
+def _else(label: str) -> dict[str, Any]:
+    return {"sql_condition": "ELSE", "label_for_charts": label}
+
+
+def _both_null(col: str) -> str:
+    return f'"{col}_l" IS NULL OR "{col}_r" IS NULL'
+
+
+SWAPPED = '"forename_l" = "surname_r" AND "surname_l" = "forename_r"'
+
+
+def comparisons() -> list[dict[str, Any]]:
+    forename = {
+        "output_column_name": "forename",
+        "comparison_description": "forename",
+        "comparison_levels": [
+            _null(_both_null("forename")),
+            _level(
+                '"forename_l" = "forename_r"',
+                "forename agrees",
+                tf_adjustment_column="forename",
+                tf_adjustment_weight=1.0,
+            ),
+            # Scored once, under the surname comparison; here it must be neutral (m = u).
+            _level(
+                SWAPPED,
+                "forename and surname swapped (scored under surname)",
+                m_probability=0.5,
+                u_probability=0.5,
+                fix_m_probability=True,
+                fix_u_probability=True,
+            ),
+            _level(
+                'list_has_any("forename_variants_l", "forename_variants_r")',
+                "forename is a known variant or diminutive",
+            ),
+            _level(
+                'jaro_winkler_similarity("forename_l", "forename_r") >= 0.92',
+                "forename differs by a keying slip",
+            ),
+            _level('list_has_any("forename_phon_l", "forename_phon_r")', "forename sounds alike"),
+            _level(
+                '"forename_initial_l" = "forename_initial_r" AND '
+                '(length("forename_l") = 1 OR length("forename_r") = 1)',
+                "only an initial is recorded and it agrees",
+            ),
+            _level(
+                'jaro_winkler_similarity("forename_l", "forename_r") >= 0.8', "forename spelt somewhat alike"
+            ),
+            _else("forename disagrees"),
+        ],
+    }
+    surname = {
+        "output_column_name": "surname",
+        "comparison_description": "surname",
+        "comparison_levels": [
+            _null(_both_null("surname")),
+            _level(
+                '"surname_raw_l" = "surname_raw_r"',
+                "surname agrees",
+                tf_adjustment_column="surname",
+                tf_adjustment_weight=1.0,
+            ),
+            _level(
+                '"surname_l" = "surname_r"',
+                "surname agrees once accents are transliterated",
+                tf_adjustment_column="surname",
+                tf_adjustment_weight=1.0,
+            ),
+            _level(SWAPPED, "forename and surname keyed the other way round"),
+            _level(
+                'list_has_any("surname_tokens_l", "surname_tokens_r") AND '
+                '(len("surname_tokens_l") > 1 OR len("surname_tokens_r") > 1)',
+                "one half of a double-barrelled surname agrees",
+            ),
+            _level(
+                'jaro_winkler_similarity("surname_l", "surname_r") >= 0.92',
+                "surname differs by a keying slip",
+            ),
+            _level('list_has_any("surname_phon_l", "surname_phon_r")', "surname sounds alike"),
+            _else("surname disagrees"),
+        ],
+    }
+    dob = {
+        "output_column_name": "dob",
+        "comparison_description": "date of birth",
+        "comparison_levels": [
+            _null(_both_null("dob")),
+            _level('"dob_l" = "dob_r" AND "dob_md_l" <> \'01-01\'', "DOB agrees"),
+            _level('"dob_l" = "dob_r"', "DOB agrees but is 1 January, often a default"),
+            _level('"dob_swapped_l" = "dob_r"', "DOB has day and month swapped"),
+            _level(
+                'damerau_levenshtein("dob_l", "dob_r") = 1', "DOB is one digit (or one transposition) off"
+            ),
+            _level(
+                '"dob_md_l" = "dob_md_r" AND abs("dob_year_l" - "dob_year_r") = 1',
+                "DOB one year apart, same day and month",
+            ),
+            _level(
+                '("dob_md_l" = \'01-01\' OR "dob_md_r" = \'01-01\') AND "dob_year_l" = "dob_year_r"',
+                "one DOB is a 1 January default in the same year",
+            ),
+            _level('abs("dob_year_l" - "dob_year_r") <= 1', "DOB within a year"),
+            _else("DOB disagrees"),
+        ],
+    }
+
+    def identifier(col: str, name: str) -> dict[str, Any]:
+        return {
+            "output_column_name": col,
+            "comparison_description": name,
+            "comparison_levels": [
+                _null(_both_null(col)),
+                _level(f'"{col}_l" = "{col}_r"', f"{name} agrees"),
+                # Two different valid identifiers are two people; keying errors in a
+                # check-lettered identifier usually fail validation and become NULL instead.
+                # The prior is fixed rather than learnt because EM sees too few such pairs.
+                _else(f"{name}s differ") | {"m_probability": 0.002, "fix_m_probability": True},
+            ],
+        }
+
+    address = {
+        "output_column_name": "address",
+        "comparison_description": "address",
+        "comparison_levels": [
+            _null('"postcode_l" IS NULL OR "postcode_r" IS NULL'),
+            # Term frequencies make a hostel's address count for little.
+            _level(
+                '"address_l" = "address_r"',
+                "same address",
+                tf_adjustment_column="address",
+                tf_adjustment_weight=1.0,
+            ),
+            # Fixed prior: a move within one postcode is too rare for EM to see it (u ~ people
+            # per postcode / population; m ~ share of moves that stay in the postcode).
+            _level(
+                '"postcode_l" = "postcode_r"',
+                "same postcode",
+                tf_adjustment_column="postcode",
+                tf_adjustment_weight=1.0,
+                m_probability=0.02,
+                u_probability=0.0001,
+                fix_m_probability=True,
+                fix_u_probability=True,
+            ),
+            _else("different address"),
+        ],
+    }
+
+    def listcol(col: str, agree: str, differ: str, m_differ: float) -> dict[str, Any]:
+        return {
+            "output_column_name": col,
+            "comparison_description": col,
+            "comparison_levels": [
+                _null(_both_null(col)),
+                _level(f'list_has_any("{col}_l", "{col}_r")', agree),
+                # People change phones and cars: a difference is weak evidence. Fixed, because
+                # EM on data where each person keeps one number would make it near-decisive.
+                _else(differ) | {"m_probability": m_differ, "fix_m_probability": True},
+            ],
+        }
+
+    gender = {
+        "output_column_name": "gender",
+        "comparison_description": "gender",
+        "comparison_levels": [
+            _null(_both_null("gender")),
+            _level('"gender_l" = "gender_r"', "gender agrees"),
+            _else("gender differs"),
+        ],
+    }
+    return [
+        forename,
+        surname,
+        dob,
+        identifier("pnc", "PNC ID"),
+        identifier("cro", "CRO number"),
+        address,
+        listcol("phones", "a phone number in common", "phone numbers differ", 0.4),
+        listcol("vrms", "a vehicle in common", "no vehicle in common", 0.6),
+        gender,
+    ]
+
+
+# Each rule is an equality join (so DuckDB/Spark hash-join it); together they keep the pair
+# count near-linear in the number of mentions while every hard case has at least one way in.
+BLOCKING_RULES: list[str] = [
+    'l."pnc" = r."pnc"',
+    'l."cro" = r."cro"',
+    'l."dob" = r."dob" AND l."surname_key" = r."surname_key"',
+    'l."dob" = r."dob" AND l."forename_key" = r."forename_key"',
+    # day/month swapped, one digit off in day or month, default 01/01, diminutives:
+    'l."surname_key" = r."surname_key" AND l."dob_year" = r."dob_year"',
+    # one digit off in the year:
+    'l."surname_key" = r."surname_key" AND l."forename_key" = r."forename_key" AND l."dob_md" = r."dob_md"',
+    # a missing DOB on one side:
+    'l."surname_key" = r."surname_key" AND l."forename_key" = r."forename_key" '
+    'AND (l."dob" IS NULL OR r."dob" IS NULL)',
+    # forename and surname keyed into each other's boxes:
+    'l."surname_key" = r."forename_key" AND l."forename_key" = r."surname_key"',
+    'l."dob" = r."dob" AND l."address" = r."address"',
+    # a missing DOB and a diminutive outside the variant table, at one address:
+    'l."surname_key" = r."surname_key" AND l."postcode" = r."postcode"',
+]
+
+TF_COLUMNS = ["forename", "surname", "address", "postcode"]
+
+
+def base_settings() -> dict[str, Any]:
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "probability_two_random_records_match": 1e-4,
+        "comparisons": comparisons(),
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": r, "sql_dialect": "duckdb"} for r in BLOCKING_RULES
+        ],
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": True,
+        "additional_columns_to_retain": ["record_id"],
+        "max_iterations": 25,
+        "em_convergence": 0.0001,
+    }
+
+
+def load_model(path: Path = DEFAULT_MODEL_PATH) -> dict[str, Any]:
+    """The trained settings plus Lantern's own keys (``lantern``: threshold, version)."""
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def splink_settings(model: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in model.items() if k != "lantern"}
+
+
+def lantern_meta(model: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = model.get("lantern", {})
+    return meta
+
+
+def train(table: pa.Table, *, seed: int = SEED, max_pairs: float = 5e6) -> dict[str, Any]:
+    """Estimate u by random sampling (fixed seed) and m by EM on blocked pairs.
+
+    Returns the Splink settings dict (without a threshold: ``choose_threshold`` sets that).
+    """
+    from splink import Linker, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
+    con = duckdb.connect()
+    # One thread keeps EM and sampling bit-for-bit reproducible (and the box is shared).
+    con.execute("SET threads TO 1")
+    db = DuckDBAPI(connection=con)
+    sdf = db.register(table)
+    linker = Linker(sdf, base_settings())
+    linker.training.estimate_probability_two_random_records_match(
+        [
+            'l."pnc" = r."pnc"',
+            'l."dob" = r."dob" AND l."surname" = r."surname" AND l."forename" = r."forename"',
+        ],
+        recall=0.7,
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    # Two EM sessions: blocked on DOB (trains names, identifiers, address...) and on PNC ID
+    # (trains DOB). Blocking DOB training on names instead lets EM latch onto "same family"
+    # (same name and address, different DOB) as the match class.
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("dob"), estimate_without_term_frequencies=True
+    )
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("pnc"), estimate_without_term_frequencies=True
+    )
+    trained: dict[str, Any] = linker.misc.save_model_to_json()
+    con.close()
+    return trained
+
+
+def save_model(model: dict[str, Any], path: Path = DEFAULT_MODEL_PATH) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model, indent=1, sort_keys=True) + "\n")

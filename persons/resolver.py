@@ -1,0 +1,380 @@
+"""Resolution: Splink scores pairs of mentions, ``cluster`` groups them into nominals.
+
+``Resolver.rebuild`` resolves everything; ``Resolver.resolve_new`` resolves a batch of new
+mentions against the nominals already held (Splink ``predict_between`` existing x new, plus
+``predict_within`` the batch), which is what ingest calls. Both run the same clustering, so
+an incremental run and a rebuild agree on the same data.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from persons import model as pm
+from persons.cluster import Attrs, Edge, assign_ids, cluster
+from persons.features import SCHEMA, Mention, feature_table
+
+log = logging.getLogger(__name__)
+
+LINKS_KEPT = 3
+# Pairs below this are not kept at all; the clustering threshold (from the model file) is higher.
+KEEP_PROBABILITY = 0.5
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A human assertion about two mentions: ``same`` True (same person) or False (not)."""
+
+    a: str
+    b: str
+    same: bool
+    reason: str = ""
+    by: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class ScoredLink:
+    """Why two mentions were linked: probability and the per-comparison waterfall."""
+
+    other: str
+    probability: float
+    weights: dict[str, float]
+    labels: dict[str, str]
+    # Reasons as stored with a nominal (a link reloaded from the index has no level labels).
+    stored_reasons: tuple[str, ...] | None = None
+
+    def reasons(self) -> list[str]:
+        """Phrases for comparisons that moved the score, strongest first."""
+        if self.stored_reasons is not None:
+            return list(self.stored_reasons)
+        items = sorted(self.weights.items(), key=lambda kv: -abs(kv[1]))
+        return [
+            self.labels[k]
+            for k, w in items
+            if abs(w) >= 1.0 and not self.labels[k].startswith("not recorded")
+        ]
+
+
+@dataclass
+class Resolution:
+    nominal_of: dict[str, str]  # mention id -> nominal id
+    links: dict[str, ScoredLink] = field(default_factory=dict)  # mention id -> its best in-cluster link
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    # Mentions whose nominal differs from the one stored before (records to update).
+    moved: dict[str, str] = field(default_factory=dict)
+
+    def nominals(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for m, n in self.nominal_of.items():
+            out.setdefault(n, []).append(m)
+        return out
+
+
+def _decisions_to_constraints(
+    decisions: Iterable[Decision],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    # The latest decision on a pair wins (decisions arrive oldest first).
+    latest: dict[tuple[str, str], Decision] = {}
+    for d in decisions:
+        latest[(min(d.a, d.b), max(d.a, d.b))] = d
+    must = [k for k, d in latest.items() if d.same]
+    cannot = [k for k, d in latest.items() if not d.same]
+    return must, cannot
+
+
+# A scored pair as read from Splink: probability, gamma per comparison, match weight per comparison.
+_Raw = tuple[float, tuple[Any, ...], tuple[Any, ...]]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The resolver holds millions of small objects and allocates millions more per run; the
+    cyclic collector's full passes over them cost more than the work (measured: 2x). Nothing
+    here makes reference cycles, so collection is paused for the run."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class Resolver:
+    def __init__(self, model: dict[str, Any] | None = None, *, threads: int = 1) -> None:
+        self.model = model if model is not None else pm.load_model()
+        self.threshold = float(pm.lantern_meta(self.model).get("threshold", 0.99))
+        self.con = duckdb.connect()
+        self.con.execute(f"SET threads TO {int(threads)}")
+        self._empty = pa.Table.from_pylist([], schema=SCHEMA)
+        self.con.register("_empty", self._empty)
+        self.con.execute("CREATE TABLE mentions AS SELECT * FROM _empty")
+        self.con.unregister("_empty")
+        self.nominal_of: dict[str, str] = {}
+        self.order_key: dict[str, str] = {}
+        self.attrs: dict[str, Attrs] = {}
+        self.links: dict[str, ScoredLink] = {}
+        self.more_links: dict[str, list[ScoredLink]] = {}
+        self.decisions: list[Decision] = []
+        self.mentions: dict[str, Mention] = {}
+        self.members: dict[str, set[str]] = {}
+        self._linker_db: tuple[Any, Any] | None = None
+        # Nominal ids created, changed or gone in the last resolve_new (what a store rewrites),
+        # and already-held mentions whose nominal it changed (what records must be told).
+        self.last_changed: set[str] = set()
+        self.last_moved: dict[str, str] = {}
+        self._labels = self._level_labels()
+
+    # ------------------------------------------------------------------ model plumbing
+    def _level_labels(self) -> dict[str, dict[int, str]]:
+        out: dict[str, dict[int, str]] = {}
+        for comp in pm.splink_settings(self.model)["comparisons"]:
+            levels = comp["comparison_levels"]
+            non_null = [lv for lv in levels if not lv.get("is_null_level")]
+            gammas: dict[int, str] = {-1: "not recorded on one side"}
+            for i, lv in enumerate(non_null):
+                gammas[len(non_null) - 1 - i] = lv["label_for_charts"]
+            out[comp["output_column_name"]] = gammas
+        return out
+
+    def _linker(self, table_name: str) -> Any:
+        """One Linker over the ``mentions`` table for the resolver's life (building one validates
+        the settings with sqlglot, ~1.5 s); its cached tables are dropped after every insert."""
+        from splink import Linker
+        from splink.backends.duckdb import DuckDBAPI
+
+        if self._linker_db is None:
+            db = DuckDBAPI(connection=self.con)
+            linker = Linker(db.register(table_name), pm.splink_settings(self.model))
+            self._linker_db = (linker, db)
+        else:
+            self._linker_db[0].table_management.invalidate_cache()
+        return self._linker_db
+
+    def _edges_from(self, physical: str) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
+        comps = list(self._labels)
+        present = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [physical]
+            ).fetchall()
+        }
+        # Match weight per comparison (log2 Bayes factor), with its term-frequency part added.
+        weight_sql = [
+            f"mw_{c}" + (f" + coalesce(mw_tf_adj_{c}, 0)" if f"mw_tf_adj_{c}" in present else "")
+            for c in comps
+        ]
+        gamma_sql = [f"gamma_{c}" for c in comps]
+        # Column names come from the model's comparisons and the table name from Splink: no user input.
+        cols = ", ".join(["unique_id_l", "unique_id_r", "match_probability", *gamma_sql, *weight_sql])
+        rows = self.con.execute(f"SELECT {cols} FROM {physical}").fetchall()  # noqa: S608
+        n = len(comps)
+        edges: list[Edge] = []
+        detail: dict[tuple[str, str], _Raw] = {}
+        for row in rows:
+            a, b, p = row[0], row[1], float(row[2])
+            edges.append(Edge(a, b, p))
+            # Kept raw: only the few links that end up explaining a nominal become ScoredLinks.
+            detail[(a, b)] = (p, row[3 : 3 + n], row[3 + n : 3 + 2 * n])
+        return edges, detail
+
+    def _link(self, other: str, raw: _Raw) -> ScoredLink:
+        p, gammas, mws = raw
+        comps = list(self._labels)
+        weights = {c: round(float(w), 2) for c, w in zip(comps, mws, strict=True)}
+        labels = {c: self._labels[c].get(int(g), c) for c, g in zip(comps, gammas, strict=True)}
+        return ScoredLink(other, p, weights, labels)
+
+    def _add_rows(self, table: pa.Table) -> None:
+        self.con.register("_new", table)
+        self.con.execute("INSERT INTO mentions SELECT * FROM _new")
+        self.con.unregister("_new")
+
+    def _remember(self, mentions: Sequence[Mention], table: pa.Table) -> None:
+        cols = {c: table.column(c).to_pylist() for c in ("pnc", "cro", "forename", "surname")}
+        fvars = table.column("forename_variants").to_pylist()
+        fphon = table.column("forename_phon").to_pylist()
+        for i, m in enumerate(mentions):
+            self.mentions[m.mention_id] = m
+            self.order_key[m.mention_id] = f"{m.record_date}|{m.mention_id}"
+            # Identifiers as validated by the features (an invalid PNC is no evidence either way).
+            self.attrs[m.mention_id] = Attrs(
+                dob=m.dob.isoformat() if m.dob else None,
+                pnc=cols["pnc"][i],
+                cro=cols["cro"][i],
+                forename=cols["forename"][i],
+                surname=cols["surname"][i],
+                forename_keys=frozenset((fvars[i] or []) + (fphon[i] or [])),
+            )
+
+    def _set_nominals(self, assigned: dict[str, str]) -> None:
+        for mid, nid in assigned.items():
+            old = self.nominal_of.get(mid)
+            if old is not None and old != nid:
+                self.members[old].discard(mid)
+                if not self.members[old]:
+                    del self.members[old]
+            self.nominal_of[mid] = nid
+            self.members.setdefault(nid, set()).add(mid)
+
+    def _best_links(self, groups: Sequence[Sequence[str]], detail: dict[tuple[str, str], _Raw]) -> None:
+        """Each mention's strongest links inside its nominal (up to ``LINKS_KEPT``): the first
+        explains it; the others let a viewer who cannot read the first partner's record still
+        be given a reason from records they can read."""
+        group_of = {m: i for i, g in enumerate(groups) for m in g}
+        cands: dict[str, list[tuple[float, str, _Raw]]] = {}
+        for (a, b), raw in detail.items():
+            ga = group_of.get(a)
+            if ga is None or ga != group_of.get(b):
+                continue
+            cands.setdefault(a, []).append((raw[0], b, raw))
+            cands.setdefault(b, []).append((raw[0], a, raw))
+        for x, found in cands.items():
+            # Links already held (earlier batches) compete with the new ones, by partner.
+            held = (
+                {lk.other: lk for lk in [self.links[x], *self.more_links.get(x, [])]}
+                if x in self.links
+                else {}
+            )
+            top = sorted(found, key=lambda t: (-t[0], t[1]))[:LINKS_KEPT]
+            merged = {y: self._link(y, raw) for _p, y, raw in top}
+            for y, lk in held.items():
+                merged.setdefault(y, lk)
+            ranked = sorted(merged.values(), key=lambda lk: (-lk.probability, lk.other))[:LINKS_KEPT]
+            self.links[x] = ranked[0]
+            self.more_links[x] = ranked[1:]
+
+    # ------------------------------------------------------------------ public
+    def rebuild(
+        self,
+        mentions: Sequence[Mention],
+        decisions: Iterable[Decision] = (),
+        previous: dict[str, str] | None = None,
+    ) -> Resolution:
+        """Resolve every mention from scratch; ``previous`` (mention -> nominal) keeps ids stable."""
+        with _no_gc():
+            return self._rebuild(mentions, decisions, previous)
+
+    def _rebuild(
+        self,
+        mentions: Sequence[Mention],
+        decisions: Iterable[Decision],
+        previous: dict[str, str] | None,
+    ) -> Resolution:
+        self.con.execute("DELETE FROM mentions")
+        self.nominal_of, self.links, self.order_key, self.attrs, self.mentions = {}, {}, {}, {}, {}
+        self.members, self.more_links = {}, {}
+        self.decisions = list(decisions)
+        table = feature_table(mentions)
+        self._add_rows(table)
+        self._remember(mentions, table)
+        linker, _db = self._linker("mentions")
+        pred = linker.inference.predict(threshold_match_probability=KEEP_PROBABILITY, warning_mode="never")
+        edges, detail = self._edges_from(pred.physical_name)
+        pred.drop_table_from_database_and_remove_from_cache()
+        must, cannot = _decisions_to_constraints(self.decisions)
+        groups, refused = cluster(
+            [m.mention_id for m in mentions], edges, self.threshold, self.attrs, must, cannot
+        )
+        self._set_nominals(assign_ids(groups, self.order_key, previous))
+        self._best_links(groups, detail)
+        return Resolution(dict(self.nominal_of), dict(self.links), refused)
+
+    def load_existing(
+        self,
+        mentions: Sequence[Mention],
+        nominal_of: dict[str, str],
+        decisions: Iterable[Decision] = (),
+        links: dict[str, ScoredLink] | None = None,
+        more_links: dict[str, list[ScoredLink]] | None = None,
+    ) -> None:
+        """Hold already-resolved mentions (from the persons store) without re-resolving them."""
+        self.decisions = list(decisions)
+        self.links.update(links or {})
+        self.more_links.update(more_links or {})
+        table = feature_table(mentions)
+        self._add_rows(table)
+        self._remember(mentions, table)
+        self._set_nominals({m.mention_id: nominal_of[m.mention_id] for m in mentions})
+
+    def resolve_new(self, mentions: Sequence[Mention]) -> dict[str, str]:
+        with _no_gc():
+            return self._resolve_new(mentions)
+
+    def _resolve_new(self, mentions: Sequence[Mention]) -> dict[str, str]:
+        """Nominal id for each new mention: an existing nominal when one matches, else a new one.
+
+        A mention already held (a reload of an unchanged record) keeps its nominal.
+        """
+        self.last_changed, self.last_moved = set(), {}
+        fresh = [m for m in mentions if m.mention_id not in self.nominal_of]
+        out = {
+            m.mention_id: self.nominal_of[m.mention_id] for m in mentions if m.mention_id in self.nominal_of
+        }
+        if not fresh:
+            return out
+        table = feature_table(fresh)
+        self.con.execute("DROP TABLE IF EXISTS batch")
+        self.con.register("_batch", table)
+        self.con.execute("CREATE TEMP TABLE batch AS SELECT * FROM _batch")
+        self.con.unregister("_batch")
+        self.con.execute("INSERT INTO mentions SELECT * FROM batch")
+        self._remember(fresh, table)
+        linker, db = self._linker("mentions")
+        # Term frequencies over everything held, so "Smith" counts the same as in a rebuild.
+        for col in pm.TF_COLUMNS:
+            linker.table_management.compute_tf_table(col)
+        # One pass: everything held (the batch included) x the batch. That covers existing x new
+        # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
+        pred = linker.inference.predict_between(
+            db.register("mentions"),
+            db.register("batch"),
+            threshold_match_probability=KEEP_PROBABILITY,
+            warning_mode="never",
+        )
+        found, found_detail = self._edges_from(pred.physical_name)
+        pred.drop_table_from_database_and_remove_from_cache()
+        edges: list[Edge] = []
+        detail: dict[tuple[str, str], _Raw] = {}
+        for e in found:
+            key = (min(e.a, e.b), max(e.a, e.b))
+            if e.a == e.b or key in detail:
+                continue
+            detail[key] = found_detail[(e.a, e.b)]
+            edges.append(Edge(key[0], key[1], e.probability))
+        # Only edges that can merge matter for clustering; weaker ones are kept for explanations.
+        edges = [e for e in edges if e.probability >= self.threshold]
+        touched = {m.mention_id for m in fresh}
+        for e in edges:
+            touched.add(e.a)
+            touched.add(e.b)
+        involved = {self.nominal_of[m] for m in touched if m in self.nominal_of}
+        seed_groups = [sorted(self.members[n]) for n in sorted(involved)]
+        must, cannot = _decisions_to_constraints(self.decisions)
+        ids = {m for g in seed_groups for m in g} | {m.mention_id for m in fresh}
+        groups, _refused = cluster(
+            sorted(ids),
+            edges,
+            self.threshold,
+            self.attrs,
+            [p for p in must if p[0] in ids and p[1] in ids],
+            [p for p in cannot if p[0] in ids and p[1] in ids],
+            seed_groups,
+        )
+        previous = {m: n for m, n in self.nominal_of.items() if m in ids}
+        assigned = assign_ids(groups, self.order_key, previous)
+        self.last_changed = set(previous.values()) | set(assigned.values())
+        self.last_moved = {m: n for m, n in assigned.items() if m in previous and previous[m] != n}
+        self._set_nominals(assigned)
+        self._best_links(groups, detail)
+        out.update({m.mention_id: assigned[m.mention_id] for m in fresh})
+        return out

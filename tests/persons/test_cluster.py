@@ -1,0 +1,67 @@
+"""Clustering rules that need no engine: DOB tolerance, constraints, stable ids."""
+
+from __future__ import annotations
+
+from persons.cluster import Attrs, Edge, assign_ids, cluster, derive_id, dobs_compatible
+
+
+def test_dob_keying_errors_are_compatible_and_real_differences_are_not() -> None:
+    assert dobs_compatible("1985-03-04", "1985-04-03")  # day/month swapped
+    assert dobs_compatible("1985-03-04", "1985-03-05")  # one digit
+    assert dobs_compatible("1985-03-04", "1958-03-04")  # transposition
+    assert dobs_compatible("1985-03-04", "1985-01-01")  # 1 January default in the same year
+    assert dobs_compatible("1985-12-31", "1986-12-31")  # one year off
+    assert not dobs_compatible("1960-03-04", "1985-03-04")  # father and son
+    assert not dobs_compatible("1985-03-04", "1985-07-19")
+
+
+def test_strong_edges_do_not_merge_different_pnc_ids_or_a_cannot_link() -> None:
+    attrs = {"a": Attrs(pnc="2001/0000001Z"), "b": Attrs(pnc="2002/0000002A"), "c": Attrs(), "d": Attrs()}
+    edges = [Edge("a", "b", 0.999), Edge("c", "d", 0.999), Edge("a", "c", 0.995)]
+    groups, refused = cluster("abcd", edges, 0.9, attrs, cannot=[("c", "d")])
+    assert sorted(map(sorted, groups)) == [["a", "c"], ["b"], ["d"]]
+    assert {why for _a, _b, why in refused} >= {
+        "different PNC IDs",
+        "a user decided these are not the same person",
+    }
+
+
+def test_must_link_joins_without_an_edge_but_never_against_a_cannot_link() -> None:
+    attrs = {x: Attrs() for x in "abc"}
+    groups, _ = cluster("abc", [], 0.9, attrs, must=[("a", "b")])
+    assert sorted(map(sorted, groups)) == [["a", "b"], ["c"]]
+    groups, refused = cluster("abc", [], 0.9, attrs, must=[("a", "b")], cannot=[("a", "b")])
+    assert sorted(map(sorted, groups)) == [["a"], ["b"], ["c"]]
+    assert refused
+
+
+def test_a_record_without_dob_matching_father_and_son_equally_is_left_alone() -> None:
+    attrs = {"father": Attrs(dob="1960-05-01"), "son": Attrs(dob="1988-09-12"), "nodob": Attrs()}
+    edges = [Edge("father", "nodob", 0.999), Edge("son", "nodob", 0.999)]
+    groups, _ = cluster(["father", "son", "nodob"], edges, 0.9, attrs)
+    assert sorted(map(sorted, groups)) == [["father"], ["nodob"], ["son"]]
+
+
+def test_twins_are_not_chained_through_a_mention_with_no_forename_conflict() -> None:
+    attrs = {
+        "jack": Attrs(dob="1990-01-02", forename="jack", surname="hall"),
+        "harry": Attrs(dob="1990-01-02", forename="harry", surname="hall"),
+    }
+    groups, refused = cluster(["jack", "harry"], [Edge("jack", "harry", 0.999)], 0.9, attrs)
+    assert len(groups) == 2
+    assert refused[0][2] == "forenames no variant or keying error explains"
+
+
+def test_ids_derive_from_the_earliest_mention_and_survive_splits_and_merges() -> None:
+    order = {"a": "2020|a", "b": "2021|b", "c": "2022|c"}
+    ids = assign_ids([["a", "b"], ["c"]], order)
+    assert ids["a"] == ids["b"] == derive_id("a")
+    assert ids["c"] == derive_id("c")
+    # Same clusters from scratch, any order: same ids.
+    assert assign_ids([["c"], ["b", "a"]], order) == ids
+    # A merge keeps the id most members had; a split leaves the larger part the old id.
+    merged = assign_ids([["a", "b", "c"]], order, previous=ids)
+    assert set(merged.values()) == {derive_id("a")}
+    split = assign_ids([["a"], ["b", "c"]], order, previous=merged)
+    assert split["b"] == split["c"] == derive_id("a")
+    assert split["a"] != derive_id("a")

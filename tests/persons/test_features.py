@@ -1,0 +1,93 @@
+"""Features: transliterated folding, identifier normalisation, DOB columns, stable mention ids."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from lantern.records import IntelligenceReport
+from persons import name_adapter as nm
+from persons.features import Mention, features, mentions_from_record
+
+
+def _m(**kw: object) -> Mention:
+    base: dict[str, object] = {"mention_id": "m1", "record_id": "r1", "role": "suspect", "surname": "Smith"}
+    base.update(kw)
+    return Mention(**base)  # type: ignore[arg-type]
+
+
+def test_fold_transliterates_instead_of_dropping_letters() -> None:
+    assert nm.fold("Łukasz") == "lukasz"
+    assert nm.fold("Søren") == "soren"
+    assert nm.fold("Wiśniewski") == nm.fold("Wisniewski") == "wisniewski"
+    assert nm.fold("O'Neill") == "oneill"
+    assert nm.tokens("Jones-Payne") == ["jones", "payne"]
+
+
+def test_sound_alike_transliterations_share_a_blocking_key() -> None:
+    assert nm.phonetic_key("Mohammed") == nm.phonetic_key("Muhammad") == nm.phonetic_key("Mohamed")
+
+
+def test_pnc_long_short_and_slashless_forms_normalise_to_one_value() -> None:
+    long_form = features(_m(pnc_id="2007/0003649X"))["pnc"]
+    assert long_form is not None
+    assert features(_m(pnc_id="07/3649X"))["pnc"] == long_form
+    assert features(_m(pnc_id="20070003649X"))["pnc"] == long_form
+    # A wrong check letter is no evidence at all (NULL), never a disagreement.
+    assert features(_m(pnc_id="2007/0003649A"))["pnc"] is None
+
+
+def test_dob_columns_and_missing_values_are_null() -> None:
+    f = features(_m(dob=date(1985, 3, 4), forename="Jack"))
+    assert (f["dob"], f["dob_swapped"], f["dob_year"], f["dob_md"]) == (
+        "1985-03-04",
+        "1985-04-03",
+        1985,
+        "03-04",
+    )
+    assert features(_m(dob=date(1985, 3, 14)))["dob_swapped"] is None  # day 14 cannot be a month
+    empty = features(_m())
+    for col in ("forename", "dob", "pnc", "cro", "postcode", "address", "phones", "vrms", "gender"):
+        assert empty[col] is None, col
+
+
+def test_surname_keeps_accents_in_raw_and_folds_in_surname() -> None:
+    f = features(_m(surname="Wiśniewski", forename="Paweł"))
+    assert f["surname_raw"] == "wiśniewski"
+    assert f["surname"] == "wisniewski"
+    assert f["forename"] == "pawel"
+
+
+def _intel(people: list[dict[str, str]]) -> IntelligenceReport:
+    return IntelligenceReport.model_validate(
+        {
+            "source_system": "intel",
+            "source_id": "IR1",
+            "title": "t",
+            "created_at": datetime(2024, 1, 1, tzinfo=UTC),
+            "intel_reference": "IR/2024/000001",
+            "created_by": {"name": "PC Jones"},
+            "grading": {"source_evaluation": "1", "intelligence_assessment": "A", "handling_code": "P"},
+            "intelligence_text": "text",
+            "people": people,
+        }
+    )
+
+
+def test_mention_ids_survive_a_reordered_people_list_and_officers_are_skipped() -> None:
+    a = {"role": "subject", "forename": "Amy", "surname": "Hall", "dob": "1990-01-02"}
+    b = {"role": "victim", "forename": "Ben", "surname": "Hall"}
+    off = {"role": "officer", "surname": "Jones"}
+    one = {m.surname + (m.forename or ""): m.mention_id for m in mentions_from_record(_intel([a, b, off]))}
+    two = {m.surname + (m.forename or ""): m.mention_id for m in mentions_from_record(_intel([off, b, a]))}
+    assert one == two
+    assert len(one) == 2
+
+
+def test_phone_spellings_compare_equal() -> None:
+    from persons.features import phone_key
+
+    forms = ["07700 900123", "+44 (0)7700 900123", "+447700900123", "0044 7700 900123", "447700900123"]
+    assert {phone_key(f) for f in forms} == {"07700900123"}
+    assert phone_key("020 7946 0123") == "02079460123"
+    assert phone_key("12") is None
+    assert phone_key("+33 1 23 45 67 89") == "+33123456789"

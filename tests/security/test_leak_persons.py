@@ -1,0 +1,174 @@
+"""The leak matrix for person resolution: person pages, the persons API, record nominal ids.
+
+The leak world (tests/security/test_leak_matrix.py) has one man in every record (same name,
+DOB and PNC ID) and, in each restricted record, the same PNC ID under a name only that
+record holds; resolution therefore puts all of them on one nominal. Every user must see
+that nominal built from the records they may read only: no secret name, record id or
+reference of a hidden record, and a nominal that exists only in records they cannot read
+answers exactly like an id that does not exist (and is audited as a denial).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opensearchpy import OpenSearch
+
+from indexer.nominals import refresh_record_nominals
+from lantern.records import parse_record
+from lantern.settings import Settings
+from mappings import fields as F
+from persons import store
+from persons.features import mentions_from_record
+from tests.portal_fixtures import csrf_from
+from tests.security import test_leak_matrix as LM
+from tests.security.test_leak_matrix import (
+    SHARED_DOB,
+    SHARED_NAME,
+    UNSEEN_NAME,
+    USERS,
+    World,
+    assert_clean,
+    audit_events,
+)
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
+    """The leak matrix's world under a prefix of this module's own, so it never meets the one
+    test_leak_matrix.py builds (same users, same records) in the same run."""
+    own = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}lp-"})
+    yield from LM.world._get_wrapped_function()(own, client)
+
+
+@pytest.fixture(scope="module")
+def nominals(world: World) -> Iterator[dict[str, str]]:
+    mentions = [m for d in world.docs.values() for m in mentions_from_record(parse_record(d[F.RECORD]))]
+    res = store.rebuild(world.client, world.settings, mentions)
+    refresh_record_nominals(world.client, world.settings, res.moved, refresh=True)
+    shared = {res.nominal_of[m.mention_id] for m in mentions if m.full_name == SHARED_NAME}
+    unseen = {res.nominal_of[m.mention_id] for m in mentions if m.full_name == UNSEEN_NAME}
+    assert len(shared) == 1 and len(unseen) == 1
+    yield {"shared": shared.pop(), "unseen": unseen.pop()}
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_person_page_and_api_show_only_readable_records(
+    world: World, nominals: dict[str, str], user: str
+) -> None:
+    tc = world.web[user]
+    nid = nominals["shared"]
+    readable = world.readable(user)
+    hidden = world.hidden(user)
+    page = tc.get(f"/persons/{nid}")
+    api = tc.get(f"/api/persons/{nid}")
+    if not readable:
+        assert page.status_code == api.status_code == 404
+        return
+    assert page.status_code == 200, page.text[:300]
+    assert api.status_code == 200, api.text[:300]
+    body = api.json()
+    assert {r["id"] for r in body["records"]} <= readable
+    assert {r["id"] for r in body["records"]} >= set(world.unrestricted) & readable
+    assert SHARED_DOB in body["dobs"]
+    for text, where in ((page.text, "person page"), (api.text, "persons api")):
+        assert_clean(text, hidden, f"{user} {where}")
+        for s in hidden:
+            assert s.id not in text, f"{user} {where} shows hidden record {s.id}"
+    # Search for the person: cards built from readable records only.
+    found = tc.get("/api/persons", params={"q": f"{SHARED_NAME} {SHARED_DOB}"})
+    assert found.status_code == 200
+    cards = found.json()["persons"]
+    assert [c["id"] for c in cards] == [nid]
+    assert cards[0]["record_count"] == len({r["id"] for r in body["records"]})
+    assert_clean(found.text, hidden, f"{user} persons search")
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_a_nominal_only_in_unreadable_records_is_a_404_like_a_missing_id(
+    world: World,
+    nominals: dict[str, str],
+    user: str,
+) -> None:
+    tc = world.web[user]
+    nid = nominals["unseen"]
+    unseen_record = next(i for i, d in world.docs.items() if d[F.SOURCE_ID] == "R-unseen")
+    if unseen_record in world.readable(user):
+        assert tc.get(f"/persons/{nid}").status_code == 200
+        return
+    missing = tc.get("/persons/N-00000000000000000000")
+    page = tc.get(f"/persons/{nid}")
+    assert page.status_code == missing.status_code == 404
+    assert page.text == missing.text.replace("N-00000000000000000000", nid)
+    api, api_missing = tc.get(f"/api/persons/{nid}"), tc.get("/api/persons/N-00000000000000000000")
+    assert api.status_code == api_missing.status_code == 404 and api.json() == api_missing.json()
+    assert UNSEEN_NAME.split()[1] not in tc.get("/api/persons", params={"q": UNSEEN_NAME}).text
+    denied = [e for e in audit_events(world, "person.denied", user) if e.get("target", {}).get("id") == nid]
+    assert denied
+
+
+def test_record_api_people_carry_their_nominal(world: World, nominals: dict[str, str]) -> None:
+    tc = world.web["lk-officer"]
+    rid = world.unrestricted[0]
+    res = tc.get(f"/api/records/{rid}")
+    assert res.status_code == 200
+    people = res.json()["record"]["people"]
+    assert [p.get("nominal_id") for p in people if p["surname"] == SHARED_NAME.split()[1]] == [
+        nominals["shared"]
+    ]
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_search_page_person_cards_with_a_swapped_dob(
+    world: World, nominals: dict[str, str], user: str
+) -> None:
+    tc = world.web[user]
+    y, m, d = SHARED_DOB.split("-")
+    q = f"{SHARED_NAME} {m}/{d}/{y}"  # day and month typed the other way round
+    page = tc.get("/search", params={"q": q})
+    assert page.status_code == 200
+    assert_clean(page.text, world.hidden(user), f"{user} search page", echoed=q)
+    if world.readable(user):
+        assert f"/persons/{nominals['shared']}" in page.text
+        assert "DOB matched with day and month swapped" in page.text
+    else:
+        assert "/persons/" not in page.text
+
+
+def test_decisions_from_the_person_page_by_role_audited_and_applied_on_rebuild(
+    world: World, nominals: dict[str, str]
+) -> None:
+    nid = nominals["shared"]
+    officer, analyst = world.web["lk-officer"], world.web["lk-analyst"]
+    page = analyst.get(f"/persons/{nid}")
+    assert page.status_code == 200 and "Record decision" in page.text
+    assert "Record decision" not in officer.get(f"/persons/{nid}").text
+    view = analyst.get(f"/api/persons/{nid}").json()
+    doc = store.get_nominal(world.client, world.settings, nid)
+    assert doc is not None
+    by_record = {m["record_id"]: m["mention_id"] for m in doc["mentions"]}
+    a, b = (by_record[world.unrestricted[0]], by_record[world.unrestricted[1]])
+    form = {
+        "csrf_token": csrf_from(page.text),
+        "mention_a": a,
+        "mention_b": b,
+        "decision": "not_same",
+        "reason": "different tattoos in the custody photographs",
+    }
+    refused = officer.post(
+        f"/persons/{nid}/decisions", data={**form, "csrf_token": csrf_from(officer.get("/saved/new").text)}
+    )
+    assert refused.status_code == 403
+    done = analyst.post(f"/persons/{nid}/decisions", data=form)
+    assert done.status_code == 303, done.text[:300]
+    assert audit_events(world, "person.decision", "lk-analyst")
+    assert audit_events(world, "access.denied", "lk-officer")
+    # Applied on the next rebuild, and every one after.
+    mentions = [m for d in world.docs.values() for m in mentions_from_record(parse_record(d[F.RECORD]))]
+    for _ in range(2):
+        res = store.rebuild(world.client, world.settings, mentions)
+        assert res.nominal_of[a] != res.nominal_of[b]
+    after = analyst.get(f"/persons/{res.nominal_of[a]}")
+    assert "different tattoos in the custody photographs" in after.text
+    assert len(view["records"]) >= 2
