@@ -46,7 +46,18 @@ M_DECIDED: Final = "decided"  # linked or kept apart by a human decision
 M_SOURCE: Final = "source"  # the mention as keyed (not indexed): reloads the resolver
 
 # Comparison names of the model (persons/model.py): one float per comparison.
-WEIGHT_FIELDS: Final = ("forename", "surname", "dob", "pnc", "cro", "address", "phones", "vrms", "gender")
+WEIGHT_FIELDS: Final = (
+    "forename",
+    "surname",
+    "middle",
+    "dob",
+    "pnc",
+    "cro",
+    "address",
+    "phones",
+    "vrms",
+    "gender",
+)
 
 KEYWORD = {"type": "keyword"}
 

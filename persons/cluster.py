@@ -18,6 +18,10 @@ from datetime import date
 import jellyfish
 
 NOMINAL_NAMESPACE = uuid.UUID("b7a4f0d2-5e1c-4c8b-9a36-1f2e8d7c6b54")
+# A mention without DOB or identifier that scores at least this against two people who
+# cannot be one is ambiguous, even when only one of the two links would merge on its own.
+# Chosen on the tuning split (scripts/eval_persons.py): 0.5 to 1.0 trade recall for precision.
+AMBIGUOUS_PROBABILITY = 0.8
 
 
 @dataclass(frozen=True)
@@ -142,11 +146,18 @@ class Clusterer:
         # them apart. Each forename of the smaller group must be explained (same, variant,
         # sound-alike, slip, initial, or keyed into the surname box) by one of the larger
         # group's, unless an identifier joins them.
-        for x in small.givens:
+        # An initial is compatible with every forename it starts, so it is no bridge: when
+        # both groups hold full forenames, those must agree with each other (twins "L. Nunes",
+        # "Luis Nunes" and "Ricardo Nunes" stay two people).
+        small_full = {x for x in small.givens if len(x.name) > 1}
+        big_full = {y for y in big.givens if len(y.name) > 1}
+        small_check = small_full if (small_full and big_full) else small.givens
+        big_check = big_full if (small_full and big_full) else big.givens
+        for x in small_check:
             if x.name in big.surnames:
                 continue
-            if big.givens and not any(
-                forenames_compatible(x, y) or y.name in small.surnames for y in big.givens
+            if big_check and not any(
+                forenames_compatible(x, y) or y.name in small.surnames for y in big_check
             ):
                 return "forenames no variant or keying error explains"
         return None
@@ -212,16 +223,18 @@ def cluster(
     strong = [e for e in edges if e.probability >= threshold]
     for e in sorted(strong, key=lambda e: (-e.probability, e.a, e.b)):
         c.union(e.a, e.b)
-    _detach_ambiguous(c, strong, {m for pair in must for m in pair})
+    likely = [e for e in edges if e.probability >= AMBIGUOUS_PROBABILITY]
+    _detach_ambiguous(c, likely, {m for pair in must for m in pair})
     return c.clusters(), c.refused
 
 
-def _detach_ambiguous(c: Clusterer, strong: Sequence[Edge], pinned: set[str]) -> None:
+def _detach_ambiguous(c: Clusterer, likely: Sequence[Edge], pinned: set[str]) -> None:
     """A mention without DOB or identifier that matches two people who cannot be one (a
     father's record with no DOB matches father and son alike) belongs to neither: it is put
-    on its own rather than guessed."""
+    on its own rather than guessed. "Matches" counts links too weak to merge on their own:
+    a record that is nearly as like the son as the father is no evidence for the father."""
     reach: dict[str, set[str]] = {}
-    for e in strong:
+    for e in likely:
         # A neighbour a user has said is someone else does not make the mention ambiguous.
         if e.b in c.cannot.get(e.a, ()):
             continue
@@ -232,7 +245,12 @@ def _detach_ambiguous(c: Clusterer, strong: Sequence[Edge], pinned: set[str]) ->
         if mid in pinned or at.dob or at.pnc or at.cro:
             continue
         own = c.find(mid)
-        if len(roots | {own}) < 2:
+        others = roots - {own}
+        if not others:
+            continue
+        # Two groups that could be one (no contradiction) are the same person not yet joined,
+        # not two people to choose between.
+        if not any(c.conflict(own, r) for r in others if r in c.groups and own in c.groups):
             continue
         group = c.groups[own]
         if len(group.members) == 1:

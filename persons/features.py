@@ -17,12 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from entity_extraction import names as nk
 from entity_extraction.identifiers import canonical_cro, canonical_pnc, canonical_postcode
 from lantern.records import AnyRecord, Person, Role
-from persons import name_adapter as nm
 
 _RAW = re.compile(r"[\W\d_]+")
 _NON_DIGIT = re.compile(r"\D+")
+# How entity_extraction.names splits a name into tokens (spaces, hyphens, commas).
+_SPLIT = re.compile(r"[\s\-,]+")
 MENTION_NAMESPACE = uuid.UUID("0f3b7c52-92a4-4a8e-8d67-7d6a3f1c2b90")
 
 # Roles that are people the force deals with; officers are staff, not nominals.
@@ -59,7 +61,7 @@ def mention_id(record_id: str, role: str, person: Person, occurrence: int) -> st
     """Deterministic id: the same person in the same record keeps it across reloads, whatever
     the order of the record's people list."""
     key = "\x1f".join(
-        [record_id, role, nm.fold(person.forename or ""), nm.fold(person.surname), str(person.dob or "")]
+        [record_id, role, nk.fold(person.forename or ""), nk.fold(person.surname), str(person.dob or "")]
     )
     return str(uuid.uuid5(MENTION_NAMESPACE, f"{key}\x1f{occurrence}"))
 
@@ -165,6 +167,7 @@ COLUMNS: dict[str, pa.DataType] = {
     "forename_key": pa.string(),
     "surname_key": pa.string(),
     "forename_initial": pa.string(),
+    "middle": pa.string(),
     "forename_phon": pa.list_(pa.string()),
     "surname_phon": pa.list_(pa.string()),
     "forename_variants": pa.list_(pa.string()),
@@ -181,30 +184,46 @@ COLUMNS: dict[str, pa.DataType] = {
     "address": pa.string(),
     "phones": pa.list_(pa.string()),
     "vrms": pa.list_(pa.string()),
+    # Single-valued blocking keys for the list columns above (see model.BLOCKING_RULES).
+    "phone_key": pa.string(),
+    "vrm_key": pa.string(),
+    "forename_group": pa.string(),
 }
 
 SCHEMA = pa.schema(list(COLUMNS.items()))
 
 
+def _first_token(name: str | None) -> str | None:
+    """The first given name as written (diacritics kept: the sound-alike keys hear them)."""
+    parts = [p for p in _SPLIT.split(name or "") if nk.fold(p)]
+    return parts[0] if parts else None
+
+
+def blocking_key(token: str) -> str | None:
+    """One sound-alike value per name, for equality blocking (a join needs a single value;
+    comparisons use every key family). Double Metaphone's primary code, as search keys it."""
+    return nk.double_metaphone(token)[0] or None
+
+
 def features(m: Mention) -> dict[str, Any]:
-    """The Splink input row of one mention. Missing values are NULL (neutral), never ''."""
-    fore_tokens = nm.tokens(m.forename or "")
-    sur_tokens = nm.tokens(m.surname)
+    """The Splink input row of one mention. Missing values are NULL (neutral), never ''.
+
+    All name handling is ``entity_extraction.names`` (the same folding, sound-alike keys and
+    forename variants search uses), so a person is linked and found by one set of rules.
+    """
+    fore_tokens = nk.name_tokens(m.forename or "")
+    sur_tokens = nk.name_tokens(m.surname)
     first = fore_tokens[0] if fore_tokens else None
+    first_raw = _first_token(m.forename)
     surname = "".join(sur_tokens) or None
-    fore_phon: set[str] = set()
-    for t in fore_tokens[:1]:
-        fore_phon |= set(nm.phonetic_keys(t))
-    sur_phon: set[str] = set()
-    for t in sur_tokens:
-        sur_phon |= set(nm.phonetic_keys(t))
-    sur_phon |= set(nm.phonetic_keys(surname or ""))
-    middle = nm.tokens(m.middle_names or "")
+    fore_phon = nk.phonetic_keys(first_raw) if first_raw else set()
+    sur_phon = set(nk.phonetic_keys_for_name(m.surname)) | nk.phonetic_keys(m.surname)
+    middle = nk.name_tokens(m.middle_names or "")
     gender = m.gender if m.gender in ("male", "female") else None
     phones = sorted({p for p in (phone_key(x) for x in m.phones) if p})
     vrms = sorted({_norm_vrm(v) for v in m.vrms if v.strip()})
     postcode = _norm_postcode(m.postcode)
-    line = nm.fold(m.address_line or "")
+    line = nk.fold(m.address_line or "")
     return {
         "unique_id": m.mention_id,
         "record_id": m.record_id,
@@ -213,12 +232,13 @@ def features(m: Mention) -> dict[str, Any]:
         "surname": surname,
         # Lower-cased with its accents: agreement here is stronger than after folding.
         "surname_raw": _RAW.sub("", m.surname.lower()) or None,
-        "forename_key": nm.phonetic_key(first) if first else None,
-        "surname_key": nm.phonetic_key(surname) if surname else None,
+        "forename_key": blocking_key(first_raw) if first_raw else None,
+        "surname_key": blocking_key(m.surname) if surname else None,
         "forename_initial": first[0] if first else None,
+        "middle": middle[0] if middle else None,
         "forename_phon": sorted(fore_phon) or None,
         "surname_phon": sorted(sur_phon) or None,
-        "forename_variants": list(nm.forename_variants(first)) if first else None,
+        "forename_variants": sorted(nk.forename_variants(first)) if first else None,
         "surname_tokens": sur_tokens or None,
         # Every name token: a forename keyed into the surname box still meets its other half.
         "name_tokens": sorted(set(fore_tokens + middle + sur_tokens)) or None,
@@ -233,6 +253,11 @@ def features(m: Mention) -> dict[str, Any]:
         "address": f"{line}|{postcode}" if (line and postcode) else None,
         "phones": phones or None,
         "vrms": vrms or None,
+        "phone_key": phones[0] if phones else None,
+        "vrm_key": vrms[0] if vrms else None,
+        # The alphabetically first of the forename's variants: "Jim" and "James" both give
+        # "james", so a diminutive meets its formal form in one equality join.
+        "forename_group": min(nk.forename_variants(first)) if first else None,
     }
 
 

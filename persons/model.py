@@ -114,6 +114,18 @@ def comparisons() -> list[dict[str, Any]]:
             _else("surname disagrees"),
         ],
     }
+    # A father and son share forename, surname and address far more often than a middle
+    # name; and a middle name recorded on both sides that agrees is evidence a bare name lacks.
+    middle = {
+        "output_column_name": "middle",
+        "comparison_description": "middle name",
+        "comparison_levels": [
+            _null(_both_null("middle")),
+            _level('"middle_l" = "middle_r" AND length("middle_l") > 1', "middle name agrees"),
+            _level('left("middle_l", 1) = left("middle_r", 1)', "middle initial agrees"),
+            _else("middle names differ"),
+        ],
+    }
     dob = {
         "output_column_name": "dob",
         "comparison_description": "date of birth",
@@ -205,6 +217,7 @@ def comparisons() -> list[dict[str, Any]]:
     return [
         forename,
         surname,
+        middle,
         dob,
         identifier("pnc", "PNC ID"),
         identifier("cro", "CRO number"),
@@ -234,7 +247,18 @@ BLOCKING_RULES: list[str] = [
     'l."dob" = r."dob" AND l."address" = r."address"',
     # a missing DOB and a diminutive outside the variant table, at one address:
     'l."surname_key" = r."surname_key" AND l."postcode" = r."postcode"',
+    # a slip in the surname and a missing DOB, at one address:
+    'l."forename_key" = r."forename_key" AND l."postcode" = r."postcode"',
+    # a phone number or a vehicle in common, whatever the names and DOBs say. On one value
+    # per mention (the first): Splink's exploding rules would catch every shared value but
+    # re-explode everything held on every ingest batch, which costs more than the load.
+    'l."phone_key" = r."phone_key"',
+    'l."vrm_key" = r."vrm_key"',
+    # a diminutive or variant forename (issue 11's table) and a missing DOB:
+    'l."surname_key" = r."surname_key" AND l."forename_group" = r."forename_group" '
+    'AND (l."dob" IS NULL OR r."dob" IS NULL)',
 ]
+
 
 TF_COLUMNS = ["forename", "surname", "address", "postcode"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from entity_extraction import names as nk
 from mappings import persons as P
-from persons import name_adapter as nm
 from persons.views import NominalView
 
 SWAPPED = "DOB matched with day and month swapped"
@@ -71,13 +71,13 @@ def dob_candidates(dob: date, years: int = 0) -> list[DobCandidate]:
 
 
 def _token_clause(token: str) -> dict[str, Any]:
-    folded = nm.fold(token)
+    folded = nk.fold(token)
     should: list[dict[str, Any]] = [
         {"term": {P.SURNAMES: {"value": folded, "boost": 3.0}}},
         {"term": {P.FORENAMES: {"value": folded, "boost": 3.0}}},
         {"term": {P.FORENAME_VARIANTS: {"value": folded, "boost": 1.5}}},
     ]
-    keys = list(nm.phonetic_keys(token))
+    keys = list(nk.phonetic_keys(token))
     if keys:
         should.append({"terms": {P.NAME_KEYS: keys}})
     return {"bool": {"should": should, "minimum_should_match": 1}}
@@ -86,7 +86,7 @@ def _token_clause(token: str) -> dict[str, Any]:
 def persons_query(name: str, dob: date | None = None, *, years: int = 0, size: int = 10) -> dict[str, Any]:
     """Search body for nominals whose names match every token of ``name`` (exactly, as a
     variant, or sounding alike), and, with ``dob``, a DOB within keying-error tolerance."""
-    tokens = [t for t in nm.tokens(name) if t]
+    tokens = [t for t in nk.name_tokens(name) if t]
     if not tokens:
         raise ValueError("a person search needs a name")
     must = [_token_clause(t) for t in tokens]
@@ -104,12 +104,12 @@ def persons_query(name: str, dob: date | None = None, *, years: int = 0, size: i
 
 
 def _token_matches(token: str, names: Iterable[str]) -> bool:
-    folded = nm.fold(token)
-    keys = set(nm.phonetic_keys(token))
-    variants = set(nm.forename_variants(token))
+    folded = nk.fold(token)
+    keys = set(nk.phonetic_keys(token))
+    variants = set(nk.forename_variants(token))
     for name in names:
-        for t in nm.tokens(name):
-            if t == folded or keys & set(nm.phonetic_keys(t)) or variants & set(nm.forename_variants(t)):
+        for t in nk.name_tokens(name):
+            if t == folded or keys & set(nk.phonetic_keys(t)) or variants & set(nk.forename_variants(t)):
                 return True
     return False
 
@@ -120,7 +120,7 @@ def view_matches(
     """Does the viewer's readable view of a nominal match the query? And with which DOB
     tolerance (None: exact or no DOB asked). Re-checked here so that only readable names and
     DOBs can make a nominal match."""
-    tokens = nm.tokens(name)
+    tokens = nk.name_tokens(name)
     if not tokens or not all(_token_matches(t, view.names) for t in tokens):
         return False, None
     if dob is None:

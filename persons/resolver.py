@@ -19,12 +19,17 @@ import duckdb
 import pyarrow as pa
 
 from persons import model as pm
-from persons.cluster import Attrs, Edge, assign_ids, cluster
+from persons.cluster import AMBIGUOUS_PROBABILITY, Attrs, Edge, assign_ids, cluster
 from persons.features import SCHEMA, Mention, feature_table
 
 log = logging.getLogger(__name__)
 
 LINKS_KEPT = 3
+# Ingest recomputes the term-frequency tables (how common "Smith" is) only when the mentions
+# held have grown by this share since they were last computed: a full scan of everything held
+# on every batch cost more than the rest of the resolution, and a few per cent more mentions
+# moves a name's frequency, hence its match weight, by hundredths of a bit.
+TF_REFRESH_GROWTH = 0.05
 # Pairs below this are not kept at all; the clustering threshold (from the model file) is higher.
 KEEP_PROBABILITY = 0.5
 
@@ -128,6 +133,8 @@ class Resolver:
         self.mentions: dict[str, Mention] = {}
         self.members: dict[str, set[str]] = {}
         self._linker_db: tuple[Any, Any] | None = None
+        # Mentions held when the term-frequency tables kept for ingest were computed (0: none).
+        self._tf_rows = 0
         # Nominal ids created, changed or gone in the last resolve_new (what a store rewrites),
         # and already-held mentions whose nominal it changed (what records must be told).
         self.last_changed: set[str] = set()
@@ -159,6 +166,22 @@ class Resolver:
         else:
             self._linker_db[0].table_management.invalidate_cache()
         return self._linker_db
+
+    def _term_frequencies(self, linker: Any, db: Any) -> None:
+        """Term frequencies over everything held (so "Smith" counts as in a rebuild), kept in
+        tables of our own and handed to Splink on each batch; recomputed after growth of
+        ``TF_REFRESH_GROWTH``."""
+        held = len(self.nominal_of) + 1
+        if not self._tf_rows or held >= self._tf_rows * (1 + TF_REFRESH_GROWTH):
+            for col in pm.TF_COLUMNS:
+                tf = linker.table_management.compute_tf_table(col)
+                # Names are the model's TF columns and Splink's own table name: no user input.
+                sql = f"CREATE OR REPLACE TABLE lantern_tf_{col} AS SELECT * FROM {tf.physical_name}"  # noqa: S608
+                self.con.execute(sql)
+            self._tf_rows = held
+        else:
+            for col in pm.TF_COLUMNS:
+                linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
 
     def _edges_from(self, physical: str) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
         comps = list(self._labels)
@@ -271,6 +294,7 @@ class Resolver:
         previous: dict[str, str] | None,
     ) -> Resolution:
         self.con.execute("DELETE FROM mentions")
+        self._tf_rows = 0
         self.nominal_of, self.links, self.order_key, self.attrs, self.mentions = {}, {}, {}, {}, {}
         self.members, self.more_links = {}, {}
         self.decisions = list(decisions)
@@ -330,9 +354,7 @@ class Resolver:
         self.con.execute("INSERT INTO mentions SELECT * FROM batch")
         self._remember(fresh, table)
         linker, db = self._linker("mentions")
-        # Term frequencies over everything held, so "Smith" counts the same as in a rebuild.
-        for col in pm.TF_COLUMNS:
-            linker.table_management.compute_tf_table(col)
+        self._term_frequencies(linker, db)
         # One pass: everything held (the batch included) x the batch. That covers existing x new
         # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
         pred = linker.inference.predict_between(
@@ -351,8 +373,9 @@ class Resolver:
                 continue
             detail[key] = found_detail[(e.a, e.b)]
             edges.append(Edge(key[0], key[1], e.probability))
-        # Only edges that can merge matter for clustering; weaker ones are kept for explanations.
-        edges = [e for e in edges if e.probability >= self.threshold]
+        # Edges that can merge, and those that make a mention ambiguous (cluster.py); the
+        # weaker ones are kept for explanations only.
+        edges = [e for e in edges if e.probability >= min(self.threshold, AMBIGUOUS_PROBABILITY)]
         touched = {m.mention_id for m in fresh}
         for e in edges:
             touched.add(e.a)

@@ -18,12 +18,12 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 from opensearchpy.helpers import bulk, scan
 
+from entity_extraction import names as nk
 from lantern import indices
 from lantern.settings import Settings
 from mappings import person_decisions as D
 from mappings import persons as P
 from persons import model as pm
-from persons import name_adapter as nm
 from persons.features import Mention, features
 from persons.resolver import Decision, Resolution, Resolver, ScoredLink
 
@@ -91,8 +91,8 @@ def nominal_document(
             surnames.add(f["surname"])
         if f["forename"]:
             forenames.add(f["forename"])
-        for token in f["name_tokens"] or []:
-            keys |= set(nm.phonetic_keys(token))
+        # Keyed from the names as written (not folded): the keys hear Romanian ș as "sh".
+        keys |= set(nk.phonetic_keys_for_name(m.full_name))
         variants |= set(f["forename_variants"] or [])
         if m.dob:
             dobs.add(m.dob.isoformat())

@@ -65,3 +65,35 @@ def test_ids_derive_from_the_earliest_mention_and_survive_splits_and_merges() ->
     split = assign_ids([["a"], ["b", "c"]], order, previous=merged)
     assert split["b"] == split["c"] == derive_id("a")
     assert split["a"] != derive_id("a")
+
+
+def test_an_initial_is_no_bridge_between_twins_with_full_forenames() -> None:
+    dob = "1975-02-23"
+    attrs = {
+        "luis": Attrs(dob=dob, forename="luis", surname="nunes"),
+        "l": Attrs(dob=dob, forename="l", surname="nunes"),
+        "ricardo": Attrs(dob=dob, forename="ricardo", surname="nunes"),
+    }
+    # "L Nunes" joins Luis first (strongest); Ricardo then meets a group holding a full forename
+    # he does not explain, whatever the initial would allow.
+    edges = [Edge("l", "luis", 0.999), Edge("l", "ricardo", 0.998), Edge("luis", "ricardo", 0.99)]
+    groups, refused = cluster(["luis", "l", "ricardo"], edges, 0.9, attrs)
+    assert sorted(map(sorted, groups)) == [["l", "luis"], ["ricardo"]]
+    assert {why for _a, _b, why in refused} == {"forenames no variant or keying error explains"}
+    # With only an initial on one side it still links (an initial is some evidence).
+    attrs["r"] = Attrs(dob=dob, forename="r", surname="nunes")
+    groups, _ = cluster(["r", "ricardo"], [Edge("r", "ricardo", 0.999)], 0.9, attrs)
+    assert len(groups) == 1
+
+
+def test_a_mention_without_dob_nearly_as_like_someone_it_cannot_be_is_left_alone() -> None:
+    attrs = {"father": Attrs(dob="1960-05-01"), "son": Attrs(dob="1988-09-12"), "nodob": Attrs()}
+    # Only the link to the father would merge; the son's is weaker but likely: ambiguous.
+    edges = [Edge("father", "nodob", 0.999), Edge("son", "nodob", 0.85)]
+    groups, refused = cluster(["father", "son", "nodob"], edges, 0.9, attrs)
+    assert sorted(map(sorted, groups)) == [["father"], ["nodob"], ["son"]]
+    assert refused[-1][2].startswith("matches two different people")
+    # A weak link to a group it could also belong to (no contradiction) is no ambiguity.
+    attrs["son"] = Attrs(dob="1960-05-01")
+    groups, _ = cluster(["father", "son", "nodob"], edges, 0.9, attrs)
+    assert ["father", "nodob"] in [sorted(g) for g in groups]

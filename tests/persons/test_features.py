@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from entity_extraction import names as nk
 from lantern.records import IntelligenceReport
-from persons import name_adapter as nm
-from persons.features import Mention, features, mentions_from_record
+from persons.features import Mention, blocking_key, features, mentions_from_record
 
 
 def _m(**kw: object) -> Mention:
@@ -16,15 +16,18 @@ def _m(**kw: object) -> Mention:
 
 
 def test_fold_transliterates_instead_of_dropping_letters() -> None:
-    assert nm.fold("Łukasz") == "lukasz"
-    assert nm.fold("Søren") == "soren"
-    assert nm.fold("Wiśniewski") == nm.fold("Wisniewski") == "wisniewski"
-    assert nm.fold("O'Neill") == "oneill"
-    assert nm.tokens("Jones-Payne") == ["jones", "payne"]
+    for with_marks, without in (("Łukasz", "Lukasz"), ("Søren", "Soren"), ("Wiśniewski", "Wisniewski")):
+        a = features(_m(forename=with_marks, surname=with_marks))
+        b = features(_m(forename=without, surname=without))
+        assert a["forename"] == b["forename"] == nk.fold(without)
+        assert a["surname"] == b["surname"]
+        assert a["forename_key"] == b["forename_key"]
+    assert features(_m(surname="O'Neill"))["surname"] == "oneill"
+    assert features(_m(surname="Jones-Payne"))["surname_tokens"] == ["jones", "payne"]
 
 
 def test_sound_alike_transliterations_share_a_blocking_key() -> None:
-    assert nm.phonetic_key("Mohammed") == nm.phonetic_key("Muhammad") == nm.phonetic_key("Mohamed")
+    assert blocking_key("Mohammed") == blocking_key("Muhammad") == blocking_key("Mohamed")
 
 
 def test_pnc_long_short_and_slashless_forms_normalise_to_one_value() -> None:
@@ -91,3 +94,16 @@ def test_phone_spellings_compare_equal() -> None:
     assert phone_key("020 7946 0123") == "02079460123"
     assert phone_key("12") is None
     assert phone_key("+33 1 23 45 67 89") == "+33123456789"
+
+
+def test_names_come_from_entity_extraction_names_and_give_single_blocking_keys() -> None:
+    jim, james = features(_m(forename="Jim")), features(_m(forename="James"))
+    # A diminutive and its formal form share a variant-group key (issue 11's table + nicknames).
+    assert jim["forename_group"] == james["forename_group"]
+    assert set(jim["forename_variants"]) == set(nk.forename_variants("Jim"))
+    # Sound-alike keys are heard from the name as written: Romanian ț is "ts".
+    assert set(features(_m(surname="Țurcanu"))["surname_phon"]) >= nk.phonetic_keys("Țurcanu")
+    two = features(_m(phones=("07700 900123", "+44 7700 900001"), vrms=("ab12 cde",)))
+    assert two["phone_key"] == "07700900001" and two["vrm_key"] == "AB12CDE"
+    assert features(_m())["phone_key"] is None and features(_m())["middle"] is None
+    assert features(_m(middle_names="Anne-Marie Louise"))["middle"] == "anne"
