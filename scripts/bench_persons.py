@@ -9,7 +9,7 @@ across sizes).
 
 The incremental cost is measured side by side, interleaved: demo records (demo/generator.py)
 in load batches of ``--load-batch`` records; for each batch, entity extraction of its free
-text (what makes ``index load`` NER-bound; same model, one process) and then resolution of its
+text (what makes ``index load`` NER-bound; same model and processes as the load) and then resolution of its
 people against ``--held`` nominals already held, both timed on the same machine moments
 apart. The cost is resolution time / extraction time; target under 10%. Extraction alone is
 less than a whole load (validation, bulk indexing and refreshes are left out), so the figure
@@ -71,20 +71,24 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
     from demo.generator import sample_records
     from demo.persons import generate
     from entity_extraction import extract_many
+    from lantern.settings import get_settings
     from persons.features import mentions_from_record
     from persons.resolver import Resolver
 
     r = Resolver()
     r.rebuild([x.mention for x in generate(held, seed=held)])
     recs = sample_records(records, seed=held + 2)
-    extract_many(["Warm-up: John Smith was seen in Leeds."])  # model load is not load time
+    # Extraction as `index load` runs it (LANTERN_NER_PROCESSES; `make bench-persons` passes nproc,
+    # as `make demo` does for its load).
+    settings = get_settings()
+    list(extract_many(["Warm-up: John Smith was seen in Leeds."]))  # model load is not load time
     ner_s = res_s = 0.0
     mentions = 0
     for i in range(0, len(recs), load_batch):
         batch = recs[i : i + load_batch]
         texts = [t for rec in batch for t in rec.free_text().values()]
         t = time.perf_counter()
-        list(extract_many(texts))
+        list(extract_many(texts, batch_size=settings.ner_batch_size, n_process=settings.ner_processes))
         ner_s += time.perf_counter() - t
         ms = [m for rec in batch for m in mentions_from_record(rec)]
         mentions += len(ms)
@@ -114,7 +118,7 @@ def main() -> int:
         f"{'mentions':>9} {'full (s)':>9} {'µs/mention':>11} {'peak MB':>8} {'nominals':>9} "
         f"{'incr. batch':>11} {'incr. mentions/s':>16}   targets"
     )
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if s.strip()):
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(size), "--batch", str(args.batch)],
             capture_output=True,
