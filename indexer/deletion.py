@@ -6,7 +6,8 @@ from it are removed. Every writer checks the tombstones before writing and again
 and neither can a later reload of an old export.
 
 What a delete removes: the record's document (so it leaves search, facets, entity pages,
-linked records, exports and the API, which all read the records index), its attached
+linked records, exports and the API, which all read the records index), its people from the
+nominals that held them (``persons.store.forget_record``), its attached
 documents (their own documents in the same index) with the kept copy and manifest links of
 the record (``indexer.manifest.LinkStore``), and the alert notifications that point at it.
 The tombstone keeps only the ids, the reason, when and by whom: nothing of the record's content.
@@ -28,6 +29,7 @@ from mappings import fields as F
 from mappings import notifications as notifications_index
 from mappings import records as records_index
 from mappings import tombstones as T
+from persons import store
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ def delete_record(
         conflicts="proceed",
     )
     LinkStore(settings).forget_record(rid)
+    # Its people leave the nominals that held them (persons index), as they left search.
+    store.forget_record(client, settings, rid)
     removed = 0
     notifications = indices.read_alias(settings, notifications_index)
     if client.indices.exists(index=notifications):

@@ -174,6 +174,46 @@ def _write_nominals(
     return ok, len(members)
 
 
+def forget_record(client: OpenSearch, settings: Settings, record_id: str) -> int:
+    """A record deleted at source (issue 12's tombstones) leaves the persons index too: each
+    nominal that held one of its people is rewritten from its other mentions (names, DOBs and
+    identifiers recomputed, links that pointed at the deleted mention replaced by the next
+    one kept), or deleted when none remain. Returns the nominals touched.
+
+    A nominal the deleted mention was the only bridge of stays one until the next
+    ``lantern persons rebuild`` (which reads only the records still indexed)."""
+    alias = indices.read_alias(settings, P)
+    if not client.indices.exists(index=alias):
+        return 0
+    client.indices.refresh(index=alias)
+    target = indices.writer_target(settings, P)
+    hits = scan(client, index=alias, query={"query": {"term": {P.RECORD_IDS: record_id}}}, size=100)
+    touched = 0
+    for hit in list(hits):
+        doc = hit["_source"]
+        entries = doc.get(P.MENTIONS, [])
+        keep = [e for e in entries if e[P.M_RECORD_ID] != record_id]
+        touched += 1
+        if not keep:
+            client.delete(index=target, id=doc[P.ID], ignore=[404], refresh=True)
+            continue
+        gone = {e[P.M_ID] for e in entries} - {e[P.M_ID] for e in keep}
+        links: dict[str, ScoredLink] = {}
+        more: dict[str, list[ScoredLink]] = {}
+        for e in keep:
+            held = ([_link_from_source(e)] if e.get(P.M_LINKED_TO) else []) + [
+                _link_from_source(x) for x in e.get(P.M_MORE_LINKS, [])
+            ]
+            held = [lk for lk in held if lk.other not in gone]
+            if held:
+                links[e[P.M_ID]], more[e[P.M_ID]] = held[0], held[1:]
+        members = [mention_from_source(e[P.M_SOURCE]) for e in keep]
+        decided = {e[P.M_ID] for e in keep if e.get(P.M_DECIDED)}
+        new = nominal_document(doc[P.ID], members, links, decided, str(doc.get(P.MODEL_VERSION, "")), more)
+        client.index(index=target, id=doc[P.ID], body=new, refresh=True)
+    return touched
+
+
 # ------------------------------------------------------------------------ reading
 
 

@@ -6,6 +6,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from demo.persons import generate
+from indexer.deletion import delete_record
 from indexer.nominals import ingest_resolver, refresh_record_nominals
 from indexer.pipeline import index_records
 from lantern.records import parse_record
@@ -58,3 +59,20 @@ def test_load_resolves_people_and_a_decision_plus_rebuild_moves_the_records(
     q1, q2 = _people(client, isettings, one.record_id), _people(client, isettings, two.record_id)
     assert q1["suspect"][F.P_NOMINAL_ID] != q2["suspect"][F.P_NOMINAL_ID]
     assert q1["victim"][F.P_NOMINAL_ID] == q2["victim"][F.P_NOMINAL_ID] == p1["victim"][F.P_NOMINAL_ID]
+
+
+def test_a_record_deleted_at_source_leaves_the_persons_index(client: OpenSearch, isettings: Settings) -> None:
+    resolver = ingest_resolver(client, isettings)
+    one, two = parse_record(crime(11)), parse_record(crime(12, created_at="2024-05-01T10:00:00Z"))
+    index_records(
+        [one, two], isettings, client, extract_entities=False, refresh=True, people_resolver=resolver
+    )
+    suspect = _people(client, isettings, one.record_id)["suspect"][F.P_NOMINAL_ID]
+    held = store.get_nominal(client, isettings, suspect)
+    assert held is not None and {one.record_id, two.record_id} <= set(held["record_ids"])
+
+    delete_record(client, isettings, one.source_system, one.source_id, reason="expunged", by="test")
+    after = store.get_nominal(client, isettings, suspect)
+    assert after is not None
+    assert one.record_id not in after["record_ids"] and two.record_id in after["record_ids"]
+    assert all(m["record_id"] != one.record_id for m in after["mentions"])

@@ -112,3 +112,28 @@ def test_incremental_load_resolves_against_stored_nominals_and_reload_changes_no
     again = store.IncrementalResolver(client, own).resolve(background[:200] + base, refresh=True)
     assert all(again[m] == before[m] for m in again)
     assert _nominal_of(client, own) == before
+
+
+def test_a_deleted_record_leaves_the_nominals_that_held_its_people(
+    client: OpenSearch, own: Settings, background: list[Mention]
+) -> None:
+    res = store.rebuild(client, own, background + CASES, refresh=True)
+    nid = res.nominal_of["pw1"]
+    before = store.get_nominal(client, own, nid)
+    assert before is not None and "rec-pw2" in before[P.RECORD_IDS]
+    assert store.forget_record(client, own, "rec-pw2") == 1
+    after = store.get_nominal(client, own, nid)
+    assert after is not None
+    assert "rec-pw2" not in after[P.RECORD_IDS]
+    assert {m[P.M_ID] for m in after[P.MENTIONS]} == {m[P.M_ID] for m in before[P.MENTIONS]} - {"pw2"}
+    assert all(m.get(P.M_LINKED_TO) != "pw2" for m in after[P.MENTIONS])
+    assert after[P.MENTION_COUNT] == before[P.MENTION_COUNT] - 1
+    # Resuming from the store (the next load) no longer holds the deleted person.
+    assert "pw2" not in _nominal_of(client, own)
+    # A nominal whose only record is deleted is gone.
+    alone = next(n for n, ms in res.nominals().items() if len(ms) == 1)
+    only = store.get_nominal(client, own, alone)
+    assert only is not None
+    assert store.forget_record(client, own, only[P.RECORD_IDS][0]) == 1
+    assert store.get_nominal(client, own, alone) is None
+    assert store.forget_record(client, own, "rec-never-indexed") == 0
