@@ -70,8 +70,13 @@ test: $(STAMP) system-deps launcher tika
 demo-data: $(STAMP)
 	$(BIN)/lantern demo-data --out $(DEMO_DIR) --records $(DEMO_RECORDS) --seed $(DEMO_SEED)
 
+DEMO_GAZETTEER ?= .lantern/demo-gazetteer-SYNTHETIC.csv
 demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern index init
+	# Made-up coordinates for the demo's made-up postcodes (a few held back on purpose), loaded
+	# before the records so they get their places; a force loads the ONS Postcode Directory instead.
+	$(BIN)/lantern demo-gazetteer --feeds $(DEMO_DIR) --out $(DEMO_GAZETTEER) --seed $(DEMO_SEED)
+	$(BIN)/lantern gazetteer load $(DEMO_GAZETTEER)
 	$(BIN)/lantern demo-documents --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
 	# Case papers arrive as a manifest: linked first, indexed with their records by the load.
 	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
@@ -79,7 +84,7 @@ demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern users demo
 	$(BIN)/lantern serve
 
-# htmx, cytoscape, cytoscape-fcose (with its layout-base/cose-base), vis-timeline and Swagger UI are
+# htmx, cytoscape, cytoscape-fcose (with its layout-base/cose-base), vis-timeline, Leaflet and Swagger UI are
 # vendored (committed) from the npm packages pinned in package.json; rerun to update. Swagger UI
 # serves /api/docs from the portal itself (no CDN).
 vendor:
@@ -98,6 +103,9 @@ vendor:
 	cp node_modules/moment/LICENSE portal/static/vendor/moment.LICENSE
 	cp node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css portal/static/vendor/vis-timeline-graph2d.min.css
 	cp node_modules/vis-timeline/LICENSE.md portal/static/vendor/vis-timeline.LICENSE.md
+	mkdir -p portal/static/vendor/leaflet
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE portal/static/vendor/leaflet/
+	cp -r node_modules/leaflet/dist/images portal/static/vendor/leaflet/
 	mkdir -p portal/static/vendor/swagger-ui
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
 	   node_modules/swagger-ui-dist/LICENSE portal/static/vendor/swagger-ui/

@@ -375,3 +375,18 @@ def mentions_from_doc(stored: Sequence[Mapping[str, Any]]) -> dict[str, list[Ent
 def free_text_items(record: AnyRecord) -> list[tuple[str, str]]:
     """(field, text) pairs in a stable order: the unit of entity extraction."""
     return list(record.free_text().items())
+
+
+def add_places(doc: dict[str, Any], points: Mapping[str, tuple[float, float]]) -> dict[str, Any]:
+    """``doc`` with a point for each of its postcodes the gazetteer knows (``points``), and the
+    ones it does not know kept by name: a record is never dropped from the map silently."""
+    postcodes = doc.get(F.ENTITIES, {}).get("postcode", [])  # F.entity("POSTCODE") under F.ENTITIES
+    located = [pc for pc in postcodes if pc in points]
+    unlocated = [pc for pc in postcodes if pc not in points]
+    doc.pop(F.GEO_POINTS, None)
+    doc.pop(F.GEO_UNLOCATED, None)
+    if located:
+        doc[F.GEO_POINTS] = [{"lat": points[pc][0], "lon": points[pc][1]} for pc in located]
+    if unlocated:
+        doc[F.GEO_UNLOCATED] = unlocated
+    return doc

@@ -38,9 +38,9 @@ from opensearchpy import OpenSearch
 
 from indexer.attachments import AttachmentStage
 from indexer.bulk import bulk_index
-from indexer.documents import build_document, content_hash, mentions_from_doc, text_hash
+from indexer.documents import add_places, build_document, content_hash, mentions_from_doc, text_hash
 from indexer.manifest import LinkStore, with_links
-from lantern import indices
+from lantern import gazetteer, indices
 from lantern.profile import ForceProfile, active_profile
 from lantern.records import AnyRecord
 from lantern.settings import Settings
@@ -196,6 +196,7 @@ class BatchIndexer:
         self.extract_entities = extract_entities
         self.hooks = list(hooks)
         self.profile = profile or active_profile()
+        self._places_stamp: str | None = None
         self.skip_unchanged = skip_unchanged
         # Created on first use: a load without attachments never starts the Tika JVM.
         self._attachments = attachments
@@ -236,6 +237,12 @@ class BatchIndexer:
         each attached file too: a file replaced at the same path (or one that appears after
         it was missing) is a change, so its documents are derived again."""
         h = content_hash(record, self.profile)
+        # A record's places come from the gazetteer too: a gazetteer loaded (or reloaded) since
+        # the record was indexed is a change, so the next load gives it its points.
+        if self._places_stamp is None:
+            self._places_stamp = gazetteer.stamp(self.client, self.settings)
+        if self._places_stamp:
+            h = hashlib.sha256(f"{h}:{self._places_stamp}".encode()).hexdigest()
         if not record.attachments:
             return h
         files: list[Any] = []
@@ -369,6 +376,12 @@ class BatchIndexer:
             doc[F.CONTENT_HASH] = hashes[k]
             docs[doc[F.ID]] = doc
             where[doc[F.ID]] = k
+        # Places: one gazetteer lookup for the whole batch; postcodes it lacks stay on the record
+        # as unlocated (shown as such on the map), never a reason to reject the record.
+        postcodes = {pc for d in docs.values() for pc in d.get(F.ENTITIES, {}).get("postcode", [])}
+        places = gazetteer.points(self.client, self.settings, postcodes) if postcodes else {}
+        for d in docs.values():
+            add_places(d, places)
         # Attached documents: extracted (or cached) text, each its own search document carrying
         # a copy of its record's access fields. Derived for every written record, even one
         # without attachments: a record that lost its last attachment must lose that document

@@ -22,6 +22,8 @@ from lantern.settings import Settings, get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Lantern records portal")
 opensearch_app = typer.Typer(no_args_is_help=True, help="The embedded OpenSearch node(s)")
 app.add_typer(opensearch_app, name="opensearch")
+gazetteer_app = typer.Typer(no_args_is_help=True, help="Postcode coordinates for the map and near:")
+app.add_typer(gazetteer_app, name="gazetteer")
 console = Console(stderr=True)
 
 
@@ -145,6 +147,77 @@ def serving_app(settings: Settings | None = None) -> Any:
     client = make_client(settings, "ingest")
     install_ingest(app, settings, client, AuditLog(client, settings))
     return app
+
+
+@gazetteer_app.command("load")
+def gazetteer_load(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV: postcode, latitude, longitude"),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Rejected rows (NDJSON, with the reason)"),
+    allow_rejects: bool = typer.Option(False, "--allow-rejects", help="Exit 0 despite rejects"),
+    postcode_column: str | None = typer.Option(None, "--postcode-column", help="default: postcode/pcds/pcd"),
+    lat_column: str | None = typer.Option(None, "--lat-column", help="default: latitude/lat"),
+    lon_column: str | None = typer.Option(None, "--lon-column", help="default: longitude/long/lon"),
+) -> None:
+    """Load postcode coordinates (ONS Postcode Directory or any CSV); bad rows go to the rejects file.
+
+    Records get their points when they are (re)loaded: run `lantern index load` again after it.
+    """
+    from lantern import gazetteer
+    from lantern.search_client import make_client
+
+    settings = get_settings()
+    if rejects is None:
+        rejects = file.with_name(file.name + ".rejects.ndjson")
+    try:
+        summary = gazetteer.load_file(
+            make_client(settings, "ingest"),
+            settings,
+            file,
+            rejects=rejects,
+            postcode_column=postcode_column,
+            lat_column=lat_column,
+            lon_column=lon_column,
+        )
+    except gazetteer.GazetteerFileError as exc:
+        console.print(f"[red]error:[/red] {file}: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"read {summary.read}, loaded {summary.loaded}, rejected {summary.rejected}")
+    for code, n in sorted(summary.reasons.items()):
+        console.print(f"  rejected {n}: {code}")
+    for r in summary.samples[:5]:
+        console.print(f"  line {r.line}: {r.reason}")
+    if summary.rejected:
+        console.print(f"rejected rows (with the reason) are in {rejects}")
+        if not allow_rejects:
+            raise typer.Exit(1)
+
+
+@gazetteer_app.command("status")
+def gazetteer_status() -> None:
+    """How many postcodes the gazetteer holds."""
+    from lantern import gazetteer
+    from lantern.search_client import make_client
+
+    settings = get_settings()
+    console.print(
+        f"{gazetteer.count(make_client(settings, 'ingest'), settings)} postcode(s) in the gazetteer"
+    )
+
+
+@app.command("demo-gazetteer")
+def demo_gazetteer(
+    feeds: Path = typer.Option(..., "--feeds", help="Demo feed folder (from `lantern demo-data`)"),
+    out: Path = typer.Option(..., "--out", help="Gazetteer CSV to write"),
+    seed: int = typer.Option(42, "--seed"),
+) -> None:
+    """A SYNTHETIC gazetteer for the demo's synthetic postcodes (made-up coordinates; dev extra)."""
+    from demo.gazetteer import write_demo_gazetteer
+
+    written, held_back = write_demo_gazetteer(feeds, out, seed=seed)
+    console.print(
+        f"{written} synthetic postcode coordinates written to {out} (not real locations); "
+        f"{held_back} postcode(s) held back so the demo shows places the gazetteer does not know"
+    )
 
 
 def _register_optional_groups() -> None:

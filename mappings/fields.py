@@ -48,6 +48,13 @@ def text_sub(field: str) -> str:
     return f"{field}.text"
 
 
+# Where the record happened or who it involves lives: every postcode of the record
+# (``entities.postcode``) the gazetteer knows, as points (issue 14: the map, ``near:``).
+# Postcodes the gazetteer does not know are kept by name in GEO_UNLOCATED, so a record
+# missing from the map says why instead of vanishing.
+GEO_POINTS: Final = "geo_points"  # geo_point[]
+GEO_UNLOCATED: Final = "geo_unlocated"  # keyword[]: canonical postcodes not in the gazetteer
+
 UNIT: Final = "unit"  # owning unit (keyword)
 
 # --- status and classification -----------------------------------------------------

@@ -23,7 +23,8 @@ NAME = "records"
 # 2: folded names and phonetic key families (issue 11); 3: attached documents (F.DOCUMENT);
 # 4: reference normalizer, source_modified_at, not_recorded, content/NER hashes (issue 12)
 # 5: people.mention_id and people.nominal_id (person resolution, issue 10)
-VERSION = 5
+# 6: places from the gazetteer (F.GEO_POINTS, F.GEO_UNLOCATED; issue 14)
+VERSION = 6
 WRITE_ALIAS = True
 
 KEYWORD: dict[str, Any] = {"type": "keyword"}
@@ -122,6 +123,8 @@ def mappings() -> dict[str, Any]:
         F.STATION: {**KEYWORD, "fields": {"text": _english()}},  # F.text_sub()
         F.COURT: KEYWORD,
         F.BOROUGH: {**KEYWORD, "fields": {"text": _english()}},  # F.text_sub()
+        F.GEO_POINTS: {"type": "geo_point"},
+        F.GEO_UNLOCATED: {"type": "keyword", "normalizer": A.POSTCODE},
         F.UNIT: KEYWORD,
         F.STATUS: KEYWORD,
         F.OUTCOME: KEYWORD,

@@ -29,6 +29,7 @@ from search.parser import (
     Ident,
     Keyword,
     Name,
+    Near,
     Node,
     Not,
     Or,
@@ -506,8 +507,41 @@ def date_range(dr: DateRange) -> Query:
 # ------------------------------------------------------------------------- the tree
 
 
+def near(n: Near) -> Query:
+    """``near:``: a filter on the record's places within the radius of the postcode's point.
+
+    Without a point (no gazetteer lookup, or a postcode it lacks) the records at that postcode
+    itself, on the same canonical value an identifier search uses.
+    """
+    if n.point is None:
+        return {"term": {F.entity("POSTCODE"): n.postcode}}
+    lat, lon = n.point
+    return {"geo_distance": {"distance": f"{n.radius_m}m", F.GEO_POINTS: {"lat": lat, "lon": lon}}}
+
+
+def geo_box(top: float, left: float, bottom: float, right: float) -> Query:
+    """Records with a place inside a box (the map's viewport)."""
+    return {
+        "geo_bounding_box": {
+            F.GEO_POINTS: {
+                "top_left": {"lat": top, "lon": left},
+                "bottom_right": {"lat": bottom, "lon": right},
+            }
+        }
+    }
+
+
 def _is_filter(node: Node) -> bool:
-    return isinstance(node, Keyword | DateRange)
+    return isinstance(node, Keyword | DateRange | Near)
+
+
+def _filter(node: Node) -> Query:
+    if isinstance(node, Keyword):
+        return keyword(node)
+    if isinstance(node, Near):
+        return near(node)
+    assert isinstance(node, DateRange)
+    return date_range(node)
 
 
 def compile_node(node: Node) -> Query:
@@ -534,7 +568,7 @@ def _compile_and(items: Sequence[Node]) -> Query:
         if isinstance(item, Not):
             must_not.append(compile_node(item.item))
         elif _is_filter(item):
-            filters.append(keyword(item) if isinstance(item, Keyword) else date_range(item))  # type: ignore[arg-type]
+            filters.append(_filter(item))
         elif isinstance(item, Text):
             must.append(text_run(item.words, dob if dob is not None and not names else None))
         elif isinstance(item, Name):
@@ -818,4 +852,81 @@ def build_linked(
         "size": size,
         "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
         "_source": {"includes": [*RESULT_SOURCE, F.people(F.P_PERSON_KEY)]},
+    }
+
+
+# ----------------------------------------------------------------------------- the map
+
+MAP_MAX_CELLS = 400
+MAP_RECORDS_PER_CELL = 3
+MAP_SOURCE = [F.ID, F.TITLE, F.REFERENCE, F.RECORD_TYPE, F.RECORD_DATE]
+MAP_UNLOCATED_POSTCODES = 10
+
+
+@dataclass(frozen=True)
+class Box:
+    """A viewport in degrees (the map sends west, south, east, north)."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+def map_precision(zoom: int) -> int:
+    """geotile_grid precision for a map zoom: cells of about 64 px (a 256 px tile split 4 x 4)."""
+    return max(0, min(int(zoom) + 2, 20))
+
+
+def build_map(query: Query, *, zoom: int, box: Box | None = None) -> Query:
+    """Clusters of a result set's places (``geotile_grid`` over ``F.GEO_POINTS``), the newest few
+    records of each cell, the extent of all located records, and why the others are not on it.
+
+    The gateway adds the access filter to ``query``, so every cell, count and record is one the
+    user may read. A record with places in several cells counts once in each.
+    """
+    located: Query = {"exists": {"field": F.GEO_POINTS}}
+    grid: Query = {"field": F.GEO_POINTS, "precision": map_precision(zoom), "size": MAP_MAX_CELLS}
+    in_view: Query = located
+    if box is not None:
+        in_view = geo_box(box.north, box.west, box.south, box.east)
+        # Cells of this record's other places outside the viewport are not wanted either.
+        grid["bounds"] = {
+            "top_left": {"lat": box.north, "lon": box.west},
+            "bottom_right": {"lat": box.south, "lon": box.east},
+        }
+    return {
+        "query": query,
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {
+            "located": {"filter": located, "aggs": {"bounds": {"geo_bounds": {"field": F.GEO_POINTS}}}},
+            "in_view": {
+                "filter": in_view,
+                "aggs": {
+                    "cells": {
+                        "geotile_grid": grid,
+                        "aggs": {
+                            "centre": {"geo_centroid": {"field": F.GEO_POINTS}},
+                            "newest": {
+                                "top_hits": {
+                                    "size": MAP_RECORDS_PER_CELL,
+                                    "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}],
+                                    "_source": {"includes": MAP_SOURCE},
+                                }
+                            },
+                        },
+                    }
+                },
+            },
+            "unlocated": {
+                "filter": {
+                    "bool": {
+                        "filter": [{"exists": {"field": F.GEO_UNLOCATED}}],
+                        "must_not": [located],
+                    }
+                },
+                "aggs": {"postcodes": {"terms": {"field": F.GEO_UNLOCATED, "size": MAP_UNLOCATED_POSTCODES}}},
+            },
+        },
     }

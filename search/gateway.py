@@ -86,6 +86,11 @@ ALLOWED_AGGS = frozenset(
         "sum",
         "stats",
         "top_hits",
+        # The map (issue 14): grid cells, their centres and the extent of matching records'
+        # points. Each buckets or measures only documents the secured query matched.
+        "geotile_grid",
+        "geo_centroid",
+        "geo_bounds",
     }
 )
 _AGG_SIBLING_KEYS = frozenset({"aggs", "aggregations", "meta"})

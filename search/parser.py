@@ -8,6 +8,7 @@ What a user may type::
     type:custody vrm:AB12CDE station:"Brixton" from:2023-01 to:2023-06
     AB12 CDE, 07700 900123, SE1 7PB, 2001/0123456F   identifiers, in any accepted spelling
     12/03/1985, 1985-03-12, 12.3.85, 12 March 1985    dates of birth (``~2`` for +/- 2 years)
+    near:SE1 7PB 500m               records with a place within 500 m of a postcode (m, km, mi)
 
 Principles: the parser never raises on user input. Anything it cannot make sense of
 degrades to a plain words search, and the user is told (``ParsedQuery.notices``). User
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -89,6 +90,21 @@ class DateRange:
 
 
 @dataclass(frozen=True)
+class Near:
+    """``near:POSTCODE RADIUS``: records with a place within ``radius_m`` of the postcode.
+
+    ``point`` is the postcode's (lat, lon) from the gazetteer, filled by :func:`parse` when it
+    is given a place lookup; without one (or for a postcode the gazetteer lacks) the builders
+    fall back to records at that postcode itself, and the notices say so.
+    """
+
+    postcode: str  # canonical
+    radius_m: int
+    text: str = ""  # as typed
+    point: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple[Node, ...]
 
@@ -103,7 +119,7 @@ class Not:
     item: Node
 
 
-Leaf = Text | Phrase | Ident | Dob | Name | Keyword | DateRange
+Leaf = Text | Phrase | Ident | Dob | Name | Keyword | DateRange | Near
 Node = Leaf | And | Or | Not
 
 
@@ -177,11 +193,17 @@ FIELD_ALIASES: dict[str, str] = {
     "to": "to",
     "before": "to",
     "until": "to",
+    "near": "near",
+    "within": "near",
 }
 FIELD_HELP = (
     "type, vrm, phone, postcode, pnc, cro, nino, imei, email, station, borough, court, status, "
-    "offence, grading, dob, name, ref, from, to"
+    "offence, grading, dob, name, ref, from, to, near"
 )
+DEFAULT_NEAR_METRES = 500
+MAX_NEAR_METRES = 50_000
+_RADIUS = re.compile(r"(\d+(?:\.\d+)?)\s*(m|km|mi|miles?|metres?|meters?)?", re.IGNORECASE)
+_UNIT_METRES = {"m": 1.0, "km": 1000.0, "mi": 1609.344, "mile": 1609.344, "miles": 1609.344}
 IDENT_FIELDS: dict[str, str] = {
     "vrm": "VRM",
     "phone": "PHONE",
@@ -353,6 +375,27 @@ def _extend_identifier(s: str, label: str, value: str, end: int) -> tuple[str, i
     return value, end
 
 
+def _near_value(s: str, value: str, end: int) -> tuple[str, int]:
+    """``near:SE1 7PB 500m``: the postcode may run over two words, then an optional radius."""
+    if _canonicalise("POSTCODE", value) is None:
+        value, end = _extend_identifier(s, "POSTCODE", value, end)
+    k = end
+    while k < len(s) and s[k] == " ":
+        k += 1
+    e = _read_word(s, k)
+    if e > k and _RADIUS.fullmatch(s[k:e]):
+        return f"{value} {s[k:e]}", e
+    return value, end
+
+
+def _radius_metres(text: str) -> float | None:
+    m = _RADIUS.fullmatch(text.strip())
+    if not m:
+        return None
+    unit = (m.group(2) or "m").lower()
+    return float(m.group(1)) * _UNIT_METRES.get(unit, 1.0)  # metre(s)/meter(s): 1.0
+
+
 def _read_quoted(s: str, i: int) -> int | None:
     """Index of the closing quote for the quote at ``i``, or None."""
     for j in range(i + 1, len(s)):
@@ -453,7 +496,9 @@ def _lex(s: str, notes: _Notes) -> list[_Tok]:
                     if s[k:e] not in _OPERATORS:
                         value, end = s[k:e], e
             label = IDENT_FIELDS.get(FIELD_ALIASES[m.group(1).lower()])
-            if label and value and _canonicalise(label, value) is None:
+            if FIELD_ALIASES[m.group(1).lower()] == "near" and value:
+                value, end = _near_value(s, value, end)
+            elif label and value and _canonicalise(label, value) is None:
                 # ``vrm:ab12 cde``, ``phone:07700 900 123``: the value may run over a few words.
                 value, end = _extend_identifier(s, label, value, end)
             toks.append(
@@ -668,6 +713,8 @@ def _field_leaf(tok: _Tok, dob_years: int, today: date, notes: _Notes) -> Leaf |
             )
             return None
         return born
+    if name == "near":
+        return _near_leaf(value, tok.text, notes)
     if name == "name":
         return Name(value)
     if name == "ref":
@@ -685,6 +732,28 @@ def _field_leaf(tok: _Tok, dob_years: int, today: date, notes: _Notes) -> Leaf |
     if name == "status":
         return Keyword("status", "_".join(value.lower().split()))
     return Keyword(name, value)
+
+
+def _near_leaf(value: str, typed: str, notes: _Notes) -> Near | None:
+    words = value.split()
+    radius: float | None = None
+    if len(words) > 1 and _RADIUS.fullmatch(words[-1]) and _canonicalise("POSTCODE", " ".join(words)) is None:
+        radius = _radius_metres(words[-1])
+        words = words[:-1]
+    postcode = _canonicalise("POSTCODE", " ".join(words))
+    if postcode is None:
+        notes.add(
+            f"'{' '.join(words)}' is not a postcode Lantern knows how to read (try near:SE1 7PB 500m); "
+            "near: was ignored."
+        )
+        return None
+    metres = DEFAULT_NEAR_METRES if radius is None else radius
+    if metres > MAX_NEAR_METRES:
+        notes.add(
+            f"near: searches at most {MAX_NEAR_METRES // 1000} km from a postcode; the radius was reduced."
+        )
+        metres = MAX_NEAR_METRES
+    return Near(postcode, max(1, round(metres)), typed)
 
 
 # --------------------------------------------------------------------------- grammar
@@ -848,8 +917,34 @@ def _degrade(toks: list[_Tok], dob_years: int, today: date, notes: _Notes) -> No
     return _and(items)
 
 
-def parse(raw: str | None, *, dob_years: int = 0, today: date | None = None) -> ParsedQuery:
-    """Parse a search-box query. Never raises on user input."""
+PlaceLookup = Callable[[str], "tuple[float, float] | None"]
+
+
+def _resolve_near(node: Node, places: PlaceLookup, notes: _Notes) -> Node:
+    if isinstance(node, And | Or):
+        return type(node)(tuple(_resolve_near(i, places, notes) for i in node.items))
+    if isinstance(node, Not):
+        return Not(_resolve_near(node.item, places, notes))
+    if isinstance(node, Near) and node.point is None:
+        point = places(node.postcode)
+        if point is None:
+            notes.add(
+                f"{node.postcode} is not in the gazetteer, so near: could not measure distances from it; "
+                f"records at {node.postcode} itself were searched instead."
+            )
+            return node
+        return replace(node, point=point)
+    return node
+
+
+def parse(
+    raw: str | None, *, dob_years: int = 0, today: date | None = None, places: PlaceLookup | None = None
+) -> ParsedQuery:
+    """Parse a search-box query. Never raises on user input.
+
+    ``places`` (postcode -> (lat, lon) or None, e.g. the gazetteer) resolves ``near:``; the
+    parser does no I/O of its own.
+    """
     text = (raw or "").replace("\x00", " ")
     today = today or date.today()
     dob_years = max(0, min(int(dob_years or 0), MAX_DOB_YEARS))
@@ -878,6 +973,8 @@ def parse(raw: str | None, *, dob_years: int = 0, today: date | None = None) -> 
         notes.add("The query could not be fully understood; all its terms were searched for instead.")
         root = _degrade(toks, dob_years, today, notes)
         degraded = True
+    if root is not None and places is not None:
+        root = _resolve_near(root, places, notes)
     if root is not None:
         for leaf in _leaves(root, positive_only=True):
             if isinstance(leaf, DateRange) and leaf.text:

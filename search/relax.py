@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from search.parser import And, DateRange, Dob, Ident, Keyword, Name, Node, ParsedQuery, Phrase, Text
+from search.parser import And, DateRange, Dob, Ident, Keyword, Name, Near, Node, ParsedQuery, Phrase, Text
 
 MAX_RELAXATIONS = 8
 
@@ -32,6 +32,8 @@ def part_text(node: Node) -> str:
         return f"name:{node.text}"
     if isinstance(node, Keyword):
         return f"{node.field}:{node.value}"
+    if isinstance(node, Near):
+        return node.text or f"near:{node.postcode} {node.radius_m}m"
     if isinstance(node, DateRange):
         if node.text:
             return node.text

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from search import builders as B
 from search.builders import FACETS_BY_KEY, MAX_PAGE_SIZE, PAGE_SIZE, SORTS, Sort
-from search.parser import MAX_DOB_YEARS, parse
+from search.parser import MAX_DOB_YEARS, PlaceLookup, parse
 
 MAX_VALUES_PER_FACET = 20
 
@@ -127,9 +127,14 @@ def search_href(state: SearchState) -> str:
     return state.href("/search")
 
 
-def base_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
-    """What the search page matches for ``state`` (query and facet filters; no access filter)."""
-    parsed = parse(state.q, dob_years=state.dob_years, today=today)
+def base_query(
+    state: SearchState, today: date | None = None, places: PlaceLookup | None = None
+) -> dict[str, Any]:
+    """What the search page matches for ``state`` (query and facet filters; no access filter).
+
+    ``places`` resolves ``near:`` (see :func:`search.places.place_lookup`).
+    """
+    parsed = parse(state.q, dob_years=state.dob_years, today=today, places=places)
     query = B.build_query(parsed)
     filters = [B.facet_filter(B.FACETS_BY_KEY[k], list(v)) for k, v in state.facets if k in B.FACETS_BY_KEY]
     if filters:

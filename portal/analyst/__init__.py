@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI) -> None:
     """Include the analyst routes (called by ``create_app``)."""
-    from portal.routes import batch, chart, export, notifications, saved, timeline
+    from portal.routes import batch, chart, export, map, notifications, saved, timeline
 
     app.include_router(saved.router)
     app.include_router(notifications.router)
@@ -24,4 +24,6 @@ def install(app: FastAPI) -> None:
     app.include_router(chart.api)
     app.include_router(timeline.router)
     app.include_router(timeline.api)
+    app.include_router(map.router)
+    app.include_router(map.api)
     app.state.analyst_tools = True  # full pages carry the notifications badge

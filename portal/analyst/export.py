@@ -23,7 +23,8 @@ from mappings import fields as F
 from portal.present import TYPE_LABELS, humanise
 from search import builders as B
 from search.gateway import Scan, SecuredRecords
-from search.parser import parse
+from search.parser import PlaceLookup, parse
+from search.places import place_lookup
 from search.urlstate import SearchState, base_query
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -133,9 +134,9 @@ def sort_for(state: SearchState) -> list[Any]:
     return B._sort(state.sort, bool(state.q.strip()))  # the search page's own order
 
 
-def export_query(state: SearchState, today: date | None) -> dict[str, Any]:
+def export_query(state: SearchState, today: date | None, places: PlaceLookup | None = None) -> dict[str, Any]:
     """The search page's query (with its facet selections as filters), scored like it."""
-    query = base_query(state, today)
+    query = base_query(state, today, places)
     if state.sort == "relevance" and not parse(state.q).empty:
         query = B.with_recency(query)
     return query
@@ -190,7 +191,7 @@ def open_export(
     """The export of ``state``'s results as ``user`` (call ``chunks()`` to stream, or ``close()``)."""
     cap = max(1, min(limit or settings.export_max_rows, settings.export_max_rows))
     scan = SecuredRecords(client, settings, user).scan(
-        export_query(state, today),
+        export_query(state, today, place_lookup(client, settings)),
         sort=sort_for(state),
         source=SOURCE,
         limit=cap,

@@ -23,6 +23,7 @@ from portal.routes.records import INTEL_RESTRICTED_FIELDS
 from portal.routes.search import audit_details, search_request
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.ratelimit import enforce
+from search.places import place_lookup
 from search.urlstate import from_params
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -246,7 +247,9 @@ def api_search(
     ``offence``, ``status``, ``grading``, ``e_person``, ``e_vrm``... (repeat a parameter to OR values)."""
     enforce(request, "search", user)
     state = from_params(request.query_params.multi_items())
-    req = search_request(state, today_utc())
+    req = search_request(
+        state, today_utc(), place_lookup(request.app.state.client, request.app.state.settings)
+    )
     outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
     audit.record(request, "api.search", details=audit_details(state, outcome))
     return SearchOut(

@@ -23,6 +23,7 @@ from mappings import fields as F
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.gateway import SecuredRecords
+from search.places import place_lookup
 from search.urlstate import SearchState, base_query, describe, search_href, state_from_params
 
 router = APIRouter(include_in_schema=False)
@@ -43,10 +44,11 @@ def new_counts(request: Request, user: Principal, items: list[SavedQuery]) -> di
         return {}
     today = today_utc()
     bodies = []
+    places = place_lookup(request.app.state.client, request.app.state.settings)
     for sq in items:
         query = {
             "bool": {
-                "must": [base_query(sq.state, today)],
+                "must": [base_query(sq.state, today, places)],
                 "filter": [{"range": {F.INDEXED_AT: {"gt": iso(sq.since)}}}],
             }
         }

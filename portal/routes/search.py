@@ -18,7 +18,8 @@ from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
 from portal.security.ratelimit import enforce
 from search import builders as B
-from search.parser import parse
+from search.parser import PlaceLookup, parse
+from search.places import place_lookup
 from search.urlstate import SearchState, from_params
 
 router = APIRouter(include_in_schema=False)
@@ -30,6 +31,7 @@ SEARCH_TIPS = (
     ("Identifiers", "PNC 2001/0123456F, CRO 123456/98K, QQ123456C"),
     ("Combine", "smith AND (knife OR blade) NOT type:intel"),
     ("Filters", "type:custody station:brixton from:2024-01 to:2024-06 vrm:AB12CDE"),
+    ("Places", "burglary near:SE1 7PB 500m (then Map these results)"),
 )
 
 
@@ -47,8 +49,10 @@ def history_header(request: Request) -> str:
     return "HX-Replace-Url" if request.headers.get("hx-trigger") == "q" else "HX-Push-Url"
 
 
-def search_request(state: SearchState, today: Any = None) -> B.SearchRequest:
-    parsed = parse(state.q, dob_years=state.dob_years, today=today)
+def search_request(
+    state: SearchState, today: Any = None, places: PlaceLookup | None = None
+) -> B.SearchRequest:
+    parsed = parse(state.q, dob_years=state.dob_years, today=today, places=places)
     return B.SearchRequest(
         parsed=parsed, facets=state.facet_map, sort=state.sort, page=state.page, size=state.size
     )
@@ -122,7 +126,9 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         return response
     require_purpose(request, user)
     enforce(request, "search", user)
-    req = search_request(state, today_utc())
+    req = search_request(
+        state, today_utc(), place_lookup(request.app.state.client, request.app.state.settings)
+    )
     outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
     persons = person_cards_for(request, user, req)
     details = audit_details(state, outcome)

@@ -73,6 +73,9 @@ AUDITED_GET_PREFIXES = (
     "/audit",
     "/persons",
     "/purpose",
+    "/chart",
+    "/timeline",
+    "/map",
 )
 MAX_FORM_BYTES = 5 * 1024 * 1024
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})

@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.opensearch.analysis.common.CommonAnalysisPlugin;
+import org.opensearch.geo.GeoModulePlugin;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
@@ -48,7 +49,8 @@ public final class LanternNode {
             ReindexPlugin.class,
             PainlessPlugin.class,
             MustachePlugin.class,
-            ParentJoinPlugin.class);
+            ParentJoinPlugin.class,
+            GeoModulePlugin.class);
 
     private LanternNode() {}
 
