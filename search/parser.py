@@ -714,7 +714,7 @@ def _field_leaf(tok: _Tok, dob_years: int, today: date, notes: _Notes) -> Leaf |
             return None
         return born
     if name == "near":
-        return _near_leaf(value, tok.text, notes)
+        return _near_leaf(value, tok.text.lstrip("+-"), notes)
     if name == "name":
         return Name(value)
     if name == "ref":
