@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ from alerts.percolation import AlertHook, Directory, forget_synced
 from entity_extraction import canonicalise
 from entity_extraction.identifiers import pnc_check_letter
 from indexer.pipeline import index_records
+from lantern import gazetteer
 from lantern.clock import today_utc
 from lantern.indices import forget_ensured
 from lantern.principal import Principal
@@ -48,6 +50,7 @@ from portal.routes.search import search_request
 from search import builders as B
 from search.access import can_read
 from search.gateway import SecuredRecords
+from search.places import place_lookup
 from search.urlstate import from_params
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client, post_export
 
@@ -312,6 +315,18 @@ def unseen_record() -> dict[str, Any]:
     )
 
 
+SHARED_POINT = (51.4850, -0.0950)
+
+
+def places(secrets: Mapping[str, Secrets]) -> dict[str, tuple[float, float]]:
+    """The gazetteer of the matrix: the shared postcode, each secret postcode ~1 km further north
+    than the last (so each secret place is its own map cell and its own near: target)."""
+    out = {SHARED_POSTCODE: SHARED_POINT, "E20 7QX": (51.5400, -0.0100)}
+    for n, s in enumerate(secrets.values()):
+        out[s.postcode] = (round(51.4950 + 0.0100 * n, 4), -0.0950)
+    return out
+
+
 def principal(username: str) -> Principal:
     roles, units, clearances = USERS[username]
     return Principal(username, username, frozenset(roles), frozenset(units), frozenset(clearances))
@@ -351,7 +366,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
+def world(
+    settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     lsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}leak-"})
     for name, (roles, units, clearances) in USERS.items():
         create_user(
@@ -370,6 +387,14 @@ def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
 
     app = create_app(lsettings)
     secrets = {key: _secrets(n, key) for n, key in enumerate(RESTRICTED)}
+    # The map (issue 14): every postcode of the matrix has a point; each secret one its own.
+    gazetteer_csv = tmp_path_factory.mktemp("leak-gazetteer") / "gazetteer.csv"
+    gazetteer_csv.write_text(
+        "postcode,latitude,longitude\n"
+        + "".join(f"{pc},{lat},{lon}\n" for pc, (lat, lon) in places(secrets).items()),
+        encoding="utf-8",
+    )
+    assert gazetteer.load_file(client, lsettings, gazetteer_csv).rejected == 0
     first = [parse_record(r) for r in unrestricted_records()]
     result = index_records(first, lsettings, client, extract_entities=True, refresh=True)
     assert result.ok, result.problems
@@ -1004,3 +1029,74 @@ def test_shared_saved_chart_shows_each_viewer_only_what_they_may_read(world: Wor
         f"/chart/saved/{chart_id}/delete", data={"csrf_token": csrf_from(listing.text)}
     )
     assert deleted.status_code == 403
+
+
+# ------------------------------------------------------------------ the map and near: (issue 14)
+
+
+def _tile(lat: float, lon: float, precision: int) -> str:
+    """The geotile key of a point (the oracle for the engine's geotile_grid)."""
+    n = 2**precision
+    x = min(n - 1, int((lon + 180.0) / 360.0 * n))
+    rad = math.radians(lat)
+    y = min(n - 1, int((1.0 - math.log(math.tan(rad) + 1.0 / math.cos(rad)) / math.pi) / 2.0 * n))
+    return f"{precision}/{x}/{y}"
+
+
+@users
+def test_map_cells_counts_and_records_only_from_readable_records(world: World, user: str) -> None:
+    """Every cell, count, extent and record on the map comes from records the user may read: the
+    cells are exactly the tiles of readable records' places, each counting exactly those records."""
+    zoom = 16
+    readable = expected_search(world, user, TOKEN)
+    points = places(world.secrets)
+    expected: dict[str, set[str]] = {}
+    for rid in readable:
+        for pc in (world.docs[rid].get("entities") or {}).get("postcode") or []:
+            lat, lon = points[pc]
+            expected.setdefault(_tile(lat, lon, B.map_precision(zoom)), set()).add(rid)
+    res = world.web[user].get("/api/map", params={"q": TOKEN, "z": zoom})
+    assert res.status_code == 200, res.text[:300]
+    assert_clean(res.text, world.hidden(user), f"/api/map as {user}", echoed=TOKEN)
+    body = res.json()
+    assert body["total"] == body["located"] == len(readable)
+    assert {c["key"]: c["count"] for c in body["cells"]} == {k: len(v) for k, v in expected.items()}
+    for c in body["cells"]:
+        assert {r["id"] for r in c["records"]} <= expected[c["key"]]
+    lats = [points[pc][0] for rid in readable for pc in world.docs[rid]["entities"]["postcode"]]
+    assert body["bounds"]["north"] == pytest.approx(max(lats), abs=1e-4)
+    page = world.web[user].get("/map", params={"q": TOKEN})
+    assert page.status_code == 200
+    assert_clean(page.text, world.hidden(user), f"/map as {user}", echoed=TOKEN)
+    assert record_links(page.text) <= readable
+    events = audit_events(world, "map.view", user)
+    assert events and set(events[0]["details"]["record_ids"]) <= readable
+    assert events[0]["details"]["result_count"] == len(readable)
+
+
+@users
+def test_near_finds_only_readable_records_near_a_secret_place(world: World, user: str) -> None:
+    """near: a restricted record's own postcode finds it only for its readers; from the shared
+    place, exactly the readable records within the radius (search page, API, map, export)."""
+    lookup = place_lookup(world.client, world.settings)
+    for q in [f"near:{s.postcode} 50m" for s in world.secrets.values()] + [f"near:{SHARED_POSTCODE} 2km"]:
+        req = search_request(from_params([("q", q)]), today_utc(), lookup)
+        expected = world.readable(user, sorted(world.raw_ids(B.build_search(req)["query"])))
+        res = world.web[user].get("/api/search", params={"q": q, "size": 100})
+        assert res.status_code == 200, res.text[:300]
+        assert {r["id"] for r in res.json()["results"]} == expected, q
+        assert_clean(res.text, world.hidden(user), f"/api/search {q} as {user}", echoed=q)
+        html = world.web[user].get("/search", params={"q": q})
+        assert_clean(html.text, world.hidden(user), f"/search {q} as {user}", echoed=q)
+        body = world.web[user].get("/api/map", params={"q": q, "z": 16}).json()
+        assert body["total"] == len(expected), q
+        assert_clean(str(body), world.hidden(user), f"/api/map {q} as {user}", echoed=q)
+    # The secret places themselves: each found by its readers only.
+    for s in world.secrets.values():
+        got = {
+            r["id"]
+            for r in world.web[user]
+            .get("/api/search", params={"q": f"near:{s.postcode} 50m"})
+            .json()["results"]
+        }
+        assert got == ({s.id} & world.readable(user))
