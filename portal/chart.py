@@ -30,6 +30,7 @@ from xml.sax.saxutils import quoteattr
 
 import networkx as nx
 
+from lantern.errors import SearchUnavailable
 from mappings import fields as F
 from search.gateway import SecuredRecords
 
@@ -411,6 +412,15 @@ def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS) -> Query:
     return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(size)}
 
 
+def build_probe(refs: Sequence[NodeRef], targets: Sequence[NodeRef]) -> Query:
+    """A last layer: only which of ``targets`` are neighbours of any of ``refs`` (the other
+    side's nodes), not every neighbour: the widest layer of a search is never listed."""
+    include: dict[str, list[str]] = {}
+    for t in targets:
+        include.setdefault(t.kind, []).append(t.value)
+    return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(len(targets) + 1, include=include)}
+
+
 def build_trace(ref: NodeRef, candidates: Sequence[NodeRef]) -> Query:
     """Which of ``candidates`` share a readable record with ``ref`` (and on how many)."""
     include: dict[str, list[str]] = {}
@@ -608,8 +618,48 @@ def _expand_record(
     return g
 
 
+def build_describe(ref: NodeRef) -> Query:
+    """How many readable records mention one (non-record) node, and one of them for its label."""
+    body: Query = {"query": node_query(ref), "size": 1, "track_total_hits": True}
+    if ref.kind == PERSON:
+        body["_source"] = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD]}
+    else:
+        body["_source"] = False
+    return body
+
+
+def _described(g: Graph, ref: NodeRef, res: Mapping[str, Any]) -> None:
+    total = int(res["hits"]["total"]["value"])
+    if total == 0:
+        # Not echoed by value: a shared chart's seed may be what the viewer may not see.
+        g.notes.append("A starting node is not in any record you may read; it is left out.")
+        return
+    label, detail = "", ""
+    if ref.kind == PERSON:
+        for p in (res["hits"]["hits"][0].get("_source") or {}).get(F.PEOPLE) or []:
+            if ref.value in (p.get(F.P_PERSON_KEY) or []):
+                label, detail = _person_label(p)
+                break
+    g.add_node(make_node(ref, label, total, detail))
+
+
 def describe(records: SecuredRecords, refs: Sequence[NodeRef], *, today: date | None = None) -> Graph:
     """Seed nodes with their labels and record counts (a node nobody may read about is dropped)."""
+    return describe_with(records, refs, (), today=today)[0]
+
+
+def describe_with(
+    records: SecuredRecords, refs: Sequence[NodeRef], extra: Sequence[Query], *, today: date | None = None
+) -> tuple[Graph, list[dict[str, Any]]]:
+    """:func:`describe` in one multi-search for every non-record node (a round trip per node
+    cost a path search several hundred milliseconds); the ``extra`` bodies ride in the same
+    multi-search and their answers come back beside the graph."""
+    others = [r for r in refs if r.kind != RECORD]
+    answers = list(records.msearch([*(build_describe(r) for r in others), *extra], today=today))
+    for res in answers[: len(others)]:
+        if "error" in res:
+            raise SearchUnavailable("the search service could not describe a chart node")
+    by_ref = dict(zip(others, answers, strict=False))
     g = Graph()
     for ref in refs:
         if ref.kind == RECORD:
@@ -617,26 +667,9 @@ def describe(records: SecuredRecords, refs: Sequence[NodeRef], *, today: date | 
             for n in sub.nodes.values():
                 if n.kind == RECORD:
                     g.add_node(n)
-            continue
-        body: Query = {"query": node_query(ref), "size": 1, "track_total_hits": True}
-        if ref.kind == PERSON:
-            body["_source"] = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD]}
         else:
-            body["_source"] = False
-        res = records.search(body, today=today)
-        total = int(res["hits"]["total"]["value"])
-        if total == 0:
-            # Not echoed by value: a shared chart's seed may be what the viewer may not see.
-            g.notes.append("A starting node is not in any record you may read; it is left out.")
-            continue
-        label, detail = "", ""
-        if ref.kind == PERSON:
-            for p in (res["hits"]["hits"][0].get("_source") or {}).get(F.PEOPLE) or []:
-                if ref.value in (p.get(F.P_PERSON_KEY) or []):
-                    label, detail = _person_label(p)
-                    break
-        g.add_node(make_node(ref, label, total, detail))
-    return g
+            _described(g, ref, by_ref[ref])
+    return g, answers[len(others) :]
 
 
 # --------------------------------------------------------------------------- paths
@@ -674,6 +707,11 @@ def shortest_paths(
     A hop joins two persons/identifiers that appear on one record. Layers grow from the
     smaller side; when they meet, each meeting node is traced back to both ends through
     the previous layers, and networkx picks the shortest paths in the traced subgraph.
+
+    Round trips (each one an engine query or one multi-search): one per layer, where the last
+    layer allowed is only a probe for the other side's nodes (an ``include``-restricted
+    aggregation, so the widest layer is never listed in full); one per traced depth for all
+    meeting nodes and both sides together; one for the labels and the records of every hop.
     """
     if a.kind == RECORD or b.kind == RECORD:
         raise ChartError("paths run between persons, vehicles, phones and addresses")
@@ -685,12 +723,19 @@ def shortest_paths(
     hops_done = 0
     while not meet and hops_done < max_hops:
         side = "a" if len(layers["a"][-1]) <= len(layers["b"][-1]) else "b"
+        other = "b" if side == "a" else "a"
         frontier = layers[side][-1]
         if not frontier:
             break
-        res = records.search(build_layer(sorted(frontier), layer_terms), today=today)
+        last = hops_done == max_hops - 1
+        body = (
+            build_probe(sorted(frontier), sorted(seen[other]))
+            if last
+            else build_layer(sorted(frontier), layer_terms)
+        )
+        res = records.search(body, today=today)
         found = _neighbours(res.get("aggregations") or {})
-        if _cut(res.get("aggregations") or {}, layer_terms):
+        if not last and _cut(res.get("aggregations") or {}, layer_terms):
             complete = False
         depth = len(layers[side])
         new = {n for n in found if n not in seen[side]}
@@ -698,7 +743,6 @@ def shortest_paths(
             seen[side][n] = depth
         layers[side].append(new)
         hops_done += 1
-        other = "b" if side == "a" else "a"
         meet = new & set(seen[other])
     g = Graph()
     hops: list[Hop] = []
@@ -707,21 +751,19 @@ def shortest_paths(
     sub: nx.Graph = nx.Graph()
     # Each meeting node gives at least one shortest path; tracing more than ``max_paths`` of
     # them (and more than ``max_paths`` parents per layer) only costs queries.
-    for m in sorted(meet)[:max_paths]:
-        for side in ("a", "b"):
-            _trace(records, m, seen[side][m], layers[side], sub, today, width=max_paths)
+    _trace_all(records, sorted(meet)[:max_paths], seen, layers, sub, today, width=max_paths)
     try:
         paths = [list(p) for p in nx.all_shortest_paths(sub, a, b)][:max_paths]
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         paths = []
     on_path = {(u, v) for p in paths for u, v in itertools.pairwise(p)}
     nodes_on = {n for p in paths for n in p}
-    labels = describe(records, sorted(nodes_on), today=today)
-    g.merge(labels)
     pairs = sorted(on_path)
-    for (u, v), res in zip(
-        pairs, records.msearch([build_hop(u, v) for u, v in pairs], today=today), strict=True
-    ):
+    labels, hop_answers = describe_with(
+        records, sorted(nodes_on), [build_hop(u, v) for u, v in pairs], today=today
+    )
+    g.merge(labels)
+    for (u, v), res in zip(pairs, hop_answers, strict=True):
         if "error" in res:
             continue
         recs = []
@@ -744,34 +786,41 @@ def _cut(aggs: Mapping[str, Any], size: int) -> bool:
     return len(keys.get("buckets", [])) >= size
 
 
-def _trace(
+def _trace_all(
     records: SecuredRecords,
-    node: NodeRef,
-    depth: int,
-    layers: Sequence[set[NodeRef]],
+    meet: Sequence[NodeRef],
+    seen: Mapping[str, Mapping[NodeRef, int]],
+    layers: Mapping[str, Sequence[set[NodeRef]]],
     sub: nx.Graph,
     today: date | None,
     width: int = 3,
 ) -> None:
-    """Add edges from ``node`` back to layer 0 (up to ``width`` parents per layer, one
-    multi-search per layer)."""
-    current = {node}
-    for d in range(depth, 0, -1):
-        prev = sorted(layers[d - 1])
-        nxt: set[NodeRef] = set()
-        todo = sorted(current)
-        for c, res in zip(
-            todo, records.msearch([build_trace(c, prev) for c in todo], today=today), strict=True
-        ):
+    """Add edges from each meeting node back to both ends, keeping up to ``width`` parents per
+    node and layer: one multi-search per depth for every meeting node and both sides at once
+    (tracing them one at a time was a round trip per node, side and layer)."""
+    # (side, depth of the nodes) -> nodes still to trace back from there.
+    work: dict[tuple[str, int], set[NodeRef]] = {}
+    for m in meet:
+        for side in ("a", "b"):
+            if seen[side][m] > 0:
+                work.setdefault((side, seen[side][m]), set()).add(m)
+    while work:
+        jobs = [(side, d, c) for (side, d), nodes in sorted(work.items()) for c in sorted(nodes)]
+        answers = records.msearch(
+            [build_trace(c, sorted(layers[side][d - 1])) for side, d, c in jobs], today=today
+        )
+        nxt: dict[tuple[str, int], set[NodeRef]] = {}
+        for (side, d, c), res in zip(jobs, answers, strict=True):
             if "error" in res:
                 continue
-            for other in _neighbours(res.get("aggregations") or {}):
-                if other in layers[d - 1]:
-                    sub.add_edge(c, other)
-                    nxt.add(other)
-        current = set(sorted(nxt)[:width])
-        if not current:
-            return
+            parents = sorted(
+                o for o in _neighbours(res.get("aggregations") or {}) if o in layers[side][d - 1]
+            )
+            for other in parents:
+                sub.add_edge(c, other)
+            if d - 1 > 0:
+                nxt.setdefault((side, d - 1), set()).update(parents[:width])
+        work = nxt
 
 
 # --------------------------------------------------------------------------- exports

@@ -90,6 +90,7 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("chart-saved", "analyst", "/chart/saved", None),
     ("timeline", "analyst", "/timeline?n=vrm:AB12CDE", None),
     ("export-quotas", "supervisor", "/export/quota", None),
+    ("map", "analyst", "/map?q=type%3Acrime", None),
     ("accessibility-statement", None, "/accessibility", None),
     ("accessibility-statement-signed-in", "analyst", "/accessibility", None),
 ]

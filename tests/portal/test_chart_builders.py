@@ -76,6 +76,17 @@ def test_trace_restricts_terms_to_the_candidates() -> None:
     assert aggs["person"]["aggs"]["people"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
 
 
+def test_probe_asks_only_for_the_other_sides_nodes() -> None:
+    body = C.build_probe(
+        [C.NodeRef("vrm", "X"), C.NodeRef("vrm", "Y")], [C.NodeRef("phone", "1"), C.NodeRef("phone", "2")]
+    )
+    assert body["query"] == C.nodes_query([C.NodeRef("vrm", "X"), C.NodeRef("vrm", "Y")])
+    assert body["size"] == 0
+    assert body["aggs"] == {
+        "phone": {"terms": {"field": "entities.phone", "size": 3, "min_doc_count": 1, "include": ["1", "2"]}}
+    }
+
+
 def test_every_chart_body_passes_the_gateway_allow_list() -> None:
     from lantern.principal import Principal
     from search.gateway import secure_body
@@ -89,6 +100,8 @@ def test_every_chart_body_passes_the_gateway_allow_list() -> None:
         C.build_kind_expansion(a, "phone", 5),
         C.build_layer([a, b]),
         C.build_trace(a, [b]),
+        C.build_probe([a], [b]),
+        C.build_describe(a),
         C.build_hop(a, b),
     ]
     for body in bodies:

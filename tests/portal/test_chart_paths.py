@@ -1,0 +1,90 @@
+"""Shortest paths on the real node agree with an oracle graph built from the indexed documents.
+
+The oracle: every document the analyst may read (``can_read``), each person (by each of its
+linking keys; officers are never nodes), vehicle, phone and postcode on it a node, every two of them on one
+record an edge; networkx gives the true distances. The chart's search must find paths of
+exactly that length (or none beyond the hop limit), and every path it returns must be a
+path of the oracle graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import networkx as nx
+import pytest
+from opensearchpy import OpenSearch
+
+from lantern.clock import today_utc
+from lantern.principal import Principal
+from lantern.records import AnyRecord
+from lantern.settings import Settings
+from portal import chart as C
+from search.access import can_read
+from search.gateway import SecuredRecords
+from tests.portal_fixtures import STANDARD_USERS
+
+_A = STANDARD_USERS["analyst"]
+ANALYST = Principal(
+    _A.username, _A.display_name, frozenset(_A.roles), frozenset(_A.units), frozenset(_A.clearances)
+)
+
+
+def _nodes(doc: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    # Every linking key of every person but officers: the chart's layers aggregate them all.
+    for p in doc.get("people") or []:
+        if p.get("role") != C.OFFICER_ROLE:
+            out.update(f"person:{k}" for k in p.get("person_key") or [])
+    for kind, label in C.ENTITY_KINDS.items():
+        out.update(f"{kind}:{v}" for v in (doc.get("entities") or {}).get(label.lower()) or [])
+    return out
+
+
+@pytest.fixture(scope="module")
+def oracle(settings: Settings, client: OpenSearch, indexed: list[AnyRecord]) -> nx.Graph:
+    user = ANALYST
+    res = client.search(index=settings.index_name("records"), body={"size": 5000, "query": {"match_all": {}}})
+    g: nx.Graph = nx.Graph()
+    for h in res["hits"]["hits"]:
+        doc = h["_source"]
+        if doc.get("document") or not can_read(user, doc, today_utc()):
+            continue
+        g.add_edges_from(itertools.combinations(sorted(_nodes(doc)), 2))
+    return g
+
+
+def test_paths_have_the_true_shortest_length(
+    settings: Settings, client: OpenSearch, oracle: nx.Graph
+) -> None:
+    records = SecuredRecords(client, settings, ANALYST)
+    rng = random.Random(14)
+    people = sorted(n for n in oracle if n.startswith("person:"))
+    checked = {1: 0, 2: 0, 3: 0, 4: 0, None: 0}
+    for a in rng.sample(people, 40):
+        lengths = nx.single_source_shortest_path_length(oracle, a, cutoff=5)
+        for want in (1, 2, 3, 4, None):
+            targets = sorted(n for n, d in lengths.items() if d == want and n.startswith("person:"))
+            if want is None:
+                targets = sorted(n for n in people if n not in lengths)
+            if not targets or checked[want] >= 4:
+                continue
+            b = rng.choice(targets)
+            result = C.shortest_paths(records, C.parse_node(a), C.parse_node(b), 4)
+            if want is None:
+                assert result.paths == [], (a, b)
+            else:
+                assert result.paths, (a, b, want)
+                for path in result.paths:
+                    assert len(path) - 1 == want, (a, b, path)
+                    assert path[0] == a and path[-1] == b
+                    assert all(oracle.has_edge(u, v) for u, v in itertools.pairwise(path)), path
+                # Every hop of every path is listed with the records that make it.
+                assert {frozenset((h.source, h.target)) for h in result.hops} == {
+                    frozenset(e) for p in result.paths for e in itertools.pairwise(p)
+                }
+                assert all(h.count >= 1 and h.records for h in result.hops)
+            checked[want] += 1
+    assert all(n >= 1 for n in checked.values()), checked
