@@ -1,6 +1,7 @@
 """Link chart speed: node expansion and shortest paths, server side, through the gateway.
 
     python scripts/bench_chart.py [--records 100000] [--runs 20] [--paths 10] [--prefix lantern-benchchart-]
+                                  [--compare REV] [--no-expand]
 
 Loads ``--records`` demo records (no entity extraction: the structured identifiers are
 enough for a chart) into ``<prefix>records`` if the index is smaller, plus three hub
@@ -11,6 +12,9 @@ every query, as in the portal):
   per hub and the JSON size of the answer;
 * paths: pairs of persons exactly 4 hops apart (found by walking layers out from a random
   person), ``shortest_paths(max_hops=4)`` p50/p95.
+
+``--compare REV`` also runs ``portal/chart.py`` as it was at git revision REV on the same
+pairs, interleaved pair by pair, and prints both and the p95 ratio.
 
 Targets: expansion p95 <= 300 ms, path p95 <= 1 s (2-core machine, 100k records). A script,
 not a test: it prints figures and the targets beside them, and exits 1 when one is missed.
@@ -293,25 +297,62 @@ def four_hops_apart(
     return None
 
 
-def bench_paths(records: SecuredRecords, n: int, seed: int) -> bool:
+def chart_at(rev: str) -> Any:
+    """``portal/chart.py`` as it was at git revision ``rev``, imported as its own module (for a
+    side-by-side run: the same pairs, the same node, interleaved)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(
+        ["git", "-C", str(root), "show", f"{rev}:portal/chart.py"], capture_output=True, text=True, check=True
+    ).stdout
+    path = Path(tempfile.mkdtemp(prefix="bench-chart-")) / "chart_before.py"
+    path.write_text(src, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("chart_before", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["chart_before"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_paths(records: SecuredRecords, n: int, seed: int, compare: str = "") -> bool:
     rng = random.Random(seed)
-    times: list[float] = []
-    lengths: list[int] = []
-    for _ in range(n):
-        pair = four_hops_apart(records, rng)
-        if pair is None:
-            continue
-        t0 = time.perf_counter()
-        result = C.shortest_paths(records, pair[0], pair[1], 4)
-        times.append((time.perf_counter() - t0) * 1000)
-        lengths.append(len(result.paths[0]) - 1 if result.paths else -1)
-    print(f"\nshortest paths, persons 4 hops apart ({len(times)} pairs; hops found: {sorted(lengths)})")
-    if not times:
+    pairs = [pair for pair in (four_hops_apart(records, rng) for _ in range(n)) if pair is not None]
+    impls: list[tuple[str, Any]] = [("this code", C)]
+    if compare:
+        impls.append((f"at {compare}", chart_at(compare)))
+    times: dict[str, list[float]] = {name: [] for name, _ in impls}
+    lengths: dict[str, list[int]] = {name: [] for name, _ in impls}
+    for i, (a, b) in enumerate(pairs):
+        # Interleaved, the order swapped every pair, so load on the machine hits both alike.
+        for name, impl in impls if i % 2 == 0 else impls[::-1]:
+            pa, pb = impl.NodeRef(a.kind, a.value), impl.NodeRef(b.kind, b.value)
+            t0 = time.perf_counter()
+            result = impl.shortest_paths(records, pa, pb, 4)
+            times[name].append((time.perf_counter() - t0) * 1000)
+            lengths[name].append(len(result.paths[0]) - 1 if result.paths else -1)
+    found = sorted(lengths["this code"])
+    print(f"\nshortest paths, persons 4 hops apart ({len(pairs)} pairs; hops found: {found})")
+    if not pairs:
         print("  no pair 4 hops apart found")
         return False
-    p95 = p(times, 95)
-    flag = "ok" if p95 <= PATH_TARGET_MS else "MISSED"
-    print(f"  p50 {p(times, 50):.0f} ms  p95 {p95:.0f} ms   target p95 <= {PATH_TARGET_MS:.0f} ms  {flag}")
+    p95 = p(times["this code"], 95)
+    for name, _ in impls:
+        t = times[name]
+        flag = ("ok" if p(t, 95) <= PATH_TARGET_MS else "MISSED") if name == "this code" else ""
+        print(
+            f"  {name:>16}: p50 {p(t, 50):6.0f} ms  p95 {p(t, 95):6.0f} ms   "
+            f"target p95 <= {PATH_TARGET_MS:.0f} ms  {flag}"
+        )
+    if compare:
+        before = times[f"at {compare}"]
+        print(f"  p95 ratio this/before: {p95 / p(before, 95):.2f}  (same pairs, interleaved)")
+        if lengths["this code"] != lengths[f"at {compare}"]:
+            print(f"  PATH LENGTHS DIFFER: {lengths['this code']} vs {lengths[f'at {compare}']}")
+            return False
     return p95 <= PATH_TARGET_MS
 
 
@@ -323,6 +364,12 @@ def main() -> int:
     ap.add_argument("--prefix", default="lantern-benchchart-")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--copy-from", default="", help="a records alias to copy documents from")
+    ap.add_argument(
+        "--compare",
+        default="",
+        help="also time portal/chart.py at this git revision on the same pairs, interleaved",
+    )
+    ap.add_argument("--no-expand", action="store_true", help="paths only")
     ap.add_argument(
         "--synthesise-from",
         type=int,
@@ -339,8 +386,8 @@ def main() -> int:
         total = ensure(settings, args.records)
     print(f"index {records_alias(settings)}: {total:,} records")
     records = SecuredRecords(make_client(settings, "serving"), settings, ANALYST)
-    ok = bench_expand(records, args.runs)
-    ok &= bench_paths(records, args.paths, args.seed)
+    ok = True if args.no_expand else bench_expand(records, args.runs)
+    ok &= bench_paths(records, args.paths, args.seed, args.compare)
     return 0 if ok else 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,7 +122,11 @@ def test_the_gateway_accepts_the_map_and_still_refuses_escapes() -> None:
     user = Principal("u", "U", frozenset({"officer"}), frozenset({"RESPONSE"}), frozenset())
     secured = secure_body(B.build_map({"match_all": {}}, zoom=10), user, date(2026, 1, 1))
     assert secured["query"]["bool"]["must"] == [{"match_all": {}}]
-    for bad in ({"all": {"global": {}}}, {"g": {"geotile_grid": {"field": F.GEO_POINTS, "script": "x"}}}):
+    escapes: list[dict[str, Any]] = [
+        {"all": {"global": {}}},
+        {"g": {"geotile_grid": {"field": F.GEO_POINTS, "script": "x"}}},
+    ]
+    for bad in escapes:
         with pytest.raises(UnsafeQuery):
             secure_body({"query": {"match_all": {}}, "aggs": bad}, user, date(2026, 1, 1))
 
