@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
 from xml.sax.saxutils import quoteattr
@@ -50,7 +50,9 @@ KIND_NAMES: Final = {
     "postcode": "Address (postcode)",
     RECORD: "Record",
     "more": "More",
+    "group": "Group",
 }
+GROUP: Final = "group"  # a named group of nodes (the analyst's, from a selection; never from records)
 # What a node can be expanded into.
 RELATIONS: Final = ("records", "persons", "vrm", "phone", "postcode")
 RELATION_NAMES: Final = {
@@ -135,6 +137,7 @@ class Node:
     count: int | None = None  # records behind it (for a "+N more" node: how many are hidden)
     detail: str = ""
     href: str = ""
+    parent: str = ""  # the id of the group node it is in (see :func:`apply_groups`)
 
 
 @dataclass
@@ -206,6 +209,7 @@ class Graph:
                     "count": n.count,
                     "detail": n.detail,
                     "href": n.href,
+                    "parent": n.parent,
                 }
                 for n in self.nodes.values()
             ],
@@ -834,6 +838,7 @@ def to_graphml(g: Graph) -> str:
         '<key id="kind" for="node" attr.name="kind" attr.type="string"/>',
         '<key id="label" for="node" attr.name="label" attr.type="string"/>',
         '<key id="count" for="node" attr.name="count" attr.type="int"/>',
+        '<key id="group" for="node" attr.name="group" attr.type="string"/>',
         '<key id="ekind" for="edge" attr.name="kind" attr.type="string"/>',
         '<key id="elabel" for="edge" attr.name="label" attr.type="string"/>',
         '<key id="ecount" for="edge" attr.name="count" attr.type="int"/>',
@@ -848,7 +853,10 @@ def to_graphml(g: Graph) -> str:
 
     for n in g.nodes.values():
         count = data("count", n.count) if n.count is not None else ""
-        out.append(f"<node id={quoteattr(n.id)}>{data('kind', n.kind)}{data('label', n.label)}{count}</node>")
+        group = data("group", n.parent) if n.parent else ""
+        out.append(
+            f"<node id={quoteattr(n.id)}>{data('kind', n.kind)}{data('label', n.label)}{count}{group}</node>"
+        )
     for e in g.edges.values():
         out.append(
             f"<edge id={quoteattr(e.id)} source={quoteattr(e.source)} target={quoteattr(e.target)}>"
@@ -869,23 +877,56 @@ class ChartSpec:
     seeds: tuple[NodeRef, ...]
     expansions: tuple[tuple[NodeRef, str], ...] = ()
     cap: int = DEFAULT_CAP
+    # Named groups of nodes the analyst made from a selection: (name, members), in order.
+    groups: tuple[tuple[str, tuple[NodeRef, ...]], ...] = ()
 
     def params(self) -> list[tuple[str, str]]:
         out = [("n", s.id) for s in self.seeds]
         out += [("x", f"{r.id}|{rel}") for r, rel in self.expansions]
         if self.cap != DEFAULT_CAP:
             out.append(("cap", str(self.cap)))
+        out += [("g", "|".join([name, *(m.id for m in members)])) for name, members in self.groups]
         return out
 
+    def with_group(self, name: str, members: Sequence[NodeRef]) -> ChartSpec:
+        """This chart with ``members`` grouped under ``name`` (taken out of any group they were in)."""
+        name = " ".join(name.split())[:MAX_GROUP_NAME] or f"Group {len(self.groups) + 1}"
+        if "|" in name:
+            raise ChartError("a group name cannot contain '|'")
+        chosen = tuple(dict.fromkeys(members))
+        if not chosen or len(chosen) > MAX_GROUP_MEMBERS:
+            raise ChartError(f"a group needs between 1 and {MAX_GROUP_MEMBERS} nodes")
+        rest = tuple((n, tuple(m for m in ms if m not in chosen)) for n, ms in self.groups)
+        groups = (*((n, ms) for n, ms in rest if ms), (name, chosen))
+        if len(groups) > MAX_GROUPS:
+            raise ChartError(f"a chart has at most {MAX_GROUPS} groups")
+        return replace(self, groups=groups)
 
+    def without_group(self, index: int) -> ChartSpec:
+        return replace(self, groups=tuple(g for i, g in enumerate(self.groups) if i != index))
+
+
+MAX_GROUPS: Final = 10
+MAX_GROUP_MEMBERS: Final = 100
+MAX_GROUP_NAME: Final = 80
 MAX_SEEDS: Final = 20
 MAX_TIMELINE_NODES: Final = 40
 MAX_EXPANSIONS: Final = 40
 
 
-def parse_spec(seeds: Sequence[str], expansions: Sequence[str], cap: str | int | None = None) -> ChartSpec:
-    if len(seeds) > MAX_SEEDS or len(expansions) > MAX_EXPANSIONS:
-        raise ChartError("too many nodes or expansions in one chart")
+def parse_group(text: str) -> tuple[str, tuple[NodeRef, ...]]:
+    """``name|node|node…`` (a ``g`` parameter)."""
+    name, *members = text.split("|")
+    if not members or len(members) > MAX_GROUP_MEMBERS:
+        raise ChartError(f"not a group: {text[:80]!r}")
+    return " ".join(name.split())[:MAX_GROUP_NAME], tuple(dict.fromkeys(parse_node(m) for m in members))
+
+
+def parse_spec(
+    seeds: Sequence[str], expansions: Sequence[str], cap: str | int | None = None, groups: Sequence[str] = ()
+) -> ChartSpec:
+    if len(seeds) > MAX_SEEDS or len(expansions) > MAX_EXPANSIONS or len(groups) > MAX_GROUPS:
+        raise ChartError("too many nodes, expansions or groups in one chart")
     refs = tuple(dict.fromkeys(parse_node(s) for s in seeds if s.strip()))
     exps: list[tuple[NodeRef, str]] = []
     for x in expansions:
@@ -897,7 +938,11 @@ def parse_spec(seeds: Sequence[str], expansions: Sequence[str], cap: str | int |
         c = int(cap) if cap not in (None, "") else DEFAULT_CAP
     except (TypeError, ValueError) as exc:
         raise ChartError("cap must be a number") from exc
-    return ChartSpec(refs, tuple(dict.fromkeys(exps)), max(1, min(c, MAX_CAP)))
+    spec = ChartSpec(refs, tuple(dict.fromkeys(exps)), max(1, min(c, MAX_CAP)))
+    for g in groups:
+        name, members = parse_group(g)
+        spec = spec.with_group(name, members)
+    return spec
 
 
 def readable_spec(records: SecuredRecords, spec: ChartSpec, *, today: date | None = None) -> ChartSpec:
@@ -913,7 +958,27 @@ def readable_spec(records: SecuredRecords, spec: ChartSpec, *, today: date | Non
         if ref.id in g.nodes:
             g.merge(expand(records, ref, rel, spec.cap, today=today))
     exps = tuple((r, rel) for r, rel in spec.expansions if r.id in g.nodes)
-    return ChartSpec(keep, exps, spec.cap)
+    # Group members the viewer cannot see are dropped like seeds: their ids are the owner's.
+    groups = tuple((n, tuple(m for m in ms if m.id in g.nodes)) for n, ms in spec.groups)
+    return ChartSpec(keep, exps, spec.cap, tuple((n, ms) for n, ms in groups if ms))
+
+
+def apply_groups(g: Graph, groups: Sequence[tuple[str, Sequence[NodeRef]]]) -> Graph:
+    """Group nodes (``group:1``…) holding the members present in ``g``; a group with none is not
+    drawn. The group's count is how many of its nodes are on the chart."""
+    for i, (name, members) in enumerate(groups, start=1):
+        present = [g.nodes[m.id] for m in members if m.id in g.nodes and not g.nodes[m.id].parent]
+        if not present:
+            continue
+        gid = f"{GROUP}:{i}"
+        g.nodes[gid] = Node(gid, GROUP, name, len(present))
+        for node in present:
+            node.parent = gid
+    return g
+
+
+def group_members(g: Graph, group_id: str) -> list[NodeRef]:
+    return [parse_node(n.id) for n in g.nodes.values() if n.parent == group_id]
 
 
 def build_chart(records: SecuredRecords, spec: ChartSpec, *, today: date | None = None) -> Graph:
@@ -921,4 +986,4 @@ def build_chart(records: SecuredRecords, spec: ChartSpec, *, today: date | None 
     g = describe(records, spec.seeds, today=today)
     for ref, rel in spec.expansions:
         g.merge(expand(records, ref, rel, spec.cap, today=today))
-    return g
+    return apply_groups(g, spec.groups)

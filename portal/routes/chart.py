@@ -46,8 +46,8 @@ def _audit_details(g: C.Graph, **extra: Any) -> dict[str, Any]:
     return {"record_ids": g.record_ids(), "nodes": len(g.nodes), "edges": len(g.edges), **extra}
 
 
-def _spec(n: list[str], x: list[str], cap: str | None) -> C.ChartSpec:
-    return C.parse_spec(n, x, cap)
+def _spec(n: list[str], x: list[str], cap: str | None, g: list[str] | None = None) -> C.ChartSpec:
+    return C.parse_spec(n, x, cap, g or [])
 
 
 @router.get("/chart/start")
@@ -93,10 +93,11 @@ def chart_page(
     n: list[str] = Query(default=[]),
     x: list[str] = Query(default=[]),
     cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
     add: str = "",
 ) -> Response:
     try:
-        spec = _spec(n + ([add] if add.strip() else []), x, cap)
+        spec = _spec(n + ([add] if add.strip() else []), x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
     g = C.build_chart(_records(request, user), spec)
@@ -119,7 +120,14 @@ def _context(spec: C.ChartSpec, g: C.Graph, **extra: Any) -> dict[str, Any]:
     def remove_href(node_id: str) -> str:
         seeds = tuple(s for s in spec.seeds if s.id != node_id)
         exps = tuple((r, rel) for r, rel in spec.expansions if r.id != node_id)
-        return chart_href(C.ChartSpec(seeds, exps, spec.cap))
+        return chart_href(C.ChartSpec(seeds, exps, spec.cap, spec.groups))
+
+    def ungroup_href(group_id: str) -> str:
+        return chart_href(spec.without_group(int(group_id.partition(":")[2]) - 1))
+
+    def group_timeline_href(group_id: str) -> str:
+        members = C.group_members(g, group_id)[: C.MAX_TIMELINE_NODES]
+        return "/timeline?" + urlencode([("n", m.id) for m in members if m.kind in C.KINDS])
 
     api_query = urlencode(spec.params())
     return {
@@ -132,6 +140,9 @@ def _context(spec: C.ChartSpec, g: C.Graph, **extra: Any) -> dict[str, Any]:
         "expanded": expanded,
         "expand_href": expand_href,
         "remove_href": remove_href,
+        "ungroup_href": ungroup_href,
+        "group_timeline_href": group_timeline_href,
+        "groups": [n for n in g.nodes.values() if n.kind == C.GROUP],
         "relations": C.RELATIONS,
         "relation_names": C.RELATION_NAMES,
         "kind_names": C.KIND_NAMES,
@@ -143,6 +154,27 @@ def _context(spec: C.ChartSpec, g: C.Graph, **extra: Any) -> dict[str, Any]:
         "chartable": [k for k in C.KINDS if k != "more"],
         **extra,
     }
+
+
+@router.get("/chart/group")
+def chart_group(
+    request: Request,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    n: list[str] = Query(default=[]),
+    x: list[str] = Query(default=[]),
+    cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
+    name: str = "",
+    m: list[str] = Query(default=[]),
+) -> Response:
+    """Group the selected nodes ``m`` under ``name`` (a form without JavaScript; with it, the
+    nodes selected on the canvas tick the same boxes). The chart's URL keeps the group."""
+    try:
+        spec = _spec(n, x, cap, groups).with_group(name, [C.parse_node(v) for v in m])
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    return RedirectResponse(chart_href(spec), status_code=303)
 
 
 @router.get("/chart/path")
@@ -157,9 +189,10 @@ def chart_path_page(
     n: list[str] = Query(default=[]),
     x: list[str] = Query(default=[]),
     cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     try:
-        spec = _spec(n, x, cap)
+        spec = _spec(n, x, cap, groups)
         ra, rb = C.parse_node(a), C.parse_node(b)
         result = C.shortest_paths(_records(request, user), ra, rb, hops)
     except C.ChartError as exc:
@@ -187,9 +220,10 @@ def export_json(
     n: list[str] = Query(default=[]),
     x: list[str] = Query(default=[]),
     cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     try:
-        spec = _spec(n, x, cap)
+        spec = _spec(n, x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
     g = C.build_chart(_records(request, user), spec)
@@ -209,9 +243,10 @@ def export_graphml(
     n: list[str] = Query(default=[]),
     x: list[str] = Query(default=[]),
     cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     try:
-        spec = _spec(n, x, cap)
+        spec = _spec(n, x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
     g = C.build_chart(_records(request, user), spec)
@@ -232,10 +267,11 @@ def export_png_audit(
     n: list[str] = Query(default=[]),
     x: list[str] = Query(default=[]),
     cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     """The client draws the PNG itself; it tells the server first so the export is audited."""
     try:
-        spec = _spec(n, x, cap)
+        spec = _spec(n, x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
     g = C.build_chart(_records(request, user), spec)
@@ -255,10 +291,11 @@ def api_chart(
     n: list[str] = Query(default=[]),
     x: list[str] = Query(default=[]),
     cap: str | None = None,
+    groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     """The chart a URL state describes (seed nodes ``n``, expansions ``x=node|relation``)."""
     try:
-        spec = _spec(n, x, cap)
+        spec = _spec(n, x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
     g = C.build_chart(_records(request, user), spec)
@@ -350,7 +387,10 @@ def save_chart(
     params = parse_qsl(state, keep_blank_values=False)
     try:
         spec = _spec(
-            [v for k, v in params if k == "n"], [v for k, v in params if k == "x"], dict(params).get("cap")
+            [v for k, v in params if k == "n"],
+            [v for k, v in params if k == "x"],
+            dict(params).get("cap"),
+            [v for k, v in params if k == "g"],
         )
         chart = _store(request).create(user, spec.params(), name=name, shared_unit=shared_unit or None)
     except (C.ChartError, SavedChartError) as exc:
@@ -378,7 +418,7 @@ def open_saved_chart(
     for k, v in chart.params:
         d.setdefault(k, []).append(v)
     try:
-        spec = _spec(d.get("n", []), d.get("x", []), next(iter(d.get("cap", [])), None))
+        spec = _spec(d.get("n", []), d.get("x", []), next(iter(d.get("cap", [])), None), d.get("g", []))
     except C.ChartError as exc:
         return _bad(request, exc)
     records = _records(request, user)

@@ -15,8 +15,13 @@
 
   function elements(data) {
     var out = [];
-    data.nodes.forEach(function (n) {
-      out.push({ group: "nodes", data: { id: n.id, label: n.label + (n.count ? " (" + n.count + ")" : ""), kind: n.kind, href: n.href } });
+    // Group (compound) nodes first, so their members can name them as parent.
+    var nodes = data.nodes.filter(function (n) { return n.kind === "group"; })
+      .concat(data.nodes.filter(function (n) { return n.kind !== "group"; }));
+    nodes.forEach(function (n) {
+      var d = { id: n.id, label: n.kind === "group" ? n.label : n.label + (n.count ? " (" + n.count + ")" : ""), kind: n.kind, href: n.href };
+      if (n.parent) { d.parent = n.parent; }
+      out.push({ group: "nodes", data: d });
     });
     data.edges.forEach(function (e) {
       out.push({ group: "edges", data: { id: e.id, source: e.source, target: e.target, label: e.label + (e.count > 1 ? " ×" + e.count : ""), kind: e.kind } });
@@ -32,6 +37,8 @@
         container: box,
         maxZoom: 2.5,
         minZoom: 0.1,
+        boxSelectionEnabled: true,
+        selectionType: "additive",
         elements: elements(data),
         style: [
           { selector: "node", style: { label: "data(label)", "font-size": 9, "text-wrap": "ellipsis", "text-max-width": 120, "background-color": "#64748b", width: 22, height: 22 } },
@@ -41,6 +48,8 @@
           { selector: "node[kind = 'postcode']", style: { "background-color": COLOURS.postcode, shape: "hexagon" } },
           { selector: "node[kind = 'record']", style: { "background-color": COLOURS.record, shape: "rectangle", width: 14, height: 14 } },
           { selector: "node[kind = 'more']", style: { "background-color": COLOURS.more, shape: "tag" } },
+          { selector: "node[kind = 'group']", style: { "background-color": "#f1f5f9", "background-opacity": 0.6, "border-width": 2, "border-color": "#334155", "border-style": "dashed", shape: "round-rectangle", "text-valign": "top", "font-size": 11, "font-weight": "bold" } },
+          { selector: "node:selected", style: { "border-width": 3, "border-color": "#f59e0b" } },
           { selector: "node:locked", style: { "border-width": 3, "border-color": "#111827" } },
           { selector: "edge", style: { width: 1.5, "line-color": "#94a3b8", label: "data(label)", "font-size": 7, "curve-style": "bezier" } },
           { selector: ".on-path", style: { "line-color": "#dc2626", "background-color": "#dc2626", width: 4 } }
@@ -54,6 +63,11 @@
       onPath.forEach(function (el) { var n = cy.getElementById(el.getAttribute("data-path-node")); if (n) { n.addClass("on-path"); } });
       cy.edges().forEach(function (e) {
         if (e.data("kind") === "path" || (e.source().hasClass("on-path") && e.target().hasClass("on-path") && e.data("kind") !== "appears in")) { e.addClass("on-path"); }
+      });
+      // A selection on the canvas ticks the same boxes the table's "Group selected" form sends.
+      cy.on("select unselect", "node", function (ev) {
+        var box_ = document.querySelector('#chart-group-form input[name="m"][value="' + CSS.escape(ev.target.id()) + '"]');
+        if (box_) { box_.checked = ev.target.selected(); }
       });
       // Double tap: pin or unpin a node where it is. Tap: open it.
       cy.on("dbltap", "node", function (ev) { var n = ev.target; if (n.locked()) { n.unlock(); } else { n.lock(); } });

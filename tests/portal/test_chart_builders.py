@@ -123,3 +123,44 @@ def test_graphml_escapes_and_counts() -> None:
     assert len(root.findall(f".//{ns}node")) == 2
     assert len(root.findall(f".//{ns}edge")) == 1
     assert g.record_ids() == ["r1"]
+
+
+def test_groups_round_trip_move_nodes_and_have_limits() -> None:
+    a, b, c = C.NodeRef("vrm", "AB12CDE"), C.NodeRef("phone", "+447700900123"), C.NodeRef("person", "pnc:1")
+    spec = C.parse_spec([a.id, b.id], [], None, [f"Car and phone|{a.id}|{b.id}"])
+    assert spec.groups == (("Car and phone", (a, b)),)
+    assert ("g", f"Car and phone|{a.id}|{b.id}") in spec.params()
+    assert C.parse_spec(*_split(spec.params()), [v for k, v in spec.params() if k == "g"]) == spec
+    # A node moves to the newest group; an emptied group goes.
+    moved = spec.with_group("  Just   the car ", [a]).with_group("All", [a, b, c])
+    assert moved.groups == (("All", (a, b, c)),)
+    assert spec.with_group("", [c]).groups[-1][0] == "Group 2"
+    assert spec.without_group(0).groups == ()
+    for bad in ("no members", "x|not-a-node"):
+        with pytest.raises(C.ChartError):
+            C.parse_group(bad)
+    with pytest.raises(C.ChartError):
+        spec.with_group("a|b", [a])
+    with pytest.raises(C.ChartError):
+        spec.with_group("empty", [])
+    too_many = spec
+    with pytest.raises(C.ChartError):
+        for i in range(C.MAX_GROUPS + 1):
+            too_many = too_many.with_group(f"g{i}", [C.NodeRef("vrm", f"X{i}")])
+
+
+def test_apply_groups_makes_parents_of_present_members_only() -> None:
+    g = C.Graph()
+    a, b = C.make_node(C.NodeRef("vrm", "A")), C.make_node(C.NodeRef("vrm", "B"))
+    g.add_node(a)
+    g.add_node(b)
+    C.apply_groups(
+        g,
+        [("Both", [C.NodeRef("vrm", "A"), C.NodeRef("vrm", "GONE")]), ("None here", [C.NodeRef("vrm", "Z")])],
+    )
+    assert g.nodes["group:1"].label == "Both" and g.nodes["group:1"].count == 1
+    assert "group:2" not in g.nodes
+    assert a.parent == "group:1" and b.parent == ""
+    assert C.group_members(g, "group:1") == [C.NodeRef("vrm", "A")]
+    assert '<data key="group">group:1</data>' in C.to_graphml(g)
+    assert {n["id"]: n["parent"] for n in g.to_json()["nodes"]}["vrm:A"] == "group:1"

@@ -999,8 +999,11 @@ def test_shared_saved_chart_shows_each_viewer_only_what_they_may_read(world: Wor
     assert s.id in world.readable(owner) and s.id not in world.readable(viewer)
     seed = f"phone:{canonicalise('PHONE', s.phone)}"
     shared = f"vrm:{canonicalise('VRM', SHARED_VRM)}"
+    # Grouped with the shared vehicle: the group must not carry the hidden seed to the viewer.
+    group = f"Ring zqgroup|{seed}|{shared}"
     state = "&".join(
-        f"{k}={quote_plus(v)}" for k, v in [("n", seed), ("n", shared), ("x", f"{seed}|records")]
+        f"{k}={quote_plus(v)}"
+        for k, v in [("n", seed), ("n", shared), ("x", f"{seed}|records"), ("g", group)]
     )
     page = world.web[owner].get("/chart", params={"n": [seed, shared], "x": f"{seed}|records"})
     res = world.web[owner].post(
@@ -1016,10 +1019,12 @@ def test_shared_saved_chart_shows_each_viewer_only_what_they_may_read(world: Wor
     url = res.headers["location"]
     mine = world.web[owner].get(url)
     assert mine.status_code == 200 and s.id in mine.text
+    assert "Ring zqgroup" in mine.text and "2 nodes" in mine.text
     theirs = world.web[viewer].get(url)
     assert theirs.status_code == 200
     assert_clean(theirs.text, world.hidden(viewer), "shared chart as lk-officer")
     assert "Protected link" in theirs.text
+    assert "Ring zqgroup" in theirs.text and "1 node<" in theirs.text
     # Someone outside the unit: like a wrong id.
     assert world.web["lk-unit"].get(url).status_code == 404
     # Read-only for the unit member.
