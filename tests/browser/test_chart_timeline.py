@@ -80,3 +80,28 @@ def test_timeline_draws_items_that_open_records(page: Any, artifacts: Path) -> N
     page.locator(".vis-item.vis-box .vis-item-content").first.click(force=True)
     page.wait_for_url(re.compile(r".*/records/[0-9a-f-]{36}$"))
     assert page.problems == [], "\n".join(page.problems)
+
+
+def test_group_a_canvas_selection(page: Any, artifacts: Path) -> None:
+    sign_in(page)
+    page.goto(f"/chart?n=vrm:{quote(VRM, safe='')}&x=vrm:{quote(VRM, safe='')}|records")
+    page.wait_for_selector("#chart-canvas[data-ready=true]")
+    members = [f"vrm:{VRM}", f"record:{IDS['custody']}"]
+    # Selected on the canvas (as a shift-drag or ctrl-click would): the table's boxes follow.
+    page.evaluate("ids => ids.forEach(id => window.lanternChart.getElementById(id).select())", members)
+    for m in members:
+        assert page.locator(f'#chart-group-form input[name="m"][value="{m}"]').is_checked()
+    page.fill("#group-name", "Focus and custody")
+    page.click("#chart-group")
+    page.wait_for_url(re.compile(r".*/chart\?.*g=Focus.*"))
+    page.wait_for_selector("#chart-canvas[data-ready=true]")
+    children = page.evaluate(
+        "() => window.lanternChart.nodes('[kind = \"group\"]').map(g => g.children().map(c => c.id()).sort())"
+    )
+    assert children == [sorted(members)]
+    assert page.locator("tr.chart-group-row").count() == 1
+    page.screenshot(path=str(artifacts / "chart-group.png"), full_page=True)
+    # The group's own timeline: the records of its nodes.
+    page.click("tr.chart-group-row a:has-text('timeline of this group')")
+    page.wait_for_selector("#timeline-canvas[data-ready=true]")
+    assert page.problems == [], "\n".join(page.problems)
