@@ -74,6 +74,8 @@ DEFAULT_CAP: Final = 25
 MAX_CAP: Final = 200
 EDGE_RECORD_IDS: Final = 10  # record ids kept per edge (for the hop list and the audit)
 LAYER_TERMS: Final = 2000  # neighbours kept per kind in one breadth-first layer
+# Both sides of a path search grow in the same round trip while their frontiers are this small.
+PAIR_FRONTIER: Final = 300
 MAX_HOPS: Final = 6
 RECORD_SOURCE: Final = [
     F.ID,
@@ -712,10 +714,12 @@ def shortest_paths(
     smaller side; when they meet, each meeting node is traced back to both ends through
     the previous layers, and networkx picks the shortest paths in the traced subgraph.
 
-    Round trips (each one an engine query or one multi-search): one per layer, where the last
-    layer allowed is only a probe for the other side's nodes (an ``include``-restricted
-    aggregation, so the widest layer is never listed in full); one per traced depth for all
-    meeting nodes and both sides together; one for the labels and the records of every hop.
+    Round trips (each one multi-search), for a 4-hop path typically four: while both frontiers
+    are small (:data:`PAIR_FRONTIER`) both sides grow in one round trip, else the smaller; the
+    last hop allowed is only a probe for the other side's nodes (an ``include``-restricted
+    aggregation, so the widest layer is never listed in full); meeting nodes are traced back
+    for both sides in one round trip per depth (layer 1 needs none: its nodes are neighbours of
+    the end by definition); labels and the records of every hop come in one more.
     """
     if a.kind == RECORD or b.kind == RECORD:
         raise ChartError("paths run between persons, vehicles, phones and addresses")
@@ -723,31 +727,39 @@ def shortest_paths(
     layers: dict[str, list[set[NodeRef]]] = {"a": [{a}], "b": [{b}]}
     seen: dict[str, dict[NodeRef, int]] = {"a": {a: 0}, "b": {b: 0}}
     complete = True
-    meet: set[NodeRef] = {a} & {b}
     hops_done = 0
+    meet: set[NodeRef] = {a} & {b}
     while not meet and hops_done < max_hops:
-        side = "a" if len(layers["a"][-1]) <= len(layers["b"][-1]) else "b"
-        other = "b" if side == "a" else "a"
-        frontier = layers[side][-1]
-        if not frontier:
+        remaining = max_hops - hops_done
+        small, large = sorted(("a", "b"), key=lambda side: (len(layers[side][-1]), side))
+        if not layers[small][-1]:
             break
-        last = hops_done == max_hops - 1
-        body = (
-            build_probe(sorted(frontier), sorted(seen[other]))
-            if last
-            else build_layer(sorted(frontier), layer_terms)
-        )
-        res = records.search(body, today=today)
-        found = _neighbours(res.get("aggregations") or {})
-        if not last and _cut(res.get("aggregations") or {}, layer_terms):
-            complete = False
-        depth = len(layers[side])
-        new = {n for n in found if n not in seen[side]}
-        for n in new:
-            seen[side][n] = depth
-        layers[side].append(new)
-        hops_done += 1
-        meet = new & set(seen[other])
+        if remaining == 1:
+            # The last hop allowed: only which of the other side's nodes the frontier reaches.
+            steps = [(small, build_probe(sorted(layers[small][-1]), sorted(seen[large])))]
+        elif len(layers[large][-1]) <= PAIR_FRONTIER:
+            # Both frontiers small: both sides grow in one multi-search (one round trip, two hops).
+            steps = [(side, build_layer(sorted(layers[side][-1]), layer_terms)) for side in ("a", "b")]
+        else:
+            steps = [(small, build_layer(sorted(layers[small][-1]), layer_terms))]
+        answers = records.msearch([body for _, body in steps], today=today)
+        for (side, _), res in zip(steps, answers, strict=True):
+            if "error" in res:
+                raise SearchUnavailable("the search service could not run a path search step")
+            aggs = res.get("aggregations") or {}
+            if remaining > 1 and _cut(aggs, layer_terms):
+                complete = False
+            depth = len(layers[side])
+            new = {n for n in _neighbours(aggs) if n not in seen[side]}
+            for n in new:
+                seen[side][n] = depth
+            layers[side].append(new)
+            hops_done += 1
+        both = set(seen["a"]) & set(seen["b"])
+        if both:
+            # Two sides grown at once can meet at two lengths: only the shortest count.
+            shortest = min(seen["a"][m] + seen["b"][m] for m in both)
+            meet = {m for m in both if seen["a"][m] + seen["b"][m] == shortest}
     g = Graph()
     hops: list[Hop] = []
     if not meet:
@@ -809,6 +821,15 @@ def _trace_all(
             if seen[side][m] > 0:
                 work.setdefault((side, seen[side][m]), set()).add(m)
     while work:
+        # A node of layer 1 is a neighbour of the end itself: no query needed to know it.
+        for (side, d), nodes in list(work.items()):
+            if d == 1:
+                (root,) = layers[side][0]
+                for c in nodes:
+                    sub.add_edge(c, root)
+                del work[(side, d)]
+        if not work:
+            return
         jobs = [(side, d, c) for (side, d), nodes in sorted(work.items()) for c in sorted(nodes)]
         answers = records.msearch(
             [build_trace(c, sorted(layers[side][d - 1])) for side, d, c in jobs], today=today
