@@ -237,7 +237,8 @@ def stamp(client: OpenSearch, settings: Settings) -> str:
     total = int(res["hits"]["total"]["value"])
     if not total:
         return ""
-    return f"{total}@{res['aggregations']['last'].get('value_as_string') or res['aggregations']['last'].get('value')}"
+    last = res["aggregations"]["last"]
+    return f"{total}@{last.get('value_as_string') or last.get('value')}"
 
 
 def points(client: OpenSearch, settings: Settings, postcodes: Iterable[str]) -> dict[str, Point]:

@@ -308,3 +308,31 @@ def test_gazetteer_cli_load_exits_non_zero_on_rejects(
         assert res.exit_code == 2 and "no postcode column" in res.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_record_indexed_before_its_place_gets_it_when_loaded_again(world: MapWorld, tmp_path: Path) -> None:
+    """The gazetteer is part of a record's content hash: after a gazetteer load, loading the same
+    (unchanged) record again gives it its point instead of skipping it as unchanged."""
+    rec = crime("M-late", "Later place", ["E1 6AW"])
+    rec["summary"] = "Not part of the map world's searches."
+    rec["modus_operandi"] = "Entry forced."
+    first = index_records(
+        [parse_record(rec)], world.settings, world.client, extract_entities=False, refresh=True
+    )
+    assert first.ok
+    index = world.settings.index_name("records")
+    rid = record_id("MAP-CRIME", "M-late")
+    assert world.client.get(index=index, id=rid)["_source"][F.GEO_UNLOCATED] == ["E1 6AW"]
+    again = index_records(
+        [parse_record(rec)], world.settings, world.client, extract_entities=False, refresh=True
+    )
+    assert again.unchanged == 1 and again.indexed == 0  # same record, same gazetteer: not written
+    csv_path = tmp_path / "more.csv"
+    csv_path.write_text("postcode,latitude,longitude\nE1 6AW,51.5210,-0.0720\n", encoding="utf-8")
+    assert gazetteer.load_file(world.client, world.settings, csv_path).loaded == 1
+    third = index_records(
+        [parse_record(rec)], world.settings, world.client, extract_entities=False, refresh=True
+    )
+    assert third.unchanged == 0 and third.indexed == 1
+    doc = world.client.get(index=index, id=rid)["_source"]
+    assert doc[F.GEO_POINTS] == [{"lat": 51.521, "lon": -0.072}] and F.GEO_UNLOCATED not in doc
