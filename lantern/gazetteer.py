@@ -276,7 +276,8 @@ def point(client: OpenSearch, settings: Settings, postcode: str) -> Point | None
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    found = points(client, settings, [postcode]).get(postcode)
+    known = points(client, settings, [postcode])
+    found = known.get(postcode)
     with _cache_lock:
         _cache[key] = found
     return found
