@@ -82,7 +82,9 @@ demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
 	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
-	$(BIN)/lantern serve
+	# The worker runs background jobs (batch searches); it stops with the portal.
+	$(BIN)/lantern worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/lantern serve
 
 # htmx, cytoscape, cytoscape-fcose (with its layout-base/cose-base), vis-timeline, Leaflet and Swagger UI are
 # vendored (committed) from the npm packages pinned in package.json; rerun to update. Swagger UI

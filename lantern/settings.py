@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     volume_spike_factor: float = Field(default=4.0, gt=1)
     volume_spike_min_actions: int = Field(default=50, ge=1)
 
+    # --- Background jobs (``lantern worker``) ---------------------------------------------
+    # A worker renews its lease after every chunk; a job whose lease has run out for this
+    # long (its worker died) is taken over by another worker.
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+
     @field_validator("bulk_roles", mode="before")
     @classmethod
     def _split_roles(cls, value: object) -> object:

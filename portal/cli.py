@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -300,6 +301,24 @@ def serve(
     )
 
 
+def worker() -> None:
+    """Run queued background jobs (batch searches) until stopped; run one or more per deployment."""
+    import logging
+    import signal
+    import threading
+
+    from portal.analyst.worker import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    stop = threading.Event()
+    # SIGTERM finishes the current chunk's write and stops; an unfinished job is leased again.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print("lantern worker: waiting for jobs (Ctrl-C to stop)")
+    with contextlib.suppress(KeyboardInterrupt):
+        run_forever(make_client(settings, "serving"), settings, stop)
+
+
 def register(app: typer.Typer) -> None:
     if getattr(app, "_lantern_portal_registered", False):
         return
@@ -307,3 +326,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(audit_app, name="audit")
     app.command("serve")(serve)
+    app.command("worker")(worker)

@@ -7,18 +7,16 @@ parser, builders and ranking are the search box's own; a CSV without a header ha
 cells joined with spaces. Every query is secured with the user's access filter and sent
 in ``msearch`` chunks.
 
-Small lists run inside the request (works without JavaScript). Larger ones run as a job
-in a background thread of this process; its page shows progress (htmx polling, or a meta
-refresh without JavaScript) and then the table.
+Small lists run inside the request (works without JavaScript). Larger ones are queued as
+a job in the ``jobs`` index and run by a ``lantern worker`` process; the job page, served
+by any portal process, shows progress (htmx polling, or a meta refresh without
+JavaScript) and then the table.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import secrets
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +24,7 @@ from typing import Any, Literal
 
 from opensearchpy import OpenSearch
 
+from lantern.jobs import Job, JobStore
 from lantern.principal import Principal
 from lantern.settings import Settings
 from portal.present import ResultItem, result_item
@@ -39,7 +38,6 @@ MAX_LINE_CHARS = 300
 MAX_INPUT_BYTES = 1_000_000
 SYNC_MAX_LINES = 100
 BEST_MATCHES = 3
-JOB_TTL_SECONDS = 3600.0
 MAX_JOBS_PER_USER = 3
 
 Format = Literal["auto", "lines", "csv"]
@@ -283,99 +281,165 @@ def summary(results: Sequence[LineResult]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ jobs
+#
+# A job lives in the ``jobs`` index (lantern.jobs), not in this process: it is started
+# through one portal process, run by a ``lantern worker`` process, and polled and shown
+# through any portal process. Only the ids of each line's matches are stored; the page
+# reads those records as the user when it is shown, so access is decided at view time.
+
+JOB_KIND = "batch"
+
+
+def start_job(
+    store: JobStore,
+    user: Principal,
+    parsed: ParsedInput,
+    *,
+    dob_years: int,
+    today: date | None = None,
+    request_id: str | None = None,
+    audit_context: dict[str, Any] | None = None,
+) -> Job:
+    """Queue ``parsed`` for a worker; BatchError when the user already has enough running.
+
+    ``audit_context`` is what the worker's manifest events need of the request that started
+    the job (``of_seq`` of its ``batch_search`` event, purpose, client address, session).
+    """
+    running = store.unfinished_count(user.username)
+    if running >= MAX_JOBS_PER_USER:
+        raise BatchError(f"You already have {running} batch searches running; wait for one to finish.")
+    params = {
+        "lines": [{"n": ln.number, "text": ln.text, "query": ln.query} for ln in parsed.lines],
+        "dob_years": dob_years,
+        "today": today.isoformat() if today else None,
+        "audit": audit_context or {},
+    }
+    return store.enqueue(
+        JOB_KIND,
+        user.username,
+        params,
+        total=len(parsed.lines),
+        notices=parsed.notices,
+        request_id=request_id,
+    )
+
+
+def _stored(result: LineResult) -> dict[str, Any]:
+    return {
+        "n": result.line.number,
+        "text": result.line.text,
+        "query": result.line.query,
+        "total": result.total,
+        "ids": [m.id for m in result.matches],
+        "href": result.href,
+        "error": result.error,
+        "notices": list(result.notices),
+    }
+
+
+def run_job(
+    client: OpenSearch,
+    settings: Settings,
+    store: JobStore,
+    job: Job,
+    user: Principal,
+    *,
+    lease_seconds: float,
+    before_show: Callable[[list[LineResult]], None] | None = None,
+) -> Job:
+    """Search the lines ``job`` has not done yet as ``user``, recording each chunk (worker side).
+
+    ``before_show`` gets each chunk before it is stored (the worker audits the disclosed ids
+    there); if it raises, the job stops and the chunk is never stored, so never shown.
+    Raises LeaseLost when another worker has taken the job over; the caller stops.
+    """
+    params = job.params
+    lines = [BatchLine(int(x["n"]), str(x["text"]), str(x["query"])) for x in params.get("lines", [])]
+    today = date.fromisoformat(params["today"]) if params.get("today") else None
+    current = job
+
+    def progress(chunk: list[LineResult]) -> None:
+        nonlocal current
+        if before_show is not None:
+            before_show(chunk)
+        current = store.progress(
+            current,
+            [_stored(r) for r in chunk],
+            done=current.done + len(chunk),
+            lease_seconds=lease_seconds,
+        )
+
+    # Resume after the last recorded chunk when a previous worker died part-way.
+    run_lines(
+        client,
+        settings,
+        user,
+        lines[current.done :],
+        dob_years=int(params.get("dob_years") or 0),
+        today=today,
+        on_progress=progress,
+    )
+    return store.finish(current)
 
 
 @dataclass
-class BatchJob:
+class BatchJobView:
+    """A stored job as its owner sees it now (results re-read through the gateway)."""
+
     id: str
-    owner: str
     total: int
-    created: float = field(default_factory=time.monotonic)
-    results: list[LineResult] = field(default_factory=list)
-    error: str | None = None
-    finished: bool = False
-    notices: list[str] = field(default_factory=list)
-
-    @property
-    def done(self) -> int:
-        return len(self.results)
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.done / self.total) if self.total else 100
+    done: int
+    percent: int
+    finished: bool
+    error: str | None
+    notices: list[str]
+    results: list[LineResult]
 
 
-class JobRegistry:
-    """Batch jobs of this process (a job belongs to the user who started it)."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, BatchJob] = {}
-        self._lock = threading.Lock()
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, j in self._jobs.items() if now - j.created > JOB_TTL_SECONDS]:
-            del self._jobs[key]
-
-    def start(
-        self,
-        client: OpenSearch,
-        settings: Settings,
-        user: Principal,
-        parsed: ParsedInput,
-        *,
-        dob_years: int,
-        today: date | None = None,
-        before_show: Callable[[list[LineResult]], None] | None = None,
-    ) -> BatchJob:
-        """Run ``parsed`` in a background thread. ``before_show`` gets each chunk's results
-        before the job page can show them (the route audits the disclosed ids there); if it
-        raises, the job stops and nothing more is shown."""
-        with self._lock:
-            self._expire()
-            running = [j for j in self._jobs.values() if j.owner == user.username and not j.finished]
-            if len(running) >= MAX_JOBS_PER_USER:
-                raise BatchError(
-                    f"You already have {len(running)} batch searches running; wait for one to finish."
+def job_view(
+    client: OpenSearch, settings: Settings, store: JobStore, user: Principal, job_id: str
+) -> BatchJobView | None:
+    """The job if it exists, is a batch job and belongs to ``user``; None otherwise."""
+    job = store.get(job_id)
+    if job is None or job.kind != JOB_KIND or job.owner != user.username:
+        return None
+    results: list[LineResult] = []
+    error = job.error and "The search service failed part-way through; the lines searched so far are shown."
+    if job.finished:
+        stored = job.results
+        ids = [i for r in stored for i in r.get("ids", [])]
+        hits = _readable_hits(client, settings, user, ids)
+        for r in stored:
+            line = BatchLine(int(r["n"]), str(r["text"]), str(r["query"]))
+            matches = [result_item(hits[i], user) for i in r.get("ids", []) if i in hits]
+            # A match the user may no longer read is neither listed nor counted.
+            lost = len(r.get("ids", [])) - len(matches)
+            results.append(
+                LineResult(
+                    line,
+                    total=max(0, int(r.get("total") or 0) - lost),
+                    matches=matches,
+                    href=str(r.get("href") or ""),
+                    error=r.get("error"),
+                    notices=tuple(r.get("notices") or ()),
                 )
-            job = BatchJob(
-                secrets.token_urlsafe(16), user.username, len(parsed.lines), notices=parsed.notices
             )
-            self._jobs[job.id] = job
-
-        def progress(chunk: list[LineResult]) -> None:
-            if before_show is not None:
-                before_show(chunk)
-            with self._lock:
-                job.results.extend(chunk)
-
-        def work() -> None:
-            try:
-                run_lines(
-                    client,
-                    settings,
-                    user,
-                    parsed.lines,
-                    dob_years=dob_years,
-                    today=today,
-                    on_progress=progress,
-                )
-            except Exception:  # shown on the job page; details in the log
-                import logging
-
-                logging.getLogger(__name__).exception("batch job %s failed", job.id)
-                job.error = "The search service failed part-way through; the lines searched so far are shown."
-            finally:
-                job.finished = True
-
-        threading.Thread(target=work, name=f"batch-{job.id[:6]}", daemon=True).start()
-        return job
-
-    def get(self, user: Principal, job_id: str) -> BatchJob | None:
-        with self._lock:
-            self._expire()
-            job = self._jobs.get(job_id)
-        return job if job is not None and job.owner == user.username else None
+    return BatchJobView(job.id, job.total, job.done, job.percent, job.finished, error, job.notices, results)
 
 
-jobs = JobRegistry()
+def _readable_hits(
+    client: OpenSearch, settings: Settings, user: Principal, ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    records = SecuredRecords(client, settings, user)
+    unique = sorted(set(ids))
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(unique), 1000):
+        part = unique[start : start + 1000]
+        body = {
+            "query": {"ids": {"values": part}},
+            "size": len(part),
+            "_source": {"includes": B.RESULT_SOURCE},
+        }
+        for hit in records.search(body)["hits"]["hits"]:
+            out[hit["_id"]] = hit
+    return out

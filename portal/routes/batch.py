@@ -1,7 +1,8 @@
 """Batch search (``/batch``): many searches at once, one results table.
 
 Lists of up to ``SYNC_MAX_LINES`` lines are searched inside the request (no JavaScript
-needed); longer ones (up to 1,000) run as a job whose page shows progress. Every batch
+needed); longer ones (up to 1,000) are queued as a job (``lantern worker`` runs it) whose page,
+served by any portal process, shows progress. Every batch
 is audited (``batch_search``: line count, the searches, the purpose) before any result
 is shown.
 """
@@ -16,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from lantern.clock import today_utc
 from lantern.errors import NotFound
+from lantern.jobs import JobStore
 from portal.analyst import batch as B
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
@@ -99,20 +101,24 @@ async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose
         ctx.update(results=results, notices=parsed.notices, total_lines=len(parsed.lines))
         return render(request, "analyst/batch.html", ctx)
     event = audit.record(request, "batch_search", details={**details, "mode": "job"})
-    # The job runs after this request has gone: its manifests carry the request's context.
+    # The job runs in a worker after this request has gone: its manifests carry the request's
+    # context, stored with the job.
     context: dict[str, Any] = {
-        "principal": user,
-        "purpose": purpose,
+        "of_seq": int(event["seq"]),
+        "purpose_code": purpose.code,
+        "purpose_reference": purpose.reference,
         "client_addr": request.client.host if request.client else None,
         "session_ref": getattr(getattr(request.state, "security_session", None), "ref", None),
     }
-
-    def before_show(chunk: list[B.LineResult]) -> None:
-        audit.record_manifest(None, "batch_search", B.shown_ids(chunk), of_seq=int(event["seq"]), **context)
-
     try:
-        job = B.jobs.start(
-            client, settings, user, parsed, dob_years=dob_years, today=today_utc(), before_show=before_show
+        job = B.start_job(
+            JobStore(client, settings),
+            user,
+            parsed,
+            dob_years=dob_years,
+            today=today_utc(),
+            request_id=getattr(request.state, "request_id", None),
+            audit_context=context,
         )
     except B.BatchError as exc:
         return render(
@@ -123,7 +129,8 @@ async def batch_run(request: Request, user: CurrentUser, purpose: RequirePurpose
 
 @router.get("/batch/jobs/{job_id}")
 def batch_job(request: Request, job_id: str, user: CurrentUser, purpose: RequirePurpose) -> Response:
-    job = B.jobs.get(user, job_id)
+    client, settings = request.app.state.client, request.app.state.settings
+    job = B.job_view(client, settings, JobStore(client, settings), user, job_id)
     if job is None:
         raise NotFound("batch job not found")
     ctx = form_ctx()

@@ -164,3 +164,19 @@ class Loader:
 @pytest.fixture(scope="session")
 def loader(client: OpenSearch, asettings: Settings, analyst_users: dict[str, Principal]) -> Loader:
     return Loader(client, asettings)
+
+
+@pytest.fixture
+def worker(client: OpenSearch, asettings: Settings) -> Iterator[None]:
+    """A ``lantern worker`` loop in a thread for the test (jobs run only through a worker)."""
+    import threading
+
+    from portal.analyst.worker import run_forever
+
+    fast = asettings.model_copy(update={"worker_poll_seconds": 0.2})
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(client, fast, stop), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)

@@ -87,7 +87,7 @@ def test_uploaded_csv(analyst_app: FastAPI, loader: Loader) -> None:
 
 
 def test_large_batch_runs_as_a_job_with_progress(
-    analyst_app: FastAPI, client: OpenSearch, asettings: Settings, loader: Loader
+    analyst_app: FastAPI, client: OpenSearch, asettings: Settings, loader: Loader, worker: None
 ) -> None:
     t = tag()
     loader.load([crime(t)], alerts=False)

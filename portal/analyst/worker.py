@@ -1,0 +1,123 @@
+"""``lantern worker``: runs the background jobs portal processes queue in the ``jobs`` index.
+
+Any number of workers may run, on any hosts: each job is leased to one of them with a
+conditional write, and a job whose worker died is taken over once its lease runs out
+(``LANTERN_JOB_LEASE_SECONDS``) and resumed after its last recorded chunk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from opensearchpy import OpenSearch
+
+from lantern.audit import AuditLog
+from lantern.jobs import Job, JobStore, LeaseLost
+from lantern.principal import Principal
+from lantern.settings import Settings
+from lantern.users import UserStore
+from portal.analyst import batch as B
+from portal.security.purposes import from_stored
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_SECONDS = 600.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job) -> None:
+    """Run one leased job to its end (or until its lease is lost)."""
+    try:
+        account = UserStore(client, settings).get(job.owner)
+        if account is None or account.disabled:
+            # The account was disabled after the job was queued: it must not read on.
+            store.finish(job, error="account disabled")
+            return
+        if job.kind != B.JOB_KIND:
+            store.finish(job, error=f"unknown job kind {job.kind!r}")
+            return
+        user = account.principal()
+        B.run_job(
+            client,
+            settings,
+            store,
+            job,
+            user,
+            lease_seconds=settings.job_lease_seconds,
+            before_show=_manifest_writer(client, settings, job, user),
+        )
+    except LeaseLost:
+        log.warning("job %s was taken over by another worker; stopping it here", job.id)
+    except Exception as exc:  # the job is marked failed; the worker goes on with the next
+        log.exception("job %s failed", job.id)
+        latest = store.get(job.id)
+        if latest is not None and not latest.finished:
+            with contextlib.suppress(LeaseLost):
+                store.finish(latest, error=type(exc).__name__)
+
+
+def _manifest_writer(
+    client: OpenSearch, settings: Settings, job: Job, user: Principal
+) -> Callable[[list[B.LineResult]], None]:
+    """Each chunk's disclosed ids as ``batch_search.manifest`` events, in the context of the
+    request that queued the job, written before the chunk is stored (so before it can be shown).
+    A chunk redone after a takeover is recorded again: the trail may over-state, never under-state."""
+    ctx = job.params.get("audit") or {}
+    audit = AuditLog(client, settings)
+    purpose = from_stored(ctx.get("purpose_code"), ctx.get("purpose_reference"))
+
+    def write(chunk: list[B.LineResult]) -> None:
+        ids = B.shown_ids(chunk)
+        if not ids:  # a chunk of lines without matches discloses nothing
+            return
+        audit.record_manifest(
+            None,
+            "batch_search",
+            ids,
+            of_seq=int(ctx.get("of_seq") or 0),
+            principal=user,
+            purpose=purpose,
+            client_addr=ctx.get("client_addr"),
+            session_ref=ctx.get("session_ref"),
+        )
+
+    return write
+
+
+def run_once(client: OpenSearch, settings: Settings, name: str | None = None) -> bool:
+    """Lease and run one job; False when there was none."""
+    store = JobStore(client, settings)
+    job = store.lease(name or worker_name(), lease_seconds=settings.job_lease_seconds)
+    if job is None:
+        return False
+    log.info(
+        "running job %s (%s, %d lines, attempt %s)", job.id, job.kind, job.total, job.source.get("attempts")
+    )
+    run_leased(client, settings, store, job)
+    return True
+
+
+def run_forever(client: OpenSearch, settings: Settings, stop: threading.Event | None = None) -> None:
+    """Poll for jobs until ``stop`` is set (or forever); engine outages are waited out."""
+    stop = stop or threading.Event()
+    name = worker_name()
+    last_purge = 0.0
+    while not stop.is_set():
+        try:
+            if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                JobStore(client, settings).purge_finished()
+                last_purge = time.monotonic()
+            if run_once(client, settings, name):
+                continue
+        except Exception:
+            log.exception("worker loop error; retrying")
+        stop.wait(settings.worker_poll_seconds)

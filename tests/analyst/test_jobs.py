@@ -1,0 +1,124 @@
+"""Batch jobs live in the ``jobs`` index: leased safely, taken over when a worker dies,
+and started, polled and shown through any portal process."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from lantern.jobs import JobStore, LeaseLost
+from lantern.settings import Settings
+from mappings import jobs as J
+from portal.analyst import batch as B
+from portal.analyst.worker import run_leased
+from tests.analyst.conftest import Loader, crime, principal, signed_in, tag
+from tests.portal_fixtures import csrf_from
+
+
+def _queue(store: JobStore, lines: list[str], owner: str = "ofc") -> str:
+    parsed = B.parse_input("\n".join(lines), "lines")
+    return B.start_job(store, principal(owner), parsed, dob_years=0).id
+
+
+def test_a_job_is_leased_to_one_worker_only(client: OpenSearch, asettings: Settings) -> None:
+    store = JobStore(client, asettings)
+    job_id = _queue(store, [f"nomatch{tag()}"])
+    first = second = None
+    # Both see the job as claimable; the conditional write lets only one have it.
+    for _ in range(20):
+        first = store.lease("worker-a", lease_seconds=60)
+        if first is not None and first.id == job_id:
+            break
+    assert first is not None and first.id == job_id
+    second = store.lease("worker-b", lease_seconds=60)
+    assert second is None or second.id != job_id
+    stale = store.get(job_id)
+    assert stale is not None
+    store.progress(first, [], done=0)
+    with pytest.raises(LeaseLost):  # a write based on an old version is refused
+        store.progress(stale, [], done=0)
+    latest = store.get(job_id)
+    assert latest is not None and latest.source[J.LEASE_OWNER] == "worker-a"
+    store.finish(latest)
+
+
+def test_a_dead_workers_job_is_taken_over_and_resumed(
+    client: OpenSearch, asettings: Settings, loader: Loader
+) -> None:
+    t = tag()
+    loader.load([crime(t)], alerts=False)
+    store = JobStore(client, asettings)
+    lines = [f"nomatch{i}" for i in range(120)] + [t]
+    job_id = _queue(store, lines)
+    # Worker A leases briefly, records its first chunk, then dies (stops renewing).
+    a = None
+    while a is None or a.id != job_id:
+        a = store.lease("worker-a", lease_seconds=1.0)
+    first: list[dict[str, Any]] = [
+        {"n": i, "text": "x", "query": "x", "total": 0, "ids": [], "error": None, "notices": []}
+        for i in range(50)
+    ]
+    a = store.progress(a, first, done=50, lease_seconds=1.0)
+    held = store.get(job_id)
+    assert held is not None and held.source[J.LEASE_OWNER] == "worker-a"  # lease still valid
+    time.sleep(1.5)
+    b = None
+    for _ in range(20):
+        b = store.lease("worker-b", lease_seconds=30)
+        if b is not None and b.id == job_id:
+            break
+    assert b is not None and b.id == job_id and b.done == 50
+    assert int(b.source[J.ATTEMPTS]) == 2
+    run_leased(client, asettings, store, b)
+    done = store.get(job_id)
+    assert done is not None and done.status == J.SUCCEEDED and done.done == len(lines)
+    # Resumed after the recorded chunk: every line exactly once, in order.
+    assert len(done.results) == len(lines)
+    assert [r["n"] for r in done.results[50:]] == list(range(51, len(lines) + 1))
+    assert done.results[-1]["total"] == 1 and len(done.results[-1]["ids"]) == 1
+    # Worker A comes back to life: its write is refused, the finished job stays as it is.
+    with pytest.raises(LeaseLost):
+        store.progress(a, [], done=51)
+
+
+def test_job_started_on_one_process_is_polled_and_shown_on_another(
+    client: OpenSearch, asettings: Settings, loader: Loader, worker: None
+) -> None:
+    from portal.app import create_app
+
+    t = tag()
+    loader.load([crime(t)], alerts=False)
+    one, two = create_app(asettings), create_app(asettings)
+    tc1 = signed_in(one, "ofc")
+    form = tc1.get("/batch")
+    lines = [t] + [f"nomatch{i}" for i in range(B.SYNC_MAX_LINES + 5)]
+    res = tc1.post("/batch", data={"csrf_token": csrf_from(form.text), "text": "\n".join(lines)})
+    assert res.status_code == 303
+    job_url = res.headers["location"]
+    # The same user's session (the session lives in OpenSearch too) on the other app.
+    tc2 = signed_in(two, "ofc")
+    page = tc2.get(job_url)
+    assert page.status_code == 200
+    for _ in range(120):
+        page = tc2.get(job_url)
+        if "lines searched" in page.text:
+            break
+        time.sleep(0.5)
+    assert f"{len(lines):,} lines searched" in page.text
+    assert f"Theft of motor vehicle {t}" in page.text
+    # Another user cannot see it through either process.
+    other = signed_in(one, "mem")
+    assert other.get(job_url).status_code == 404
+
+
+def test_purge_removes_only_old_finished_jobs(client: OpenSearch, asettings: Settings) -> None:
+    store = JobStore(client, asettings)
+    job_id = _queue(store, ["nomatch"], owner="mem")
+    assert store.purge_finished(older_than=timedelta(seconds=0)) >= 0
+    assert store.get(job_id) is not None  # still queued: never purged
+    stats = store.stats()
+    assert stats.queued >= 1 and stats.oldest_queued_age_seconds >= 0
