@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cachetools import TTLCache
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
@@ -239,27 +239,30 @@ class NotificationStore:
 
 
 class _BadgeCache:
-    """The header badge is on every page: remember each user's count for a few seconds."""
+    """The header badge is on every page: remember each user's count for a few seconds.
+
+    Per process, so two portal processes may show counts up to ``BADGE_TTL`` seconds apart
+    (the notifications themselves live in OpenSearch and always agree); bounded in size.
+    """
 
     def __init__(self) -> None:
-        self._data: dict[tuple[str, frozenset[str], frozenset[str]], tuple[float, int]] = {}
+        self._data: TTLCache[tuple[str, frozenset[str], frozenset[str]], int] = TTLCache(
+            maxsize=10_000, ttl=BADGE_TTL
+        )
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, frozenset[str], frozenset[str]]) -> int | None:
         with self._lock:
-            hit = self._data.get(key)
-        return hit[1] if hit and hit[0] > time.monotonic() else None
+            return self._data.get(key)
 
     def put(self, key: tuple[str, frozenset[str], frozenset[str]], value: int) -> None:
         with self._lock:
-            if len(self._data) > 10_000:
-                self._data.clear()
-            self._data[key] = (time.monotonic() + BADGE_TTL, value)
+            self._data[key] = value
 
     def forget(self, username: str) -> None:
         with self._lock:
             for key in [k for k in self._data if k[0] == username]:
-                del self._data[key]
+                self._data.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

@@ -41,6 +41,7 @@ from indexer.bulk import bulk_index
 from indexer.documents import add_places, build_document, content_hash, mentions_from_doc, text_hash
 from indexer.manifest import LinkStore, with_links
 from lantern import gazetteer, indices
+from lantern.observability import INGEST_ROWS
 from lantern.profile import ForceProfile, active_profile
 from lantern.records import AnyRecord
 from lantern.settings import Settings
@@ -538,6 +539,9 @@ def index_records(
             outcome = indexer.run([Entry(r) for r in chunk])
             outcome.result.problems = outcome.problems
             total.add(outcome.result)
+            INGEST_ROWS.labels("indexed").inc(outcome.result.indexed)
+            INGEST_ROWS.labels("rejected").inc(outcome.result.rejected)
+            INGEST_ROWS.labels("failed").inc(outcome.result.failed)
     finally:
         indexer.close()
     if refresh:

@@ -39,6 +39,7 @@ from lantern.clock import iso, utcnow
 from lantern.disclosures import DisclosureLog, chunks
 from lantern.errors import AuditUnavailable
 from lantern.indices import ensure_security_indices, writer_target
+from lantern.observability import AUDIT_WRITE_LATENCY, request_id
 from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
@@ -150,6 +151,10 @@ class AuditLog:
             client_addr = f"cli:{_os_user()}"
         target_j = _jsonable(target or {})
         details_j = _jsonable(details or {})
+        rid = request_id.get()
+        if rid and "request_id" not in details_j:
+            # Follows one request from the portal log into OpenSearch (X-Opaque-Id) and here.
+            details_j["request_id"] = rid
         if principal:
             user = principal.username
         else:
@@ -226,6 +231,10 @@ class AuditLog:
         return flags
 
     def append(self, event: dict[str, Any]) -> dict[str, Any]:
+        with AUDIT_WRITE_LATENCY.time():
+            return self._append(event)
+
+    def _append(self, event: dict[str, Any]) -> dict[str, Any]:
         try:
             ensure_security_indices(self.client, self.settings)
             with self._lock:

@@ -11,6 +11,7 @@ from typing import Literal
 from opensearchpy import OpenSearch
 
 from lantern import embedded
+from lantern.observability import InstrumentedConnection
 from lantern.settings import Settings, get_settings
 
 # What the client is for (not the lawful purpose of a search: see portal.security.purposes).
@@ -44,6 +45,8 @@ def make_client(settings: Settings | None = None, workload: Workload = "serving"
         "retry_on_timeout": workload == "ingest",
         "max_retries": 1 if workload == "serving" else 5,
         "http_compress": workload == "ingest",
+        # Sends the request id as X-Opaque-Id and records engine latency and errors.
+        "connection_class": InstrumentedConnection,
     }
     if use_ssl and s.opensearch_ca_file:
         kwargs["ca_certs"] = str(s.opensearch_ca_file)

@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     # --- Background jobs (``lantern worker``) ---------------------------------------------
     # A worker renews its lease after every chunk; a job whose lease has run out for this
     # long (its worker died) is taken over by another worker.
+    # Prometheus metrics on their own port (not the portal's), loopback unless set otherwise.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # JSON log lines (structlog); false gives readable console lines for development.
+    log_json: bool = True
     job_lease_seconds: float = Field(default=30.0, gt=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
 

@@ -20,11 +20,11 @@ Set ``app.state.security.identity`` to the new provider after ``install_security
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cachetools import TTLCache
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
@@ -212,31 +212,33 @@ class UserStore:
 
 
 class _StatusCache:
-    """A few seconds of memory for per-request account checks (sessions are still checked each time)."""
+    """A few seconds of memory for per-request account checks (sessions are still checked each time).
+
+    Per process and bounded: a disabled account is refused by every portal process within
+    ``ttl`` seconds (at once by the process that disabled it, which calls ``forget``), and
+    its sessions are deleted from the shared index at once anyway.
+    """
 
     ttl = 5.0
 
     def __init__(self) -> None:
-        self._data: dict[tuple[str, str], tuple[float, User | None]] = {}
+        self._data: TTLCache[tuple[str, str], User | None] = TTLCache(maxsize=10_000, ttl=self.ttl)
         self._lock = threading.Lock()
 
     def get(self, index: str, username: str) -> tuple[bool, User | None]:
         with self._lock:
-            hit = self._data.get((index, username))
-        if hit and hit[0] > time.monotonic():
-            return True, hit[1]
+            if (index, username) in self._data:
+                return True, self._data[(index, username)]
         return False, None
 
     def put(self, index: str, username: str, user: User | None) -> None:
         with self._lock:
-            if len(self._data) > 10_000:
-                self._data.clear()
-            self._data[(index, username)] = (time.monotonic() + self.ttl, user)
+            self._data[(index, username)] = user
 
     def forget(self, username: str) -> None:
         with self._lock:
             for key in [k for k in self._data if k[1] == username]:
-                del self._data[key]
+                self._data.pop(key, None)
 
 
 _status_cache = _StatusCache()

@@ -12,6 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from portal.errors import install_error_handlers
+from portal.observability import install_observability
 from portal.present import ENTITY_LABEL_NAMES, TYPE_LABELS, code_label, entity_href, fmt_date, humanise
 from portal.rendering import render
 
@@ -85,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> Response:
         return render(request, "api_docs.html", {"openapi_url": app.openapi_url or "/api/openapi.json"})
+
+    # Added last so it is outermost: the request id exists before the security layer runs.
+    install_observability(app, s, app.state.client)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz(request: Request) -> PlainTextResponse:

@@ -278,6 +278,9 @@ def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
     reload: bool = typer.Option(False, "--reload", help="restart on code changes (development)"),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="serve Prometheus /metrics on this port (default LANTERN_METRICS_PORT)"
+    ),
 ) -> None:
     """Run the portal (uvicorn).
 
@@ -287,7 +290,14 @@ def serve(
 
     import uvicorn
 
+    from lantern.observability import configure_logging
+
+    if metrics_port is not None:
+        # Read by create_app in this process (uvicorn builds the app from the factory).
+        os.environ["LANTERN_METRICS_PORT"] = str(metrics_port)
+        get_settings.cache_clear()
     settings = get_settings()
+    configure_logging(json=settings.log_json)
     uvicorn.run(
         # The composition root's app: the portal, with the indexer's ingest API beside it.
         "lantern.cli:serving_app",
@@ -298,19 +308,22 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("LANTERN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,
+        log_config=None,  # uvicorn's loggers go through the JSON handler too
+        access_log=False,  # the request log line (with its request id) is portal.observability's
     )
 
 
 def worker() -> None:
     """Run queued background jobs (batch searches) until stopped; run one or more per deployment."""
-    import logging
     import signal
     import threading
 
+    from lantern.observability import configure_logging, start_metrics_server
     from portal.analyst.worker import run_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(json=settings.log_json)
+    start_metrics_server(settings.metrics_port, settings.metrics_host)
     stop = threading.Event()
     # SIGTERM finishes the current chunk's write and stops; an unfinished job is leased again.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -44,7 +44,7 @@ RELAXED_SESSION_COOKIE = "lantern_session"
 RELAXED_LOGIN_COOKIE = "lantern_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/accessibility"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/favicon.ico", "/accessibility"})
 PUBLIC_PREFIXES = ("/static/",)
 # Routes that authenticate every request with a bearer token of their own (the indexer's
 # ingest API, for source systems' service accounts): no session, and no CSRF check, which

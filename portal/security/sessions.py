@@ -18,6 +18,7 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from lantern.clock import iso, parse_iso, utcnow
 from lantern.indices import ensure_security_indices, writer_target
+from lantern.observability import RATE_LIMIT_REFUSALS
 from lantern.settings import Settings
 from mappings import sessions as sessions_mapping
 
@@ -167,6 +168,7 @@ class LoginThrottle:
         for doc in res["docs"]:
             until = doc.get("_source", {}).get("locked_until") if doc.get("found") else None
             if until and parse_iso(until) > now:
+                RATE_LIMIT_REFUSALS.labels("login_throttle").inc()
                 return True
         return False
 

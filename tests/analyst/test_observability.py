@@ -1,0 +1,120 @@
+"""/healthz, /readyz, the metrics port, request ids into OpenSearch (X-Opaque-Id) and the audit trail."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import urllib.request
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from opensearchpy import OpenSearch
+
+from lantern import indices
+from lantern.observability import configure_logging, operation, request_id, start_metrics_server
+from lantern.search_client import make_client
+from lantern.settings import Settings
+from portal.observability import readiness
+from tests.analyst.conftest import signed_in
+from tests.portal_fixtures import make_test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_operation_names_are_bounded() -> None:
+    assert operation("/lantern-x-records/_search") == "_search"
+    assert operation("/_msearch") == "_msearch"
+    assert operation("/idx/_doc/abc%2F_search-ish") == "_doc"
+    assert operation("/some/thing") == "other"
+
+
+def test_healthz_and_readyz(analyst_app: FastAPI, client: OpenSearch, asettings: Settings) -> None:
+    for module in indices.discover().values():  # what `lantern index init` and first use create
+        indices.ensure(client, asettings, module)
+    with make_test_client(analyst_app) as tc:
+        assert tc.get("/healthz").status_code == 200
+        res = tc.get("/readyz")
+        assert res.status_code == 200, res.text
+        assert res.json()["checks"]["opensearch"] is True
+        assert res.json()["checks"]["audit_writable"] is True
+    # A prefix with no indices: aliases are missing, so not ready.
+    empty = asettings.model_copy(
+        update={"index_prefix": f"{asettings.index_prefix}none{uuid.uuid4().hex[:6]}-"}
+    )
+    result = readiness(client, empty)
+    assert result["ready"] is False and result["checks"]["aliases_missing"]
+    # An unreachable engine: not ready, and says why.
+    dead = asettings.model_copy(update={"opensearch_hosts": [f"http://127.0.0.1:{_free_port()}"]})
+    result = readiness(make_client(dead), dead)
+    assert result["ready"] is False and result["checks"]["opensearch"] is False
+
+
+def test_request_id_reaches_opensearch_and_the_audit_event(
+    analyst_app: FastAPI, client: OpenSearch, asettings: Settings
+) -> None:
+    tc = signed_in(analyst_app, "ofc")
+    rid = f"test-{uuid.uuid4().hex}"
+    res = tc.get("/search", params={"q": "zzqq-observability"}, headers={"X-Request-Id": rid})
+    assert res.status_code == 200
+    assert res.headers["x-request-id"] == rid
+    client.indices.refresh(index=asettings.index_name("audit"))
+    hits = client.search(
+        index=asettings.index_name("audit"),
+        body={"query": {"term": {"user": "ofc"}}, "sort": [{"seq": "desc"}], "size": 20},
+    )["hits"]["hits"]
+    assert any(h["_source"]["details"].get("request_id") == rid for h in hits)
+    # A header that is not a plain id is replaced, never echoed or forwarded.
+    res = tc.get("/healthz", headers={"X-Request-Id": "bad id\r\nx"})
+    assert res.headers["x-request-id"] != "bad id\r\nx" and len(res.headers["x-request-id"]) == 32
+
+
+def test_x_opaque_id_is_sent(client: OpenSearch, asettings: Settings) -> None:
+    own = make_client(asettings)
+    rid = f"opaque-{uuid.uuid4().hex}"
+    token = request_id.set(rid)
+    try:
+        # The tasks API shows each running task's X-Opaque-Id header: ask it about itself.
+        tasks = own.tasks.list(params={"detailed": "true", "actions": "cluster:monitor/tasks/lists*"})
+    finally:
+        request_id.reset(token)
+    seen = [
+        t.get("headers", {}).get("X-Opaque-Id")
+        for node in tasks["nodes"].values()
+        for t in node["tasks"].values()
+    ]
+    assert rid in seen
+
+
+def test_metrics_port_exposes_the_figures(analyst_app: FastAPI) -> None:
+    port = _free_port()
+    start_metrics_server(port)
+    tc = signed_in(analyst_app, "ofc")
+    tc.get("/search", params={"q": "zzqq-metrics"})
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert 'lantern_http_request_duration_seconds_count{method="GET",route="/search",status="200"}' in body
+    assert 'lantern_engine_request_duration_seconds_count{operation="_search"}' in body
+    assert "lantern_audit_write_duration_seconds_count" in body
+    assert 'lantern_jobs{status="queued"}' in body
+    assert "lantern_ingest_rows_total" in body and "lantern_rate_limit_refusals_total" in body
+    # Not on the portal's own port.
+    with make_test_client(analyst_app) as anon:
+        assert anon.get("/metrics").status_code in (303, 401, 404)
+
+
+def test_logs_are_json_with_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging()
+    token = request_id.set("req-12345678")
+    try:
+        logging.getLogger("lantern.test").warning("hello %s", "there")
+    finally:
+        request_id.reset(token)
+    line = [ln for ln in capsys.readouterr().err.splitlines() if "hello there" in ln][-1]
+    event = json.loads(line)
+    assert event["event"] == "hello there" and event["request_id"] == "req-12345678"
+    assert event["level"] == "warning"
