@@ -24,13 +24,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages: chromium for the Playwright browser tests (no browser download at run time);
-# Tesseract (+English), ocrmypdf and poppler-utils for documents (OCR, page images).
-SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng ocrmypdf poppler-utils
+# Tesseract (+English), ocrmypdf and poppler-utils for documents (OCR, page images);
+# nginx for the two-process topology test (tests/analyst/test_topology.py).
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-eng ocrmypdf poppler-utils nginx
 system-deps:
 	@missing=""; \
 	for pair in chromium:/usr/bin/chromium tesseract-ocr:/usr/bin/tesseract \
 	            tesseract-ocr-eng:/usr/share/tesseract-ocr/5/tessdata/eng.traineddata \
-	            ocrmypdf:/usr/bin/ocrmypdf poppler-utils:/usr/bin/pdftoppm; do \
+	            ocrmypdf:/usr/bin/ocrmypdf poppler-utils:/usr/bin/pdftoppm nginx:/usr/sbin/nginx; do \
 	  [ -e "$${pair#*:}" ] || missing="$$missing $${pair%%:*}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

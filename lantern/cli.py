@@ -218,6 +218,64 @@ def demo_gazetteer(
         f"{written} synthetic postcode coordinates written to {out} (not real locations); "
         f"{held_back} postcode(s) held back so the demo shows places the gazetteer does not know"
     )
+@app.command("backup")
+def backup_cmd(
+    name: str | None = typer.Option(None, "--name", help="snapshot name (default: prefix + time)"),
+) -> None:
+    """Snapshot every index Lantern owns into the snapshot repository (see README, Operations)."""
+    from lantern import backup
+    from lantern.audit import AuditLog
+    from lantern.search_client import make_client
+
+    settings = get_settings()
+    client = make_client(settings, "ingest")
+    try:
+        out = backup.backup(client, settings, name)
+    except backup.BackupError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    AuditLog(client, settings).record(
+        None, "system.backup", details={"snapshot": out.snapshot, "counts": out.counts}
+    )
+    for alias, n in out.counts.items():
+        console.print(f"{alias}: {n:,} document(s)")
+    console.print(f"snapshot {out.snapshot} taken in {out.seconds:.1f}s (audit head {out.audit_head})")
+
+
+@app.command("restore")
+def restore_cmd(
+    snapshot: str | None = typer.Argument(None, help="snapshot name (default: the latest of this prefix)"),
+    replace: bool = typer.Option(False, "--replace", help="delete live Lantern indices first"),
+) -> None:
+    """Restore a snapshot, check its counts, reconcile the audit anchor; then run `lantern audit verify`."""
+    from lantern import backup
+    from lantern.audit import AuditLog
+    from lantern.search_client import make_client
+
+    settings = get_settings()
+    client = make_client(settings, "ingest")
+    try:
+        out = backup.restore(client, settings, snapshot, replace=replace)
+    except backup.BackupError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    details: dict[str, object] = {
+        "snapshot": out.snapshot,
+        "counts": out.counts,
+        "audit_head": out.audit_head,
+    }
+    if out.lost_audit_events:
+        details["lost_audit_events"] = out.lost_audit_events
+        details["anchor_archive"] = str(out.anchor_archive)
+    AuditLog(client, settings).record(None, "system.restore", details=details)
+    for alias, n in out.counts.items():
+        console.print(f"{alias}: {n:,} document(s)")
+    console.print(f"restored {out.snapshot} in {out.seconds:.1f}s; audit chain head {out.audit_head}")
+    if out.lost_audit_events:
+        console.print(
+            f"[yellow]{out.lost_audit_events} audit event(s) written after the backup are gone; "
+            f"the previous anchor is kept at {out.anchor_archive}[/yellow]"
+        )
 
 
 def _register_optional_groups() -> None:

@@ -110,7 +110,7 @@ def java_classpath() -> str:
 # --------------------------------------------------------------------------- config
 
 
-def _node_config(spec: NodeSpec, specs: Sequence[NodeSpec]) -> str:
+def _node_config(spec: NodeSpec, specs: Sequence[NodeSpec], snapshot_location: Path | None = None) -> str:
     lines = {
         "cluster.name": CLUSTER_NAME,
         "node.name": spec.name,
@@ -124,6 +124,9 @@ def _node_config(spec: NodeSpec, specs: Sequence[NodeSpec]) -> str:
         # A write to a missing alias must fail, not silently create a dynamic index.
         "action.auto_create_index": "false",
     }
+    if snapshot_location is not None:
+        # Where `lantern backup` may write filesystem snapshots (shared by all local nodes).
+        lines["path.repo"] = f'["{snapshot_location}"]'
     if len(specs) == 1:
         lines["discovery.type"] = "single-node"
     else:
@@ -159,11 +162,17 @@ def _log_tail(spec: NodeSpec, lines: int = 40) -> str:
         return "(no log)"
 
 
+def _snapshot_dir(settings: Settings) -> Path:
+    path = settings.snapshot_location.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> int:
     (spec.home / "config").mkdir(parents=True, exist_ok=True)
     (spec.home / "logs").mkdir(parents=True, exist_ok=True)
     (spec.home / "data").mkdir(parents=True, exist_ok=True)
-    (spec.home / "config" / "opensearch.yml").write_text(_node_config(spec, specs))
+    (spec.home / "config" / "opensearch.yml").write_text(_node_config(spec, specs, _snapshot_dir(settings)))
     heap = settings.embedded_heap
     cmd = [
         settings.embedded_java,

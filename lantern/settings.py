@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # with replicas means a write survives the loss of a node right after it is acked).
     write_wait_for_active_shards: str = "1"
 
+    # --- Backups (``lantern backup`` / ``lantern restore``) -------------------------------
+    # The snapshot repository. When it is not registered yet, Lantern registers a shared
+    # filesystem ("fs") repository at ``snapshot_location`` (every node must see that path,
+    # and list it in ``path.repo``; the embedded node does). An object-storage repository
+    # (repository-s3 plugin) registered by the operator under this name is used as it is.
+    snapshot_repository: str = "lantern-backups"
+    snapshot_location: Path = Path(".lantern/snapshots")
+
     # --- Embedded node ------------------------------------------------------------------
     embedded_port: int = 9200
     embedded_transport_port: int = 9300
