@@ -37,7 +37,8 @@ def worker_name() -> str:
 def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job) -> None:
     """Run one leased job to its end (or until its lease is lost)."""
     try:
-        account = UserStore(client, settings).get(job.owner)
+        users = UserStore(client, settings)
+        account = users.get(job.owner)
         if account is None or account.disabled:
             # The account was disabled after the job was queued: it must not read on.
             store.finish(job, error="account disabled")

@@ -7,6 +7,7 @@ record has a unique marker word (``tag``) so tests never see each other's record
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from lantern.principal import Principal
 from lantern.records import parse_record
 from lantern.settings import Settings
 from lantern.users import UserStore, create_user
+from portal.analyst.worker import run_forever
 from tests.portal_fixtures import PASSWORD, login, make_test_client
 
 # username -> (roles, units, clearances)
@@ -169,10 +171,6 @@ def loader(client: OpenSearch, asettings: Settings, analyst_users: dict[str, Pri
 @pytest.fixture
 def worker(client: OpenSearch, asettings: Settings) -> Iterator[None]:
     """A ``lantern worker`` loop in a thread for the test (jobs run only through a worker)."""
-    import threading
-
-    from portal.analyst.worker import run_forever
-
     fast = asettings.model_copy(update={"worker_poll_seconds": 0.2})
     stop = threading.Event()
     thread = threading.Thread(target=run_forever, args=(client, fast, stop), daemon=True)

@@ -101,7 +101,7 @@ def test_export_manifests_are_chunked(
 
 
 def test_batch_job_matches_are_traceable(
-    analyst_app: FastAPI, client: OpenSearch, asettings: Settings, loader: Loader
+    analyst_app: FastAPI, client: OpenSearch, asettings: Settings, loader: Loader, worker: None
 ) -> None:
     t = tag()
     loader.load([crime(t)], alerts=False)
@@ -115,6 +115,7 @@ def test_batch_job_matches_are_traceable(
         if "lines searched" in page.text:
             break
         time.sleep(0.5)
+    assert "lines searched" in page.text, "the job did not finish"
     shown = set(RECORD_LINK.findall(page.text))
     assert len(shown) == 1
     rid = shown.pop()
@@ -124,7 +125,7 @@ def test_batch_job_matches_are_traceable(
     job_event = audit_events(client, asettings, "batch_search", "anl")[0]
     mine = [m for m in manifests if m["details"]["of_seq"] == job_event["seq"]]
     assert mine and any(rid in m["shown_ids"] for m in mine)
-    # Written by the job's thread, with the context of the request that started it.
+    # Written by the worker process, with the context of the request that started the job.
     assert {m["purpose_reference"] for m in mine} == {"CR/012345/24"}
     assert all(m["session"] and not str(m["client"]).startswith("cli:") for m in mine)
     assert re.search(

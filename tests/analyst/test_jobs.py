@@ -15,6 +15,7 @@ from lantern.settings import Settings
 from mappings import jobs as J
 from portal.analyst import batch as B
 from portal.analyst.worker import run_leased
+from portal.app import create_app
 from tests.analyst.conftest import Loader, crime, principal, signed_in, tag
 from tests.portal_fixtures import csrf_from
 
@@ -88,19 +89,17 @@ def test_a_dead_workers_job_is_taken_over_and_resumed(
 def test_job_started_on_one_process_is_polled_and_shown_on_another(
     client: OpenSearch, asettings: Settings, loader: Loader, worker: None
 ) -> None:
-    from portal.app import create_app
-
     t = tag()
     loader.load([crime(t)], alerts=False)
     one, two = create_app(asettings), create_app(asettings)
-    tc1 = signed_in(one, "ofc")
+    tc1 = signed_in(one, "anl")
     form = tc1.get("/batch")
     lines = [t] + [f"nomatch{i}" for i in range(B.SYNC_MAX_LINES + 5)]
     res = tc1.post("/batch", data={"csrf_token": csrf_from(form.text), "text": "\n".join(lines)})
     assert res.status_code == 303
     job_url = res.headers["location"]
     # The same user's session (the session lives in OpenSearch too) on the other app.
-    tc2 = signed_in(two, "ofc")
+    tc2 = signed_in(two, "anl")
     page = tc2.get(job_url)
     assert page.status_code == 200
     for _ in range(120):

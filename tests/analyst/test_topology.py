@@ -131,7 +131,7 @@ def test_job_survives_a_portal_and_a_worker_dying(topology: Topology, loader: Lo
     t = tag()
     loader.load([crime(t)], alerts=False)
     via_proxy = httpx.Client(base_url=f"http://127.0.0.1:{topology.listen}", timeout=30)
-    login(via_proxy, "ofc", PASSWORD)  # type: ignore[arg-type]
+    login(via_proxy, "anl", PASSWORD)  # type: ignore[arg-type]
     one = httpx.Client(
         base_url=f"http://127.0.0.1:{topology.ports[0]}", cookies=via_proxy.cookies, timeout=30
     )
