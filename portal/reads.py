@@ -35,6 +35,7 @@ from portal.present import (
 )
 from search import builders as B
 from search.access import can_read
+from search.cursor import Cursor
 from search.gateway import SecuredRecords
 from search.parser import reference
 
@@ -52,9 +53,19 @@ class SearchOutcome:
     aggs: Mapping[str, Any]
     took_ms: int
     page: int
-    pages: int
+    pages: int  # every page of the results (past the window, reached one at a time)
     size: int
-    capped: bool  # more results exist than paging can reach
+    capped: bool  # more results exist than numbered paging (from/size) can reach
+    # Pages past the window: where "Next" and "Previous" go (None: a numbered page, or none).
+    next_cursor: Cursor | None = None
+    prev_cursor: Cursor | None = None
+    window_pages: int = 0  # pages reachable by number (from/size)
+    asked_beyond: bool = False  # a page past the window was asked for without a cursor
+
+    @property
+    def deep(self) -> bool:
+        """Paging one page at a time (at or past the last numbered page of a capped search)."""
+        return self.capped and self.page >= self.window_pages
 
 
 def _idents(req: B.SearchRequest) -> list[str]:
@@ -70,24 +81,49 @@ def run_search(
     req: B.SearchRequest,
     *,
     today: date | None = None,
+    cursor: Cursor | None = None,
 ) -> SearchOutcome:
-    body = B.build_search(req)
-    resp = SecuredRecords(client, settings, user).search(body, today=today)
-    hits = resp.get("hits", {}).get("hits", [])
+    """One page of results. Pages inside ``MAX_WINDOW`` are read with ``from``/``size``; past
+    it, ``cursor`` (from the previous page's outcome) continues with ``search_after`` in a
+    point in time, so an analyst can page through every result, one page at a time."""
+    records = SecuredRecords(client, settings, user)
+    _, size = B.page_window(req.page, req.size)
+    window_pages = B.MAX_WINDOW // size
+    pit: str | None = None
+    if cursor is None:
+        resp = records.search(B.build_search(req), today=today)
+        hits = resp.get("hits", {}).get("hits", [])
+        start, _ = B.page_window(req.page, req.size)
+        page = start // size + 1
+    else:
+        body = B.build_search_after(req, cursor.after, reverse=cursor.direction == "prev")
+        resp, pit = records.search_in_pit(body, cursor.pit, today=today)
+        hits = resp.get("hits", {}).get("hits", [])
+        if cursor.direction == "prev":
+            hits = list(reversed(hits))
+        page = cursor.page
     total = total_hits(resp)
-    start, size = B.page_window(req.page, req.size)
-    reachable = min(total, B.MAX_WINDOW)
-    pages = max(1, math.ceil(reachable / size))
+    pages = max(1, math.ceil(total / size))
+    capped = total > window_pages * size
+    next_cursor = prev_cursor = None
+    if capped and hits and page >= window_pages and page < pages:
+        next_cursor = Cursor(page + 1, tuple(hits[-1]["sort"]), "next", pit)
+    if cursor is not None and hits and page - 1 > window_pages:
+        prev_cursor = Cursor(page - 1, tuple(hits[0]["sort"]), "prev", pit)
     return SearchOutcome(
         request=req,
         items=[result_item(h, user, _idents(req)) for h in hits],
         total=total,
         aggs=resp.get("aggregations", {}),
         took_ms=int(resp.get("took", 0)),
-        page=start // size + 1,
-        pages=pages,
+        page=page,
+        pages=pages if capped else max(1, math.ceil(min(total, B.MAX_WINDOW) / size)),
         size=size,
-        capped=total > B.MAX_WINDOW,
+        capped=capped,
+        next_cursor=next_cursor,
+        prev_cursor=prev_cursor,
+        window_pages=window_pages,
+        asked_beyond=cursor is None and req.page > window_pages,
     )
 
 

@@ -610,7 +610,9 @@ def with_recency(query: Query) -> Query:
             "query": query,
             "functions": [
                 {
-                    "gauss": {F.RECORD_DATE: {"origin": "now", "scale": "365d", "decay": 0.5}},
+                    # Rounded to the day: a score must not drift between two pages of one
+                    # search, or paging past the window (search_after on _score) skips hits.
+                    "gauss": {F.RECORD_DATE: {"origin": "now/d", "scale": "365d", "decay": 0.5}},
                     "weight": RECENCY_WEIGHT,
                 }
             ],
@@ -703,6 +705,32 @@ def build_search(req: SearchRequest) -> Query:
             },
             "highlight_query": hq,
         }
+    return body
+
+
+def reverse_sort(sort: Sequence[Any]) -> list[Any]:
+    """``sort`` read backwards (for "Previous" past the window: ``search_after`` the first hit
+    shown, then the hits reversed). Missing values that came last come first."""
+    out: list[Any] = []
+    for key in sort:
+        name, spec = (key, {}) if isinstance(key, str) else next(iter(key.items()))
+        spec = {"order": spec} if isinstance(spec, str) else dict(spec)
+        default = "desc" if name == "_score" else "asc"
+        spec["order"] = "asc" if spec.get("order", default) == "desc" else "desc"
+        if "missing" in spec:
+            spec["missing"] = "_first" if spec["missing"] == "_last" else "_last"
+        out.append({name: spec})
+    return out
+
+
+def build_search_after(req: SearchRequest, after: Sequence[Any], *, reverse: bool = False) -> Query:
+    """One results page past ``MAX_WINDOW``: the hits after (``reverse``: before) the hit whose
+    sort values are ``after``, in the same order as :func:`build_search` (unsecured)."""
+    body = build_search(req)
+    del body["from"]
+    body["search_after"] = list(after)
+    if reverse:
+        body["sort"] = reverse_sort(body["sort"])
     return body
 
 

@@ -254,6 +254,39 @@ class SecuredRecords:
             result: dict[str, Any] = self.client.search(index=records_alias(self.settings), body=secured)
         return result
 
+    def search_in_pit(
+        self,
+        body: Mapping[str, Any],
+        pit_id: str | None,
+        *,
+        keep_alive: str = "10m",
+        today: date | None = None,
+    ) -> tuple[dict[str, Any], str]:
+        """Run ``body`` as the user in point in time ``pit_id`` (a new one when None or expired);
+        the answer and the point in time it came from (its keep_alive renewed)."""
+        secured = secure_body(body, self.user, today)
+        for attempt in (1, 2):
+            if pit_id is None:
+                with engine_errors():
+                    pit = self.client.create_pit(
+                        index=records_alias(self.settings), params={"keep_alive": keep_alive}
+                    )
+                pit_id = str(pit["pit_id"])
+            # The point in time names the index; it adds no access, the query is secured.
+            try:
+                with engine_errors():
+                    result: dict[str, Any] = self.client.search(
+                        body={**secured, "pit": {"id": pit_id, "keep_alive": keep_alive}}
+                    )
+                return result, pit_id
+            except (NotFound, BadQuery):
+                # An expired (or unknown) point in time: read the page from a new one; the
+                # sort values carried over still say where to continue.
+                if attempt == 2:
+                    raise
+                pit_id = None
+        raise AssertionError("unreachable")
+
     def msearch(
         self, bodies: Sequence[Mapping[str, Any]], *, today: date | None = None, chunk: int = MSEARCH_CHUNK
     ) -> Iterator[dict[str, Any]]:

@@ -23,6 +23,8 @@ class SearchState:
     size: int = PAGE_SIZE
     dob_years: int = 0
     facets: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
+    # A signed cursor (search.cursor) for pages past the 10,000th result; "" on other pages.
+    after: str = ""
 
     @property
     def facet_map(self) -> dict[str, tuple[str, ...]]:
@@ -34,6 +36,8 @@ class SearchState:
         return bool(self.q.strip() or self.facets)
 
     def href(self, path: str = "/search", **changes: object) -> str:
+        if changes and "after" not in changes:
+            changes["after"] = ""  # a cursor belongs to one page of one search
         state = replace(self, **changes) if changes else self  # type: ignore[arg-type]
         return f"{path}?{urlencode(state.params())}" if state.params() else path
 
@@ -51,7 +55,14 @@ class SearchState:
             out.append(("size", str(self.size)))
         if self.page > 1:
             out.append(("page", str(self.page)))
+        if self.after:
+            out.append(("after", self.after))
         return out
+
+    def search_key(self) -> str:
+        """What identifies the search apart from the page (a cursor is bound to it)."""
+        facets = ";".join(f"{k}={','.join(v)}" for k, v in self.facets)
+        return f"{self.q}\n{facets}\n{self.sort}\n{self.dob_years}\n{self.size}"
 
     def page_href(self, page: int) -> str:
         return self.href(page=page)
@@ -90,7 +101,7 @@ def from_params(items: Iterable[tuple[str, str]]) -> SearchState:
     """Lenient: unknown parameters are ignored and bad numbers fall back to defaults."""
     q = ""
     sort: Sort = "relevance"
-    page, size, dob_years = "1", str(PAGE_SIZE), "0"
+    page, size, dob_years, after = "1", str(PAGE_SIZE), "0", ""
     facets: dict[str, list[str]] = {}
     for key, value in items:
         if key == "q":
@@ -103,6 +114,8 @@ def from_params(items: Iterable[tuple[str, str]]) -> SearchState:
             size = value
         elif key == "dob_years":
             dob_years = value
+        elif key == "after":
+            after = value[:4000]
         elif key in FACETS_BY_KEY and value.strip():
             vals = facets.setdefault(key, [])
             if value not in vals and len(vals) < MAX_VALUES_PER_FACET:
@@ -110,10 +123,11 @@ def from_params(items: Iterable[tuple[str, str]]) -> SearchState:
     return SearchState(
         q=q,
         sort=sort,
-        page=_int(page, 1, 1, 10_000),
+        page=_int(page, 1, 1, 1_000_000),
         size=_int(size, PAGE_SIZE, 1, MAX_PAGE_SIZE),
         dob_years=_int(dob_years, 0, 0, MAX_DOB_YEARS),
         facets=_ordered({k: tuple(v) for k, v in facets.items()}),
+        after=after,
     )
 
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from lantern.clock import today_utc
 from lantern.records import IntelligenceReport
 from mappings import fields as F
 from persons.query import split_name_dob
@@ -20,10 +19,9 @@ from portal.errors import NOT_FOUND
 from portal.person_reads import find_persons, person_view
 from portal.present import FacetView, ResultItem, facet_views, sees_full_intelligence
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
-from portal.routes.search import audit_details, search_request
+from portal.routes.search import audit_details, pager_links, run_page
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.ratelimit import enforce
-from search.places import place_lookup
 from search.urlstate import from_params
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -79,7 +77,12 @@ class SearchOut(BaseModel):
     page: int
     pages: int
     size: int
-    capped: bool = Field(description="more results exist than paging reaches: refine the search")
+    capped: bool = Field(description="more results exist than numbered pages (page=) reach")
+    next: str | None = Field(
+        None,
+        description="the next page's URL path (past result 10,000 it carries a signed `after` cursor: "
+        "follow it to read on, one page at a time)",
+    )
     results: list[ResultOut]
     facets: list[FacetOut]
 
@@ -239,28 +242,30 @@ def api_search(
         "dates of birth, quoted phrases, AND/OR/NOT, field:value filters)",
     ),
     sort: str = Query("relevance", description="relevance | newest | oldest"),
-    page: int = Query(1, ge=1, le=10_000),
+    page: int = Query(1, ge=1, le=1_000_000),
     size: int = Query(20, ge=1, le=100),
     dob_years: int = Query(0, ge=0, le=10, description="date-of-birth tolerance in years"),
+    after: str = Query("", max_length=4000, description="a cursor from `next` (pages past result 10,000)"),
 ) -> SearchOut:
     """Facet selections are further query parameters: ``type``, ``year``, ``station``, ``borough``,
     ``offence``, ``status``, ``grading``, ``e_person``, ``e_vrm``... (repeat a parameter to OR values)."""
     enforce(request, "search", user)
-    state = from_params(request.query_params.multi_items())
-    req = search_request(
-        state, today_utc(), place_lookup(request.app.state.client, request.app.state.settings)
-    )
-    outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
+    state, req, outcome, refused = run_page(request, user, from_params(request.query_params.multi_items()))
     audit.record(request, "api.search", details=audit_details(state, outcome))
+    links = pager_links(request, state, outcome)
+    next_href = links["next_href"]
+    if next_href is None and outcome.page < (outcome.window_pages if outcome.capped else outcome.pages):
+        next_href = state.page_href(outcome.page + 1)
     return SearchOut(
         query=state.q,
-        notices=list(req.parsed.notices),
+        notices=[*req.parsed.notices, *([refused] if refused else [])],
         degraded=req.parsed.degraded,
         total=outcome.total,
         page=outcome.page,
         pages=outcome.pages,
         size=outcome.size,
         capped=outcome.capped,
+        next=next_href.replace("/search", "/api/search", 1) if next_href else None,
         results=[result_out(i) for i in outcome.items],
         facets=[facet_out(f) for f in facet_views(outcome.aggs, state.facet_map, lambda k, v: "")],
     )

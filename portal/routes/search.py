@@ -18,6 +18,7 @@ from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
 from portal.security.ratelimit import enforce
 from search import builders as B
+from search import cursor as C
 from search.parser import PlaceLookup, parse
 from search.places import place_lookup
 from search.urlstate import SearchState, from_params
@@ -76,6 +77,51 @@ def person_cards_for(request: Request, user: Principal, req: B.SearchRequest) ->
     return cards
 
 
+def _cursor_key(request: Request) -> bytes:
+    return str(request.app.state.settings.secret_key.get_secret_value()).encode()
+
+
+def read_cursor(request: Request, state: SearchState) -> tuple[C.Cursor | None, str | None]:
+    """The deep-paging cursor of ``state`` (None without one) and a notice if it was refused."""
+    if not state.after:
+        return None, None
+    try:
+        return C.decode(state.after, key=_cursor_key(request), search_key=state.search_key()), None
+    except C.BadCursor as exc:
+        return None, f"{str(exc).capitalize()}: the first page is shown instead."
+
+
+def cursor_href(request: Request, state: SearchState, cursor: C.Cursor | None) -> str | None:
+    """The link to the page ``cursor`` opens (None without a cursor)."""
+    if cursor is None:
+        return None
+    token = C.encode(cursor, key=_cursor_key(request), search_key=state.search_key())
+    return state.href(page=cursor.page, after=token)
+
+
+def run_page(
+    request: Request, user: Principal, state: SearchState
+) -> tuple[SearchState, B.SearchRequest, reads.SearchOutcome, str | None]:
+    """One results page of ``state`` (numbered, or past the window through its cursor), the
+    state it really shows, and a notice if the cursor was refused (then page 1 is shown)."""
+    cursor, refused = read_cursor(request, state)
+    if refused is not None:
+        state = replace(state, page=1, after="")
+    req = search_request(
+        state, today_utc(), place_lookup(request.app.state.client, request.app.state.settings)
+    )
+    outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req, cursor=cursor)
+    return state, req, outcome, refused
+
+
+def pager_links(request: Request, state: SearchState, outcome: reads.SearchOutcome) -> dict[str, str | None]:
+    """Previous/Next of a page at or past the window (numbered links where a number reaches)."""
+    prev = cursor_href(request, state, outcome.prev_cursor)
+    if prev is None and outcome.page > 1:
+        prev = state.page_href(outcome.page - 1)
+    return {"prev_href": prev, "next_href": cursor_href(request, state, outcome.next_cursor)}
+
+
 def audit_details(state: SearchState, outcome: reads.SearchOutcome) -> dict[str, Any]:
     return {
         "query": state.q,
@@ -126,10 +172,7 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         return response
     require_purpose(request, user)
     enforce(request, "search", user)
-    req = search_request(
-        state, today_utc(), place_lookup(request.app.state.client, request.app.state.settings)
-    )
-    outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req)
+    state, req, outcome, refused = run_page(request, user, state)
     persons = person_cards_for(request, user, req)
     details = audit_details(state, outcome)
     if persons:
@@ -142,9 +185,15 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
             for r in reads.explain_empty(request.app.state.client, request.app.state.settings, user, req)
         ]
     ctx.update(
+        state=state,
         outcome=outcome,
         relaxed=relaxed,
-        notices=(*req.parsed.notices, *dict.fromkeys(c.tolerance for c in persons if c.tolerance)),
+        notices=(
+            *req.parsed.notices,
+            *dict.fromkeys(c.tolerance for c in persons if c.tolerance),
+            *([refused] if refused else []),
+        ),
+        **pager_links(request, state, outcome),
         facets=facet_views(outcome.aggs, state.facet_map, state.toggle),
         persons=persons,
     )
