@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -57,6 +60,8 @@ NOT_PERCOLATED = (F.RECORD, F.MENTIONS, F.SUGGEST)
 PERCOLATE_PAGE = 1000
 # Documents per percolate request (see AlertHook).
 PERCOLATE_BATCH = 2000
+# Batches percolating or queued beside the load before the load waits (see AlertHook).
+PERCOLATE_OVERLAP = 2
 USERS_TTL = 60.0
 
 
@@ -323,11 +328,20 @@ class AlertHook:
     A percolate request costs mostly per stored query, little per document, so documents
     are gathered until ``min_batch`` (default ``PERCOLATE_BATCH``) and percolated in one
     request; ``flush()`` percolates the rest (``lantern index load`` calls it at the end).
-    The ids of gathered, not yet percolated documents are kept in a file under
-    ``state_dir``: if the load dies before percolating them, the next hook (the next load)
+
+    Percolation runs beside the load, not after it: a full batch is handed to one background
+    thread and the load goes on indexing the next batches meanwhile. The queue is bounded
+    (``overlap`` batches percolating or waiting, default ``PERCOLATE_OVERLAP``): when it is
+    full the load waits, so memory stays bounded and percolation cannot fall behind without
+    limit. ``overlap=0`` percolates inline.
+
+    The ids of gathered and of handed-over, not yet percolated documents are kept in a file
+    under ``state_dir``, written before the hook returns (before the loader counts the batch
+    as done): if the load dies before percolating them, the next hook (the next load)
     fetches them from the records index and percolates them first, so no alert is lost.
-    A failure (the percolator or notifications index unreachable) propagates and stops
-    the load; notification ids make any replay harmless.
+    A failure (the percolator or notifications index unreachable) propagates at the next
+    call or at ``flush()`` and stops the load, its documents left in the file; notification
+    ids make any replay harmless.
     """
 
     def __init__(
@@ -337,6 +351,7 @@ class AlertHook:
         *,
         directory: Directory | None = None,
         min_batch: int | None = None,
+        overlap: int = PERCOLATE_OVERLAP,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -344,11 +359,19 @@ class AlertHook:
         self.notifications = NotificationStore(client, settings)
         self.report = sync_percolator(client, settings)
         self.min_batch = max(1, min_batch if min_batch is not None else PERCOLATE_BATCH)
+        self.overlap = max(0, overlap)
         self.matched = 0
         self.notified = 0
         self.withheld = 0
         self.requests = 0
+        self.waited = 0.0  # seconds the load waited for the percolation queue
         self._buffer: dict[str, dict[str, Any]] = {}
+        # Handed to the background thread, not yet percolated: batch number -> ids.
+        self._inflight: dict[int, list[str]] = {}
+        self._batches = itertools.count(1)
+        self._futures: deque[Future[None]] = deque()
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         key = hashlib.sha256(settings.index_prefix.encode()).hexdigest()[:12]
         self._dir = Path(settings.state_dir) / "alerts"
         self._pending = self._dir / f"pending-{key}-{os.getpid()}-{id(self):x}.json"
@@ -356,26 +379,79 @@ class AlertHook:
         self._recover()
 
     def __call__(self, docs: list[dict[str, Any]]) -> None:
-        for doc in docs:
-            self._buffer[str(doc[F.ID])] = doc  # a record twice: its latest version
-        if len(self._buffer) >= self.min_batch:
-            self.flush()
+        self._reap()
+        with self._lock:
+            for doc in docs:
+                self._buffer[str(doc[F.ID])] = doc  # a record twice: its latest version
+            full = len(self._buffer) >= self.min_batch
+        if full:
+            self._hand_over()
         elif docs:
             self._save_pending()
 
     def flush(self) -> None:
-        """Percolate everything gathered so far."""
+        """Percolate everything gathered so far and wait for it (raises the first failure)."""
         if self._buffer:
-            self._save_pending()
-            self._percolate(list(self._buffer.values()))
+            self._hand_over()
+        try:
+            self._drain()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+        with self._lock:
+            done = not self._buffer and not self._inflight
+        if done:
+            self._pending.unlink(missing_ok=True)
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            docs = list(self._buffer.values())
             self._buffer.clear()
-        self._pending.unlink(missing_ok=True)
+            batch = next(self._batches)
+            self._inflight[batch] = [str(d[F.ID]) for d in docs]
+        self._save_pending()  # before the loader counts these documents as done
+        if self.overlap == 0:
+            self._percolate_batch(batch, docs)
+            return
+        # Bounded: wait for the oldest batch while the queue is full.
+        t = time.perf_counter()
+        while len(self._futures) >= self.overlap:
+            self._futures.popleft().result()
+        self.waited += time.perf_counter() - t
+        if self._executor is None:
+            # One thread: percolate requests go one at a time, beside the bulk requests.
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="percolate")
+        self._futures.append(self._executor.submit(self._percolate_batch, batch, docs))
+
+    def _percolate_batch(self, batch: int, docs: list[dict[str, Any]]) -> None:
+        self._percolate(docs)
+        with self._lock:
+            del self._inflight[batch]
+        self._save_pending()
+
+    def _reap(self) -> None:
+        """Raise a finished batch's failure (the load stops; its ids stay pending)."""
+        while self._futures and self._futures[0].done():
+            self._futures.popleft().result()
+
+    def _drain(self) -> None:
+        error: BaseException | None = None
+        while self._futures:
+            try:
+                self._futures.popleft().result()
+            except BaseException as exc:  # wait for every batch, then report the first failure
+                error = error or exc
+        if error is not None:
+            raise error
 
     def _save_pending(self) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._pending.with_suffix(".tmp")
-        tmp.write_text(json.dumps(sorted(self._buffer)), encoding="utf-8")
-        tmp.replace(self._pending)
+        with self._lock:
+            ids = sorted({*self._buffer, *(i for part in self._inflight.values() for i in part)})
+            self._dir.mkdir(parents=True, exist_ok=True)
+            tmp = self._pending.with_suffix(".tmp")
+            tmp.write_text(json.dumps(ids), encoding="utf-8")
+            tmp.replace(self._pending)
 
     def _recover(self) -> None:
         """Percolate documents a previous load acknowledged but did not get to percolate."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 
 from alerts import percolation
 from alerts.notifications import NotificationStore
 from alerts.saved_queries import SavedQuery, SavedQueryStore
+from indexer.pipeline import index_records
 from lantern.principal import Principal
+from lantern.records import parse_record
+from lantern.search_client import make_client
 from lantern.settings import Settings
 from mappings import percolator as P
 from mappings import records as records_mapping
@@ -302,3 +308,67 @@ def test_stored_alert_query_matches_exactly_what_the_search_matches(
 
         assert ids(alert_query(state)) == ids(base_query(state)), items
     assert ids(alert_query(state_from_params([("q", f"{t} knife OR robbery")])))
+
+
+def _load_in_batches(asettings: Settings, client: OpenSearch, raws: list[dict[str, Any]], hook: Any) -> None:
+    for start in range(0, len(raws), 2):
+        index_records(
+            [parse_record(r) for r in raws[start : start + 2]],
+            asettings,
+            client,
+            extract_entities=False,
+            refresh=True,
+            hooks=[hook],
+        )
+
+
+def test_percolation_runs_beside_the_load_and_flush_waits_for_it(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t)
+    hook = percolation.AlertHook(
+        asettings, client, directory=percolation.Directory(client, asettings, ttl=0), min_batch=2, overlap=2
+    )
+    threads: list[str] = []
+    real = hook._percolate
+
+    def spy(docs: list[dict[str, Any]]) -> None:
+        threads.append(threading.current_thread().name)
+        real(docs)
+
+    hook._percolate = spy  # type: ignore[method-assign]
+    _load_in_batches(asettings, client, [crime(t) for _ in range(6)], hook)
+    hook.flush()
+    # Three batches of two, each percolated on the background thread, none on the loader's.
+    assert len(threads) == 3 and all(name.startswith("percolate") for name in threads)
+    assert hook.requests == 3 and raw_count(client, asettings, saved_query_id=sq.id) == 6
+    assert not hook._pending.exists()
+
+
+def test_a_failed_background_percolation_stops_the_load_and_loses_no_alert(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t)
+    hook = percolation.AlertHook(
+        asettings, client, directory=percolation.Directory(client, asettings, ttl=0), min_batch=2, overlap=2
+    )
+    # OpenSearch becomes unreachable for the percolation thread (nothing listens on port 9).
+    hook.client = make_client(asettings.model_copy(update={"opensearch_hosts": ["http://127.0.0.1:9"]}))
+    raws = [crime(t) for _ in range(4)]
+    with pytest.raises(EngineConnectionError):
+        _load_in_batches(asettings, client, raws, hook)
+        hook.flush()
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 0
+    pending = hook._pending
+    assert pending.exists() and len(json.loads(pending.read_text())) >= 2
+    # The next load's hook percolates what the failed one was given.
+    loader.hook().flush()
+    assert not pending.exists()
+    loaded = raw_count(client, asettings, saved_query_id=sq.id)
+    # Every record the failed load acknowledged before it stopped, and no other, is alerted.
+    indexed = client.count(index=asettings.index_name("records"), body={"query": {"match": {"title": t}}})[
+        "count"
+    ]
+    assert loaded == indexed >= 2
