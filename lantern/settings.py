@@ -120,9 +120,10 @@ class Settings(BaseSettings):
     rate_limit_record: str = "120/minute;2000/hour"
     rate_limit_batch: str = "6/minute;60/hour"
     rate_limit_export: str = "5/minute;50/hour"
-    # Where the counters live: "memory://" (per worker process; N workers allow N times the
-    # limit) or any `limits` storage URI (e.g. "redis://host:6379" shared by every worker).
-    rate_limit_storage: str = "memory://"
+    # Where the counters live: "opensearch" (the ratelimits index, shared by every portal
+    # process), "memory://" (per process; N processes allow N times the limit) or any other
+    # `limits` storage URI (e.g. "redis://host:6379").
+    rate_limit_storage: str = "opensearch"
     rate_limits_enabled: bool = True
 
     # --- Anomaly flags (issue 13) -----------------------------------------------------------

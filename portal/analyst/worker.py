@@ -20,6 +20,7 @@ from opensearchpy import OpenSearch
 from lantern.audit import AuditLog
 from lantern.jobs import Job, JobStore, LeaseLost
 from lantern.principal import Principal
+from lantern.ratelimits import OpenSearchStorage
 from lantern.settings import Settings
 from lantern.users import UserStore
 from portal.analyst import batch as B
@@ -116,6 +117,8 @@ def run_forever(client: OpenSearch, settings: Settings, stop: threading.Event | 
         try:
             if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
                 JobStore(client, settings).purge_finished()
+                # Rate-limit windows nobody has hit for longer than their window.
+                OpenSearchStorage(client, settings).purge()
                 last_purge = time.monotonic()
             if run_once(client, settings, name):
                 continue

@@ -131,7 +131,7 @@ class SecurityContext:
             SessionStore(c, settings),
             LoginThrottle(c, settings),
             AuditLog(c, settings),
-            RateLimits(settings),
+            RateLimits(settings, client=c),
         )
 
 

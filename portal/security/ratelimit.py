@@ -1,10 +1,11 @@
 """Per-user rate limits, bulk-disclosure roles and the daily export row quota (issue 13, finding 5).
 
 Rate limits use the ``limits`` package (moving window). Where the counters live is one
-setting, ``LANTERN_RATE_LIMIT_STORAGE``, read by :func:`make_storage` only: ``memory://``
-(the default) keeps them per worker process, so N workers allow up to N times each limit;
-any other ``limits`` storage URI (``redis://``, ``memcached://``, ``mongodb://``) shares
-them between workers. A refusal is audited (``rate_limited``) and shown as a 429 page.
+setting, ``LANTERN_RATE_LIMIT_STORAGE``, read by :func:`make_storage` only: ``opensearch``
+(the default) keeps them in the ``ratelimits`` index (:mod:`lantern.ratelimits`), shared by
+every portal process; ``memory://`` keeps them per process (N processes allow up to N times
+each limit); any other ``limits`` storage URI (``redis://``, ``memcached://``) is used as it
+is. A refusal is audited (``rate_limited``) and shown as a 429 page.
 
 The export quota is counted from the disclosures index (export rows actually disclosed
 today, whichever worker served them), plus any supervisor grants for today, which are
@@ -24,16 +25,23 @@ from limits.strategies import MovingWindowRateLimiter
 from opensearchpy import OpenSearch
 
 from lantern.audit import AuditLog
+from lantern.observability import RATE_LIMIT_REFUSALS
 from lantern.principal import Principal
+from lantern.ratelimits import OpenSearchStorage
 from lantern.settings import Settings
 
 Kind = Literal["search", "suggest", "record", "batch", "export"]
 EXPORT_ACTIONS = ("export.manifest",)
 OVERRIDE_ACTION = "export.quota_override"
+OPENSEARCH_STORAGE = "opensearch"
 
 
-def make_storage(settings: Settings) -> Storage:
+def make_storage(settings: Settings, client: OpenSearch | None = None) -> Storage:
     """The one place the rate-limit storage is chosen (see the module docstring)."""
+    if settings.rate_limit_storage == OPENSEARCH_STORAGE:
+        if client is None:
+            raise ValueError("the opensearch rate-limit storage needs the portal's client")
+        return OpenSearchStorage(client, settings)
     storage = storage_from_string(settings.rate_limit_storage)
     if not isinstance(storage, Storage):  # an async:// URI: the routes are synchronous
         raise ValueError(f"LANTERN_RATE_LIMIT_STORAGE={settings.rate_limit_storage!r} is an async storage")
@@ -41,9 +49,11 @@ def make_storage(settings: Settings) -> Storage:
 
 
 class RateLimits:
-    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage | None = None, client: OpenSearch | None = None
+    ) -> None:
         self.enabled = settings.rate_limits_enabled
-        self.storage = storage or make_storage(settings)
+        self.storage = storage or make_storage(settings, client)
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.rules: dict[str, list[RateLimitItem]] = {
             "search": parse_many(settings.rate_limit_search),
@@ -72,6 +82,7 @@ def enforce(request: Request, kind: Kind, user: Principal) -> None:
     broken = ctx.rate_limits.hit(kind, user.username)
     if broken is None:
         return
+    RATE_LIMIT_REFUSALS.labels(kind).inc()
     ctx.audit.record(
         request,
         "rate_limited",

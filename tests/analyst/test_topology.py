@@ -26,6 +26,7 @@ from tests.portal_fixtures import PASSWORD, csrf_from, login
 
 LANTERN = str(Path(sys.executable).parent / "lantern")
 NGINX = "/usr/sbin/nginx"
+SEARCH_LIMIT = 6
 
 
 def _port() -> int:
@@ -59,6 +60,8 @@ class Topology:
                 "LANTERN_AUDIT_HEAD_FILE": str(tmp / "audit-head.log"),
                 "LANTERN_JOB_LEASE_SECONDS": "3",
                 "LANTERN_WORKER_POLL_SECONDS": "0.3",
+                "LANTERN_RATE_LIMIT_SEARCH": f"{SEARCH_LIMIT}/minute",
+                "LANTERN_RATE_LIMIT_STORAGE": "opensearch",
             }
         )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -170,3 +173,10 @@ def test_job_survives_a_portal_and_a_worker_dying(topology: Topology, loader: Lo
     assert f"{len(lines):,} lines searched" in page.text
     assert f"Theft of motor vehicle {t}" in page.text
     print(f"worker killed mid-job: {killed}")
+
+    # The portal that died comes back; the per-user search limit (6/minute here) is one
+    # count across both processes, whichever serves each request.
+    topology.start("portal0-again", "serve", "--port", str(topology.ports[0]))
+    _wait(f"http://127.0.0.1:{topology.ports[0]}/healthz")
+    codes = [(one, two)[i % 2].get("/search", params={"q": f"{t}{i}"}).status_code for i in range(8)]
+    assert codes == [200] * SEARCH_LIMIT + [429] * (8 - SEARCH_LIMIT), codes

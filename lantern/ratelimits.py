@@ -1,0 +1,144 @@
+"""A ``limits`` storage in OpenSearch, so per-user rate limits hold across portal processes.
+
+``limits`` ships storages for Redis, Memcached, MongoDB and memory; Lantern's only shared
+state is OpenSearch (see README, Operations), so this small storage keeps the windows there
+(``mappings/ratelimits.py``) rather than adding a service to run and back up. Each hit is one
+scripted update (``retry_on_conflict``): the engine reads, checks and writes the window
+atomically, so two processes counting the same user at once never both get the last slot.
+It implements the moving window (what ``portal.security.ratelimit`` uses) and the fixed
+window; counts are approximate only in that clocks of the portal hosts should agree.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from limits.storage import MovingWindowSupport, Storage
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import NotFoundError, TransportError
+
+from lantern.indices import ensure_once, read_alias, writer_target
+from lantern.settings import Settings
+from mappings import ratelimits as R
+
+# Keep the hits inside the window; add ``amount`` more unless that would pass ``limit``.
+_ACQUIRE = f"""
+double cutoff = params.now - params.expiry;
+List kept = new ArrayList();
+if (ctx._source.{R.ENTRIES} != null) {{
+  for (def t : ctx._source.{R.ENTRIES}) {{ if (t > cutoff) {{ kept.add(t); }} }}
+}}
+if (kept.size() + params.amount > params.limit) {{
+  ctx.op = 'none';
+}} else {{
+  for (int i = 0; i < params.amount; i++) {{ kept.add(params.now); }}
+  ctx._source.{R.ENTRIES} = kept;
+  ctx._source.{R.EXPIRES_AT} = params.now + params.expiry;
+}}
+"""
+# A fixed-window counter: restart it when its window has passed.
+_INCR = f"""
+if (ctx._source.{R.EXPIRES_AT} == null || ctx._source.{R.EXPIRES_AT} <= params.now
+    || ctx._source.{R.COUNT} == null) {{
+  ctx._source.{R.COUNT} = params.amount;
+  ctx._source.{R.EXPIRES_AT} = params.now + params.expiry;
+}} else {{
+  ctx._source.{R.COUNT} += params.amount;
+}}
+"""
+RETRY_ON_CONFLICT = 20
+
+
+class OpenSearchStorage(Storage, MovingWindowSupport):
+    """Built by ``portal.security.ratelimit.make_storage`` (it needs a client, not a URI)."""
+
+    STORAGE_SCHEME = None
+
+    def __init__(self, client: OpenSearch, settings: Settings) -> None:
+        super().__init__(wrap_exceptions=False)
+        self.client = client
+        self.settings = settings
+        self.index = read_alias(settings, R)
+        self.target = writer_target(settings, R)
+        ensure_once(client, settings, [R])
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return (TransportError, EngineConnectionError)
+
+    def _update(self, key: str, script: str, params: dict[str, Any]) -> dict[str, Any]:
+        res: dict[str, Any] = self.client.update(
+            index=self.target,
+            id=key,
+            body={
+                "scripted_upsert": True,
+                "script": {"lang": "painless", "source": script, "params": params},
+                "upsert": {},
+            },
+            params={"retry_on_conflict": RETRY_ON_CONFLICT, "_source": "true"},
+        )
+        return res
+
+    def _source(self, key: str) -> dict[str, Any]:
+        try:
+            doc = self.client.get(index=self.index, id=key)
+        except NotFoundError:
+            return {}
+        return dict(doc.get("_source") or {})
+
+    # --- moving window -------------------------------------------------------------------
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        res = self._update(
+            key, _ACQUIRE, {"now": time.time(), "expiry": float(expiry), "limit": limit, "amount": amount}
+        )
+        return res.get("result") != "noop"
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        entries = sorted(float(t) for t in self._source(key).get(R.ENTRIES) or [] if float(t) > now - expiry)
+        return (entries[0], len(entries)) if entries else (now, 0)
+
+    # --- fixed window --------------------------------------------------------------------
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        res = self._update(key, _INCR, {"now": time.time(), "expiry": float(expiry), "amount": amount})
+        return int(((res.get("get") or {}).get("_source") or {}).get(R.COUNT) or 0)
+
+    def get(self, key: str) -> int:
+        src = self._source(key)
+        if float(src.get(R.EXPIRES_AT) or 0) <= time.time():
+            return 0
+        return int(src.get(R.COUNT) or 0)
+
+    def get_expiry(self, key: str) -> float:
+        return float(self._source(key).get(R.EXPIRES_AT) or time.time())
+
+    # --- housekeeping --------------------------------------------------------------------
+    def check(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:  # a health probe answers False rather than raising
+            return False
+
+    def clear(self, key: str) -> None:
+        self.client.delete(index=self.target, id=key, ignore=[404], params={"refresh": "true"})
+
+    def reset(self) -> int | None:
+        res = self.client.delete_by_query(
+            index=self.index,
+            body={"query": {"match_all": {}}},
+            params={"refresh": "true", "conflicts": "proceed"},
+        )
+        return int(res.get("deleted") or 0)
+
+    def purge(self) -> int:
+        """Delete windows nobody has hit for longer than their window (the worker calls this)."""
+        res = self.client.delete_by_query(
+            index=self.index,
+            body={"query": {"range": {R.EXPIRES_AT: {"lt": time.time()}}}},
+            params={"conflicts": "proceed"},
+        )
+        return int(res.get("deleted") or 0)

@@ -1,0 +1,57 @@
+"""Per-user rate limits are counted in OpenSearch, so they hold across portal processes."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from fastapi import FastAPI
+from opensearchpy import OpenSearch
+
+from lantern.principal import Principal
+from lantern.ratelimits import OpenSearchStorage
+from lantern.settings import Settings
+from portal.app import create_app
+from tests.analyst.conftest import signed_in
+
+
+def test_two_processes_share_one_limit(asettings: Settings, analyst_users: dict[str, Principal]) -> None:
+    limited = asettings.model_copy(
+        update={"rate_limit_search": "4/minute", "rate_limit_storage": "opensearch"}
+    )
+    one: FastAPI = create_app(limited)
+    two: FastAPI = create_app(limited)
+    a, b = signed_in(one, "mem"), signed_in(two, "mem")
+    codes = [
+        (a if i % 2 == 0 else b).get("/search", params={"q": f"zzshared{i}"}).status_code for i in range(6)
+    ]
+    # Four searches in all, whichever process served them; then both refuse.
+    assert codes == [200, 200, 200, 200, 429, 429]
+
+
+def test_concurrent_hits_never_pass_the_limit(client: OpenSearch, asettings: Settings) -> None:
+    storage = OpenSearchStorage(client, asettings)
+    key = f"test/{uuid.uuid4().hex}"
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def hit() -> None:
+        ok = storage.acquire_entry(key, limit=5, expiry=60)
+        with lock:
+            results.append(ok)
+
+    threads = [threading.Thread(target=hit) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 5 and len(results) == 16
+    start, count = storage.get_moving_window(key, 5, 60)
+    assert count == 5 and start > 0
+    # A window that has passed frees its slots.
+    assert storage.acquire_entry(key, limit=5, expiry=0) is True
+    # The fixed-window counter too.
+    counter = f"test/{uuid.uuid4().hex}"
+    assert [storage.incr(counter, 60) for _ in range(3)] == [1, 2, 3] and storage.get(counter) == 3
+    storage.clear(counter)
+    assert storage.get(counter) == 0
