@@ -13,7 +13,7 @@ NER_PROCESSES ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: demo test install system-deps launcher lint vendor opensearch-start opensearch-stop \
         demo-data tika bench-docs eval-ner eval-search eval-persons bench-ner bench-index bench-search bench-chart \
-        bench-alerts bench-scale bench-persons clean
+        bench-alerts bench-backup bench-scale bench-persons clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -157,6 +157,10 @@ bench-chart: $(STAMP) opensearch-start
 
 bench-alerts: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_alerts.py
+
+# Backup of every Lantern index and restore into an empty second node (private ports 9290/9292).
+bench-backup: $(STAMP) launcher
+	$(BIN)/python scripts/bench_backup.py $(BENCH_BACKUP_ARGS)
 
 # Pages/s for text-layer and scanned PDFs against Tika and Tesseract run on their own.
 bench-docs: $(STAMP) system-deps tika

@@ -9,9 +9,12 @@ Stages (each can be skipped; every N is a flag so a quick run is possible):
    Entities for these loads are NOT computed by the spaCy model: they are computed once by
    ``entity_extraction.find_identifiers`` (identifier and lexicon rules), written to a
    sidecar file next to each part, and reused by every run. The output says so.
-2. loadtest: 20 concurrent users for 2 minutes against the index built in stage 1: through
-   a live ``lantern serve`` on loopback when the portal exists, otherwise straight at
-   OpenSearch with the same query mix (the output says which).
+2. loadtest: 20 concurrent users (one account each) for 2 minutes against the index built in
+   stage 1: through 1 and then 2 live ``lantern serve`` processes behind nginx on loopback
+   (``--portals``, interleaved ``--rounds`` times), with searches/s, p95 and the CPU the
+   portals and OpenSearch used (where the bottleneck is; target: 2 processes >= 1.7x one
+   while OpenSearch is not saturated); straight at OpenSearch with the same query mix when
+   the portal is not installed (the output says which).
 3. pipeline: the full pipeline (read + validate + NER on all cores + documents + bulk) on
    ``--pipeline-n`` records, with records/s overall and per stage.
 
@@ -591,17 +594,52 @@ async def _user_loop(
 def stage_loadtest(
     args: argparse.Namespace, results: dict[str, Any], settings: Settings, queries: list[Query]
 ) -> None:
-    """Concurrent users against the built index; portal mode when the portal exists."""
+    """Concurrent users against the built index; portal mode when the portal exists.
+
+    Portal mode runs each count in ``--portals`` (default 1 and 2 ``lantern serve`` processes
+    behind nginx on loopback, no sticky sessions), interleaved over ``--rounds``, and records
+    the CPU seconds the portal processes and the OpenSearch node used during each run: the
+    side that ran out of CPU is the bottleneck.
+    """
     mode = "portal" if _portal_available() and not args.loadtest_direct else "opensearch"
     out: dict[str, Any] = {"users": args.users, "seconds": args.load_seconds, "mode": mode}
     if mode == "portal":
-        out.update(asyncio.run(_loadtest_portal(args, settings, queries)))
-    else:
-        out["note"] = (
-            "the portal app was not available: the users query OpenSearch directly with the "
-            "portal's query mix (access filter included)"
-        )
-        out.update(asyncio.run(_loadtest_opensearch(args, settings, queries)))
+        counts = [int(x) for x in args.portals.split(",")]
+        runs: list[dict[str, Any]] = []
+        for r in range(args.rounds):
+            for n in counts:
+                run = asyncio.run(_loadtest_portal(args, settings, queries, n))
+                run.update(portals=n, round=r + 1)
+                runs.append(run)
+                print(
+                    f"loadtest: {n} portal(s) behind nginx, round {r + 1}: {run['throughput_per_s']:.1f} "
+                    f"searches/s, p95 {run['p95_ms']} ms, errors {run['error_rate']:.2%}; CPU used: "
+                    f"portals {run['portal_cpu_share']:.0%}, OpenSearch {run['node_cpu_share']:.0%} of "
+                    f"{run['cores']} cores",
+                    flush=True,
+                )
+        out["runs"] = runs
+        best = {n: max(x["throughput_per_s"] for x in runs if x["portals"] == n) for n in counts}
+        out["best_throughput_per_s"] = best
+        if 1 in best and 2 in best and best[1]:
+            ratio = best[2] / best[1]
+            out["two_vs_one"] = round(ratio, 2)
+            node_share = max(x["node_cpu_share"] for x in runs if x["portals"] == 2)
+            saturated = node_share > 0.8 or max(x["machine_cpu_share"] for x in runs) > 0.9
+            out["opensearch_saturated"] = saturated
+            verdict = "meets" if ratio >= 1.7 else "MISSES"
+            caveat = (
+                "; the machine or OpenSearch was saturated: the target does not apply" if saturated else ""
+            )
+            print(f"loadtest: 2 portals / 1 portal = {ratio:.2f}x ({verdict} the >= 1.7x target{caveat})")
+        results["loadtest"] = out
+        save(args, results)
+        return
+    out["note"] = (
+        "the portal app was not available: the users query OpenSearch directly with the "
+        "portal's query mix (access filter included)"
+    )
+    out.update(asyncio.run(_loadtest_opensearch(args, settings, queries)))
     results["loadtest"] = out
     print(
         f"loadtest ({mode}): {out['requests']:,} requests in {args.load_seconds}s by {args.users} users: "
@@ -658,29 +696,62 @@ async def _loadtest_opensearch(
     return _summarise_load(lat, errors, elapsed)
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process (Linux /proc), 0 when it is gone."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu_seconds() -> float:
+    parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(x) for i, x in enumerate(parts) if i not in (3, 4))  # all but idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+LANTERN = str(Path(sys.executable).parent / "lantern")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 async def _loadtest_portal(
-    args: argparse.Namespace, settings: Settings, queries: list[Query]
+    args: argparse.Namespace, settings: Settings, queries: list[Query], portals: int = 1
 ) -> dict[str, Any]:
-    """Start ``lantern serve`` on loopback, sign each virtual user in, search through the page."""
+    """Start ``portals`` ``lantern serve`` processes behind nginx on loopback (one process
+    straight, when nginx is not installed), sign each virtual user in, search through the page."""
+    import string
+
     import httpx
 
     from lantern.search_client import make_client
     from lantern.users import UserStore, create_user
 
-    port = args.portal_port
     client = make_client(settings, "ingest")
-    username, password = "bench-load", "bench load-test password, loopback only"
-    if UserStore(client, settings).get(username) is None:
-        create_user(
-            client,
-            settings,
-            username,
-            password,
-            roles=["analyst"],
-            units=["INTEL"],
-            clearances=["intel", "intel_c"],
-            display_name="Bench Analyst",
-        )
+    password = "bench load-test password, loopback only"
+    users = [f"bench-load-{i:02d}" for i in range(args.users)]
+    store = UserStore(client, settings)
+    for username in users:
+        if store.get(username) is None:
+            create_user(
+                client,
+                settings,
+                username,
+                password,
+                roles=["analyst"],
+                units=["INTEL"],
+                clearances=["intel", "intel_c"],
+                display_name="Bench Analyst",
+            )
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
     env.update(
         {
@@ -691,22 +762,63 @@ async def _loadtest_portal(
             "LANTERN_INDEX_PREFIX": settings.index_prefix,
             "LANTERN_STATE_DIR": str(settings.state_dir),
             "LANTERN_AUDIT_HEAD_FILE": str(Path(args.workdir) / "audit-head.log"),
+            # Counted in the shared ratelimits index as in production, but high enough that
+            # the load test measures searches, not refusals (one account per virtual user).
+            "LANTERN_RATE_LIMIT_SEARCH": "100000/hour",
         }
     )
-    log = (Path(args.workdir) / "serve.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lantern"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    workdir = Path(args.workdir) / f"portals-{portals}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    ports = [args.portal_port + i for i in range(portals)]
+    servers: list[subprocess.Popen[bytes]] = []
+    logs = []
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    proxy: subprocess.Popen[bytes] | None = None
+    for i, port in enumerate(ports):
+        log = (workdir / f"serve-{i}.log").open("wb")
+        logs.append(log)
+        servers.append(
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "lantern"),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    base = f"http://127.0.0.1:{ports[0]}"
     try:
-        await _wait_http(base + "/healthz", 60)
+        for port in ports:
+            await _wait_http(f"http://127.0.0.1:{port}/healthz", 90)
+        if nginx is not None:
+            listen = _free_port()
+            template = (REPO / "deploy" / "nginx-lantern.conf.template").read_text()
+            conf = string.Template(template).safe_substitute(
+                PREFIX=str(workdir),
+                LISTEN=str(listen),
+                UPSTREAMS="\n".join(f"        server 127.0.0.1:{p};" for p in ports),
+            )
+            (workdir / "nginx.conf").write_text(conf)
+            proxy = subprocess.Popen(
+                [nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+            base = f"http://127.0.0.1:{listen}"
+            await _wait_http(base + "/healthz", 30)
+        elif portals > 1:
+            raise SystemExit("nginx is not installed (make system-deps): cannot put 2 portals behind a proxy")
         lat: list[float] = []
         errors: list[str] = []
-        sessions = [await _portal_login(base, username, password) for _ in range(args.users)]
+        sessions = [await _portal_login(base, u, password) for u in users]
 
         async def run_user(i: int, http: httpx.AsyncClient) -> None:
             async def send(q: Query) -> None:
@@ -716,19 +828,34 @@ async def _loadtest_portal(
 
             await _user_loop(send, queries, args.load_seconds, i, lat, errors)
 
+        node_pid = next((st.pid for st in embedded.status(settings) if st.alive), None)
+        pids = [sv.pid for sv in servers]
+        cpu0 = sum(_cpu_seconds(p) for p in pids), _cpu_seconds(node_pid), _machine_cpu_seconds()
         t = time.perf_counter()
         await asyncio.gather(*(run_user(i, s) for i, s in enumerate(sessions)))
         elapsed = time.perf_counter() - t
+        cpu1 = sum(_cpu_seconds(p) for p in pids), _cpu_seconds(node_pid), _machine_cpu_seconds()
         for s in sessions:
             await s.aclose()
-        return _summarise_load(lat, errors, elapsed)
+        cores = os.cpu_count() or 1
+        out = _summarise_load(lat, errors, elapsed)
+        out.update(
+            cores=cores,
+            proxy="nginx" if proxy is not None else "none",
+            portal_cpu_share=(cpu1[0] - cpu0[0]) / (elapsed * cores),
+            node_cpu_share=(cpu1[1] - cpu0[1]) / (elapsed * cores),
+            machine_cpu_share=(cpu1[2] - cpu0[2]) / (elapsed * cores),
+        )
+        return out
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        for proc in [*servers, *([proxy] if proxy is not None else [])]:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
 
 
 async def _wait_http(url: str, timeout: float) -> None:
@@ -862,7 +989,9 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--load-seconds", type=float, default=120)
     ap.add_argument("--loadtest-direct", action="store_true", help="load-test OpenSearch, not the portal")
-    ap.add_argument("--portal-port", type=int, default=8799)
+    ap.add_argument("--portal-port", type=int, default=8799, help="first portal process (others follow)")
+    ap.add_argument("--portals", default="1,2", help="portal processes behind nginx, each a load-test run")
+    ap.add_argument("--rounds", type=int, default=1, help="the --portals runs, interleaved, this many times")
     ap.add_argument("--queries", type=int, default=300, help="timed queries per N")
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--stages", default="scale,loadtest,pipeline")
