@@ -379,15 +379,16 @@ class AlertHook:
         self._recover()
 
     def __call__(self, docs: list[dict[str, Any]]) -> None:
-        self._reap()
         with self._lock:
             for doc in docs:
                 self._buffer[str(doc[F.ID])] = doc  # a record twice: its latest version
             full = len(self._buffer) >= self.min_batch
+        if docs:
+            self._save_pending()  # before the loader counts their batch as done
+        # An earlier batch that failed stops the load here (these documents are pending).
+        self._reap()
         if full:
             self._hand_over()
-        elif docs:
-            self._save_pending()
 
     def flush(self) -> None:
         """Percolate everything gathered so far and wait for it (raises the first failure)."""

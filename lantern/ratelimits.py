@@ -62,13 +62,21 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
         self.settings = settings
         self.index = read_alias(settings, R)
         self.target = writer_target(settings, R)
-        ensure_once(client, settings, [R])
+        # The index is made on first use, not here: a portal starts while OpenSearch is down
+        # (and answers 503 until it is back).
+        self._ensured = False
+
+    def _ensure(self) -> None:
+        if not self._ensured:
+            ensure_once(self.client, self.settings, [R])
+            self._ensured = True
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return (TransportError, EngineConnectionError)
 
     def _update(self, key: str, script: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._ensure()
         res: dict[str, Any] = self.client.update(
             index=self.target,
             id=key,
@@ -82,6 +90,7 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
         return res
 
     def _source(self, key: str) -> dict[str, Any]:
+        self._ensure()
         try:
             doc = self.client.get(index=self.index, id=key)
         except NotFoundError:
@@ -136,6 +145,7 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
 
     def purge(self) -> int:
         """Delete windows nobody has hit for longer than their window (the worker calls this)."""
+        self._ensure()
         res = self.client.delete_by_query(
             index=self.index,
             body={"query": {"range": {R.EXPIRES_AT: {"lt": time.time()}}}},
