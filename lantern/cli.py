@@ -218,6 +218,8 @@ def demo_gazetteer(
         f"{written} synthetic postcode coordinates written to {out} (not real locations); "
         f"{held_back} postcode(s) held back so the demo shows places the gazetteer does not know"
     )
+
+
 @app.command("backup")
 def backup_cmd(
     name: str | None = typer.Option(None, "--name", help="snapshot name (default: prefix + time)"),
