@@ -51,6 +51,8 @@ DATA_ACTIONS = frozenset(
         "suggest",
         "record.view",
         "api.record.view",
+        "record.linked",
+        "api.record.linked",
         "entity.view",
         "api.entity.view",
         "export",

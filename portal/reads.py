@@ -27,7 +27,6 @@ from lantern.settings import Settings
 from mappings import fields as F
 from portal.present import (
     ENTITY_LABEL_NAMES,
-    TYPE_LABELS,
     ResultItem,
     entity_href,
     result_item,
@@ -335,11 +334,28 @@ class LinkedRecord:
     reasons: list[str]
 
 
+LINK_GROUP_LABELS: dict[str, str] = {
+    "person": "Same person or PNC ID",
+    "vehicle_phone": "Shared vehicle, phone or email",
+    "address": "Shared address",
+}
+
+
 @dataclass
 class LinkedGroup:
-    record_type: str
+    """Records whose strongest link to this one is ``reason``: how many, and the first few."""
+
+    reason: str  # one of search.builders.LINK_TIERS
     label: str
+    total: int
     records: list[LinkedRecord] = field(default_factory=list)
+    page: int = 1
+    pages: int = 1
+
+    @property
+    def more(self) -> int:
+        """How many of the group are not listed here."""
+        return max(0, self.total - len(self.records))
 
 
 def _person_key_reason(key: str, names: Mapping[str, str]) -> str:
@@ -351,10 +367,13 @@ def _person_key_reason(key: str, names: Mapping[str, str]) -> str:
     return f"same person: {who or 'name'} born {dob}"
 
 
-def linked_records(
-    client: OpenSearch, settings: Settings, user: Principal, hit: RecordHit, *, today: date | None = None
-) -> list[LinkedGroup]:
-    """Records sharing a person, vehicle, phone or address with this one, grouped by type, newest first."""
+@dataclass(frozen=True)
+class _Links:
+    seeds: B.LinkSeeds
+    key_names: Mapping[str, str]
+
+
+def _links(hit: RecordHit) -> _Links:
     src = hit.source
     key_names: dict[str, str] = {}
     for p in src.get(F.PEOPLE) or []:
@@ -363,33 +382,95 @@ def linked_records(
         for k in p.get(F.P_PERSON_KEY) or []:
             key_names.setdefault(k, str(p.get(F.P_NAME, "")))
     entities: Mapping[str, list[str]] = src.get(F.ENTITIES) or {}
-    wanted = {
-        label: list(entities.get(label.lower(), []))
-        for label in ("VRM", "PHONE", "POSTCODE", "PNC_ID", "EMAIL", "IMEI")
-    }
-    body = B.build_linked(str(src.get(F.ID)), sorted(key_names), wanted)
+    wanted = {label: list(entities.get(label.lower(), [])) for label in B.LINK_LABELS}
+    seeds = B.LinkSeeds(str(src.get(F.ID)), tuple(sorted(key_names)), wanted)
+    return _Links(seeds, key_names)
+
+
+def _linked_record(h: Mapping[str, Any], links: _Links, user: Principal) -> LinkedRecord:
+    """One linked record and why, strongest reason first (values this record shows already)."""
+    other = h.get("_source") or {}
+    reasons: list[str] = []
+    other_keys = {k for p in other.get(F.PEOPLE) or [] for k in (p.get(F.P_PERSON_KEY) or [])}
+    for k in sorted(other_keys & set(links.key_names)):
+        reasons.append(_person_key_reason(k, links.key_names))
+    other_ents: Mapping[str, list[str]] = other.get(F.ENTITIES) or {}
+    for label in B.LINK_LABELS:
+        for v in sorted(set(links.seeds.entities.get(label, ())) & set(other_ents.get(label.lower(), []))):
+            if label == "PNC_ID" and f"pnc:{v}" in other_keys:
+                continue  # already given as "same PNC ID"
+            reasons.append(f"same {ENTITY_LABEL_NAMES[label].lower()} {v}")
+    return LinkedRecord(result_item(h, user), reasons or ["linked"])
+
+
+def linked_records(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    hit: RecordHit,
+    *,
+    per_group: int = B.LINKED_PER_GROUP,
+    today: date | None = None,
+) -> list[LinkedGroup]:
+    """Records sharing a person, vehicle, phone or address with this one, by strength of link.
+
+    One group per link tier (strongest first), each with its count and the ``per_group``
+    strongest records; read through the gateway, so counts and records are what ``user`` may read.
+    """
+    links = _links(hit)
+    body = B.build_linked(links.seeds, per_group)
     if body is None:
         return []
     resp = SecuredRecords(client, settings, user).search(body, today=today)
-    groups: dict[str, LinkedGroup] = {}
-    for h in resp.get("hits", {}).get("hits", []):
-        other = h.get("_source") or {}
-        reasons: list[str] = []
-        other_keys = {k for p in other.get(F.PEOPLE) or [] for k in (p.get(F.P_PERSON_KEY) or [])}
-        for k in sorted(other_keys & set(key_names)):
-            reasons.append(_person_key_reason(k, key_names))
-        other_ents: Mapping[str, list[str]] = other.get(F.ENTITIES) or {}
-        for label, values in wanted.items():
-            for v in sorted(set(values) & set(other_ents.get(label.lower(), []))):
-                if label == "PNC_ID" and f"pnc:{v}" in other_keys:
-                    continue  # already given as "same PNC ID"
-                reasons.append(f"same {ENTITY_LABEL_NAMES[label].lower()} {v}")
-        item = result_item(h, user)
-        label = TYPE_LABELS.get(item.record_type, item.record_type)
-        group = groups.setdefault(item.record_type, LinkedGroup(item.record_type, label))
-        group.records.append(LinkedRecord(item, reasons or ["linked"]))
-    order = list(TYPE_LABELS)
-    return sorted(groups.values(), key=lambda g: order.index(g.record_type) if g.record_type in order else 99)
+    buckets: Mapping[str, Any] = ((resp.get("aggregations") or {}).get("groups") or {}).get("buckets") or {}
+    out: list[LinkedGroup] = []
+    for tier in B.LINK_TIERS:
+        bucket = buckets.get(tier)
+        if not bucket or not bucket.get("doc_count"):
+            continue
+        hits = ((bucket.get("top") or {}).get("hits") or {}).get("hits") or []
+        total = int(bucket["doc_count"])
+        out.append(
+            LinkedGroup(
+                tier,
+                LINK_GROUP_LABELS[tier],
+                total,
+                [_linked_record(h, links, user) for h in hits],
+                pages=max(1, math.ceil(min(total, B.MAX_WINDOW) / B.LINKED_PAGE_SIZE)),
+            )
+        )
+    return out
+
+
+def linked_group(
+    client: OpenSearch,
+    settings: Settings,
+    user: Principal,
+    hit: RecordHit,
+    reason: str,
+    *,
+    page: int = 1,
+    today: date | None = None,
+) -> LinkedGroup | None:
+    """One page of every linked record in one group ("show all N"); None for an unknown group."""
+    tier = next((t for t in B.LINK_TIERS if t == reason), None)
+    if tier is None:
+        return None
+    links = _links(hit)
+    body = B.build_linked_group(links.seeds, tier, page)
+    if body is None:
+        return LinkedGroup(reason, LINK_GROUP_LABELS[reason], 0)
+    resp = SecuredRecords(client, settings, user).search(body, today=today)
+    total = total_hits(resp)
+    pages = max(1, math.ceil(min(total, B.MAX_WINDOW) / B.LINKED_PAGE_SIZE))
+    return LinkedGroup(
+        reason,
+        LINK_GROUP_LABELS[reason],
+        total,
+        [_linked_record(h, links, user) for h in resp.get("hits", {}).get("hits", [])],
+        page=min(max(1, page), pages),
+        pages=pages,
+    )
 
 
 # ------------------------------------------------------------------------ entities

@@ -853,33 +853,125 @@ def build_person_variants(keys: Sequence[str]) -> Query:
     }
 
 
-def build_linked(
-    record_id: str, person_keys: Sequence[str], entities: Mapping[str, Sequence[str]], size: int = 60
-) -> Query | None:
-    """Other records sharing a person (linking key), vehicle, phone or address with one record."""
-    should: list[Query] = []
-    if person_keys:
-        should.append(_nested({"terms": {F.people(F.P_PERSON_KEY): list(person_keys)}}, score_mode="none"))
-    for label in ("VRM", "PHONE", "POSTCODE", "PNC_ID", "EMAIL", "IMEI"):
-        values = list(entities.get(label, ()))
-        if values:
-            should.append({"terms": {F.entity(label): values}})
-    if not should:
+# Linked records, strongest link first. A linked record belongs to the group of its
+# strongest link: the same person (a golden-nominal key: PNC ID, or date of birth and
+# sound-alike name; or a PNC ID in the text), then a shared vehicle, phone, IMEI or email,
+# then a shared address (postcode), which many unrelated records can share.
+LinkTier = Literal["person", "vehicle_phone", "address"]
+LINK_TIERS: tuple[LinkTier, ...] = ("person", "vehicle_phone", "address")
+LINK_TIER_LABELS: dict[str, tuple[str, ...]] = {
+    "person": ("PNC_ID",),
+    "vehicle_phone": ("VRM", "PHONE", "IMEI", "EMAIL"),
+    "address": ("POSTCODE",),
+}
+LINK_LABELS: tuple[str, ...] = tuple(label for tier in LINK_TIERS for label in LINK_TIER_LABELS[tier])
+LINKED_PER_GROUP = 5
+LINKED_PAGE_SIZE = 50
+# Seeds per kind: bounds the clause count (OpenSearch refuses more than 1,024 clauses).
+MAX_LINK_SEEDS = 40
+
+
+@dataclass(frozen=True)
+class LinkSeeds:
+    """What one record can be linked by: its people's linking keys and its identifiers."""
+
+    record_id: str
+    person_keys: tuple[str, ...] = ()
+    entities: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def _link_clauses(seeds: LinkSeeds) -> dict[LinkTier, list[Query]]:
+    """One constant-score clause per shared value, by tier: a record's score counts its links."""
+    out: dict[LinkTier, list[Query]] = {tier: [] for tier in LINK_TIERS}
+    for key in sorted(set(seeds.person_keys))[:MAX_LINK_SEEDS]:
+        out["person"].append(
+            _const(_nested({"term": {F.people(F.P_PERSON_KEY): key}}, score_mode="none"), 1.0)
+        )
+    for tier in LINK_TIERS:
+        for label in LINK_TIER_LABELS[tier]:
+            for value in sorted(set(seeds.entities.get(label, ())))[:MAX_LINK_SEEDS]:
+                out[tier].append(_const({"term": {F.entity(label): value}}, 1.0))
+    return out
+
+
+def _not_itself(record_id: str) -> list[Query]:
+    # Neither the record nor the documents attached to it (they are shown on the page already).
+    return [{"ids": {"values": [record_id]}}, {"term": {F.document(F.D_PARENT_ID): record_id}}]
+
+
+def _tier_filter(clauses: Mapping[LinkTier, list[Query]], tier: LinkTier) -> Query | None:
+    """Records whose strongest link is ``tier``: a link of this tier and none stronger."""
+    if not clauses[tier]:
         return None
+    stronger = [c for t in LINK_TIERS[: LINK_TIERS.index(tier)] for c in clauses[t]]
+    out: Query = {"bool": {"should": clauses[tier], "minimum_should_match": 1}}
+    if stronger:
+        out["bool"]["must_not"] = stronger
+    return out
+
+
+LINKED_SORT: list[Any] = [
+    {"_score": {"order": "desc"}},
+    {F.RECORD_DATE: {"order": "desc", "missing": "_last"}},
+    {F.ID: "asc"},
+]
+LINKED_SOURCE: Query = {"includes": [*RESULT_SOURCE, F.people(F.P_PERSON_KEY)]}
+
+
+def build_linked(seeds: LinkSeeds, per_group: int = LINKED_PER_GROUP) -> Query | None:
+    """Linked records in one request: per tier, how many and the strongest few.
+
+    The score of a linked record is the number of values it shares with this one, so within
+    a group the record sharing most comes first (then the newest). Counts are ``filters``
+    buckets of the (secured) query, so they count only records the reader may read.
+    """
+    clauses = _link_clauses(seeds)
+    every = [c for tier in LINK_TIERS for c in clauses[tier]]
+    if not every:
+        return None
+    groups = {tier: f for tier in LINK_TIERS if (f := _tier_filter(clauses, tier)) is not None}
+    return {
+        "query": {
+            "bool": {"should": every, "minimum_should_match": 1, "must_not": _not_itself(seeds.record_id)}
+        },
+        "size": 0,
+        "track_total_hits": True,
+        "aggs": {
+            "groups": {
+                "filters": {"filters": groups},
+                "aggs": {
+                    "top": {
+                        "top_hits": {"size": max(1, per_group), "sort": LINKED_SORT, "_source": LINKED_SOURCE}
+                    }
+                },
+            }
+        },
+    }
+
+
+def build_linked_group(
+    seeds: LinkSeeds, tier: LinkTier, page: int = 1, size: int = LINKED_PAGE_SIZE
+) -> Query | None:
+    """One page of the records whose strongest link to this one is ``tier`` ("show all N")."""
+    clauses = _link_clauses(seeds)
+    tier_filter = _tier_filter(clauses, tier)
+    if tier_filter is None:
+        return None
+    start, size = page_window(page, size)
     return {
         "query": {
             "bool": {
-                "should": should,
-                "minimum_should_match": 1,
-                "must_not": [
-                    {"ids": {"values": [record_id]}},
-                    {"term": {F.document(F.D_PARENT_ID): record_id}},
-                ],
+                "filter": [tier_filter],
+                # Scoring only (filter present: none need match): the number of shared values.
+                "should": [c for t in LINK_TIERS for c in clauses[t]],
+                "must_not": _not_itself(seeds.record_id),
             }
         },
+        "from": start,
         "size": size,
-        "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
-        "_source": {"includes": [*RESULT_SOURCE, F.people(F.P_PERSON_KEY)]},
+        "track_total_hits": True,
+        "sort": LINKED_SORT,
+        "_source": LINKED_SOURCE,
     }
 
 

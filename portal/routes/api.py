@@ -6,6 +6,7 @@ A purpose can be stated per request with ``X-Lantern-Purpose: CODE;REFERENCE``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -93,7 +94,25 @@ class LinkedOut(BaseModel):
     reference: str
     title: str
     date: str | None
+    group: str = Field(description="the group of its strongest link: person | vehicle_phone | address")
     reasons: list[str]
+
+
+class LinkedGroupOut(BaseModel):
+    group: str = Field(description="person | vehicle_phone | address (strongest first)")
+    label: str
+    total: int = Field(description="linked records in this group that the caller may read")
+    shown: int = Field(description="how many of them are in ``linked`` (the strongest few)")
+    url: str = Field(description="every record of the group, paged: /api/records/{id}/linked/{group}")
+
+
+class LinkedPageOut(BaseModel):
+    group: str
+    label: str
+    total: int
+    page: int
+    pages: int
+    records: list[LinkedOut]
 
 
 class RecordOut(BaseModel):
@@ -107,7 +126,8 @@ class RecordOut(BaseModel):
         "the reader's access calls for the sanitised text)"
     )
     entities: dict[str, list[str]]
-    linked: list[LinkedOut]
+    linked: list[LinkedOut] = Field(description="the strongest few linked records of each group")
+    linked_groups: list[LinkedGroupOut]
 
 
 class VariantOut(BaseModel):
@@ -292,7 +312,11 @@ def api_record(
         request,
         "api.record.view",
         target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
-        details={"shown_ids": linked_ids, "linked_count": len(linked_ids)},
+        details={
+            "shown_ids": linked_ids,
+            "linked_count": sum(g.total for g in linked),
+            "linked_groups": {g.reason: g.total for g in linked},
+        },
     )
     record: dict[str, Any] = dict(src.get(F.RECORD) or {})
     entities: dict[str, list[str]] = dict(src.get(F.ENTITIES) or {})
@@ -316,18 +340,73 @@ def api_record(
         record_date=src.get(F.RECORD_DATE),
         record=record,
         entities=entities,
-        linked=[
-            LinkedOut(
-                id=r.item.id,
-                record_type=r.item.record_type,
-                reference=r.item.reference,
-                title=r.item.title_text,
-                date=r.item.date,
-                reasons=r.reasons,
+        linked=[linked_out(g.reason, r) for g in linked for r in g.records],
+        linked_groups=[
+            LinkedGroupOut(
+                group=g.reason,
+                label=g.label,
+                total=g.total,
+                shown=len(g.records),
+                url=f"/api/records/{quote(str(src.get(F.ID)), safe='')}/linked/{g.reason}",
             )
             for g in linked
-            for r in g.records
         ],
+    )
+
+
+def linked_out(group: str, r: reads.LinkedRecord) -> LinkedOut:
+    return LinkedOut(
+        id=r.item.id,
+        record_type=r.item.record_type,
+        reference=r.item.reference,
+        title=r.item.title_text,
+        date=r.item.date,
+        group=group,
+        reasons=r.reasons,
+    )
+
+
+@router.get(
+    "/records/{record_id}/linked/{group}",
+    response_model=LinkedPageOut,
+    responses={**ERRORS, 404: {"model": ErrorOut}},
+    summary="Every linked record of one group, strongest link first, paged",
+)
+def api_linked_group(
+    request: Request,
+    record_id: str,
+    group: str,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    page: int = Query(1, ge=1, le=200),
+) -> LinkedPageOut | JSONResponse:
+    enforce(request, "record", user)
+    client, settings = request.app.state.client, request.app.state.settings
+    hit = reads.fetch_record(client, settings, user, record_id)
+    found = None if hit is None else reads.linked_group(client, settings, user, hit, group, page=page)
+    if hit is None or found is None:
+        audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
+        return JSONResponse({"error": NOT_FOUND.title, "detail": NOT_FOUND.message}, status_code=404)
+    src = hit.source
+    audit.record(
+        request,
+        "api.record.linked",
+        target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
+        details={
+            "reason": found.reason,
+            "page": found.page,
+            "shown_ids": [r.item.id for r in found.records],
+            "linked_count": found.total,
+        },
+    )
+    return LinkedPageOut(
+        group=found.reason,
+        label=found.label,
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        records=[linked_out(found.reason, r) for r in found.records],
     )
 
 

@@ -39,6 +39,8 @@ ACTIONS = (
     "suggest",
     "record.view",
     "api.record.view",
+    "record.linked",
+    "api.record.linked",
     "record.denied",
     "entity.view",
     "api.entity.view",

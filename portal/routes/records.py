@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lantern.principal import Principal
@@ -26,6 +26,7 @@ from portal.present import (
     sees_full_intelligence,
 )
 from portal.rendering import render
+from portal.routes.search import is_fragment_request
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.ratelimit import enforce
 
@@ -188,6 +189,56 @@ def record_page(
         request,
         "record.view",
         target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
-        details={"shown_ids": linked_ids, "linked_count": len(linked_ids)},
+        details={
+            "shown_ids": linked_ids,
+            "linked_count": sum(g.total for g in ctx["linked"]),
+            "linked_groups": {g.reason: g.total for g in ctx["linked"]},
+        },
     )
     return render(request, "record.html", ctx)
+
+
+@router.get("/records/{record_id}/linked/{reason}")
+def linked_group_page(
+    request: Request,
+    record_id: str,
+    reason: str,
+    user: CurrentUser,
+    purpose: RequirePurpose,
+    audit: Auditor,
+    page: int = Query(1, ge=1, le=200),
+) -> Response:
+    """Every record in one group of linked records ("Show all N"): a page, or the group as a fragment."""
+    enforce(request, "record", user)
+    hit = reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
+    group = (
+        None
+        if hit is None
+        else reads.linked_group(
+            request.app.state.client, request.app.state.settings, user, hit, reason, page=page
+        )
+    )
+    if hit is None or group is None:
+        audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")
+        return error_response(request, NOT_FOUND)
+    src = hit.source
+    audit.record(
+        request,
+        "record.linked",
+        target={"id": src.get(F.ID), "type": src.get(F.RECORD_TYPE), "reference": src.get(F.REFERENCE)},
+        details={
+            "reason": group.reason,
+            "page": group.page,
+            "shown_ids": [lr.item.id for lr in group.records],
+            "linked_count": group.total,
+        },
+    )
+    ctx = {
+        "group": group,
+        "expanded": True,
+        "record_id": str(src.get(F.ID)),
+        "reference": str(src.get(F.REFERENCE)),
+        "title": str(src.get(F.TITLE)),
+    }
+    fragment = is_fragment_request(request, f"linked-{group.reason}")
+    return render(request, "records/linked.html", ctx, block="group" if fragment else None)

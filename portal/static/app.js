@@ -73,6 +73,13 @@
 
   // After htmx swaps the results, keep keyboard users oriented and hide the no-JS Apply button.
   document.addEventListener("htmx:afterSwap", function (ev) {
+    // "Show all N" linked records (and their pages) replace the link that was activated:
+    // focus moves to the group's heading, or it would fall back to the top of the page.
+    var from = ev.detail && ev.detail.requestConfig && ev.detail.requestConfig.elt;
+    if (from && from.classList && from.classList.contains("show-all")) {
+      var groupHeading = document.getElementById(from.getAttribute("data-focus") || "");
+      if (groupHeading) { groupHeading.setAttribute("tabindex", "-1"); groupHeading.focus(); }
+    }
     if (ev.detail && ev.detail.target && ev.detail.target.id === "suggestions") { syncExpanded(); }
     if (ev.detail && ev.detail.target && ev.detail.target.id === "search-main") {
       document.documentElement.classList.add("js");

@@ -51,8 +51,30 @@ def _live_results(page: Any) -> None:
     page.wait_for_selector("h2.result-title")
 
 
+def _linked_show_all(page: Any) -> None:
+    """A record with more links in a group than the page lists, that group expanded by keyboard."""
+    found = page.request.get("/api/search?q=type:custody&size=50").json()["results"]
+    for result in found:
+        groups = page.request.get(f"/api/records/{result['id']}").json()["linked_groups"]
+        if any(g["total"] > g["shown"] for g in groups):
+            break
+    else:
+        raise AssertionError("no custody record in the test data has a group to expand")
+    page.goto(f"/records/{result['id']}")
+    page.wait_for_selector("#linked-heading")
+    link = page.locator("a.show-all").first
+    total = int(re.sub(r"\D", "", link.inner_text()))
+    group = str(link.get_attribute("data-focus")).removesuffix("-heading")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#{group} ul.linked-list > li")).to_have_count(min(total, 50))
+    # Focus lands on the group's heading, not at the top of the page.
+    assert page.evaluate("document.activeElement.id") == f"{group}-heading"
+
+
 ACTIONS: dict[str, Callable[[Any], None]] = {
     "open_facets": _open_facets,
+    "linked_show_all": _linked_show_all,
     "type_ahead_open": _type_ahead_open,
     "live_results": _live_results,
 }
@@ -75,6 +97,8 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("record-case", "analyst", f"/records/{IDS['case']}", None),
     ("record-intel", "analyst", f"/records/{IDS['intel_c']}", None),
     ("record-not-found", "analyst", "/records/no-such-record", None),
+    ("record-linked-show-all", "analyst", "/", "linked_show_all"),
+    ("record-linked-page", "analyst", f"/records/{IDS['custody']}/linked/person", None),
     ("entity-person", "analyst", "/entity/PERSON/Jonathan%20FEATHERSTONE", None),
     ("entity-vrm", "analyst", "/entity/VRM/AB12CDE", None),
     ("saved-list", "analyst", "/saved", None),

@@ -237,7 +237,8 @@ def test_secure_body_wraps_the_query_with_the_access_filter() -> None:
         B.build_entity("PERSON", "John SMITH", extra_keys=["pnc:2001/0123456F"]),
         B.build_person_keys("John SMITH"),
         B.build_person_variants(["pnc:2001/0123456F"]),
-        B.build_linked("id1", ["pnc:x"], {"VRM": ["AB12CDE"]}),
+        B.build_linked(B.LinkSeeds("id1", ("pnc:x",), {"VRM": ["AB12CDE"]})),
+        B.build_linked_group(B.LinkSeeds("id1", ("pnc:x",), {"POSTCODE": ["SE58QT"]}), "address"),
     ],
 )
 def test_every_builder_body_is_accepted_and_secured(body: dict) -> None:
