@@ -111,6 +111,17 @@ class NodeRef:
         return f"{self.kind}:{self.value}"
 
 
+# What the JSON API accepts as a node, an expansion and a path end, declared in its OpenAPI
+# document (so a schema-valid request is one parse_node/parse_spec accept). Values are
+# identifiers (linking keys, canonical VRMs, phones, postcodes, record ids), never free text.
+_VALUE = r"[A-Za-z0-9+][A-Za-z0-9 +:/._-]{0,198}"
+NODE_PATTERN: Final = rf"^(person|vrm|phone|postcode|record):{_VALUE}$"
+PATH_NODE_PATTERN: Final = rf"^(person|vrm|phone|postcode):{_VALUE}$"
+EXPANSION_PATTERN: Final = (
+    rf"^(person|vrm|phone|postcode|record):{_VALUE}\|(records|persons|vrm|phone|postcode)$"
+)
+
+
 def parse_node(text: str) -> NodeRef:
     kind, sep, value = text.strip().partition(":")
     kind = kind.lower()

@@ -202,8 +202,12 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if exc.status_code in (400, 422) and wants_json(request):
         await audit_failed_search(request, exc.status_code, str(exc.detail))
-    if exc.status_code < 400 or wants_json(request):
+    if exc.status_code < 400:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
+    if wants_json(request):
+        # The one error shape the API declares (portal.openapi.ErrorOut).
+        body = {"error": HTTP_TITLES.get(exc.status_code, "Request refused"), "detail": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
     if exc.status_code == 404:
         return error_response(request, NOT_FOUND, headers or None)
     if exc.status_code in (400, 422):

@@ -17,6 +17,7 @@ from mappings import fields as F
 from persons.query import split_name_dob
 from portal import reads
 from portal.errors import NOT_FOUND
+from portal.openapi import API_ERRORS, NOT_FOUND_ERROR
 from portal.person_reads import find_persons, person_view
 from portal.present import FacetView, ResultItem, facet_views, sees_full_intelligence
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
@@ -25,7 +26,7 @@ from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.ratelimit import enforce
 from search.urlstate import from_params
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses=API_ERRORS)
 
 
 class SegmentOut(BaseModel):
@@ -199,19 +200,6 @@ class SuggestionOut(BaseModel):
     url: str
 
 
-class ErrorOut(BaseModel):
-    error: str
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut},
-    401: {"model": ErrorOut},
-    428: {"model": ErrorOut},
-    503: {"model": ErrorOut},
-}
-
-
 def _with_nominal_ids(record: dict[str, Any], people_docs: list[dict[str, Any]]) -> None:
     """Each person of the record carries ``nominal_id`` (the indexed people are in
     ``all_people()`` order: a custody record's detainee first)."""
@@ -249,7 +237,7 @@ def facet_out(view: FacetView) -> FacetOut:
     )
 
 
-@router.get("/search", response_model=SearchOut, responses=ERRORS, summary="Search all records")
+@router.get("/search", response_model=SearchOut, summary="Search all records")
 def api_search(
     request: Request,
     user: CurrentUser,
@@ -294,7 +282,7 @@ def api_search(
 @router.get(
     "/records/{record_id}",
     response_model=RecordOut,
-    responses={**ERRORS, 404: {"model": ErrorOut}},
+    responses=NOT_FOUND_ERROR,
     summary="One record, with linked records",
 )
 def api_record(
@@ -369,7 +357,7 @@ def linked_out(group: str, r: reads.LinkedRecord) -> LinkedOut:
 @router.get(
     "/records/{record_id}/linked/{group}",
     response_model=LinkedPageOut,
-    responses={**ERRORS, 404: {"model": ErrorOut}},
+    responses=NOT_FOUND_ERROR,
     summary="Every linked record of one group, strongest link first, paged",
 )
 def api_linked_group(
@@ -413,7 +401,7 @@ def api_linked_group(
 @router.get(
     "/entities/{label}/{value:path}",
     response_model=EntityPageOut,
-    responses={**ERRORS, 404: {"model": ErrorOut}},
+    responses=NOT_FOUND_ERROR,
     summary="Records mentioning one entity",
 )
 def api_entity(
@@ -459,9 +447,7 @@ def api_entity(
     )
 
 
-@router.get(
-    "/persons", response_model=PersonsOut, responses=ERRORS, summary="Find people (name, optional DOB)"
-)
+@router.get("/persons", response_model=PersonsOut, summary="Find people (name, optional DOB)")
 def api_persons(
     request: Request,
     user: CurrentUser,
@@ -483,7 +469,7 @@ def api_persons(
 @router.get(
     "/persons/{nominal_id}",
     response_model=PersonOut2,
-    responses={**ERRORS, 404: {"model": ErrorOut}},
+    responses=NOT_FOUND_ERROR,
     summary="One person (nominal), from the records you may read",
 )
 def api_person(
@@ -502,7 +488,7 @@ def api_person(
     return PersonOut2(**view.as_api())
 
 
-@router.get("/suggest", response_model=list[SuggestionOut], responses=ERRORS, summary="Type-ahead")
+@router.get("/suggest", response_model=list[SuggestionOut], summary="Type-ahead")
 def api_suggest(
     request: Request,
     user: CurrentUser,

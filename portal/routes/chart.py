@@ -8,24 +8,26 @@ audited with the ids of the records behind what was shown.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import Field
 
 from lantern.errors import NotFound
 from mappings import fields as F
 from portal import chart as C
 from portal.chart_store import ChartStore, SavedChartError
 from portal.errors import NOT_FOUND, ErrorView, error_response
+from portal.openapi import API_ERRORS
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search import builders as B
 from search.gateway import SecuredRecords
 
 router = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/chart", tags=["chart"])
+api = APIRouter(prefix="/api/chart", tags=["chart"], responses=API_ERRORS)
 
 START_LABELS = {"PERSON": C.PERSON, "VRM": "vrm", "PHONE": "phone", "POSTCODE": "postcode"}
 
@@ -46,7 +48,7 @@ def _audit_details(g: C.Graph, **extra: Any) -> dict[str, Any]:
     return {"record_ids": g.record_ids(), "nodes": len(g.nodes), "edges": len(g.edges), **extra}
 
 
-def _spec(n: list[str], x: list[str], cap: str | None, g: list[str] | None = None) -> C.ChartSpec:
+def _spec(n: list[str], x: list[str], cap: str | int | None, g: list[str] | None = None) -> C.ChartSpec:
     return C.parse_spec(n, x, cap, g or [])
 
 
@@ -288,9 +290,11 @@ def api_chart(
     user: CurrentUser,
     purpose: RequirePurpose,
     audit: Auditor,
-    n: list[str] = Query(default=[]),
-    x: list[str] = Query(default=[]),
-    cap: str | None = None,
+    n: Annotated[list[Annotated[str, Field(pattern=C.NODE_PATTERN)]], Query(max_length=C.MAX_SEEDS)] = [],  # noqa: B006
+    x: Annotated[
+        list[Annotated[str, Field(pattern=C.EXPANSION_PATTERN)]], Query(max_length=C.MAX_EXPANSIONS)
+    ] = [],  # noqa: B006
+    cap: Annotated[int | None, Query(ge=1, le=C.MAX_CAP)] = None,
     groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     """The chart a URL state describes (seed nodes ``n``, expansions ``x=node|relation``)."""
@@ -314,9 +318,9 @@ def api_expand(
     user: CurrentUser,
     purpose: RequirePurpose,
     audit: Auditor,
-    node: str,
-    rel: str = "records",
-    cap: int = C.DEFAULT_CAP,
+    node: Annotated[str, Query(pattern=C.NODE_PATTERN)],
+    rel: Literal["records", "persons", "vrm", "phone", "postcode"] = "records",
+    cap: Annotated[int, Query(ge=1, le=C.MAX_CAP)] = C.DEFAULT_CAP,
 ) -> Response:
     """One node expanded by one relation: at most ``cap`` new nodes and a "+N more" node."""
     try:
@@ -334,9 +338,9 @@ def api_path(
     user: CurrentUser,
     purpose: RequirePurpose,
     audit: Auditor,
-    a: str,
-    b: str,
-    hops: int = 4,
+    a: Annotated[str, Query(pattern=C.PATH_NODE_PATTERN)],
+    b: Annotated[str, Query(pattern=C.PATH_NODE_PATTERN)],
+    hops: Annotated[int, Query(ge=1, le=C.MAX_HOPS)] = 4,
 ) -> Response:
     """Shortest paths from ``a`` to ``b`` within ``hops``, with the records behind each hop."""
     try:

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from lantern.principal import Principal
 from lantern.records import parse_record
 from mappings import fields as F
 from portal import chart as C
 from portal.errors import ErrorView, error_response
+from portal.openapi import API_ERRORS
 from portal.present import TYPE_LABELS
 from portal.rendering import render
 from portal.routes.records import timeline as record_events
@@ -29,7 +30,7 @@ from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from search.gateway import SecuredRecords
 
 router = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api", tags=["timeline"])
+api = APIRouter(prefix="/api", tags=["timeline"], responses=API_ERRORS)
 
 MAX_RECORDS = 500
 MAX_NODES = C.MAX_TIMELINE_NODES
@@ -138,7 +139,10 @@ def timeline_api(
     user: CurrentUser,
     purpose: RequirePurpose,
     audit: Auditor,
-    n: list[str] = Query(default=[]),
+    n: Annotated[
+        list[Annotated[str, Field(pattern=C.NODE_PATTERN)]],
+        Query(min_length=1, max_length=C.MAX_TIMELINE_NODES),
+    ],
 ) -> Response:
     """Dated items of the records mentioning any of the nodes ``n`` (newest 500 records)."""
     try:

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lantern.audit import AuditLog
@@ -279,7 +280,7 @@ class SessionMiddleware:
             await self._cross_site(request, scope, receive, send)
             return
 
-        if scope["method"] in UNSAFE_METHODS:
+        if scope["method"] in UNSAFE_METHODS and method_is_routed(scope):
             receive, provided = await self._csrf_value(scope, receive)
             # The login form carries the pre-session token; a signed-in user re-signing in may
             # equally prove the page came from us with the session's token.
@@ -375,7 +376,10 @@ class SessionMiddleware:
     ) -> None:
         response: Response
         if str(scope["path"]).startswith("/api/") or wants_json(scope):
-            response = JSONResponse({"error": "authentication required", "login": "/login"}, status_code=401)
+            response = JSONResponse(
+                {"error": "authentication required", "detail": "Sign in at /login first.", "login": "/login"},
+                status_code=401,
+            )
         else:
             query = scope["query_string"].decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")
@@ -436,6 +440,19 @@ class SessionMiddleware:
         else:
             response = _page(scope, 503, "Search is unavailable", message)
         await response(scope, receive, send)
+
+
+def method_is_routed(scope: Scope) -> bool:
+    """Whether a route answers this method at this path.
+
+    A method no route takes is answered by the router (405, or 404) and runs nothing, so
+    there is nothing for a CSRF token to protect: the answer is the router's, as the API's
+    OpenAPI document promises, not a CSRF refusal.
+    """
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return True
+    return any(route.matches(scope)[0] == Match.FULL for route in router.routes)
 
 
 def _page(scope: Scope, status: int, title: str, message: str) -> Response:

@@ -1,0 +1,127 @@
+"""The OpenAPI document tells the truth: Schemathesis calls every declared operation.
+
+Schemathesis (PyPI ``schemathesis``) reads ``/api/openapi.json`` from a live portal
+(uvicorn on a free loopback port, the real test index), signed in as an analyst with a
+stated purpose, generates requests from the document (valid and invalid ones, every phase
+but the stateful one) and runs all its checks on every answer: a status the document
+declares, a body matching the declared schema and content type, no 5xx, invalid input
+rejected, undeclared methods answered with 405. The run is bounded (a few examples per
+operation, a fixed seed, deterministic generation, one worker) so it stays a small part
+of the suite's time; its report is the assertion message.
+
+It runs the ``st`` command line rather than the pytest plugin: the plugin's lazy
+(fixture-loaded) schemas need a pytest internal that pytest 9 no longer has.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opensearchpy import OpenSearch
+
+from lantern.settings import Settings
+from lantern.users import UserStore, create_user
+from tests.portal_fixtures import PASSWORD, login, serve
+
+USER = "schema-analyst"  # its own account: its rate-limit counters are nobody else's
+PURPOSE = "investigation;CR/012345/24"
+MAX_EXAMPLES = 8
+SEED = 15
+
+
+@pytest.fixture(scope="module")
+def live(portal_app: FastAPI, client: OpenSearch, settings: Settings) -> Iterator[tuple[str, str]]:
+    """The live portal's URL and the Cookie header of a signed-in analyst's session."""
+    if UserStore(client, settings).get(USER) is None:
+        create_user(
+            client,
+            settings,
+            USER,
+            PASSWORD,
+            roles=("analyst",),
+            units=("INTEL",),
+            clearances=("intel", "intel_c"),
+            display_name="Schema Analyst",
+        )
+    with serve(portal_app) as url, httpx.Client(base_url=url, timeout=60) as web:
+        login(web, USER)  # type: ignore[arg-type]  # the helper needs only get/post
+        cookie = "; ".join(f"{k}={v}" for k, v in web.cookies.items())
+        # What Schemathesis will send does sign in (else it would test nothing but 401s).
+        probe = httpx.get(
+            f"{url}/api/search", params={"q": "Featherstone"}, headers={"Cookie": cookie}, timeout=60
+        )
+        assert probe.status_code == 200 and probe.json()["total"] > 0, probe.text[:300]
+        yield url, cookie
+
+
+def schemathesis(url: str, cookie: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{url}/api/openapi.json",
+            "--header",
+            f"Cookie: {cookie}",
+            "--header",
+            f"X-Lantern-Purpose: {PURPOSE}",
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            str(SEED),
+            "--generation-deterministic",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "60",
+            "--no-color",
+            "--output-truncate",
+            "false",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def test_api_answers_as_its_openapi_document_says(live: tuple[str, str]) -> None:
+    url, cookie = live
+    run = schemathesis(url, cookie)
+    report = run.stdout[-20_000:] + run.stderr[-5_000:]
+    assert run.returncode == 0, report
+    assert "No issues found" in run.stdout or "passed" in run.stdout, report
+
+
+def test_undeclared_methods_are_405_and_routed_ones_still_need_the_csrf_token(live: tuple[str, str]) -> None:
+    url, cookie = live
+    for method in ("PUT", "DELETE", "PATCH", "POST"):
+        res = httpx.request(method, f"{url}/api/search", headers={"Cookie": cookie}, timeout=60)
+        assert res.status_code == 405, (method, res.status_code)
+    # A route that takes POST still refuses a request without the token.
+    res = httpx.post(f"{url}/logout", headers={"Cookie": cookie}, timeout=60)
+    assert res.status_code == 403 and "csrf" in res.text.lower()
+
+
+def test_the_document_lists_only_the_json_api(portal_app: FastAPI) -> None:
+    doc = portal_app.openapi()
+    assert doc["paths"], "no operations"
+    for path, operations in doc["paths"].items():
+        assert path.startswith("/api/"), f"{path}: a page, not API"
+        for method, op in operations.items():
+            declared = set(op["responses"])
+            assert {"200", "401", "403", "428", "429", "503"} <= declared, (method, path, declared)
+            for status in declared - {"200", "422"}:
+                ref = op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorOut"), (method, path, status)
