@@ -35,7 +35,15 @@ SEED = 15
 
 
 @pytest.fixture(scope="module")
-def live(portal_app: FastAPI, client: OpenSearch, settings: Settings) -> Iterator[tuple[str, str]]:
+def served(portal_app: FastAPI, settings: Settings) -> FastAPI:
+    """What ``lantern serve`` serves: the portal with the ingest API on it (one document)."""
+    from lantern.cli import serving_app
+
+    return serving_app(settings)
+
+
+@pytest.fixture(scope="module")
+def live(served: FastAPI, client: OpenSearch, settings: Settings) -> Iterator[tuple[str, str]]:
     """The live portal's URL and the Cookie header of a signed-in analyst's session."""
     if UserStore(client, settings).get(USER) is None:
         create_user(
@@ -48,7 +56,7 @@ def live(portal_app: FastAPI, client: OpenSearch, settings: Settings) -> Iterato
             clearances=("intel", "intel_c"),
             display_name="Schema Analyst",
         )
-    with serve(portal_app) as url, httpx.Client(base_url=url, timeout=60) as web:
+    with serve(served) as url, httpx.Client(base_url=url, timeout=60) as web:
         login(web, USER)  # type: ignore[arg-type]  # the helper needs only get/post
         cookie = "; ".join(f"{k}={v}" for k, v in web.cookies.items())
         # What Schemathesis will send does sign in (else it would test nothing but 401s).
@@ -84,6 +92,10 @@ def schemathesis(url: str, cookie: str, *extra: str) -> subprocess.CompletedProc
             "1",
             "--request-timeout",
             "60",
+            # The ingest API (indexer.api, service-account tokens, NDJSON bodies) is in the same
+            # document but needs a token and an NDJSON serializer: not covered here yet.
+            "--exclude-path-regex",
+            "^/api/ingest",
             "--no-color",
             "--output-truncate",
             "false",
@@ -114,11 +126,13 @@ def test_undeclared_methods_are_405_and_routed_ones_still_need_the_csrf_token(li
     assert res.status_code == 403 and "csrf" in res.text.lower()
 
 
-def test_the_document_lists_only_the_json_api(portal_app: FastAPI) -> None:
-    doc = portal_app.openapi()
+def test_the_document_lists_only_the_json_api(served: FastAPI) -> None:
+    doc = served.openapi()
     assert doc["paths"], "no operations"
     for path, operations in doc["paths"].items():
         assert path.startswith("/api/"), f"{path}: a page, not API"
+        if path.startswith("/api/ingest"):
+            continue  # service accounts' API (indexer.api): its own errors, no session or purpose
         for method, op in operations.items():
             declared = set(op["responses"])
             assert {"200", "401", "403", "428", "429", "503"} <= declared, (method, path, declared)
