@@ -12,6 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from portal.errors import install_error_handlers
+from portal.guide import IMAGE_DIR as GUIDE_IMAGES
 from portal.observability import install_observability
 from portal.present import ENTITY_LABEL_NAMES, TYPE_LABELS, code_label, entity_href, fmt_date, humanise
 from portal.rendering import render
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_security(app, s, app.state.client)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    # The user guide's screenshots (written by the browser tests, see portal.guide).
+    app.mount("/help/img", StaticFiles(directory=str(GUIDE_IMAGES), check_dir=False), name="guide-images")
     app.include_router(security_router)
     app.include_router(search_routes.router)
     app.include_router(record_routes.router)

@@ -1,15 +1,33 @@
-"""Pages about the portal itself: the accessibility statement (public, as the regulations expect)."""
+"""Pages about the portal itself: the user guide (``/help``) and the accessibility statement
+(public, as the regulations expect)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from portal import guide
+from portal.errors import NOT_FOUND, error_response
 from portal.rendering import render
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
-@router.get("/accessibility", include_in_schema=False)
+@router.get("/accessibility")
 def accessibility_statement(request: Request) -> Response:
     return render(request, "accessibility.html", {})
+
+
+@router.get("/help")
+def help_index(request: Request) -> Response:
+    return render(request, "help.html", {"guides": guide.GUIDES, "current": None, "body": None})
+
+
+@router.get("/help/{slug}")
+def help_page(request: Request, slug: str) -> Response:
+    html = guide.render_guide(slug)
+    if html is None:
+        return error_response(request, NOT_FOUND)
+    return render(
+        request, "help.html", {"guides": guide.GUIDES, "current": guide.BY_SLUG[slug], "body": html}
+    )

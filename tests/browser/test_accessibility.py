@@ -115,6 +115,11 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("timeline", "analyst", "/timeline?n=vrm:AB12CDE", None),
     ("export-quotas", "supervisor", "/export/quota", None),
     ("map", "analyst", "/map?q=type%3Acrime", None),
+    ("help-index", "analyst", "/help", None),
+    ("help-officers", "officer", "/help/officers", None),
+    ("help-analysts", "analyst", "/help/analysts", None),
+    ("help-auditors", "auditor", "/help/auditors", None),
+    ("help-administrators", "analyst", "/help/administrators", None),
     ("accessibility-statement", None, "/accessibility", None),
     ("accessibility-statement-signed-in", "analyst", "/accessibility", None),
 ]
@@ -317,7 +322,16 @@ def test_no_keyboard_trap_in_live_search(analyst_page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == "q"
 
 
-REFLOW_PAGES = ["/", "/search?q=Featherstone", f"/records/{IDS['custody']}", "/saved", "/batch", "/purpose"]
+REFLOW_PAGES = [
+    "/",
+    "/search?q=Featherstone",
+    f"/records/{IDS['custody']}",
+    "/saved",
+    "/batch",
+    "/purpose",
+    "/help/officers",
+    "/help/administrators",
+]
 
 
 @pytest.mark.parametrize("path", REFLOW_PAGES)
