@@ -35,11 +35,14 @@ SEED = 15
 
 
 @pytest.fixture(scope="module")
-def served(portal_app: FastAPI, settings: Settings) -> FastAPI:
-    """What ``lantern serve`` serves: the portal with the ingest API on it (one document)."""
-    from lantern.cli import serving_app
+def served(portal_app: FastAPI) -> FastAPI:
+    """The portal's app (the one the other tests use).
 
-    return serving_app(settings)
+    Not ``lantern.cli.serving_app`` (portal + ingest API): a second app in this process has a
+    second audit-chain writer, and the hundreds of audited calls below leave the shared app's
+    cached chain head too far behind for its retry budget (AuditUnavailable in later tests).
+    """
+    return portal_app
 
 
 @pytest.fixture(scope="module")
