@@ -117,6 +117,7 @@ class NodeRef:
 _VALUE = r"[A-Za-z0-9+][A-Za-z0-9 +:/._-]{0,198}"
 NODE_PATTERN: Final = rf"^(person|vrm|phone|postcode|record):{_VALUE}$"
 PATH_NODE_PATTERN: Final = rf"^(person|vrm|phone|postcode):{_VALUE}$"
+_NODE = rf"(person|vrm|phone|postcode|record):{_VALUE}"
 EXPANSION_PATTERN: Final = (
     rf"^(person|vrm|phone|postcode|record):{_VALUE}\|(records|persons|vrm|phone|postcode)$"
 )
@@ -944,6 +945,8 @@ class ChartSpec:
 
 MAX_GROUPS: Final = 10
 MAX_GROUP_MEMBERS: Final = 100
+# ``name|node|node…``: a name without "|", then 1 to MAX_GROUP_MEMBERS nodes.
+GROUP_PATTERN: Final = rf"^[^|]{{0,80}}(\|{_NODE}){{1,{MAX_GROUP_MEMBERS}}}$"
 MAX_GROUP_NAME: Final = 80
 MAX_SEEDS: Final = 20
 MAX_TIMELINE_NODES: Final = 40

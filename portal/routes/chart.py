@@ -295,7 +295,9 @@ def api_chart(
         list[Annotated[str, Field(pattern=C.EXPANSION_PATTERN)]], Query(max_length=C.MAX_EXPANSIONS)
     ] = [],  # noqa: B006
     cap: Annotated[int | None, Query(ge=1, le=C.MAX_CAP)] = None,
-    groups: list[str] = Query(default=[], alias="g"),
+    groups: Annotated[
+        list[Annotated[str, Field(pattern=C.GROUP_PATTERN)]], Query(alias="g", max_length=C.MAX_GROUPS)
+    ] = [],  # noqa: B006
 ) -> Response:
     """The chart a URL state describes (seed nodes ``n``, expansions ``x=node|relation``)."""
     try:

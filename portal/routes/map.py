@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from lantern.clock import today_utc
 from portal import map as M
+from portal.openapi import API_ERRORS
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
 from portal.security.ratelimit import enforce
@@ -22,7 +23,7 @@ from search.places import place_lookup
 from search.urlstate import SearchState, from_params
 
 router = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api", tags=["map"])
+api = APIRouter(prefix="/api", tags=["map"], responses=API_ERRORS)
 
 
 def _view(request: Request, user: Any, state: SearchState, zoom: int, box: Any) -> M.MapView:
