@@ -367,7 +367,9 @@ def test_a_failed_background_percolation_stops_the_load_and_loses_no_alert(
     loader.hook().flush()
     assert not pending.exists()
     loaded = raw_count(client, asettings, saved_query_id=sq.id)
-    # Every record the failed load acknowledged before it stopped, and no other, is alerted.
+    # Every record the failed load acknowledged before it stopped, and no other, is alerted
+    # (counted after a refresh: an acknowledged write is not searchable until then).
+    client.indices.refresh(index=asettings.index_name("records"))
     indexed = client.count(index=asettings.index_name("records"), body={"query": {"match": {"title": t}}})[
         "count"
     ]

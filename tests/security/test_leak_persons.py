@@ -35,11 +35,13 @@ from tests.security.test_leak_matrix import (
 
 
 @pytest.fixture(scope="module")
-def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
+def world(
+    settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     """The leak matrix's world under a prefix of this module's own, so it never meets the one
     test_leak_matrix.py builds (same users, same records) in the same run."""
     own = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}lp-"})
-    yield from LM.world._get_wrapped_function()(own, client)
+    yield from LM.world._get_wrapped_function()(own, client, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
