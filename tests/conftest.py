@@ -1,9 +1,17 @@
-"""Shared fixtures: a real OpenSearch node and a per-run index prefix.
+"""Shared fixtures: a real, secured OpenSearch node and a per-run index prefix.
 
-If ``LANTERN_OPENSEARCH_HOSTS`` is set, tests run against that cluster. Otherwise the
-session starts the embedded node on test ports (9250/9350, data under
-``.lantern/test-opensearch``) unless one already answers there, and stops it afterwards
-only if it started it.
+By default the session starts the embedded node (TLS + authentication, like the demo) on
+test ports (``LANTERN_TEST_PORT``, default 9250, transport +100; data, certificates and
+generated passwords under ``.lantern/test-opensearch``) unless this checkout's node already
+runs there, and stops it afterwards only if it started it.
+
+If ``LANTERN_OPENSEARCH_HOSTS`` is set, tests run against that cluster instead; give it the
+three components' credentials and its CA (``LANTERN_OPENSEARCH_{PORTAL,INDEXER,ADMIN}_PASSWORD``,
+``LANTERN_OPENSEARCH_CA_FILE``), or, for a plain-HTTP development node,
+nothing (the role tests then fail: they need a secured node).
+
+``client`` signs in as Lantern's OpenSearch admin (it creates fixtures and deletes this run's
+indices); the portal under test uses its own least-privileged user, as in production.
 """
 
 from __future__ import annotations
@@ -41,9 +49,10 @@ def _base_settings() -> Settings:
 def opensearch_node() -> Iterator[Settings]:
     settings = _base_settings()
     started_here = False
-    if settings.embedded and not any(s.alive for s in embedded.status(settings)):
+    if settings.embedded:
+        started_here = not any(s.alive for s in embedded.status(settings))
+        # Harmless on a running node: waits for health and brings users/roles in step.
         embedded.start(settings, nodes=1)
-        started_here = True
     try:
         yield settings
     finally:
@@ -75,7 +84,8 @@ def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> Iterator[OpenSearch]:
-    c = make_client(settings, "ingest")
+    c = make_client(settings, "admin")
     yield c
     # Clean up everything this run created (aliases go with their indices).
     c.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
+    c.ingest.delete_pipeline(id=f"{settings.index_prefix}*", ignore=[404])
