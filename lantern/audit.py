@@ -253,7 +253,7 @@ class AuditLog:
         try:
             ensure_security_indices(self.client, self.settings)
             with self._lock:
-                for _ in range(100):
+                for attempt in range(100):
                     if self._head is None:
                         self._head = self._find_head()
                     seq, prev = self._head[0] + 1, self._head[1]
@@ -263,6 +263,11 @@ class AuditLog:
                     try:
                         self.client.index(index=self.write_index, id=str(seq), body=doc, op_type="create")
                     except ConflictError:
+                        if attempt >= 2:
+                            # Far behind (other processes wrote many events since this one
+                            # last did): find the head afresh instead of stepping one by one.
+                            self._head = None
+                            continue
                         # Another writer appended seq first: chain onto its event.
                         other = self.client.get(index=self.index, id=str(seq))["_source"]
                         self._head = (seq, str(other["hash"]))
