@@ -3,7 +3,9 @@
 The audit chain holds every disclosed id too (``shown_ids`` of the event, or of its manifest
 chunks for bulk actions), tamper-evident but awkward to query by record; this index holds one
 document per (event, record id) so "who has seen record X" is a term query. Documents are
-idempotent (``_id`` = ``<audit seq>:<record id>``), so a retried write never double counts.
+idempotent (``_id`` = ``<audit seq>:<record id>``), so a retried write never double counts;
+they are written with ``op_type=create`` (the index is append-only) and a conflict means
+the document is already there.
 
 Fail closed like the audit chain: if the disclosures cannot be written, ``AuditUnavailable``
 is raised and the caller must not show the records.
@@ -41,6 +43,14 @@ def disclosed_ids(event: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+UNWRITTEN = "Action refused: the disclosure log cannot be written just now, so nothing was shown."
+
+
+def _status(error: Mapping[str, Any]) -> int:
+    item = next(iter(error.values()), {})
+    return int(item.get("status", 0)) if isinstance(item, dict) else 0
+
+
 class DisclosureLog:
     def __init__(self, client: OpenSearch, settings: Settings) -> None:
         self.client = client
@@ -55,7 +65,7 @@ class DisclosureLog:
             return 0
         actions = [
             {
-                "_op_type": "index",
+                "_op_type": "create",
                 "_index": self.write_index,
                 "_id": f"{event['seq']}:{rid}",
                 "_source": {
@@ -74,11 +84,15 @@ class DisclosureLog:
         ]
         try:
             ensure_once(self.client, self.settings, [D])
-            bulk(self.client, actions, chunk_size=MANIFEST_CHUNK)
+            _, errors = bulk(self.client, actions, chunk_size=MANIFEST_CHUNK, raise_on_error=False)
         except (OpenSearchException, BulkIndexError, OSError) as exc:
-            raise AuditUnavailable(
-                "Action refused: the disclosure log cannot be written just now, so nothing was shown."
-            ) from exc
+            raise AuditUnavailable(UNWRITTEN) from exc
+        # 409: written by an earlier try of the same event (same id, same content).
+        failed = [e for e in errors if isinstance(e, dict) and _status(e) != 409]
+        if failed:
+            raise AuditUnavailable(UNWRITTEN) from BulkIndexError(
+                f"{len(failed)} disclosure(s) failed", failed
+            )
         return len(ids)
 
     def refresh(self) -> None:
