@@ -292,6 +292,9 @@ def test_gazetteer_cli_load_exits_non_zero_on_rejects(
     from lantern.cli import app
 
     monkeypatch.setenv("LANTERN_INDEX_PREFIX", world.settings.index_prefix)
+    # The CLI builds its own settings from the environment: point it at the test node's
+    # port (a cluster given by LANTERN_OPENSEARCH_HOSTS is already in the environment).
+    monkeypatch.setenv("LANTERN_EMBEDDED_PORT", str(world.settings.embedded_port))
     get_settings.cache_clear()
     try:
         path = tmp_path / "g.csv"
