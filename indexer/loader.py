@@ -49,7 +49,15 @@ from rich.table import Table
 from rich.text import Text
 
 from indexer.csv_mapping import CsvMapping, MappingError, find_mapping
-from indexer.pipeline import BatchIndexer, Entry, Hook, LoadResult, PeopleResolver, Problem
+from indexer.pipeline import (
+    RECORD_COUNTERS,
+    BatchIndexer,
+    Entry,
+    Hook,
+    LoadResult,
+    PeopleResolver,
+    Problem,
+)
 from indexer.sources import FileError, Row, read_csv, read_ndjson
 from indexer.validation import validate
 from lantern import indices
@@ -536,28 +544,13 @@ def _load_rows(
 # --------------------------------------------------------------------- command
 
 
-SUMMARY_COLUMNS = (
-    "read",
-    "indexed",
-    "created",
-    "updated",
-    "unchanged",
-    "stale",
-    "deleted",
-    "ner_reused",
-    "rejected",
-    "failed",
-    "warnings",
-)
-
-
 def print_summary(report: LoadReport, console: Console) -> None:
     r = report.result
     # One row per count: eleven columns do not fit a terminal.
     table = Table(title=f"load into {report.index}", show_header=False)
     table.add_column("rows")
     table.add_column("count", justify="right")
-    for name in SUMMARY_COLUMNS:
+    for name in RECORD_COUNTERS:
         table.add_row(name.replace("_", " "), f"{getattr(r, name):,}")
     Console().print(table)
     if r.documents or r.documents_failed:

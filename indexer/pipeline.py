@@ -112,7 +112,8 @@ class LoadResult:
         return self.rejected == 0 and self.failed == 0 and self.documents_failed == 0
 
 
-COUNTERS = (
+# The per-record counts, in the order the load summary prints them.
+RECORD_COUNTERS = (
     "read",
     "indexed",
     "created",
@@ -124,6 +125,9 @@ COUNTERS = (
     "rejected",
     "failed",
     "warnings",
+)
+COUNTERS = (
+    *RECORD_COUNTERS,
     "skipped",
     "documents",
     "documents_failed",
