@@ -60,13 +60,17 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# Two pytest-xdist workers (the machines have 2 cores; much of a test's time is waiting on
+# OpenSearch): a module's tests stay together, the cluster tests share one worker
+# (tests/conftest.py). PYTEST_XDIST= runs serially.
+PYTEST_XDIST ?= -n 2 --dist loadgroup
 # The test suite starts its own embedded OpenSearch on separate ports (see tests/conftest.py)
 # and stops it at the end; a running demo node is left alone.
 # The layering and the types are checked first: a violation fails the run before pytest.
 test: $(STAMP) system-deps launcher tika
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 demo-data: $(STAMP)
 	$(BIN)/lantern demo-data --out $(DEMO_DIR) --records $(DEMO_RECORDS) --seed $(DEMO_SEED)

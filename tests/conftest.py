@@ -3,7 +3,11 @@
 If ``LANTERN_OPENSEARCH_HOSTS`` is set, tests run against that cluster. Otherwise the
 session starts the embedded node on test ports (9250/9350, data under
 ``.lantern/test-opensearch``) unless one already answers there, and stops it afterwards
-only if it started it.
+only if this run started it.
+
+The suite runs under pytest-xdist (``make test`` uses ``-n 2``): the first worker that needs
+the node starts it under a file lock and marks it with the run's id; the controller process
+stops it when every worker is done. A plain ``pytest`` run is its own controller.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from opensearchpy import OpenSearch
 
 from lantern import embedded
@@ -37,18 +43,51 @@ def _base_settings() -> Settings:
     )
 
 
+_RUN_ENV = "LANTERN_TEST_RUN_ID"
+
+
+def _started_marker(settings: Settings) -> Path:
+    return settings.embedded_home / "started-by-test-run"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set in the controller before xdist starts its workers, so they all inherit one run id.
+    if not hasattr(config, "workerinput"):
+        os.environ.setdefault(_RUN_ENV, uuid.uuid4().hex)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    settings = _base_settings()
+    if not settings.embedded:
+        return
+    marker = _started_marker(settings)
+    if marker.exists() and marker.read_text(encoding="utf-8") == os.environ.get(_RUN_ENV):
+        embedded.stop(settings)
+        marker.unlink(missing_ok=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` a module's tests stay on one worker (its module-scoped world
+    is built once), and the cluster tests all share one worker: they take fixed ports."""
+    for item in items:
+        group = "cluster" if item.get_closest_marker("cluster") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def opensearch_node() -> Iterator[Settings]:
     settings = _base_settings()
-    started_here = False
-    if settings.embedded and not any(s.alive for s in embedded.status(settings)):
-        embedded.start(settings, nodes=1)
-        started_here = True
-    try:
-        yield settings
-    finally:
-        if started_here:
-            embedded.stop(settings)
+    if settings.embedded:
+        settings.embedded_home.mkdir(parents=True, exist_ok=True)
+        # Two xdist workers must not both launch a node on the same ports.
+        with FileLock(str(settings.embedded_home / "start.lock")):
+            if not any(s.alive for s in embedded.status(settings)):
+                embedded.start(settings, nodes=1)
+                run_id = os.environ.setdefault(_RUN_ENV, uuid.uuid4().hex)
+                _started_marker(settings).write_text(run_id, encoding="utf-8")
+    yield settings
 
 
 @pytest.fixture(scope="session")
