@@ -25,9 +25,23 @@ class Guide:
     slug: str
     audience: str
     summary: str
+    # Readable without signing in. Only a guide about reaching the portal is: the others
+    # describe how records are found, joined and hidden, which a force shares with its users
+    # rather than with anyone on the network who can reach the sign-in page.
+    public: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"/help/{self.slug}"
 
 
 GUIDES: tuple[Guide, ...] = (
+    Guide(
+        "signing-in",
+        "Signing in",
+        "Getting an account, signing in, failed sign-ins, staying signed in",
+        public=True,
+    ),
     Guide(
         "officers", "Officers", "Searching names, dates of birth and identifiers; purposes; what is not shown"
     ),
@@ -42,6 +56,12 @@ GUIDES: tuple[Guide, ...] = (
     ),
 )
 BY_SLUG = {g.slug: g for g in GUIDES}
+PUBLIC_PATHS = frozenset(g.path for g in GUIDES if g.public)
+
+
+def visible(signed_in: bool) -> tuple[Guide, ...]:
+    """The guides to list: all of them once signed in, the public ones before."""
+    return GUIDES if signed_in else tuple(g for g in GUIDES if g.public)
 
 
 def _markdown() -> MarkdownIt:

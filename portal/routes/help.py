@@ -25,9 +25,13 @@ def help_index(request: Request) -> Response:
 
 @router.get("/help/{slug}")
 def help_page(request: Request, slug: str) -> Response:
+    # Signed out, only public guides get here (the session middleware sends the rest to sign in).
     html = guide.render_guide(slug)
     if html is None:
         return error_response(request, NOT_FOUND)
+    signed_in = request.state.principal is not None
     return render(
-        request, "help.html", {"guides": guide.GUIDES, "current": guide.BY_SLUG[slug], "body": html}
+        request,
+        "help.html",
+        {"guides": guide.visible(signed_in), "current": guide.BY_SLUG[slug], "body": html},
     )

@@ -35,6 +35,7 @@ from lantern.errors import AuditUnavailable
 from lantern.search_client import make_client
 from lantern.settings import Settings
 from lantern.users import IdentityProvider, LocalIdentityProvider, User, UserStore
+from portal import guide
 from portal.security import purposes
 from portal.security.ratelimit import RateLimits
 from portal.security.sessions import LoginThrottle, Session, SessionStore
@@ -45,7 +46,10 @@ RELAXED_SESSION_COOKIE = "lantern_session"
 RELAXED_LOGIN_COOKIE = "lantern_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/favicon.ico", "/accessibility"})
+# The help page about signing in is public (portal.guide): the sign-in page links to it.
+PUBLIC_PATHS = frozenset(
+    {"/login", "/healthz", "/readyz", "/favicon.ico", "/accessibility"} | guide.PUBLIC_PATHS
+)
 PUBLIC_PREFIXES = ("/static/",)
 # Routes that authenticate every request with a bearer token of their own (the indexer's
 # ingest API, for source systems' service accounts): no session, and no CSRF check, which
