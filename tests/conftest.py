@@ -95,10 +95,14 @@ def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory
     """Settings with a prefix unique to this test run, so runs never see each other."""
     run = uuid.uuid4().hex[:8]
     state = tmp_path_factory.mktemp("state")
+    files = tmp_path_factory.mktemp("files")
     return opensearch_node.model_copy(
         update={
             "index_prefix": f"lantern-test-{run}-",
             "state_dir": state,
+            # Attached documents (tests/portal/conftest.py attaches one) stay out of the repository.
+            "documents_root": files / "documents",
+            "attachments_root": files / "attachments",
             "audit_head_file": state / "audit-head.log",
             # Rate limits stay on, set far above what any test does in a minute; the limits
             # themselves are tested with tight values (tests/security/test_limits.py).

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.portal.conftest import IDS
+from tests.portal.conftest import DOCUMENT_ID, IDS
 from tests.portal_fixtures import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -72,7 +72,35 @@ def _linked_show_all(page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == f"{group}-heading"
 
 
+def _person_page(page: Any) -> None:
+    """The nominal of the hand-made Jonathan Featherstone (resolved at load), found as a user would."""
+    found = page.request.get("/api/persons", params={"q": "Jonathan Featherstone 12/03/1985"}).json()
+    assert found["persons"], "no resolved person in the test world"
+    page.goto(f"/persons/{found['persons'][0]['id']}")
+    page.wait_for_selector("#person-heading")
+
+
+def _batch_results(page: Any) -> None:
+    """A short list runs inline (batch.SYNC_MAX_LINES): the results table on the batch page. A
+    long list's job page shows the same table (one macro) once the job is done."""
+    page.goto("/batch")
+    page.fill("#batch-text", "Jonathan Featherstone 12/03/1985\nWilliam Quigley")
+    page.click("form[action='/batch'] button[type=submit]")
+    page.wait_for_selector("table.data-table")
+
+
+def _saved_detail(page: Any) -> None:
+    page.goto("/saved/new?q=Featherstone")
+    page.fill("#name", "Featherstone watch")
+    page.click("form.auth-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/saved/[^/?]+(\?.*)?$"))
+    page.wait_for_selector("#saved-heading")
+
+
 ACTIONS: dict[str, Callable[[Any], None]] = {
+    "person_page": _person_page,
+    "batch_results": _batch_results,
+    "saved_detail": _saved_detail,
     "open_facets": _open_facets,
     "linked_show_all": _linked_show_all,
     "type_ahead_open": _type_ahead_open,
@@ -116,10 +144,24 @@ PAGES: list[tuple[str, str | None, str, str | None]] = [
     ("export-quotas", "supervisor", "/export/quota", None),
     ("map", "analyst", "/map?q=type%3Acrime", None),
     ("help-index", "analyst", "/help", None),
+    ("help-signing-in", None, "/help/signing-in", None),
+    ("help-signing-in-signed-in", "officer", "/help/signing-in", None),
     ("help-officers", "officer", "/help/officers", None),
     ("help-analysts", "analyst", "/help/analysts", None),
     ("help-auditors", "auditor", "/help/auditors", None),
     ("help-administrators", "analyst", "/help/administrators", None),
+    ("person", "analyst", "/", "person_page"),
+    ("person-officer", "officer", "/", "person_page"),
+    ("search-persons", "analyst", "/search?q=Jonathan+Featherstone+12%2F03%2F1985", None),
+    ("document", "analyst", f"/documents/{DOCUMENT_ID}", None),
+    ("record-with-document", "analyst", f"/records/{IDS['crime']}", None),
+    ("admin-documents", "admin", "/admin/documents", None),
+    ("audit-review", "supervisor", "/audit/review", None),
+    ("batch-results", "analyst", "/", "batch_results"),
+    # A saved query of the supervisor's own: the analyst's saved list is a guide screenshot.
+    ("saved-detail", "supervisor", "/", "saved_detail"),
+    ("forbidden", "officer", "/audit", None),
+    ("api-docs", "analyst", "/api/docs", None),
     ("accessibility-statement", None, "/accessibility", None),
     ("accessibility-statement-signed-in", "analyst", "/accessibility", None),
 ]

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
 from entity_extraction.identifiers import pnc_check_letter
-from lantern.records import AnyRecord, parse_record, record_id
+from lantern.records import AnyRecord, attachment_id, parse_record, record_id
 from lantern.settings import Settings
 from tests.portal_fixtures import StdUser, login, make_test_client
 
@@ -193,11 +193,17 @@ def _intel(
     return rec
 
 
+# One attached document (a typed pocket-notebook page) on the crime record, so the browser world
+# has a document viewer page; its words are in no other record.
+NOTEBOOK = "notebook-K1.pdf"
+NOTEBOOK_TEXT = "Pocket notebook. Spoke to the night pharmacist, Ms Ingleby, about the rear door at 0740."
+
+
 def hand_made() -> list[dict[str, Any]]:
     today = date.today()
     return [
         _custody(),
-        _crime(),
+        {**_crime(), "attachments": [{"path": NOTEBOOK, "title": "Pocket notebook", "kind": "statement"}]},
         _case(),
         # William Quigley, known as Bill: handling code P (any intel reader).
         _intel(
@@ -261,6 +267,7 @@ IDS = {
     "cid_only": rid("TEST-CRIME", "K3"),
     "expired": rid("TEST-CRIME", "K4"),
 }
+DOCUMENT_ID = attachment_id(IDS["crime"], NOTEBOOK)
 
 
 # The map (issue 14): the hand-made records' places are in the gazetteer, except UNLOCATED_POSTCODE
@@ -294,15 +301,31 @@ def load_test_gazetteer(
 def indexed(
     settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
 ) -> list[AnyRecord]:
-    """The records index for this run: demo records plus the hand-made ones."""
+    """The records index for this run: demo records plus the hand-made ones, their people
+    resolved into nominals at load (as `lantern index load` does), and one attached document."""
+    from demo import documents as gen
     from demo.generator import sample_records
+    from indexer.nominals import ingest_resolver
     from indexer.pipeline import index_records
 
+    settings.attachments_root.mkdir(parents=True, exist_ok=True)
+    if not (settings.attachments_root / NOTEBOOK).exists():
+        gen.mixed_pdf(settings.attachments_root / NOTEBOOK, [NOTEBOOK_TEXT], seed=15)
     records: list[AnyRecord] = [parse_record(r) for r in hand_made()]
     records += sample_records(DEMO_RECORDS, DEMO_SEED)
     load_test_gazetteer(settings, client, records, tmp_path_factory.mktemp("gazetteer"))
-    result = index_records(records, settings, client, extract_entities=True, refresh=True)
+    result = index_records(
+        records,
+        settings,
+        client,
+        extract_entities=True,
+        refresh=True,
+        people_resolver=ingest_resolver(client, settings),
+    )
     assert not result.problems, result.problems[:3]
+    assert result.documents == 1 or result.unchanged, result  # a second run finds it unchanged
+    # Ingest-time resolution writes nominals without a refresh; person search must see them.
+    client.indices.refresh(index=settings.index_name("persons"))
     return records
 
 

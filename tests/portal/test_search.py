@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.portal.conftest import FEATHER_PNC, IDS
+from tests.portal.conftest import DOCUMENT_ID, FEATHER_PNC, IDS
 
 RESULT_LINK = re.compile(r'<h2 class="result-title" id="r-([0-9a-f-]+)">')
 
@@ -98,7 +98,8 @@ def test_identifier_ranks_first_among_words(officer: TestClient) -> None:
 
 def test_reference_finds_the_record(officer: TestClient) -> None:
     assert ids(officer, "01MP/2024/091234") == [IDS["custody"]]
-    assert ids(officer, "cr/098765/23") == [IDS["crime"]]
+    # The record, then the document attached to it (documents carry their record's reference).
+    assert ids(officer, "cr/098765/23") == [IDS["crime"], DOCUMENT_ID]
 
 
 # ------------------------------------------------------------------------- dates of birth
