@@ -292,7 +292,10 @@ def _ingest(ctx: IngestContext, lines: list[_Line], refresh: bool) -> IngestResp
             },
         }
     },
-    responses={413: {"model": Problem, "description": "The body is over the size limit"}},
+    responses={
+        400: {"model": Problem, "description": "The body is empty"},
+        413: {"model": Problem, "description": "The body is over the size limit"},
+    },
 )
 async def ingest(
     request: Request,
@@ -306,6 +309,19 @@ async def ingest(
     ctx = _ctx(request)
     username = f"service:{account.account}"
     body = await _read_body(request, ctx.settings.ingest_max_bytes)
+    if not body.strip():
+        # The body is required (the OpenAPI document says so): a push with nothing in it is a
+        # client fault, not an empty success.
+        _audit(
+            ctx,
+            request,
+            "ingest.write",
+            outcome="denied",
+            username=username,
+            target={"source_system": account.source_system},
+            details={"problem": "empty body", "token_id": account.token_id},
+        )
+        raise HTTPException(400, detail="the body is empty: send one record per line (NDJSON)")
     lines = _parse_lines(body)
     violations = _scope_violations(lines, account)
     if violations:

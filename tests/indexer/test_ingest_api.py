@@ -243,3 +243,18 @@ def test_the_api_is_in_the_openapi_document(api: TestClient) -> None:
     reason = next(p for p in delete["parameters"] if p["name"] == "reason")
     assert set(reason["schema"]["enum"]) == {"expunged", "disposal", "duplicate"}
     assert "ServiceAccountToken" in doc["components"]["securitySchemes"]
+
+
+def test_an_empty_body_is_a_400_and_audited(
+    api: TestClient, tokens: dict[str, str], client: OpenSearch, asettings: Settings
+) -> None:
+    for body in (b"", b"\n\n  \n"):
+        res = api.post(
+            "/api/ingest",
+            content=body,
+            headers={"content-type": "application/x-ndjson", "authorization": f"Bearer {tokens['crimes']}"},
+        )
+        assert res.status_code == 400 and "empty" in res.json()["detail"], res.text
+    events = _audit_events(client, asettings, "ingest.write")
+    empty = [e for e in events if e["details"].get("problem") == "empty body"]
+    assert len(empty) == 2 and {e["outcome"] for e in empty} == {"denied"}
