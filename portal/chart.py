@@ -7,10 +7,17 @@ pure functions (typed in, dict out, tested by comparing dicts); the functions ta
 ``SecuredRecords`` run them and shape the answers.
 
 Nodes are ``kind:value``: ``person:<key>``, ``vrm:<VRM>``, ``phone:<number>``,
-``postcode:<postcode>``, ``record:<id>``. Persons are *named persons* today: the linking
-key the indexer stores on each person (``people.person_key``), picked by
-:func:`person_key`. Resolved nominals (issue 10) plug in by changing that function and
-:data:`PERSON_FIELD` to the nominal id; nothing else here knows what a person key is.
+``postcode:<postcode>``, ``record:<id>``. A person is the resolved *nominal* (issue 10):
+``person:N-…``, the ``people.nominal_id`` the indexer keeps current on every record, so one
+node stands for one person across all their records. Its label and counts come from the
+readable records only (the nominal's names are those of readable mentions, as on the person
+page; a nominal with no readable record is not drawn at all). A record loaded without
+person resolution (``--no-persons``) has people without a nominal: those are charted as
+*named persons* under their linking key (``people.person_key``), so a chart still works
+there. :func:`person_key` is the one place that decides which a person is.
+
+Grouping readable records under one nominal shows no more than the record pages do: each
+readable record already names its people's nominal id (``/api/records/{id}``).
 
 Paths are found by a layered bidirectional breadth-first search in which each layer is
 one aggregation over the records that mention any node of the previous layer (so a
@@ -67,8 +74,11 @@ LINK_NAMES: Final = {"vrm": "same vehicle", "phone": "same phone", "postcode": "
 CO_OFFENDER_ROLES: Final = ("suspect", "defendant", "detainee")
 OFFICER_ROLE: Final = "officer"
 
-# Which field holds a person node's key (see the module docstring).
-PERSON_FIELD: Final = F.people(F.P_PERSON_KEY)
+# Which field holds a person node's key (see the module docstring): the resolved nominal, or
+# for people without one the named linking key.
+PERSON_FIELD: Final = F.people(F.P_NOMINAL_ID)
+NAMED_FIELD: Final = F.people(F.P_PERSON_KEY)
+NOMINAL_PREFIX: Final = "N-"
 
 DEFAULT_CAP: Final = 25
 MAX_CAP: Final = 200
@@ -91,6 +101,7 @@ RECORD_SOURCE: Final = [
     F.people(F.P_NAME),
     F.people(F.P_DOB),
     PERSON_FIELD,
+    NAMED_FIELD,
     F.entity("VRM"),
     F.entity("PHONE"),
     F.entity("POSTCODE"),
@@ -132,14 +143,21 @@ def parse_node(text: str) -> NodeRef:
     return NodeRef(kind, value)
 
 
+def is_nominal(value: str) -> bool:
+    return value.startswith(NOMINAL_PREFIX)
+
+
 def person_key(person: Mapping[str, Any]) -> str | None:
     """The key a person is charted under: the one place that decides what "a person" is.
 
-    Named persons: the authoritative ``pnc:`` linking key when there is one, else the
-    date-of-birth key. Officers are not charted (they appear on thousands of records).
+    The resolved nominal's id when the record has one; else (a load without resolution) the
+    authoritative ``pnc:`` linking key when there is one, else the date-of-birth key.
+    Officers are not charted (they appear on thousands of records).
     """
     if person.get(F.P_ROLE) == OFFICER_ROLE:
         return None
+    if person.get(F.P_NOMINAL_ID):
+        return str(person[F.P_NOMINAL_ID])
     keys = [str(k) for k in person.get(F.P_PERSON_KEY) or []]
     for k in keys:
         if k.startswith("pnc:"):
@@ -254,6 +272,8 @@ def node_href(ref: NodeRef, label: str = "") -> str:
     if ref.kind == RECORD:
         return f"/records/{quote(ref.value, safe='')}"
     if ref.kind == PERSON:
+        if is_nominal(ref.value):
+            return f"/persons/{quote(ref.value, safe='')}"
         return f"/entity/PERSON/{quote(label, safe='')}" if label else ""
     return f"/entity/{ENTITY_KINDS[ref.kind]}/{quote(ref.value, safe='')}"
 
@@ -270,10 +290,36 @@ def _nested(query: Query) -> Query:
     return {"nested": {"path": F.PEOPLE, "query": query, "score_mode": "none"}}
 
 
+_NO_NOMINAL: Final[Query] = {"exists": {"field": PERSON_FIELD}}
+
+
+def person_clause(values: Sequence[str]) -> Query:
+    """People (inside ``people``) charted under any of ``values``: nominal ids match the
+    nominal; named keys match only people without a nominal (a resolved person is charted
+    under the nominal alone, never twice)."""
+    nominal = sorted({v for v in values if is_nominal(v)})
+    named = sorted({v for v in values if not is_nominal(v)})
+    should: list[Query] = []
+    if nominal:
+        should.append({"terms": {PERSON_FIELD: nominal}})
+    if named:
+        should.append({"bool": {"filter": [{"terms": {NAMED_FIELD: named}}], "must_not": [_NO_NOMINAL]}})
+    if len(should) == 1:
+        return should[0]
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def person_matches(person: Mapping[str, Any], value: str) -> bool:
+    """Is this person (a record's ``people`` entry) charted under ``value``?"""
+    if is_nominal(value):
+        return person.get(F.P_NOMINAL_ID) == value
+    return not person.get(F.P_NOMINAL_ID) and value in (person.get(F.P_PERSON_KEY) or [])
+
+
 def node_query(ref: NodeRef) -> Query:
     """Records mentioning one node."""
     if ref.kind == PERSON:
-        return _nested({"term": {PERSON_FIELD: ref.value}})
+        return _nested(person_clause([ref.value]))
     if ref.kind == RECORD:
         return {"ids": {"values": [ref.value]}}
     return {"term": {F.entity(ENTITY_KINDS[ref.kind]): ref.value}}
@@ -288,7 +334,7 @@ def nodes_query(refs: Iterable[NodeRef]) -> Query:
     for kind, values in sorted(by_kind.items()):
         values = sorted(set(values))
         if kind == PERSON:
-            should.append(_nested({"terms": {PERSON_FIELD: values}}))
+            should.append(_nested(person_clause(values)))
         elif kind == RECORD:
             should.append({"ids": {"values": values}})
         else:
@@ -318,17 +364,46 @@ def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = 
             agg["aggs"] = {"ids": _ids_hits(ids)}
         aggs[kind] = agg
     if include is None or include.get(PERSON):
-        pterms: Query = {"field": PERSON_FIELD, "size": size, "min_doc_count": 1}
-        if include is not None:
-            pterms["include"] = sorted(include[PERSON])
-        inner: Query = {"terms": pterms}
-        if ids:
-            inner["aggs"] = {"back": {"reverse_nested": {}, "aggs": {"ids": _ids_hits(ids)}}}
+        sub: Query = {"back": {"reverse_nested": {}, "aggs": {"ids": _ids_hits(ids)}}} if ids else {}
         aggs[PERSON] = {
             "nested": {"path": F.PEOPLE},
-            "aggs": {"people": {"filter": _not_officer(), "aggs": {"keys": inner}}},
+            "aggs": {
+                "people": {
+                    "filter": _not_officer(),
+                    "aggs": person_key_aggs(size, sub, None if include is None else include[PERSON]),
+                }
+            },
         }
     return aggs
+
+
+def person_key_aggs(size: int, sub: Query, include: Sequence[str] | None = None) -> Query:
+    """Terms over the person keys (inside ``people``): ``keys`` the nominals, ``named.keys``
+    the linking keys of people without a nominal; ``sub`` under each bucket. With ``include``
+    only those keys (a branch with none is left out)."""
+    out: Query = {}
+    for name, fld, wanted in (
+        ("keys", PERSON_FIELD, None if include is None else sorted(v for v in include if is_nominal(v))),
+        ("named", NAMED_FIELD, None if include is None else sorted(v for v in include if not is_nominal(v))),
+    ):
+        if wanted is not None and not wanted:
+            continue
+        terms: Query = {"field": fld, "size": size, "min_doc_count": 1}
+        if wanted is not None:
+            terms["include"] = wanted
+        agg: Query = {"terms": terms}
+        if sub:
+            agg["aggs"] = sub
+        if name == "named":
+            agg = {"filter": {"bool": {"must_not": [_NO_NOMINAL]}}, "aggs": {"keys": agg}}
+        out[name] = agg
+    return out
+
+
+def person_buckets(people: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The buckets of :func:`person_key_aggs`' answer, nominals first."""
+    named = ((people.get("named") or {}).get("keys") or {}).get("buckets", [])
+    return [*((people.get("keys") or {}).get("buckets", [])), *named]
 
 
 def build_records_expansion(ref: NodeRef, cap: int) -> Query:
@@ -373,7 +448,13 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
             "top_hits": {
                 "size": 1,
                 "_source": {
-                    "includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD, F.people(F.P_ROLE)]
+                    "includes": [
+                        F.people(F.P_NAME),
+                        F.people(F.P_DOB),
+                        PERSON_FIELD,
+                        NAMED_FIELD,
+                        F.people(F.P_ROLE),
+                    ]
                 },
             }
         },
@@ -392,7 +473,7 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
                                 {
                                     "bool": {
                                         "filter": [
-                                            {"term": {PERSON_FIELD: ref.value}},
+                                            person_clause([ref.value]),
                                             {"terms": {F.people(F.P_ROLE): list(CO_OFFENDER_ROLES)}},
                                         ]
                                     }
@@ -403,6 +484,11 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
                 }
             },
         }
+    # Twice the cap: a named person may carry two keys (PNC and DOB), and the non-canonical
+    # one is dropped when read.
+    people = person_key_aggs(2 * cap + 2, keys_aggs)
+    people["distinct"] = {"cardinality": {"field": PERSON_FIELD}}
+    people["named"]["aggs"]["distinct"] = {"cardinality": {"field": NAMED_FIELD}}
     return {
         "query": node_query(ref),
         "size": 0,
@@ -410,20 +496,7 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
         "aggs": {
             "p": {
                 "nested": {"path": F.PEOPLE},
-                "aggs": {
-                    "people": {
-                        "filter": _not_officer(),
-                        "aggs": {
-                            # Twice the cap: each person may carry two keys (PNC and DOB), and
-                            # the non-canonical one is dropped below.
-                            "keys": {
-                                "terms": {"field": PERSON_FIELD, "size": 2 * cap + 2, "min_doc_count": 1},
-                                "aggs": keys_aggs,
-                            },
-                            "distinct": {"cardinality": {"field": PERSON_FIELD}},
-                        },
-                    }
-                },
+                "aggs": {"people": {"filter": _not_officer(), "aggs": people}},
             }
         },
     }
@@ -481,8 +554,7 @@ def _neighbours(aggs: Mapping[str, Any]) -> dict[NodeRef, int]:
     for kind in ENTITY_KINDS:
         for b in (aggs.get(kind) or {}).get("buckets", []):
             out[NodeRef(kind, str(b["key"]))] = int(b["doc_count"])
-    keys = ((aggs.get(PERSON) or {}).get("people") or {}).get("keys") or {}
-    for b in keys.get("buckets", []):
+    for b in person_buckets((aggs.get(PERSON) or {}).get("people") or {}):
         back = b.get("back") or {}
         out[NodeRef(PERSON, str(b["key"]))] = int(back.get("doc_count", b["doc_count"]))
     return out
@@ -527,7 +599,7 @@ def expand(
                 {
                     str(p.get(F.P_ROLE) or "")
                     for p in src.get(F.PEOPLE) or []
-                    if ref.kind == PERSON and ref.value in (p.get(F.P_PERSON_KEY) or [])
+                    if ref.kind == PERSON and person_matches(p, ref.value)
                 }
                 - {""}
             )
@@ -561,7 +633,7 @@ def expand(
         _more(g, ref, relation, distinct - shown)
         return g
     people = aggs["p"]["people"]
-    buckets = people["keys"]["buckets"]
+    buckets = person_buckets(people)
     shown = eligible = 0
     for b in buckets:
         key = str(b["key"])
@@ -592,7 +664,9 @@ def expand(
         g.add_edge(Edge(ref.id, other.id, kind, kind, n, _bucket_ids(back), counts))
     # Keys beyond the buckets returned were not looked at (some may be second keys of one
     # person, so the UI says "more", counted from distinct keys).
-    unseen = max(0, int(people["distinct"]["value"]) - len(buckets))
+    unseen = max(0, int(people["distinct"]["value"]) - len(people["keys"]["buckets"])) + max(
+        0, int(people["named"]["distinct"]["value"]) - len(people["named"]["keys"]["buckets"])
+    )
     _more(g, ref, relation, eligible - shown + unseen)
     return g
 
@@ -644,7 +718,7 @@ def build_describe(ref: NodeRef) -> Query:
     """How many readable records mention one (non-record) node, and one of them for its label."""
     body: Query = {"query": node_query(ref), "size": 1, "track_total_hits": True}
     if ref.kind == PERSON:
-        body["_source"] = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD]}
+        body["_source"] = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD, NAMED_FIELD]}
     else:
         body["_source"] = False
     return body
@@ -659,7 +733,7 @@ def _described(g: Graph, ref: NodeRef, res: Mapping[str, Any]) -> None:
     label, detail = "", ""
     if ref.kind == PERSON:
         for p in (res["hits"]["hits"][0].get("_source") or {}).get(F.PEOPLE) or []:
-            if ref.value in (p.get(F.P_PERSON_KEY) or []):
+            if person_matches(p, ref.value):
                 label, detail = _person_label(p)
                 break
     g.add_node(make_node(ref, label, total, detail))
@@ -814,8 +888,11 @@ def shortest_paths(
 def _cut(aggs: Mapping[str, Any], size: int) -> bool:
     if any(len((aggs.get(k) or {}).get("buckets", [])) >= size for k in ENTITY_KINDS):
         return True
-    keys = ((aggs.get(PERSON) or {}).get("people") or {}).get("keys") or {}
-    return len(keys.get("buckets", [])) >= size
+    people = (aggs.get(PERSON) or {}).get("people") or {}
+    return any(
+        len(part.get("buckets", [])) >= size
+        for part in (people.get("keys") or {}, (people.get("named") or {}).get("keys") or {})
+    )
 
 
 def _trace_all(

@@ -829,7 +829,10 @@ def build_person_keys(value: str) -> Query:
             score_mode="none",
             inner_hits={
                 "size": 5,
-                "_source": [F.people(s) for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID, F.P_PERSON_KEY, F.P_ROLE)],
+                "_source": [
+                    F.people(s)
+                    for s in (F.P_NAME, F.P_DOB, F.P_PNC_ID, F.P_PERSON_KEY, F.P_NOMINAL_ID, F.P_ROLE)
+                ],
             },
         ),
         "size": 50,

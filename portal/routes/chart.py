@@ -63,6 +63,10 @@ def chart_start(
         ref = C.NodeRef(C.RECORD, value)
         spec = C.ChartSpec((ref,), ((ref, "records"),))
         return RedirectResponse(chart_href(spec), status_code=303)
+    if label == "NOMINAL" and C.is_nominal(value):
+        # A person page's "Chart this": the nominal itself (drawn only from readable records).
+        ref = C.NodeRef(C.PERSON, value)
+        return RedirectResponse(chart_href(C.ChartSpec((ref,), ((ref, "records"),))), status_code=303)
     if label not in START_LABELS or not value:
         return _bad(request, C.ChartError("charts start from a person, vehicle, phone, address or record"))
     if label == "PERSON":

@@ -46,9 +46,35 @@ def _split(params: list[tuple[str, str]]) -> tuple[list[str], list[str], str | N
 def test_node_queries() -> None:
     assert C.node_query(C.NodeRef("vrm", "AB12CDE")) == {"term": {"entities.vrm": "AB12CDE"}}
     assert C.node_query(C.NodeRef("record", "r1")) == {"ids": {"values": ["r1"]}}
-    assert C.node_query(C.NodeRef("person", "pnc:1")) == {
-        "nested": {"path": "people", "query": {"term": {"people.person_key": "pnc:1"}}, "score_mode": "none"}
+    # A resolved person is the nominal; a named key matches only people without a nominal.
+    assert C.node_query(C.NodeRef("person", "N-1")) == {
+        "nested": {"path": "people", "query": {"terms": {"people.nominal_id": ["N-1"]}}, "score_mode": "none"}
     }
+    assert C.node_query(C.NodeRef("person", "pnc:1")) == {
+        "nested": {
+            "path": "people",
+            "query": {
+                "bool": {
+                    "filter": [{"terms": {"people.person_key": ["pnc:1"]}}],
+                    "must_not": [{"exists": {"field": "people.nominal_id"}}],
+                }
+            },
+            "score_mode": "none",
+        }
+    }
+    both = C.nodes_query([C.NodeRef("person", "pnc:1"), C.NodeRef("person", "N-2")])
+    assert both["bool"]["should"][0]["nested"]["query"] == {
+        "bool": {
+            "should": [
+                {"terms": {"people.nominal_id": ["N-2"]}},
+                C.person_clause(["pnc:1"]),
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+    assert C.person_key({"role": "suspect", "nominal_id": "N-7", "person_key": ["pnc:1"]}) == "N-7"
+    assert C.person_key({"role": "suspect", "person_key": ["dob:x", "pnc:1"]}) == "pnc:1"
+    assert C.person_key({"role": "officer", "nominal_id": "N-7"}) is None
     q = C.nodes_query([C.NodeRef("phone", "2"), C.NodeRef("phone", "1"), C.NodeRef("postcode", "SE1 7PB")])
     assert q == {
         "bool": {
@@ -73,7 +99,14 @@ def test_trace_restricts_terms_to_the_candidates() -> None:
     aggs = body["aggs"]
     assert aggs["phone"]["terms"]["include"] == ["1"]
     assert "vrm" not in aggs and "postcode" not in aggs
-    assert aggs["person"]["aggs"]["people"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
+    # Only the named-key branch: no nominal was asked for.
+    people = aggs["person"]["aggs"]["people"]["aggs"]
+    assert people["named"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
+    assert "keys" not in people
+    nominal = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("person", "N-9")])["aggs"]["person"]
+    assert nominal["aggs"]["people"]["aggs"] == {
+        "keys": {"terms": {"field": "people.nominal_id", "size": 2, "min_doc_count": 1, "include": ["N-9"]}}
+    }
 
 
 def test_probe_asks_only_for_the_other_sides_nodes() -> None:

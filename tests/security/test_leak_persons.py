@@ -174,3 +174,46 @@ def test_decisions_from_the_person_page_by_role_audited_and_applied_on_rebuild(
     after = analyst.get(f"/persons/{res.nominal_of[a]}")
     assert "different tattoos in the custody photographs" in after.text
     assert len(view["records"]) >= 2
+
+
+def _nominal_records(world: World, nid: str) -> set[str]:
+    """Every record resolved to ``nid``, with NO access filter (the oracle)."""
+    return world.raw_ids({"nested": {"path": F.PEOPLE, "query": {"term": {F.people(F.P_NOMINAL_ID): nid}}}})
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_chart_person_is_the_nominal_built_from_readable_records(
+    world: World, nominals: dict[str, str], user: str
+) -> None:
+    """One chart node per nominal across its records, labelled with a readable name, counted
+    over readable records; a nominal only in unreadable records is no node at all."""
+    tc = world.web[user]
+    nid = nominals["shared"]
+    node = f"person:{nid}"
+    expected = _nominal_records(world, nid) & world.readable(user)
+    readable_names = {
+        p["name"]
+        for rid in world.readable(user)
+        for p in world.docs[rid].get(F.PEOPLE) or []
+        if p.get("name")
+    }
+    res = tc.get("/api/chart", params=[("n", node), ("x", f"{node}|records"), ("cap", "200")])
+    assert res.status_code == 200, res.text[:300]
+    nodes = {n["id"]: n for n in res.json()["nodes"]}
+    assert_clean(res.text, world.hidden(user), f"{user} nominal chart")
+    if not expected:
+        assert node not in nodes
+    else:
+        assert nodes[node]["count"] == len(expected)
+        assert nodes[node]["label"] in readable_names
+        assert nodes[node]["href"] == f"/persons/{nid}"
+        assert {i.partition(":")[2] for i, n in nodes.items() if n["kind"] == "record"} == expected
+    # From a record the user may read, its people are the nominal (one node, not one per record).
+    for rid in sorted(expected)[:2]:
+        out = tc.get("/api/chart/expand", params={"node": f"record:{rid}", "rel": "persons"})
+        assert out.status_code == 200
+        assert node in {n["id"] for n in out.json()["nodes"]}
+        assert_clean(out.text, world.hidden(user), f"{user} record people")
+    unseen = tc.get("/api/chart", params={"n": f"person:{nominals['unseen']}"}).json()
+    unseen_records = _nominal_records(world, nominals["unseen"]) & world.readable(user)
+    assert (f"person:{nominals['unseen']}" in {n["id"] for n in unseen["nodes"]}) == bool(unseen_records)
