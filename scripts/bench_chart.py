@@ -197,7 +197,9 @@ def synthesise(settings: Settings, wanted: int, base: int, seed: int) -> int:
         for p in src.get("people") or []:
             q = dict(p)
             if q.get("role") != "officer":
-                q["person_key"] = [f"pnc:bench{rng.randrange(pools['person'])}"]
+                who = rng.randrange(pools["person"])
+                q["person_key"] = [f"pnc:bench{who}"]
+                q["nominal_id"] = f"N-bench{who}"  # resolved: one nominal per linking key
             people.append(q)
         out["people"] = people
         ents = dict(src.get("entities") or {})
