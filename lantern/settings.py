@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -95,6 +96,14 @@ class Settings(BaseSettings):
     archive_max_total_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
     archive_max_ratio: float = Field(default=200.0, gt=1)
 
+    # --- Map (issue 14) ------------------------------------------------------------------
+    # A tile server the force runs or licenses, as a Leaflet URL template with {z}, {x} and {y}
+    # (and optionally {s}), e.g. "https://tiles.force.example/{z}/{x}/{y}.png". Empty (the
+    # default): no tiles, nothing fetched from outside the portal; places on a plain grid.
+    # When set, its origin is added to the CSP's img-src and nothing else.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+
     # --- Portal -------------------------------------------------------------------------
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     portal_host: str = "127.0.0.1"
@@ -160,6 +169,34 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        local = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+            raise ValueError("LANTERN_MAP_TILE_URL must be an https:// URL (http:// only on localhost)")
+        if not parts.hostname or any(f"{{{k}}}" not in value for k in "zxy"):
+            raise ValueError("LANTERN_MAP_TILE_URL needs a host and {z}, {x} and {y} placeholders")
+        if "{s}" in parts.netloc:
+            raise ValueError(
+                "LANTERN_MAP_TILE_URL: name one tile host (no {s} subdomains), so the CSP can name it"
+            )
+        if any(c in value for c in " ;'\"\n"):
+            raise ValueError("LANTERN_MAP_TILE_URL may not contain spaces, quotes or semicolons")
+        return value
+
+    @property
+    def map_tile_origin(self) -> str:
+        """The tile server's origin (for the CSP's img-src), or "" without one."""
+        if not self.map_tile_url:
+            return ""
+        parts = urlsplit(self.map_tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -72,7 +72,14 @@ def map_page(
     return render(
         request,
         "map.html",
-        {"state": state, "view": view, "api": api_href, "search_href": state.href("/search", page=1)},
+        {
+            "state": state,
+            "view": view,
+            "api": api_href,
+            "search_href": state.href("/search", page=1),
+            "tiles": request.app.state.settings.map_tile_url,
+            "tiles_attribution": request.app.state.settings.map_tile_attribution,
+        },
     )
 
 

@@ -85,20 +85,27 @@ AUDITED_GET_PREFIXES = (
 MAX_FORM_BYTES = 5 * 1024 * 1024
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def csp(tile_origin: str = "") -> str:
+    """The Content-Security-Policy: the portal's own origin only, plus (when one is configured)
+    the map's tile server for images and nothing else (``Settings.map_tile_origin``)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:" + (f" {tile_origin}" if tile_origin else ""),
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CSP = csp()
 BASE_HEADERS: tuple[tuple[str, str], ...] = (
     ("content-security-policy", CSP),
     ("x-content-type-options", "nosniff"),
@@ -195,8 +202,11 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, csp_value: str = CSP) -> None:
         self.app = app
+        self.headers = tuple(
+            (name, csp_value if name == "content-security-policy" else value) for name, value in BASE_HEADERS
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -208,7 +218,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in BASE_HEADERS:
+                for name, value in self.headers:
                     headers[name] = value
                 if tls:
                     headers["strict-transport-security"] = HSTS
@@ -481,7 +491,7 @@ def install_security(app: FastAPI, settings: Settings, client: OpenSearch | None
     build = app.build_middleware_stack
 
     def build_with_headers() -> ASGIApp:
-        return SecurityHeaders(build())
+        return SecurityHeaders(build(), csp(settings.map_tile_origin))
 
     app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]
     return context

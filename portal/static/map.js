@@ -1,6 +1,8 @@
-// Map client: Leaflet with NO tile server (nothing is fetched from the internet). The base
-// layer is a plain grid drawn on canvas in the page, with a scale; clusters come from the
-// server (/api/map: geotile_grid through the access filter) for the visible box and zoom.
+// Map client: Leaflet. With no tile server configured (the default) nothing is fetched from
+// the internet: the base layer is a plain grid drawn on canvas in the page, with a scale. With
+// one (LANTERN_MAP_TILE_URL, whose origin the CSP's img-src then names) its tiles are the base.
+// Clusters come from the server (/api/map: geotile_grid through the access filter) for the
+// visible box and zoom.
 // The table below the map holds the same clusters without JavaScript.
 (function () {
   "use strict";
@@ -29,8 +31,19 @@
     }
   });
 
-  var map = L.map(box, { attributionControl: false, worldCopyJump: false, minZoom: 2, maxZoom: 18 });
-  new Grid({ tileSize: 256 }).addTo(map);
+  var tiles = box.getAttribute("data-tile-url");
+  var attribution = box.getAttribute("data-tile-attribution") || "";
+  var map = L.map(box, { attributionControl: !!(tiles && attribution), worldCopyJump: false, minZoom: 2, maxZoom: 18 });
+  if (tiles) {
+    // Attribution as text (Leaflet would insert it as HTML).
+    L.tileLayer(tiles, { maxZoom: 18 }).addTo(map);
+    if (attribution) {
+      map.attributionControl.setPrefix(false);
+      map.attributionControl.addAttribution(attribution.replace(/[<>&"]/g, ""));
+    }
+  } else {
+    new Grid({ tileSize: 256 }).addTo(map);
+  }
   L.control.scale({ metric: true, imperial: true }).addTo(map);
   var clusters = L.layerGroup().addTo(map);
   var seq = 0;

@@ -339,3 +339,54 @@ def test_a_record_indexed_before_its_place_gets_it_when_loaded_again(world: MapW
     assert third.unchanged == 0 and third.indexed == 1
     doc = world.client.get(index=index, id=rid)["_source"]
     assert doc[F.GEO_POINTS] == [{"lat": 51.521, "lon": -0.072}] and F.GEO_UNLOCATED not in doc
+
+
+TILES = "https://tiles.force.example/osm/{z}/{x}/{y}.png"
+
+
+def test_tile_server_from_settings_is_drawn_and_named_in_the_csp(world: MapWorld) -> None:
+    """Default: no tiles and a CSP naming only the portal. With ``map_tile_url``: the page hands
+    the template to the map script, and the CSP's img-src names that origin and nothing more."""
+    from portal.app import create_app
+    from portal.security.middleware import CSP
+
+    default = world.web["map-officer"].get("/map", params={"q": TOKEN})
+    assert default.headers["content-security-policy"] == CSP
+    assert "data-tile-url" not in default.text and "tiles.force.example" not in CSP
+    tiled = world.settings.model_copy(
+        update={"map_tile_url": TILES, "map_tile_attribution": "Map data: the force"}
+    )
+    with make_test_client(create_app(tiled)) as tc:
+        login(tc, "map-officer", PASSWORD)
+        page = tc.get("/map", params={"q": TOKEN})
+        assert page.status_code == 200
+        assert f'data-tile-url="{TILES}"' in page.text and "No map tiles" not in page.text
+        policy = page.headers["content-security-policy"]
+        assert "img-src 'self' data: https://tiles.force.example;" in policy
+        assert policy.replace(" https://tiles.force.example", "") == CSP
+        # Every other page gets the same single policy (one header, set by the outermost layer).
+        assert tc.get("/search").headers["content-security-policy"] == policy
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("", True),
+        (TILES, True),
+        ("http://localhost:8080/{z}/{x}/{y}.png", True),
+        ("http://tiles.force.example/{z}/{x}/{y}.png", False),  # plain http off this machine
+        ("https://tiles.force.example/{z}/{x}.png", False),  # no {y}
+        ("https://{s}.tiles.force.example/{z}/{x}/{y}.png", False),  # the CSP could not name it
+        ("https://tiles.force.example/{z}/{x}/{y}.png; script-src *", False),
+        ("javascript:alert(1)//{z}{x}{y}", False),
+    ],
+)
+def test_tile_url_setting_is_checked(url: str, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    if ok:
+        s = Settings(map_tile_url=url)
+        assert s.map_tile_origin == ("" if not url else url[: url.index("/", 8)])
+    else:
+        with pytest.raises(ValidationError):
+            Settings(map_tile_url=url)
