@@ -49,6 +49,8 @@ from mappings import fields as F
 from mappings import percolator as P
 from search.access import can_read
 from search.gateway import documents_to_percolate
+from search.parser import PlaceLookup
+from search.places import place_lookup
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +85,25 @@ def _reason(exc: Exception) -> str:
     return str(exc) or exc.__class__.__name__
 
 
-def _percolator_doc(sq: SavedQuery, today: date) -> dict[str, Any]:
+def _percolator_doc(sq: SavedQuery, today: date, places: PlaceLookup | None = None) -> dict[str, Any]:
     return {
-        P.QUERY: alert_query(sq.state, today),
+        P.QUERY: alert_query(sq.state, today, places),
         P.META: {"saved_id": sq.id, "owner": sq.owner, "shared_unit": sq.shared_unit},
     }
 
 
 def _register_into(
-    client: OpenSearch, index: str, sq: SavedQuery, today: date, *, refresh: bool
+    client: OpenSearch,
+    index: str,
+    sq: SavedQuery,
+    today: date,
+    *,
+    refresh: bool,
+    places: PlaceLookup | None = None,
 ) -> str | None:
     """Index ``sq``'s alert query into ``index``; the reason if the engine refuses it."""
     try:
-        doc = _percolator_doc(sq, today)
+        doc = _percolator_doc(sq, today, places)
     except Exception as exc:  # a builder that cannot handle a stored search: report, don't crash
         log.exception("cannot build the alert query of saved query %s", sq.id)
         return f"the search can no longer be built: {exc}"
@@ -118,14 +126,18 @@ def _bulk_reason(error: Mapping[str, Any]) -> str:
 
 
 def _register_many(
-    client: OpenSearch, index: str, items: Sequence[SavedQuery], today: date
+    client: OpenSearch,
+    index: str,
+    items: Sequence[SavedQuery],
+    today: date,
+    places: PlaceLookup | None = None,
 ) -> list[tuple[SavedQuery, str | None]]:
     """Register many alert queries with bulk requests; (query, reason if refused) for each."""
     outcomes: dict[str, str | None] = {}
     docs: list[tuple[SavedQuery, dict[str, Any]]] = []
     for sq in items:
         try:
-            docs.append((sq, _percolator_doc(sq, today)))
+            docs.append((sq, _percolator_doc(sq, today, places)))
         except Exception as exc:
             log.exception("cannot build the alert query of saved query %s", sq.id)
             outcomes[sq.id] = f"the search can no longer be built: {exc}"
@@ -150,7 +162,14 @@ def _register_many(
 def register(client: OpenSearch, settings: Settings, sq: SavedQuery, *, notify: bool = True) -> SavedQuery:
     """Register (or replace) ``sq``'s alert query; mark it invalid and tell its owner if refused."""
     ensure_alert_indices(client, settings)
-    error = _register_into(client, indices.writer_target(settings, P), sq, today_utc(), refresh=True)
+    error = _register_into(
+        client,
+        indices.writer_target(settings, P),
+        sq,
+        today_utc(),
+        refresh=True,
+        places=place_lookup(client, settings),
+    )
     if error is not None:
         # An invalid query must not keep alerting with its previous form.
         unregister(client, settings, sq.id)
@@ -185,6 +204,26 @@ _sync_lock = threading.Lock()
 _synced: set[tuple[int, str, str]] = set()
 
 
+def reregister_near(client: OpenSearch, settings: Settings) -> int:
+    """Register again every saved query with ``near:``/``within:`` (after a gazetteer load, so
+    one saved before its postcode had a point now measures distances instead of matching that
+    postcode only); how many were registered."""
+    fp = P.records_fingerprint()
+    store = SavedQueryStore(client, settings)
+    wanted = [sq for sq in store.all() if any(w in sq.state.q.lower() for w in ("near:", "within:"))]
+    if not wanted:
+        return 0
+    ensure_alert_indices(client, settings)
+    target = indices.writer_target(settings, P)
+    outcomes = _register_many(client, target, wanted, today_utc(), place_lookup(client, settings))
+    for sq, error in outcomes:
+        if error is not None:
+            unregister(client, settings, sq.id)
+    client.indices.refresh(index=target)
+    store.set_registrations([(sq, fp, error) for sq, error in outcomes])
+    return len(wanted)
+
+
 def stored_fingerprint(client: OpenSearch, settings: Settings) -> str | None:
     current = indices.current_index(client, settings, PERCOLATOR)
     if current is None:
@@ -211,7 +250,9 @@ def sync_percolator(client: OpenSearch, settings: Settings, *, force: bool = Fal
             report.rebuilt = True
             target = indices.create_building(client, settings, PERCOLATOR)
             try:
-                outcomes = _register_many(client, target, list(store.all()), today)
+                outcomes = _register_many(
+                    client, target, list(store.all()), today, place_lookup(client, settings)
+                )
                 indices.promote(client, settings, PERCOLATOR, target)
             except BaseException:
                 client.indices.delete(index=target, ignore=[404])
@@ -219,7 +260,7 @@ def sync_percolator(client: OpenSearch, settings: Settings, *, force: bool = Fal
         else:
             target = indices.writer_target(settings, P)
             pending = [sq for sq in store.all() if sq.registered_fingerprint != fp]
-            outcomes = _register_many(client, target, pending, today)
+            outcomes = _register_many(client, target, pending, today, place_lookup(client, settings))
             for sq, error in outcomes:
                 if error is not None:
                     unregister(client, settings, sq.id)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from search.parser import PlaceLookup
 from search.urlstate import SearchState, base_query, from_params
 
 
@@ -37,9 +38,16 @@ def doc_fields(state: SearchState) -> dict[str, Any]:
     }
 
 
-def alert_query(state: SearchState, today: date | None = None) -> dict[str, Any]:
-    """The query stored in the percolator for a saved search (matching only, no ranking)."""
-    query: dict[str, Any] = match_only(base_query(state, today))
+def alert_query(
+    state: SearchState, today: date | None = None, places: PlaceLookup | None = None
+) -> dict[str, Any]:
+    """The query stored in the percolator for a saved search (matching only, no ranking).
+
+    ``places`` (the gazetteer) turns each ``near:`` into a ``geo_distance`` around the
+    postcode's point, fixed when the query is registered (a postcode's point does not move);
+    new records carry their own points (``geo_points``, set by the indexer) when percolated.
+    """
+    query: dict[str, Any] = match_only(base_query(state, today, places))
     return query
 
 

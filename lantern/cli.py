@@ -182,6 +182,13 @@ def gazetteer_load(
         console.print(f"[red]error:[/red] {file}: {exc}")
         raise typer.Exit(2) from exc
     console.print(f"read {summary.read}, loaded {summary.loaded}, rejected {summary.rejected}")
+    if summary.loaded:
+        from alerts.percolation import reregister_near
+
+        # Saved alerts with near: store the postcode's point: they measure from the new one.
+        again = reregister_near(make_client(settings, "ingest"), settings)
+        if again:
+            console.print(f"saved searches with near: registered again: {again}")
     for code, n in sorted(summary.reasons.items()):
         console.print(f"  rejected {n}: {code}")
     for r in summary.samples[:5]:

@@ -390,3 +390,41 @@ def test_tile_url_setting_is_checked(url: str, ok: bool) -> None:
     else:
         with pytest.raises(ValidationError):
             Settings(map_tile_url=url)
+
+
+def test_near_in_a_saved_alert_percolates_by_distance(world: MapWorld) -> None:
+    """A saved search with ``near:`` alerts on records within the radius (the stored query is a
+    geo_distance around the gazetteer's point), not only on records at that exact postcode."""
+    from alerts import percolation
+    from alerts.saved_queries import SavedQueryStore
+    from lantern.clock import today_utc
+    from lantern.principal import Principal
+    from search.urlstate import from_params
+
+    user = Principal(
+        "map-officer", "map-officer", frozenset({"officer"}), frozenset({"RESPONSE"}), frozenset()
+    )
+    state = from_params([("q", "near:SE1 7PB 500m")])
+    sq = SavedQueryStore(world.client, world.settings).create(user, state, name="near PB")
+    sq = percolation.register(world.client, world.settings, sq, notify=False)
+    stored = world.client.get(index=percolation.percolator_alias(world.settings), id=sq.id)["_source"]
+    assert "geo_distance" in json.dumps(stored)
+    docs = {
+        k: world.client.get(index=world.settings.index_name("records"), id=IDS[k])["_source"]
+        for k in ("at_pb", "at_pd", "at_e1", "unknown")
+    }
+    keys = list(docs)
+    matched = {
+        keys[slot]
+        for m in percolation.percolate(world.client, world.settings, list(docs.values()))
+        if m.saved_id == sq.id
+        for slot in m.slots
+    }
+    assert matched == {"at_pb", "at_pd"}  # 0 m and ~300 m; E1 is ~3 km away; N7 has no point
+    # Registered before its postcode had a point (simulated: no gazetteer lookup), it matched
+    # the postcode only; after a gazetteer load (`lantern gazetteer load` calls this) it measures.
+    alias = percolation.percolator_alias(world.settings)
+    percolation._register_into(world.client, alias, sq, today_utc(), refresh=True, places=None)
+    assert "geo_distance" not in json.dumps(world.client.get(index=alias, id=sq.id)["_source"])
+    assert percolation.reregister_near(world.client, world.settings) >= 1
+    assert "geo_distance" in json.dumps(world.client.get(index=alias, id=sq.id)["_source"])
