@@ -82,6 +82,13 @@ NOMINAL_PREFIX: Final = "N-"
 
 DEFAULT_CAP: Final = 25
 MAX_CAP: Final = 200
+# The hub cap: a node's neighbours are ranked over its newest HUB_SAMPLE readable records (an
+# address on 5,000 records is ranked over its newest 1,000). A product choice, said on the
+# chart (a note) and in the issue 14 note: without it one hub's expansion aggregated every
+# person of thousands of records (make bench-chart: p95 ~2 s at 5,000 records on a busy
+# 2-core node); with it a hub costs what a node of HUB_SAMPLE records does.
+HUB_SAMPLE: Final = 1000
+RECENCY_ORIGIN: Final = "2100-01-01"
 EDGE_RECORD_IDS: Final = 10  # record ids kept per edge (for the hop list and the audit)
 LAYER_TERMS: Final = 2000  # neighbours kept per kind in one breadth-first layer
 # Both sides of a path search grow in the same round trip while their frontiers are this small:
@@ -377,18 +384,30 @@ def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = 
     return aggs
 
 
-def person_key_aggs(size: int, sub: Query, include: Sequence[str] | None = None) -> Query:
+def person_key_aggs(
+    size: int, sub: Query, include: Sequence[str] | None = None, named_size: int | None = None
+) -> Query:
     """Terms over the person keys (inside ``people``): ``keys`` the nominals, ``named.keys``
-    the linking keys of people without a nominal; ``sub`` under each bucket. With ``include``
-    only those keys (a branch with none is left out)."""
+    the linking keys of people without a nominal (``named_size`` of them, default ``size``);
+    ``sub`` under each bucket. With ``include`` only those keys (a branch with none is left out)."""
     out: Query = {}
-    for name, fld, wanted in (
-        ("keys", PERSON_FIELD, None if include is None else sorted(v for v in include if is_nominal(v))),
-        ("named", NAMED_FIELD, None if include is None else sorted(v for v in include if not is_nominal(v))),
+    for name, fld, wanted, n in (
+        (
+            "keys",
+            PERSON_FIELD,
+            None if include is None else sorted(v for v in include if is_nominal(v)),
+            size,
+        ),
+        (
+            "named",
+            NAMED_FIELD,
+            None if include is None else sorted(v for v in include if not is_nominal(v)),
+            size if named_size is None else named_size,
+        ),
     ):
         if wanted is not None and not wanted:
             continue
-        terms: Query = {"field": fld, "size": size, "min_doc_count": 1}
+        terms: Query = {"field": fld, "size": n, "min_doc_count": 1}
         if wanted is not None:
             terms["include"] = wanted
         agg: Query = {"terms": terms}
@@ -484,9 +503,10 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
                 }
             },
         }
-    # Twice the cap: a named person may carry two keys (PNC and DOB), and the non-canonical
-    # one is dropped when read.
-    people = person_key_aggs(2 * cap + 2, keys_aggs)
+    # One more than the cap for nominals (one key each); twice that for named persons, who may
+    # carry two keys (PNC and DOB), the non-canonical one dropped when read. Every bucket costs
+    # its sub-aggregations.
+    people = person_key_aggs(cap + 1, keys_aggs, named_size=2 * cap + 2)
     people["distinct"] = {"cardinality": {"field": PERSON_FIELD}}
     people["named"]["aggs"]["distinct"] = {"cardinality": {"field": NAMED_FIELD}}
     return {
@@ -502,9 +522,35 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
     }
 
 
+def hub_sampled(body: Query, sample: int = HUB_SAMPLE) -> Query:
+    """``body``'s aggregations over the newest ``sample`` of the records it matches (the hub
+    cap, :data:`HUB_SAMPLE`): records score by recency (``distance_feature`` on the record
+    date from a fixed future origin, no script) and a ``sampler`` keeps the best; a node with
+    fewer records is unchanged. The hit count stays the whole number of records."""
+    # A fixed origin in the future rather than "now": the same ranking (newer is nearer), and
+    # the body stays cacheable by the engine's request cache ("now" makes a body uncacheable:
+    # measured 2-4x slower on repeated expansions, make bench-chart).
+    recency = {"distance_feature": {"field": F.RECORD_DATE, "origin": RECENCY_ORIGIN, "pivot": "3650d"}}
+    return {
+        **body,
+        "query": {"bool": {"filter": [body["query"]], "should": [recency]}},
+        "aggs": {"sample": {"sampler": {"shard_size": sample}, "aggs": body["aggs"]}},
+    }
+
+
 def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS) -> Query:
     """One breadth-first layer: every neighbour of any of ``refs``."""
     return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(size)}
+
+
+def build_sides(steps: Sequence[tuple[str, Query]]) -> Query:
+    """Several layer bodies as ONE body: a ``filter`` aggregation per side holding that side's
+    aggregations (see :func:`build_traces` for why one body)."""
+    return {
+        "query": {"bool": {"should": [b["query"] for _, b in steps], "minimum_should_match": 1}},
+        "size": 0,
+        "aggs": {side: {"filter": b["query"], "aggs": b["aggs"]} for side, b in steps},
+    }
 
 
 def build_probe(refs: Sequence[NodeRef], targets: Sequence[NodeRef]) -> Query:
@@ -526,6 +572,58 @@ def build_trace(ref: NodeRef, candidates: Sequence[NodeRef]) -> Query:
         "size": 0,
         "aggs": _neighbour_aggs(len(candidates) + 1, include=include),
     }
+
+
+def build_traces(jobs: Sequence[tuple[NodeRef, Sequence[NodeRef]]]) -> Query:
+    """:func:`build_trace` for many (node, candidates) at once: ONE body, a ``filter``
+    aggregation per job (``t0``, ``t1``…). Every body costs the engine a fixed setup (the access
+    filter, a shard-level search) that dominated a path search on a busy node: one body per
+    node traced was measured at 100-250 ms each at load 20 (make bench-chart)."""
+    aggs: Query = {}
+    for i, (ref, candidates) in enumerate(jobs):
+        trace = build_trace(ref, candidates)
+        aggs[f"t{i}"] = {"filter": trace["query"], "aggs": trace["aggs"]}
+    return {
+        "query": {"bool": {"should": [a["filter"] for a in aggs.values()], "minimum_should_match": 1}},
+        "size": 0,
+        "aggs": aggs,
+    }
+
+
+PATH_RECORD_SOURCE: Final = [F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.RECORD_DATE]
+
+
+def build_path_details(nodes: Sequence[NodeRef], pairs: Sequence[tuple[NodeRef, NodeRef]]) -> Query:
+    """Labels and counts of the nodes on found paths (``n0``…: as :func:`build_describe`) and
+    the records of each hop (``h0``…: as :func:`build_hop`), in ONE body of ``filter``
+    aggregations over the records mentioning any of ``nodes`` (see :func:`build_traces`)."""
+    aggs: Query = {}
+    for i, ref in enumerate(nodes):
+        src: Any = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD, NAMED_FIELD]}
+        aggs[f"n{i}"] = {
+            "filter": node_query(ref),
+            "aggs": {"top": {"top_hits": {"size": 1, "_source": src if ref.kind == PERSON else False}}},
+        }
+    for i, (a, b) in enumerate(pairs):
+        aggs[f"h{i}"] = {
+            "filter": {"bool": {"filter": [node_query(a), node_query(b)]}},
+            "aggs": {
+                "top": {
+                    "top_hits": {
+                        "size": EDGE_RECORD_IDS,
+                        "sort": [{F.RECORD_DATE: {"order": "desc", "missing": "_last"}}, {F.ID: "asc"}],
+                        "_source": {"includes": PATH_RECORD_SOURCE},
+                    }
+                }
+            },
+        }
+    return {"query": nodes_query(nodes), "size": 0, "aggs": aggs}
+
+
+def _as_hits(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``filter`` bucket with a ``top`` top_hits, shaped like a search answer."""
+    hits = ((bucket.get("top") or {}).get("hits") or {}).get("hits") or []
+    return {"hits": {"total": {"value": int(bucket.get("doc_count", 0))}, "hits": hits}}
 
 
 def build_hop(a: NodeRef, b: NodeRef, size: int = EDGE_RECORD_IDS) -> Query:
@@ -575,7 +673,13 @@ def _person_label(p: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def expand(
-    records: SecuredRecords, ref: NodeRef, relation: str, cap: int = DEFAULT_CAP, *, today: date | None = None
+    records: SecuredRecords,
+    ref: NodeRef,
+    relation: str,
+    cap: int = DEFAULT_CAP,
+    *,
+    today: date | None = None,
+    sample: int = HUB_SAMPLE,
 ) -> Graph:
     """The chart around ``ref`` for one relation: at most ``cap`` new nodes and a "+N more" node."""
     if relation not in RELATIONS:
@@ -615,10 +719,16 @@ def expand(
             )
         _more(g, ref, relation, total - len(res["hits"]["hits"]))
         return g
-    res = records.search(build_kind_expansion(ref, relation, cap), today=today)
+    res = records.search(hub_sampled(build_kind_expansion(ref, relation, cap), sample), today=today)
     center.count = int(res["hits"]["total"]["value"])
     g.add_node(center)
-    aggs = res.get("aggregations") or {}
+    aggs = (res.get("aggregations") or {}).get("sample") or {}
+    if center.count > sample:
+        g.notes.append(
+            f"{center.label} is on {center.count:,} records you may read: its "
+            f"{RELATION_NAMES[relation]} are ranked over its newest {sample:,} (the hub cap), and "
+            "the counts on those links are within them. Open its records for all of them."
+        )
     if relation in ENTITY_KINDS:
         shown = 0
         for b in aggs["n"]["buckets"]:
@@ -809,7 +919,9 @@ def shortest_paths(
     last hop allowed is only a probe for the other side's nodes (an ``include``-restricted
     aggregation, so the widest layer is never listed in full); meeting nodes are traced back
     for both sides in one round trip per depth (layer 1 needs none: its nodes are neighbours of
-    the end by definition); labels and the records of every hop come in one more.
+    the end by definition); labels and the records of every hop come in one more. The trace and
+    the labels are one body each (``filter`` aggregations, :func:`build_traces`), not one body
+    per node: each body has a fixed cost on the engine.
     """
     if a.kind == RECORD or b.kind == RECORD:
         raise ChartError("paths run between persons, vehicles, phones and addresses")
@@ -828,15 +940,16 @@ def shortest_paths(
             # The last hop allowed: only which of the other side's nodes the frontier reaches.
             steps = [(small, build_probe(sorted(layers[small][-1]), sorted(seen[large])))]
         elif len(layers[large][-1]) <= PAIR_FRONTIER:
-            # Both frontiers small: both sides grow in one multi-search (one round trip, two hops).
+            # Both frontiers small: both sides grow in one body (one round trip, two hops).
             steps = [(side, build_layer(sorted(layers[side][-1]), layer_terms)) for side in ("a", "b")]
         else:
             steps = [(small, build_layer(sorted(layers[small][-1]), layer_terms))]
-        answers = records.msearch([body for _, body in steps], today=today)
-        for (side, _), res in zip(steps, answers, strict=True):
-            if "error" in res:
-                raise SearchUnavailable("the search service could not run a path search step")
-            aggs = res.get("aggregations") or {}
+        if len(steps) == 1:
+            answers = [records.search(steps[0][1], today=today).get("aggregations") or {}]
+        else:
+            both_aggs = records.search(build_sides(steps), today=today).get("aggregations") or {}
+            answers = [both_aggs.get(side) or {} for side, _ in steps]
+        for (side, _), aggs in zip(steps, answers, strict=True):
             if remaining > 1 and _cut(aggs, layer_terms):
                 complete = False
             depth = len(layers[side])
@@ -865,13 +978,12 @@ def shortest_paths(
     on_path = {(u, v) for p in paths for u, v in itertools.pairwise(p)}
     nodes_on = {n for p in paths for n in p}
     pairs = sorted(on_path)
-    labels, hop_answers = describe_with(
-        records, sorted(nodes_on), [build_hop(u, v) for u, v in pairs], today=today
-    )
-    g.merge(labels)
-    for (u, v), res in zip(pairs, hop_answers, strict=True):
-        if "error" in res:
-            continue
+    ordered = sorted(nodes_on)
+    details = records.search(build_path_details(ordered, pairs), today=today).get("aggregations") or {}
+    for i, ref in enumerate(ordered):
+        _described(g, ref, _as_hits(details.get(f"n{i}") or {}))
+    for i, (u, v) in enumerate(pairs):
+        res = _as_hits(details.get(f"h{i}") or {})
         recs = []
         for h in res["hits"]["hits"]:
             label, detail = _record_label(h.get("_source") or {})
@@ -905,7 +1017,7 @@ def _trace_all(
     width: int = 3,
 ) -> None:
     """Add edges from each meeting node back to both ends, keeping up to ``width`` parents per
-    node and layer: one multi-search per depth for every meeting node and both sides at once
+    node and layer: one body per depth for every meeting node and both sides at once
     (tracing them one at a time was a round trip per node, side and layer)."""
     # (side, depth of the nodes) -> nodes still to trace back from there.
     work: dict[tuple[str, int], set[NodeRef]] = {}
@@ -924,16 +1036,15 @@ def _trace_all(
         if not work:
             return
         jobs = [(side, d, c) for (side, d), nodes in sorted(work.items()) for c in sorted(nodes)]
-        answers = records.msearch(
-            [build_trace(c, sorted(layers[side][d - 1])) for side, d, c in jobs], today=today
+        traced = (
+            records.search(
+                build_traces([(c, sorted(layers[side][d - 1])) for side, d, c in jobs]), today=today
+            ).get("aggregations")
+            or {}
         )
         nxt: dict[tuple[str, int], set[NodeRef]] = {}
-        for (side, d, c), res in zip(jobs, answers, strict=True):
-            if "error" in res:
-                continue
-            parents = sorted(
-                o for o in _neighbours(res.get("aggregations") or {}) if o in layers[side][d - 1]
-            )
+        for i, (side, d, c) in enumerate(jobs):
+            parents = sorted(o for o in _neighbours(traced.get(f"t{i}") or {}) if o in layers[side][d - 1])
             for other in parents:
                 sub.add_edge(c, other)
             if d - 1 > 0:

@@ -91,6 +91,8 @@ ALLOWED_AGGS = frozenset(
         "geotile_grid",
         "geo_centroid",
         "geo_bounds",
+        # The chart's hub cap (issue 14): the best-scoring of the matching documents only.
+        "sampler",
     }
 )
 _AGG_SIBLING_KEYS = frozenset({"aggs", "aggregations", "meta"})

@@ -8,6 +8,7 @@ audited with the ids of the records behind what was shown.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -158,6 +159,11 @@ def _context(spec: C.ChartSpec, g: C.Graph, **extra: Any) -> dict[str, Any]:
         "timeline_href": "/timeline?"
         + urlencode([("n", nd.id) for nd in g.nodes.values() if nd.kind in C.KINDS][: C.MAX_TIMELINE_NODES]),
         "chartable": [k for k in C.KINDS if k != "more"],
+        # "+N more": the same chart with the largest cap (the hub cap still ranks over a hub's
+        # newest records; its records relation lists them all).
+        "show_all_href": chart_href(replace(spec, cap=C.MAX_CAP)) if spec.cap < C.MAX_CAP else "",
+        "max_cap": C.MAX_CAP,
+        "hub_sample": C.HUB_SAMPLE,
         **extra,
     }
 

@@ -136,6 +136,9 @@ def test_every_chart_body_passes_the_gateway_allow_list() -> None:
         C.build_probe([a], [b]),
         C.build_describe(a),
         C.build_hop(a, b),
+        C.build_traces([(a, [b]), (b, [a])]),
+        C.build_sides([("a", C.build_layer([a])), ("b", C.build_layer([b]))]),
+        C.build_path_details([a, b], [(a, b)]),
     ]
     for body in bodies:
         secured = secure_body(body, user)
@@ -197,3 +200,21 @@ def test_apply_groups_makes_parents_of_present_members_only() -> None:
     assert C.group_members(g, "group:1") == [C.NodeRef("vrm", "A")]
     assert '<data key="group">group:1</data>' in C.to_graphml(g)
     assert {n["id"]: n["parent"] for n in g.to_json()["nodes"]}["vrm:A"] == "group:1"
+
+
+def test_path_steps_are_one_body_of_filter_aggregations() -> None:
+    """Tracing many nodes, growing both sides and describing a path: one body each, a filter
+    aggregation per part, the top query their union (so each part sees exactly its records)."""
+    a, b, c = C.NodeRef("vrm", "X"), C.NodeRef("phone", "1"), C.NodeRef("person", "N-9")
+    traces = C.build_traces([(a, [b]), (c, [a, b])])
+    one = C.build_trace(c, [a, b])
+    assert traces["aggs"]["t1"] == {"filter": one["query"], "aggs": one["aggs"]}
+    assert traces["query"]["bool"]["should"] == [traces["aggs"]["t0"]["filter"], one["query"]]
+    sides = C.build_sides([("a", C.build_layer([a])), ("b", C.build_layer([c]))])
+    assert sides["aggs"]["b"] == {"filter": C.nodes_query([c]), "aggs": C.build_layer([c])["aggs"]}
+    details = C.build_path_details([a, c], [(a, c)])
+    assert details["query"] == C.nodes_query([a, c])
+    assert details["aggs"]["n0"]["filter"] == C.node_query(a)
+    assert details["aggs"]["n1"]["aggs"]["top"]["top_hits"]["_source"]["includes"][2] == C.PERSON_FIELD
+    assert details["aggs"]["h0"]["filter"] == {"bool": {"filter": [C.node_query(a), C.node_query(c)]}}
+    assert details["aggs"]["h0"]["aggs"]["top"]["top_hits"]["size"] == C.EDGE_RECORD_IDS

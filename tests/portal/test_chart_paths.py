@@ -88,3 +88,37 @@ def test_paths_have_the_true_shortest_length(
                 assert all(h.count >= 1 and h.records for h in result.hops)
             checked[want] += 1
     assert all(n >= 1 for n in checked.values()), checked
+
+
+def test_hub_cap_ranks_a_nodes_neighbours_over_its_newest_records(
+    settings: Settings, client: OpenSearch, oracle: nx.Graph
+) -> None:
+    """With a hub cap of 2 records, a node on more records shows only people of its 2 newest
+    readable records, keeps its whole record count, and says so in a note."""
+    records = SecuredRecords(client, settings, ANALYST)
+    res = client.search(index=settings.index_name("records"), body={"size": 5000, "query": {"match_all": {}}})
+    by_node: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for h in res["hits"]["hits"]:
+        doc = h["_source"]
+        if doc.get("document") or not can_read(ANALYST, doc, today_utc()):
+            continue
+        for n in _nodes(doc):
+            if not n.startswith("person:"):
+                by_node.setdefault(n, []).append((str(doc.get("record_date") or ""), doc))
+    # A node on at least 4 readable records whose 2 newest dates are distinct from the rest.
+    node, docs = next(
+        (n, sorted(d, key=lambda x: x[0], reverse=True))
+        for n, d in sorted(by_node.items())
+        if len(d) >= 4 and sorted(x[0] for x in d)[-3] < sorted(x[0] for x in d)[-2]
+    )
+    newest = {p for _, d in docs[:2] for p in _nodes(d) if p.startswith("person:")}
+    everyone = {p for _, d in docs for p in _nodes(d) if p.startswith("person:")}
+    assert everyone - newest  # the cap must change the answer, or this test proves nothing
+    g = C.expand(records, C.parse_node(node), "persons", C.MAX_CAP, sample=2)
+    shown = {i for i, n in g.nodes.items() if n.kind == C.PERSON}
+    assert shown and shown <= newest
+    assert g.nodes[node].count == len(docs)
+    assert any("hub cap" in note for note in g.notes)
+    full = C.expand(records, C.parse_node(node), "persons", C.MAX_CAP)
+    assert {i for i, n in full.nodes.items() if n.kind == C.PERSON} - shown
+    assert not full.notes
