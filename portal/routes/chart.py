@@ -223,9 +223,39 @@ def chart_path_page(
     return render(request, "chart/chart.html", context)
 
 
-@router.get("/chart/export.json")
-def export_json(
+def _export(
     request: Request,
+    user: Any,
+    audit: Any,
+    fmt: str,
+    spec_args: tuple[list[str], list[str], str | None, list[str]],
+) -> Response:
+    """Every export (JSON, GraphML, PNG): the chart recomputed for the user, audited with the
+    record ids behind it, then the format's answer (the PNG is drawn by the browser: 204)."""
+    try:
+        spec = _spec(*spec_args)
+    except C.ChartError as exc:
+        return _bad(request, exc)
+    g = C.build_chart(_records(request, user), spec)
+    audit.record(request, "chart.export", target={"format": fmt}, details=_audit_details(g))
+    if fmt == "json":
+        return JSONResponse(
+            {"chart": spec.params(), **g.to_json()},
+            headers={"Content-Disposition": 'attachment; filename="lantern-chart.json"'},
+        )
+    if fmt == "graphml":
+        return Response(
+            C.to_graphml(g),
+            media_type="application/graphml+xml",
+            headers={"Content-Disposition": 'attachment; filename="lantern-chart.graphml"'},
+        )
+    return Response(status_code=204)
+
+
+@router.get("/chart/export.{fmt}")
+def export_chart(
+    request: Request,
+    fmt: Literal["json", "graphml"],
     user: CurrentUser,
     purpose: RequirePurpose,
     audit: Auditor,
@@ -234,40 +264,7 @@ def export_json(
     cap: str | None = None,
     groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
-    try:
-        spec = _spec(n, x, cap, groups)
-    except C.ChartError as exc:
-        return _bad(request, exc)
-    g = C.build_chart(_records(request, user), spec)
-    audit.record(request, "chart.export", target={"format": "json"}, details=_audit_details(g))
-    return JSONResponse(
-        {"chart": spec.params(), **g.to_json()},
-        headers={"Content-Disposition": 'attachment; filename="lantern-chart.json"'},
-    )
-
-
-@router.get("/chart/export.graphml")
-def export_graphml(
-    request: Request,
-    user: CurrentUser,
-    purpose: RequirePurpose,
-    audit: Auditor,
-    n: list[str] = Query(default=[]),
-    x: list[str] = Query(default=[]),
-    cap: str | None = None,
-    groups: list[str] = Query(default=[], alias="g"),
-) -> Response:
-    try:
-        spec = _spec(n, x, cap, groups)
-    except C.ChartError as exc:
-        return _bad(request, exc)
-    g = C.build_chart(_records(request, user), spec)
-    audit.record(request, "chart.export", target={"format": "graphml"}, details=_audit_details(g))
-    return Response(
-        C.to_graphml(g),
-        media_type="application/graphml+xml",
-        headers={"Content-Disposition": 'attachment; filename="lantern-chart.graphml"'},
-    )
+    return _export(request, user, audit, fmt, (n, x, cap, groups))
 
 
 @router.post("/chart/export-png-audit")
@@ -282,13 +279,7 @@ def export_png_audit(
     groups: list[str] = Query(default=[], alias="g"),
 ) -> Response:
     """The client draws the PNG itself; it tells the server first so the export is audited."""
-    try:
-        spec = _spec(n, x, cap, groups)
-    except C.ChartError as exc:
-        return _bad(request, exc)
-    g = C.build_chart(_records(request, user), spec)
-    audit.record(request, "chart.export", target={"format": "png"}, details=_audit_details(g))
-    return Response(status_code=204)
+    return _export(request, user, audit, "png", (n, x, cap, groups))
 
 
 # ------------------------------------------------------------------------ JSON API
