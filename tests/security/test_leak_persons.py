@@ -214,6 +214,11 @@ def test_chart_person_is_the_nominal_built_from_readable_records(
         assert out.status_code == 200
         assert node in {n["id"] for n in out.json()["nodes"]}
         assert_clean(out.text, world.hidden(user), f"{user} record people")
+    if expected:
+        # The person page's "Chart this" charts the nominal itself.
+        assert f"/chart/start?label=NOMINAL&amp;value={nid}" in tc.get(f"/persons/{nid}").text
+        start = tc.get("/chart/start", params={"label": "NOMINAL", "value": nid}, follow_redirects=False)
+        assert start.status_code == 303 and f"n=person%3A{nid}" in start.headers["location"]
     unseen = tc.get("/api/chart", params={"n": f"person:{nominals['unseen']}"}).json()
     unseen_records = _nominal_records(world, nominals["unseen"]) & world.readable(user)
     assert (f"person:{nominals['unseen']}" in {n["id"] for n in unseen["nodes"]}) == bool(unseen_records)
