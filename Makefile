@@ -156,7 +156,7 @@ bench-search: $(STAMP) opensearch-start
 # Link chart: expansion p95/size for hubs of 50/500/5,000 records, 4-hop paths p95 (BENCH_CHART_ARGS=--records N);
 # expansions and paths also side by side with the chart code at BENCH_CHART_BASE, interleaved: by default
 # the first commit with nominals as person nodes, before the speed work (older code cannot read nominal ids).
-BENCH_CHART_BASE ?= 20a576b
+BENCH_CHART_BASE ?= c569919
 bench-chart: $(STAMP) opensearch-start
 	$(BIN)/python scripts/bench_chart.py --compare $(BENCH_CHART_BASE) $(BENCH_CHART_ARGS)
 
