@@ -24,9 +24,13 @@ import structlog
 from opensearchpy import Urllib3HttpConnection
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import TransportError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
+
+from lantern import tracing
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("lantern_request_id", default=None)
 
@@ -121,6 +125,39 @@ class InstrumentedConnection(Urllib3HttpConnection):
         if rid:
             headers = {**(headers or {}), "X-Opaque-Id": rid}
         op = operation(url)
+        tracer = tracing.tracer()
+        if tracer is None:
+            return self._measured(op, method, url, params, body, timeout, ignore, headers)
+        # A client span per attempt (a retry on another host is its own span), child of the
+        # portal request's span; its request id is the X-Opaque-Id the engine logs.
+        attributes: dict[str, Any] = {
+            "db.system.name": "opensearch",
+            "db.operation.name": op,
+            "http.request.method": method,
+            "server.address": self.hostname,
+            "server.port": self.port,
+        }
+        if rid:
+            attributes[tracing.REQUEST_ID_ATTRIBUTE] = rid
+        with tracer.start_as_current_span(
+            f"opensearch {op}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            headers = dict(headers or {})
+            propagate.inject(headers)  # traceparent: kept by OpenSearch's own telemetry, if enabled
+            try:
+                status, response_headers, data = self._measured(
+                    op, method, url, params, body, timeout, ignore, headers
+                )
+            except TransportError as exc:
+                if isinstance(exc.status_code, int):
+                    span.set_attribute("http.response.status_code", exc.status_code)
+                raise
+            span.set_attribute("http.response.status_code", status)
+            return status, response_headers, data
+
+    def _measured(
+        self, op: str, method: str, url: str, params: Any, body: Any, timeout: Any, ignore: Any, headers: Any
+    ) -> Any:
         start = time.perf_counter()
         try:
             return super().perform_request(method, url, params, body, timeout, ignore, headers)
@@ -183,6 +220,10 @@ def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     rid = request_id.get()
     if rid and "request_id" not in event:
         event["request_id"] = rid
+    # With tracing on, the trace id too: a log line leads to its trace and back.
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid and "trace_id" not in event:
+        event["trace_id"] = format(ctx.trace_id, "032x")
     return event
 
 

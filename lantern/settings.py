@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     # JSON log lines (structlog); false gives readable console lines for development.
     log_json: bool = True
+    # OpenTelemetry traces over OTLP/HTTP (e.g. "http://collector:4318"); unset: no tracing.
+    otlp_endpoint: str | None = None
+    otel_service_name: str = "lantern"
     job_lease_seconds: float = Field(default=30.0, gt=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from lantern import tracing
 from lantern.search_client import make_client
 from lantern.settings import Settings, get_settings
 from portal.errors import install_error_handlers
@@ -51,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     s = settings or get_settings()
     app = FastAPI(
+        # Request spans, only when tracing is configured (lantern.tracing).
+        telemetry=cast(TelemetryConfig, tracing.fastapi_telemetry(s)),
         title="Lantern",
         summary="Search-first records and intelligence portal",
         description=(

@@ -319,10 +319,12 @@ def worker() -> None:
     import threading
 
     from lantern.observability import configure_logging, start_metrics_server
+    from lantern.tracing import configure_tracing
     from portal.analyst.worker import run_forever
 
     settings = get_settings()
     configure_logging(json=settings.log_json)
+    configure_tracing(settings, "worker")
     start_metrics_server(settings.metrics_port, settings.metrics_host)
     stop = threading.Event()
     # SIGTERM finishes the current chunk's write and stops; an unfinished job is leased again.

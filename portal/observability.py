@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opensearchpy import OpenSearch
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lantern import indices
@@ -23,6 +24,7 @@ from lantern.observability import (
     start_metrics_server,
 )
 from lantern.settings import Settings
+from lantern.tracing import REQUEST_ID_ATTRIBUTE
 from mappings import audit as audit_mapping
 
 log = structlog.get_logger("lantern.access")
@@ -43,6 +45,10 @@ class RequestContext:
         rid = accept_request_id(headers.get("x-request-id")) or uuid.uuid4().hex
         token = request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
+        # FastAPI's request span (when tracing is on) is current here: name the request on it.
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute(REQUEST_ID_ATTRIBUTE, rid)
         status = 500
         start = time.perf_counter()
 

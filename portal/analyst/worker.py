@@ -17,12 +17,15 @@ from collections.abc import Callable
 
 from opensearchpy import OpenSearch
 
+from lantern import tracing
 from lantern.audit import AuditLog
 from lantern.jobs import Job, JobStore, LeaseLost
+from lantern.observability import request_id
 from lantern.principal import Principal
 from lantern.ratelimits import OpenSearchStorage
 from lantern.settings import Settings
 from lantern.users import UserStore
+from mappings import jobs as J
 from portal.analyst import batch as B
 from portal.security.purposes import from_stored
 
@@ -101,10 +104,32 @@ def run_once(client: OpenSearch, settings: Settings, name: str | None = None) ->
     job = store.lease(name or worker_name(), lease_seconds=settings.job_lease_seconds)
     if job is None:
         return False
-    log.info(
-        "running job %s (%s, %d lines, attempt %s)", job.id, job.kind, job.total, job.source.get("attempts")
+    # The request that queued the job names the worker's engine calls (X-Opaque-Id), its log
+    # lines and its span, so the job can be followed from the request that started it.
+    rid = job.source.get(J.REQUEST_ID)
+    token = request_id.set(str(rid)) if rid else None
+    tracer = tracing.tracer()
+    span = (
+        tracer.start_as_current_span(
+            f"lantern job {job.kind}",
+            attributes={"lantern.job_id": job.id, tracing.REQUEST_ID_ATTRIBUTE: str(rid or "")},
+        )
+        if tracer is not None
+        else contextlib.nullcontext()
     )
-    run_leased(client, settings, store, job)
+    try:
+        with span:
+            log.info(
+                "running job %s (%s, %d lines, attempt %s)",
+                job.id,
+                job.kind,
+                job.total,
+                job.source.get("attempts"),
+            )
+            run_leased(client, settings, store, job)
+    finally:
+        if token is not None:
+            request_id.reset(token)
     return True
 
 

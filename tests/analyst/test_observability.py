@@ -118,3 +118,53 @@ def test_logs_are_json_with_the_request_id(capsys: pytest.CaptureFixture[str]) -
     event = json.loads(line)
     assert event["event"] == "hello there" and event["request_id"] == "req-12345678"
     assert event["level"] == "warning"
+
+
+def test_traces_follow_a_request_into_opensearch(asettings: Settings, analyst_users: object) -> None:
+    """With a tracer provider (the SDK's in-memory exporter standing in for OTLP), a portal
+    request is a server span and each OpenSearch call under it a client span of the same
+    trace, both carrying the request id that OpenSearch sees as X-Opaque-Id."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from lantern import tracing
+    from portal.app import create_app
+
+    assert tracing.tracer() is None  # off by default: no endpoint configured
+    exporter = InMemorySpanExporter()
+    provider = tracing.make_provider("lantern-test", SimpleSpanProcessor(exporter))
+    tracing.use_provider(provider)
+    try:
+        tc = signed_in(create_app(asettings), "ofc")
+        exporter.clear()
+        rid = f"trace-{uuid.uuid4().hex}"
+        res = tc.get("/search", params={"q": "zzqq-tracing"}, headers={"X-Request-Id": rid})
+        assert res.status_code == 200
+    finally:
+        tracing.use_provider(None)
+        provider.shutdown()
+    spans = exporter.get_finished_spans()
+    server = [s for s in spans if s.kind == SpanKind.SERVER]
+    assert len(server) == 1, [s.name for s in spans]
+    request = server[0]
+    assert request.attributes is not None
+    assert request.attributes["http.route"] == "/search"
+    assert request.attributes[tracing.REQUEST_ID_ATTRIBUTE] == rid
+    assert request.attributes["url.query"] == "REDACTED"  # search terms stay out of traces
+    engine = [s for s in spans if s.kind == SpanKind.CLIENT and s.name.startswith("opensearch ")]
+    names = {s.name for s in engine}
+    # The search itself, the audit append and the rate-limit update, all under the request.
+    assert {"opensearch _search", "opensearch _doc", "opensearch _update"} <= names, names
+    for span in engine:
+        assert span.context.trace_id == request.context.trace_id
+        assert span.attributes is not None and span.attributes[tracing.REQUEST_ID_ATTRIBUTE] == rid
+        assert span.attributes["db.system.name"] == "opensearch"
+        assert span.attributes["http.response.status_code"] < 500
+    # Each engine span sits inside the request span (directly or under FastAPI's own spans).
+    by_id = {s.context.span_id: s for s in spans}
+    for span in engine:
+        parent = span.parent
+        while parent is not None and parent.span_id != request.context.span_id:
+            parent = by_id[parent.span_id].parent
+        assert parent is not None, f"{span.name} is not under the request span"
