@@ -41,6 +41,7 @@ from lantern.errors import AuditUnavailable
 from lantern.indices import ensure_security_indices, writer_target
 from lantern.observability import AUDIT_WRITE_LATENCY, request_id
 from lantern.principal import Principal
+from lantern.search_client import request_write_params
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
 
@@ -245,12 +246,21 @@ class AuditLog:
                     doc = {**event, "seq": seq, "prev_hash": prev}
                     doc["hash"] = event_hash(doc)
                     try:
-                        self.client.index(index=self.write_index, id=str(seq), body=doc, op_type="create")
+                        self.client.index(
+                            index=self.write_index,
+                            id=str(seq),
+                            body=doc,
+                            op_type="create",
+                            **request_write_params(self.settings),
+                        )
                     except ConflictError:
-                        # Another writer appended seq first: chain onto its event.
                         other = self.client.get(index=self.index, id=str(seq))["_source"]
-                        self._head = (seq, str(other["hash"]))
-                        continue
+                        if other.get("hash") != doc["hash"]:
+                            # Another writer appended seq first: chain onto its event.
+                            self._head = (seq, str(other["hash"]))
+                            continue
+                        # Our own event: the first attempt landed but its answer was lost
+                        # (a node left mid-request) and the client retried on another host.
                     self._head = (seq, doc["hash"])
                     self._write_head(seq, doc["hash"])
                     return doc

@@ -21,6 +21,7 @@ from opensearchpy.helpers import BulkIndexError, bulk
 
 from lantern.errors import AuditUnavailable
 from lantern.indices import ensure_once, writer_target
+from lantern.search_client import request_write_params
 from lantern.settings import Settings
 from mappings import disclosures as D
 
@@ -74,7 +75,7 @@ class DisclosureLog:
         ]
         try:
             ensure_once(self.client, self.settings, [D])
-            bulk(self.client, actions, chunk_size=MANIFEST_CHUNK)
+            bulk(self.client, actions, chunk_size=MANIFEST_CHUNK, **request_write_params(self.settings))
         except (OpenSearchException, BulkIndexError, OSError) as exc:
             raise AuditUnavailable(
                 "Action refused: the disclosure log cannot be written just now, so nothing was shown."

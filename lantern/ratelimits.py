@@ -20,6 +20,7 @@ from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
 from lantern.indices import ensure_once, read_alias, writer_target
+from lantern.search_client import request_write_params
 from lantern.settings import Settings
 from mappings import ratelimits as R
 
@@ -86,6 +87,8 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
                 "upsert": {},
             },
             params={"retry_on_conflict": RETRY_ON_CONFLICT, "_source": "true"},
+            # Outlasts a primary failover (a refused hit would refuse the request).
+            **request_write_params(self.settings),
         )
         return res
 

@@ -6,7 +6,7 @@ ingestion wants long timeouts and patient retries. Both share hosts, TLS and cre
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from opensearchpy import OpenSearch
 
@@ -24,6 +24,24 @@ def hosts(settings: Settings) -> list[str]:
     if settings.embedded:
         return embedded.node_urls(settings)
     return [str(h).rstrip("/") for h in settings.opensearch_hosts]
+
+
+def request_write_params(settings: Settings) -> dict[str, Any]:
+    """Parameters for the writes a portal request makes on its way (audit append,
+    disclosures, rate-limit window, session): they must outlast a primary failover.
+
+    A write to a shard whose primary was on a node that just left is held by the engine until
+    a replica is promoted (up to the engine's ``timeout``). With the serving client's short
+    timeout (5 s, no retry on timeout) the client gave up first, and an audit or rate-limit
+    write that could not be made refuses the request (503) - tests/cluster saw this once
+    right after a node stop. So these writes get ``opensearch_timeout_write`` on the client
+    and a slightly shorter ``timeout`` on the engine: the engine then answers (503,
+    unavailable shards; nothing written) before the client would time out not knowing
+    whether the write happened, and the client retries it on another host.
+    """
+    # Never shorter than the serving timeout (raised on a loaded machine, e.g. for tests).
+    seconds = max(settings.opensearch_timeout_write, settings.opensearch_timeout_serving)
+    return {"request_timeout": seconds, "timeout": f"{max(1, int(seconds) - 2)}s"}
 
 
 def make_client(settings: Settings | None = None, workload: Workload = "serving") -> OpenSearch:

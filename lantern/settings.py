@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     opensearch_ca_file: Path | None = None
     opensearch_timeout_serving: float = 5.0
     opensearch_timeout_ingest: float = 120.0
+    # The small writes a portal request makes (audit event, disclosures, rate-limit window,
+    # session) may wait this long: when a node is lost, a write to a shard whose primary was
+    # on it waits until the master promotes a replica (seconds, longer if the master itself
+    # was lost), and giving up first turned a failover into a refused request (see
+    # lantern.search_client.request_write_params).
+    opensearch_timeout_write: float = Field(default=30.0, ge=2)
 
     index_prefix: str = "lantern-"
     index_shards: int = Field(default=1, ge=1)

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError
+from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
 from lantern.clock import iso, parse_iso, utcnow
 from lantern.indices import ensure_security_indices, writer_target
 from lantern.observability import RATE_LIMIT_REFUSALS
+from lantern.search_client import request_write_params
 from lantern.settings import Settings
 from mappings import sessions as sessions_mapping
 
 # Writing last_seen on every request would double the load; a minute of slack on the idle
 # timeout is the price.
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
+
+log = logging.getLogger(__name__)
 
 
 def token_id(token: str) -> str:
@@ -107,13 +111,28 @@ class SessionStore:
             self.delete(sid)
             return None
         if now - sess.last_seen > LAST_SEEN_GRANULARITY:
-            self._update(sid, {"last_seen": iso(now)})
+            self._touch(sid, now)
             sess.last_seen = now
         return sess
 
     def _update(self, sid: str, fields: dict[str, Any]) -> None:
         with contextlib.suppress(NotFoundError):
-            self.client.update(index=self.write_index, id=sid, body={"doc": fields}, retry_on_conflict=3)
+            self.client.update(
+                index=self.write_index,
+                id=sid,
+                body={"doc": fields},
+                retry_on_conflict=3,
+                **request_write_params(self.settings),
+            )
+
+    def _touch(self, sid: str, now: datetime) -> None:
+        """Move ``last_seen`` on; best effort. The idle timeout is the only thing it serves and
+        it has a minute of slack anyway, so a write the engine cannot take just now (a shard
+        between primaries while a node is lost) must not refuse the request it rides on."""
+        try:
+            self._update(sid, {"last_seen": iso(now)})
+        except OpenSearchException as exc:
+            log.warning("session last_seen not updated (%s); the request goes on", type(exc).__name__)
 
     def set_purpose(self, sid: str, code: str, reference: str | None) -> None:
         self._update(sid, {"purpose_code": code, "purpose_reference": reference})
