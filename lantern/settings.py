@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(default=15, ge=1)
     audit_head_file: Path = Path(".lantern/audit-chain-head.log")
     export_max_rows: int = Field(default=10_000, ge=1)
+    # Exports of more rows than this run as a job (``lantern worker``) with a page to poll
+    # and a download when done; smaller ones are answered inside the request.
+    export_inline_rows: int = Field(default=1_000, ge=0)
 
     # --- Bulk disclosure limits (issue 13) -------------------------------------------------
     # Roles that may export and run batch searches; a force sets its own list.

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from opensearchpy import OpenSearch
 
+from lantern.jobs import Job, JobStore
 from lantern.principal import Principal
 from lantern.settings import Settings
 from mappings import fields as F
@@ -25,7 +26,7 @@ from search import builders as B
 from search.gateway import Scan, SecuredRecords
 from search.parser import PlaceLookup, parse
 from search.places import place_lookup
-from search.urlstate import SearchState, base_query
+from search.urlstate import SearchState, base_query, state_from_params
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 IDENTIFIER_COLUMNS = (
@@ -199,3 +200,134 @@ def open_export(
         today=today,
     )
     return Export(scan.total, min(scan.total, cap), scan)
+
+
+# ------------------------------------------------------------------------ export jobs
+#
+# An export of more than ``settings.export_inline_rows`` rows is not read inside the request:
+# it is queued in the ``jobs`` index and a ``lantern worker`` reads it as the user, audits
+# every row's id (``export.manifest``, which also counts against the daily quota) and stores
+# the ids, never record content. The download, served by any portal process, reads those
+# records again through the gateway as the user, in the stored order: a record the user may
+# no longer read by then is left out (the trail may over-state, never under-state).
+
+JOB_KIND = "export"
+# Ids stored per progress write (each write also renews the worker's lease).
+JOB_CHUNK = 1000
+
+
+def start_job(
+    store: JobStore,
+    user: Principal,
+    state: SearchState,
+    *,
+    limit: int,
+    estimate: int,
+    today: date | None,
+    request_id: str | None,
+    audit_context: dict[str, Any],
+) -> Job:
+    """Queue the export of ``state`` (at most ``limit`` rows) for a worker."""
+    params = {
+        "state": [list(p) for p in state.params()],
+        "limit": limit,
+        "today": today.isoformat() if today else None,
+        "audit": audit_context,
+    }
+    return store.enqueue(JOB_KIND, user.username, params, total=estimate, request_id=request_id)
+
+
+def run_job(
+    client: OpenSearch,
+    settings: Settings,
+    store: JobStore,
+    job: Job,
+    user: Principal,
+    *,
+    lease_seconds: float,
+    quota_left: int,
+    before_store: Callable[[list[str], int], None],
+) -> Job:
+    """Read the export as ``user`` (worker side) and store its record ids.
+
+    ``quota_left`` is the user's export allowance now (another export may have used some
+    since this one was queued); ``before_store(ids, total)`` audits the ids before they are
+    stored, so before any can be downloaded. A job taken over from a dead worker starts again
+    from the top (a point in time does not outlive its worker).
+    """
+    params = job.params
+    state = state_from_params((str(k), str(v)) for k, v in params.get("state") or [])
+    today = date.fromisoformat(params["today"]) if params.get("today") else None
+    limit = min(int(params.get("limit") or 0), quota_left)
+    if limit <= 0:
+        return store.finish(job, error="quota")
+    export = open_export(client, settings, user, state, today=today, limit=limit)
+    current = store.progress(job, [], done=0, lease_seconds=lease_seconds)
+    ids: list[str] = []
+    try:
+        for hit in export.scan:
+            ids.append(str((hit.get("_source") or {}).get(F.ID) or hit.get("_id")))
+            if len(ids) % JOB_CHUNK == 0:
+                current = store.progress(current, [], done=len(ids), lease_seconds=lease_seconds)
+    finally:
+        export.close()
+    before_store(ids, export.total)
+    chunks = [ids[i : i + JOB_CHUNK] for i in range(0, len(ids), JOB_CHUNK)] or [[]]
+    current = store.progress(
+        current,
+        [{"ids": part, "total": export.total} for part in chunks],
+        done=len(ids),
+        lease_seconds=lease_seconds,
+    )
+    return store.finish(current)
+
+
+@dataclass
+class ExportJobView:
+    """A stored export job as its owner sees it."""
+
+    id: str
+    rows: int  # the estimate while running, the rows stored when finished
+    done: int
+    percent: int
+    finished: bool
+    error: str | None
+    total: int  # readable matches when it ran
+    ids: list[str]
+
+
+def job_view(store: JobStore, user: Principal, job_id: str) -> ExportJobView | None:
+    """The job if it exists, is an export and belongs to ``user``; None otherwise."""
+    job = store.get(job_id)
+    if job is None or job.kind != JOB_KIND or job.owner != user.username:
+        return None
+    ids = [str(i) for part in job.results for i in part.get("ids", [])]
+    total = max((int(part.get("total") or 0) for part in job.results), default=0)
+    error = None
+    if job.error == "quota":
+        error = "Your export quota for today was used up before this export ran. A supervisor can grant more."
+    elif job.error:
+        error = "The export failed; nothing was exported. Try again, or tell the service desk."
+    rows = len(ids) if job.finished else job.total
+    return ExportJobView(job.id, rows, job.done, job.percent, job.finished, error, total, ids)
+
+
+def download_rows(client: OpenSearch, settings: Settings, user: Principal, ids: list[str]) -> Iterator[str]:
+    """The CSV of ``ids``, read now as ``user`` (records no longer readable are left out)."""
+    records = SecuredRecords(client, settings, user)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    buf.write("\ufeff")
+    writer.writerow(COLUMNS)
+    for start in range(0, len(ids), PAGE_SIZE):
+        part = ids[start : start + PAGE_SIZE]
+        body = {"query": {"ids": {"values": part}}, "size": len(part), "_source": {"includes": SOURCE}}
+        res = records.search(body)
+        found = {h["_id"]: h for h in res["hits"]["hits"]}
+        for rid in part:
+            if rid in found:
+                writer.writerow(row(found[rid].get("_source") or {}))
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()

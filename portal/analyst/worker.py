@@ -1,4 +1,5 @@
-"""``lantern worker``: runs the background jobs portal processes queue in the ``jobs`` index.
+"""``lantern worker``: runs the background jobs portal processes queue in the ``jobs`` index
+(batch searches and large CSV exports).
 
 Any number of workers may run, on any hosts: each job is leased to one of them with a
 conditional write, and a job whose worker died is taken over once its lease runs out
@@ -27,7 +28,9 @@ from lantern.settings import Settings
 from lantern.users import UserStore
 from mappings import jobs as J
 from portal.analyst import batch as B
+from portal.analyst import export as E
 from portal.security.purposes import from_stored
+from portal.security.ratelimit import quota_of
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,13 @@ def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job
             # The account was disabled after the job was queued: it must not read on.
             store.finish(job, error="account disabled")
             return
-        if job.kind != B.JOB_KIND:
+        if job.kind not in (B.JOB_KIND, E.JOB_KIND):
             store.finish(job, error=f"unknown job kind {job.kind!r}")
             return
         user = account.principal()
+        if job.kind == E.JOB_KIND:
+            _run_export(client, settings, store, job, user)
+            return
         B.run_job(
             client,
             settings,
@@ -68,6 +74,37 @@ def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job
         if latest is not None and not latest.finished:
             with contextlib.suppress(LeaseLost):
                 store.finish(latest, error=type(exc).__name__)
+
+
+def _run_export(client: OpenSearch, settings: Settings, store: JobStore, job: Job, user: Principal) -> None:
+    """An export job: rows read as ``user`` within today's quota, every id audited
+    (``export.manifest`` in the context of the request that queued it) before it is stored."""
+    ctx = job.params.get("audit") or {}
+    audit = AuditLog(client, settings)
+    purpose = from_stored(ctx.get("purpose_code"), ctx.get("purpose_reference"))
+
+    def before_store(ids: list[str], total: int) -> None:
+        audit.record_manifest(
+            None,
+            "export",
+            ids,
+            of_seq=int(ctx.get("of_seq") or 0),
+            principal=user,
+            purpose=purpose,
+            client_addr=ctx.get("client_addr"),
+            session_ref=ctx.get("session_ref"),
+        )
+
+    E.run_job(
+        client,
+        settings,
+        store,
+        job,
+        user,
+        lease_seconds=settings.job_lease_seconds,
+        quota_left=quota_of(client, settings, audit, user.username).left,
+        before_store=before_store,
+    )
 
 
 def _manifest_writer(

@@ -7,21 +7,32 @@ stated purpose. Every row is read before the first byte is sent, and audited: th
 ``export`` event (query, filters, purpose, row count) and ``export.manifest`` events holding
 every exported record id (chunked), which also fill the disclosures index. Nothing is sent
 if any of these cannot be written.
+
+An export of more than ``export_inline_rows`` rows runs as a job: the request audits the
+``export`` event (``mode: job``) and queues it; a ``lantern worker`` reads it as the user
+within the quota and writes the manifests; ``/export/jobs/{id}`` (any portal process) shows
+progress and then the download, which reads the records again as the user.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from lantern.audit import AuditLog
 from lantern.clock import today_utc
-from lantern.errors import BadQuery
-from portal.analyst.export import COLUMNS, open_export
+from lantern.errors import BadQuery, NotFound
+from lantern.jobs import JobStore
+from lantern.principal import Principal
+from portal.analyst.batch import MAX_JOBS_PER_USER
+from portal.analyst.export import COLUMNS, download_rows, job_view, open_export, start_job
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
+from portal.security.purposes import PurposeInfo
 from portal.security.ratelimit import (
     OVERRIDE_ACTION,
     enforce,
@@ -29,7 +40,7 @@ from portal.security.ratelimit import (
     grants_today,
     require_bulk_role,
 )
-from search.urlstate import state_from_params
+from search.urlstate import SearchState, state_from_params
 
 router = APIRouter(include_in_schema=False)
 MAX_GRANT_ROWS = 1_000_000
@@ -59,7 +70,11 @@ async def export_csv(
             detail=f"Your export quota for today ({quota.allowance:,} rows) is used up. "
             "A supervisor can grant more.",
         )
-    export = open_export(request.app.state.client, settings, user, state, today=today_utc(), limit=quota.left)
+    client = request.app.state.client
+    export = open_export(client, settings, user, state, today=today_utc(), limit=quota.left)
+    if export.rows > settings.export_inline_rows:
+        export.close()
+        return _queue(request, user, purpose, audit, state, export.rows, export.total, quota.left)
     ids = export.materialise()
     event = audit.record(
         request,
@@ -89,6 +104,102 @@ async def export_csv(
             "Cache-Control": "no-store",
             "X-Lantern-Rows": str(export.rows),
             "X-Lantern-Matches": str(export.total),
+        },
+    )
+
+
+def _queue(
+    request: Request,
+    user: Principal,
+    purpose: PurposeInfo,
+    audit: AuditLog,
+    state: SearchState,
+    rows: int,
+    total: int,
+    quota_left: int,
+) -> Response:
+    """A large export: audited now (what was asked, by whom, why), read by a worker, every
+    row's id audited by the worker before the file can be downloaded (from any process)."""
+    client, settings = request.app.state.client, request.app.state.settings
+    store = JobStore(client, settings)
+    running = store.unfinished_count(user.username)
+    if running >= MAX_JOBS_PER_USER:
+        raise HTTPException(
+            status_code=429,
+            detail=f"You already have {running} exports or batch searches running; wait for one to finish.",
+        )
+    event = audit.record(
+        request,
+        "export",
+        details={
+            "format": "csv",
+            "mode": "job",
+            "query": state.q,
+            "filters": {k: list(v) for k, v in state.facets},
+            "sort": state.sort,
+            "dob_years": state.dob_years,
+            "purpose": {"code": purpose.code, "reference": purpose.reference},
+            "row_estimate": rows,
+            "result_count": total,
+            "truncated": total > rows,
+            "max_rows": settings.export_max_rows,
+            "quota_left_before": quota_left,
+            "columns": list(COLUMNS),
+        },
+    )
+    context: dict[str, Any] = {
+        "of_seq": int(event["seq"]),
+        "purpose_code": purpose.code,
+        "purpose_reference": purpose.reference,
+        "client_addr": request.client.host if request.client else None,
+        "session_ref": getattr(getattr(request.state, "security_session", None), "ref", None),
+    }
+    job = start_job(
+        store,
+        user,
+        state,
+        limit=quota_left,
+        estimate=rows,
+        today=today_utc(),
+        request_id=getattr(request.state, "request_id", None),
+        audit_context=context,
+    )
+    return RedirectResponse(f"/export/jobs/{job.id}", status_code=303)
+
+
+@router.get("/export/jobs/{job_id}")
+def export_job(request: Request, job_id: str, user: CurrentUser, purpose: RequirePurpose) -> Response:
+    client, settings = request.app.state.client, request.app.state.settings
+    job = job_view(JobStore(client, settings), user, job_id)
+    if job is None:
+        raise NotFound("export job not found")
+    headers = request.headers
+    fragment = headers.get("hx-request") == "true" and headers.get("hx-target") == "export-job"
+    return render(request, "analyst/export_job.html", {"job": job}, block="job" if fragment else None)
+
+
+@router.get("/export/jobs/{job_id}/download")
+def export_download(
+    request: Request, job_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
+) -> Response:
+    """The finished export's CSV, its records read now as the user (any portal process)."""
+    client, settings = request.app.state.client, request.app.state.settings
+    job = job_view(JobStore(client, settings), user, job_id)
+    if job is None:
+        raise NotFound("export job not found")
+    if not job.finished or job.error:
+        return RedirectResponse(f"/export/jobs/{job.id}", status_code=303)
+    # The rows were audited when the worker read them; the download itself is recorded too.
+    audit.record(request, "export.download", target={"job": job.id}, details={"rows": job.rows})
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(
+        download_rows(client, settings, user, job.ids),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="lantern-export-{stamp}.csv"',
+            "Cache-Control": "no-store",
+            "X-Lantern-Rows": str(job.rows),
+            "X-Lantern-Matches": str(job.total),
         },
     )
 

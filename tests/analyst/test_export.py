@@ -85,3 +85,57 @@ def test_export_needs_a_search_and_a_purpose(analyst_app: FastAPI) -> None:
     login(nopurpose, "anl", PASSWORD, purpose=None)
     res = post_export(nopurpose, {"q": "anything"})
     assert res.status_code == 303 and res.headers["location"].startswith("/purpose")
+
+
+def test_large_export_runs_as_a_job_started_on_one_process_downloaded_from_another(
+    analyst_app: FastAPI, client: OpenSearch, asettings: Settings, loader: Loader, worker: None
+) -> None:
+    """Past ``export_inline_rows`` the export is a job: queued (and audited) through one portal
+    process, read by the worker as the user (ids audited, counted against the quota), polled
+    and downloaded through another process, the records read again as the user."""
+    import time
+
+    from lantern.audit import AuditLog
+    from portal.app import create_app
+    from portal.security.ratelimit import quota_of
+
+    t = tag()
+    loader.load([crime(t) for _ in range(8)] + [crime(t, sensitivity=["protected_person"])], alerts=False)
+    one = signed_in(create_app(asettings.model_copy(update={"export_inline_rows": 5})), "anl")
+    other = signed_in(analyst_app, "anl")
+    used_before = quota_of(client, asettings, AuditLog(client, asettings), "anl").used
+    res = post_export(one, {"q": t, "sort": "newest"})
+    assert res.status_code == 303, res.text[:300]
+    page_url = res.headers["location"]
+    assert page_url.startswith("/export/jobs/")
+    event = audit_events(client, asettings, "export", "anl")[0]
+    assert event["details"]["mode"] == "job" and event["details"]["row_estimate"] == 8
+    assert event["details"]["query"] == t
+    # Only its owner sees it.
+    assert signed_in(analyst_app, "ana").get(page_url).status_code == 404
+    deadline = time.monotonic() + 120
+    while "Download the CSV" not in (page := other.get(page_url)).text:
+        assert page.status_code == 200, page.text[:300]
+        assert time.monotonic() < deadline, page.text[-1500:]
+        time.sleep(0.3)
+    assert "8 rows ready" in page.text
+    # The worker audited every id it read against the export event, in the request's context.
+    manifests = [
+        e
+        for e in audit_events(client, asettings, "export.manifest", "anl")
+        if e["details"]["of_seq"] == event["seq"]
+    ]
+    assert sum(len(m["details"]["shown_ids"]) for m in manifests) == 8
+    assert all(m["purpose_reference"] == "CR/012345/24" for m in manifests)
+    assert quota_of(client, asettings, AuditLog(client, asettings), "anl").used == used_before + 8
+    download = other.get(page_url + "/download")
+    assert download.status_code == 200, download.text[:300]
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = read_csv(download.text)
+    assert len(rows) == 8 and all(t in r["title"] for r in rows)
+    ids = {r["record_id"] for r in rows}
+    assert ids == {i for m in manifests for i in m["details"]["shown_ids"]}
+    assert (
+        audit_events(client, asettings, "export.download", "anl")[0]["target"]["job"]
+        == page_url.rsplit("/", 1)[1]
+    )
