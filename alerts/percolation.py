@@ -16,6 +16,7 @@ and a warning on the saved-queries page), never silently dropped.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import itertools
@@ -25,19 +26,20 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+import jellyfish
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from alerts.indices import ensure_alert_indices
 from alerts.notifications import NotificationStore
-from alerts.queries import alert_query
+from alerts.queries import Fuzzy, alert_query, split_fuzzy
 from alerts.saved_queries import SavedQuery, SavedQueryStore
 from lantern import indices
 from lantern.clock import today_utc
@@ -65,6 +67,16 @@ PERCOLATE_BATCH = 2000
 # Batches percolating or queued beside the load before the load waits (see AlertHook).
 PERCOLATE_OVERLAP = 2
 USERS_TTL = 60.0
+# Distinct fuzzy clauses read per batch (far more than 1,000 saved queries produce).
+FUZZY_KEYS_MAX = 65_000
+# Characters of text per _analyze request (under index.analyze.max_token_count, 10,000).
+ANALYZE_CHARS = 20_000
+# Where the matching documents' slots are: one percolate clause, or the two named ones.
+SLOT_FIELDS = (
+    "_percolator_document_slot",
+    "_percolator_document_slot_exact",
+    "_percolator_document_slot_stored",
+)
 
 
 def percolator_alias(settings: Settings) -> str:
@@ -86,10 +98,12 @@ def _reason(exc: Exception) -> str:
 
 
 def _percolator_doc(sq: SavedQuery, today: date, places: PlaceLookup | None = None) -> dict[str, Any]:
-    return {
-        P.QUERY: alert_query(sq.state, today, places),
-        P.META: {"saved_id": sq.id, "owner": sq.owner, "shared_unit": sq.shared_unit},
-    }
+    query = alert_query(sq.state, today, places)
+    exact, fuzzy = split_fuzzy(query)
+    meta: dict[str, Any] = {"saved_id": sq.id, "owner": sq.owner, "shared_unit": sq.shared_unit}
+    if fuzzy:
+        meta.update(fuzzy=[f.key() for f in fuzzy], fuzzy_n=len(fuzzy))
+    return {P.QUERY: query, P.QUERY_EXACT: exact, P.META: meta}
 
 
 def _register_into(
@@ -293,21 +307,132 @@ class Match:
     slots: tuple[int, ...]
 
 
-def percolate(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[str, Any]]) -> list[Match]:
-    """Which stored alert queries match which of ``docs`` (one percolate request, paged)."""
-    if not docs:
-        return []
-    documents = [{k: v for k, v in d.items() if k not in NOT_PERCOLATED} for d in docs]
-    matches: list[Match] = []
+def fuzzy_keys(client: OpenSearch, settings: Settings) -> list[str]:
+    """Every fuzzy clause of the registered queries (``alerts.queries.Fuzzy`` keys)."""
+    res = client.search(
+        index=percolator_alias(settings),
+        body={"size": 0, "aggs": {"keys": {"terms": {"field": P.META_FUZZY, "size": FUZZY_KEYS_MAX}}}},
+    )
+    return [str(b["key"]) for b in res["aggregations"]["keys"]["buckets"]]
+
+
+def _values(node: Any, path: Sequence[str]) -> Iterator[str]:
+    """The strings at ``path`` in a document (through lists; a text's sub-field is the text)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _values(item, path)
+    elif isinstance(node, str):
+        yield node
+    elif isinstance(node, dict) and path and path[0] in node:
+        yield from _values(node[path[0]], path[1:])
+
+
+def _tokens(client: OpenSearch, index: str, field_name: str, texts: Sequence[str]) -> list[set[str]]:
+    """Each of ``texts`` as ``field_name``'s analyser indexes it (the percolator index has the
+    records mapping): few requests, each under the engine's token limit. A token is traced
+    to its text by its offset (texts of one request are offset by their length plus one)."""
+    out: list[set[str]] = [set() for _ in texts]
+    start = 0
+    while start < len(texts):
+        end, size = start, 0
+        while end < len(texts) and (end == start or size + len(texts[end]) < ANALYZE_CHARS):
+            size += len(texts[end]) + 1
+            end += 1
+        part = list(texts[start:end])
+        bases = list(itertools.accumulate((len(t) + 1 for t in part), initial=0))
+        res = client.indices.analyze(index=index, body={"field": field_name, "text": part})
+        for token in res["tokens"]:
+            at = bisect.bisect_right(bases, int(token["start_offset"])) - 1
+            out[start + at].add(str(token["token"]))
+        start = end
+    return out
+
+
+# (percolator alias, field) -> a query word -> its tokens (a word is analysed once per process).
+_query_tokens: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+
+
+def live_fuzzy(
+    client: OpenSearch, settings: Settings, documents: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> set[str]:
+    """The fuzzy clauses (of ``keys``) that may match something in ``documents``.
+
+    A clause is live when one of its words is within its edit distance (and shares its
+    prefix) of a term the batch indexes in its field. Errs towards live: Damerau-Levenshtein
+    is never more than the percolator's distance.
+    """
+    index = percolator_alias(settings)
+    live: set[str] = set()
+    by_field: dict[str, list[Fuzzy]] = {}
+    for clause in (Fuzzy.from_key(k) for k in keys):
+        by_field.setdefault(clause.field, []).append(clause)
+    for field_name, group in by_field.items():
+        texts = sorted({v for d in documents for v in _values(d, field_name.split("."))})
+        if not texts:
+            continue
+        indexed: set[str] = set().union(*_tokens(client, index, field_name, texts))
+        by_start: dict[str, list[str]] = {}
+        for token in indexed:
+            by_start.setdefault(token[:1], []).append(token)
+        known = _query_tokens.setdefault((index, field_name), {})
+        todo = sorted({c.text for c in group if c.mode == "match" and c.text not in known})
+        for text, tokens in zip(todo, _tokens(client, index, field_name, todo), strict=True):
+            known[text] = frozenset(tokens)
+        for clause in group:
+            words = {clause.text} if clause.mode == "term" else known[clause.text]
+            if any(_near(word, clause, by_start, indexed) for word in words):
+                live.add(clause.key())
+    return live
+
+
+def _near(word: str, clause: Fuzzy, by_start: Mapping[str, list[str]], indexed: set[str]) -> bool:
+    edits = clause.max_edits(word)
+    prefix = word[: clause.prefix_length]
+    pool: Iterable[str] = by_start.get(word[:1], []) if clause.prefix_length >= 1 else indexed
+    return any(
+        t.startswith(prefix)
+        and abs(len(t) - len(word)) <= edits
+        and jellyfish.damerau_levenshtein_distance(t, word) <= edits
+        for t in pool
+    )
+
+
+def _percolate_query(
+    client: OpenSearch, settings: Settings, documents: list[dict[str, Any]], keys: Sequence[str]
+) -> dict[str, Any]:
+    """The percolate query for a batch: each stored query in its exact form when none of its
+    fuzzy clauses (of ``keys``) can match anything in the batch (the same matches, far
+    cheaper), else as stored."""
+    full: dict[str, Any] = {"percolate": {"field": P.QUERY, "documents": documents}}
+    if not keys:
+        return full
+    try:
+        live = live_fuzzy(client, settings, documents, keys)
+    except (TransportError, ValueError, KeyError):
+        log.warning("could not check the fuzzy clauses; percolating every query as stored", exc_info=True)
+        return full
+    if len(live) == len(set(keys)):
+        return full
+    needs_stored = {"terms": {P.META_FUZZY: sorted(live)}}
+    exact = {"percolate": {"field": P.QUERY_EXACT, "documents": documents, "name": "exact"}}
+    stored = {"percolate": {"field": P.QUERY, "documents": documents, "name": "stored"}}
+    should: list[dict[str, Any]] = [{"bool": {"filter": [exact], "must_not": [needs_stored]}}]
+    if live:
+        should.append({"bool": {"filter": [needs_stored, stored]}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _search_matches(
+    client: OpenSearch, settings: Settings, query: dict[str, Any], found: dict[str, Match]
+) -> None:
+    """Every stored query ``query`` selects, paged, added to ``found`` (slots merged)."""
     after: list[Any] | None = None
     while True:
         body: dict[str, Any] = {
-            "query": {
-                "constant_score": {"filter": {"percolate": {"field": P.QUERY, "documents": documents}}}
-            },
+            "query": {"constant_score": {"filter": query}},
             "size": PERCOLATE_PAGE,
             "sort": [{P.META_SAVED_ID: "asc"}],
-            "_source": {"includes": [P.META]},
+            "_source": {"includes": [P.META_SAVED_ID, P.META_OWNER, P.META_SHARED_UNIT]},
             "track_total_hits": False,
         }
         if after is not None:
@@ -316,18 +441,42 @@ def percolate(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[str
         hits = res["hits"]["hits"]
         for hit in hits:
             meta = hit["_source"].get(P.META) or {}
-            slots = hit.get("fields", {}).get("_percolator_document_slot") or [0]
-            matches.append(
-                Match(
-                    str(meta.get("saved_id") or hit["_id"]),
-                    str(meta.get("owner") or ""),
-                    meta.get("shared_unit") or None,
-                    tuple(int(s) for s in slots),
-                )
+            fields = hit.get("fields", {})
+            slots = {int(s) for name in SLOT_FIELDS for s in fields.get(name) or []} or {0}
+            saved_id = str(meta.get("saved_id") or hit["_id"])
+            before = found.get(saved_id)
+            found[saved_id] = Match(
+                saved_id,
+                str(meta.get("owner") or ""),
+                meta.get("shared_unit") or None,
+                tuple(sorted(slots | set(before.slots if before else ()))),
             )
         if len(hits) < PERCOLATE_PAGE:
-            return matches
+            return
         after = hits[-1]["sort"]
+
+
+def percolate(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[str, Any]]) -> list[Match]:
+    """Which stored alert queries match which of ``docs`` (one percolate request, paged).
+
+    Queries none of whose fuzzy clauses can match anything in ``docs`` run in their exact
+    form (see ``_percolate_query``). A query registered while this ran, with fuzzy clauses
+    not yet known when the batch was checked, is percolated again as stored: none is missed.
+    """
+    if not docs:
+        return []
+    documents = [{k: v for k, v in d.items() if k not in NOT_PERCOLATED} for d in docs]
+    keys = fuzzy_keys(client, settings)
+    found: dict[str, Match] = {}
+    _search_matches(client, settings, _percolate_query(client, settings, documents, keys), found)
+    if keys:
+        new = sorted(set(fuzzy_keys(client, settings)) - set(keys))
+        if new:
+            stored = {"percolate": {"field": P.QUERY, "documents": documents}}
+            _search_matches(
+                client, settings, {"bool": {"filter": [{"terms": {P.META_FUZZY: new}}, stored]}}, found
+            )
+    return [found[k] for k in sorted(found)]
 
 
 class Directory:

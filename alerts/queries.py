@@ -7,7 +7,9 @@ Sort, paging and the recency bonus do not change which records match, so they ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -99,3 +101,92 @@ def _strip_boost(body: Any) -> Any:
     if isinstance(body, dict):
         return {k: _strip_boost(v) for k, v in body.items() if k != "boost"}
     return body
+
+
+# ------------------------------------------------------------------------ fuzzy clauses
+#
+# Fuzzy clauses (names matched with ``fuzziness: AUTO``) are most of what percolation costs:
+# the percolator builds a Levenshtein automaton for each of them, for every stored query, in
+# every request. On a batch where no indexed term is within reach of a clause's words, the
+# clause matches nothing, exactly as its exact form does; so each query is also stored with
+# its fuzzy clauses made exact (``split_fuzzy``) and ``alerts.percolation`` runs that form
+# for the queries none of whose fuzzy clauses can match anything in the batch.
+
+
+@dataclass(frozen=True)
+class Fuzzy:
+    """One fuzzy clause: ``mode`` "match" (``text`` is analysed by ``field``'s analyser) or
+    "term" (a ``fuzzy`` query: ``text`` is the term)."""
+
+    mode: str
+    field: str
+    text: str
+    fuzziness: str
+    prefix_length: int
+
+    def key(self) -> str:
+        return json.dumps(
+            [self.mode, self.field, self.text, self.fuzziness, self.prefix_length], separators=(",", ":")
+        )
+
+    @classmethod
+    def from_key(cls, key: str) -> Fuzzy:
+        mode, field_name, text, fuzziness, prefix = json.loads(key)
+        return cls(str(mode), str(field_name), str(text), str(fuzziness), int(prefix))
+
+    def max_edits(self, token: str) -> int:
+        """Edits allowed for ``token`` (OpenSearch's ``AUTO``/``AUTO:low,high`` or a number)."""
+        value = self.fuzziness.upper()
+        if value.startswith("AUTO"):
+            low, high = 3, 6
+            if ":" in value:
+                low, high = (int(x) for x in value[5:].split(","))
+            n = len(token)
+            return 0 if n < low else 1 if n < high else 2
+        try:
+            return min(2, int(float(value)))
+        except ValueError:
+            return 2
+
+
+def split_fuzzy(query: Any) -> tuple[Any, list[Fuzzy]]:
+    """``query`` with every fuzzy clause made exact (a subset of what it matched), and those clauses."""
+    found: list[Fuzzy] = []
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((kind, body),) = node.items()
+            if kind == "match" and isinstance(body, dict) and len(body) == 1:
+                ((name, spec),) = body.items()
+                if isinstance(spec, dict) and "fuzziness" in spec:
+                    found.append(_fuzzy("match", name, spec.get("query"), spec))
+                    return {"match": {name: _exact(spec)}}
+            if kind == "multi_match" and isinstance(body, dict) and "fuzziness" in body:
+                for name in body.get("fields") or []:
+                    found.append(_fuzzy("match", str(name).split("^")[0], body.get("query"), body))
+                return {"multi_match": _exact(body)}
+            if kind == "fuzzy" and isinstance(body, dict) and len(body) == 1:
+                ((name, spec),) = body.items()
+                spec = spec if isinstance(spec, dict) else {"value": spec}
+                found.append(_fuzzy("term", name, spec.get("value"), spec))
+                return {"term": {name: spec.get("value")}}
+        return {k: walk(v) for k, v in node.items()}
+
+    exact = walk(query)
+    unique = {f.key(): f for f in found}
+    return exact, [unique[k] for k in sorted(unique)]
+
+
+def _fuzzy(mode: str, name: str, text: Any, spec: Mapping[str, Any]) -> Fuzzy:
+    return Fuzzy(
+        mode, name, str(text or ""), str(spec.get("fuzziness", "AUTO")), int(spec.get("prefix_length") or 0)
+    )
+
+
+def _exact(spec: Mapping[str, Any]) -> dict[str, Any]:
+    drop = ("fuzziness", "prefix_length", "max_expansions", "fuzzy_transpositions", "fuzzy_rewrite")
+    return {k: v for k, v in spec.items() if k not in drop}

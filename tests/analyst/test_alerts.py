@@ -374,3 +374,89 @@ def test_a_failed_background_percolation_stops_the_load_and_loses_no_alert(
         "count"
     ]
     assert loaded == indexed >= 2
+
+
+def test_split_fuzzy_makes_each_fuzzy_clause_exact() -> None:
+    from alerts.queries import Fuzzy, split_fuzzy
+
+    name = {"match": {"people.name": {"query": "Zoe Quenell", "fuzziness": "AUTO", "prefix_length": 1}}}
+    query = {
+        "bool": {
+            "filter": [
+                {"nested": {"path": "people", "query": name, "score_mode": "none"}},
+                {"multi_match": {"query": "knife", "fields": ["title^3", "text"], "fuzziness": 1}},
+                {"fuzzy": {"reference": "CR1"}},
+                {"term": {"record_type": "crime"}},
+            ]
+        }
+    }
+    exact, fuzzy = split_fuzzy(query)
+    assert exact == {
+        "bool": {
+            "filter": [
+                {
+                    "nested": {
+                        "path": "people",
+                        "query": {"match": {"people.name": {"query": "Zoe Quenell"}}},
+                        "score_mode": "none",
+                    }
+                },
+                {"multi_match": {"query": "knife", "fields": ["title^3", "text"]}},
+                {"term": {"reference": "CR1"}},
+                {"term": {"record_type": "crime"}},
+            ]
+        }
+    }
+    assert sorted(fuzzy, key=Fuzzy.key) == sorted(
+        [
+            Fuzzy("match", "people.name", "Zoe Quenell", "AUTO", 1),
+            Fuzzy("match", "title", "knife", "1", 0),
+            Fuzzy("match", "text", "knife", "1", 0),
+            Fuzzy("term", "reference", "CR1", "AUTO", 0),
+        ],
+        key=Fuzzy.key,
+    )
+    assert Fuzzy.from_key(fuzzy[0].key()) == fuzzy[0]
+    auto = Fuzzy("match", "f", "x", "AUTO", 1)
+    assert [auto.max_edits(w) for w in ("zo", "zoe", "quenl", "quenell")] == [0, 1, 1, 2]
+    assert Fuzzy("match", "f", "x", "AUTO:4,8", 1).max_edits("zoe") == 0
+
+
+def test_fuzzy_names_alert_and_the_exact_form_runs_where_no_name_is_near(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    """The percolator runs a query's exact form only on a batch where none of its fuzzy
+    clauses can match; a near name (a typo in the saved search) still alerts."""
+    from alerts.queries import Fuzzy
+
+    t = tag()
+    surname = f"Quennell{t}"
+    typo = f"Quenel{t}"  # two edits from the surname
+    sq = save(client, asettings, users["ana"], f"Zoe {typo}")
+    try:
+        near = [{"people": [{"name": f"Zoe {surname}"}]}]
+        far = [{"people": [{"name": "William Barker"}]}]
+        key = Fuzzy("match", "people.name", typo.lower(), "AUTO", 1).key()  # one clause per word
+        assert key in percolation.fuzzy_keys(client, asettings)
+        assert key in percolation.live_fuzzy(client, asettings, near, [key])
+        assert key not in percolation.live_fuzzy(client, asettings, far, [key])
+        # A batch without the name: this query (among others) runs in its exact form.
+        exact = {"percolate": {"field": P.QUERY_EXACT, "documents": far, "name": "exact"}}
+        assert percolation._percolate_query(client, asettings, far, [key]) == {
+            "bool": {
+                "should": [{"bool": {"filter": [exact], "must_not": [{"terms": {P.META_FUZZY: []}}]}}],
+                "minimum_should_match": 1,
+            }
+        }
+        # With the name in the batch, it runs as stored.
+        stored = {"percolate": {"field": P.QUERY, "documents": near, "name": "stored"}}
+        query = percolation._percolate_query(client, asettings, near, [key])
+        assert query == {"percolate": {"field": P.QUERY, "documents": near}} or stored in [
+            c["bool"]["filter"][-1] for c in query["bool"]["should"]
+        ]
+        person = {"role": "suspect", "forename": "Zoe", "surname": surname, "dob": "1990-01-01"}
+        hook = loader.load([crime(t, people=[person]), crime(tag())])
+        assert hook is not None
+        assert raw_count(client, asettings, saved_query_id=sq.id) == 1
+    finally:
+        percolation.unregister(client, asettings, sq.id)
