@@ -67,6 +67,8 @@ PERCOLATE_BATCH = 2000
 # Batches percolating or queued beside the load before the load waits (see AlertHook).
 PERCOLATE_OVERLAP = 2
 USERS_TTL = 60.0
+# Seconds one percolate request may take (see _search_matches).
+PERCOLATE_TIMEOUT = 600.0
 # Distinct fuzzy clauses read per batch (far more than 1,000 saved queries produce).
 FUZZY_KEYS_MAX = 65_000
 # Characters of text per _analyze request (under index.analyze.max_token_count, 10,000).
@@ -437,7 +439,13 @@ def _search_matches(
         }
         if after is not None:
             body["search_after"] = after
-        res = client.search(index=percolator_alias(settings), body=body)
+        # It runs beside the load, so it may take long on a busy node; giving up (and the
+        # client's retry re-sending it) only stops the load and adds work.
+        res = client.search(
+            index=percolator_alias(settings),
+            body=body,
+            request_timeout=max(PERCOLATE_TIMEOUT, settings.opensearch_timeout_ingest),
+        )
         hits = res["hits"]["hits"]
         for hit in hits:
             meta = hit["_source"].get(P.META) or {}
