@@ -178,6 +178,9 @@ def _register_many(
 def register(client: OpenSearch, settings: Settings, sq: SavedQuery, *, notify: bool = True) -> SavedQuery:
     """Register (or replace) ``sq``'s alert query; mark it invalid and tell its owner if refused."""
     ensure_alert_indices(client, settings)
+    # A percolator built under an older layout (or records mapping) is rebuilt first (once
+    # per process), or this query would be written into an index that cannot hold it.
+    sync_percolator(client, settings)
     error = _register_into(
         client,
         indices.writer_target(settings, P),
