@@ -18,7 +18,8 @@ whose audit event cannot be written does nothing (503).
 its OpenAPI document at ``/api/ingest/openapi.json``; the composition root (``lantern
 serve``) also installs it on the portal's app, so it is in the portal's OpenAPI document.
 Writes go through the same ``BatchIndexer`` as file loads: same validation, versions,
-content-hash skip, tombstones and alert hooks.
+content-hash skip, tombstones, alert hooks and person resolution (each person gets its
+nominal on arrival, as ``lantern index load`` does).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from opensearchpy import OpenSearch
 from pydantic import BaseModel, Field
 
 from indexer.deletion import delete_record
-from indexer.pipeline import BatchIndexer, Entry, Hook
+from indexer.nominals import SharedIngestResolver
+from indexer.pipeline import BatchIndexer, Entry, Hook, PeopleResolver
 from indexer.service_accounts import ServiceAccount, ServiceAccounts
 from indexer.validation import validate
 from lantern.errors import AuditUnavailable
@@ -76,6 +78,8 @@ class IngestContext:
     profile: ForceProfile
     extract_entities: bool
     hooks: Sequence[Hook] = field(default_factory=tuple)
+    # Resolves each written record's people to nominals as ``lantern index load`` does.
+    people_resolver: PeopleResolver | None = None
 
 
 # ------------------------------------------------------------------------- schemas
@@ -239,7 +243,12 @@ def _scope_violations(lines: list[_Line], account: ServiceAccount) -> list[dict[
 
 def _ingest(ctx: IngestContext, lines: list[_Line], refresh: bool) -> IngestResponse:
     indexer = BatchIndexer(
-        ctx.settings, ctx.client, extract_entities=ctx.extract_entities, hooks=ctx.hooks, profile=ctx.profile
+        ctx.settings,
+        ctx.client,
+        extract_entities=ctx.extract_entities,
+        hooks=ctx.hooks,
+        profile=ctx.profile,
+        people_resolver=ctx.people_resolver,
     )
     results: dict[int, LineResult] = {}
     valid: list[_Line] = []
@@ -450,11 +459,14 @@ def install(
     *,
     hooks: Sequence[Hook] | None = None,
     extract_entities: bool | None = None,
+    resolve_people: bool = True,
 ) -> None:
     """Add the ingest routes to ``app`` (the portal's, or ``create_ingest_app``'s).
 
     ``hooks``: run on every acknowledged write; default, as ``lantern index load``: the
-    saved-query alerts (``alerts.percolation``).
+    saved-query alerts (``alerts.percolation``). ``resolve_people``: as ``index load``
+    (without ``--no-persons``), each written record's people are resolved to nominals on
+    arrival, not at the next ``lantern persons rebuild``.
     """
     if hooks is None:
         from alerts.percolation import alert_hooks
@@ -468,12 +480,18 @@ def install(
         profile=profile_for(settings.force_profile),
         extract_entities=settings.ingest_entities if extract_entities is None else extract_entities,
         hooks=tuple(h for h in [_per_call(hooks)] if h is not None),
+        people_resolver=SharedIngestResolver(client, settings) if resolve_people else None,
     )
     app.include_router(router)
 
 
 def create_ingest_app(
-    settings: Settings, client: OpenSearch, auditor: Auditor, *, hooks: Sequence[Hook] | None = None
+    settings: Settings,
+    client: OpenSearch,
+    auditor: Auditor,
+    *,
+    hooks: Sequence[Hook] | None = None,
+    resolve_people: bool = True,
 ) -> FastAPI:
     """The ingest API on its own (``lantern ingest serve``), e.g. on an internal interface."""
     app = FastAPI(
@@ -484,5 +502,5 @@ def create_ingest_app(
         redoc_url=None,
         openapi_url="/api/ingest/openapi.json",
     )
-    install(app, settings, client, auditor, hooks=hooks)
+    install(app, settings, client, auditor, hooks=hooks, resolve_people=resolve_people)
     return app

@@ -7,6 +7,7 @@ decision): those mentions' records are then updated in place, by mention id.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,3 +71,21 @@ def ingest_resolver(client: OpenSearch, settings: Settings) -> PeopleResolver:
         return out
 
     return resolve
+
+
+class SharedIngestResolver:
+    """``ingest_resolver`` for a long-running server (the ingest API): built on first use (it
+    loads every stored nominal, which a server that only answers deletes need not pay for)
+    and called under a lock, because one resolver holds one DuckDB connection and one view
+    of the nominals while requests arrive on several threads."""
+
+    def __init__(self, client: OpenSearch, settings: Settings) -> None:
+        self.client, self.settings = client, settings
+        self._lock = threading.Lock()
+        self._resolve: PeopleResolver | None = None
+
+    def __call__(self, mentions: list[Any]) -> dict[str, str]:
+        with self._lock:
+            if self._resolve is None:
+                self._resolve = ingest_resolver(self.client, self.settings)
+            return self._resolve(mentions)

@@ -54,7 +54,8 @@ def tokens(accounts: ServiceAccounts) -> dict[str, str]:
 
 @pytest.fixture
 def api(client: OpenSearch, asettings: Settings) -> Iterator[TestClient]:
-    app = create_ingest_app(asettings, client, _auditor(client, asettings))
+    # Person resolution has its own test below (it loads Splink: seconds per app).
+    app = create_ingest_app(asettings, client, _auditor(client, asettings), resolve_people=False)
     with TestClient(app) as tc:
         yield tc
 
@@ -258,3 +259,40 @@ def test_an_empty_body_is_a_400_and_audited(
     events = _audit_events(client, asettings, "ingest.write")
     empty = [e for e in events if e["details"].get("problem") == "empty body"]
     assert len(empty) == 2 and {e["outcome"] for e in empty} == {"denied"}
+
+
+def test_records_pushed_through_the_api_resolve_their_people_on_arrival(
+    client: OpenSearch, asettings: Settings, tokens: dict[str, str]
+) -> None:
+    """As ``lantern index load`` does: each person gets a nominal when the record arrives, and
+    a later call resolves against the nominals stored by the earlier one."""
+    from lantern import indices
+    from mappings import persons as P
+    from persons import store
+
+    barker = {"role": "victim", "forename": "William", "surname": "Barker", "dob": "1971-05-04"}
+    barker["phones"] = ["07700 900123"]
+    app = create_ingest_app(asettings, client, _auditor(client, asettings), resolve_people=True)
+    with TestClient(app) as tc:
+        first = _post(tc, tokens["crimes"], [crime(1, people=[barker])], refresh="true")
+        assert first.json()["counts"] == {"created": 1}
+        same = {**barker, "role": "witness", "forename": "Bill", "dob": "1971-04-05"}  # diminutive, swap
+        father = {**barker, "dob": "1946-11-30", "phones": []}
+        second = _post(
+            tc, tokens["crimes"], [crime(2, people=[same]), crime(3, people=[father])], refresh="true"
+        )
+        assert second.json()["counts"] == {"created": 2}
+
+    def nominal(n: int) -> str:
+        src = _source(client, asettings, record_id("TEST-CRIMES", f"C-{n}"))
+        assert src is not None
+        nid = src[F.PEOPLE][0].get(F.P_NOMINAL_ID)
+        assert nid, f"record C-{n} was indexed without a nominal"
+        return str(nid)
+
+    assert nominal(2) == nominal(1)
+    assert nominal(3) != nominal(1)
+    client.indices.refresh(index=indices.read_alias(asettings, P))
+    doc = store.get_nominal(client, asettings, nominal(1))
+    assert doc is not None
+    assert set(doc[P.RECORD_IDS]) == {record_id("TEST-CRIMES", "C-1"), record_id("TEST-CRIMES", "C-2")}
