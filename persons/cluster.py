@@ -137,8 +137,14 @@ class Clusterer:
             return "different CRO numbers"
         # Each DOB of the smaller group must be a keying error away from one of the larger's
         # (all pairs would be too strict: a swap and a slip of one DOB are two hops apart).
-        for d in small.dobs:
-            if big.dobs and not any(dobs_compatible(d, y) for y in big.dobs):
+        # A 1 January default fits any date of its year, so like an initial it is no bridge:
+        # when both groups hold real dates, those must agree with each other.
+        small_real = {d for d in small.dobs if not d.endswith("-01-01")}
+        big_real = {d for d in big.dobs if not d.endswith("-01-01")}
+        both_real = bool(small_real and big_real)
+        for d in small_real if both_real else small.dobs:
+            check = big_real if both_real else big.dobs
+            if check and not any(dobs_compatible(d, y) for y in check):
                 return "dates of birth no keying error explains"
         if ga.pncs & gb.pncs or ga.cros & gb.cros:
             return None
@@ -149,18 +155,38 @@ class Clusterer:
         # An initial is compatible with every forename it starts, so it is no bridge: when
         # both groups hold full forenames, those must agree with each other (twins "L. Nunes",
         # "Luis Nunes" and "Ricardo Nunes" stay two people).
-        small_full = {x for x in small.givens if len(x.name) > 1}
-        big_full = {y for y in big.givens if len(y.name) > 1}
-        small_check = small_full if (small_full and big_full) else small.givens
-        big_check = big_full if (small_full and big_full) else big.givens
+        # Names keyed the other way round are read the way the larger group holds them, so a
+        # swapped "Thompson Maurice" is compared as Maurice (twins "Stephen Thompson" and
+        # "Maurice Thompson" are not bridged by it).
+        small_givens, _fams = self._oriented(small, big)
+        big_givens = big.givens
+        small_full = {x for x in small_givens if len(x.name) > 1}
+        big_full = {y for y in big_givens if len(y.name) > 1}
+        small_check = small_full if (small_full and big_full) else small_givens
+        big_check = big_full if (small_full and big_full) else big_givens
         for x in small_check:
-            if x.name in big.surnames:
-                continue
-            if big_check and not any(
-                forenames_compatible(x, y) or y.name in small.surnames for y in big_check
-            ):
+            if big_check and not any(forenames_compatible(x, y) for y in big_check):
                 return "forenames no variant or keying error explains"
         return None
+
+    def _oriented(self, small: _Group, big: _Group) -> tuple[set[_Given], set[str]]:
+        """``small``'s forenames and surnames with each mention keyed forename-for-surname
+        relative to ``big`` (its forename is one of big's surnames, its surname is not)
+        turned round."""
+        givens: set[_Given] = set()
+        fams: set[str] = set()
+        for m in small.members:
+            at = self.attrs.get(m, Attrs())
+            f, s = at.forename, at.surname
+            if f and s and f in big.surnames and s not in big.surnames:
+                givens.add(_Given(s, frozenset()))
+                fams.add(f)
+                continue
+            if f:
+                givens.add(_Given(f, at.forename_keys))
+            if s:
+                fams.add(s)
+        return givens, fams
 
     def union(self, a: str, b: str, *, force: bool = False) -> bool:
         self.add(a)
@@ -181,8 +207,9 @@ class Clusterer:
         ga.dobs |= gb.dobs
         ga.pncs |= gb.pncs
         ga.cros |= gb.cros
-        ga.givens |= gb.givens
-        ga.surnames |= gb.surnames
+        givens, fams = self._oriented(gb, ga)
+        ga.givens |= givens
+        ga.surnames |= fams
         del self.groups[rb]
         return True
 
@@ -198,11 +225,17 @@ def cluster(
     must: Sequence[tuple[str, str]] = (),
     cannot: Sequence[tuple[str, str]] = (),
     seed_groups: Iterable[Sequence[str]] = (),
+    *,
+    attach: float | None = None,
+    ambiguous: float = AMBIGUOUS_PROBABILITY,
 ) -> tuple[list[list[str]], list[tuple[str, str, str]]]:
     """Groups of mention ids, and the merges refused (a, b, why).
 
     ``seed_groups`` are existing nominals (incremental resolution): their members start
     together; ``must`` pairs are human "same person" decisions, applied before any edge.
+    ``attach`` (optional, below ``threshold``): a group with no DOB whose only scored
+    neighbour is one other group joins it at this probability (see ``_attach_unique``);
+    ``ambiguous``: see ``_detach_ambiguous``.
     """
     c = Clusterer(attrs, cannot)
     for mid in mention_ids:
@@ -223,9 +256,44 @@ def cluster(
     strong = [e for e in edges if e.probability >= threshold]
     for e in sorted(strong, key=lambda e: (-e.probability, e.a, e.b)):
         c.union(e.a, e.b)
-    likely = [e for e in edges if e.probability >= AMBIGUOUS_PROBABILITY]
+    if attach is not None and attach < threshold:
+        _attach_unique(c, edges, attach)
+    likely = [e for e in edges if e.probability >= ambiguous]
     _detach_ambiguous(c, likely, {m for pair in must for m in pair})
     return c.clusters(), c.refused
+
+
+def _attach_unique(c: Clusterer, edges: Sequence[Edge], attach: float, rounds: int = 3) -> None:
+    """A group without a DOB (a name with an address, a phone, or nothing else) rarely
+    scores above the merge threshold however rare its name, because the evidence that would
+    lift it is not recorded. It joins another group when that group is its only scored
+    neighbour (every edge the scorer kept, down to its floor) and the link reaches
+    ``attach``: a name shared by two people (father and son, two "Paul Brown"s) gives it two
+    neighbours, and it stays alone. The usual conflict checks still apply."""
+    for _ in range(rounds):
+        best: dict[str, dict[str, float]] = {}
+        for e in edges:
+            ra, rb = c.find(e.a), c.find(e.b)
+            if ra == rb:
+                continue
+            for x, y in ((ra, rb), (rb, ra)):
+                near = best.setdefault(x, {})
+                if e.probability > near.get(y, 0.0):
+                    near[y] = e.probability
+        cands = []
+        for g, near in best.items():
+            if len(near) != 1 or c.groups[g].dobs:
+                continue
+            ((h, p),) = near.items()
+            if p >= attach:
+                cands.append((p, g, h))
+        joined = False
+        for _p, g, h in sorted(cands, key=lambda t: (-t[0], t[1], t[2])):
+            if c.find(g) != g or c.find(h) == g:
+                continue
+            joined = c.union(g, c.find(h)) or joined
+        if not joined:
+            return
 
 
 def _detach_ambiguous(c: Clusterer, likely: Sequence[Edge], pinned: set[str]) -> None:

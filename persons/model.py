@@ -88,10 +88,14 @@ def comparisons() -> list[dict[str, Any]]:
         "comparison_description": "surname",
         "comparison_levels": [
             _null(_both_null("surname")),
+            # Each exact level takes its term frequency from its own column. Splink scales a
+            # frequency against the u of the level that is an exact match on the TF column; with
+            # both on "surname" that was the transliterated level's tiny u, which took ~5 bits
+            # off every plain surname agreement (a bare "Jennifer Moss" scored 0.3).
             _level(
                 '"surname_raw_l" = "surname_raw_r"',
                 "surname agrees",
-                tf_adjustment_column="surname",
+                tf_adjustment_column="surname_raw",
                 tf_adjustment_weight=1.0,
             ),
             _level(
@@ -122,8 +126,16 @@ def comparisons() -> list[dict[str, Any]]:
         "comparison_levels": [
             _null(_both_null("middle")),
             _level('"middle_l" = "middle_r" AND length("middle_l") > 1', "middle name agrees"),
-            _level('left("middle_l", 1) = left("middle_r", 1)', "middle initial agrees"),
-            _else("middle names differ"),
+            # Fixed priors: a source that never keys a middle name wrongly (the synthetic
+            # training data) lets EM drive these to m ~ 0, i.e. -40 bits that no other evidence
+            # can outweigh; real systems key initials and drop or swap middle names.
+            _level(
+                'left("middle_l", 1) = left("middle_r", 1)',
+                "middle initial agrees",
+                m_probability=0.1,
+                fix_m_probability=True,
+            ),
+            _else("middle names differ") | {"m_probability": 0.05, "fix_m_probability": True},
         ],
     }
     dob = {
@@ -237,13 +249,16 @@ BLOCKING_RULES: list[str] = [
     'l."dob" = r."dob" AND l."forename_key" = r."forename_key"',
     # day/month swapped, one digit off in day or month, default 01/01, diminutives:
     'l."surname_key" = r."surname_key" AND l."dob_year" = r."dob_year"',
-    # one digit off in the year:
-    'l."surname_key" = r."surname_key" AND l."forename_key" = r."forename_key" AND l."dob_md" = r."dob_md"',
+    # one digit off in the year, whatever the forename (a diminutive outside the variant table):
+    'l."surname_key" = r."surname_key" AND l."dob_md" = r."dob_md"',
     # a missing DOB on one side:
     'l."surname_key" = r."surname_key" AND l."forename_key" = r."forename_key" '
     'AND (l."dob" IS NULL OR r."dob" IS NULL)',
     # forename and surname keyed into each other's boxes:
     'l."surname_key" = r."forename_key" AND l."forename_key" = r."surname_key"',
+    # ...and one of the two also keyed as a diminutive or with a slip: the DOB carries it.
+    'l."dob" = r."dob" AND l."surname_key" = r."forename_key"',
+    'l."dob" = r."dob" AND l."forename_key" = r."surname_key"',
     'l."dob" = r."dob" AND l."address" = r."address"',
     # a missing DOB and a diminutive outside the variant table, at one address:
     'l."surname_key" = r."surname_key" AND l."postcode" = r."postcode"',
@@ -260,7 +275,7 @@ BLOCKING_RULES: list[str] = [
 ]
 
 
-TF_COLUMNS = ["forename", "surname", "address", "postcode"]
+TF_COLUMNS = ["forename", "surname", "surname_raw", "address", "postcode"]
 
 
 def base_settings() -> dict[str, Any]:

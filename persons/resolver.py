@@ -117,7 +117,11 @@ def _no_gc() -> Iterator[None]:
 class Resolver:
     def __init__(self, model: dict[str, Any] | None = None, *, threads: int = 1) -> None:
         self.model = model if model is not None else pm.load_model()
-        self.threshold = float(pm.lantern_meta(self.model).get("threshold", 0.99))
+        meta = pm.lantern_meta(self.model)
+        self.threshold = float(meta.get("threshold", 0.99))
+        # Clustering's second pass and ambiguity level (cluster.py), chosen with the threshold.
+        self.attach = float(meta["attach"]) if meta.get("attach") is not None else None
+        self.ambiguous = float(meta.get("ambiguous", AMBIGUOUS_PROBABILITY))
         self.con = duckdb.connect()
         self.con.execute(f"SET threads TO {int(threads)}")
         self._empty = pa.Table.from_pylist([], schema=SCHEMA)
@@ -298,6 +302,23 @@ class Resolver:
         self.nominal_of, self.links, self.order_key, self.attrs, self.mentions = {}, {}, {}, {}, {}
         self.members, self.more_links = {}, {}
         self.decisions = list(decisions)
+        edges, detail = self._score_all(mentions)
+        must, cannot = _decisions_to_constraints(self.decisions)
+        groups, refused = cluster(
+            [m.mention_id for m in mentions],
+            edges,
+            self.threshold,
+            self.attrs,
+            must,
+            cannot,
+            attach=self.attach,
+            ambiguous=self.ambiguous,
+        )
+        self._set_nominals(assign_ids(groups, self.order_key, previous))
+        self._best_links(groups, detail)
+        return Resolution(dict(self.nominal_of), dict(self.links), refused)
+
+    def _score_all(self, mentions: Sequence[Mention]) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
         table = feature_table(mentions)
         self._add_rows(table)
         self._remember(mentions, table)
@@ -305,13 +326,15 @@ class Resolver:
         pred = linker.inference.predict(threshold_match_probability=KEEP_PROBABILITY, warning_mode="never")
         edges, detail = self._edges_from(pred.physical_name)
         pred.drop_table_from_database_and_remove_from_cache()
-        must, cannot = _decisions_to_constraints(self.decisions)
-        groups, refused = cluster(
-            [m.mention_id for m in mentions], edges, self.threshold, self.attrs, must, cannot
-        )
-        self._set_nominals(assign_ids(groups, self.order_key, previous))
-        self._best_links(groups, detail)
-        return Resolution(dict(self.nominal_of), dict(self.links), refused)
+        return edges, detail
+
+    def score(self, mentions: Sequence[Mention]) -> list[Edge]:
+        """Every scored pair (>= ``KEEP_PROBABILITY``) of a fresh resolver's mentions, without
+        clustering: what a sweep of the clustering parameters needs (``self.attrs`` is set)."""
+        with _no_gc():
+            self.con.execute("DELETE FROM mentions")
+            self.nominal_of, self.attrs, self.mentions, self.order_key = {}, {}, {}, {}
+            return self._score_all(mentions)[0]
 
     def load_existing(
         self,
@@ -375,7 +398,8 @@ class Resolver:
             edges.append(Edge(key[0], key[1], e.probability))
         # Edges that can merge, and those that make a mention ambiguous (cluster.py); the
         # weaker ones are kept for explanations only.
-        edges = [e for e in edges if e.probability >= min(self.threshold, AMBIGUOUS_PROBABILITY)]
+        floor = min(self.threshold, self.ambiguous, self.attach if self.attach is not None else 1.0)
+        edges = [e for e in edges if e.probability >= floor]
         touched = {m.mention_id for m in fresh}
         for e in edges:
             touched.add(e.a)
@@ -392,6 +416,8 @@ class Resolver:
             [p for p in must if p[0] in ids and p[1] in ids],
             [p for p in cannot if p[0] in ids and p[1] in ids],
             seed_groups,
+            attach=self.attach,
+            ambiguous=self.ambiguous,
         )
         previous = {m: n for m, n in self.nominal_of.items() if m in ids}
         assigned = assign_ids(groups, self.order_key, previous)

@@ -97,3 +97,49 @@ def test_a_mention_without_dob_nearly_as_like_someone_it_cannot_be_is_left_alone
     attrs["son"] = Attrs(dob="1960-05-01")
     groups, _ = cluster(["father", "son", "nodob"], edges, 0.9, attrs)
     assert ["father", "nodob"] in [sorted(g) for g in groups]
+
+
+def test_a_name_keyed_the_other_way_round_is_no_bridge_between_twins() -> None:
+    dob = "1978-07-28"
+    attrs = {
+        "stephen": Attrs(dob=dob, forename="stephen", surname="thompson"),
+        "swapped": Attrs(dob=dob, forename="thompson", surname="maurice"),
+        "maurice": Attrs(dob=dob, forename="maurice", surname="thompson"),
+    }
+    edges = [Edge("stephen", "swapped", 0.999), Edge("swapped", "maurice", 0.998)]
+    groups, refused = cluster(["stephen", "swapped", "maurice"], edges, 0.9, attrs)
+    assert len(groups) == 2
+    assert refused[0][2] == "forenames no variant or keying error explains"
+
+
+def test_a_1_january_default_is_no_bridge_between_two_real_dobs() -> None:
+    attrs = {
+        "a": Attrs(dob="1983-09-07", forename="michael", surname="williams"),
+        "default": Attrs(dob="1983-01-01", forename="michael", surname="williams"),
+        "b": Attrs(dob="1983-03-21", forename="michael", surname="williams"),
+    }
+    edges = [Edge("a", "default", 0.999), Edge("default", "b", 0.998)]
+    groups, refused = cluster(["a", "default", "b"], edges, 0.9, attrs)
+    assert sorted(map(sorted, groups)) == [["a", "default"], ["b"]]
+    assert refused[0][2] == "dates of birth no keying error explains"
+
+
+def test_a_mention_without_dob_joins_its_only_candidate_below_the_threshold() -> None:
+    attrs = {
+        "p1": Attrs(dob="1965-05-08", forename="shannon", surname="armstrong"),
+        "p2": Attrs(dob="1965-05-08", forename="shannon", surname="armstrong"),
+        "bare": Attrs(forename="shannon", surname="armstrong"),
+    }
+    edges = [Edge("p1", "p2", 0.9999), Edge("bare", "p1", 0.84), Edge("bare", "p2", 0.83)]
+    ids = ["p1", "p2", "bare"]
+    groups, _ = cluster(ids, edges, 0.99, attrs)
+    assert sorted(map(sorted, groups)) == [["bare"], ["p1", "p2"]]  # no second pass
+    groups, _ = cluster(ids, edges, 0.99, attrs, attach=0.8)
+    assert sorted(map(sorted, groups)) == [["bare", "p1", "p2"]]
+    # Too weak a link, or a second candidate (father and son), and it stays alone.
+    groups, _ = cluster(ids, edges, 0.99, attrs, attach=0.9)
+    assert sorted(map(sorted, groups)) == [["bare"], ["p1", "p2"]]
+    attrs["son"] = Attrs(dob="1995-01-02", forename="shannon", surname="armstrong")
+    edges.append(Edge("bare", "son", 0.6))
+    groups, _ = cluster([*ids, "son"], edges, 0.99, attrs, attach=0.8)
+    assert sorted(map(sorted, groups)) == [["bare"], ["p1", "p2"], ["son"]]
