@@ -99,7 +99,15 @@ def persons_query(name: str, dob: date | None = None, *, years: int = 0, size: i
     return {
         "query": {"bool": {"must": must, "filter": filters, "should": should}},
         "size": size,
-        "_source": {"excludes": [f"{P.MENTIONS}.{P.M_SOURCE}"]},
+        # A card shows names, DOBs and counts: the mentions as keyed and the match-weight
+        # waterfalls (the bulk of a large nominal's document) are left on the engine.
+        "_source": {
+            "excludes": [
+                f"{P.MENTIONS}.{P.M_SOURCE}",
+                f"{P.MENTIONS}.{P.M_WEIGHTS}",
+                f"{P.MENTIONS}.{P.M_MORE_LINKS}.{P.M_WEIGHTS}",
+            ]
+        },
     }
 
 

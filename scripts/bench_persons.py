@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 TARGET_1M_SECONDS = 30 * 60
 # The earlier, non-interleaved projection (README: `make bench-index` loads 92 records/s with NER
@@ -98,6 +99,126 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
     return {"held": held, "records": len(recs), "mentions": mentions, "ner_s": ner_s, "resolve_s": res_s}
 
 
+SEARCH_RATIO_TARGET = 1.3
+
+
+def _p95(values: list[float]) -> float:
+    import statistics
+
+    return statistics.quantiles(values, n=100, method="inclusive")[94] if len(values) > 1 else float("nan")
+
+
+def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
+    """Search p95 with person cards against plain name search on one index, interleaved.
+
+    Demo records are loaded (no entity extraction) into indices of this run's own, their people
+    resolved on the way in as ``index load`` does; then, for each sampled person, three searches
+    run back to back in a rotating order: the plain name query (today's search: records only),
+    the same name with person cards, and name + DOB with person cards (what the search route
+    does: ``reads.run_search`` with ``find_persons`` alongside, ``cards_alongside``). The
+    indices are deleted afterwards.
+    """
+    import random
+    import uuid
+
+    from demo.generator import sample_records
+    from indexer.nominals import ingest_resolver
+    from indexer.pipeline import index_records
+    from lantern.clock import today_utc
+    from lantern.principal import Principal
+    from lantern.search_client import make_client
+    from lantern.settings import get_settings
+    from persons.query import person_intent
+    from portal import reads
+    from portal.person_reads import cards_alongside
+    from search import builders as B
+    from search.parser import parse
+
+    base = get_settings()
+    settings = base.model_copy(
+        update={"index_prefix": f"{base.index_prefix}bench-persons-{uuid.uuid4().hex[:6]}-"}
+    )
+    client = make_client(settings, "ingest")
+    serving = make_client(settings, "serving")
+    try:
+        recs = sample_records(records, seed=seed)
+        t = time.perf_counter()
+        index_records(
+            recs,
+            settings,
+            client,
+            extract_entities=False,
+            refresh=True,
+            people_resolver=ingest_resolver(client, settings),
+        )
+        load_s = time.perf_counter() - t
+        client.indices.refresh(index=f"{settings.index_prefix}*")
+        rng = random.Random(seed)
+        people = [
+            p for r in recs for p in r.all_people() if p.role.value != "officer" and p.forename and p.dob
+        ]
+        picked = rng.sample(people, min(queries, len(people)))
+        user = Principal(
+            "bench-analyst",
+            "Bench Analyst",
+            frozenset({"analyst"}),
+            frozenset({"INTEL"}),
+            frozenset({"intel", "intel_c"}),
+        )
+        today = today_utc()
+
+        def plain(q: str) -> int:
+            req = B.SearchRequest(parse(q, today=today))
+            return reads.run_search(serving, settings, user, req, today=today).total
+
+        def with_cards(q: str) -> int:
+            # As the search route does (portal.routes.search.page_with_person_cards): the
+            # cards are looked up while the records search runs.
+            req = B.SearchRequest(parse(q, today=today))
+            intent = person_intent(req.parsed)
+            outcome, cards = cards_alongside(
+                serving,
+                settings,
+                user,
+                intent.name if intent else None,
+                intent.dob if intent else None,
+                intent.years if intent else 0,
+                lambda: reads.run_search(serving, settings, user, req, today=today),
+            )
+            return outcome.total + len(cards)
+
+        kinds = {
+            "name (plain, no cards)": lambda p: plain(f"{p.forename} {p.surname}"),
+            "name with cards": lambda p: with_cards(f"{p.forename} {p.surname}"),
+            # Reference only (no target): what the DOB costs the records search on its own.
+            "name + DOB (plain)": lambda p: plain(f"{p.forename} {p.surname} {p.dob.strftime('%d/%m/%Y')}"),
+            "name + DOB with cards": lambda p: with_cards(
+                f"{p.forename} {p.surname} {p.dob.strftime('%d/%m/%Y')}"
+            ),
+        }
+        for p in picked[:5]:  # warm caches and connection pools on every path
+            for fn in kinds.values():
+                fn(p)
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        names = list(kinds)
+        for i, p in enumerate(picked):
+            for k in names[i % len(names) :] + names[: i % len(names)]:  # rotate: no path always runs first
+                t = time.perf_counter()
+                kinds[k](p)
+                times[k].append((time.perf_counter() - t) * 1000)
+        n_nominals = int(serving.count(index=f"{settings.index_prefix}persons*")["count"])
+        return {
+            "records": len(recs),
+            "load_s": load_s,
+            "nominals": n_nominals,
+            "queries": len(picked),
+            "p95": {k: _p95(v) for k, v in times.items()},
+            "p50": {k: sorted(v)[len(v) // 2] for k, v in times.items()},
+        }
+    finally:
+        client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated mention counts")
@@ -107,7 +228,16 @@ def main() -> int:
     ap.add_argument("--load-batch", type=int, default=500, help="records per load batch (bulk_chunk_size)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--interleaved-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--search-records", type=int, default=5000, help="demo records for the search p95 run")
+    ap.add_argument("--search-queries", type=int, default=200, help="people searched per kind")
+    ap.add_argument("--search-only", action="store_true", help="only the search p95 comparison")
+    ap.add_argument("--search-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.search_child:
+        print(json.dumps(run_search(args.search_records, args.search_queries, seed=11)))
+        return 0
+    if args.search_only:
+        return search_report(args)
     if args.child:
         print(json.dumps(run_one(args.child, args.batch)))
         return 0
@@ -167,6 +297,42 @@ def main() -> int:
         f"resolution cost = {cost:.1%} of extraction time (target < {INCREMENTAL_COST_TARGET:.0%}): "
         f"{'PASS' if ok else 'FAIL'}"
     )
+    return max(0 if ok else 1, search_report(args))
+
+
+def search_report(args: argparse.Namespace) -> int:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--search-child",
+            "--search-records",
+            str(args.search_records),
+            "--search-queries",
+            str(args.search_queries),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        print(f"search run FAILED: {out.stderr.strip().splitlines()[-3:]}")
+        return 1
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    base = r["p95"]["name (plain, no cards)"]
+    print(
+        f"\nsearch p95, interleaved, {r['queries']} people per kind, on {r['records']} demo records "
+        f"({r['nominals']} nominals; loaded with resolution in {r['load_s']:.0f}s):"
+    )
+    ok = True
+    for kind, p95 in r["p95"].items():
+        ratio = p95 / base
+        line = f"  {kind:<24} p50 {r['p50'][kind]:6.1f} ms  p95 {p95:6.1f} ms  {ratio:4.2f}x plain name p95"
+        if "with cards" in kind:
+            passed = ratio <= SEARCH_RATIO_TARGET
+            ok = ok and passed
+            line += f" (target <= {SEARCH_RATIO_TARGET}x): {'PASS' if passed else 'FAIL'}"
+        print(line)
     return 0 if ok else 1
 
 

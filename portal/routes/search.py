@@ -12,7 +12,7 @@ from lantern.clock import today_utc
 from lantern.principal import Principal
 from persons.query import PersonCard, person_intent
 from portal import reads
-from portal.person_reads import find_persons
+from portal.person_reads import cards_alongside, find_persons
 from portal.present import facet_views
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
@@ -59,22 +59,31 @@ def search_request(
     )
 
 
-def person_cards_for(request: Request, user: Principal, req: B.SearchRequest) -> list[PersonCard]:
-    """Resolved people matching a name (+ DOB) query, shown above the records (first page only)."""
-    intent = person_intent(req.parsed)
-    if intent is None or req.page > 1:
-        return []
-    cards = find_persons(
-        request.app.state.client,
-        request.app.state.settings,
+def page_with_person_cards(
+    request: Request, user: Principal, state: SearchState
+) -> tuple[SearchState, B.SearchRequest, reads.SearchOutcome, str | None, list[PersonCard]]:
+    """``run_page`` plus the resolved people matching a name (+ DOB) query, shown above the
+    records (first page only). The people are looked up while the records search runs."""
+    first = search_request(state, today_utc())
+    intent = person_intent(first.parsed) if first.page <= 1 and not state.after else None
+    app = request.app.state
+    (state, req, outcome, refused), cards = cards_alongside(
+        app.client,
+        app.settings,
         user,
-        intent.name,
-        intent.dob,
-        years=intent.years,
+        intent.name if intent else None,
+        intent.dob if intent else None,
+        intent.years if intent else 0,
+        lambda: run_page(request, user, state),
     )
-    if intent.notice:
+    if intent is None and req.page <= 1 and refused is not None:
+        # A refused cursor fell back to page 1: that page shows its people too.
+        intent = person_intent(req.parsed)
+        if intent is not None:
+            cards = find_persons(app.client, app.settings, user, intent.name, intent.dob, years=intent.years)
+    if intent is not None and intent.notice:
         cards = [replace(c, tolerance=c.tolerance or intent.notice) for c in cards]
-    return cards
+    return state, req, outcome, refused, cards
 
 
 def _cursor_key(request: Request) -> bytes:
@@ -172,8 +181,7 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
         return response
     require_purpose(request, user)
     enforce(request, "search", user)
-    state, req, outcome, refused = run_page(request, user, state)
-    persons = person_cards_for(request, user, req)
+    state, req, outcome, refused, persons = page_with_person_cards(request, user, state)
     details = audit_details(state, outcome)
     if persons:
         details["shown_persons"] = [c.id for c in persons]
