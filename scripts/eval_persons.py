@@ -122,7 +122,7 @@ def tune(trained: dict, size: int) -> dict:
                 continue
             for amb in AMBIGUOUS:
                 groups, _ = cluster(ids, edges, th, resolver.attrs, attach=attach, ambiguous=amb)
-                pred = {m: i for i, g in enumerate(groups) for m in g}
+                pred = {m: str(i) for i, g in enumerate(groups) for m in g}
                 s = pairwise(pred, truth)
                 print(f"  {th:<6} {attach!s:<5} {amb:<5} precision {s.precision:.4f} recall {s.recall:.4f}")
                 if s.precision >= TUNING_PRECISION and (best is None or s.recall > best[0]):

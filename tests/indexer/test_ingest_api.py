@@ -270,8 +270,13 @@ def test_records_pushed_through_the_api_resolve_their_people_on_arrival(
     from mappings import persons as P
     from persons import store
 
-    barker = {"role": "victim", "forename": "William", "surname": "Barker", "dob": "1971-05-04"}
-    barker["phones"] = ["07700 900123"]
+    barker: dict[str, Any] = {
+        "role": "victim",
+        "forename": "William",
+        "surname": "Barker",
+        "dob": "1971-05-04",
+        "phones": ["07700 900123"],
+    }
     app = create_ingest_app(asettings, client, _auditor(client, asettings), resolve_people=True)
     with TestClient(app) as tc:
         first = _post(tc, tokens["crimes"], [crime(1, people=[barker])], refresh="true")
