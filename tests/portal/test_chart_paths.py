@@ -1,10 +1,10 @@
 """Shortest paths on the real node agree with an oracle graph built from the indexed documents.
 
-The oracle: every document the analyst may read (``can_read``), each person (by each of its
-linking keys; officers are never nodes), vehicle, phone and postcode on it a node, every two of them on one
-record an edge; networkx gives the true distances. The chart's search must find paths of
-exactly that length (or none beyond the hop limit), and every path it returns must be a
-path of the oracle graph.
+The oracle: every document the analyst may read (``can_read``), each person (its resolved
+nominal, else each of its linking keys; officers are never nodes), vehicle, phone and
+postcode on it a node, every two of them on one record an edge; networkx gives the true
+distances. The chart's search must find paths of exactly that length (or none beyond the
+hop limit), and every path it returns must be a path of the oracle graph.
 """
 
 from __future__ import annotations
@@ -34,9 +34,14 @@ ANALYST = Principal(
 
 def _nodes(doc: dict[str, Any]) -> set[str]:
     out: set[str] = set()
-    # Every linking key of every person but officers: the chart's layers aggregate them all.
+    # A resolved person is its nominal alone; a person loaded without resolution is every one
+    # of its linking keys (the chart's layers aggregate them all). Officers are never nodes.
     for p in doc.get("people") or []:
-        if p.get("role") != C.OFFICER_ROLE:
+        if p.get("role") == C.OFFICER_ROLE:
+            continue
+        if p.get("nominal_id"):
+            out.add(f"person:{p['nominal_id']}")
+        else:
             out.update(f"person:{k}" for k in p.get("person_key") or [])
     for kind, label in C.ENTITY_KINDS.items():
         out.update(f"{kind}:{v}" for v in (doc.get("entities") or {}).get(label.lower()) or [])
