@@ -18,6 +18,7 @@ from typing import Any
 import typer
 from opensearchpy import OpenSearch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from documents.ledger import Ledger
@@ -87,7 +88,7 @@ def load_manifest(manifest: Path, settings: Settings, client: OpenSearch) -> int
     try:
         links, problems = read_manifest(manifest, settings)
     except (ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     store = LinkStore(settings)
     for rid, att in links:

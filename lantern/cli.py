@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lantern import embedded
@@ -40,7 +41,7 @@ def opensearch_start(
         with console.status("starting OpenSearch..."):
             statuses = embedded.start(settings, nodes=nodes)
     except LauncherError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     _print_status(statuses)
 
@@ -179,7 +180,7 @@ def gazetteer_load(
             lon_column=lon_column,
         )
     except gazetteer.GazetteerFileError as exc:
-        console.print(f"[red]error:[/red] {file}: {exc}")
+        console.print(f"[red]error:[/red] {file}: {escape(str(exc))}")
         raise typer.Exit(2) from exc
     console.print(f"read {summary.read}, loaded {summary.loaded}, rejected {summary.rejected}")
     if summary.loaded:
@@ -241,7 +242,7 @@ def backup_cmd(
     try:
         out = backup.backup(client, settings, name)
     except backup.BackupError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     AuditLog(client, settings).record(
         None, "system.backup", details={"snapshot": out.snapshot, "counts": out.counts}
@@ -266,7 +267,7 @@ def restore_cmd(
     try:
         out = backup.restore(client, settings, snapshot, replace=replace)
     except backup.BackupError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     details: dict[str, object] = {
         "snapshot": out.snapshot,

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lantern.errors import AuditUnavailable
@@ -85,7 +86,7 @@ def _audit(ctx: Any, action: str, username: str, outcome: str = "success", **det
     try:
         ctx.audit.record(None, action, target={"username": username}, outcome=outcome, details=details)
     except AuditUnavailable as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -117,7 +118,7 @@ def users_add(
             home_postcodes=home_postcode,
         )
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     _audit(
         ctx,
@@ -138,7 +139,7 @@ def _set_disabled(username: str, disabled: bool) -> None:
         name = normalise_username(username)
         ctx.users.set_disabled(name, disabled)
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     ended = ctx.sessions.delete_for_user(name) if disabled else 0
     _audit(ctx, "account.disable" if disabled else "account.enable", name, sessions_ended=ended)
@@ -172,7 +173,7 @@ def users_reset_password(
         name = normalise_username(username)
         ctx.users.set_password(name, password)
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     ended = ctx.sessions.delete_for_user(name)
     _audit(ctx, "account.reset_password", name, sessions_ended=ended)
