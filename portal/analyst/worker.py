@@ -79,21 +79,10 @@ def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job
 def _run_export(client: OpenSearch, settings: Settings, store: JobStore, job: Job, user: Principal) -> None:
     """An export job: rows read as ``user`` within today's quota, every id audited
     (``export.manifest`` in the context of the request that queued it) before it is stored."""
-    ctx = job.params.get("audit") or {}
-    audit = AuditLog(client, settings)
-    purpose = from_stored(ctx.get("purpose_code"), ctx.get("purpose_reference"))
+    record = _manifests_in_job_context(client, settings, job, user)
 
     def before_store(ids: list[str], total: int) -> None:
-        audit.record_manifest(
-            None,
-            "export",
-            ids,
-            of_seq=int(ctx.get("of_seq") or 0),
-            principal=user,
-            purpose=purpose,
-            client_addr=ctx.get("client_addr"),
-            session_ref=ctx.get("session_ref"),
-        )
+        record("export", ids)
 
     E.run_job(
         client,
@@ -102,28 +91,24 @@ def _run_export(client: OpenSearch, settings: Settings, store: JobStore, job: Jo
         job,
         user,
         lease_seconds=settings.job_lease_seconds,
-        quota_left=quota_of(client, settings, audit, user.username).left,
+        quota_left=quota_of(client, settings, AuditLog(client, settings), user.username).left,
         before_store=before_store,
     )
 
 
-def _manifest_writer(
+def _manifests_in_job_context(
     client: OpenSearch, settings: Settings, job: Job, user: Principal
-) -> Callable[[list[B.LineResult]], None]:
-    """Each chunk's disclosed ids as ``batch_search.manifest`` events, in the context of the
-    request that queued the job, written before the chunk is stored (so before it can be shown).
-    A chunk redone after a takeover is recorded again: the trail may over-state, never under-state."""
+) -> Callable[[str, list[str]], None]:
+    """Records disclosed ids (``<action>.manifest`` events) in the context of the request that
+    queued the job: its purpose, address and session, chained to its audit event."""
     ctx = job.params.get("audit") or {}
     audit = AuditLog(client, settings)
     purpose = from_stored(ctx.get("purpose_code"), ctx.get("purpose_reference"))
 
-    def write(chunk: list[B.LineResult]) -> None:
-        ids = B.shown_ids(chunk)
-        if not ids:  # a chunk of lines without matches discloses nothing
-            return
+    def record(action: str, ids: list[str]) -> None:
         audit.record_manifest(
             None,
-            "batch_search",
+            action,
             ids,
             of_seq=int(ctx.get("of_seq") or 0),
             principal=user,
@@ -131,6 +116,22 @@ def _manifest_writer(
             client_addr=ctx.get("client_addr"),
             session_ref=ctx.get("session_ref"),
         )
+
+    return record
+
+
+def _manifest_writer(
+    client: OpenSearch, settings: Settings, job: Job, user: Principal
+) -> Callable[[list[B.LineResult]], None]:
+    """Each chunk's disclosed ids as ``batch_search.manifest`` events, written before the chunk
+    is stored (so before it can be shown). A chunk redone after a takeover is recorded again:
+    the trail may over-state, never under-state."""
+    record = _manifests_in_job_context(client, settings, job, user)
+
+    def write(chunk: list[B.LineResult]) -> None:
+        ids = B.shown_ids(chunk)
+        if ids:  # a chunk of lines without matches discloses nothing
+            record("batch_search", ids)
 
     return write
 
