@@ -99,7 +99,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     shutil.rmtree(home, ignore_errors=True)
     # Started through the CLI an operator uses: ``lantern opensearch start --nodes 3``.
     started = run_cli(home, "opensearch", "start", "--nodes", str(NODES))
-    assert started.returncode == 0, started.stdout + started.stderr
+    if started.returncode != 0:
+        # A start that failed part-way may leave nodes running on the fixed ports, which would
+        # make every later cluster test (this run's or another checkout's) fail too.
+        embedded.stop(node_settings, grace=20)
+        pytest.fail("lantern opensearch start --nodes 3 failed:\n" + started.stdout + started.stderr)
     state = tmp_path_factory.mktemp("cluster-state")
     run = uuid.uuid4().hex[:8]
     settings = node_settings.model_copy(
