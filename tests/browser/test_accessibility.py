@@ -17,10 +17,16 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import expect
 
+from lantern.jobs import JobStore
+from lantern.principal import Principal
+from portal.analyst.export import start_job
+from portal.analyst.worker import run_once
+from search.urlstate import state_from_params
 from tests.portal.conftest import DOCUMENT_ID, IDS
-from tests.portal_fixtures import PASSWORD
+from tests.portal_fixtures import PASSWORD, STANDARD_USERS
 
 pytestmark = pytest.mark.browser
 
@@ -232,6 +238,40 @@ def test_axe_no_serious_or_critical(
     violations = axe_violations(page)
     blocking = [v for v in violations if v["impact"] in BLOCKING]
     assert not blocking, f"{name} ({path}):\n{describe(blocking)}"
+
+
+def test_axe_export_job_page_queued_and_done(pages: dict[str | None, Any], app: FastAPI) -> None:
+    """An export too big to answer inline is a job (issue 17): its page, while queued and once
+    the worker has run it, is checked like every other page."""
+    client, settings = app.state.client, app.state.settings
+    a = STANDARD_USERS["analyst"]
+    analyst = Principal(
+        a.username, a.display_name, frozenset(a.roles), frozenset(a.units), frozenset(a.clearances)
+    )
+    store = JobStore(client, settings)
+    job = start_job(
+        store,
+        analyst,
+        state_from_params([("q", "Featherstone")]),
+        limit=100,
+        estimate=2,
+        today=None,
+        request_id=None,
+        audit_context={"of_seq": 0, "purpose_code": "investigation", "purpose_reference": "CR/1"},
+    )
+    page = pages["analyst"]
+    for state in ("queued", "done"):
+        if state == "done":  # the worker may take other tests' queued jobs first
+            for _ in range(20):
+                latest = store.get(job.id)
+                if (latest is not None and latest.finished) or not run_once(client, settings):
+                    break
+            latest = store.get(job.id)
+            assert latest is not None and latest.finished and not latest.error, latest
+        page.goto(f"/export/jobs/{job.id}")
+        page.wait_for_load_state("networkidle")
+        blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING]
+        assert not blocking, f"export job ({state}):\n{describe(blocking)}"
 
 
 def test_axe_gate_catches_a_violation(pages: dict[str | None, Any]) -> None:
