@@ -4,16 +4,12 @@ the hit, and lands on that page of the viewer with its image rendered and the VR
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from opensearchpy import OpenSearch
 
 from demo import documents as gen
@@ -23,7 +19,7 @@ from lantern.records import parse_record
 from lantern.settings import Settings
 from lantern.users import create_user
 from tests.indexer.conftest import crime
-from tests.portal_fixtures import PASSWORD
+from tests.portal_fixtures import PASSWORD, serve
 
 pytestmark = pytest.mark.browser
 
@@ -68,22 +64,8 @@ def docs_server(
     assert index_records([rec], s, client, refresh=True).documents == 1
     from portal.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(s), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the portal did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(s)) as url:
+        yield url
 
 
 def test_officer_finds_a_vrm_in_a_scan_and_opens_its_page(
