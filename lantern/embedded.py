@@ -151,6 +151,15 @@ def _http_json(url: str, timeout: float = 2.0) -> Any:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
             return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        # A cluster health wait that ran out answers 408 with the health itself
+        # ("timed_out": true): keep it, so a failed wait says which state it got stuck in.
+        if exc.code == 408:
+            try:
+                return json.loads(exc.read())
+            except (OSError, ValueError):
+                return None
+        return None
     except (urllib.error.URLError, OSError, ValueError):
         return None
 

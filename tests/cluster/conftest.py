@@ -115,6 +115,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "index_replicas": 1,
             "write_wait_for_active_shards": "all",
             "state_dir": state,
+            # Three JVMs and the rest of the suite share two cores here: a 5 s serving timeout
+            # (production's default) then fails searches for slowness alone, which is not what
+            # these tests are about (dead hosts, killed nodes, lost rows).
+            "opensearch_timeout_serving": max(node_settings.opensearch_timeout_serving, 30.0),
             "audit_head_file": state / "audit-head.log",
         }
     )

@@ -246,7 +246,13 @@ def test_loader_sigkilled_and_rerun_gives_the_same_documents_once(cluster: Clust
 
 
 def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path: Path) -> None:
-    """The host list is what production configures; node 0 (the first host) stops."""
+    """The host list is what production configures; node 0 (the first host) stops.
+
+    While the cluster reacts to the loss (electing a new cluster manager if node 0 was it,
+    promoting replicas) a request may fail: the portal answers that with its 503 page. What
+    this test holds is the state after that: with the dead host still first in every
+    client's list, pages, counts and bulk loads keep working and nothing is lost.
+    """
     settings = _prefixed(cluster, "hostloss", bulk_chunk_size=100)
     assert len(search_client.hosts(settings)) == NODES
     ingest = cluster.client("ingest")
@@ -254,8 +260,6 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
     first, _ = write_feed(tmp_path / "a.ndjson", 400, seed=13, bad_every=10_000)
     load_files([tmp_path / "a.ndjson"], settings, ingest, extract_entities=False, console=QUIET)
     physical = _physical(ingest, settings)
-    ingest.indices.put_settings(index=physical, body={"index.unassigned.node_left.delayed_timeout": "3s"})
-    ingest.cluster.health(index=physical, wait_for_status="green", request_timeout=70)
 
     # The portal on the same host list, signed in before the host goes away.
     from lantern.users import create_user
@@ -278,8 +282,27 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
     with make_test_client(create_app(settings), raise_server_exceptions=False) as tc:
         login(tc, "cluster-analyst", PASSWORD)
         assert tc.get(f"/records/{some_id}").status_code == 200
+        # Every index of this test (records and the portal's own) re-homes the copies node 0
+        # held after 3 s rather than the 1 min default (see the node-kill test above).
+        ingest.indices.put_settings(
+            index=f"{settings.index_prefix}*",
+            body={"index.unassigned.node_left.delayed_timeout": "3s"},
+        )
+        ingest.cluster.health(
+            index=f"{settings.index_prefix}*",
+            wait_for_status="green",
+            request_timeout=120,
+            params={"timeout": "110s"},
+        )
         assert embedded.stop_node(cluster.node_settings, 0, grace=20)
         try:
+            settled = ingest.cluster.health(
+                wait_for_status="yellow",
+                wait_for_nodes=str(NODES - 1),
+                request_timeout=130,
+                params={"timeout": "120s"},
+            )
+            assert not settled["timed_out"], settled
             for _ in range(2 * NODES):  # round-robin reaches the dead host
                 page = tc.get("/search", params={"q": "theft OR robbery OR burglary OR assault"})
                 assert page.status_code == 200, page.text[:300]
@@ -296,5 +319,7 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
             assert not first & second
             assert set(all_ids(ingest, physical)) == first | second
         finally:
+            # Back to three nodes for whatever runs next; the shards' recovery onto node 0 is
+            # not waited for here (a later test that needs green waits for it itself).
             embedded.start_node(cluster.node_settings, 0)
-            embedded.wait_for_status(cluster.node_settings, "green", timeout=180, nodes=NODES)
+            embedded.wait_for_status(cluster.node_settings, "yellow", timeout=300, nodes=NODES)
