@@ -77,15 +77,42 @@ class SharedIngestResolver:
     """``ingest_resolver`` for a long-running server (the ingest API): built on first use (it
     loads every stored nominal, which a server that only answers deletes need not pay for)
     and called under a lock, because one resolver holds one DuckDB connection and one view
-    of the nominals while requests arrive on several threads."""
+    of the nominals while requests arrive on several threads.
+
+    Another process may change the nominals while this one runs (``index load``, ``persons
+    rebuild``, a reviewer's decision). Before each call the primaries' write counters of the
+    nominals and decisions indices are compared with those seen after this process's own
+    last write; if someone else wrote, the view is loaded again. A write that lands between
+    this process's write and its reading of the counters is seen at the next foreign write.
+    """
 
     def __init__(self, client: OpenSearch, settings: Settings) -> None:
         self.client, self.settings = client, settings
         self._lock = threading.Lock()
         self._resolve: PeopleResolver | None = None
+        self._seen: tuple[tuple[str, int, int], ...] | None = None
+        self.loads = 0
+
+    def _writes_so_far(self) -> tuple[tuple[str, int, int], ...]:
+        from mappings import person_decisions as D
+        from mappings import persons as P
+
+        stats = self.client.indices.stats(
+            index=f"{indices.read_alias(self.settings, P)},{indices.read_alias(self.settings, D)}",
+            metric="indexing",
+            params={"ignore_unavailable": "true"},
+        )
+        out = []
+        for name, entry in stats.get("indices", {}).items():
+            counters = entry.get("primaries", {}).get("indexing", {})
+            out.append((name, int(counters.get("index_total", 0)), int(counters.get("delete_total", 0))))
+        return tuple(sorted(out))
 
     def __call__(self, mentions: list[Any]) -> dict[str, str]:
         with self._lock:
-            if self._resolve is None:
+            if self._resolve is None or self._writes_so_far() != self._seen:
                 self._resolve = ingest_resolver(self.client, self.settings)
-            return self._resolve(mentions)
+                self.loads += 1
+            out = self._resolve(mentions)
+            self._seen = self._writes_so_far()
+            return out

@@ -303,3 +303,51 @@ def test_records_pushed_through_the_api_resolve_their_people_on_arrival(
     doc = store.get_nominal(client, asettings, nominal(1))
     assert doc is not None
     assert set(doc[P.RECORD_IDS]) == {record_id("TEST-CRIMES", "C-1"), record_id("TEST-CRIMES", "C-2")}
+
+
+def test_the_ingest_api_sees_nominals_another_process_wrote_after_it_started(
+    client: OpenSearch, asettings: Settings, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """A long-running ingest API and an ``index load`` in another process resolve against
+    the same nominals: a person the load created is the one the API links its next record to."""
+    from indexer.nominals import SharedIngestResolver, ingest_resolver
+
+    hughes: dict[str, Any] = {
+        "role": "suspect",
+        "forename": "Gareth",
+        "surname": "Hughes",
+        "dob": "1988-02-17",
+        "phones": ["07700 900456"],
+    }
+    unrelated: dict[str, Any] = {"role": "victim", "forename": "Ada", "surname": "Quinn", "dob": "1990-09-09"}
+    app = create_ingest_app(asettings, client, _auditor(client, asettings), resolve_people=True)
+    shared = app.state.ingest.people_resolver
+    assert isinstance(shared, SharedIngestResolver)
+    with TestClient(app) as tc:
+        # The API loads its view of the nominals with its first record ...
+        assert _post(tc, tokens["crimes"], [crime(11, people=[unrelated])], refresh="true").status_code == 200
+        assert shared.loads == 1
+        # ... and its own writes do not make it load again.
+        assert _post(tc, tokens["crimes"], [crime(12, people=[unrelated])], refresh="true").status_code == 200
+        assert shared.loads == 1
+        # Another process (``lantern index load``) then resolves Gareth Hughes.
+        feed = write_ndjson(tmp_path / "other.ndjson", [crime(13, people=[hughes])])
+        load_files(
+            [feed],
+            asettings,
+            client,
+            extract_entities=False,
+            console=QUIET,
+            people_resolver=ingest_resolver(client, asettings),
+        )
+        witness = {**hughes, "role": "witness"}
+        assert _post(tc, tokens["crimes"], [crime(14, people=[witness])], refresh="true").status_code == 200
+        assert shared.loads == 2
+
+    def nominal(n: int) -> str:
+        src = _source(client, asettings, record_id("TEST-CRIMES", f"C-{n}"))
+        assert src is not None
+        return str(src[F.PEOPLE][0].get(F.P_NOMINAL_ID))
+
+    assert nominal(12) == nominal(11)
+    assert nominal(14) == nominal(13) != nominal(11)
