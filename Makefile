@@ -61,9 +61,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Two pytest-xdist workers (the machines have 2 cores; much of a test's time is waiting on
-# OpenSearch): a module's tests stay together, the cluster tests share one worker
+# OpenSearch): a module's tests stay together, so its module-scoped world is built once
 # (tests/conftest.py). PYTEST_XDIST= runs serially.
-PYTEST_XDIST ?= -n 2 --dist loadgroup
+PYTEST_XDIST ?= -n 2 --dist loadscope
 # The test suite starts its own embedded OpenSearch on separate ports (see tests/conftest.py)
 # and stops it at the end; a running demo node is left alone.
 # The layering and the types are checked first: a violation fails the run before pytest.

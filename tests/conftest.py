@@ -8,6 +8,10 @@ only if this run started it.
 The suite runs under pytest-xdist (``make test`` uses ``-n 2``): the first worker that needs
 the node starts it under a file lock and marks it with the run's id; the controller process
 stops it when every worker is done. A plain ``pytest`` run is its own controller.
+``--dist loadscope`` keeps a module's tests on one worker, so a module-scoped world is built
+once; the three-node cluster (fixed ports) is used by one module only, tests/cluster/test_faults.py.
+(``--dist loadgroup`` with ``xdist_group`` marks does not group under pytest 9: xdist 3.8
+renames the node id, which pytest 9 no longer reads, and every test was spread on its own.)
 """
 
 from __future__ import annotations
@@ -66,14 +70,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if marker.exists() and marker.read_text(encoding="utf-8") == os.environ.get(_RUN_ENV):
         embedded.stop(settings)
         marker.unlink(missing_ok=True)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup`` a module's tests stay on one worker (its module-scoped world
-    is built once), and the cluster tests all share one worker: they take fixed ports."""
-    for item in items:
-        group = "cluster" if item.get_closest_marker("cluster") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
