@@ -29,6 +29,8 @@ computes the shortest paths over the traced subgraph.
 from __future__ import annotations
 
 import itertools
+import json
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -36,10 +38,13 @@ from typing import Any, Final
 from xml.sax.saxutils import quoteattr
 
 import networkx as nx
+from cachetools import TTLCache
 
+from lantern.clock import today_utc
 from lantern.errors import SearchUnavailable
 from mappings import fields as F
-from search.gateway import SecuredRecords
+from search.access import access_filter
+from search.gateway import SecuredRecords, records_alias
 
 Query = dict[str, Any]
 
@@ -98,6 +103,15 @@ LAYER_TERMS: Final = 2000  # neighbours kept per kind in one breadth-first layer
 # smaller side grows alone and the last hop is a probe.
 PAIR_FRONTIER: Final = 5
 MAX_HOPS: Final = 6
+TERMS_HINT: Final = "map"  # see _terms
+# Paths do not pass through hubs: a node on more than HUB_SAMPLE readable records (an address
+# on thousands of records links everyone at it) is never walked through, only ever an end.
+# A product choice, said on the page: analysts exclude such nodes from link analysis anyway,
+# and walking one aggregated its thousands of records in one step (make bench-chart). The hub
+# list is one index-wide aggregation per access (what a user may read decides the counts),
+# kept HUB_TTL seconds: a node that became a hub within that time is still walked through.
+HUB_LIST: Final = 1000  # hubs kept per kind
+HUB_TTL: Final = 600
 RECORD_SOURCE: Final = [
     F.ID,
     F.RECORD_TYPE,
@@ -349,6 +363,20 @@ def nodes_query(refs: Iterable[NodeRef]) -> Query:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
+def _terms(fld: str, size: int) -> Query:
+    """A terms aggregation over the few records one chart step matches.
+
+    ``execution_hint: map`` collects the values of the matching documents only, where the
+    default builds the field's global ordinals: a map of every value in the index, rebuilt on
+    first use after each refresh that brought new records. While records were being written
+    to the 100k bench index, a profile of one person expansion showed ~190 ms per person-key
+    field spent loading them (OpenSearch ``profile``, a busy 2-core node), for a step that
+    matches tens to a few thousand records. Index-wide aggregations (:func:`build_hubs`) keep
+    the default.
+    """
+    return {"field": fld, "size": size, "min_doc_count": 1, "execution_hint": TERMS_HINT}
+
+
 def _ids_hits(n: int) -> Query:
     return {"top_hits": {"size": n, "_source": False, "sort": [{F.ID: "asc"}]}}
 
@@ -361,7 +389,7 @@ def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = 
     """Terms per identifier kind and per person key over the matching records."""
     aggs: Query = {}
     for kind, label in ENTITY_KINDS.items():
-        terms: Query = {"field": F.entity(label), "size": size, "min_doc_count": 1}
+        terms = _terms(F.entity(label), size)
         if include is not None:
             if not include.get(kind):
                 continue
@@ -385,7 +413,12 @@ def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = 
 
 
 def person_key_aggs(
-    size: int, sub: Query, include: Sequence[str] | None = None, named_size: int | None = None
+    size: int,
+    sub: Query,
+    include: Sequence[str] | None = None,
+    named_size: int | None = None,
+    *,
+    min_doc_count: int = 1,
 ) -> Query:
     """Terms over the person keys (inside ``people``): ``keys`` the nominals, ``named.keys``
     the linking keys of people without a nominal (``named_size`` of them, default ``size``);
@@ -407,7 +440,10 @@ def person_key_aggs(
     ):
         if wanted is not None and not wanted:
             continue
-        terms: Query = {"field": fld, "size": n, "min_doc_count": 1}
+        terms = _terms(fld, n)
+        if min_doc_count > 1:
+            # Index-wide (the hub list): global ordinals suit a scan of every record.
+            terms = {"field": fld, "size": n, "min_doc_count": min_doc_count}
         if wanted is not None:
             terms["include"] = wanted
         agg: Query = {"terms": terms}
@@ -447,7 +483,7 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
             "track_total_hits": True,
             "aggs": {
                 "n": {
-                    "terms": {"field": fld, "size": cap + 1, "min_doc_count": 1},
+                    "terms": _terms(fld, cap + 1),
                     "aggs": {"ids": _ids_hits(EDGE_RECORD_IDS)},
                 },
                 "distinct": {"cardinality": {"field": fld}},
@@ -541,6 +577,27 @@ def hub_sampled(body: Query, sample: int = HUB_SAMPLE) -> Query:
 def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS) -> Query:
     """One breadth-first layer: every neighbour of any of ``refs``."""
     return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(size)}
+
+
+def build_hubs(limit: int = HUB_SAMPLE, size: int = HUB_LIST) -> Query:
+    """Every node on more than ``limit`` readable records (the hubs paths do not pass through).
+
+    A person's count here is of their mentions (one per record but for a person named twice
+    on one record): close enough to decide what is a hub, and it needs no reverse_nested."""
+    aggs: Query = {
+        kind: {"terms": {"field": F.entity(label), "size": size, "min_doc_count": limit + 1}}
+        for kind, label in ENTITY_KINDS.items()
+    }
+    aggs[PERSON] = {
+        "nested": {"path": F.PEOPLE},
+        "aggs": {
+            "people": {
+                "filter": _not_officer(),
+                "aggs": person_key_aggs(size, {}, min_doc_count=limit + 1),
+            }
+        },
+    }
+    return {"query": {"match_all": {}}, "size": 0, "aggs": aggs}
 
 
 def build_sides(steps: Sequence[tuple[str, Query]]) -> Query:
@@ -896,6 +953,34 @@ class PathResult:
     hops: list[Hop]
     searched_hops: int
     complete: bool  # False when a hub's neighbours were cut at LAYER_TERMS
+    avoided: list[tuple[str, int]] = field(default_factory=list)  # hubs not walked through
+
+
+# (records alias, the user's access filter, limit) -> hubs with their record counts.
+_HUBS: TTLCache[tuple[str, str, int], dict[NodeRef, int]] = TTLCache(maxsize=256, ttl=HUB_TTL)
+_HUBS_LOCK = threading.Lock()
+
+
+def hub_nodes(
+    records: SecuredRecords, limit: int = HUB_SAMPLE, *, today: date | None = None
+) -> dict[NodeRef, int]:
+    """The nodes on more than ``limit`` records the user may read, with their counts.
+
+    Kept :data:`HUB_TTL` seconds per access filter (users who may read the same records share
+    one list; one who may read less never sees another's counts) and per index."""
+    day = today or today_utc()
+    key = (
+        records_alias(records.settings),
+        json.dumps(access_filter(records.user, day), sort_keys=True),
+        limit,
+    )
+    with _HUBS_LOCK:
+        found = _HUBS.get(key)
+    if found is None:
+        found = _neighbours(records.search(build_hubs(limit), today=day).get("aggregations") or {})
+        with _HUBS_LOCK:
+            _HUBS[key] = found
+    return found
 
 
 def shortest_paths(
@@ -907,12 +992,15 @@ def shortest_paths(
     max_paths: int = 3,
     layer_terms: int = LAYER_TERMS,
     today: date | None = None,
+    hub_limit: int = HUB_SAMPLE,
 ) -> PathResult:
     """Shortest paths from ``a`` to ``b`` within ``max_hops`` over readable records.
 
     A hop joins two persons/identifiers that appear on one record. Layers grow from the
     smaller side; when they meet, each meeting node is traced back to both ends through
     the previous layers, and networkx picks the shortest paths in the traced subgraph.
+    Paths do not pass through hubs (nodes on more than ``hub_limit`` readable records, see
+    :data:`HUB_LIST`); either end may be one. The hubs met are in the result (``avoided``).
 
     Round trips (each one multi-search), for a 4-hop path typically four: while both frontiers
     are small (:data:`PAIR_FRONTIER`) both sides grow in one round trip, else the smaller; the
@@ -926,6 +1014,8 @@ def shortest_paths(
     if a.kind == RECORD or b.kind == RECORD:
         raise ChartError("paths run between persons, vehicles, phones and addresses")
     max_hops = max(1, min(max_hops, MAX_HOPS))
+    hubs = hub_nodes(records, hub_limit, today=today)
+    avoided: dict[NodeRef, int] = {}
     layers: dict[str, list[set[NodeRef]]] = {"a": [{a}], "b": [{b}]}
     seen: dict[str, dict[NodeRef, int]] = {"a": {a: 0}, "b": {b: 0}}
     complete = True
@@ -954,6 +1044,9 @@ def shortest_paths(
                 complete = False
             depth = len(layers[side])
             new = {n for n in _neighbours(aggs) if n not in seen[side]}
+            met = {n for n in new if n in hubs and n not in (a, b)}
+            avoided.update((n, hubs[n]) for n in met)
+            new -= met
             for n in new:
                 seen[side][n] = depth
             layers[side].append(new)
@@ -966,7 +1059,7 @@ def shortest_paths(
     g = Graph()
     hops: list[Hop] = []
     if not meet:
-        return PathResult(g, [], hops, hops_done, complete)
+        return PathResult(g, [], hops, hops_done, complete, _avoided(avoided))
     sub: nx.Graph = nx.Graph()
     # Each meeting node gives at least one shortest path; tracing more than ``max_paths`` of
     # them (and more than ``max_paths`` parents per layer) only costs queries.
@@ -994,7 +1087,12 @@ def shortest_paths(
         hops.append(Hop(u.id, v.id, total, recs))
         label = f"path: {total} record{'s' if total != 1 else ''}"
         g.add_edge(Edge(u.id, v.id, "path", label, total, [r["id"] for r in recs]))
-    return PathResult(g, [[n.id for n in p] for p in paths], hops, hops_done, complete)
+    return PathResult(g, [[n.id for n in p] for p in paths], hops, hops_done, complete, _avoided(avoided))
+
+
+def _avoided(hubs: Mapping[NodeRef, int]) -> list[tuple[str, int]]:
+    """Hubs a search did not walk through, biggest first: (node id, readable records)."""
+    return sorted(((n.id, c) for n, c in hubs.items()), key=lambda x: (-x[1], x[0]))
 
 
 def _cut(aggs: Mapping[str, Any], size: int) -> bool:

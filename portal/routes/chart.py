@@ -367,6 +367,8 @@ def api_path(
             ],
             "searched_hops": result.searched_hops,
             "complete": result.complete,
+            # Hubs (nodes on more than C.HUB_SAMPLE readable records) paths did not pass through.
+            "avoided": [{"id": i, "count": n} for i, n in result.avoided],
         }
     )
 

@@ -90,7 +90,12 @@ def test_node_queries() -> None:
 def test_kind_expansion_asks_one_more_than_the_cap_and_the_distinct_count() -> None:
     body = C.build_kind_expansion(C.NodeRef("postcode", "SE1 7PB"), "vrm", 3)
     assert body["size"] == 0
-    assert body["aggs"]["n"]["terms"] == {"field": "entities.vrm", "size": 4, "min_doc_count": 1}
+    assert body["aggs"]["n"]["terms"] == {
+        "field": "entities.vrm",
+        "size": 4,
+        "min_doc_count": 1,
+        "execution_hint": "map",
+    }
     assert body["aggs"]["distinct"] == {"cardinality": {"field": "entities.vrm"}}
 
 
@@ -105,7 +110,15 @@ def test_trace_restricts_terms_to_the_candidates() -> None:
     assert "keys" not in people
     nominal = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("person", "N-9")])["aggs"]["person"]
     assert nominal["aggs"]["people"]["aggs"] == {
-        "keys": {"terms": {"field": "people.nominal_id", "size": 2, "min_doc_count": 1, "include": ["N-9"]}}
+        "keys": {
+            "terms": {
+                "field": "people.nominal_id",
+                "size": 2,
+                "min_doc_count": 1,
+                "execution_hint": "map",
+                "include": ["N-9"],
+            }
+        }
     }
 
 
@@ -116,8 +129,45 @@ def test_probe_asks_only_for_the_other_sides_nodes() -> None:
     assert body["query"] == C.nodes_query([C.NodeRef("vrm", "X"), C.NodeRef("vrm", "Y")])
     assert body["size"] == 0
     assert body["aggs"] == {
-        "phone": {"terms": {"field": "entities.phone", "size": 3, "min_doc_count": 1, "include": ["1", "2"]}}
+        "phone": {
+            "terms": {
+                "field": "entities.phone",
+                "size": 3,
+                "min_doc_count": 1,
+                "execution_hint": "map",
+                "include": ["1", "2"],
+            }
+        }
     }
+
+
+def test_chart_steps_collect_terms_without_global_ordinals_but_the_hub_list_keeps_them() -> None:
+    """Every terms aggregation of a chart step uses the map hint (see chart._terms); the
+    index-wide hub list does not, and asks only for nodes over the limit."""
+
+    def terms(body: object) -> list[dict[str, object]]:
+        if isinstance(body, dict):
+            found = (
+                [body["terms"]] if isinstance(body.get("terms"), dict) and "field" in body["terms"] else []
+            )
+            return found + [t for v in body.values() for t in terms(v)]
+        if isinstance(body, list):
+            return [t for v in body for t in terms(v)]
+        return []
+
+    a, b = C.NodeRef("person", "N-1"), C.NodeRef("vrm", "X")
+    steps = [
+        C.build_kind_expansion(a, "persons", 5),
+        C.build_kind_expansion(b, "phone", 5),
+        C.build_layer([a, b]),
+        C.build_probe([a], [b]),
+        C.build_traces([(a, [b])]),
+    ]
+    for body in steps:
+        assert terms(body) and all(t["execution_hint"] == "map" for t in terms(body))
+    hubs = terms(C.build_hubs(100))
+    assert len(hubs) == 5  # vrm, phone, postcode, nominal, named key
+    assert all("execution_hint" not in t and t["min_doc_count"] == 101 for t in hubs)
 
 
 def test_every_chart_body_passes_the_gateway_allow_list() -> None:
@@ -139,6 +189,7 @@ def test_every_chart_body_passes_the_gateway_allow_list() -> None:
         C.build_traces([(a, [b]), (b, [a])]),
         C.build_sides([("a", C.build_layer([a])), ("b", C.build_layer([b]))]),
         C.build_path_details([a, b], [(a, b)]),
+        C.build_hubs(),
     ]
     for body in bodies:
         secured = secure_body(body, user)

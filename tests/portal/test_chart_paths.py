@@ -127,3 +127,55 @@ def test_hub_cap_ranks_a_nodes_neighbours_over_its_newest_records(
     full = C.expand(records, C.parse_node(node), "persons", C.MAX_CAP)
     assert {i for i, n in full.nodes.items() if n.kind == C.PERSON} - shown
     assert not full.notes
+
+
+def test_paths_go_around_hubs(settings: Settings, client: OpenSearch, oracle: nx.Graph) -> None:
+    """With a hub limit, no path passes through a node on more readable records than the limit
+    (ends may be hubs), paths have the true length in the graph without hubs, and the result
+    names the hubs it went around."""
+    records = SecuredRecords(client, settings, ANALYST)
+    res = client.search(index=settings.index_name("records"), body={"size": 5000, "query": {"match_all": {}}})
+    counts: dict[str, int] = {}
+    for h in res["hits"]["hits"]:
+        doc = h["_source"]
+        if doc.get("document") or not can_read(ANALYST, doc, today_utc()):
+            continue
+        # As the hub list counts: a person per mention (each linking key of a person without a
+        # nominal), an identifier per record.
+        for p in doc.get("people") or []:
+            if p.get("role") == C.OFFICER_ROLE:
+                continue
+            for key in [p["nominal_id"]] if p.get("nominal_id") else p.get("person_key") or []:
+                counts[f"person:{key}"] = counts.get(f"person:{key}", 0) + 1
+        for n in _nodes(doc):
+            if not n.startswith("person:"):
+                counts[n] = counts.get(n, 0) + 1
+    limit = sorted(counts.values(), reverse=True)[4]
+    hubs = {n for n, c in counts.items() if c > limit}
+    assert hubs
+    assert {f"{r.kind}:{r.value}" for r in C.hub_nodes(records, limit)} == hubs
+    rng = random.Random(15)
+    people = sorted(n for n in oracle if n.startswith("person:") and n not in hubs)
+    around = 0
+    for a in rng.sample(people, len(people)):
+        if around >= 2:
+            break
+        ends = set(oracle) - hubs | {a}
+        plain = nx.single_source_shortest_path_length(oracle, a, cutoff=4)
+        without = nx.single_source_shortest_path_length(oracle.subgraph(ends), a, cutoff=4)
+        # A person whose shortest route runs through a hub in the full graph only.
+        far = sorted(b for b in people if b in plain and without.get(b, 5) > plain[b])
+        if not far:
+            continue
+        b = rng.choice(far)
+        result = C.shortest_paths(records, C.parse_node(a), C.parse_node(b), 4, hub_limit=limit)
+        want = nx.shortest_path_length(oracle.subgraph(ends | {b}), a, b) if b in without else None
+        if want is None:
+            assert result.paths == [], (a, b)
+        else:
+            assert result.paths and all(len(p) - 1 == want for p in result.paths), (a, b, result.paths)
+        assert not {n for p in result.paths for n in p[1:-1]} & hubs
+        assert result.avoided and {i for i, _ in result.avoided} <= hubs
+        assert all(c == counts[i] for i, c in result.avoided)
+        around += 1
+    assert around == 2  # pairs whose answer the hubs change were found, or this proves nothing
