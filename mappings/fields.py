@@ -48,6 +48,12 @@ def text_sub(field: str) -> str:
     return f"{field}.text"
 
 
+def keyword_sub(field: str) -> str:
+    """``people.name`` -> ``people.name.keyword``: the keyword (doc values) sub-field of a text
+    field (``mappings.records`` maps it under the name ``keyword``: titles and people's names)."""
+    return f"{field}.keyword"
+
+
 # Where the record happened or who it involves lives: every postcode of the record
 # (``entities.postcode``) the gazetteer knows, as points (issue 14: the map, ``near:``).
 # Postcodes the gazetteer does not know are kept by name in GEO_UNLOCATED, so a record

@@ -378,7 +378,44 @@ def _terms(fld: str, size: int) -> Query:
 
 
 def _ids_hits(n: int) -> Query:
-    return {"top_hits": {"size": n, "_source": False, "sort": [{F.ID: "asc"}]}}
+    """A bucket's first ``n`` record ids. They are the sort values (doc values): with
+    ``stored_fields: _none_`` no hit reads its stored ``_id``, a stored-fields block
+    decompressed per hit (profile: 40-65 ms of a 5,000-record hub's expansion for 260 ids)."""
+    return {"top_hits": {"size": n, "_source": False, "stored_fields": ["_none_"], "sort": [{F.ID: "asc"}]}}
+
+
+# A person bucket's name, date of birth and keys, read from doc values (see _ids_hits).
+WHO_FIELDS: Final = {
+    F.P_NAME: F.keyword_sub(F.people(F.P_NAME)),
+    F.P_DOB: F.people(F.P_DOB),
+    F.P_NOMINAL_ID: PERSON_FIELD,
+    F.P_PERSON_KEY: NAMED_FIELD,
+    F.P_ROLE: F.people(F.P_ROLE),
+}
+
+
+def _who_hits() -> Query:
+    return {
+        "top_hits": {
+            "size": 1,
+            "_source": False,
+            "stored_fields": ["_none_"],
+            "docvalue_fields": [
+                {"field": f, "format": "strict_date"} if k == F.P_DOB else f for k, f in WHO_FIELDS.items()
+            ],
+        }
+    }
+
+
+def _who(hit: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``people`` entry (as in ``_source``) from a :func:`_who_hits` hit."""
+    fields = hit.get("fields") or {}
+    out: dict[str, Any] = {}
+    for key, fld in WHO_FIELDS.items():
+        values = fields.get(fld) or []
+        if values:
+            out[key] = list(values) if key == F.P_PERSON_KEY else values[0]
+    return out
 
 
 def _not_officer() -> Query:
@@ -499,20 +536,7 @@ def build_kind_expansion(ref: NodeRef, relation: str, cap: int) -> Query:
         },
     }
     keys_aggs: Query = {
-        "who": {
-            "top_hits": {
-                "size": 1,
-                "_source": {
-                    "includes": [
-                        F.people(F.P_NAME),
-                        F.people(F.P_DOB),
-                        PERSON_FIELD,
-                        NAMED_FIELD,
-                        F.people(F.P_ROLE),
-                    ]
-                },
-            }
-        },
+        "who": _who_hits(),
         "back": back,
     }
     if ref.kind == PERSON:
@@ -701,7 +725,8 @@ def _bucket_ids(bucket: Mapping[str, Any], path: Sequence[str] = ("ids",)) -> li
     cur: Any = bucket
     for p in path:
         cur = (cur or {}).get(p) or {}
-    return [str(h["_id"]) for h in (cur.get("hits") or {}).get("hits", [])]
+    # Hits of _ids_hits carry no _id: the id is their sort value.
+    return [str(h["_id"] if "_id" in h else h["sort"][0]) for h in (cur.get("hits") or {}).get("hits", [])]
 
 
 def _neighbours(aggs: Mapping[str, Any]) -> dict[NodeRef, int]:
@@ -805,7 +830,7 @@ def expand(
     for b in buckets:
         key = str(b["key"])
         hit = ((b.get("who") or {}).get("hits") or {}).get("hits") or [{}]
-        person = hit[0].get("_source") or {}
+        person = _who(hit[0])
         if key == ref.value or (person and person_key(person) not in (None, key)):
             continue  # the node itself, or a second key of a person charted under another
         eligible += 1
