@@ -23,7 +23,8 @@ Paths are found by a layered bidirectional breadth-first search in which each la
 one aggregation over the records that mention any node of the previous layer (so a
 four-hop search is a handful of queries, not one per node); meeting nodes are traced
 back layer by layer with ``include``-restricted terms aggregations, and ``networkx``
-computes the shortest paths over the traced subgraph.
+computes the shortest paths over the traced subgraph. Paths go around hubs (nodes on more
+than :data:`HUB_SAMPLE` readable records, :func:`hub_nodes`); the page names those met.
 """
 
 from __future__ import annotations
