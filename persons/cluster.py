@@ -14,8 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import jellyfish
+
+from persons.features import is_short_form
 
 NOMINAL_NAMESPACE = uuid.UUID("b7a4f0d2-5e1c-4c8b-9a36-1f2e8d7c6b54")
 # A mention without DOB or identifier that scores at least this against two people who
@@ -42,6 +45,8 @@ class Attrs:
     surname: str | None = None  # folded
     # Variant and sound-alike keys of the forename: sharing one makes two forenames compatible.
     forename_keys: frozenset[str] = frozenset()
+    # Sound-alike keys of the surname (read as a forename when the names are keyed swapped).
+    surname_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,16 @@ def forenames_compatible(a: _Given, b: _Given) -> bool:
         return True
     if (len(a.name) == 1 or len(b.name) == 1) and a.name[0] == b.name[0]:
         return True
+    if is_short_form(a.name, b.name):
+        return True
     return jellyfish.jaro_winkler_similarity(a.name, b.name) >= 0.85
+
+
+@lru_cache(maxsize=65_536)
+def _surname_like(name: str, surnames: frozenset[str]) -> bool:
+    """Is ``name`` one of ``surnames`` give or take a keying slip? (the slip half of the
+    model's alike-swap level; its sound-alike half is checked with the keys)."""
+    return name in surnames or any(jellyfish.jaro_winkler_similarity(name, s) >= 0.9 for s in surnames)
 
 
 @dataclass
@@ -68,6 +82,8 @@ class _Group:
     cros: set[str] = field(default_factory=set)
     givens: set[_Given] = field(default_factory=set)
     surnames: set[str] = field(default_factory=set)
+    # Sound-alike keys of ``surnames``.
+    surname_keys: set[str] = field(default_factory=set)
 
 
 def _damerau1(a: str, b: str) -> bool:
@@ -88,7 +104,10 @@ def dobs_compatible(a: str, b: str) -> bool:
         return True
     if da.year == db.year and ((da.month, da.day) == (1, 1) or (db.month, db.day) == (1, 1)):
         return True
-    return abs(da.year - db.year) == 1 and (da.month, da.day) == (db.month, db.day)
+    # A year keyed one out (an age given instead of a date, a year worked back from it) often
+    # comes with a day that is a guess or clamped to the month's end: the month still agrees.
+    # Father and son (decades), siblings (a year or more, and another forename) stay apart.
+    return abs(da.year - db.year) == 1 and da.month == db.month
 
 
 class Clusterer:
@@ -114,6 +133,7 @@ class Clusterer:
             {at.cro} if at.cro else set(),
             {_Given(at.forename, at.forename_keys)} if at.forename else set(),
             {at.surname} if at.surname else set(),
+            set(at.surname_keys) if at.surname else set(),
         )
 
     def find(self, x: str) -> str:
@@ -171,15 +191,22 @@ class Clusterer:
 
     def _oriented(self, small: _Group, big: _Group) -> tuple[set[_Given], set[str]]:
         """``small``'s forenames and surnames with each mention keyed forename-for-surname
-        relative to ``big`` (its forename is one of big's surnames, its surname is not)
-        turned round."""
+        relative to ``big`` (its forename is like one of big's surnames, its surname is not)
+        turned round. "Like": equal, a slip, or sounding alike (the model's swap levels)."""
         givens: set[_Given] = set()
         fams: set[str] = set()
+        big_surnames = frozenset(big.surnames)
         for m in small.members:
             at = self.attrs.get(m, Attrs())
             f, s = at.forename, at.surname
-            if f and s and f in big.surnames and s not in big.surnames:
-                givens.add(_Given(s, frozenset()))
+            if (
+                f
+                and s
+                and (f in big_surnames or self._like_surname(f, at.forename_keys, big))
+                and not self._like_surname(s, at.surname_keys, big)
+            ):
+                # Read as a forename, the surname brings its sound-alike keys.
+                givens.add(_Given(s, at.surname_keys))
                 fams.add(f)
                 continue
             if f:
@@ -187,6 +214,10 @@ class Clusterer:
             if s:
                 fams.add(s)
         return givens, fams
+
+    @staticmethod
+    def _like_surname(name: str, keys: frozenset[str], group: _Group) -> bool:
+        return bool(keys & group.surname_keys) or _surname_like(name, frozenset(group.surnames))
 
     def union(self, a: str, b: str, *, force: bool = False) -> bool:
         self.add(a)
@@ -210,6 +241,12 @@ class Clusterer:
         givens, fams = self._oriented(gb, ga)
         ga.givens |= givens
         ga.surnames |= fams
+        for m in gb.members:
+            at = self.attrs.get(m, Attrs())
+            if at.surname in fams:
+                ga.surname_keys |= at.surname_keys
+            elif at.forename in fams:
+                ga.surname_keys |= {k for k in at.forename_keys if ":" in k}
         del self.groups[rb]
         return True
 

@@ -199,6 +199,29 @@ def _first_token(name: str | None) -> str | None:
     return parts[0] if parts else None
 
 
+# A short form is at least this long and the full form at least this much longer: "Abdi" /
+# "Abdirahman", "Chris" / "Christopher", "Nike" / "Adenike", "Beth" / "Elizabeth", but not
+# "Dan" / "Dana" or "Daniel" / "Daniela" (different people, often twins or siblings).
+SHORT_FORM_MIN = 3
+SHORT_FORM_EXTRA = 2
+
+
+def is_short_form(a: str | None, b: str | None) -> bool:
+    """Is one folded forename the start or the end of the other (a clipped form)?
+
+    A general rule rather than more rows in the variant tables: clipping is how diminutives
+    are made in most naming traditions a force meets (English "Alex", Somali "Abdi", Yoruba
+    "Seun" for Oluwaseun), so a name outside both tables is still recognised. The SQL twin of
+    this is ``persons.model.SHORT_FORM``; the two must agree.
+    """
+    if not a or not b:
+        return False
+    short, full = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) < SHORT_FORM_MIN or len(full) < len(short) + SHORT_FORM_EXTRA:
+        return False
+    return full.startswith(short) or full.endswith(short)
+
+
 def blocking_key(token: str) -> str | None:
     """One sound-alike value per name, for equality blocking (a join needs a single value;
     comparisons use every key family). Double Metaphone's primary code, as search keys it."""

@@ -230,6 +230,7 @@ class Resolver:
         cols = {c: table.column(c).to_pylist() for c in ("pnc", "cro", "forename", "surname")}
         fvars = table.column("forename_variants").to_pylist()
         fphon = table.column("forename_phon").to_pylist()
+        sphon = table.column("surname_phon").to_pylist()
         for i, m in enumerate(mentions):
             self.mentions[m.mention_id] = m
             self.order_key[m.mention_id] = f"{m.record_date}|{m.mention_id}"
@@ -241,6 +242,7 @@ class Resolver:
                 forename=cols["forename"][i],
                 surname=cols["surname"][i],
                 forename_keys=frozenset((fvars[i] or []) + (fphon[i] or [])),
+                surname_keys=frozenset(sphon[i] or []),
             )
 
     def _set_nominals(self, assigned: dict[str, str]) -> None:
@@ -318,23 +320,26 @@ class Resolver:
         self._best_links(groups, detail)
         return Resolution(dict(self.nominal_of), dict(self.links), refused)
 
-    def _score_all(self, mentions: Sequence[Mention]) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
+    def _score_all(
+        self, mentions: Sequence[Mention], floor: float | None = KEEP_PROBABILITY
+    ) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
         table = feature_table(mentions)
         self._add_rows(table)
         self._remember(mentions, table)
         linker, _db = self._linker("mentions")
-        pred = linker.inference.predict(threshold_match_probability=KEEP_PROBABILITY, warning_mode="never")
+        pred = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
         edges, detail = self._edges_from(pred.physical_name)
         pred.drop_table_from_database_and_remove_from_cache()
         return edges, detail
 
-    def score(self, mentions: Sequence[Mention]) -> list[Edge]:
-        """Every scored pair (>= ``KEEP_PROBABILITY``) of a fresh resolver's mentions, without
-        clustering: what a sweep of the clustering parameters needs (``self.attrs`` is set)."""
+    def score(self, mentions: Sequence[Mention], *, floor: float | None = KEEP_PROBABILITY) -> list[Edge]:
+        """Every scored pair (>= ``floor``; None: every pair the blocking rules compare) of a
+        fresh resolver's mentions, without clustering: what a sweep of the clustering
+        parameters and the evaluation's diagnosis need (``self.attrs`` is set)."""
         with _no_gc():
             self.con.execute("DELETE FROM mentions")
             self.nominal_of, self.attrs, self.mentions, self.order_key = {}, {}, {}, {}
-            return self._score_all(mentions)[0]
+            return self._score_all(mentions, floor)[0]
 
     def load_existing(
         self,

@@ -143,3 +143,62 @@ def test_a_mention_without_dob_joins_its_only_candidate_below_the_threshold() ->
     edges.append(Edge("bare", "son", 0.6))
     groups, _ = cluster([*ids, "son"], edges, 0.99, attrs, attach=0.8)
     assert sorted(map(sorted, groups)) == [["bare"], ["p1", "p2"], ["son"]]
+
+
+def test_a_year_keyed_one_out_with_another_day_is_compatible_but_not_another_month() -> None:
+    assert dobs_compatible("1996-01-28", "1997-01-31")  # year one out, day clamped or guessed
+    assert not dobs_compatible("1996-01-28", "1997-06-28")
+    assert not dobs_compatible("1996-01-28", "1998-01-20")  # two years out and another day
+
+
+def test_a_short_form_outside_the_variant_tables_is_compatible_but_twins_are_not() -> None:
+    dob = "1965-02-05"
+    attrs = {
+        "abdi": Attrs(dob=dob, forename="abdi", surname="farah"),
+        "abdirahman": Attrs(dob=dob, forename="abdirahman", surname="farah"),
+        "nike": Attrs(dob=dob, forename="nike", surname="balogun"),
+        "adenike": Attrs(dob=dob, forename="adenike", surname="balogun"),
+        # Twins: a forename that is neither the start nor the end of the other.
+        "ahmed": Attrs(dob=dob, forename="ahmed", surname="farah"),
+    }
+    edges = [Edge("abdi", "abdirahman", 0.999), Edge("nike", "adenike", 0.999), Edge("abdi", "ahmed", 0.998)]
+    groups, refused = cluster(list(attrs), edges, 0.9, attrs)
+    assert sorted(map(sorted, groups)) == [
+        ["abdi", "abdirahman"],
+        ["adenike", "nike"],
+        ["ahmed"],
+    ]
+    assert [why for _a, _b, why in refused] == ["forenames no variant or keying error explains"]
+
+
+def test_names_keyed_the_other_way_round_with_a_variant_are_read_round() -> None:
+    dob = "1960-12-09"
+    attrs = {
+        "straight": Attrs(
+            dob=dob,
+            forename="mohamed",
+            surname="warsame",
+            forename_keys=frozenset({"dm:MHMT"}),
+            surname_keys=frozenset({"dm:ARSM"}),
+        ),
+        # Keyed "WARSAME Muhammad": the surname box holds a sound-alike of the forename.
+        "swapped": Attrs(
+            dob=dob,
+            forename="warsame",
+            surname="muhammad",
+            forename_keys=frozenset({"dm:ARSM"}),
+            surname_keys=frozenset({"dm:MHMT"}),
+        ),
+        # A twin keyed the other way round stays apart: his forename explains neither.
+        "twin": Attrs(
+            dob=dob,
+            forename="warsame",
+            surname="yusuf",
+            forename_keys=frozenset({"dm:ARSM"}),
+            surname_keys=frozenset({"dm:ASF"}),
+        ),
+    }
+    edges = [Edge("straight", "swapped", 0.999), Edge("swapped", "twin", 0.998)]
+    groups, refused = cluster(list(attrs), edges, 0.9, attrs)
+    assert sorted(map(sorted, groups)) == [["straight", "swapped"], ["twin"]]
+    assert refused[0][2] == "forenames no variant or keying error explains"

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from entity_extraction import names as nk
 from lantern.records import IntelligenceReport
-from persons.features import Mention, blocking_key, features, mentions_from_record
+from persons.features import Mention, blocking_key, features, is_short_form, mentions_from_record
 
 
 def _m(**kw: object) -> Mention:
@@ -107,3 +107,14 @@ def test_names_come_from_entity_extraction_names_and_give_single_blocking_keys()
     assert two["phone_key"] == "07700900001" and two["vrm_key"] == "AB12CDE"
     assert features(_m())["phone_key"] is None and features(_m())["middle"] is None
     assert features(_m(middle_names="Anne-Marie Louise"))["middle"] == "anne"
+
+
+def test_a_clipped_forename_is_a_short_form_within_bounds() -> None:
+    assert is_short_form("abdi", "abdirahman")  # Somali, the start
+    assert is_short_form("adenike", "nike")  # Yoruba, the end
+    assert is_short_form("chris", "christopher")
+    assert not is_short_form("jo", "joanna")  # too short to tell anything
+    assert not is_short_form("daniel", "daniela")  # one letter: another name
+    assert not is_short_form("dan", "dana")
+    assert not is_short_form("abdi", "ahmed")
+    assert not is_short_form(None, "abdirahman")

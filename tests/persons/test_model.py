@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from demo.persons import generate
+from entity_extraction import names as nk
 from persons import model as pm
 from persons.features import feature_table
 
@@ -40,3 +41,48 @@ def test_committed_model_is_fully_trained_and_has_a_threshold() -> None:
     assert weights[("pnc", "PNC IDs differ")] < 0.01
     assert weights[("dob", "DOB agrees")] > weights[("dob", "DOB has day and month swapped")] > 1
     assert weights[("forename", "forename disagrees")] < 0.1
+
+
+def _sql_level(condition: str, rows: list[dict[str, object]]) -> list[bool]:
+    """Evaluate one comparison level's SQL on DuckDB, as Splink does, for (l, r) rows."""
+    import duckdb
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    con.register("pairs", pa.Table.from_pylist(rows))
+    out = [bool(r[0]) for r in con.execute(f"SELECT coalesce({condition}, false) FROM pairs").fetchall()]
+    con.close()
+    return out
+
+
+def test_the_short_form_level_agrees_with_the_python_rule() -> None:
+    from persons.features import is_short_form
+
+    names = [
+        ("abdi", "abdirahman"),
+        ("adenike", "nike"),
+        ("jo", "joanna"),
+        ("daniel", "daniela"),
+        ("abdi", "ahmed"),
+    ]
+    got = _sql_level(pm.SHORT_FORM, [{"forename_l": a, "forename_r": b} for a, b in names])
+    assert got == [is_short_form(a, b) for a, b in names] == [True, True, False, False, False]
+
+
+def test_names_swapped_with_a_slip_or_a_sound_alike_meet_the_swap_level() -> None:
+    def row(fl: str, sl: str, fr: str, sr: str) -> dict[str, object]:
+        feats = {}
+        for side, f, s in (("l", fl, sl), ("r", fr, sr)):
+            feats[f"forename_{side}"] = f
+            feats[f"surname_{side}"] = s
+            feats[f"forename_phon_{side}"] = sorted(nk.phonetic_keys(f))
+            feats[f"surname_phon_{side}"] = sorted(nk.phonetic_keys(s))
+        return feats
+
+    rows = [
+        row("baliey", "emma", "emma", "bailey"),  # a slip in one half
+        row("warsame", "muhammad", "mohamed", "warsame"),  # a transliteration in one half
+        row("emma", "bailey", "emma", "bailey"),  # not swapped
+        row("jones", "emma", "emma", "smith"),  # one half only
+    ]
+    assert _sql_level(pm.SWAPPED_ALIKE, rows) == [True, True, False, False]
