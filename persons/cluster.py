@@ -270,8 +270,9 @@ def cluster(
 
     ``seed_groups`` are existing nominals (incremental resolution): their members start
     together; ``must`` pairs are human "same person" decisions, applied before any edge.
-    ``attach`` (optional, below ``threshold``): a group with no DOB whose only scored
-    neighbour is one other group joins it at this probability (see ``_attach_unique``);
+    ``attach`` (optional, below ``threshold``): a group with no DOB joins its strongest
+    scored neighbour at this probability when its other neighbours could be that same
+    person (see ``_attach_unique``);
     ``ambiguous``: see ``_detach_ambiguous``.
     """
     c = Clusterer(attrs, cannot)
@@ -303,10 +304,13 @@ def cluster(
 def _attach_unique(c: Clusterer, edges: Sequence[Edge], attach: float, rounds: int = 3) -> None:
     """A group without a DOB (a name with an address, a phone, or nothing else) rarely
     scores above the merge threshold however rare its name, because the evidence that would
-    lift it is not recorded. It joins another group when that group is its only scored
-    neighbour (every edge the scorer kept, down to its floor) and the link reaches
-    ``attach``: a name shared by two people (father and son, two "Paul Brown"s) gives it two
-    neighbours, and it stays alone. The usual conflict checks still apply."""
+    lift it is not recorded. It joins its strongest scored neighbour (every edge the scorer
+    kept, down to its floor) when the link reaches ``attach`` and every other neighbour could
+    be the same person as that one: a name shared by two people (father and son, two "Paul
+    Brown"s with other DOBs) gives it neighbours that contradict each other, and it stays
+    alone; neighbours that do not (one person's records split by a keying error no edge
+    bridged) are parts of one person, not people to choose between (as in
+    ``_detach_ambiguous``). The usual conflict checks still apply."""
     for _ in range(rounds):
         best: dict[str, dict[str, float]] = {}
         for e in edges:
@@ -319,11 +323,12 @@ def _attach_unique(c: Clusterer, edges: Sequence[Edge], attach: float, rounds: i
                     near[y] = e.probability
         cands = []
         for g, near in best.items():
-            if len(near) != 1 or c.groups[g].dobs:
+            if c.groups[g].dobs:
                 continue
-            ((h, p),) = near.items()
-            if p >= attach:
-                cands.append((p, g, h))
+            h, p = min(near.items(), key=lambda kv: (-kv[1], kv[0]))
+            if p < attach or any(c.conflict(h, o) for o in near if o != h):
+                continue
+            cands.append((p, g, h))
         joined = False
         for _p, g, h in sorted(cands, key=lambda t: (-t[0], t[1], t[2])):
             if c.find(g) != g or c.find(h) == g:

@@ -202,3 +202,21 @@ def test_names_keyed_the_other_way_round_with_a_variant_are_read_round() -> None
     groups, refused = cluster(list(attrs), edges, 0.9, attrs)
     assert sorted(map(sorted, groups)) == [["straight", "swapped"], ["twin"]]
     assert refused[0][2] == "forenames no variant or keying error explains"
+
+
+def test_a_mention_without_dob_attaches_to_its_best_neighbour_only_when_the_others_could_be_it() -> None:
+    def world(second_dob: str) -> dict[str, Attrs]:
+        return {
+            "nodob": Attrs(forename="sian", surname="davis"),
+            "one": Attrs(dob="1982-06-25", forename="sian", surname="davis"),
+            # Below the merge threshold to "one": two groups until something joins them.
+            "two": Attrs(dob=second_dob, forename="sian", surname="davis"),
+        }
+
+    edges = [Edge("nodob", "one", 0.85), Edge("nodob", "two", 0.7), Edge("one", "two", 0.6)]
+    # The other neighbour's DOB is one digit off the first's: one person, split.
+    groups, _ = cluster(["nodob", "one", "two"], edges, 0.99, world("1982-06-26"), attach=0.5)
+    assert ["nodob", "one"] in [sorted(g) for g in groups]
+    # The other neighbour is someone else (a son, decades younger): the mention stays alone.
+    groups, _ = cluster(["nodob", "one", "two"], edges, 0.99, world("2009-03-14"), attach=0.5)
+    assert sorted(map(sorted, groups)) == [["nodob"], ["one"], ["two"]]
