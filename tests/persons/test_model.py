@@ -86,3 +86,10 @@ def test_names_swapped_with_a_slip_or_a_sound_alike_meet_the_swap_level() -> Non
         row("jones", "emma", "emma", "smith"),  # one half only
     ]
     assert _sql_level(pm.SWAPPED_ALIKE, rows) == [True, True, False, False]
+
+
+def test_the_committed_model_blocks_with_the_rules_in_the_code() -> None:
+    # The model file carries its own copy of the rules (Splink settings): a rule changed in
+    # model.py and not in the file would never run.
+    rules = [r["blocking_rule"] for r in pm.load_model()["blocking_rules_to_generate_predictions"]]
+    assert rules == pm.BLOCKING_RULES
