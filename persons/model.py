@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 MODEL_DIR = Path(__file__).parent / "model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 DEFAULT_MODEL_PATH = MODEL_DIR / f"v{MODEL_VERSION}.json"
 SEED = 20261130
 
