@@ -71,7 +71,7 @@ def test_the_short_form_level_agrees_with_the_python_rule() -> None:
 
 def test_names_swapped_with_a_slip_or_a_sound_alike_meet_the_swap_level() -> None:
     def row(fl: str, sl: str, fr: str, sr: str) -> dict[str, object]:
-        feats = {}
+        feats: dict[str, object] = {}
         for side, f, s in (("l", fl, sl), ("r", fr, sr)):
             feats[f"forename_{side}"] = f
             feats[f"surname_{side}"] = s
