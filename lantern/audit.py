@@ -220,6 +220,42 @@ class AuditLog:
             for n, part in enumerate(parts, start=1)
         ]
 
+    def record_job_manifest(
+        self, action: str, job_id: str, chunk: int, ids: list[str], *, of_seq: int, **context: Any
+    ) -> dict[str, Any]:
+        """Chunk ``chunk`` of a background job's disclosed ids, as one ``<action>.manifest`` event
+        naming the job (``target.job``), so a worker that takes the job over can find the
+        chunks already recorded (``job_manifests``) instead of recording them again. Its
+        disclosure documents are keyed by job and record id: a chunk recorded twice all the
+        same (two workers racing on an expired lease) still counts each row once."""
+        return self.record(
+            None,
+            f"{action}.manifest",
+            target={"job": job_id},
+            details={"of_seq": of_seq, "job": job_id, "chunk": chunk, "shown_ids": list(ids)},
+            **context,
+        )
+
+    def job_manifests(self, action: str, job_id: str) -> dict[int, list[str]]:
+        """The ids each chunk of ``job_id``'s ``<action>.manifest`` events recorded, by chunk.
+
+        Their disclosure documents are written again (a no-op when present): a worker that died
+        between appending an event and writing its disclosures leaves them missing otherwise.
+        """
+        out: dict[int, list[str]] = {}
+        query = {
+            "bool": {"filter": [{"term": {"action": f"{action}.manifest"}}, {"term": {"target_ids": job_id}}]}
+        }
+        for event in self.iter_events(query):
+            if (event.get("target") or {}).get("job") != job_id:
+                continue
+            chunk = int((event.get("details") or {}).get("chunk") or 0)
+            # Two events for one chunk only if two workers raced; the first one stands.
+            if chunk not in out:
+                out[chunk] = [str(i) for i in event.get("shown_ids") or []]
+                self.disclosures.write(event)
+        return out
+
     @staticmethod
     def _flags(action: str, principal: Principal | None, purpose: Any, details: dict[str, Any]) -> list[str]:
         flags: list[str] = []

@@ -3,7 +3,8 @@
 The audit chain holds every disclosed id too (``shown_ids`` of the event, or of its manifest
 chunks for bulk actions), tamper-evident but awkward to query by record; this index holds one
 document per (event, record id) so "who has seen record X" is a term query. Documents are
-idempotent (``_id`` = ``<audit seq>:<record id>``), so a retried write never double counts.
+idempotent (``_id`` = ``<audit seq>:<record id>``, or ``job:<job id>:<record id>`` for a background
+job's manifests), so a retried write never double counts.
 
 Fail closed like the audit chain: if the disclosures cannot be written, ``AuditUnavailable``
 is raised and the caller must not show the records.
@@ -42,6 +43,17 @@ def disclosed_ids(event: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def _disclosure_key(event: Mapping[str, Any]) -> str:
+    """What a disclosure document's id is keyed on besides the record id: the audit event, or
+    for a background job's manifest the job, so a job discloses each record once however
+    many times a worker records a chunk again (a takeover racing a worker that hung)."""
+    target = event.get("target") or {}
+    job = target.get("job") if isinstance(target, dict) else None
+    if job and str(event.get("action") or "").endswith(".manifest"):
+        return f"job:{job}"
+    return str(event["seq"])
+
+
 class DisclosureLog:
     def __init__(self, client: OpenSearch, settings: Settings) -> None:
         self.client = client
@@ -54,11 +66,12 @@ class DisclosureLog:
         ids = disclosed_ids(event)
         if not ids:
             return 0
+        key = _disclosure_key(event)
         actions = [
             {
                 "_op_type": "index",
                 "_index": self.write_index,
-                "_id": f"{event['seq']}:{rid}",
+                "_id": f"{key}:{rid}",
                 "_source": {
                     D.RECORD_ID: rid,
                     D.USER: event.get("user"),

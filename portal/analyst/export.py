@@ -207,9 +207,11 @@ def open_export(
 # An export of more than ``settings.export_inline_rows`` rows is not read inside the request:
 # it is queued in the ``jobs`` index and a ``lantern worker`` reads it as the user, audits
 # every row's id (``export.manifest``, which also counts against the daily quota) and stores
-# the ids, never record content. The download, served by any portal process, reads those
-# records again through the gateway as the user, in the stored order: a record the user may
-# no longer read by then is left out (the trail may over-state, never under-state).
+# the ids, never record content, a chunk at a time (a worker that takes over a dead worker's
+# job resumes after the chunks already recorded, so no row is counted twice). The download,
+# served by any portal process, reads those records again through the gateway as the user,
+# in the stored order: a record the user may no longer read by then is left out (the trail
+# may over-state, never under-state).
 
 JOB_KIND = "export"
 # Ids stored per progress write (each write also renews the worker's lease).
@@ -246,39 +248,78 @@ def run_job(
     *,
     lease_seconds: float,
     quota_left: int,
-    before_store: Callable[[list[str], int], None],
+    recorded: Mapping[int, list[str]],
+    before_store: Callable[[int, list[str]], None],
 ) -> Job:
-    """Read the export as ``user`` (worker side) and store its record ids.
+    """Read the export as ``user`` (worker side) and store its record ids, chunk by chunk.
 
-    ``quota_left`` is the user's export allowance now (another export may have used some
-    since this one was queued); ``before_store(ids, total)`` audits the ids before they are
-    stored, so before any can be downloaded. A job taken over from a dead worker starts again
-    from the top (a point in time does not outlive its worker).
+    ``before_store(chunk, ids)`` audits a chunk's ids before the chunk is stored, so before any
+    can be downloaded. ``recorded`` holds the chunks this job's manifests already recorded (a
+    previous worker died part-way): those rows were disclosed, so they are kept as they are,
+    never recorded again, and the read resumes after them. A point in time does not outlive
+    its worker, so the takeover reads from the top in a new one and skips the ids it has; if
+    the records changed meanwhile, the file holds fewer rows, never more than ``limit``.
+
+    ``quota_left`` is the user's export allowance now, which already counts this job's
+    recorded rows (another export may have used some since this one was queued).
     """
     params = job.params
     state = state_from_params((str(k), str(v)) for k, v in params.get("state") or [])
     today = date.fromisoformat(params["today"]) if params.get("today") else None
-    limit = min(int(params.get("limit") or 0), quota_left)
+    stored = {int(part["chunk"]): part for part in job.results if part.get("chunk")}
+    parts = {n: list(ids) for n, ids in recorded.items()}
+    for n, part in stored.items():
+        parts.setdefault(n, [str(i) for i in part.get("ids") or []])
+    have = [i for n in sorted(parts) for i in parts[n]]
+    seen = set(have)
+    # This job's own recorded rows are in ``quota_left``'s used count already.
+    limit = min(int(params.get("limit") or 0), quota_left + len(have))
     if limit <= 0:
         return store.finish(job, error="quota")
     export = open_export(client, settings, user, state, today=today, limit=limit)
-    current = store.progress(job, [], done=0, lease_seconds=lease_seconds)
-    ids: list[str] = []
+    current = job
+    done = len(have)
+
+    def store_part(n: int, ids: list[str]) -> None:
+        nonlocal current
+        current = store.progress(
+            current, [{"chunk": n, "ids": ids, "total": export.total}], done=done, lease_seconds=lease_seconds
+        )
+
     try:
+        # Chunks recorded but not stored (the worker died in between) are stored first.
+        for n in sorted(set(parts) - set(stored)):
+            store_part(n, parts[n])
+        chunk = max(parts, default=0)
+        pending: list[str] = []
+
+        def flush() -> None:
+            nonlocal chunk, done, current, pending
+            chunk += 1
+            # Renew the lease first: a worker whose job was taken over stops before recording.
+            current = store.progress(current, [], done=done, lease_seconds=lease_seconds)
+            before_store(chunk, pending)
+            done += len(pending)
+            store_part(chunk, pending)
+            pending = []
+
         for hit in export.scan:
-            ids.append(str((hit.get("_source") or {}).get(F.ID) or hit.get("_id")))
-            if len(ids) % JOB_CHUNK == 0:
-                current = store.progress(current, [], done=len(ids), lease_seconds=lease_seconds)
+            if done + len(pending) >= limit:
+                break
+            rid = str((hit.get("_source") or {}).get(F.ID) or hit.get("_id"))
+            if rid in seen:
+                continue
+            seen.add(rid)
+            pending.append(rid)
+            if len(pending) == JOB_CHUNK:
+                flush()
+        if pending:
+            flush()
     finally:
         export.close()
-    before_store(ids, export.total)
-    chunks = [ids[i : i + JOB_CHUNK] for i in range(0, len(ids), JOB_CHUNK)] or [[]]
-    current = store.progress(
-        current,
-        [{"ids": part, "total": export.total} for part in chunks],
-        done=len(ids),
-        lease_seconds=lease_seconds,
-    )
+    if not current.results:  # nothing to export: the matches count is still shown
+        empty = [{"ids": [], "total": export.total}]
+        current = store.progress(current, empty, done=0, lease_seconds=lease_seconds)
     return store.finish(current)
 
 
@@ -301,7 +342,8 @@ def job_view(store: JobStore, user: Principal, job_id: str) -> ExportJobView | N
     job = store.get(job_id)
     if job is None or job.kind != JOB_KIND or job.owner != user.username:
         return None
-    ids = [str(i) for part in job.results for i in part.get("ids", [])]
+    parts = sorted(job.results, key=lambda part: int(part.get("chunk") or 0))
+    ids = [str(i) for part in parts for i in part.get("ids", [])]
     total = max((int(part.get("total") or 0) for part in job.results), default=0)
     error = None
     if job.error == "quota":

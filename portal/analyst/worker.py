@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from opensearchpy import OpenSearch
 
@@ -78,12 +79,21 @@ def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job
 
 def _run_export(client: OpenSearch, settings: Settings, store: JobStore, job: Job, user: Principal) -> None:
     """An export job: rows read as ``user`` within today's quota, every id audited
-    (``export.manifest`` in the context of the request that queued it) before it is stored."""
-    record = _manifests_in_job_context(client, settings, job, user)
+    (``export.manifest`` in the context of the request that queued it) before it is stored.
 
-    def before_store(ids: list[str], total: int) -> None:
-        record("export", ids)
+    Each chunk's manifest names the job and its chunk number, so a worker taking over a dead
+    worker's job finds the chunks already recorded and resumes after them: every row is
+    disclosed, and counted against the quota, once.
+    """
+    audit = AuditLog(client, settings)
+    of_seq, context = _job_context(job, user)
 
+    def before_store(chunk: int, ids: list[str]) -> None:
+        audit.record_job_manifest(E.JOB_KIND, job.id, chunk, ids, of_seq=of_seq, **context)
+
+    # Read before the quota: the re-written disclosures of a chunk recorded just before a
+    # worker died are then in the quota's count, which run_job adds back as this job's own.
+    recorded = audit.job_manifests(E.JOB_KIND, job.id)
     E.run_job(
         client,
         settings,
@@ -91,7 +101,8 @@ def _run_export(client: OpenSearch, settings: Settings, store: JobStore, job: Jo
         job,
         user,
         lease_seconds=settings.job_lease_seconds,
-        quota_left=quota_of(client, settings, AuditLog(client, settings), user.username).left,
+        quota_left=quota_of(client, settings, audit, user.username).left,
+        recorded=recorded,
         before_store=before_store,
     )
 
@@ -101,23 +112,25 @@ def _manifests_in_job_context(
 ) -> Callable[[str, list[str]], None]:
     """Records disclosed ids (``<action>.manifest`` events) in the context of the request that
     queued the job: its purpose, address and session, chained to its audit event."""
-    ctx = job.params.get("audit") or {}
     audit = AuditLog(client, settings)
-    purpose = from_stored(ctx.get("purpose_code"), ctx.get("purpose_reference"))
+    of_seq, context = _job_context(job, user)
 
     def record(action: str, ids: list[str]) -> None:
-        audit.record_manifest(
-            None,
-            action,
-            ids,
-            of_seq=int(ctx.get("of_seq") or 0),
-            principal=user,
-            purpose=purpose,
-            client_addr=ctx.get("client_addr"),
-            session_ref=ctx.get("session_ref"),
-        )
+        audit.record_manifest(None, action, ids, of_seq=of_seq, **context)
 
     return record
+
+
+def _job_context(job: Job, user: Principal) -> tuple[int, dict[str, Any]]:
+    """The queuing request's audit event (its seq) and the context its manifests carry."""
+    ctx = job.params.get("audit") or {}
+    context = {
+        "principal": user,
+        "purpose": from_stored(ctx.get("purpose_code"), ctx.get("purpose_reference")),
+        "client_addr": ctx.get("client_addr"),
+        "session_ref": ctx.get("session_ref"),
+    }
+    return int(ctx.get("of_seq") or 0), context
 
 
 def _manifest_writer(

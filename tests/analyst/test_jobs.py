@@ -121,3 +121,90 @@ def test_purge_removes_only_old_finished_jobs(client: OpenSearch, asettings: Set
     assert store.get(job_id) is not None  # still queued: never purged
     stats = store.stats()
     assert stats.queued >= 1 and stats.oldest_queued_age_seconds >= 0
+
+
+class _WorkerDied(BaseException):
+    """The worker process ends here (not an error it could catch and record)."""
+
+
+def test_an_export_taken_over_from_a_dead_worker_discloses_every_row_once(
+    client: OpenSearch, asettings: Settings, loader: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A records two chunks' manifests, stores only the first and dies; worker B takes
+    the job over after the lease runs out and finishes it: every row is in the file, the
+    audit trail and the disclosures once, and the quota counts it once."""
+    from lantern.audit import AuditLog
+    from lantern.disclosures import DisclosureLog
+    from mappings import disclosures as D
+    from portal.analyst import export as E
+    from portal.security.ratelimit import quota_of
+    from search.urlstate import state_from_params
+
+    t = tag()
+    loader.load([crime(t) for _ in range(8)] + [crime(t, sensitivity=["protected_person"])], alerts=False)
+    monkeypatch.setattr(E, "JOB_CHUNK", 3)
+    audit = AuditLog(client, asettings)
+    used_before = quota_of(client, asettings, audit, "anl").used
+    event = audit.record(None, "export", username="anl")
+    store = JobStore(client, asettings)
+    job_id = E.start_job(
+        store,
+        principal("anl"),
+        state_from_params([("q", t), ("sort", "newest")]),
+        limit=25,
+        estimate=8,
+        today=None,
+        request_id=None,
+        audit_context={"of_seq": event["seq"], "purpose_code": "investigation", "purpose_reference": "OP/1"},
+    ).id
+
+    real_record = AuditLog.record_job_manifest
+
+    def dies_after_second_manifest(self: AuditLog, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        written = real_record(self, *args, **kwargs)
+        if written["details"]["chunk"] == 2:
+            raise _WorkerDied  # recorded, never stored
+        return written
+
+    a = None
+    while a is None or a.id != job_id:
+        a = store.lease("worker-a", lease_seconds=1.0)
+    with monkeypatch.context() as m:
+        m.setattr(AuditLog, "record_job_manifest", dies_after_second_manifest)
+        with pytest.raises(_WorkerDied):
+            run_leased(client, asettings.model_copy(update={"job_lease_seconds": 1.0}), store, a)
+    dead = store.get(job_id)
+    assert dead is not None and dead.status == J.RUNNING and [p["chunk"] for p in dead.results] == [1]
+    time.sleep(1.5)
+    b = None
+    for _ in range(20):
+        b = store.lease("worker-b", lease_seconds=30)
+        if b is not None and b.id == job_id:
+            break
+    assert b is not None and b.id == job_id
+    run_leased(client, asettings, store, b)
+
+    done = store.get(job_id)
+    assert done is not None and done.status == J.SUCCEEDED, done and done.source
+    view = E.job_view(store, principal("anl"), job_id)
+    assert view is not None and view.rows == 8 and len(set(view.ids)) == 8
+    manifests = [
+        e for e in audit.iter_events({"term": {"target_ids": job_id}}) if e["action"] == "export.manifest"
+    ]
+    assert sorted(m["details"]["chunk"] for m in manifests) == [1, 2, 3]
+    assert sorted(i for m in manifests for i in m["shown_ids"]) == sorted(view.ids)
+    disclosures = DisclosureLog(client, asettings)
+    disclosures.refresh()
+    per_record = client.search(
+        index=disclosures.index,
+        body={
+            "size": 0,
+            "query": {"terms": {D.RECORD_ID: view.ids}},
+            "aggs": {"ids": {"terms": {"field": D.RECORD_ID, "size": 20}}},
+        },
+    )["aggregations"]["ids"]["buckets"]
+    assert {b["key"]: b["doc_count"] for b in per_record} == dict.fromkeys(view.ids, 1)
+    assert quota_of(client, asettings, audit, "anl").used == used_before + 8
+    # Two workers recording one chunk (one hung past its lease): the rows still count once.
+    audit.record_job_manifest("export", job_id, 3, view.ids[6:], of_seq=event["seq"], username="anl")
+    assert quota_of(client, asettings, audit, "anl").used == used_before + 8
