@@ -36,6 +36,7 @@ from typing import Any, cast
 import jellyfish
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
+from rapidfuzz.distance import OSA
 
 from alerts.indices import ensure_alert_indices
 from alerts.notifications import NotificationStore
@@ -50,7 +51,7 @@ from lantern.users import UserStore
 from mappings import fields as F
 from mappings import percolator as P
 from search.access import can_read
-from search.gateway import documents_to_percolate
+from search.gateway import alert_matches, documents_to_percolate
 from search.parser import PlaceLookup
 from search.places import place_lookup
 
@@ -490,6 +491,216 @@ def percolate(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[str
     return [found[k] for k in sorted(found)]
 
 
+# ------------------------------------------------------------------------ matching a batch
+#
+# Percolating a batch makes the engine index it a second time (an in-memory index with the
+# records mapping, per request) and verify every stored query against it, fuzzy name
+# clauses (a Levenshtein automaton each) included: on a 2-core machine that cost more than
+# the load itself. The hook instead runs the stored alert queries against the batch as the
+# records index already holds it (``search.gateway.alert_matches``), with every fuzzy match
+# clause replaced by the terms it can reach in this batch, computed here: the batch's own
+# tokens of that field within the clause's edit distance (optimal string alignment, as
+# Lucene's transposition-aware automata count) sharing its prefix, at most
+# ``MAX_EXPANSIONS`` of them chosen as Lucene's top-terms rewrite chooses them. A record
+# matches a term set exactly when it matches the fuzzy clause in a percolator index of the
+# batch, so the matches are the same (tests/analyst/test_alerts.py and
+# scripts/profile_percolate.py compare the two); identical queries run once.
+
+# A match query's default ``max_expansions``: a fuzzy word stands for at most this many terms.
+MAX_EXPANSIONS = 50
+# Alert queries per search when matching a batch (see search.gateway.alert_matches).
+MATCH_GROUP = 50
+# The match-query options a fuzzy clause may have to be expanded here (else it runs as is).
+_EXPANDABLE = frozenset({"query", "fuzziness", "prefix_length", "operator"})
+
+
+@dataclass(frozen=True)
+class StoredQuery:
+    saved_id: str
+    owner: str
+    shared_unit: str | None
+    query: dict[str, Any]
+
+
+def stored_queries(client: OpenSearch, settings: Settings) -> list[StoredQuery]:
+    """Every registered alert query (as stored in the percolator), by saved query id."""
+    out: list[StoredQuery] = []
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {
+            "size": PERCOLATE_PAGE,
+            "sort": [{P.META_SAVED_ID: "asc"}],
+            "_source": {"includes": [P.QUERY, P.META]},
+        }
+        if after is not None:
+            body["search_after"] = after
+        hits = client.search(index=percolator_alias(settings), body=body)["hits"]["hits"]
+        for hit in hits:
+            meta = hit["_source"].get(P.META) or {}
+            out.append(
+                StoredQuery(
+                    str(meta.get("saved_id") or hit["_id"]),
+                    str(meta.get("owner") or ""),
+                    meta.get("shared_unit") or None,
+                    hit["_source"][P.QUERY],
+                )
+            )
+        if len(hits) < PERCOLATE_PAGE:
+            return out
+        after = hits[-1]["sort"]
+
+
+def _expandable(node: Any) -> tuple[str, dict[str, Any]] | None:
+    """(field, spec) when ``node`` is a fuzzy ``match`` clause this module can expand."""
+    if not (isinstance(node, dict) and len(node) == 1 and isinstance(node.get("match"), dict)):
+        return None
+    body = node["match"]
+    if len(body) != 1:
+        return None
+    ((name, spec),) = body.items()
+    if not isinstance(spec, dict) or "fuzziness" not in spec or not set(spec) <= _EXPANDABLE:
+        return None
+    if str(spec.get("operator") or "or").lower() not in ("or", "and"):
+        return None
+    return str(name), spec
+
+
+def expansions(word: str, clause: Fuzzy, by_start: Mapping[str, list[str]], indexed: set[str]) -> list[str]:
+    """The batch terms (``indexed``) a fuzzy query for ``word`` reaches, as Lucene picks them."""
+    edits = clause.max_edits(word)
+    if edits == 0 or clause.prefix_length >= len(word):
+        return [word] if word in indexed else []
+    prefix = word[: clause.prefix_length]
+    pool: Iterable[str] = by_start.get(word[:1], []) if clause.prefix_length >= 1 else indexed
+    reached: list[tuple[int, str]] = []
+    for term in pool:
+        if term.startswith(prefix) and abs(len(term) - len(word)) <= edits:
+            distance = int(OSA.distance(word, term, score_cutoff=edits))
+            if distance <= edits:
+                reached.append((distance, term))
+    if len(reached) > MAX_EXPANSIONS:
+        # Lucene's top-terms rewrite keeps the most similar (1 - edits / shorter length),
+        # the smaller term first among equals.
+        def rank(item: tuple[int, str]) -> tuple[float, str]:
+            distance, term = item
+            similarity = 1.0 if distance == 0 else 1.0 - distance / min(len(term), len(word))
+            return (-similarity, term)
+
+        reached = sorted(reached, key=rank)[:MAX_EXPANSIONS]
+    return sorted(term for _, term in reached)
+
+
+def _batch_form(node: Any, expand: Mapping[tuple[str, str], list[list[str]]]) -> Any:
+    """``node`` with each expandable fuzzy clause replaced by the batch terms it reaches."""
+    found = _expandable(node)
+    if found is not None:
+        name, spec = found
+        reach = expand[(name, str(spec.get("query") or ""))]
+        if str(spec.get("operator") or "or").lower() == "and":
+            if not reach or any(not terms for terms in reach):
+                return {"match_none": {}}
+            return {"bool": {"filter": [{"terms": {name: terms}} for terms in reach]}}
+        union = sorted({t for terms in reach for t in terms})
+        return {"terms": {name: union}} if union else {"match_none": {}}
+    if isinstance(node, dict):
+        return {k: _batch_form(v, expand) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_batch_form(v, expand) for v in node]
+    return node
+
+
+def batch_forms(
+    client: OpenSearch, settings: Settings, documents: Sequence[Mapping[str, Any]], queries: Sequence[Any]
+) -> list[Any]:
+    """Each of ``queries`` with its fuzzy clauses expanded against ``documents``' terms."""
+    index = percolator_alias(settings)
+    expand: dict[tuple[str, str], list[list[str]]] = {}
+    specs: dict[tuple[str, str], Fuzzy] = {}
+
+    def collect(node: Any) -> None:
+        found = _expandable(node)
+        if found is not None:
+            name, spec = found
+            specs[(name, str(spec.get("query") or ""))] = Fuzzy(
+                "match",
+                name,
+                str(spec.get("query") or ""),
+                str(spec.get("fuzziness", "AUTO")),
+                int(spec.get("prefix_length") or 0),
+            )
+        elif isinstance(node, dict):
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    for query in queries:
+        collect(query)
+    by_field: dict[str, list[str]] = {}
+    for name, text in sorted(specs):
+        by_field.setdefault(name, []).append(text)
+    for field_name, query_texts in by_field.items():
+        texts = sorted({v for d in documents for v in _values(d, field_name.split("."))})
+        indexed: set[str] = set().union(*_tokens(client, index, field_name, texts)) if texts else set()
+        by_start: dict[str, list[str]] = {}
+        for token in indexed:
+            by_start.setdefault(token[:1], []).append(token)
+        known = _query_tokens.setdefault((index, field_name), {})
+        todo = sorted({t for t in query_texts if t not in known})
+        for text, tokens in zip(todo, _tokens(client, index, field_name, todo), strict=True):
+            known[text] = frozenset(tokens)
+        cache: dict[tuple[str, str, int], list[str]] = {}
+        for text in query_texts:
+            clause = specs[(field_name, text)]
+            reach: list[list[str]] = []
+            for word in sorted(known[text]):
+                key = (word, clause.fuzziness, clause.prefix_length)
+                if key not in cache:
+                    cache[key] = expansions(word, clause, by_start, indexed) if indexed else []
+                reach.append(cache[key])
+            expand[(field_name, text)] = reach
+    return [_batch_form(q, expand) for q in queries]
+
+
+def match_batch(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[str, Any]]) -> list[Match]:
+    """Which stored alert queries match which of ``docs`` (acknowledged by the records index):
+    the same matches as :func:`percolate`, found on the records as indexed (see above).
+    Documents the records index does not hold (a load into an index not yet behind the alias)
+    are percolated."""
+    if not docs:
+        return []
+    stored = stored_queries(client, settings)
+    documents = [{k: v for k, v in d.items() if k not in NOT_PERCOLATED} for d in docs]
+    forms = batch_forms(client, settings, documents, [sq.query for sq in stored])
+    # Identical queries (the same search saved by several people) run once.
+    names: dict[str, str] = {}
+    queries: dict[str, dict[str, Any]] = {}
+    by_name: dict[str, list[StoredQuery]] = {}
+    for sq, form in zip(stored, forms, strict=True):
+        key = json.dumps(form, sort_keys=True, separators=(",", ":"))
+        name = names.setdefault(key, f"q{len(names)}")
+        queries[name] = form
+        by_name.setdefault(name, []).append(sq)
+    slots: dict[str, list[int]] = {}
+    for n, d in enumerate(docs):
+        slots.setdefault(str(d[F.ID]), []).append(n)
+    found: dict[str, Match] = {}
+    hits, present = alert_matches(client, settings, list(slots), queries, group=MATCH_GROUP)
+    for name, ids in hits.items():
+        matched = tuple(sorted(n for rid in ids for n in slots.get(rid, [])))
+        for sq in by_name.get(name, []):
+            found[sq.saved_id] = Match(sq.saved_id, sq.owner, sq.shared_unit, matched)
+    missing = [n for rid, ns in slots.items() if rid not in present for n in ns]
+    if missing:
+        for m in percolate(client, settings, [docs[n] for n in missing]):
+            extra = tuple(missing[s] for s in m.slots if s < len(missing))
+            before = found.get(m.saved_id)
+            merged = tuple(sorted(set(extra) | set(before.slots if before else ())))
+            found[m.saved_id] = Match(m.saved_id, m.owner, m.shared_unit, merged)
+    return [found[k] for k in sorted(found)]
+
+
 class Directory:
     """Current accounts (roles, units, clearances) for deciding who may read a match."""
 
@@ -676,7 +887,7 @@ class AlertHook:
         today = today_utc()
         pending: list[tuple[str, str, str]] = []  # (saved query, record id, recipient)
         self.requests += 1
-        for match in percolate(self.client, self.settings, docs):
+        for match in match_batch(self.client, self.settings, docs):
             for slot in match.slots:
                 if slot >= len(docs):
                     continue

@@ -405,6 +405,74 @@ def documents_to_percolate(
     return [d["_source"] for d in res["docs"] if d.get("found")]
 
 
+def alert_matches(
+    client: OpenSearch,
+    settings: Settings,
+    ids: Sequence[str],
+    queries: Mapping[str, Mapping[str, Any]],
+    *,
+    group: int = 50,
+) -> tuple[dict[str, set[str]], set[str]]:
+    """Which of the records ``ids`` each named query matches, for the alert hook only, and
+    which of ``ids`` the records index holds (a load into an index not yet behind the alias,
+    ``index load --rebuild``, is matched by the caller some other way).
+
+    The alert hook matches each acknowledged batch against the alert queries here, on the
+    records as indexed, instead of having the percolator index the batch a second time. The
+    records are refreshed first (a load does not refresh while it runs). Nothing read here is
+    shown to anyone (only ids come back): every match is checked with ``can_read`` for each
+    recipient before a notification is created. ``queries`` go ``group`` to a search (named
+    clauses; a group the engine refuses as too large is split).
+    """
+    out: dict[str, set[str]] = {}
+    if not ids:
+        return out, set()
+    index = records_alias(settings)
+    names = list(queries)
+    with engine_errors():
+        client.indices.refresh(index=index)
+        res = client.search(
+            index=index, body={"query": {"ids": {"values": list(ids)}}, "size": len(ids), "_source": False}
+        )
+        present = {str(h["_id"]) for h in res["hits"]["hits"]}
+        pending = [names[i : i + group] for i in range(0, len(names), group)]
+        while pending:
+            lines: list[dict[str, Any]] = []
+            for part in pending:
+                should = [{"bool": {"filter": [queries[n]], "_name": n}} for n in part]
+                lines.append({"index": index})
+                lines.append(
+                    {
+                        "size": len(ids),
+                        "_source": False,
+                        "track_total_hits": False,
+                        "query": {
+                            "bool": {
+                                "filter": [{"ids": {"values": list(ids)}}],
+                                "should": should,
+                                "minimum_should_match": 1,
+                            }
+                        },
+                    }
+                )
+            res = client.msearch(body=lines, request_timeout=max(600.0, settings.opensearch_timeout_ingest))
+            retry: list[list[str]] = []
+            for part, answer in zip(pending, res["responses"], strict=True):
+                if "error" in answer:
+                    if int(answer.get("status") or 500) != 400:
+                        raise SearchUnavailable("the search service failed")
+                    if len(part) == 1:
+                        raise BadQuery(f"alert query {part[0]} was refused: {str(answer['error'])[:300]}")
+                    half = len(part) // 2
+                    retry += [part[:half], part[half:]]
+                    continue
+                for hit in answer["hits"]["hits"]:
+                    for name in hit.get("matched_queries") or []:
+                        out.setdefault(str(name), set()).add(str(hit["_id"]))
+            pending = retry
+    return out, present
+
+
 def records_for_resolution(
     client: OpenSearch, settings: Settings, *, page_size: int = 1000
 ) -> Iterator[dict[str, Any]]:

@@ -460,3 +460,86 @@ def test_fuzzy_names_alert_and_the_exact_form_runs_where_no_name_is_near(
         assert raw_count(client, asettings, saved_query_id=sq.id) == 1
     finally:
         percolation.unregister(client, asettings, sq.id)
+
+
+def test_fuzzy_expansion_counts_edits_as_lucene_does() -> None:
+    """Optimal string alignment (a transposition is one edit, no substring edited twice),
+    the first letter kept, AUTO edits from the query word's length."""
+    from alerts.queries import Fuzzy
+
+    clause = Fuzzy("match", "people.name", "x", "AUTO", 1)
+    terms = {"quennell", "quenell", "qeunnell", "quenel", "quennelll", "kuennell", "smith", "smyth", "smiht"}
+    by_start: dict[str, list[str]] = {}
+    for term in terms:
+        by_start.setdefault(term[0], []).append(term)
+    assert percolation.expansions("quennell", clause, by_start, terms) == [
+        "qeunnell",  # one transposition
+        "quenel",
+        "quenell",
+        "quennell",
+        "quennelll",
+    ]  # not "kuennell": the first letter must agree
+    assert percolation.expansions("smith", clause, by_start, terms) == ["smiht", "smith", "smyth"]
+    assert percolation.expansions("zo", clause, by_start, {"zo", "zoe"}) == ["zo"]  # too short for an edit
+
+
+def test_matching_a_batch_on_the_records_index_finds_what_percolating_it_finds(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal]
+) -> None:
+    """``match_batch`` (the alert hook's way) against ``percolate`` (the percolator's) on one
+    batch: names misspelt by one and two edits, a transposition, a name with its date of
+    birth, words with filters, an identifier and a filter-only query."""
+    t = tag()
+    surname = f"Quennell{t}"
+    people = [
+        {"role": "suspect", "forename": "Zoe", "surname": surname, "dob": "1990-01-01"},
+        {"role": "victim", "forename": "William", "surname": f"Barker{t}", "dob": "1985-05-05"},
+    ]
+    raws = [
+        crime(t, people=[people[0]]),
+        crime(t, people=[people[1]]),
+        crime(t, people=people),
+        crime(t, people=[{"role": "witness", "forename": "Zoey", "surname": f"Quenell{t}"}]),
+        crime(tag()),
+    ]
+    queries = [
+        f"Zoe {surname}",
+        f"Zoe Quenel{t}",  # two edits
+        f"Zoe Qeunnell{t}",  # a transposition
+        f"William Barkr{t} 1985-05-05",
+        f"knife {t}",
+        f"theft {t}",
+        "vrm:CD34EFG",
+    ]
+    saved = [save(client, asettings, users["ana"], q) for q in queries]
+    saved.append(save(client, asettings, users["ana"], "", type="crime", borough="Hackney"))
+    try:
+        docs: list[dict[str, Any]] = []
+        index_records(
+            [parse_record(r) for r in raws],
+            asettings,
+            client,
+            extract_entities=False,
+            refresh=False,  # match_batch refreshes what it reads
+            hooks=[docs.extend],
+        )
+        mine = {sq.id for sq in saved}
+        old = {
+            (m.saved_id, m.slots)
+            for m in percolation.percolate(client, asettings, docs)
+            if m.saved_id in mine
+        }
+        new = {
+            (m.saved_id, m.slots)
+            for m in percolation.match_batch(client, asettings, docs)
+            if m.saved_id in mine
+        }
+        assert new == old
+        matched = {sid for sid, _ in new}
+        assert {saved[0].id, saved[1].id, saved[2].id, saved[5].id, saved[6].id, saved[7].id} <= matched
+        by_id = dict(new)
+        assert by_id[saved[1].id] == (0, 2, 3)  # the misspelt name reaches both spellings
+        assert 4 not in by_id[saved[5].id] and 1 not in by_id[saved[0].id]
+    finally:
+        for sq in saved:
+            percolation.unregister(client, asettings, sq.id)
