@@ -2,8 +2,10 @@
 
 Flow: saving/editing a saved query registers its alert query (``register``); deleting it
 unregisters it. ``lantern index load`` calls :class:`AlertHook` with every acknowledged
-batch: ONE ``percolate`` request with ``documents: [...]`` per batch finds which saved
-queries match which new documents, and each match becomes a notification for every
+batch: :func:`match_batch` finds which saved queries match which new documents (the stored
+alert queries run on the batch as the records index holds it, a few searches per batch; the
+same matches a ``percolate`` request finds, without the engine indexing the batch again),
+and each match becomes a notification for every
 recipient (the owner; for a shared query, the unit's members) who may read that record
 (:func:`search.access.can_read` over the document) - nobody else learns it exists.
 
@@ -671,6 +673,8 @@ def match_batch(client: OpenSearch, settings: Settings, docs: Sequence[Mapping[s
     if not docs:
         return []
     stored = stored_queries(client, settings)
+    if not stored:
+        return []
     documents = [{k: v for k, v in d.items() if k not in NOT_PERCOLATED} for d in docs]
     forms = batch_forms(client, settings, documents, [sq.query for sq in stored])
     # Identical queries (the same search saved by several people) run once.

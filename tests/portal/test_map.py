@@ -414,13 +414,14 @@ def test_near_in_a_saved_alert_percolates_by_distance(world: MapWorld) -> None:
         for k in ("at_pb", "at_pd", "at_e1", "unknown")
     }
     keys = list(docs)
-    matched = {
-        keys[slot]
-        for m in percolation.percolate(world.client, world.settings, list(docs.values()))
-        if m.saved_id == sq.id
-        for slot in m.slots
-    }
-    assert matched == {"at_pb", "at_pd"}  # 0 m and ~300 m; E1 is ~3 km away; N7 has no point
+    for match in (percolation.percolate, percolation.match_batch):  # the hook runs match_batch
+        matched = {
+            keys[slot]
+            for m in match(world.client, world.settings, list(docs.values()))
+            if m.saved_id == sq.id
+            for slot in m.slots
+        }
+        assert matched == {"at_pb", "at_pd"}  # 0 m and ~300 m; E1 is ~3 km away; N7 has no point
     # Registered before its postcode had a point (simulated: no gazetteer lookup), it matched
     # the postcode only; after a gazetteer load (`lantern gazetteer load` calls this) it measures.
     alias = percolation.percolator_alias(world.settings)
