@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
         from lantern.search_client import make_client
 
         settings = get_settings()
-        client = make_client(settings, "ingest")
+        # Creating indices, aliases and the audit guard pipeline is the admin's job.
+        client = make_client(settings, "admin")
         table = Table("index", "read alias", "write alias", "physical index")
         for name, module in indices.discover().items():
             physical = indices.ensure(client, settings, module)
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
         from lantern.search_client import make_client
 
         settings = get_settings()
-        client = make_client(settings, "ingest")
+        client = make_client(settings, "admin")
         modules = indices.discover()
         if name is not None and name not in modules:
             console.print(f"[red]error:[/red] unknown index {name!r}; known: {', '.join(modules)}")

@@ -7,13 +7,20 @@ receives SIGTERM directly (``mvn exec:java`` would swallow it).
 
 With ``nodes > 1`` each node is a separate JVM with its own ports and data directory and
 they form a real cluster through transport-level discovery on loopback.
+
+Every node runs the OpenSearch security plugin: TLS on HTTP and transport, HTTP Basic
+authentication, Lantern's own users and least-privilege roles (``lantern.opensearch_security``).
+Certificates and passwords are generated at first start under ``<embedded home>/security``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lantern import opensearch_security as sec
 from lantern.errors import LauncherError
 from lantern.processes import maven_build, pid_alive
 from lantern.settings import Settings
@@ -51,7 +59,7 @@ class NodeSpec:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"https://127.0.0.1:{self.http_port}"
 
 
 @dataclass
@@ -94,10 +102,23 @@ def _classpath_file() -> Path:
     return LAUNCHER_DIR / "target" / "classpath.txt"
 
 
+def plugin_zip() -> Path:
+    """The security plugin zip, copied from Maven Central by ``build_launcher``."""
+    return LAUNCHER_DIR / "target" / "plugins" / "opensearch-security.zip"
+
+
 def build_launcher(force: bool = False) -> None:
-    """Compile the launcher and resolve its classpath from Maven Central (cached in ~/.m2)."""
+    """Compile the launcher, resolve its classpath and fetch the security plugin zip from
+    Maven Central (cached in ~/.m2)."""
     built = LAUNCHER_DIR / "target" / "classes" / "lantern" / "launcher" / "LanternNode.class"
-    problem = maven_build(LAUNCHER_DIR / "pom.xml", built, _classpath_file(), force=force)
+    problem = maven_build(
+        LAUNCHER_DIR / "pom.xml",
+        built,
+        _classpath_file(),
+        force=force,
+        extra_goals=["dependency:copy@security-plugin"],
+        extra_outputs=[plugin_zip()],
+    )
     if problem is not None:
         raise LauncherError("building the OpenSearch launcher failed:\n" + problem)
 
@@ -110,7 +131,12 @@ def java_classpath() -> str:
 # --------------------------------------------------------------------------- config
 
 
-def _node_config(spec: NodeSpec, specs: Sequence[NodeSpec], snapshot_location: Path | None = None) -> str:
+def _node_config(
+    spec: NodeSpec,
+    specs: Sequence[NodeSpec],
+    snapshot_location: Path | None = None,
+    security: dict[str, str] | None = None,
+) -> str:
     lines = {
         "cluster.name": CLUSTER_NAME,
         "node.name": spec.name,
@@ -134,6 +160,7 @@ def _node_config(spec: NodeSpec, specs: Sequence[NodeSpec], snapshot_location: P
         masters = ",".join(f'"{s.name}"' for s in specs)
         lines["discovery.seed_hosts"] = f"[{seeds}]"
         lines["cluster.initial_cluster_manager_nodes"] = f"[{masters}]"
+    lines.update(security or {})
     return "".join(f"{k}: {v}\n" for k, v in lines.items())
 
 
@@ -147,9 +174,35 @@ def _read_pid(spec: NodeSpec) -> int | None:
         return None
 
 
-def _http_json(url: str, timeout: float = 2.0) -> Any:
+def _ssl_context(settings: Settings, client_cert: bool = False) -> ssl.SSLContext:
+    paths = sec.security_paths(settings.embedded_home)
+    ctx = ssl.create_default_context(cafile=str(paths.ca_cert))
+    if client_cert:
+        ctx.load_cert_chain(str(paths.admin_cert), str(paths.admin_key))
+    return ctx
+
+
+def _request(
+    settings: Settings,
+    url: str,
+    *,
+    method: str = "GET",
+    body: Any = None,
+    timeout: float = 2.0,
+    admin_cert: bool = False,
+) -> Any:
+    """JSON from the node as Lantern's admin user (or with the admin certificate); None if the
+    node does not answer or refuses (not started, security index not yet initialised)."""
+    headers = {"Content-Type": "application/json"}
+    if not admin_cert:
+        creds = sec.read_credentials(sec.security_paths(settings.embedded_home)) or {}
+        token = base64.b64encode(f"{sec.USERNAMES['admin']}:{creds.get('admin', '')}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 (loopback)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+        ctx = _ssl_context(settings, client_cert=admin_cert)
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:  # noqa: S310
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         # A cluster health wait that ran out answers 408 with the health itself
@@ -159,9 +212,24 @@ def _http_json(url: str, timeout: float = 2.0) -> Any:
                 return json.loads(exc.read())
             except (OSError, ValueError):
                 return None
+        if not admin_cert:
+            return None
+        try:  # the security API's refusal says why
+            return {"http_status": exc.code, "error": exc.read().decode(errors="replace")[:2000]}
+        except OSError:
+            return None
+    except (urllib.error.URLError, OSError, ValueError, ssl.SSLError):
         return None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
+
+
+def _http_json(settings: Settings, url: str, timeout: float = 2.0) -> Any:
+    return _request(settings, url, timeout=timeout)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _log_tail(spec: NodeSpec, lines: int = 40) -> str:
@@ -177,11 +245,26 @@ def _snapshot_dir(settings: Settings) -> Path:
     return path
 
 
+def prepare_security(settings: Settings) -> sec.SecurityPaths:
+    """Certificates and component passwords of this layout, created at first start."""
+    paths = sec.security_paths(settings.embedded_home)
+    sec.ensure_certificates(paths)
+    sec.ensure_credentials(paths)
+    return paths
+
+
 def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> int:
-    (spec.home / "config").mkdir(parents=True, exist_ok=True)
+    config = spec.home / "config"
+    config.mkdir(parents=True, exist_ok=True)
     (spec.home / "logs").mkdir(parents=True, exist_ok=True)
     (spec.home / "data").mkdir(parents=True, exist_ok=True)
-    (spec.home / "config" / "opensearch.yml").write_text(_node_config(spec, specs, _snapshot_dir(settings)))
+    paths = prepare_security(settings)
+    creds = sec.read_credentials(paths) or {}
+    sec.install_plugin(plugin_zip(), spec.home, java_classpath().split(os.pathsep))
+    sec.write_security_config(config, settings.index_prefix, creds)
+    security = sec.node_security_settings(config, paths)
+    (config / "opensearch.yml").write_text(_node_config(spec, specs, _snapshot_dir(settings), security))
+    os.chmod(config / "opensearch.yml", 0o600)
     heap = settings.embedded_heap
     cmd = [
         settings.embedded_java,
@@ -240,11 +323,12 @@ def start(settings: Settings, nodes: int = 1, wait: bool = True) -> list[NodeSta
     for spec in specs:
         if pid_alive(_read_pid(spec)):
             continue
-        if _http_json(spec.url + "/") is not None:
+        if _port_taken(spec.http_port):
             raise LauncherError(f"port {spec.http_port} is taken by another process")
         _launch(spec, specs, settings)
     if wait:
-        wait_until_healthy(specs, settings.embedded_start_timeout, expected_nodes=nodes)
+        wait_until_healthy(specs, settings.embedded_start_timeout, expected_nodes=nodes, settings=settings)
+        sync_security(settings)
     return status(settings)
 
 
@@ -256,20 +340,31 @@ def start_node(settings: Settings, index: int) -> None:
         _launch(spec, specs, settings)
 
 
-def wait_until_healthy(specs: Sequence[NodeSpec], timeout: float, expected_nodes: int | None = None) -> None:
+def wait_until_healthy(
+    specs: Sequence[NodeSpec],
+    timeout: float,
+    expected_nodes: int | None = None,
+    *,
+    settings: Settings,
+) -> None:
+    """Wait for yellow cluster health *and* a green security index: until the plugin has
+    seeded its index every authenticated request fails, so yellow alone is not "ready"."""
     deadline = time.monotonic() + timeout
     wanted = "wait_for_status=yellow&timeout=5s"
     if expected_nodes:
         wanted += f"&wait_for_nodes={expected_nodes}"
+    security_index = f"{specs[0].url}/_cluster/health/.opendistro_security?wait_for_status=green&timeout=5s"
     while True:
         for spec in specs:
             if not pid_alive(_read_pid(spec)):
                 raise LauncherError(
                     f"OpenSearch node {spec.name} exited during start-up. Log tail:\n" + _log_tail(spec)
                 )
-        health = _http_json(f"{specs[0].url}/_cluster/health?{wanted}", timeout=7)
+        health = _http_json(settings, f"{specs[0].url}/_cluster/health?{wanted}", timeout=7)
         if health and not health.get("timed_out") and health.get("status") in {"yellow", "green"}:
-            return
+            secured = _http_json(settings, security_index, timeout=7)
+            if secured and not secured.get("timed_out") and secured.get("status") == "green":
+                return
         if time.monotonic() > deadline:
             raise LauncherError(
                 f"OpenSearch did not become healthy within {timeout:.0f}s. Log tail:\n" + _log_tail(specs[0])
@@ -313,7 +408,7 @@ def status(settings: Settings) -> list[NodeStatus]:
     for spec in node_specs(settings, max(current_nodes(settings), 1)):
         pid = _read_pid(spec)
         alive = pid_alive(pid)
-        info = _http_json(spec.url + "/") if alive else None
+        info = _http_json(settings, spec.url + "/") if alive else None
         version = info.get("version", {}) if info else {}
         out.append(
             NodeStatus(
@@ -332,7 +427,7 @@ def cluster_health(settings: Settings, params: str = "") -> dict[str, Any] | Non
     specs = node_specs(settings, max(current_nodes(settings), 1))
     query = f"?{params}" if params else ""
     for spec in specs:
-        health = _http_json(spec.url + "/_cluster/health" + query, timeout=15 if params else 2)
+        health = _http_json(settings, spec.url + "/_cluster/health" + query, timeout=15 if params else 2)
         if isinstance(health, dict) and health:
             return health
     return None
@@ -382,8 +477,32 @@ def cluster_members(settings: Settings) -> dict[str, dict[str, Any]]:
     """Node name -> ``_cat/nodes`` row as seen by the cluster (who joined, who is manager)."""
     for spec in node_specs(settings, max(current_nodes(settings), 1)):
         rows = _http_json(
-            spec.url + "/_cat/nodes?format=json&h=name,ip,port,node.role,cluster_manager,heap.percent"
+            settings,
+            spec.url + "/_cat/nodes?format=json&h=name,ip,port,node.role,cluster_manager,heap.percent",
         )
         if isinstance(rows, list):
             return {str(r.get("name")): r for r in rows}
     return {}
+
+
+def sync_security(settings: Settings) -> None:
+    """Bring users, roles and mappings in the security index in line with this code.
+
+    The yml files seed the index only when it is first created; afterwards the security REST
+    API (admin certificate only) is the way to change them, e.g. after an upgrade that changes
+    a role, or when ``credentials.json`` was regenerated.
+    """
+    paths = sec.security_paths(settings.embedded_home)
+    creds = sec.read_credentials(paths) or {}
+    url = node_specs(settings, max(current_nodes(settings), 1))[0].url + "/_plugins/_security/api"
+    puts: list[tuple[str, dict[str, Any]]] = [("securityconfig/config", sec.auth_config()["config"])]
+    for name, body in sec.roles_config(settings.index_prefix).items():
+        puts.append((f"roles/{name}", body))
+    for name, body in sec.roles_mapping_config().items():
+        puts.append((f"rolesmapping/{name}", body))
+    for role, password in creds.items():
+        puts.append((f"internalusers/{sec.USERNAMES[role]}", {"password": password}))
+    for path, body in puts:
+        answer = _request(settings, f"{url}/{path}", method="PUT", body=body, timeout=30, admin_cert=True)
+        if answer is None or answer.get("status") not in {"OK", "CREATED"}:
+            raise LauncherError(f"could not update the security configuration ({path}): {answer}")

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any, Protocol, cast
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import AuthorizationException, NotFoundError, RequestError
 
 import mappings
 from lantern.settings import Settings
@@ -41,6 +41,10 @@ class IndexModule(Protocol):
     VERSION: int
 
     def body(self, settings: Settings) -> dict[str, Any]: ...
+
+
+class MissingIndexError(RuntimeError):
+    """An index is missing and the caller's OpenSearch user may not create it."""
 
 
 class MigrationError(RuntimeError):
@@ -61,6 +65,23 @@ def write_alias(settings: Settings, module: IndexModule | str) -> str:
 
 def has_write_alias(module: IndexModule) -> bool:
     return bool(getattr(module, "WRITE_ALIAS", True))
+
+
+def is_append_only(module: IndexModule) -> bool:
+    return bool(getattr(module, "APPEND_ONLY", False))
+
+
+def put_pipelines(client: OpenSearch, settings: Settings, module: IndexModule) -> None:
+    """Ingest pipelines a module's index refers to (e.g. audit's append-only guard).
+
+    Put (idempotently) before the index is created: an index whose ``final_pipeline`` is
+    missing refuses every write.
+    """
+    make = getattr(module, "pipelines", None)
+    if make is None:
+        return
+    for name, pipeline in make(settings).items():
+        client.ingest.put_pipeline(id=name, body=pipeline)
 
 
 def base_physical_name(settings: Settings, module: IndexModule) -> str:
@@ -145,12 +166,25 @@ def ensure(client: OpenSearch, settings: Settings, module: IndexModule) -> str:
         raise RuntimeError(f"{alias} is a concrete index, not an alias; migrate or delete it by hand")
     current = current_index(client, settings, module)
     if current is None:
+        try:
+            put_pipelines(client, settings, module)
+        except AuthorizationException as exc:
+            raise MissingIndexError(
+                f"index {alias} does not exist and this component may not create it; "
+                "run `lantern index init` (as the admin)"
+            ) from exc
         physical = base_physical_name(settings, module)
         body = dict(module.body(settings))
         body["aliases"] = _aliases_body(settings, module)
         try:
             client.indices.create(index=physical, body=body)
             log.info("created index %s with alias %s", physical, alias)
+        except AuthorizationException as exc:
+            # Least privilege: only the admin's OpenSearch user creates indices.
+            raise MissingIndexError(
+                f"index {alias} does not exist and this component may not create it; "
+                "run `lantern index init` (as the admin)"
+            ) from exc
         except RequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
@@ -228,16 +262,22 @@ def _wait_task(client: OpenSearch, task_id: str, poll: float = 0.5) -> dict[str,
         time.sleep(poll)
 
 
-def _reindex(client: OpenSearch, source: str, dest: str) -> dict[str, Any]:
+def _reindex(client: OpenSearch, source: str, dest: str, append_only: bool = False) -> dict[str, Any]:
     """Copy ``source`` into ``dest`` keeping document versions (external versioning), so a
-    second pass only overwrites documents changed in ``source`` since the first."""
+    second pass only overwrites documents changed in ``source`` since the first.
+
+    Append-only indices (audit) are copied with ``op_type=create``: their documents never
+    change, so the second pass only adds the missing ones, and their guard pipeline refuses
+    any other kind of write.
+    """
     # Reindex reads a search snapshot: unrefreshed writes would be silently left behind.
     client.indices.refresh(index=source)
+    dest_opts: dict[str, Any] = {"op_type": "create"} if append_only else {"version_type": "external"}
     started = client.reindex(
         body={
             "conflicts": "proceed",
             "source": {"index": source, "size": 1000},
-            "dest": {"index": dest, "version_type": "external"},
+            "dest": {"index": dest, **dest_opts},
         },
         wait_for_completion=False,
         refresh=True,
@@ -263,6 +303,7 @@ def create_building(client: OpenSearch, settings: Settings, module: IndexModule)
     Not behind any alias yet; ``promote`` makes it the serving index.
     """
     new = new_physical_name(settings, module)
+    put_pipelines(client, settings, module)
     body = dict(module.body(settings))
     index_settings = dict(body.get("settings", {}))
     index_settings["index"] = {
@@ -350,7 +391,7 @@ def migrate(
     swapped = False
     try:
         step(f"{module.NAME}: copying {old} -> {new}")
-        first = _reindex(client, old, new)
+        first = _reindex(client, old, new, is_append_only(module))
         # Writers may still be adding to the old index, so counts are compared after the
         # swap; here the copy must account for every document it saw.
         accounted = sum(int(first.get(k, 0)) for k in ("created", "updated", "version_conflicts", "noops"))
@@ -361,7 +402,7 @@ def migrate(
         _swap(client, settings, module, old, new)
         swapped = True
         step(f"{module.NAME}: aliases now point at {new}")
-        _reindex(client, old, new)
+        _reindex(client, old, new, is_append_only(module))
         old_count, new_count = _count(client, old), _count(client, new)
         if new_count < old_count:
             raise MigrationError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -25,16 +26,27 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def maven_build(pom: Path, built_class: Path, classpath_file: Path, *, force: bool = False) -> str | None:
+def maven_build(
+    pom: Path,
+    built_class: Path,
+    classpath_file: Path,
+    *,
+    force: bool = False,
+    extra_goals: Sequence[str] = (),
+    extra_outputs: Sequence[Path] = (),
+) -> str | None:
     """Compile a small Maven project and write its resolved classpath (jars cached in ~/.m2).
 
-    Skipped while the compiled class and the classpath file are newer than every source.
+    Skipped while the compiled class and the classpath file are newer than every source and
+    every extra output (e.g. a plugin zip copied by an extra goal) exists.
     Returns None on success, else what went wrong, for the caller to raise as its own error.
     """
-    if not force and not _maven_stale(pom, built_class, classpath_file):
+    missing = any(not out.exists() for out in extra_outputs)
+    if not force and not missing and not _maven_stale(pom, built_class, classpath_file):
         return None
     cmd = ["mvn", "-q", "-B", "-f", str(pom), "compile", "dependency:build-classpath"]
     cmd.append(f"-Dmdep.outputFile={classpath_file}")
+    cmd.extend(extra_goals)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except FileNotFoundError:

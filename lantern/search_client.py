@@ -1,7 +1,11 @@
 """The one place OpenSearch clients are made.
 
 Serving wants short timeouts and few retries (a page must answer or fail fast);
-ingestion wants long timeouts and patient retries. Both share hosts, TLS and credentials.
+ingestion wants long timeouts and patient retries. Both share hosts and TLS.
+
+Each workload signs in as its own least-privileged OpenSearch user: serving -> the portal's
+(reads records, only creates audit events), ingest -> the indexer's (writes records),
+admin -> the admin's (``lantern index init``/``migrate``, user administration, tests' cleanup).
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ from opensearchpy import OpenSearch
 
 from lantern import embedded
 from lantern.observability import InstrumentedConnection
+from lantern.opensearch_security import Role
 from lantern.settings import Settings, get_settings
 
 # What the client is for (not the lawful purpose of a search: see portal.security.purposes).
-Workload = Literal["serving", "ingest"]
+# Each workload signs in as its own least-privileged OpenSearch user.
+Workload = Literal["serving", "ingest", "admin"]
+CREDENTIALS: dict[Workload, Role] = {"serving": "portal", "ingest": "indexer", "admin": "admin"}
 
 
 def hosts(settings: Settings) -> list[str]:
@@ -47,10 +54,7 @@ def request_write_params(settings: Settings) -> dict[str, Any]:
 def make_client(settings: Settings | None = None, workload: Workload = "serving") -> OpenSearch:
     s = settings or get_settings()
     urls = hosts(s)
-    auth = None
-    if s.opensearch_username:
-        password = s.opensearch_password.get_secret_value() if s.opensearch_password else ""
-        auth = (s.opensearch_username, password)
+    auth = s.opensearch_credentials(CREDENTIALS[workload])
     use_ssl = any(h.startswith("https://") for h in urls)
     kwargs: dict[str, object] = {
         "hosts": urls,
@@ -66,6 +70,6 @@ def make_client(settings: Settings | None = None, workload: Workload = "serving"
         # Sends the request id as X-Opaque-Id and records engine latency and errors.
         "connection_class": InstrumentedConnection,
     }
-    if use_ssl and s.opensearch_ca_file:
-        kwargs["ca_certs"] = str(s.opensearch_ca_file)
+    if use_ssl and s.opensearch_ca is not None:
+        kwargs["ca_certs"] = str(s.opensearch_ca)
     return OpenSearch(**kwargs)  # type: ignore[arg-type]

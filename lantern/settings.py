@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lantern.opensearch_security import Role, read_credentials, security_paths
 
 DEV_SECRET_KEY = "lantern-development-secret-key-not-for-production"  # noqa: S105
 
@@ -27,9 +29,20 @@ class Settings(BaseSettings):
     env: Environment = "development"
 
     # --- OpenSearch -------------------------------------------------------------------
-    # Empty means "the embedded node": Lantern starts and owns it. Any value means an
-    # external cluster, and nothing embedded is ever started.
+    # Empty means "the embedded node": Lantern starts and owns it (TLS + authentication,
+    # credentials generated under <embedded_home>/security). Any value means an external
+    # cluster, and nothing embedded is ever started.
     opensearch_hosts: Annotated[list[AnyHttpUrl], NoDecode] = Field(default_factory=list)
+    # One OpenSearch user per component, least privilege (see lantern/opensearch_security.py):
+    # the portal, the indexer, and the admin that runs init/migrations. Passwords come from
+    # these settings for an external cluster; the embedded node's are read from its
+    # credentials file. ``opensearch_username``/``password`` is a fallback for all three.
+    opensearch_portal_username: str = "lantern_portal"
+    opensearch_portal_password: SecretStr | None = None
+    opensearch_indexer_username: str = "lantern_indexer"
+    opensearch_indexer_password: SecretStr | None = None
+    opensearch_admin_username: str = "lantern_admin"
+    opensearch_admin_password: SecretStr | None = None
     opensearch_username: str | None = None
     opensearch_password: SecretStr | None = None
     opensearch_verify_certs: bool = True
@@ -214,17 +227,44 @@ class Settings(BaseSettings):
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
             raise ValueError("LANTERN_SECRET_KEY must be set to a unique random value outside development")
-        if (
-            self.env == "production"
-            and self.opensearch_password is not None
-            and (self.opensearch_password.get_secret_value() in {"admin", "changeme", ""})
-        ):
-            raise ValueError("LANTERN_OPENSEARCH_PASSWORD is a default password; set a real one")
+        for name in ("password", "portal_password", "indexer_password", "admin_password"):
+            secret = getattr(self, f"opensearch_{name}")
+            if (
+                self.env == "production"
+                and secret is not None
+                and secret.get_secret_value() in {"admin", "changeme", ""}
+            ):
+                raise ValueError(f"LANTERN_OPENSEARCH_{name.upper()} is a default password; set a real one")
         return self
 
     @property
     def embedded(self) -> bool:
         return not self.opensearch_hosts
+
+    def opensearch_credentials(self, role: Role) -> tuple[str, str] | None:
+        """(username, password) the ``role`` component signs in to OpenSearch with, or None."""
+        username = cast(str, getattr(self, f"opensearch_{role}_username"))
+        password = cast("SecretStr | None", getattr(self, f"opensearch_{role}_password"))
+        if password is not None:
+            return username, password.get_secret_value()
+        if self.embedded:
+            generated = read_credentials(security_paths(self.embedded_home)) or {}
+            if role in generated:
+                return username, generated[role]
+            return None
+        if self.opensearch_username:
+            fallback = self.opensearch_password.get_secret_value() if self.opensearch_password else ""
+            return self.opensearch_username, fallback
+        return None
+
+    @property
+    def opensearch_ca(self) -> Path | None:
+        """CA bundle that verifies the cluster's certificates (the embedded node's own CA)."""
+        if self.opensearch_ca_file is not None:
+            return self.opensearch_ca_file
+        if self.embedded:
+            return security_paths(self.embedded_home).ca_cert
+        return None
 
     def index_name(self, base: str) -> str:
         """Alias name for a logical index, e.g. ``records`` -> ``lantern-records``."""

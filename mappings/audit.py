@@ -4,6 +4,15 @@ One document per event, ``_id`` = its sequence number, written with ``op_type=cr
 never updated or deleted by the portal. ``target`` and ``details`` are kept verbatim (stored,
 not indexed: whatever an action records is part of the hashed event); the fields an auditor
 filters on are projected next to them (``target_ids``, ``query``, ``shown_ids``, ``flags``).
+
+Append-only is enforced by OpenSearch itself, not only by the portal's good behaviour: the
+OpenSearch security plugin cannot grant "create but not overwrite" (``indices:data/write/index``
+covers both), so the index's ``final_pipeline`` (which a request cannot skip, and which no
+Lantern role but the admin may change) fails every write that is not ``op_type=create``. An
+ingest document's ``_version`` is -4 (``Versions.MATCH_DELETED``) exactly for create; a plain
+index, ``if_seq_no`` or external-version overwrite carries another value and is refused.
+Updates and deletes are not granted to the portal at all. Tested in
+``tests/security/test_opensearch_roles.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +23,31 @@ from lantern.settings import Settings
 
 NAME = "audit"
 VERSION = 1
+# Migrations copy with op_type=create (the final pipeline refuses anything else).
+APPEND_ONLY = True
+# Versions.MATCH_DELETED: the version an op_type=create request carries into ingest.
+_CREATE_VERSION = -4
+
+
+def pipeline_name(settings: Settings) -> str:
+    return f"{settings.index_name(NAME)}-append-only"
+
+
+def pipelines(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Ingest pipelines the index needs; ``lantern index init`` puts them before the index."""
+    return {
+        pipeline_name(settings): {
+            "description": "Lantern audit: refuse every write that is not op_type=create",
+            "processors": [
+                {
+                    "fail": {
+                        "if": f"ctx._version != {_CREATE_VERSION}",
+                        "message": "audit events are append-only: only op_type=create is accepted",
+                    }
+                }
+            ],
+        }
+    }
 
 
 def body(settings: Settings) -> dict[str, Any]:
@@ -25,6 +59,7 @@ def body(settings: Settings) -> dict[str, Any]:
             "index": {
                 "number_of_shards": 1,
                 "number_of_replicas": settings.index_replicas,
+                "final_pipeline": pipeline_name(settings),
             }
         },
         "mappings": {

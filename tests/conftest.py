@@ -1,9 +1,9 @@
-"""Shared fixtures: a real OpenSearch node and a per-run index prefix.
+"""Shared fixtures: a real, secured OpenSearch node and a per-run index prefix.
 
-If ``LANTERN_OPENSEARCH_HOSTS`` is set, tests run against that cluster. Otherwise the
-session starts the embedded node on test ports (9250/9350, data under
-``.lantern/test-opensearch``) unless one already answers there, and stops it afterwards
-only if this run started it.
+By default the session starts the embedded node (TLS + authentication, like the demo) on
+test ports (``LANTERN_TEST_PORT``, default 9250, transport +100; data, certificates and
+generated passwords under ``.lantern/test-opensearch``) unless this checkout's node already
+runs there, and stops it afterwards only if this run started it.
 
 The suite runs under pytest-xdist (``make test`` uses ``-n 2``): the first worker that needs
 the node starts it under a file lock and marks it with the run's id; the controller process
@@ -12,6 +12,14 @@ stops it when every worker is done. A plain ``pytest`` run is its own controller
 once; the three-node cluster (fixed ports) is used by one module only, tests/cluster/test_faults.py.
 (``--dist loadgroup`` with ``xdist_group`` marks does not group under pytest 9: xdist 3.8
 renames the node id, which pytest 9 no longer reads, and every test was spread on its own.)
+
+If ``LANTERN_OPENSEARCH_HOSTS`` is set, tests run against that cluster instead; give it the
+three components' credentials and its CA (``LANTERN_OPENSEARCH_{PORTAL,INDEXER,ADMIN}_PASSWORD``,
+``LANTERN_OPENSEARCH_CA_FILE``), or, for a plain-HTTP development node,
+nothing (the role tests then fail: they need a secured node).
+
+``client`` signs in as Lantern's OpenSearch admin (it creates fixtures and deletes this run's
+indices); the portal under test uses its own least-privileged user, as in production.
 """
 
 from __future__ import annotations
@@ -83,6 +91,9 @@ def opensearch_node() -> Iterator[Settings]:
                 embedded.start(settings, nodes=1)
                 run_id = os.environ.setdefault(_RUN_ENV, uuid.uuid4().hex)
                 _started_marker(settings).write_text(run_id, encoding="utf-8")
+            else:
+                # Harmless on a running node: waits for health and brings users/roles in step.
+                embedded.start(settings, nodes=1)
     yield settings
 
 
@@ -114,7 +125,8 @@ def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> Iterator[OpenSearch]:
-    c = make_client(settings, "ingest")
+    c = make_client(settings, "admin")
     yield c
     # Clean up everything this run created (aliases go with their indices).
     c.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
+    c.ingest.delete_pipeline(id=f"{settings.index_prefix}*", ignore=[404])

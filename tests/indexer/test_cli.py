@@ -47,6 +47,8 @@ def test_demo_data_loads_without_rejects_and_reloads_idempotently(
 
 def test_load_exit_codes(app: typer.Typer, isettings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
+    # The indexer's OpenSearch user may not create indices: `index init` (admin) comes first.
+    assert runner.invoke(app, ["index", "init"]).exit_code == 0
     feed = write_ndjson(tmp_path / "f.ndjson", [crime(1), "{oops"])
     rejects = tmp_path / "rejects.ndjson"
     res = runner.invoke(app, ["index", "load", str(feed), "--no-entities", "--rejects", str(rejects)])

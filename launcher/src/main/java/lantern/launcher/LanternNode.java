@@ -15,6 +15,7 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
 import org.opensearch.join.ParentJoinPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
@@ -50,7 +51,8 @@ public final class LanternNode {
             PainlessPlugin.class,
             MustachePlugin.class,
             ParentJoinPlugin.class,
-            GeoModulePlugin.class);
+            GeoModulePlugin.class,
+            IngestCommonPlugin.class);
 
     private LanternNode() {}
 

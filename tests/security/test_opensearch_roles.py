@@ -1,0 +1,316 @@
+"""The secured OpenSearch node: TLS, authentication and least-privilege roles, proved with each
+component's own credentials against the real node (never a mock).
+
+What the portal's OpenSearch user can and cannot do:
+- audit: create events only. No overwrite (plain, ``if_seq_no``, external version, bulk), no
+  update, no delete, no delete-by-query, no index deletion, no removing the guard pipeline.
+- sessions: the portal writes sessions, so its credentials can by design update or delete
+  any session document; the role only keeps it from deleting or reconfiguring the index. A
+  session document forged or rewritten through OpenSearch is caught by the portal's keyed
+  MAC on sessions (finding 3 work), not by the role. The indexer's credentials cannot touch
+  sessions at all.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import (
+    AuthenticationException,
+    AuthorizationException,
+    ConflictError,
+    TransportError,
+)
+
+from indexer import indices
+from lantern.search_client import make_client
+from lantern.settings import Settings
+from mappings import audit as audit_mapping
+from mappings import records as records_mapping
+from mappings import sessions as sessions_mapping
+from mappings.fields import ID
+
+NOW = "2026-11-30T06:00:00Z"
+
+
+def _event(seq: int, text: str) -> dict[str, Any]:
+    return {"seq": seq, "ts": NOW, "user": "alice", "action": "search", "query": text, "hash": f"h{seq}"}
+
+
+@pytest.fixture(scope="module")
+def secured(settings: Settings, client: OpenSearch) -> Settings:
+    """A private prefix with audit, sessions and records indices made by the admin."""
+    assert all(h.startswith("https://") for h in settings.hosts), (
+        f"the role tests need a TLS-secured node, got {settings.hosts}"
+    )
+    s = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}roles{uuid.uuid4().hex[:6]}-"})
+    for module in (audit_mapping, sessions_mapping, records_mapping):
+        indices.ensure(client, s, module)  # type: ignore[arg-type]
+    return s
+
+
+@pytest.fixture(scope="module")
+def portal(secured: Settings) -> OpenSearch:
+    return make_client(secured, "serving")
+
+
+@pytest.fixture(scope="module")
+def indexer(secured: Settings) -> OpenSearch:
+    return make_client(secured, "ingest")
+
+
+def _refused(call: Callable[[], Any]) -> TransportError:
+    """The call must be refused by OpenSearch (forbidden, rejected by the guard pipeline, or
+    invalid), never carried out."""
+    with pytest.raises(TransportError) as info:
+        call()
+    assert not isinstance(info.value, ConflictError), "a version conflict means the write was attempted"
+    return info.value
+
+
+def _forbidden(call: Callable[[], Any]) -> None:
+    with pytest.raises(AuthorizationException):
+        call()
+
+
+def _audit_alias(s: Settings) -> str:
+    return indices.read_alias(s, audit_mapping)  # type: ignore[arg-type]
+
+
+def _audit_write(s: Settings) -> str:
+    return indices.writer_target(s, audit_mapping)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------- authentication
+
+
+def test_plain_http_is_refused(settings: Settings) -> None:
+    url = urllib.parse.urlsplit(settings.hosts[0])
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        conn.request("GET", "/_cluster/health")
+        status = conn.getresponse().status
+    except (http.client.HTTPException, OSError):
+        return  # the TLS port drops a plain-HTTP request: refused
+    finally:
+        conn.close()
+    raise AssertionError(f"plain HTTP was answered with status {status}")
+
+
+def test_unauthenticated_request_is_refused(settings: Settings) -> None:
+    anonymous = OpenSearch(
+        hosts=settings.hosts, use_ssl=True, verify_certs=True, ca_certs=str(settings.opensearch_ca)
+    )
+    with pytest.raises(AuthenticationException):
+        anonymous.info()
+
+
+def test_shipped_demo_users_do_not_exist(settings: Settings) -> None:
+    for user, password in (("admin", "admin"), ("kibanaserver", "kibanaserver"), ("readall", "readall")):
+        demo = OpenSearch(
+            hosts=settings.hosts,
+            http_auth=(user, password),
+            use_ssl=True,
+            verify_certs=True,
+            ca_certs=str(settings.opensearch_ca),
+        )
+        with pytest.raises(AuthenticationException):
+            demo.info()
+
+
+def test_certificate_is_checked_against_lantern_ca(settings: Settings) -> None:
+    """A client that does not trust the node's CA cannot talk to it (no silent downgrade)."""
+    untrusting = OpenSearch(
+        hosts=settings.hosts,
+        http_auth=settings.opensearch_credentials("portal"),
+        use_ssl=True,
+        verify_certs=True,
+        ca_certs=ssl.get_default_verify_paths().cafile,
+        max_retries=0,
+    )
+    with pytest.raises(Exception, match=r"(?i)certificate|ssl"):
+        untrusting.info()
+
+
+def test_each_component_signs_in_as_its_own_user(settings: Settings) -> None:
+    for purpose, user in (
+        ("serving", "lantern_portal"),
+        ("ingest", "lantern_indexer"),
+        ("admin", "lantern_admin"),
+    ):
+        who = make_client(settings, purpose).transport.perform_request("GET", "/_plugins/_security/authinfo")  # type: ignore[arg-type]
+        assert who["user_name"] == user
+
+
+# ------------------------------------------------------------------- audit: create only
+
+
+def test_portal_creates_audit_events_but_cannot_change_them(
+    secured: Settings, portal: OpenSearch, client: OpenSearch
+) -> None:
+    alias, target = _audit_alias(secured), _audit_write(secured)
+    physical = indices.current_index(client, secured, audit_mapping)  # type: ignore[arg-type]
+    assert physical is not None
+    portal.index(index=target, id="1", body=_event(1, "original"), op_type="create", refresh=True)
+    meta = portal.get(index=alias, id="1")
+    forged = _event(1, "forged")
+
+    # A second create with the same id is a conflict (nothing written), as for any index.
+    with pytest.raises(ConflictError):
+        portal.index(index=target, id="1", body=forged, op_type="create")
+    for name in (target, physical):
+        # Plain overwrite.
+        _refused(lambda n=name: portal.index(index=n, id="1", body=forged))
+        # Optimistic-concurrency overwrite (what a data stream's backing index would allow).
+        _refused(
+            lambda n=name: portal.index(
+                index=n, id="1", body=forged, if_seq_no=meta["_seq_no"], if_primary_term=meta["_primary_term"]
+            )
+        )
+        # External versioning.
+        _refused(
+            lambda n=name: portal.index(index=n, id="1", body=forged, version=99, version_type="external")
+        )
+        _refused(lambda n=name: portal.index(index=n, id="1", body=forged, params={"pipeline": "_none"}))
+        _forbidden(lambda n=name: portal.update(index=n, id="1", body={"doc": {"query": "forged"}}))
+        _forbidden(lambda n=name: portal.delete(index=n, id="1"))
+    _forbidden(lambda: portal.delete_by_query(index=alias, body={"query": {"match_all": {}}}))
+    _forbidden(
+        lambda: portal.update_by_query(
+            index=alias, body={"script": {"source": "ctx._source.query = 'x'"}, "query": {"match_all": {}}}
+        )
+    )
+    # Bulk: the same refusals per item.
+    bulk = portal.bulk(
+        body=[
+            {"index": {"_index": target, "_id": "1"}},
+            forged,
+            {"index": {"_index": physical, "_id": "1", "if_seq_no": meta["_seq_no"], "if_primary_term": 1}},
+            forged,
+            {"delete": {"_index": target, "_id": "1"}},
+            {"update": {"_index": target, "_id": "1"}},
+            {"doc": {"query": "forged"}},
+        ],
+        refresh=True,
+    )
+    statuses = [next(iter(item.values()))["status"] for item in bulk["items"]]
+    assert all(st >= 400 and st != 409 for st in statuses), bulk["items"]
+    # Bulk create is how the portal may append.
+    created = portal.bulk(
+        body=[{"create": {"_index": target, "_id": "2"}}, _event(2, "second")], refresh=True
+    )
+    assert created["items"][0]["create"]["status"] == 201, created
+
+    after = client.get(index=alias, id="1")
+    assert after["_source"]["query"] == "original"
+    assert after["_version"] == 1
+    assert client.get(index=alias, id="2")["_source"]["query"] == "second"
+
+
+def test_portal_cannot_remove_the_audit_guard_or_the_index(
+    secured: Settings, portal: OpenSearch, client: OpenSearch
+) -> None:
+    physical = indices.current_index(client, secured, audit_mapping)  # type: ignore[arg-type]
+    assert physical is not None
+    pipeline = audit_mapping.pipeline_name(secured)
+    _forbidden(
+        lambda: portal.indices.put_settings(index=physical, body={"index": {"final_pipeline": "_none"}})
+    )
+    _forbidden(lambda: portal.ingest.put_pipeline(id=pipeline, body={"processors": []}))
+    _forbidden(lambda: portal.ingest.delete_pipeline(id=pipeline))
+    _forbidden(lambda: portal.indices.delete(index=physical))
+    _forbidden(lambda: portal.indices.delete(index=f"{secured.index_prefix}*"))
+    _forbidden(lambda: portal.indices.close(index=physical))
+    _forbidden(
+        lambda: portal.indices.update_aliases(body={"actions": [{"remove_index": {"index": physical}}]})
+    )
+    _forbidden(
+        lambda: portal.reindex(
+            body={"source": {"index": physical}, "dest": {"index": f"{secured.index_prefix}copy"}}
+        )
+    )
+    assert (
+        client.indices.get_settings(index=physical)[physical]["settings"]["index"]["final_pipeline"]
+        == pipeline
+    )
+
+
+def test_even_the_admin_cannot_overwrite_audit_through_the_guard(
+    secured: Settings, client: OpenSearch
+) -> None:
+    """The guard holds for every writer; an admin removing it is what the keyed MAC and the
+    anchor outside OpenSearch are for."""
+    target = _audit_write(secured)
+    client.index(index=target, id="100", body=_event(100, "original"), op_type="create", refresh=True)
+    err = _refused(lambda: client.index(index=target, id="100", body=_event(100, "forged")))
+    assert "append-only" in str(err.info)
+
+
+def test_indexer_may_only_create_audit_events(
+    secured: Settings, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    target = _audit_write(secured)
+    indexer.index(index=target, id="200", body=_event(200, "indexer"), op_type="create", refresh=True)
+    _refused(lambda: indexer.index(index=target, id="200", body=_event(200, "forged")))
+    _forbidden(lambda: indexer.delete(index=target, id="200"))
+    _forbidden(lambda: indexer.indices.delete(index=indices.current_index(client, secured, audit_mapping)))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------- records, sessions
+
+
+def test_portal_reads_records_but_cannot_write_or_delete_them(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    target = indices.writer_target(secured, records_mapping)  # type: ignore[arg-type]
+    alias = indices.read_alias(secured, records_mapping)  # type: ignore[arg-type]
+    indexer.index(index=target, id="rec-1", body={ID: "rec-1"}, refresh=True)
+    assert portal.get(index=alias, id="rec-1")["found"]
+    _forbidden(lambda: portal.index(index=target, id="rec-2", body={ID: "rec-2"}))
+    _forbidden(lambda: portal.delete(index=target, id="rec-1"))
+    _forbidden(lambda: portal.update(index=target, id="rec-1", body={"doc": {ID: "x"}}))
+    _forbidden(lambda: portal.indices.delete(index=indices.current_index(client, secured, records_mapping)))  # type: ignore[arg-type]
+    _forbidden(lambda: portal.indices.create(index=f"{secured.index_prefix}records-v9"))
+
+
+def test_sessions_what_the_roles_hold(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    target = indices.writer_target(secured, sessions_mapping)  # type: ignore[arg-type]
+    physical = indices.current_index(client, secured, sessions_mapping)  # type: ignore[arg-type]
+    victim = {"kind": "session", "username": "victim", "created_at": NOW, "last_seen": NOW, "csrf_token": "c"}
+    portal.index(index=target, id="victim-session", body=victim, op_type="create", refresh=True)
+    # The indexer's credentials cannot read, overwrite, update or delete anyone's session.
+    forged = {**victim, "username": "someone-else"}
+    _forbidden(lambda: indexer.get(index=target, id="victim-session"))
+    _forbidden(lambda: indexer.index(index=target, id="victim-session", body=forged))
+    _forbidden(lambda: indexer.update(index=target, id="victim-session", body={"doc": {"username": "x"}}))
+    _forbidden(lambda: indexer.delete(index=target, id="victim-session"))
+    _forbidden(lambda: indexer.index(index=target, id="attacker-session", body=forged, op_type="create"))
+    # The portal writes sessions, so its role cannot stop it rewriting one; it can stop it
+    # dropping or reshaping the index.
+    _forbidden(lambda: portal.indices.delete(index=physical))
+    _forbidden(
+        lambda: portal.indices.put_mapping(index=physical, body={"properties": {"x": {"type": "keyword"}}})
+    )
+    _forbidden(lambda: portal.delete_by_query(index=target, body={"query": {"match_all": {}}}))
+    assert client.get(index=target, id="victim-session")["_source"]["username"] == "victim"
+
+
+def test_no_role_reads_or_deletes_the_security_index(settings: Settings) -> None:
+    """Users' password hashes live there: only the admin certificate reaches them."""
+    for purpose in ("serving", "ingest"):
+        c = make_client(settings, purpose)  # type: ignore[arg-type]
+        _forbidden(lambda c=c: c.search(index=".opendistro_security", body={"query": {"match_all": {}}}))
+    admin = make_client(settings, "admin")
+    # System-index protection: even all_access sees no documents and cannot delete it.
+    hits = admin.search(index=".opendistro_security", body={"query": {"match_all": {}}})["hits"]
+    assert hits["total"]["value"] == 0 and hits["hits"] == []
+    _forbidden(lambda: admin.indices.delete(index=".opendistro_security"))
