@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from lantern import opensearch_security as sec
 from lantern.errors import LauncherError
 from lantern.processes import maven_build, pid_alive
@@ -506,3 +508,14 @@ def sync_security(settings: Settings) -> None:
         answer = _request(settings, f"{url}/{path}", method="PUT", body=body, timeout=30, admin_cert=True)
         if answer is None or answer.get("status") not in {"OK", "CREATED"}:
             raise LauncherError(f"could not update the security configuration ({path}): {answer}")
+
+
+def external_settings(settings: Settings, hosts: Sequence[str]) -> Settings:
+    """``settings`` pointed at explicit ``hosts`` (a proxy, a host list) with this embedded
+    layout's credentials and CA set explicitly: what an external cluster's settings look like."""
+    paths = sec.security_paths(settings.embedded_home)
+    creds = sec.read_credentials(paths) or {}
+    update: dict[str, Any] = {"opensearch_hosts": list(hosts), "opensearch_ca_file": paths.ca_cert}
+    for role, password in creds.items():
+        update[f"opensearch_{role}_password"] = SecretStr(password)
+    return settings.model_copy(update=update)

@@ -306,7 +306,7 @@ def roles_config(prefix: str) -> dict[str, Any]:
             "cluster_permissions": _CLUSTER_CLIENT,
             "index_permissions": [
                 perm(RECORD_INDICES, [*_READ, "indices:data/read/point_in_time/create"]),
-                perm(PORTAL_STORES, _READ + _CRUD + _REFRESH),
+                perm(PORTAL_STORES, [*_READ, *_CRUD, *_REFRESH, "indices:data/write/delete/byquery"]),
                 perm(AUDIT_INDICES, _READ + _CREATE_ONLY + _REFRESH),
             ],
         },

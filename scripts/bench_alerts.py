@@ -227,7 +227,8 @@ def main() -> None:
     run = uuid.uuid4().hex[:6]
     prefix = f"{base.index_prefix}bench-alerts-{run}-"
     settings = base.model_copy(update={"index_prefix": prefix})
-    client = make_client(settings, "ingest")
+    # Creates users and deletes indices between runs: the OpenSearch admin's job.
+    client = make_client(settings, "admin")
     rng = random.Random(args.seed)
     try:
         print(f"preparing {args.records:,} demo records (seed {args.seed})...", flush=True)

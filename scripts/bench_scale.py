@@ -543,7 +543,8 @@ def stage_scale(args: argparse.Namespace, results: dict[str, Any]) -> tuple[Sett
     ns = sorted(int(x) for x in args.scale.split(","))
     parts = write_parts(Path(args.workdir), ns, args.seed)
     settings = bench_settings(args, "bench-scale-")
-    client = _client(settings)
+    # Setup and cleanup (deleting indices) are the OpenSearch admin's; loads run as the indexer.
+    client = _client(settings, "admin")
     client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
     shutil.rmtree(settings.state_dir, ignore_errors=True)
     terms = sample_terms(parts[0][0], parts[0][1], min(ns[0], 5000), args.seed)
@@ -736,7 +737,7 @@ async def _loadtest_portal(
     from lantern.search_client import make_client
     from lantern.users import UserStore, create_user
 
-    client = make_client(settings, "ingest")
+    client = make_client(settings, "admin")  # creates the bench users
     password = "bench load-test password, loopback only"
     users = [f"bench-load-{i:02d}" for i in range(args.users)]
     store = UserStore(client, settings)
@@ -926,7 +927,7 @@ def stage_pipeline(args: argparse.Namespace, results: dict[str, Any]) -> None:
         tmp.rename(feed)
         print(f"pipeline: generated {n:,} records in {time.perf_counter() - t:,.0f}s (not counted)")
     settings = bench_settings(args, "bench-pipe-")
-    client = _client(settings)
+    client = _client(settings, "admin")
     client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
     shutil.rmtree(settings.state_dir, ignore_errors=True)
     print(

@@ -154,7 +154,7 @@ def portal_client(settings: Settings) -> Any:
     from lantern.users import UserStore, create_user
     from portal.app import create_app
 
-    ingest = make_client(settings, "ingest")
+    ingest = make_client(settings, "admin")  # user administration is the admin's
     if UserStore(ingest, settings).get(BENCH_USER) is None:
         create_user(
             ingest,

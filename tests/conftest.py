@@ -33,7 +33,7 @@ import pytest
 from filelock import FileLock
 from opensearchpy import OpenSearch
 
-from lantern import embedded
+from lantern import embedded, indices
 from lantern.search_client import make_client
 from lantern.settings import Settings
 
@@ -126,6 +126,9 @@ def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> Iterator[OpenSearch]:
     c = make_client(settings, "admin")
+    # `lantern index init` for this run's prefix: the portal's and the indexer's OpenSearch
+    # users may not create indices (tests with a prefix of their own call ensure_all too).
+    indices.ensure_all(c, settings)
     yield c
     # Clean up everything this run created (aliases go with their indices).
     c.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])

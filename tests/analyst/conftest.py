@@ -19,6 +19,7 @@ from opensearchpy import OpenSearch
 
 from alerts.percolation import AlertHook, Directory, forget_synced
 from indexer.pipeline import Hook, index_records
+from lantern import indices
 from lantern.indices import forget_ensured
 from lantern.principal import Principal
 from lantern.records import parse_record
@@ -89,11 +90,13 @@ def principal(username: str) -> Principal:
 
 
 @pytest.fixture(scope="session")
-def asettings(settings: Settings) -> Settings:
+def asettings(settings: Settings, client: OpenSearch) -> Settings:
     # A prefix of our own (cleaned up with the session prefix): the record counts here are exact.
-    return settings.model_copy(
+    s = settings.model_copy(
         update={"index_prefix": f"{settings.index_prefix}an-", "export_max_rows": 25, "bulk_chunk_size": 50}
     )
+    indices.ensure_all(client, s)  # `lantern index init`: the portal may not create indices
+    return s
 
 
 @pytest.fixture(scope="session")

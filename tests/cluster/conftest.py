@@ -1,8 +1,10 @@
 """A private three-node OpenSearch cluster for the fault tests (marker ``cluster``).
 
 It runs on its own ports (HTTP 9600-9602, transport 9700-9702) with its own data under
-``.lantern/cluster-test``, so killing its nodes never disturbs the shared nodes on
-9200/9250. A module that asks for ``cluster`` starts it once and stops it at the end.
+``.lantern/cluster-test`` and, like every embedded node, TLS and authentication (one CA and
+node certificate for the three nodes, generated at start-up), so killing its nodes never
+disturbs the shared nodes on 9200/9250. A module that asks for ``cluster`` starts it once
+and stops it at the end.
 Override the ports with ``LANTERN_CLUSTER_TEST_PORT`` if they are taken.
 """
 
@@ -69,7 +71,7 @@ class Cluster:
     home: Path
     start_output: str
 
-    def client(self, purpose: str = "ingest") -> OpenSearch:
+    def client(self, purpose: str = "admin") -> OpenSearch:
         return make_client(self.settings, purpose)  # type: ignore[arg-type]
 
     def urls(self) -> list[str]:
@@ -106,10 +108,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         pytest.fail("lantern opensearch start --nodes 3 failed:\n" + started.stdout + started.stderr)
     state = tmp_path_factory.mktemp("cluster-state")
     run = uuid.uuid4().hex[:8]
-    settings = node_settings.model_copy(
+    # Explicit host list, credentials and CA: what a production deployment configures.
+    settings = embedded.external_settings(node_settings, embedded.node_urls(node_settings)).model_copy(
         update={
-            # Explicit host list: what a production deployment configures.
-            "opensearch_hosts": embedded.node_urls(node_settings),
             "index_prefix": f"lantern-ct-{run}-",
             "index_shards": 3,
             "index_replicas": 1,

@@ -29,7 +29,8 @@ class CuttableProxy:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        # TLS passes through untouched; the node certificate names 127.0.0.1, as does the proxy.
+        return f"https://127.0.0.1:{self.port}"
 
     def cut(self) -> None:
         with self._lock:

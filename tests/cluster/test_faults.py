@@ -68,7 +68,7 @@ def test_cli_start_status_stop_show_every_node_and_health(cluster: Cluster) -> N
     out = status.stdout + status.stderr
     for i in range(NODES):
         assert f"lantern-node-{i}" in out
-        assert f"http://127.0.0.1:{cluster.node_settings.embedded_port + i}" in out
+        assert f"https://127.0.0.1:{cluster.node_settings.embedded_port + i}" in out
     assert out.count("running") == NODES
     assert f"green, {NODES} node(s)" in out
     members = embedded.cluster_members(cluster.node_settings)

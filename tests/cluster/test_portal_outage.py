@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from opensearchpy import OpenSearch
 
 from indexer.pipeline import index_records
-from lantern import indices, search_client
+from lantern import embedded, indices, search_client
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
@@ -39,9 +39,8 @@ def outage(
     target = urlsplit(search_client.hosts(settings)[0])
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 9200)
     state = tmp_path_factory.mktemp("outage")
-    psettings = settings.model_copy(
+    psettings = embedded.external_settings(settings, [proxy.url]).model_copy(
         update={
-            "opensearch_hosts": [proxy.url],
             "index_prefix": f"{settings.index_prefix}outage-",
             "state_dir": state,
             "audit_head_file": state / "audit-head.log",

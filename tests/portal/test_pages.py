@@ -248,7 +248,8 @@ def test_openapi_documents_the_api(officer: TestClient) -> None:
 
 
 def test_missing_index_is_503(officer: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service, "records_alias", lambda settings: f"{settings.index_prefix}no-such-index")
+    # A name the portal's OpenSearch role covers (a records alias), so the node answers 404.
+    monkeypatch.setattr(service, "records_alias", lambda settings: f"{settings.index_prefix}missing-records")
     res = officer.get("/search", params={"q": "x"})
     assert res.status_code == 503 and "Search is not ready" in res.text and "Traceback" not in res.text
     res = officer.get("/api/search", params={"q": "x"})

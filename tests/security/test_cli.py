@@ -18,6 +18,7 @@ def cli_env(settings, monkeypatch, tmp_path):
     monkeypatch.setenv("LANTERN_INDEX_PREFIX", prefix)
     monkeypatch.setenv("LANTERN_AUDIT_HEAD_FILE", str(tmp_path / "head.log"))
     monkeypatch.setenv("LANTERN_EMBEDDED_PORT", str(settings.embedded_port))
+    monkeypatch.setenv("LANTERN_EMBEDDED_HOME", str(settings.embedded_home))
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

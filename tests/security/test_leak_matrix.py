@@ -37,7 +37,7 @@ from alerts.percolation import AlertHook, Directory, forget_synced
 from entity_extraction import canonicalise
 from entity_extraction.identifiers import pnc_check_letter
 from indexer.pipeline import index_records
-from lantern import gazetteer
+from lantern import gazetteer, indices
 from lantern.clock import today_utc
 from lantern.indices import forget_ensured
 from lantern.principal import Principal
@@ -370,6 +370,7 @@ def world(
     settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     lsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}leak-"})
+    indices.ensure_all(client, lsettings)  # `lantern index init`: the portal may not create indices
     for name, (roles, units, clearances) in USERS.items():
         create_user(
             client,

@@ -29,7 +29,7 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
-from indexer import indices
+from lantern import indices, search_client
 from lantern.search_client import make_client
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
@@ -47,8 +47,8 @@ def _event(seq: int, text: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def secured(settings: Settings, client: OpenSearch) -> Settings:
     """A private prefix with audit, sessions and records indices made by the admin."""
-    assert all(h.startswith("https://") for h in settings.hosts), (
-        f"the role tests need a TLS-secured node, got {settings.hosts}"
+    assert all(h.startswith("https://") for h in search_client.hosts(settings)), (
+        f"the role tests need a TLS-secured node, got {search_client.hosts(settings)}"
     )
     s = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}roles{uuid.uuid4().hex[:6]}-"})
     for module in (audit_mapping, sessions_mapping, records_mapping):
@@ -92,7 +92,7 @@ def _audit_write(s: Settings) -> str:
 
 
 def test_plain_http_is_refused(settings: Settings) -> None:
-    url = urllib.parse.urlsplit(settings.hosts[0])
+    url = urllib.parse.urlsplit(search_client.hosts(settings)[0])
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
     try:
         conn.request("GET", "/_cluster/health")
@@ -106,7 +106,10 @@ def test_plain_http_is_refused(settings: Settings) -> None:
 
 def test_unauthenticated_request_is_refused(settings: Settings) -> None:
     anonymous = OpenSearch(
-        hosts=settings.hosts, use_ssl=True, verify_certs=True, ca_certs=str(settings.opensearch_ca)
+        hosts=search_client.hosts(settings),
+        use_ssl=True,
+        verify_certs=True,
+        ca_certs=str(settings.opensearch_ca),
     )
     with pytest.raises(AuthenticationException):
         anonymous.info()
@@ -115,7 +118,7 @@ def test_unauthenticated_request_is_refused(settings: Settings) -> None:
 def test_shipped_demo_users_do_not_exist(settings: Settings) -> None:
     for user, password in (("admin", "admin"), ("kibanaserver", "kibanaserver"), ("readall", "readall")):
         demo = OpenSearch(
-            hosts=settings.hosts,
+            hosts=search_client.hosts(settings),
             http_auth=(user, password),
             use_ssl=True,
             verify_certs=True,
@@ -128,7 +131,7 @@ def test_shipped_demo_users_do_not_exist(settings: Settings) -> None:
 def test_certificate_is_checked_against_lantern_ca(settings: Settings) -> None:
     """A client that does not trust the node's CA cannot talk to it (no silent downgrade)."""
     untrusting = OpenSearch(
-        hosts=settings.hosts,
+        hosts=search_client.hosts(settings),
         http_auth=settings.opensearch_credentials("portal"),
         use_ssl=True,
         verify_certs=True,

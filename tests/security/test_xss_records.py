@@ -32,6 +32,7 @@ from opensearchpy import OpenSearch
 
 from alerts.percolation import forget_synced
 from indexer.pipeline import index_records
+from lantern import indices
 from lantern.indices import forget_ensured
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
@@ -283,6 +284,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
     xsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}xss-"})
+    indices.ensure_all(client, xsettings)  # `lantern index init`: the portal may not create indices
     create_user(
         client,
         xsettings,
