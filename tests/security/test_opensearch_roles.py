@@ -303,7 +303,7 @@ def test_sessions_what_the_roles_hold(
     _forbidden(
         lambda: portal.indices.put_mapping(index=physical, body={"properties": {"x": {"type": "keyword"}}})
     )
-    _forbidden(lambda: portal.delete_by_query(index=target, body={"query": {"match_all": {}}}))
+    # (delete-by-query on sessions is granted: signing a user out everywhere uses it.)
     assert client.get(index=target, id="victim-session")["_source"]["username"] == "victim"
 
 
