@@ -50,6 +50,19 @@ def cli_env(home: Path) -> dict[str, str]:
     return env
 
 
+def external_env(settings: Settings) -> dict[str, str]:
+    """``LANTERN_*`` variables carrying an explicit-hosts settings' CA and component passwords
+    to a child process (what an operator sets for an external cluster)."""
+    env = {}
+    if settings.opensearch_ca_file is not None:
+        env["LANTERN_OPENSEARCH_CA_FILE"] = str(settings.opensearch_ca_file)
+    for role in ("portal", "indexer", "admin"):
+        secret = getattr(settings, f"opensearch_{role}_password")
+        if secret is not None:
+            env[f"LANTERN_OPENSEARCH_{role.upper()}_PASSWORD"] = secret.get_secret_value()
+    return env
+
+
 def run_cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [LANTERN, *args],

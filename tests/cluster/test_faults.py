@@ -26,7 +26,7 @@ from lantern import embedded, indices, search_client
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import records as records_index
-from tests.cluster.conftest import LANTERN, NODES, Cluster, run_cli
+from tests.cluster.conftest import LANTERN, NODES, Cluster, external_env, run_cli
 from tests.cluster.feeds import all_ids, iter_sources, reject_lines, write_feed
 
 pytestmark = pytest.mark.cluster
@@ -35,9 +35,13 @@ QUIET = Console(file=open("/dev/null", "w"), force_terminal=False)  # noqa: SIM1
 
 
 def _prefixed(cluster: Cluster, name: str, **extra: Any) -> Settings:
-    return cluster.settings.model_copy(
+    s = cluster.settings.model_copy(
         update={"index_prefix": f"{cluster.settings.index_prefix}{name}-", **extra}
     )
+    # `lantern index init` as the admin: the indexer's user may not create the stores its
+    # alert hooks read.
+    indices.ensure_all(cluster.client("admin"), s)
+    return s
 
 
 def _physical(client: OpenSearch, settings: Settings) -> str:
@@ -158,6 +162,7 @@ def _loader_env(cluster: Cluster, settings: Settings) -> dict[str, str]:
     env.update(
         {
             "LANTERN_OPENSEARCH_HOSTS": ",".join(cluster.urls()),
+            **external_env(settings),
             "LANTERN_INDEX_PREFIX": settings.index_prefix,
             "LANTERN_STATE_DIR": str(settings.state_dir),
             "LANTERN_INDEX_SHARDS": str(settings.index_shards),
@@ -267,7 +272,7 @@ def test_clients_keep_working_when_one_host_goes_away(cluster: Cluster, tmp_path
     from tests.portal_fixtures import PASSWORD, login, make_test_client
 
     create_user(
-        ingest,
+        cluster.client("admin"),
         settings,
         "cluster-analyst",
         PASSWORD,
