@@ -220,6 +220,11 @@ _ensured: set[tuple[int, str, str]] = set()
 _ensure_lock = threading.Lock()
 
 
+def ensure_all(client: OpenSearch, settings: Settings) -> dict[str, str]:
+    """``lantern index init``: every index of ``mappings/`` (and the pipelines they need)."""
+    return {name: ensure(client, settings, mod) for name, mod in discover().items()}
+
+
 def ensure_once(client: OpenSearch, settings: Settings, modules: Iterable[ModuleType | IndexModule]) -> None:
     """``ensure`` each module once per process, client and index prefix (stores call this on use).
 
