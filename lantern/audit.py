@@ -9,9 +9,13 @@ Linear under concurrency: event N is written with ``op_type=create`` and ``_id``
 two writers (threads or processes) trying to append N exactly one succeeds; the other reads
 event N, chains onto it and tries N+1.
 
-A removed tail leaves a valid (shorter) chain, so every appended head (index, seq, hash) is
-also written to a local append-only file (``settings.audit_head_file``); ``verify`` compares
-the chain with it, which also catches a chain rewritten with recomputed hashes.
+Keyed and anchored (``lantern.audit_anchor``): whoever can write the index can recompute
+unkeyed hashes, so each event also carries ``key_id`` and ``mac`` = HMAC-SHA-256 over its
+sequence and hash with a key the OpenSearch operator does not hold, and every append writes
+a signed checkpoint (index, seq, MAC, time) to the anchor file outside OpenSearch
+(``settings.audit_head_file``, an absolute path; fsync before the action proceeds).
+``verify`` fails on a bad MAC, a missing, edited or contradicted anchor, a chain shorter than
+the anchor (truncated) and an anchor behind the chain (naming the events not covered).
 
 Fail closed: if an event cannot be written, ``record`` raises ``AuditUnavailable`` and the
 action it describes must not happen.
@@ -24,7 +28,6 @@ import getpass
 import hashlib
 import io
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +38,14 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
 
 from lantern.anomalies import UserDirectory, extra_flags, strip_rank
+from lantern.audit_anchor import (
+    AuditKeyError,
+    AuditKeys,
+    append_checkpoint,
+    event_mac_input,
+    load_keys,
+    read_anchor,
+)
 from lantern.clock import iso, utcnow
 from lantern.disclosures import DisclosureLog, chunks
 from lantern.errors import AuditUnavailable
@@ -53,8 +64,12 @@ SEARCH_ACTIONS = frozenset({"search", "api.search"})
 UNAVAILABLE_MESSAGE = "Action refused: the audit trail cannot be written just now, so nothing was done."
 
 
+# Fields outside the hashed body: the hash itself and the MAC over it.
+UNHASHED = frozenset({"hash", "mac"})
+
+
 def canonical_json(event: dict[str, Any]) -> bytes:
-    body = {k: v for k, v in event.items() if k != "hash"}
+    body = {k: v for k, v in event.items() if k not in UNHASHED}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -114,11 +129,20 @@ class AuditLog:
         self.settings = settings
         self.index = settings.index_name("audit")
         self.write_index = writer_target(settings, audit_mapping)
-        self.head_file = Path(head_file or settings.audit_head_file)
+        self.head_file = Path(head_file or settings.audit_head_file).absolute()
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None
         self.disclosures = DisclosureLog(client, settings)
         self.directory = UserDirectory(client, settings)
+        self._keys: AuditKeys | None = None
+
+    @property
+    def keys(self) -> AuditKeys:
+        """The MAC keys (created at first use outside production, where they must be
+        provisioned: the key is what the OpenSearch operator must not hold)."""
+        if self._keys is None:
+            self._keys = load_keys(self.settings.audit_key_file, create=self.settings.env != "production")
+        return self._keys
 
     # --- writing -------------------------------------------------------------------------
     def record(
@@ -279,8 +303,9 @@ class AuditLog:
                     if self._head is None:
                         self._head = self._find_head()
                     seq, prev = self._head[0] + 1, self._head[1]
-                    doc = {**event, "seq": seq, "prev_hash": prev}
+                    doc = {**event, "seq": seq, "prev_hash": prev, "key_id": self.keys.current}
                     doc["hash"] = event_hash(doc)
+                    doc["mac"] = self.keys.mac(event_mac_input(doc), doc["key_id"])[1]
                     try:
                         self.client.index(
                             index=self.write_index,
@@ -298,12 +323,12 @@ class AuditLog:
                         # Our own event: the first attempt landed but its answer was lost
                         # (a node left mid-request) and the client retried on another host.
                     self._head = (seq, doc["hash"])
-                    self._write_head(seq, doc["hash"])
+                    append_checkpoint(self.head_file, self.keys, self.index, seq, doc["mac"], doc["ts"])
                     return doc
             raise AuditUnavailable("audit chain contention: could not append after 100 attempts")
         except AuditUnavailable:
             raise
-        except (OpenSearchException, OSError, KeyError) as exc:
+        except (OpenSearchException, OSError, KeyError, AuditKeyError) as exc:
             self._head = None  # re-read the head next time: our view may be stale
             raise AuditUnavailable(UNAVAILABLE_MESSAGE) from exc
 
@@ -320,16 +345,6 @@ class AuditLog:
             except NotFoundError:
                 return head
             head = (head[0] + 1, str(nxt["hash"]))
-
-    def _write_head(self, seq: int, digest: str) -> None:
-        self.head_file.parent.mkdir(parents=True, exist_ok=True)
-        line = f"{self.index} {seq} {digest}\n".encode()
-        # O_APPEND: one short write per line is atomic, so several processes can share the file.
-        fd = os.open(self.head_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
 
     # --- reading -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -357,29 +372,27 @@ class AuditLog:
                 yield {**h["_source"], "_id": h["_id"]}
             after = hits[-1]["sort"]
 
-    def head_entries(self) -> dict[int, str]:
-        out: dict[int, str] = {}
-        if not self.head_file.exists():
-            return out
-        with self.head_file.open(encoding="utf-8") as fh:
-            for line in fh:
-                parts = line.split()
-                if len(parts) == 3 and parts[0] == self.index and parts[1].isdigit():
-                    out[int(parts[1])] = parts[2]
-        return out
-
     def verify(self) -> VerifyResult:
-        """Walk the chain; report the first altered, inserted, removed or reordered event."""
-        heads = self.head_entries()
+        """Walk the chain against its MACs and the anchor; report the first problem."""
+        try:
+            keys = self.keys
+        except AuditKeyError as exc:
+            return VerifyResult(False, 0, 0, str(exc), None)
+        anchor = None if not self.head_file.exists() else read_anchor(self.head_file, self.index, keys)
         expected, prev, checked = 1, GENESIS, 0
 
         def bad(seq: int, problem: str) -> VerifyResult:
             return VerifyResult(False, checked, expected - 1, problem, seq)
 
+        if anchor is not None and anchor.problems:
+            return bad(min(anchor.checkpoints, default=1), "; ".join(anchor.problems))
+        checkpoints = anchor.checkpoints if anchor is not None else {}
         for ev in self.iter_events():
             raw_seq = ev.get("seq")
             doc_id = ev.pop("_id")
             seq = int(raw_seq) if isinstance(raw_seq, int) else -1
+            if anchor is None:
+                return bad(seq, f"the audit anchor {self.head_file} is missing: the chain cannot be trusted")
             if seq < expected:
                 return bad(
                     expected,
@@ -394,28 +407,45 @@ class AuditLog:
                 return bad(seq, f"event {seq} is stored under id {doc_id}: events were moved or reordered")
             if event_hash(ev) != ev.get("hash"):
                 return bad(seq, f"event {seq} was altered: its content does not match its hash")
+            if not keys.check(event_mac_input(ev), ev.get("key_id"), ev.get("mac")):
+                return bad(
+                    seq,
+                    f"event {seq} has no valid MAC (key {ev.get('key_id')!r}): forged or rewritten "
+                    "by someone without the audit key",
+                )
             if ev.get("prev_hash") != prev:
                 return bad(
                     seq,
                     f"event {seq} does not follow event {seq - 1} (prev_hash mismatch): "
                     "an event was inserted, removed or reordered",
                 )
-            if seq in heads and heads[seq] != ev["hash"]:
-                return bad(seq, f"event {seq} differs from the head file: the chain was rewritten from here")
+            cp = checkpoints.get(seq)
+            if cp is not None and cp.mac != ev.get("mac"):
+                return bad(
+                    seq, f"event {seq} differs from its anchor checkpoint: the chain was rewritten from here"
+                )
             prev = str(ev["hash"])
             expected += 1
             checked += 1
         last = expected - 1
-        if heads:
-            top = max(heads)
-            if top > last:
-                return VerifyResult(
-                    False,
-                    checked,
-                    last,
-                    f"tail truncated: the head file records event {top} but the chain ends at {last}",
-                    last + 1,
-                )
+        top = max(checkpoints, default=0)
+        if top > last:
+            return VerifyResult(
+                False,
+                checked,
+                last,
+                f"tail truncated: the anchor records event {top} but the chain ends at {last}",
+                last + 1,
+            )
+        if last > top:
+            first = top + 1
+            return VerifyResult(
+                False,
+                checked,
+                last,
+                f"the anchor is behind: event(s) {first}..{last} are not covered by a checkpoint",
+                first,
+            )
         return VerifyResult(True, checked, last)
 
     def export_csv(self, query: dict[str, Any] | None, out: io.TextIOBase | Any, limit: int) -> int:
@@ -447,6 +477,8 @@ CSV_COLUMNS = (
     "details",
     "prev_hash",
     "hash",
+    "key_id",
+    "mac",
 )
 
 

@@ -134,7 +134,16 @@ class Settings(BaseSettings):
     # is still stopped, but one officer's typos do not lock the station out.
     login_max_failures_per_address: int = Field(default=30, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
-    audit_head_file: Path = Path(".lantern/audit-chain-head.log")
+    # The audit anchor: signed checkpoints (seq, MAC, time) appended with fsync, outside
+    # OpenSearch. An absolute path in production (relative ones are resolved against the
+    # working directory in development); ship it to a WORM store (see README).
+    audit_head_file: Path = Path(".lantern/audit-anchor.log")
+    # HMAC keys of the audit chain, by key id (``lantern audit rotate-key``). Must not be
+    # readable by whoever operates OpenSearch; created at first use outside production.
+    audit_key_file: Path = Path(".lantern/audit-keys.json")
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: none,
+    # the client address is the TCP peer (a forged header cannot dodge the lockout or the audit).
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     export_max_rows: int = Field(default=10_000, ge=1)
     # Exports of more rows than this run as a job (``lantern worker``) with a page to poll
     # and a download when done; smaller ones are answered inside the request.
@@ -188,7 +197,7 @@ class Settings(BaseSettings):
             return [r.strip() for r in value.split(",") if r.strip()]
         return value
 
-    @field_validator("opensearch_hosts", mode="before")
+    @field_validator("opensearch_hosts", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -227,6 +236,8 @@ class Settings(BaseSettings):
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET_KEY:
             raise ValueError("LANTERN_SECRET_KEY must be set to a unique random value outside development")
+        if self.env == "production" and not self.audit_head_file.is_absolute():
+            raise ValueError("LANTERN_AUDIT_HEAD_FILE (the audit anchor) must be an absolute path")
         for name in ("password", "portal_password", "indexer_password", "admin_password"):
             secret = getattr(self, f"opensearch_{name}")
             if (

@@ -22,7 +22,8 @@ from typing import Any
 from lantern.settings import Settings
 
 NAME = "audit"
-VERSION = 1
+# 2: key_id and mac (keyed chain); an existing index moves with `lantern index migrate audit`.
+VERSION = 2
 # Migrations copy with op_type=create (the final pipeline refuses anything else).
 APPEND_ONLY = True
 # Versions.MATCH_DELETED: the version an op_type=create request carries into ingest.
@@ -88,6 +89,9 @@ def body(settings: Settings) -> dict[str, Any]:
                 "flags": {"type": "keyword"},
                 "prev_hash": {"type": "keyword"},
                 "hash": {"type": "keyword"},
+                # HMAC-SHA-256 over seq and hash with the key named by key_id (lantern/audit.py).
+                "key_id": {"type": "keyword"},
+                "mac": {"type": "keyword"},
             },
         },
     }

@@ -71,7 +71,9 @@ def _context(settings: Settings | None = None) -> Any:
     from portal.security.middleware import SecurityContext
 
     s = settings or get_settings()
-    return SecurityContext.create(s, make_client(s, "ingest"))
+    # User administration and audit verification/export are the OpenSearch admin's work
+    # (the portal's own user may not create indices; the indexer's may not touch users).
+    return SecurityContext.create(s, make_client(s, "admin"))
 
 
 def _read_password(stdin: bool) -> str:
@@ -243,7 +245,8 @@ def users_demo() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; exit 1 at the first altered, inserted, removed or reordered event."""
+    """Walk the keyed chain against the anchor; exit 1 at the first altered, inserted, removed,
+    reordered or forged event, or when the anchor is missing, edited or behind."""
     ctx = _context()
     result = ctx.audit.verify()
     if result.ok:
@@ -252,6 +255,20 @@ def audit_verify() -> None:
     console.print(f"[red]AUDIT CHAIN BROKEN[/red] at event {result.first_bad_seq}: {result.problem}")
     console.print(f"({result.checked} event(s) verified before the break)")
     raise typer.Exit(1)
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key() -> None:
+    """Add a new audit MAC key and sign new events with it (old events keep their key id)."""
+    from lantern.audit_anchor import AuditKeyError, rotate_keys
+
+    settings = get_settings()
+    try:
+        new_id = rotate_keys(settings.audit_key_file)
+    except AuditKeyError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"audit events are now signed with key {new_id} ({settings.audit_key_file})")
 
 
 @audit_app.command("export")

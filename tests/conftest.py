@@ -111,6 +111,7 @@ def settings(opensearch_node: Settings, tmp_path_factory: pytest.TempPathFactory
             "documents_root": files / "documents",
             "attachments_root": files / "attachments",
             "audit_head_file": state / "audit-head.log",
+            "audit_key_file": state / "audit-keys.json",
             # Rate limits stay on, set far above what any test does in a minute; the limits
             # themselves are tested with tight values (tests/security/test_limits.py).
             "rate_limit_search": "100000/minute",

@@ -3,6 +3,9 @@ truncation; appends stay linear under concurrency; writes fail closed."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 import uuid
 
@@ -10,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lantern.audit import GENESIS, AuditLog, event_hash, is_self_search
+from lantern.audit_anchor import event_mac_input, rotate_keys
 from lantern.errors import AuditUnavailable
 from lantern.principal import Principal
 from lantern.search_client import make_client
@@ -22,6 +26,8 @@ def chain(settings, client, tmp_path):
         update={
             "index_prefix": f"{settings.index_prefix}chain{uuid.uuid4().hex[:6]}-",
             "audit_head_file": tmp_path / "head.log",
+            # Its own key: rotation in one test must not touch the others' chains.
+            "audit_key_file": tmp_path / "keys.json",
         }
     )
     log = AuditLog(client, s)
@@ -65,21 +71,70 @@ def test_edited_event_detected(chain):
     assert "altered" in result.problem
 
 
-def test_edit_with_recomputed_hashes_detected_by_head_file(chain):
-    # A forger who rewrites event 3 and re-chains everything after it: the chain alone is
-    # consistent again, the head file is not.
-    prev = _doc(chain, 2)["hash"]
-    for seq in range(3, 7):
+def _rechain_from(chain: AuditLog, start: int, edit: dict, mac_key: bytes | None = None) -> None:
+    """A forger with write access to OpenSearch rewrites event ``start`` and re-chains every
+    later event with recomputed (unkeyed) hashes, so the hash chain alone is consistent."""
+    prev = _doc(chain, start - 1)["hash"]
+    for seq in range(start, 7):
         ev = _doc(chain, seq)
-        if seq == 3:
-            ev["user"] = "someone-else"
+        if seq == start:
+            ev.update(edit)
         ev["prev_hash"] = prev
         ev["hash"] = event_hash(ev)
+        if mac_key is not None:
+            ev["mac"] = hmac.new(mac_key, event_mac_input(ev).encode(), hashlib.sha256).hexdigest()
         prev = ev["hash"]
         _put(chain, seq, ev)
+
+
+def test_forged_event_with_recomputed_unkeyed_hash_detected(chain):
+    _rechain_from(chain, 3, {"user": "someone-else"})
+    assert all(event_hash(_doc(chain, s)) == _doc(chain, s)["hash"] for s in range(1, 7))
     result = chain.verify()
     assert not result.ok and result.first_bad_seq == 3
-    assert "head file" in result.problem
+    assert "MAC" in result.problem
+
+
+def test_forger_with_a_key_of_their_own_detected(chain):
+    _rechain_from(chain, 3, {"user": "someone-else"}, mac_key=b"o" * 32)
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 3 and "MAC" in result.problem
+
+
+def test_deleted_anchor_detected(chain):
+    assert chain.head_file.is_absolute()
+    chain.head_file.unlink()
+    result = chain.verify()
+    assert not result.ok and "anchor" in result.problem and "missing" in result.problem
+
+
+def test_edited_checkpoint_detected(chain):
+    lines = chain.head_file.read_text().splitlines()
+    cp = json.loads(lines[2])
+    cp["mac"] = _doc(chain, 4)["mac"]
+    lines[2] = json.dumps(cp)
+    chain.head_file.write_text("\n".join(lines) + "\n")
+    result = chain.verify()
+    assert not result.ok and "bad signature" in result.problem
+
+
+def test_anchor_behind_reports_uncovered_events(chain):
+    lines = chain.head_file.read_text().splitlines()
+    chain.head_file.write_text("\n".join(lines[:4]) + "\n")
+    result = chain.verify()
+    assert not result.ok and result.first_bad_seq == 5
+    assert "5..6 are not covered" in result.problem
+
+
+def test_key_rotation_keeps_old_events_verifiable(chain):
+    rotate_keys(chain.settings.audit_key_file)
+    rotated = AuditLog(chain.client, chain.settings)
+    event = rotated.record(None, "search", details={"query": "after rotation"})
+    assert event["key_id"] != _doc(chain, 1)["key_id"]
+    rotated.refresh()
+    result = rotated.verify()
+    assert result.ok, result.problem
+    assert result.last_seq == 7
 
 
 def test_deleted_event_detected(chain):
@@ -165,6 +220,7 @@ def test_cli_verify_exit_codes(chain, monkeypatch):
     s = chain.settings
     monkeypatch.setenv("LANTERN_INDEX_PREFIX", s.index_prefix)
     monkeypatch.setenv("LANTERN_AUDIT_HEAD_FILE", str(s.audit_head_file))
+    monkeypatch.setenv("LANTERN_AUDIT_KEY_FILE", str(s.audit_key_file))
     monkeypatch.setenv("LANTERN_EMBEDDED_PORT", str(s.embedded_port))
     monkeypatch.setenv("LANTERN_EMBEDDED_HOME", str(s.embedded_home))
     get_settings.cache_clear()
