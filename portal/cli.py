@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -292,6 +293,18 @@ def audit_export(
     console.print(f"wrote {n} event(s) to {out}")
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Forwarded headers: believed only from the proxies ``LANTERN_FORWARDED_ALLOW_IPS`` names.
+
+    uvicorn's own default trusts X-Forwarded-For from 127.0.0.1, so anything that can reach
+    the port from the same host could pick the client address the lockout counts and the
+    audit records; with no proxies named, the address is the TCP peer's.
+    """
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips)}
+
+
 def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
@@ -302,10 +315,9 @@ def serve(
 ) -> None:
     """Run the portal (uvicorn).
 
-    Behind a TLS-terminating proxy, X-Forwarded-* is trusted from LANTERN_FORWARDED_ALLOW_IPS.
+    Behind a TLS-terminating proxy, name it in LANTERN_FORWARDED_ALLOW_IPS so X-Forwarded-* is
+    believed from it (and from nothing else).
     """
-    import os
-
     import uvicorn
 
     from lantern.observability import configure_logging
@@ -323,11 +335,10 @@ def serve(
         host=host or settings.portal_host,
         port=port or settings.portal_port,
         reload=reload,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("LANTERN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,
         log_config=None,  # uvicorn's loggers go through the JSON handler too
         access_log=False,  # the request log line (with its request id) is portal.observability's
+        **uvicorn_options(settings),
     )
 
 
