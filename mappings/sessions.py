@@ -11,7 +11,8 @@ from typing import Any
 from lantern.settings import Settings
 
 NAME = "sessions"
-VERSION = 1
+# 2: ``mac`` (sessions signed with the portal's secret key).
+VERSION = 2
 
 
 def body(settings: Settings) -> dict[str, Any]:
@@ -28,6 +29,8 @@ def body(settings: Settings) -> dict[str, Any]:
                 "kind": {"type": "keyword"},  # session | throttle
                 # --- session ---
                 "username": {"type": "keyword"},
+                # HMAC of id, username, created_at and csrf_token (portal/security/sessions.py).
+                "mac": {"type": "keyword", "index": False, "doc_values": False},
                 "created_at": {"type": "date"},
                 "last_seen": {"type": "date"},
                 "csrf_token": {"type": "keyword", "index": False, "doc_values": False},

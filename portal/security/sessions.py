@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -33,6 +34,16 @@ log = logging.getLogger(__name__)
 
 def token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_mac(settings: Settings, sid: str, username: str, created_at: str, csrf_token: str) -> str:
+    """HMAC (keyed with LANTERN_SECRET_KEY) binding a session's id to its user, start and CSRF
+    token. The portal's OpenSearch user must be able to write sessions, so the role cannot stop
+    whoever holds it (or runs OpenSearch) from minting a session document for any username or
+    re-pointing one; without the portal's secret key such a document is refused on load."""
+    key = settings.secret_key.get_secret_value().encode()
+    msg = f"session:{sid}|{username}|{created_at}|{csrf_token}".encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -66,6 +77,7 @@ class SessionStore:
         token = secrets.token_urlsafe(32)
         now = utcnow()
         sess = Session(token_id(token), username, now, now, secrets.token_urlsafe(32))
+        created = iso(now)
         self.client.index(
             index=self.write_index,
             id=sess.id,
@@ -73,7 +85,8 @@ class SessionStore:
             body={
                 "kind": "session",
                 "username": username,
-                "created_at": iso(now),
+                "mac": session_mac(self.settings, sess.id, username, created, sess.csrf_token),
+                "created_at": created,
                 "last_seen": iso(now),
                 "csrf_token": sess.csrf_token,
                 "client": client_addr,
@@ -94,6 +107,17 @@ class SessionStore:
             return None
         src: dict[str, Any] = doc["_source"]
         if src.get("kind") != "session":
+            return None
+        expected = session_mac(
+            self.settings,
+            sid,
+            str(src.get("username")),
+            str(src.get("created_at")),
+            str(src.get("csrf_token")),
+        )
+        if not hmac.compare_digest(expected, str(src.get("mac") or "")):
+            # Forged or rewritten through OpenSearch: no session (and none for anyone else).
+            self.delete(sid)
             return None
         sess = Session(
             id=sid,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from lantern.clock import iso, utcnow
-from portal.security.sessions import token_id
+from portal.security.sessions import session_mac, token_id
 from tests.portal_fixtures import PASSWORD, csrf_from, login, make_test_client, set_purpose
 
 SESSION = "__Host-lantern_session"
@@ -156,6 +156,16 @@ def test_delete_for_user_ends_sessions_in_every_browser(sec_app, client, setting
         assert b.get("/").status_code == 303
 
 
+def _age(ctx, sid: str, field: str, when) -> None:
+    """Move a session's clock. The test plays time passing, not an attacker, so it re-signs a
+    changed ``created_at`` with the portal's secret key (a forger could not)."""
+    doc = {field: iso(when)}
+    if field == "created_at":
+        src = ctx.client.get(index=ctx.sessions.index, id=sid)["_source"]
+        doc["mac"] = session_mac(ctx.sessions.settings, sid, src["username"], iso(when), src["csrf_token"])
+    ctx.client.update(index=ctx.sessions.index, id=sid, body={"doc": doc})
+
+
 @pytest.mark.parametrize(
     "field,delta",
     [
@@ -170,10 +180,10 @@ def test_idle_and_absolute_timeouts(sec_app, settings, field, delta):
         sid = token_id(session_token(tc))
         # Just inside the limit: still valid.
         inside = utcnow() - delta(settings) + timedelta(seconds=30)
-        ctx.client.update(index=ctx.sessions.index, id=sid, body={"doc": {field: iso(inside)}})
+        _age(ctx, sid, field, inside)
         assert tc.get("/").status_code == 200
         past = utcnow() - delta(settings)
-        ctx.client.update(index=ctx.sessions.index, id=sid, body={"doc": {field: iso(past)}})
+        _age(ctx, sid, field, past)
         assert tc.get("/").status_code == 303
         assert not ctx.client.exists(index=ctx.sessions.index, id=sid)
 
@@ -382,3 +392,43 @@ def test_reference_patterns(code, reference, ok):
     else:
         with pytest.raises(PurposeError):
             validate(code, reference)
+
+
+# --- sessions forged through OpenSearch (issue 13: what the portal's OpenSearch role cannot stop)
+
+
+def test_session_minted_with_the_portals_opensearch_credentials_is_refused(sec_app, settings):
+    """Whoever holds the portal's OpenSearch password may write session documents (the portal
+    must), so they can create one for any user; without the portal's secret key it is refused."""
+    from lantern.indices import writer_target
+    from lantern.search_client import make_client
+    from mappings import sessions as sessions_mapping
+
+    portal_os = make_client(settings, "serving")
+    token = "forged-token-" + "x" * 30
+    now = iso(utcnow())
+    portal_os.index(
+        index=writer_target(settings, sessions_mapping),
+        id=token_id(token),
+        op_type="create",
+        refresh=True,
+        body={"kind": "session", "username": "admin", "created_at": now, "last_seen": now, "csrf_token": "c"},
+    )
+    with make_test_client(sec_app) as tc:
+        tc.cookies.set(SESSION, token)
+        assert tc.get("/").status_code == 303  # to the sign-in page: no session
+    assert not portal_os.exists(index=settings.index_name("sessions"), id=token_id(token))
+
+
+def test_session_repointed_to_another_user_is_refused(sec_app, settings):
+    from lantern.search_client import make_client
+
+    portal_os = make_client(settings, "serving")
+    with make_test_client(sec_app) as tc:
+        login(tc, "officer", purpose=None)
+        assert tc.get("/").status_code == 200
+        sid = token_id(session_token(tc))
+        index = settings.index_name("sessions")
+        portal_os.update(index=index, id=sid, body={"doc": {"username": "admin"}}, refresh=True)
+        assert tc.get("/").status_code == 303
+        assert not portal_os.exists(index=index, id=sid)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 from opensearchpy import OpenSearch
@@ -97,7 +98,7 @@ def test_named_proxy_is_believed(app: FastAPI, settings: Settings, client: OpenS
     assert _audited_client(client, settings, username) == FORGED
 
 
-def test_setting_is_read_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANTERN_FORWARDED_ALLOW_IPS", "10.0.0.5, 10.0.0.6")
     s = Settings()
     assert s.forwarded_allow_ips == ["10.0.0.5", "10.0.0.6"]

@@ -6,8 +6,9 @@ What the portal's OpenSearch user can and cannot do:
   update, no delete, no delete-by-query, no index deletion, no removing the guard pipeline.
 - sessions: the portal writes sessions, so its credentials can by design update or delete
   any session document; the role only keeps it from deleting or reconfiguring the index. A
-  session document forged or rewritten through OpenSearch is caught by the portal's keyed
-  MAC on sessions (finding 3 work), not by the role. The indexer's credentials cannot touch
+  session document forged or rewritten through OpenSearch is refused by the portal's keyed
+  MAC on sessions (``tests/security/test_auth.py``), not by the role; deleting one (a forced
+  sign-out) cannot be prevented. The indexer's credentials cannot touch
   sessions at all.
 """
 
