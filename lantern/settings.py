@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     embedded_home: Path = Path(".lantern/opensearch")
     embedded_heap: str = "1g"
     embedded_java: str = "java"
-    embedded_start_timeout: float = 180.0
+    # The security plugin seeds its index at first start: minutes on a loaded 2-core machine.
+    embedded_start_timeout: float = 300.0
 
     # --- Ingestion ----------------------------------------------------------------------
     ner_processes: int = Field(default=1, ge=1)
