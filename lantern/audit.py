@@ -299,7 +299,7 @@ class AuditLog:
         try:
             ensure_security_indices(self.client, self.settings)
             with self._lock:
-                for _ in range(100):
+                for attempt in range(100):
                     if self._head is None:
                         self._head = self._find_head()
                     seq, prev = self._head[0] + 1, self._head[1]
@@ -317,6 +317,11 @@ class AuditLog:
                     except ConflictError:
                         other = self.client.get(index=self.index, id=str(seq))["_source"]
                         if other.get("hash") != doc["hash"]:
+                            if attempt >= 2:
+                                # Far behind (other processes wrote many events since this one
+                                # last did): find the head afresh instead of stepping one by one.
+                                self._head = None
+                                continue
                             # Another writer appended seq first: chain onto its event.
                             self._head = (seq, str(other["hash"]))
                             continue

@@ -201,6 +201,18 @@ def test_concurrent_writers_keep_the_chain_linear(chain, client):
     assert result.last_seq == 6 + 40
 
 
+def test_writer_far_behind_the_head_still_appends(chain):
+    """A portal process whose cached head is stale by more than its retry budget (other
+    processes wrote 120 events since) finds the head again instead of failing closed."""
+    other = AuditLog(chain.client, chain.settings)
+    for i in range(120):
+        other.record(None, "record.view", target={"id": f"rec-{i}"})
+    event = chain.record(None, "search", details={"query": "late"})
+    assert event["seq"] == 6 + 120 + 1
+    result = chain.verify()
+    assert result.ok, result.problem
+
+
 def test_fail_closed_when_unreachable(settings, tmp_path):
     dead = settings.model_copy(
         update={"opensearch_hosts": ["http://127.0.0.1:9"], "audit_head_file": tmp_path / "h.log"}
