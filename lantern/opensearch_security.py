@@ -250,7 +250,7 @@ def bcrypt_hash(password: str) -> str:
 
 # Logical index names (``mappings/*.py`` NAME) each component touches.
 RECORD_INDICES = ("records",)
-PORTAL_STORES = ("sessions", "users", "saved_queries", "notifications", "percolator")
+PORTAL_STORES = ("sessions", "users", "saved_queries", "notifications", "percolator", "charts")
 AUDIT_INDICES = ("audit",)
 
 _READ = [
