@@ -4,7 +4,8 @@ The audit chain holds every disclosed id too (``shown_ids`` of the event, or of 
 chunks for bulk actions), tamper-evident but awkward to query by record; this index holds one
 document per (event, record id) so "who has seen record X" is a term query. Documents are
 idempotent (``_id`` = ``<audit seq>:<record id>``, or ``job:<job id>:<record id>`` for a background
-job's manifests), so a retried write never double counts.
+job's manifests), so a retried write never double counts; they are written with
+``op_type=create`` (the index is append-only) and a conflict means the document is already there.
 
 Fail closed like the audit chain: if the disclosures cannot be written, ``AuditUnavailable``
 is raised and the caller must not show the records.
@@ -54,6 +55,14 @@ def _disclosure_key(event: Mapping[str, Any]) -> str:
     return str(event["seq"])
 
 
+UNWRITTEN = "Action refused: the disclosure log cannot be written just now, so nothing was shown."
+
+
+def _status(error: Mapping[str, Any]) -> int:
+    item = next(iter(error.values()), {})
+    return int(item.get("status", 0)) if isinstance(item, dict) else 0
+
+
 class DisclosureLog:
     def __init__(self, client: OpenSearch, settings: Settings) -> None:
         self.client = client
@@ -69,7 +78,7 @@ class DisclosureLog:
         key = _disclosure_key(event)
         actions = [
             {
-                "_op_type": "index",
+                "_op_type": "create",
                 "_index": self.write_index,
                 "_id": f"{key}:{rid}",
                 "_source": {
@@ -88,11 +97,21 @@ class DisclosureLog:
         ]
         try:
             ensure_once(self.client, self.settings, [D])
-            bulk(self.client, actions, chunk_size=MANIFEST_CHUNK, **request_write_params(self.settings))
+            _, errors = bulk(
+                self.client,
+                actions,
+                chunk_size=MANIFEST_CHUNK,
+                raise_on_error=False,
+                **request_write_params(self.settings),
+            )
         except (OpenSearchException, BulkIndexError, OSError) as exc:
-            raise AuditUnavailable(
-                "Action refused: the disclosure log cannot be written just now, so nothing was shown."
-            ) from exc
+            raise AuditUnavailable(UNWRITTEN) from exc
+        # 409: written by an earlier try of the same event (same id, same content).
+        failed = [e for e in errors if isinstance(e, dict) and _status(e) != 409]
+        if failed:
+            raise AuditUnavailable(UNWRITTEN) from BulkIndexError(
+                f"{len(failed)} disclosure(s) failed", failed
+            )
         return len(ids)
 
     def refresh(self) -> None:

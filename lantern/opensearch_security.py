@@ -248,11 +248,6 @@ def bcrypt_hash(password: str) -> str:
 
 # ------------------------------------------------------------------------------ roles
 
-# Logical index names (``mappings/*.py`` NAME) each component touches.
-RECORD_INDICES = ("records",)
-PORTAL_STORES = ("sessions", "users", "saved_queries", "notifications", "percolator", "charts")
-AUDIT_INDICES = ("audit",)
-
 _READ = [
     "indices:data/read*",
     "indices:admin/mappings/fields/get*",
@@ -287,6 +282,54 @@ _CLUSTER_CLIENT = [
 ]
 
 
+# What a component may do with one logical index (a ``mappings/*.py`` NAME):
+#   read   - search, get, count, point-in-time;
+#   create - read and append only: no update, no delete, and the index's append-only guard
+#            pipeline refuses an overwrite through ``indices:data/write/index``;
+#   write  - read, create, update and delete documents (incl. by query: signing a user out
+#            everywhere), never the index itself;
+#   manage - write, plus create/delete indices and move aliases (``index load --rebuild``).
+# An index missing from a component's entry is closed to it. The admin (``all_access``) runs
+# ``index init``/``migrate`` and user administration on every index. Every index module must
+# appear here, even if only the admin touches it (tests/security/test_opensearch_roles.py).
+Access = Literal["read", "create", "write", "manage"]
+Component = Literal["portal", "indexer"]
+INDEX_ACCESS: dict[str, dict[Component, Access]] = {
+    # The portal reads records only through the gateway (search/), which adds the access filter.
+    "records": {"portal": "read", "indexer": "manage"},
+    # The hash-chained audit trail and its per-record disclosure log: append-only for everyone.
+    "audit": {"portal": "create", "indexer": "create"},
+    "disclosures": {"portal": "create"},
+    # The portal's own stores.
+    "sessions": {"portal": "write"},
+    "users": {"portal": "write", "indexer": "read"},
+    "saved_queries": {"portal": "write", "indexer": "read"},
+    "percolator": {"portal": "write", "indexer": "read"},
+    "charts": {"portal": "write"},
+    # Alerts: percolation at load time makes notifications; the portal marks them read.
+    "notifications": {"portal": "write", "indexer": "write"},
+}
+
+_MANAGE = [
+    "indices:admin/create",
+    "indices:admin/delete",
+    "indices:admin/aliases*",
+    "indices:admin/settings/update",
+    "indices:admin/forcemerge*",
+    "indices:monitor/*",
+]
+_ACTIONS: dict[Access, list[str]] = {
+    "read": [*_READ, *_REFRESH, "indices:data/read/point_in_time/create"],
+    "create": [*_READ, *_REFRESH, *_CREATE_ONLY],
+    "write": [*_READ, *_REFRESH, *_CRUD, "indices:data/write/delete/byquery"],
+    "manage": [*_READ, *_REFRESH, *_CRUD, "indices:data/write/delete/byquery", *_MANAGE],
+}
+_DESCRIPTIONS: dict[Component, str] = {
+    "portal": "Lantern portal: reads records, writes its own stores, only creates audit events",
+    "indexer": "Lantern indexer: writes records and the notifications percolation makes",
+}
+
+
 def index_patterns(prefix: str, names: Iterable[str]) -> list[str]:
     """Aliases and physical indices of ``names`` under ``prefix``, including test runs that
     extend the prefix (``lantern-`` also covers ``lantern-test-1a2b3c-records``)."""
@@ -297,44 +340,21 @@ def index_patterns(prefix: str, names: Iterable[str]) -> list[str]:
 
 
 def roles_config(prefix: str) -> dict[str, Any]:
-    def perm(names: Iterable[str], actions: list[str]) -> dict[str, Any]:
-        return {"index_patterns": index_patterns(prefix, names), "allowed_actions": actions}
-
-    return {
-        "lantern_portal": {
-            "description": "Lantern portal: reads records, only creates audit events",
+    roles: dict[str, Any] = {}
+    for component, description in _DESCRIPTIONS.items():
+        by_access: dict[Access, list[str]] = {}
+        for name, grants in INDEX_ACCESS.items():
+            if component in grants:
+                by_access.setdefault(grants[component], []).append(name)
+        roles[f"lantern_{component}"] = {
+            "description": description,
             "cluster_permissions": _CLUSTER_CLIENT,
             "index_permissions": [
-                perm(RECORD_INDICES, [*_READ, "indices:data/read/point_in_time/create"]),
-                perm(PORTAL_STORES, [*_READ, *_CRUD, *_REFRESH, "indices:data/write/delete/byquery"]),
-                perm(AUDIT_INDICES, _READ + _CREATE_ONLY + _REFRESH),
+                {"index_patterns": index_patterns(prefix, names), "allowed_actions": _ACTIONS[access]}
+                for access, names in by_access.items()
             ],
-        },
-        "lantern_indexer": {
-            "description": "Lantern indexer: writes records and the notifications percolation makes",
-            "cluster_permissions": _CLUSTER_CLIENT,
-            "index_permissions": [
-                # `lantern index load --rebuild` builds a new records index and swaps aliases.
-                perm(
-                    RECORD_INDICES,
-                    _READ
-                    + _CRUD
-                    + _REFRESH
-                    + [
-                        "indices:admin/create",
-                        "indices:admin/delete",
-                        "indices:admin/aliases*",
-                        "indices:admin/settings/update",
-                        "indices:admin/forcemerge*",
-                        "indices:monitor/*",
-                    ],
-                ),
-                perm(("percolator", "saved_queries", "users"), _READ + _REFRESH),
-                perm(("notifications",), _READ + _CRUD + _REFRESH),
-                perm(AUDIT_INDICES, _READ + _CREATE_ONLY + _REFRESH),
-            ],
-        },
-    }
+        }
+    return roles
 
 
 def roles_mapping_config() -> dict[str, Any]:

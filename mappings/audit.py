@@ -34,21 +34,24 @@ def pipeline_name(settings: Settings) -> str:
     return f"{settings.index_name(NAME)}-append-only"
 
 
+def append_only_pipeline(what: str) -> dict[str, Any]:
+    """An ingest pipeline that fails every write but ``op_type=create`` (see the docstring)."""
+    return {
+        "description": f"Lantern {what}: refuse every write that is not op_type=create",
+        "processors": [
+            {
+                "fail": {
+                    "if": f"ctx._version != {_CREATE_VERSION}",
+                    "message": f"{what} are append-only: only op_type=create is accepted",
+                }
+            }
+        ],
+    }
+
+
 def pipelines(settings: Settings) -> dict[str, dict[str, Any]]:
     """Ingest pipelines the index needs; ``lantern index init`` puts them before the index."""
-    return {
-        pipeline_name(settings): {
-            "description": "Lantern audit: refuse every write that is not op_type=create",
-            "processors": [
-                {
-                    "fail": {
-                        "if": f"ctx._version != {_CREATE_VERSION}",
-                        "message": "audit events are append-only: only op_type=create is accepted",
-                    }
-                }
-            ],
-        }
-    }
+    return {pipeline_name(settings): append_only_pipeline("audit events")}
 
 
 def body(settings: Settings) -> dict[str, Any]:

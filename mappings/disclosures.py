@@ -6,6 +6,10 @@ looked at X" is one term query on ``record_id`` however the record reached the u
 export of 10,000 rows is 10,000 documents, not one event with a row count). ``audit_seq``
 points at the hash-chained event (or manifest chunk) that holds the same id, which is the
 tamper-evident copy; this index is the fast lookup.
+
+Append-only like the audit index, by the same guard (``mappings/audit.py``): the portal's
+OpenSearch user may create disclosures but not overwrite, update or delete them, so "who
+looked at X" cannot be thinned out with the portal's credentials.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from lantern.settings import Settings
+from mappings.audit import append_only_pipeline
 
 NAME = "disclosures"
-VERSION = 1
+# 2: append-only (final pipeline); an existing index moves with `lantern index migrate disclosures`.
+VERSION = 2
+APPEND_ONLY = True
 
 RECORD_ID = "record_id"
 USER = "user"
@@ -28,9 +35,23 @@ CLIENT = "client"
 SESSION = "session"
 
 
+def pipeline_name(settings: Settings) -> str:
+    return f"{settings.index_name(NAME)}-append-only"
+
+
+def pipelines(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {pipeline_name(settings): append_only_pipeline("disclosures")}
+
+
 def body(settings: Settings) -> dict[str, Any]:
     return {
-        "settings": {"index": {"number_of_shards": 1, "number_of_replicas": settings.index_replicas}},
+        "settings": {
+            "index": {
+                "number_of_shards": 1,
+                "number_of_replicas": settings.index_replicas,
+                "final_pipeline": pipeline_name(settings),
+            }
+        },
         "mappings": {
             "dynamic": "strict",
             "properties": {

@@ -2,7 +2,9 @@
 component's own credentials against the real node (never a mock).
 
 What the portal's OpenSearch user can and cannot do:
-- audit: create events only. No overwrite (plain, ``if_seq_no``, external version, bulk), no
+- every index module of ``mappings/`` has an entry in the role table (a new index is closed
+  to the portal and the indexer until someone decides what they may do with it).
+- audit and disclosures: create only. No overwrite (plain, ``if_seq_no``, external version, bulk), no
   update, no delete, no delete-by-query, no index deletion, no removing the guard pipeline.
 - sessions: the portal writes sessions, so its credentials can by design update or delete
   any session document; the role only keeps it from deleting or reconfiguring the index. A
@@ -30,10 +32,11 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
-from lantern import indices, search_client
+from lantern import indices, opensearch_security, search_client
 from lantern.search_client import make_client
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
+from mappings import disclosures as disclosures_mapping
 from mappings import records as records_mapping
 from mappings import sessions as sessions_mapping
 from mappings.fields import ID
@@ -52,7 +55,7 @@ def secured(settings: Settings, client: OpenSearch) -> Settings:
         f"the role tests need a TLS-secured node, got {search_client.hosts(settings)}"
     )
     s = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}roles{uuid.uuid4().hex[:6]}-"})
-    for module in (audit_mapping, sessions_mapping, records_mapping):
+    for module in (audit_mapping, sessions_mapping, records_mapping, disclosures_mapping):
         indices.ensure(client, s, module)
     return s
 
@@ -104,6 +107,21 @@ def _audit_alias(s: Settings) -> str:
 
 def _audit_write(s: Settings) -> str:
     return indices.writer_target(s, audit_mapping)
+
+
+# ------------------------------------------------------------------- the role table
+
+
+def test_every_index_has_a_decided_role_entry() -> None:
+    assert set(opensearch_security.INDEX_ACCESS) == set(indices.discover())
+
+
+def test_the_portal_writes_no_record_and_nothing_append_only_is_writable() -> None:
+    table = opensearch_security.INDEX_ACCESS
+    assert table["records"]["portal"] == "read"
+    for name, module in indices.discover().items():
+        if indices.is_append_only(module):
+            assert set(table[name].values()) <= {"create", "read"}, name
 
 
 # ------------------------------------------------------------------- authentication
@@ -269,6 +287,47 @@ def test_indexer_may_only_create_audit_events(
     _refused(lambda: indexer.index(index=target, id="200", body=_event(200, "forged")))
     _forbidden(lambda: indexer.delete(index=target, id="200"))
     _forbidden(lambda: indexer.indices.delete(index=indices.current_index(client, secured, audit_mapping)))
+
+
+def test_portal_creates_disclosures_but_cannot_change_them(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    """ "Who looked at X" cannot be thinned out with the portal's credentials."""
+    target = indices.writer_target(secured, disclosures_mapping)
+    alias = indices.read_alias(secured, disclosures_mapping)
+    physical = indices.current_index(client, secured, disclosures_mapping)
+    assert physical is not None
+    shown = {disclosures_mapping.RECORD_ID: "rec-1", disclosures_mapping.USER: "alice", "ts": NOW}
+    portal.index(index=target, id="1:rec-1", body=shown, op_type="create", refresh=True)
+    meta = portal.get(index=alias, id="1:rec-1")
+    forged = {**shown, disclosures_mapping.USER: "nobody"}
+
+    def no_change_through(name: str) -> None:
+        _refused(lambda: portal.index(index=name, id="1:rec-1", body=forged))
+        _refused(
+            lambda: portal.index(
+                index=name,
+                id="1:rec-1",
+                body=forged,
+                if_seq_no=meta["_seq_no"],
+                if_primary_term=meta["_primary_term"],
+            )
+        )
+        _forbidden(lambda: portal.update(index=name, id="1:rec-1", body={"doc": forged}))
+        _forbidden(lambda: portal.delete(index=name, id="1:rec-1"))
+
+    no_change_through(target)
+    no_change_through(physical)
+    _forbidden(lambda: portal.delete_by_query(index=alias, body={"query": {"match_all": {}}}))
+    _forbidden(lambda: portal.indices.delete(index=physical))
+    _forbidden(
+        lambda: portal.indices.put_settings(index=physical, body={"index": {"final_pipeline": "_none"}})
+    )
+    # The indexer has no business with disclosures at all.
+    _forbidden(lambda: indexer.search(index=alias, body={"query": {"match_all": {}}}))
+    _forbidden(lambda: indexer.index(index=target, id="2:rec-1", body=shown, op_type="create"))
+    after = client.get(index=alias, id="1:rec-1")
+    assert after["_source"][disclosures_mapping.USER] == "alice" and after["_version"] == 1
 
 
 # ------------------------------------------------------------------- records, sessions
