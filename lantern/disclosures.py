@@ -59,7 +59,7 @@ UNWRITTEN = "Action refused: the disclosure log cannot be written just now, so n
 
 
 def _status(error: Mapping[str, Any]) -> int:
-    item = next(iter(error.values()), {})
+    item: Any = next(iter(error.values()), None)
     return int(item.get("status", 0)) if isinstance(item, dict) else 0
 
 
