@@ -14,7 +14,7 @@ from opensearchpy import OpenSearch
 
 from demo import documents as gen
 from indexer.pipeline import index_records
-from lantern.indices import forget_ensured
+from lantern.indices import ensure_all, forget_ensured
 from lantern.records import parse_record
 from lantern.settings import Settings
 from lantern.users import create_user
@@ -40,6 +40,8 @@ def docs_server(
             "attachments_root": root / "attachments",
         }
     )
+    # `lantern index init` for this prefix: the portal's OpenSearch user may not create indices.
+    ensure_all(client, s)
     (root / "attachments").mkdir()
     gen.mixed_pdf(
         root / "attachments" / "notebook.pdf",

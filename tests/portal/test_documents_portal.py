@@ -19,7 +19,7 @@ from opensearchpy import OpenSearch
 from demo import documents as gen
 from documents.store import sha256_file
 from indexer.pipeline import index_records
-from lantern.indices import forget_ensured
+from lantern.indices import ensure_all, forget_ensured
 from lantern.records import attachment_id, parse_record
 from lantern.settings import Settings
 from lantern.users import create_user
@@ -59,6 +59,8 @@ def world(
             "attachments_root": root / "attachments",
         }
     )
+    # `lantern index init` for this prefix: the portal's OpenSearch user may not create indices.
+    ensure_all(client, s)
     (root / "attachments").mkdir()
     scan = gen.mixed_pdf(
         root / "attachments" / "open-scan.pdf",
