@@ -505,7 +505,14 @@ def sync_security(settings: Settings) -> None:
     for role, password in creds.items():
         puts.append((f"internalusers/{sec.USERNAMES[role]}", {"password": password}))
     for path, body in puts:
-        answer = _request(settings, f"{url}/{path}", method="PUT", body=body, timeout=30, admin_cert=True)
+        # Two processes starting together (test workers, portals) sync at once; the plugin
+        # answers 409 to the one that lost the race on a config document. The PUTs are
+        # idempotent, so the loser simply puts again.
+        for attempt in range(10):
+            answer = _request(settings, f"{url}/{path}", method="PUT", body=body, timeout=30, admin_cert=True)
+            if answer is None or answer.get("http_status") != 409:
+                break
+            time.sleep(0.2 * (attempt + 1))
         if answer is None or answer.get("status") not in {"OK", "CREATED"}:
             raise LauncherError(f"could not update the security configuration ({path}): {answer}")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from opensearchpy.exceptions import (
     TransportError,
 )
 
-from lantern import indices, opensearch_security, search_client
+from lantern import embedded, indices, opensearch_security, search_client
 from lantern.search_client import make_client
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
@@ -381,3 +382,23 @@ def test_no_role_reads_or_deletes_the_security_index(settings: Settings) -> None
     hits = admin.search(index=".opendistro_security", body={"query": {"match_all": {}}})["hits"]
     assert hits["total"]["value"] == 0 and hits["hits"] == []
     _forbidden(lambda: admin.indices.delete(index=".opendistro_security"))
+
+
+def test_two_processes_syncing_the_security_config_at_once_both_succeed(opensearch_node: Settings) -> None:
+    """Test workers and portals start together; the loser of a config write race retries."""
+    if not opensearch_node.embedded:
+        pytest.skip("an external cluster's security configuration is its operator's")
+    errors: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            embedded.sync_security(opensearch_node)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
