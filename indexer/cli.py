@@ -224,7 +224,9 @@ def register(app: typer.Typer) -> None:
         from lantern.search_client import make_client
 
         settings = get_settings()
-        return ServiceAccounts(make_client(settings, "ingest"), settings)
+        # Account administration is the admin's: the indexer's OpenSearch user (which the
+        # ingest API runs as) may only read accounts to verify tokens.
+        return ServiceAccounts(make_client(settings, "admin"), settings)
 
     @accounts_app.command("create")
     def account_create(

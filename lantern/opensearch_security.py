@@ -8,14 +8,19 @@ security configuration), and one generated password per Lantern component in
 
 Least privilege, one internal user per component:
 
-- ``lantern_portal`` reads records and its own stores (sessions, users, saved queries,
-  notifications, percolator) and may only *create* audit events: it holds no update or
-  delete permission there, and the audit index's final ingest pipeline refuses every write
-  that is not ``op_type=create`` (see ``mappings/audit.py`` for why a role alone cannot do
-  it, and why a data stream does not either). It cannot create, delete or change any index.
-  Proved in ``tests/security/test_opensearch_roles.py``.
-- ``lantern_indexer`` writes records (and the notifications that percolation makes).
-- ``lantern_admin`` runs ``lantern index init`` / ``migrate`` and user administration.
+- ``lantern_portal`` reads records (only through the gateway, which adds the access filter)
+  and writes its own stores (sessions, users, saved queries, notifications, percolator,
+  charts), and may only *create* audit events and disclosures: it holds no update or delete
+  permission there, and those indices' final ingest pipeline refuses every write that is not
+  ``op_type=create`` (see ``mappings/audit.py`` for why a role alone cannot do it, and why a
+  data stream does not either). It cannot create, delete or change any index.
+- ``lantern_indexer`` writes records, tombstones and the notifications percolation makes,
+  creates audit events, and reads service accounts (the ingest API runs as this user).
+- ``lantern_admin`` runs ``lantern index init`` / ``migrate``, user and service-account
+  administration.
+
+Per index, ``INDEX_ACCESS`` below is the whole table; every ``mappings/`` index must be in it.
+Proved in ``tests/security/test_opensearch_roles.py``.
 
 This module imports nothing from ``lantern.settings`` so settings can read credentials from
 it without an import cycle.
@@ -306,8 +311,17 @@ INDEX_ACCESS: dict[str, dict[Component, Access]] = {
     "saved_queries": {"portal": "write", "indexer": "read"},
     "percolator": {"portal": "write", "indexer": "read"},
     "charts": {"portal": "write"},
-    # Alerts: percolation at load time makes notifications; the portal marks them read.
+    # Alerts: percolation at load time makes notifications; the portal marks them read. A
+    # record deleted at source takes its notifications with it (the indexer, by query).
     "notifications": {"portal": "write", "indexer": "write"},
+    # Deletions at source (`lantern index delete`, the ingest API's DELETE): the indexer
+    # writes the tombstone and checks it before every records write; nothing else reads it.
+    "tombstones": {"indexer": "write"},
+    # The ingest API (served with the indexer's credentials, in `lantern serve` or on its
+    # own) only verifies tokens; issuing, rotating and disabling accounts is administration
+    # (`lantern ingest-account`, as the admin), so a leaked indexer password cannot mint a
+    # service account or widen one's record types.
+    "service_accounts": {"indexer": "read"},
 }
 
 _MANAGE = [

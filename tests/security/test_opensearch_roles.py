@@ -39,7 +39,9 @@ from lantern.settings import Settings
 from mappings import audit as audit_mapping
 from mappings import disclosures as disclosures_mapping
 from mappings import records as records_mapping
+from mappings import service_accounts as accounts_mapping
 from mappings import sessions as sessions_mapping
+from mappings import tombstones as tombstones_mapping
 from mappings.fields import ID
 
 NOW = "2026-11-30T06:00:00Z"
@@ -56,7 +58,14 @@ def secured(settings: Settings, client: OpenSearch) -> Settings:
         f"the role tests need a TLS-secured node, got {search_client.hosts(settings)}"
     )
     s = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}roles{uuid.uuid4().hex[:6]}-"})
-    for module in (audit_mapping, sessions_mapping, records_mapping, disclosures_mapping):
+    for module in (
+        audit_mapping,
+        sessions_mapping,
+        records_mapping,
+        disclosures_mapping,
+        tombstones_mapping,
+        accounts_mapping,
+    ):
         indices.ensure(client, s, module)
     return s
 
@@ -370,6 +379,38 @@ def test_sessions_what_the_roles_hold(
     )
     # (delete-by-query on sessions is granted: signing a user out everywhere uses it.)
     assert client.get(index=target, id="victim-session")["_source"]["username"] == "victim"
+
+
+def test_service_accounts_are_administered_by_the_admin_only(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    """The ingest API runs as the indexer and only verifies tokens: a leaked indexer password
+    cannot mint a service account or widen one's record types."""
+    target = indices.writer_target(secured, accounts_mapping)
+    account = {accounts_mapping.ACCOUNT: "cad", accounts_mapping.RECORD_TYPES: ["crime"]}
+    client.index(index=target, id="cad", body=account, refresh=True)
+    assert indexer.get(index=target, id="cad")["found"]
+    widened = {**account, accounts_mapping.RECORD_TYPES: ["crime", "intelligence"]}
+    _forbidden(lambda: indexer.index(index=target, id="cad", body=widened))
+    _forbidden(lambda: indexer.index(index=target, id="rogue", body=widened, op_type="create"))
+    _forbidden(lambda: indexer.update(index=target, id="cad", body={"doc": widened}))
+    _forbidden(lambda: indexer.delete(index=target, id="cad"))
+    _forbidden(lambda: portal.get(index=target, id="cad"))
+    assert client.get(index=target, id="cad")["_source"][accounts_mapping.RECORD_TYPES] == ["crime"]
+
+
+def test_tombstones_are_the_indexers(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    target = indices.writer_target(secured, tombstones_mapping)
+    stone = {tombstones_mapping.ID: "rec-9", tombstones_mapping.REASON: "expunged"}
+    indexer.index(index=target, id="rec-9", body=stone, refresh=True)
+    assert indexer.get(index=target, id="rec-9")["found"]
+    # The portal can neither see what was deleted nor lift a tombstone.
+    _forbidden(lambda: portal.get(index=target, id="rec-9"))
+    _forbidden(lambda: portal.delete(index=target, id="rec-9"))
+    physical = indices.current_index(client, secured, tombstones_mapping)
+    _forbidden(lambda: indexer.indices.delete(index=physical))
 
 
 def test_no_role_reads_or_deletes_the_security_index(settings: Settings) -> None:
