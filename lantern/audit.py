@@ -49,12 +49,13 @@ from lantern.audit_anchor import (
 from lantern.clock import iso, utcnow
 from lantern.disclosures import DisclosureLog, chunks
 from lantern.errors import AuditUnavailable
-from lantern.indices import ensure_security_indices, writer_target
+from lantern.indices import ensure_once, writer_target
 from lantern.observability import AUDIT_WRITE_LATENCY, request_id
 from lantern.principal import Principal
 from lantern.search_client import request_write_params
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
+from mappings import users as users_mapping
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -291,13 +292,19 @@ class AuditLog:
                 flags.append("self_search")
         return flags
 
+    def _ensure(self) -> None:
+        # Only what the log itself uses (the chain, and the user directory its flags read):
+        # the ingest API appends as the indexer's OpenSearch user, which has no business
+        # with sessions.
+        ensure_once(self.client, self.settings, (users_mapping, audit_mapping))
+
     def append(self, event: dict[str, Any]) -> dict[str, Any]:
         with AUDIT_WRITE_LATENCY.time():
             return self._append(event)
 
     def _append(self, event: dict[str, Any]) -> dict[str, Any]:
         try:
-            ensure_security_indices(self.client, self.settings)
+            self._ensure()
             with self._lock:
                 for attempt in range(100):
                     if self._head is None:
@@ -353,7 +360,7 @@ class AuditLog:
 
     # --- reading -------------------------------------------------------------------------
     def refresh(self) -> None:
-        ensure_security_indices(self.client, self.settings)
+        self._ensure()
         self.client.indices.refresh(index=self.index)
 
     def iter_events(

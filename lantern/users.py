@@ -30,7 +30,7 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from lantern import passwords
 from lantern.clock import iso, utcnow
-from lantern.indices import ensure_security_indices, writer_target
+from lantern.indices import ensure_once, writer_target
 from lantern.principal import INTEL_C_CLEARANCE, INTEL_CLEARANCE, ROLES, Principal
 from lantern.records import Sensitivity
 from lantern.settings import Settings
@@ -110,8 +110,13 @@ class UserStore:
         self.index = settings.index_name("users")
         self.write_index = writer_target(settings, users_mapping)
 
+    def _ensure(self) -> None:
+        # The users index only: the indexer's OpenSearch user reads accounts (alert owners)
+        # and has no business with sessions.
+        ensure_once(self.client, self.settings, (users_mapping,))
+
     def _source(self, username: str) -> dict[str, object] | None:
-        ensure_security_indices(self.client, self.settings)
+        self._ensure()
         try:
             doc = self.client.get(index=self.index, id=username)
         except NotFoundError:
@@ -149,7 +154,7 @@ class UserStore:
                 passwords.check_password_policy(password, [name, display_name or ""])
             except ValueError as exc:
                 raise UserError(str(exc)) from exc
-        ensure_security_indices(self.client, self.settings)
+        self._ensure()
         now = iso(utcnow())
         doc = {
             "username": name,
@@ -174,7 +179,7 @@ class UserStore:
 
     def _update(self, username: str, fields: dict[str, object]) -> None:
         name = normalise_username(username)
-        ensure_security_indices(self.client, self.settings)
+        self._ensure()
         fields = {**fields, "updated_at": iso(utcnow())}
         try:
             self.client.update(
@@ -202,7 +207,7 @@ class UserStore:
         self._update(username, {"password_hash": passwords.hash_password(password)})
 
     def list(self) -> list[User]:
-        ensure_security_indices(self.client, self.settings)
+        self._ensure()
         self.client.indices.refresh(index=self.index)
         res = self.client.search(
             index=self.index,

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
+from lantern import indices
 from lantern.settings import Settings
 from mappings import records as records_index
+from mappings import tombstones as tombstones_index
 
 CRIME: dict[str, Any] = {
     "record_type": "crime",
@@ -71,15 +73,19 @@ def read_ndjson(path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def isettings(settings: Settings, tmp_path: Path) -> Settings:
+def isettings(settings: Settings, client: OpenSearch, tmp_path: Path) -> Settings:
     """Settings with an index prefix and state dir of this test's own (small batches)."""
-    return settings.model_copy(
+    s = settings.model_copy(
         update={
             "index_prefix": f"{settings.index_prefix}{uuid.uuid4().hex[:6]}-",
             "state_dir": tmp_path / "state",
             "bulk_chunk_size": 5,
         }
     )
+    # `lantern index init` makes the tombstones index (the indexer's OpenSearch user writes
+    # it but may not create it); the indexer builds records indices itself (load --rebuild).
+    indices.ensure(client, s, tombstones_index)
+    return s
 
 
 def count(client: OpenSearch, settings: Settings) -> int:
