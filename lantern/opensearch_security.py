@@ -14,8 +14,8 @@ Least privilege, one internal user per component:
   permission there, and those indices' final ingest pipeline refuses every write that is not
   ``op_type=create`` (see ``mappings/audit.py`` for why a role alone cannot do it, and why a
   data stream does not either). It cannot create, delete or change any index.
-- ``lantern_indexer`` writes records, tombstones and the notifications percolation makes,
-  creates audit events, and reads service accounts (the ingest API runs as this user).
+- ``lantern_indexer`` writes records, persons, tombstones and the notifications percolation
+  makes, creates audit events, and reads service accounts (the ingest API runs as this user).
 - ``lantern_admin`` runs ``lantern index init`` / ``migrate``, user and service-account
   administration.
 
@@ -322,6 +322,13 @@ INDEX_ACCESS: dict[str, dict[Component, Access]] = {
     # (`lantern ingest-account`, as the admin), so a leaked indexer password cannot mint a
     # service account or widen one's record types.
     "service_accounts": {"indexer": "read"},
+    # Persons (issue 10): nominals are derived from records by the indexer (at load time and
+    # `lantern persons rebuild`); the portal reads them and recomputes what it shows from
+    # the records the viewer may read. Analysts' "same person" decisions are primary data:
+    # the portal only adds them (no update or delete: the latest decision on a pair wins),
+    # the indexer reads them on every rebuild.
+    "persons": {"portal": "read", "indexer": "write"},
+    "person_decisions": {"portal": "create", "indexer": "read"},
 }
 
 _MANAGE = [

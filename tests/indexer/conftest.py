@@ -13,6 +13,8 @@ from opensearchpy import OpenSearch
 
 from lantern import indices
 from lantern.settings import Settings
+from mappings import person_decisions as decisions_index
+from mappings import persons as persons_index
 from mappings import records as records_index
 from mappings import tombstones as tombstones_index
 
@@ -82,9 +84,10 @@ def isettings(settings: Settings, client: OpenSearch, tmp_path: Path) -> Setting
             "bulk_chunk_size": 5,
         }
     )
-    # `lantern index init` makes the tombstones index (the indexer's OpenSearch user writes
-    # it but may not create it); the indexer builds records indices itself (load --rebuild).
-    indices.ensure(client, s, tombstones_index)
+    # `lantern index init` makes the tombstones and persons indices (the indexer's OpenSearch
+    # user writes them but may not create them); it builds records indices itself (--rebuild).
+    for module in (tombstones_index, persons_index, decisions_index):
+        indices.ensure(client, s, module)
     return s
 
 

@@ -38,6 +38,8 @@ from lantern.search_client import make_client
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
 from mappings import disclosures as disclosures_mapping
+from mappings import person_decisions as decisions_mapping
+from mappings import persons as persons_mapping
 from mappings import records as records_mapping
 from mappings import service_accounts as accounts_mapping
 from mappings import sessions as sessions_mapping
@@ -65,6 +67,8 @@ def secured(settings: Settings, client: OpenSearch) -> Settings:
         disclosures_mapping,
         tombstones_mapping,
         accounts_mapping,
+        persons_mapping,
+        decisions_mapping,
     ):
         indices.ensure(client, s, module)
     return s
@@ -411,6 +415,28 @@ def test_tombstones_are_the_indexers(
     _forbidden(lambda: portal.delete(index=target, id="rec-9"))
     physical = indices.current_index(client, secured, tombstones_mapping)
     _forbidden(lambda: indexer.indices.delete(index=physical))
+
+
+def test_persons_derived_by_the_indexer_decisions_added_by_the_portal(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    persons = indices.writer_target(secured, persons_mapping)
+    indexer.index(index=persons, id="n-1", body={persons_mapping.ID: "n-1"}, refresh=True)
+    assert portal.get(index=indices.read_alias(secured, persons_mapping), id="n-1")["found"]
+    _forbidden(lambda: portal.index(index=persons, id="n-1", body={persons_mapping.ID: "forged"}))
+    _forbidden(lambda: portal.delete(index=persons, id="n-1"))
+
+    decisions = indices.writer_target(secured, decisions_mapping)
+    decision = {decisions_mapping.ID: "d-1", decisions_mapping.SAME: False, decisions_mapping.BY: "ana"}
+    portal.index(index=decisions, id="d-1", body=decision, refresh=True)
+    assert indexer.get(index=indices.read_alias(secured, decisions_mapping), id="d-1")["found"]
+    # Neither the portal nor the indexer can take a decision back or update it. (The portal
+    # could still re-put one under its id: no guard pipeline on decisions, unlike audit.)
+    _forbidden(lambda: portal.update(index=decisions, id="d-1", body={"doc": {decisions_mapping.SAME: True}}))
+    _forbidden(lambda: portal.delete(index=decisions, id="d-1"))
+    _forbidden(lambda: indexer.index(index=decisions, id="d-2", body=decision))
+    _forbidden(lambda: indexer.delete(index=decisions, id="d-1"))
+    assert client.get(index=decisions, id="d-1")["_source"][decisions_mapping.SAME] is False
 
 
 def test_no_role_reads_or_deletes_the_security_index(settings: Settings) -> None:
