@@ -329,6 +329,9 @@ INDEX_ACCESS: dict[str, dict[Component, Access]] = {
     # the indexer reads them on every rebuild.
     "persons": {"portal": "read", "indexer": "write"},
     "person_decisions": {"portal": "create", "indexer": "read"},
+    # Postcode -> point reference data (issue 14): loaded by `lantern gazetteer load` as the
+    # indexer, which also reads it to place records; search reads it for near:POSTCODE.
+    "gazetteer": {"portal": "read", "indexer": "write"},
 }
 
 _MANAGE = [
