@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from indexer.pipeline import index_records
 from lantern import gazetteer
-from lantern.indices import forget_ensured
+from lantern.indices import ensure_all, forget_ensured
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings, get_settings
 from lantern.users import create_user
@@ -108,6 +108,7 @@ def world(
     settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MapWorld]:
     msettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}map-"})
+    ensure_all(client, msettings)  # `lantern index init`: the portal may not create indices
     for name, clearances in (("map-officer", ()), ("map-vetted", ("protected_person",))):
         create_user(
             client,
