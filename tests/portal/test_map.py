@@ -290,12 +290,12 @@ def test_search_page_links_to_the_map_of_its_results(world: MapWorld) -> None:
 def test_gazetteer_cli_load_exits_non_zero_on_rejects(
     world: MapWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from lantern import cli
     from lantern.cli import app
 
-    monkeypatch.setenv("LANTERN_INDEX_PREFIX", world.settings.index_prefix)
-    # The CLI builds its own settings from the environment: point it at the test node's
-    # port (a cluster given by LANTERN_OPENSEARCH_HOSTS is already in the environment).
-    monkeypatch.setenv("LANTERN_EMBEDDED_PORT", str(world.settings.embedded_port))
+    # The command's settings are this world's (its prefix, and the test node, whether an
+    # external one named in the environment or the embedded one on test ports).
+    monkeypatch.setattr(cli, "get_settings", lambda: world.settings)
     get_settings.cache_clear()
     try:
         path = tmp_path / "g.csv"
