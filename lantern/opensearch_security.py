@@ -332,6 +332,14 @@ INDEX_ACCESS: dict[str, dict[Component, Access]] = {
     # Postcode -> point reference data (issue 14): loaded by `lantern gazetteer load` as the
     # indexer, which also reads it to place records; search reads it for near:POSTCODE.
     "gazetteer": {"portal": "read", "indexer": "write"},
+    # Background jobs (issue 17): a portal process queues a batch and polls it; `lantern
+    # worker` leases, runs and finishes it. The worker is portal code reading records through
+    # the gateway as the job's owner and writing audit and disclosures, so it signs in as the
+    # portal's user (the indexer's may not create disclosures, and needs no job).
+    "jobs": {"portal": "write"},
+    # Rate-limit windows shared by every portal process (LANTERN_RATE_LIMIT_STORAGE=opensearch):
+    # one scripted update per limited request; the worker purges stale windows.
+    "ratelimits": {"portal": "write"},
 }
 
 _MANAGE = [

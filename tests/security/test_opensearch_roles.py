@@ -38,8 +38,10 @@ from lantern.search_client import make_client
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
 from mappings import disclosures as disclosures_mapping
+from mappings import jobs as jobs_mapping
 from mappings import person_decisions as decisions_mapping
 from mappings import persons as persons_mapping
+from mappings import ratelimits as ratelimits_mapping
 from mappings import records as records_mapping
 from mappings import service_accounts as accounts_mapping
 from mappings import sessions as sessions_mapping
@@ -69,6 +71,8 @@ def secured(settings: Settings, client: OpenSearch) -> Settings:
         accounts_mapping,
         persons_mapping,
         decisions_mapping,
+        jobs_mapping,
+        ratelimits_mapping,
     ):
         indices.ensure(client, s, module)
     return s
@@ -428,15 +432,71 @@ def test_persons_derived_by_the_indexer_decisions_added_by_the_portal(
 
     decisions = indices.writer_target(secured, decisions_mapping)
     decision = {decisions_mapping.ID: "d-1", decisions_mapping.SAME: False, decisions_mapping.BY: "ana"}
-    portal.index(index=decisions, id="d-1", body=decision, refresh=True)
-    assert indexer.get(index=indices.read_alias(secured, decisions_mapping), id="d-1")["found"]
-    # Neither the portal nor the indexer can take a decision back or update it. (The portal
-    # could still re-put one under its id: no guard pipeline on decisions, unlike audit.)
+    portal.index(index=decisions, id="d-1", body=decision, op_type="create", refresh=True)
+    meta = indexer.get(index=indices.read_alias(secured, decisions_mapping), id="d-1")
+    assert meta["found"]
+    # A decision is audited when made: neither the portal nor the indexer can take it back,
+    # update it or re-put it under its id (the append-only guard, as on audit). Overturning
+    # one is a new decision.
+    overturned = {**decision, decisions_mapping.SAME: True}
+    _refused(lambda: portal.index(index=decisions, id="d-1", body=overturned))
+    _refused(
+        lambda: portal.index(
+            index=decisions,
+            id="d-1",
+            body=overturned,
+            if_seq_no=meta["_seq_no"],
+            if_primary_term=meta["_primary_term"],
+        )
+    )
     _forbidden(lambda: portal.update(index=decisions, id="d-1", body={"doc": {decisions_mapping.SAME: True}}))
     _forbidden(lambda: portal.delete(index=decisions, id="d-1"))
+    _forbidden(lambda: portal.delete_by_query(index=decisions, body={"query": {"match_all": {}}}))
     _forbidden(lambda: indexer.index(index=decisions, id="d-2", body=decision))
     _forbidden(lambda: indexer.delete(index=decisions, id="d-1"))
-    assert client.get(index=decisions, id="d-1")["_source"][decisions_mapping.SAME] is False
+    after = client.get(index=decisions, id="d-1")
+    assert after["_source"][decisions_mapping.SAME] is False and after["_version"] == 1
+
+
+def test_jobs_and_rate_limits_are_the_portals(
+    secured: Settings, portal: OpenSearch, indexer: OpenSearch, client: OpenSearch
+) -> None:
+    """A portal process queues and polls jobs and `lantern worker` (the portal's user) leases and
+    finishes them; every portal process counts rate-limit hits in one index. The indexer's
+    credentials touch neither, and the portal cannot drop either index."""
+    jobs = indices.writer_target(secured, jobs_mapping)
+    job = {jobs_mapping.KIND: "batch", jobs_mapping.OWNER: "ana", jobs_mapping.STATUS: jobs_mapping.QUEUED}
+    portal.index(index=jobs, id="j-1", body=job, op_type="create", refresh=True)
+    meta = portal.get(index=jobs, id="j-1")
+    # The worker's lease is a conditional write.
+    portal.index(
+        index=jobs,
+        id="j-1",
+        body={**job, jobs_mapping.STATUS: jobs_mapping.RUNNING},
+        if_seq_no=meta["_seq_no"],
+        if_primary_term=meta["_primary_term"],
+        refresh=True,
+    )
+    _forbidden(lambda: indexer.get(index=jobs, id="j-1"))
+    _forbidden(lambda: indexer.index(index=jobs, id="j-2", body=job))
+
+    limits = indices.writer_target(secured, ratelimits_mapping)
+    portal.update(
+        index=limits,
+        id="search/ana",
+        body={"upsert": {ratelimits_mapping.COUNT: 1}, "script": {"source": "ctx._source.count += 1"}},
+        refresh=True,
+    )
+    portal.delete_by_query(index=limits, body={"query": {"match_all": {}}}, refresh=True)
+    _forbidden(
+        lambda: indexer.update(index=limits, id="search/ana", body={"doc": {ratelimits_mapping.COUNT: 0}})
+    )
+    for physical in (
+        indices.current_index(client, secured, jobs_mapping),
+        indices.current_index(client, secured, ratelimits_mapping),
+    ):
+        _forbidden(lambda: portal.indices.delete(index=physical))  # noqa: B023 (called at once)
+    assert client.get(index=jobs, id="j-1")["_source"][jobs_mapping.STATUS] == jobs_mapping.RUNNING
 
 
 def test_no_role_reads_or_deletes_the_security_index(settings: Settings) -> None:
