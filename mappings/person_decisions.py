@@ -2,6 +2,12 @@
 
 Decisions are primary data (not derived): every rebuild reads them and applies them as
 must-link / cannot-link between the two mentions; the latest decision on a pair wins.
+
+Append-only like the audit index, by the same guard (``mappings/audit.py``): a decision is
+audited when made, so one overturned is a new decision, never an edit. Each decision has its
+own id (made from the pair, the time and the decider), and the index's final pipeline refuses
+every write but ``op_type=create``, so no credentials short of the admin's can rewrite what an
+analyst decided.
 """
 
 from __future__ import annotations
@@ -10,9 +16,12 @@ from typing import Any, Final
 
 from lantern.settings import Settings
 from mappings import analysis as A
+from mappings.audit import append_only_pipeline
 
 NAME = "person_decisions"
-VERSION = 1
+# 2: append-only (final pipeline); an existing index moves with `lantern index migrate person_decisions`.
+VERSION = 2
+APPEND_ONLY = True
 
 ID: Final = "id"
 MENTION_A: Final = "mention_a"
@@ -45,5 +54,16 @@ def mappings() -> dict[str, Any]:
     }
 
 
+def pipeline_name(settings: Settings) -> str:
+    return f"{settings.index_name(NAME)}-append-only"
+
+
+def pipelines(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {pipeline_name(settings): append_only_pipeline("person decisions")}
+
+
 def body(settings: Settings) -> dict[str, Any]:
-    return {"settings": A.index_settings(settings, analysis=False), "mappings": mappings()}
+    return {
+        "settings": A.index_settings(settings, analysis=False, final_pipeline=pipeline_name(settings)),
+        "mappings": mappings(),
+    }

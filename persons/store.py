@@ -304,6 +304,7 @@ def add_decision(
         raise ValueError("a decision needs two different mentions")
     at = decision.at or datetime.now(UTC).isoformat()
     did = str(uuid.uuid5(DECISION_NAMESPACE, f"{decision.a}\x1f{decision.b}\x1f{at}\x1f{decision.by}"))
+    # Created, never overwritten: the index is append-only (mappings/person_decisions.py).
     client.index(
         index=indices.writer_target(settings, D),
         id=did,
@@ -319,6 +320,7 @@ def add_decision(
             D.BY_ROLE: by_role,
             D.AT: at,
         },
+        op_type="create",
         refresh=refresh,
     )
     return did
