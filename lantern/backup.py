@@ -170,6 +170,11 @@ def restore(
     started = time.perf_counter()
     for index in clashes:
         client.indices.delete(index=index, ignore=[404])
+    # Snapshots leave the global state out, so the ingest pipelines the restored indices name
+    # as final_pipeline (the append-only guards) are put first: into an empty cluster an
+    # index without its pipeline would refuse every write.
+    for module in indices.discover().values():
+        indices.put_pipelines(client, settings, module)
     res = client.snapshot.restore(
         repository=repo,
         snapshot=snapshot,

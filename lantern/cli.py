@@ -238,7 +238,9 @@ def backup_cmd(
     from lantern.search_client import make_client
 
     settings = get_settings()
-    client = make_client(settings, "ingest")
+    # Snapshot repositories, snapshots and (on restore) deleting and recreating indices are
+    # cluster administration: only the OpenSearch admin's user may.
+    client = make_client(settings, "admin")
     try:
         out = backup.backup(client, settings, name)
     except backup.BackupError as exc:
@@ -263,7 +265,7 @@ def restore_cmd(
     from lantern.search_client import make_client
 
     settings = get_settings()
-    client = make_client(settings, "ingest")
+    client = make_client(settings, "admin")  # as for backup
     try:
         out = backup.restore(client, settings, snapshot, replace=replace)
     except backup.BackupError as exc:

@@ -70,7 +70,7 @@ def main() -> None:
     try:
         print(f"starting node A on {args.port}...", flush=True)
         embedded.start(a)
-        client = make_client(a, "ingest")
+        client = make_client(a, "admin")
         for module in indices.discover().values():
             indices.ensure(client, a, module)
         create_user(
@@ -102,7 +102,7 @@ def main() -> None:
         t = time.perf_counter()
         embedded.start(b)
         started = time.perf_counter() - t
-        client_b = make_client(b, "ingest")
+        client_b = make_client(b, "admin")
         assert backup.owned(client_b, b) == {}, "node B is not empty"
         restored = backup.restore(client_b, b)
         print(f"restore: {restored.seconds:.1f} s (node B started in {started:.1f} s)", flush=True)

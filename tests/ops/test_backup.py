@@ -56,7 +56,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 def test_backup_restores_into_an_empty_cluster_with_a_verified_chain(node: Settings) -> None:
     s = node
-    client: OpenSearch = make_client(s, "ingest")
+    # Backup and restore are the OpenSearch admin's (as `lantern backup`/`restore` run).
+    client: OpenSearch = make_client(s, "admin")
     create_user(
         client, s, "bk", PASSWORD, roles=["officer"], units=["RESPONSE"], clearances=[], display_name="Bk"
     )
@@ -83,6 +84,8 @@ def test_backup_restores_into_an_empty_cluster_with_a_verified_chain(node: Setti
         for index in targets:
             client.indices.delete(index=index)
     assert backup.owned(client, s) == {}
+    # Snapshots leave global state out: restore must put the append-only guards back itself.
+    client.ingest.delete_pipeline(id=f"{s.index_prefix}*")
 
     restored = backup.restore(client, s)  # the latest snapshot of this prefix
     assert restored.snapshot == taken.snapshot
@@ -113,7 +116,7 @@ def test_backup_restores_into_an_empty_cluster_with_a_verified_chain(node: Setti
 
 def test_a_tampered_anchor_fails_the_restore(node: Settings) -> None:
     s = node.model_copy(update={"index_prefix": f"lantern-bk2-{uuid.uuid4().hex[:6]}-"})
-    client = make_client(s, "ingest")
+    client = make_client(s, "admin")
     audit = AuditLog(client, s)
     audit.record(None, "test.event")
     taken = backup.backup(client, s)
