@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -125,6 +126,31 @@ def build_launcher(force: bool = False) -> None:
         raise LauncherError("building the OpenSearch launcher failed:\n" + problem)
 
 
+def core_version() -> str:
+    """The OpenSearch core version on the launcher's classpath (``2.19.4``)."""
+    for entry in _classpath_file().read_text().strip().split(os.pathsep):
+        m = re.search(r"/org/opensearch/opensearch/([^/]+)/opensearch-\1\.jar$", Path(entry).as_posix())
+        if m:
+            return m.group(1)
+    raise LauncherError(f"no OpenSearch core jar in {_classpath_file()}; rebuild with `make launcher`")
+
+
+def data_dir(spec: NodeSpec) -> Path:
+    """A node's data directory, named after the core version that writes it.
+
+    OpenSearch refuses data written by a newer core (and the security plugin pins the core,
+    so a checkout may run an older one than the data it finds: 2.19.6 before the plugin,
+    2.19.4 with it). A directory per version means a node never opens another version's
+    data; the other directory is left as it was, for the operator to move or delete.
+    """
+    return spec.home / f"data-{core_version()}"
+
+
+def _layout_stamp() -> str:
+    # What a running node of this checkout must be; see ``start``.
+    return f"opensearch {core_version()} secured"
+
+
 def java_classpath() -> str:
     deps = _classpath_file().read_text().strip()
     return f"{LAUNCHER_DIR / 'target' / 'classes'}{os.pathsep}{deps}"
@@ -142,7 +168,7 @@ def _node_config(
     lines = {
         "cluster.name": CLUSTER_NAME,
         "node.name": spec.name,
-        "path.data": str(spec.home / "data"),
+        "path.data": str(data_dir(spec)),
         "path.logs": str(spec.home / "logs"),
         "network.host": "127.0.0.1",
         "http.port": str(spec.http_port),
@@ -259,7 +285,7 @@ def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> in
     config = spec.home / "config"
     config.mkdir(parents=True, exist_ok=True)
     (spec.home / "logs").mkdir(parents=True, exist_ok=True)
-    (spec.home / "data").mkdir(parents=True, exist_ok=True)
+    data_dir(spec).mkdir(parents=True, exist_ok=True)
     paths = prepare_security(settings)
     creds = sec.read_credentials(paths) or {}
     sec.install_plugin(plugin_zip(), spec.home, java_classpath().split(os.pathsep))
@@ -292,7 +318,12 @@ def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> in
             start_new_session=True,
         )
     spec.pid_file.write_text(str(proc.pid))
+    _layout_file(spec).write_text(_layout_stamp())
     return proc.pid
+
+
+def _layout_file(spec: NodeSpec) -> Path:
+    return spec.home / "node.layout"
 
 
 def _state_file(settings: Settings) -> Path:
@@ -324,6 +355,7 @@ def start(settings: Settings, nodes: int = 1, wait: bool = True) -> list[NodeSta
     _state_file(settings).write_text(json.dumps({"nodes": nodes}))
     for spec in specs:
         if pid_alive(_read_pid(spec)):
+            _check_running_layout(spec)
             continue
         if _port_taken(spec.http_port):
             raise LauncherError(f"port {spec.http_port} is taken by another process")
@@ -332,6 +364,20 @@ def start(settings: Settings, nodes: int = 1, wait: bool = True) -> list[NodeSta
         wait_until_healthy(specs, settings.embedded_start_timeout, expected_nodes=nodes, settings=settings)
         sync_security(settings)
     return status(settings)
+
+
+def _check_running_layout(spec: NodeSpec) -> None:
+    """A node already running from this home must be one this code started: one started by
+    an older checkout (plain HTTP, another core) would never answer the TLS health check."""
+    try:
+        stamp = _layout_file(spec).read_text().strip()
+    except OSError:
+        stamp = "an older Lantern (plain HTTP)"
+    if stamp != _layout_stamp():
+        raise LauncherError(
+            f"the node running from {spec.home} (pid {_read_pid(spec)}) was started as {stamp!r}, "
+            f"not {_layout_stamp()!r}; stop it first (`lantern opensearch stop` with this home)"
+        )
 
 
 def start_node(settings: Settings, index: int) -> None:
