@@ -46,6 +46,8 @@ def outage(
             "audit_head_file": state / "audit-head.log",
         }
     )
+    # `lantern index init` for this prefix: the portal's OpenSearch user may not create indices.
+    indices.ensure_all(client, psettings)
     create_user(
         client,
         psettings,
