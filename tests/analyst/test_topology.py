@@ -54,9 +54,9 @@ class Topology:
         self.env.update(
             {
                 "LANTERN_ENV": "test",
-                "LANTERN_OPENSEARCH_HOSTS": ",".join(str(h) for h in asettings.opensearch_hosts)
-                or f"http://127.0.0.1:{asettings.embedded_port}",
                 "LANTERN_INDEX_PREFIX": asettings.index_prefix,
+                # nginx is the only proxy: X-Forwarded-For is believed from it alone.
+                "LANTERN_FORWARDED_ALLOW_IPS": "127.0.0.1",
                 "LANTERN_AUDIT_HEAD_FILE": str(tmp / "audit-head.log"),
                 "LANTERN_JOB_LEASE_SECONDS": "3",
                 "LANTERN_WORKER_POLL_SECONDS": "0.3",
@@ -64,6 +64,19 @@ class Topology:
                 "LANTERN_RATE_LIMIT_STORAGE": "opensearch",
             }
         )
+        if asettings.opensearch_hosts:
+            self.env["LANTERN_OPENSEARCH_HOSTS"] = ",".join(str(h) for h in asettings.opensearch_hosts)
+            if asettings.opensearch_ca_file is not None:
+                self.env["LANTERN_OPENSEARCH_CA_FILE"] = str(asettings.opensearch_ca_file)
+            for role in ("portal", "indexer", "admin"):
+                secret = getattr(asettings, f"opensearch_{role}_password")
+                if secret is not None:
+                    self.env[f"LANTERN_OPENSEARCH_{role.upper()}_PASSWORD"] = secret.get_secret_value()
+        else:
+            # The test's embedded node: its TLS CA and generated passwords are under its home.
+            self.env["LANTERN_EMBEDDED_PORT"] = str(asettings.embedded_port)
+            self.env["LANTERN_EMBEDDED_TRANSPORT_PORT"] = str(asettings.embedded_transport_port)
+            self.env["LANTERN_EMBEDDED_HOME"] = str(asettings.embedded_home.resolve())
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports = [_port(), _port()]
         self.listen = _port()
