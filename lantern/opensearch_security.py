@@ -15,7 +15,8 @@ Least privilege, one internal user per component:
   ``op_type=create`` (see ``mappings/audit.py`` for why a role alone cannot do it, and why a
   data stream does not either). It cannot create, delete or change any index.
 - ``lantern_indexer`` writes records, persons, tombstones and the notifications percolation
-  makes, creates audit events, and reads service accounts (the ingest API runs as this user).
+  makes, keeps the percolator in step with the saved queries at every load, creates audit
+  events, and reads service accounts (the ingest API runs as this user).
 - ``lantern_admin`` runs ``lantern index init`` / ``migrate``, user and service-account
   administration.
 
@@ -308,8 +309,15 @@ INDEX_ACCESS: dict[str, dict[Component, Access]] = {
     # The portal's own stores.
     "sessions": {"portal": "write"},
     "users": {"portal": "write", "indexer": "read"},
-    "saved_queries": {"portal": "write", "indexer": "read"},
-    "percolator": {"portal": "write", "indexer": "read"},
+    # Saved searches and their alert queries: the portal registers a query when it is saved.
+    # Every load (`lantern index load`, the ingest API at start-up) first brings the
+    # percolator in step with the records mapping (rebuilding it under a new index when the
+    # mapping changed) and registers saved queries not yet registered under it, recording
+    # the outcome on each saved query: so the indexer manages the percolator and writes
+    # saved queries. (A saved query it rewrote still alerts its owner only on records the
+    # owner may read: notifications are filtered per recipient.)
+    "saved_queries": {"portal": "write", "indexer": "write"},
+    "percolator": {"portal": "write", "indexer": "manage"},
     "charts": {"portal": "write"},
     # Alerts: percolation at load time makes notifications; the portal marks them read. A
     # record deleted at source takes its notifications with it (the indexer, by query).
