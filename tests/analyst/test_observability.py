@@ -75,7 +75,8 @@ def test_request_id_reaches_opensearch_and_the_audit_event(
 
 
 def test_x_opaque_id_is_sent(client: OpenSearch, asettings: Settings) -> None:
-    own = make_client(asettings)
+    # Every workload's client sends it; the admin's because only it may list tasks.
+    own = make_client(asettings, "admin")
     rid = f"opaque-{uuid.uuid4().hex}"
     token = request_id.set(rid)
     try:
