@@ -20,7 +20,7 @@ from opensearchpy import OpenSearch
 
 from entity_extraction.identifiers import pnc_check_letter
 from indexer.pipeline import index_records
-from lantern.indices import forget_ensured
+from lantern.indices import ensure_all, forget_ensured
 from lantern.records import parse_record, record_id
 from lantern.settings import Settings
 from lantern.users import create_user
@@ -136,6 +136,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(settings: Settings, client: OpenSearch) -> Iterator[World]:
     lsettings = settings.model_copy(update={"index_prefix": f"{settings.index_prefix}lnk-"})
+    # `lantern index init` for this prefix: the portal's OpenSearch user may not create indices.
+    ensure_all(client, lsettings)
     create_user(
         client, lsettings, "ln-officer", PASSWORD, roles=("officer",), units=("RESPONSE",), clearances=()
     )
