@@ -16,6 +16,7 @@ beside it for investigators and the new one holds only what the restored chain p
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from lantern import indices
+from lantern.audit_anchor import AuditKeyError, Checkpoint, event_mac_input, load_keys
 from lantern.settings import Settings
 from mappings import audit as audit_mapping
 
@@ -198,24 +200,54 @@ def restore(
 
 
 def _reconcile_anchor(settings: Settings, head: int, head_hash: str | None) -> tuple[int, Path | None]:
-    """Keep the anchor entries the restored chain proves; archive the file if any go (see above)."""
-    path = Path(settings.audit_head_file)
+    """Keep the anchor checkpoints the restored chain proves; archive the file if any go (see above).
+
+    Checkpoints are signed (``lantern.audit_anchor``): one of this chain's whose signature
+    fails, or whose MAC at the restored head is not that of the backup's head event, means
+    the backup or the anchor was altered, and nothing is changed.
+    """
+    path = Path(settings.audit_head_file).absolute()
     if not path.exists():
         return 0, None
     audit_index = settings.index_name("audit")
+    try:
+        keys = load_keys(settings.audit_key_file, create=False)
+    except AuditKeyError as exc:
+        raise BackupError(f"cannot check the audit anchor: {exc}") from exc
     keep: list[str] = []
     lost_top = head
     for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) != 3 or parts[0] != audit_index or not parts[1].isdigit():
-            keep.append(line)  # another deployment's chain, or not an entry: left alone
+        try:
+            raw = json.loads(line)
+            cp = Checkpoint(
+                str(raw["index"]),
+                int(raw["seq"]),
+                str(raw["mac"]),
+                str(raw["time"]),
+                str(raw["key_id"]),
+                str(raw["sig"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            keep.append(line)  # not a checkpoint: left for `lantern audit verify` to report
             continue
-        if int(parts[1]) > head:
-            lost_top = max(lost_top, int(parts[1]))
+        if cp.index != audit_index:
+            keep.append(line)  # another deployment's chain: left alone
             continue
-        if int(parts[1]) == head and head_hash and parts[2] != head_hash:
+        if not keys.check(cp.signed_text(), cp.key_id, cp.sig):
             raise BackupError(
-                f"the audit anchor records a different hash for event {head} than the backup: "
+                f"the audit anchor's checkpoint for event {cp.seq} has a bad signature: "
+                "the anchor was altered; nothing changed"
+            )
+        if cp.seq > head:
+            lost_top = max(lost_top, cp.seq)
+            continue
+        if (
+            cp.seq == head
+            and head_hash
+            and not keys.check(event_mac_input({"seq": head, "hash": head_hash}), cp.key_id, cp.mac)
+        ):
+            raise BackupError(
+                f"the audit anchor records a different MAC for event {head} than the backup's: "
                 "the backup or the anchor was altered; nothing changed"
             )
         keep.append(line)

@@ -23,6 +23,7 @@ from lantern.observability import (
     request_id,
     start_metrics_server,
 )
+from lantern.opensearch_security import INDEX_ACCESS
 from lantern.settings import Settings
 from lantern.tracing import REQUEST_ID_ATTRIBUTE
 from mappings import audit as audit_mapping
@@ -89,10 +90,13 @@ def readiness(client: OpenSearch, settings: Settings) -> dict[str, Any]:
         checks["opensearch"] = False
         checks["error"] = type(exc).__name__
         return {"ready": False, "checks": checks}
+    # The portal's indices: the others (tombstones, service accounts) are closed to its
+    # OpenSearch user, which therefore cannot even see whether they exist.
     missing = [
         indices.read_alias(settings, m)
-        for m in indices.discover().values()
-        if not client.indices.exists_alias(name=indices.read_alias(settings, m))
+        for name, m in indices.discover().items()
+        if "portal" in INDEX_ACCESS.get(name, {})
+        and not client.indices.exists_alias(name=indices.read_alias(settings, m))
     ]
     checks["aliases_missing"] = missing
     # Writable: the audit index exists, is not red and carries no write block (disk watermark).

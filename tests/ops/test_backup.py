@@ -7,6 +7,7 @@ lists the snapshot directory, exactly as ``lantern opensearch start`` does.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -121,14 +122,17 @@ def test_a_tampered_anchor_fails_the_restore(node: Settings) -> None:
     audit.record(None, "test.event")
     taken = backup.backup(client, s)
     head_file = Path(s.audit_head_file)
-    lines = head_file.read_text().splitlines()
     mine = s.index_name("audit")
-    head_file.write_text(
-        "".join(
-            (f"{mine} {taken.audit_head} {'0' * 64}" if ln.startswith(f"{mine} {taken.audit_head} ") else ln)
-            + "\n"
-            for ln in lines
-        )
-    )
+    edited = 0
+    lines: list[str] = []
+    for ln in head_file.read_text().splitlines():
+        cp = json.loads(ln)
+        if cp["index"] == mine and cp["seq"] == taken.audit_head:
+            cp["mac"] = "0" * 64  # the signed checkpoint of the backed-up head, edited
+            edited += 1
+        lines.append(json.dumps(cp))
+    assert edited == 1
+    head_file.write_text("".join(f"{ln}\n" for ln in lines))
     with pytest.raises(backup.BackupError, match="altered"):
         backup.restore(client, s, taken.snapshot, replace=True)
+    assert head_file.read_text() == "".join(f"{ln}\n" for ln in lines)  # nothing changed
