@@ -8,11 +8,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from opensearchpy import NotFoundError, OpenSearch
 
-from lantern.audit import AuditLog, event_hash
+from lantern.audit import AuditLog
 from lantern.clock import iso, utcnow
 from lantern.principal import Principal
 from lantern.search_client import request_write_params
@@ -39,26 +40,47 @@ def test_request_writes_outlast_a_primary_promotion(settings: Settings) -> None:
     assert request_write_params(s) == {"request_timeout": 60.0, "timeout": "58s"}
 
 
+class _AnswerLost:
+    """The OpenSearch client as the audit writer sees it when a node leaves mid-request: the
+    armed ``index`` call reaches the engine, its answer is lost, and the transport sends the
+    same request again (to another host). Everything else is the real client."""
+
+    def __init__(self, client: OpenSearch) -> None:
+        self._client = client
+        self.armed = False
+        self.sent = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def index(self, **kwargs: Any) -> Any:
+        if self.armed:
+            self.armed = False
+            self.sent += 1
+            self._client.index(**kwargs)  # landed; the answer never came back
+        self.sent += 1
+        return self._client.index(**kwargs)
+
+
 def test_a_retried_audit_append_that_had_landed_is_not_appended_twice(
     client: OpenSearch, own: Settings
 ) -> None:
-    log = AuditLog(client, own)
+    lossy = _AnswerLost(client)
+    log = AuditLog(cast(OpenSearch, lossy), own)
     who = Principal("u1", "User One", frozenset({"officer"}))
     first = log.record(None, "search", details={"query": "one"}, principal=who)
-    event = {k: v for k, v in first.items() if k not in ("seq", "prev_hash", "hash")}
-    event["details"] = {"query": "two"}
-    # The first attempt of seq 2 reached the engine, but its answer was lost (node left):
-    landed = {**event, "seq": 2, "prev_hash": first["hash"]}
-    landed["hash"] = event_hash(landed)
-    client.index(index=log.write_index, id="2", body=landed, op_type="create", refresh=True)
-    # ...so the retry meets its own event under seq 2.
-    doc = log.append(event)
-    assert doc["seq"] == 2 and doc["hash"] == landed["hash"]
+    # The real append of seq 2 (hash chained, MAC'd with the audit key) lands, its answer is
+    # lost, and the retry meets its own event under seq 2 (a 409 from op_type=create).
+    lossy.armed = True
+    second = log.record(None, "search", details={"query": "two"}, principal=who)
+    assert lossy.sent >= 3, "the retry was not sent"
+    assert second["seq"] == 2 and second["prev_hash"] == first["hash"] and second["mac"]
+    assert client.get(index=log.index, id="2")["_source"] == second
     with pytest.raises(NotFoundError):
         client.get(index=log.index, id="3")
     # A different event under the next seq is still chained after, not overwritten.
     third = log.record(None, "search", details={"query": "three"}, principal=who)
-    assert third["seq"] == 3 and third["prev_hash"] == landed["hash"]
+    assert third["seq"] == 3 and third["prev_hash"] == second["hash"]
     log.refresh()
     result = log.verify()
     assert result.ok and result.last_seq == 3, result.problem
