@@ -290,7 +290,8 @@ def _launch(spec: NodeSpec, specs: Sequence[NodeSpec], settings: Settings) -> in
     creds = sec.read_credentials(paths) or {}
     sec.install_plugin(plugin_zip(), spec.home, java_classpath().split(os.pathsep))
     sec.write_security_config(config, settings.index_prefix, creds)
-    security = sec.node_security_settings(config, paths)
+    # Node 0 seeds the security index (the cluster's first node; a single node is node 0).
+    security = sec.node_security_settings(config, paths, seed=spec.index == 0)
     (config / "opensearch.yml").write_text(_node_config(spec, specs, _snapshot_dir(settings), security))
     os.chmod(config / "opensearch.yml", 0o600)
     heap = settings.embedded_heap
@@ -395,8 +396,10 @@ def wait_until_healthy(
     *,
     settings: Settings,
 ) -> None:
-    """Wait for yellow cluster health *and* a green security index: until the plugin has
-    seeded its index every authenticated request fails, so yellow alone is not "ready"."""
+    """Wait for yellow cluster health, a green security index *and* every node answering an
+    authenticated request: until a node has loaded the security configuration it refuses
+    every request (503), and the other nodes load it a few seconds after the seeding node
+    (``node_security_settings``), so neither yellow nor node 0 alone is "ready"."""
     deadline = time.monotonic() + timeout
     wanted = "wait_for_status=yellow&timeout=5s"
     if expected_nodes:
@@ -411,7 +414,12 @@ def wait_until_healthy(
         health = _http_json(settings, f"{specs[0].url}/_cluster/health?{wanted}", timeout=7)
         if health and not health.get("timed_out") and health.get("status") in {"yellow", "green"}:
             secured = _http_json(settings, security_index, timeout=7)
-            if secured and not secured.get("timed_out") and secured.get("status") == "green":
+            if (
+                secured
+                and not secured.get("timed_out")
+                and secured.get("status") == "green"
+                and all(isinstance(_http_json(settings, spec.url + "/", timeout=7), dict) for spec in specs)
+            ):
                 return
         if time.monotonic() > deadline:
             raise LauncherError(
@@ -533,23 +541,71 @@ def cluster_members(settings: Settings) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def sync_security(settings: Settings) -> None:
-    """Bring users, roles and mappings in the security index in line with this code.
+def _covers(actual: Any, wanted: Any) -> bool:
+    """Whether what the security API returns has everything Lantern wants: the API adds its
+    own defaults (``reserved``, ``hidden``, empty ``fls`` ...), so a dict may carry more keys;
+    lists must match element by element."""
+    if isinstance(wanted, dict):
+        return isinstance(actual, dict) and all(_covers(actual.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return (
+            isinstance(actual, list)
+            and len(actual) == len(wanted)
+            and all(_covers(a, w) for a, w in zip(actual, wanted, strict=True))
+        )
+    return bool(actual == wanted)
 
-    The yml files seed the index only when it is first created; afterwards the security REST
-    API (admin certificate only) is the way to change them, e.g. after an upgrade that changes
-    a role, or when ``credentials.json`` was regenerated.
+
+def _password_works(settings: Settings, url: str, role: sec.Role, password: str) -> bool:
+    token = base64.b64encode(f"{sec.USERNAMES[role]}:{password}".encode()).decode()
+    req = urllib.request.Request(  # noqa: S310 (loopback)
+        f"{url}/_plugins/_security/authinfo", headers={"Authorization": f"Basic {token}"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=_ssl_context(settings)) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ssl.SSLError):
+        return False
+
+
+def sync_security(settings: Settings, *, force: bool = False) -> list[str]:
+    """Bring users, roles and mappings in the security index in line with this code; returns
+    what it had to change (nothing, normally).
+
+    The yml files seed the index when it is first created (and at every full-cluster start:
+    the cluster manager uploads them once, see ``node_security_settings``); afterwards the
+    security REST API (admin certificate only) is the way to change them, e.g. after an
+    upgrade that changes a role, or when ``credentials.json`` was regenerated. Only what
+    differs is written: every write makes each node reload its security configuration and
+    forget its authentication cache, which under load cost tens of seconds per start.
+    ``force`` writes everything.
     """
     paths = sec.security_paths(settings.embedded_home)
     creds = sec.read_credentials(paths) or {}
-    url = node_specs(settings, max(current_nodes(settings), 1))[0].url + "/_plugins/_security/api"
-    puts: list[tuple[str, dict[str, Any]]] = [("securityconfig/config", sec.auth_config()["config"])]
-    for name, body in sec.roles_config(settings.index_prefix).items():
-        puts.append((f"roles/{name}", body))
-    for name, body in sec.roles_mapping_config().items():
-        puts.append((f"rolesmapping/{name}", body))
+    node = node_specs(settings, max(current_nodes(settings), 1))[0].url
+    url = node + "/_plugins/_security/api"
+
+    def current(kind: str) -> dict[str, Any]:
+        if force:
+            return {}
+        answer = _request(settings, f"{url}/{kind}", timeout=30, admin_cert=True)
+        return answer if isinstance(answer, dict) and "http_status" not in answer else {}
+
+    puts: list[tuple[str, dict[str, Any]]] = []
+    wanted_config = sec.auth_config()["config"]
+    if not _covers(current("securityconfig").get("config"), wanted_config):
+        puts.append(("securityconfig/config", wanted_config))
+    for kind, wanted in (
+        ("roles", sec.roles_config(settings.index_prefix)),
+        ("rolesmapping", sec.roles_mapping_config()),
+    ):
+        have = current(kind)
+        puts += [(f"{kind}/{n}", body) for n, body in wanted.items() if not _covers(have.get(n), body)]
+    users = current("internalusers")
     for role, password in creds.items():
-        puts.append((f"internalusers/{sec.USERNAMES[role]}", {"password": password}))
+        name = sec.USERNAMES[role]
+        if force or name not in users or not _password_works(settings, node, role, password):
+            puts.append((f"internalusers/{name}", {"password": password}))
     for path, body in puts:
         # Two processes starting together (test workers, portals) sync at once; the plugin
         # answers 409 to the one that lost the race on a config document. The PUTs are
@@ -561,6 +617,7 @@ def sync_security(settings: Settings) -> None:
             time.sleep(0.2 * (attempt + 1))
         if answer is None or answer.get("status") not in {"OK", "CREATED"}:
             raise LauncherError(f"could not update the security configuration ({path}): {answer}")
+    return [path for path, _ in puts]
 
 
 def external_settings(settings: Settings, hosts: Sequence[str]) -> Settings:

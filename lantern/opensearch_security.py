@@ -248,8 +248,16 @@ def read_credentials(paths: SecurityPaths) -> dict[Role, str] | None:
     return {role: str(raw[role]["password"]) for role in ROLES if role in raw}
 
 
+# bcrypt's cost protects passwords a person chose, which can be guessed; these are generated
+# 192-bit secrets (``ensure_credentials``), out of reach of any guessing at any cost. At cost 12
+# each hash took 1.4 s here under load, paid for every user at every node start and by every
+# node when it first checks a user (and again after each security configuration change).
+COMPONENT_BCRYPT_ROUNDS = 5
+
+
 def bcrypt_hash(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
+    """The hash of a generated component password (never of a password a person chose)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=COMPONENT_BCRYPT_ROUNDS)).decode()
 
 
 # ------------------------------------------------------------------------------ roles
@@ -430,7 +438,6 @@ def auth_config() -> dict[str, Any]:
                     "basic_internal_auth_domain": {
                         "description": "HTTP Basic against the internal users Lantern creates",
                         "http_enabled": True,
-                        "transport_enabled": True,
                         "order": 0,
                         "http_authenticator": {"type": "basic", "challenge": True},
                         "authentication_backend": {"type": "intern"},
@@ -468,8 +475,9 @@ def write_security_config(config_dir: Path, prefix: str, creds: Mapping[Role, st
         _write_private(out / name, yaml.safe_dump(json.loads(json.dumps(body)), sort_keys=False).encode())
 
 
-def node_security_settings(config_dir: Path, paths: SecurityPaths) -> dict[str, str]:
-    """``opensearch.yml`` lines for TLS on HTTP and transport plus authentication."""
+def node_security_settings(config_dir: Path, paths: SecurityPaths, *, seed: bool = True) -> dict[str, str]:
+    """``opensearch.yml`` lines for TLS on HTTP and transport plus authentication; ``seed``: the
+    node that creates the security index (one per cluster)."""
     for src, name in (
         (paths.node_cert, "node.pem"),
         (paths.node_key, "node-key.pem"),
@@ -485,7 +493,18 @@ def node_security_settings(config_dir: Path, paths: SecurityPaths) -> dict[str, 
         {
             "plugins.security.ssl.http.enabled": "true",
             "plugins.security.ssl.transport.enforce_hostname_verification": "false",
-            "plugins.security.allow_default_init_securityindex": "true",
+            # One node seeds the security index from the yml files (once, when the cluster
+            # has formed and the index is missing); the others wait for it and load it. When
+            # every node seeded, they raced to create the index and upload each file (one
+            # refresh each, replicated to every node): over a minute of a three-node start
+            # under load. (The plugin's `use_cluster_state` variant, where the elected cluster
+            # manager seeds in one bulk, was tried and dropped: on a restart with existing
+            # data the manager sees the index missing in its first, unrecovered cluster
+            # state, fails to create it and never initialises - 2.19.4, still so upstream.)
+            "plugins.security.allow_default_init_securityindex": "true" if seed else "false",
+            # The same cost for the hashes the plugin makes (`sync_security` sets passwords
+            # through its API): only Lantern's generated component passwords exist here.
+            "plugins.security.password.hashing.bcrypt.rounds": str(COMPONENT_BCRYPT_ROUNDS),
             "plugins.security.authcz.admin_dn": json.dumps([ADMIN_DN]),
             "plugins.security.nodes_dn": json.dumps([NODE_DN]),
             # Lantern keeps its own tamper-evident audit; the plugin's would need an index.

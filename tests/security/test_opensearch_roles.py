@@ -519,7 +519,8 @@ def test_two_processes_syncing_the_security_config_at_once_both_succeed(opensear
 
     def sync() -> None:
         try:
-            embedded.sync_security(opensearch_node)
+            # Forced: every document is written, so the three writers do meet.
+            embedded.sync_security(opensearch_node, force=True)
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
@@ -529,3 +530,18 @@ def test_two_processes_syncing_the_security_config_at_once_both_succeed(opensear
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_security_sync_writes_only_what_differs_and_repairs_drift(opensearch_node: Settings) -> None:
+    """Every start syncs; a write makes each node reload its security configuration and drop its
+    authentication cache, so a sync with nothing to change writes nothing."""
+    if not opensearch_node.embedded:
+        pytest.skip("an external cluster's security configuration is its operator's")
+    assert embedded.sync_security(opensearch_node) == []
+    # A role edited behind Lantern's back (through the API, with the admin certificate).
+    url = embedded.node_urls(opensearch_node)[0] + "/_plugins/_security/api/roles/lantern_indexer"
+    drifted = {"cluster_permissions": ["cluster:monitor/main"], "index_permissions": []}
+    answer = embedded._request(opensearch_node, url, method="PUT", body=drifted, admin_cert=True, timeout=30)
+    assert answer is not None and answer.get("status") == "OK", answer
+    assert embedded.sync_security(opensearch_node) == ["roles/lantern_indexer"]
+    assert embedded.sync_security(opensearch_node) == []
