@@ -270,6 +270,9 @@ _READ = [
     "indices:admin/aliases/get",
     "indices:admin/resolve/index",
     "indices:monitor/settings/get",
+    # Indexing counters (no content): a long-running ingest API reloads the nominals when
+    # another process wrote persons or decisions (indexer/nominals.py).
+    "indices:monitor/stats",
 ]
 _REFRESH = ["indices:admin/refresh*"]
 _CRUD = [
