@@ -270,6 +270,9 @@ _READ = [
     "indices:admin/aliases/get",
     "indices:admin/resolve/index",
     "indices:monitor/settings/get",
+    # Running an index's analyzers over given text (reads no document): alert matching at
+    # load time turns the batch's text into the terms a fuzzy clause may reach.
+    "indices:admin/analyze",
     # Indexing counters (no content): a long-running ingest API reloads the nominals when
     # another process wrote persons or decisions (indexer/nominals.py).
     "indices:monitor/stats",
