@@ -80,6 +80,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         marker.unlink(missing_ok=True)
 
 
+# Modules that take minutes start first: under ``--dist loadscope`` a module runs whole on one
+# worker, and one of these handed out last would leave the other worker idle at the end.
+LONGEST_FIRST = (
+    "tests/cluster/test_faults.py",
+    "tests/security/test_leak_matrix.py",
+    "tests/cluster/test_fuzz_feed.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def opensearch_node() -> Iterator[Settings]:
     settings = _base_settings()
