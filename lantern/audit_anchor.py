@@ -130,6 +130,19 @@ class Checkpoint:
     def signed_text(self) -> str:
         return checkpoint_text(self.index, self.seq, self.mac, self.time)
 
+    @classmethod
+    def from_line(cls, line: str) -> Checkpoint:
+        """One anchor line; ValueError, KeyError or TypeError if it is not a checkpoint."""
+        raw = json.loads(line)
+        return cls(
+            str(raw["index"]),
+            int(raw["seq"]),
+            str(raw["mac"]),
+            str(raw["time"]),
+            str(raw["key_id"]),
+            str(raw["sig"]),
+        )
+
 
 def checkpoint_text(index: str, seq: int, mac: str, time: str) -> str:
     return json.dumps(
@@ -170,15 +183,7 @@ def read_anchor(path: Path, index: str, keys: AuditKeys) -> AnchorReading:
     problems: list[str] = []
     for n, line in enumerate(_lines(path), start=1):
         try:
-            raw = json.loads(line)
-            cp = Checkpoint(
-                str(raw["index"]),
-                int(raw["seq"]),
-                str(raw["mac"]),
-                str(raw["time"]),
-                str(raw["key_id"]),
-                str(raw["sig"]),
-            )
+            cp = Checkpoint.from_line(line)
         except (ValueError, KeyError, TypeError):
             problems.append(f"anchor line {n} is not a checkpoint (edited or corrupted)")
             continue

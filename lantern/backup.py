@@ -16,7 +16,6 @@ beside it for investigators and the new one holds only what the restored chain p
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -218,15 +217,7 @@ def _reconcile_anchor(settings: Settings, head: int, head_hash: str | None) -> t
     lost_top = head
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            raw = json.loads(line)
-            cp = Checkpoint(
-                str(raw["index"]),
-                int(raw["seq"]),
-                str(raw["mac"]),
-                str(raw["time"]),
-                str(raw["key_id"]),
-                str(raw["sig"]),
-            )
+            cp = Checkpoint.from_line(line)
         except (ValueError, KeyError, TypeError):
             keep.append(line)  # not a checkpoint: left for `lantern audit verify` to report
             continue
