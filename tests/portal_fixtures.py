@@ -166,12 +166,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
+def serve(app: FastAPI, **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on a free loopback port; yields its base URL.
+    ``options``: further ``uvicorn.Config`` arguments (e.g. the portal's proxy settings)."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

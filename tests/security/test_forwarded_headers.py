@@ -8,48 +8,18 @@ by the per-address lockout, under the TCP peer's address unless 127.0.0.1 is nam
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from opensearchpy import OpenSearch
 
 from lantern.settings import Settings
 from portal.cli import uvicorn_options
+from tests.portal_fixtures import serve
 
 FORGED = "203.0.113.77"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _serve(app: FastAPI, settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options(settings))
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the portal did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _failed_login_client(base: str, username: str) -> None:
@@ -85,7 +55,7 @@ def test_default_trusts_no_forwarded_header(app: FastAPI, settings: Settings, cl
     assert settings.forwarded_allow_ips == []
     assert uvicorn_options(settings)["proxy_headers"] is False
     username = f"nobody-{uuid.uuid4().hex[:6]}"
-    with _serve(app, settings) as base:
+    with serve(app, **uvicorn_options(settings)) as base:
         _failed_login_client(base, username)
     assert _audited_client(client, settings, username) == "127.0.0.1"
 
@@ -93,7 +63,7 @@ def test_default_trusts_no_forwarded_header(app: FastAPI, settings: Settings, cl
 def test_named_proxy_is_believed(app: FastAPI, settings: Settings, client: OpenSearch) -> None:
     behind_proxy = settings.model_copy(update={"forwarded_allow_ips": ["127.0.0.1"]})
     username = f"nobody-{uuid.uuid4().hex[:6]}"
-    with _serve(app, behind_proxy) as base:
+    with serve(app, **uvicorn_options(behind_proxy)) as base:
         _failed_login_client(base, username)
     assert _audited_client(client, settings, username) == FORGED
 
