@@ -25,6 +25,16 @@ def _queue(store: JobStore, lines: list[str], owner: str = "ofc") -> str:
     return B.start_job(store, principal(owner), parsed, dob_years=0).id
 
 
+def _lease_as_b(store: JobStore, job_id: str) -> Any:
+    """Worker B leases until it gets ``job_id`` (other tests' queued jobs may come first)."""
+    b = None
+    for _ in range(20):
+        b = store.lease("worker-b", lease_seconds=30)
+        if b is not None and b.id == job_id:
+            break
+    return b
+
+
 def test_a_job_is_leased_to_one_worker_only(client: OpenSearch, asettings: Settings) -> None:
     store = JobStore(client, asettings)
     job_id = _queue(store, [f"nomatch{tag()}"])
@@ -67,11 +77,7 @@ def test_a_dead_workers_job_is_taken_over_and_resumed(
     held = store.get(job_id)
     assert held is not None and held.source[J.LEASE_OWNER] == "worker-a"  # lease still valid
     time.sleep(1.5)
-    b = None
-    for _ in range(20):
-        b = store.lease("worker-b", lease_seconds=30)
-        if b is not None and b.id == job_id:
-            break
+    b = _lease_as_b(store, job_id)
     assert b is not None and b.id == job_id and b.done == 50
     assert int(b.source[J.ATTEMPTS]) == 2
     run_leased(client, asettings, store, b)
@@ -176,11 +182,7 @@ def test_an_export_taken_over_from_a_dead_worker_discloses_every_row_once(
     dead = store.get(job_id)
     assert dead is not None and dead.status == J.RUNNING and [p["chunk"] for p in dead.results] == [1]
     time.sleep(1.5)
-    b = None
-    for _ in range(20):
-        b = store.lease("worker-b", lease_seconds=30)
-        if b is not None and b.id == job_id:
-            break
+    b = _lease_as_b(store, job_id)
     assert b is not None and b.id == job_id
     run_leased(client, asettings, store, b)
 
