@@ -18,7 +18,13 @@ from typing import Any
 import pyarrow as pa
 
 from entity_extraction import names as nk
-from entity_extraction.identifiers import canonical_cro, canonical_pnc, canonical_postcode
+from entity_extraction.identifiers import (
+    canonical_cro,
+    canonical_email,
+    canonical_nino,
+    canonical_pnc,
+    canonical_postcode,
+)
 from lantern.records import AnyRecord, Person, Role
 
 _RAW = re.compile(r"[\W\d_]+")
@@ -51,6 +57,8 @@ class Mention:
     vrms: tuple[str, ...] = ()
     # ISO date of the record: the earliest mention of a nominal names it (stable ids).
     record_date: str = ""
+    nino: str | None = None
+    email: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -98,6 +106,8 @@ def person_mentions(record: AnyRecord) -> list[Mention | None]:
                 phones=tuple(person.phones),
                 vrms=vrms,
                 record_date=record.record_date.date().isoformat(),
+                nino=person.nino,
+                email=person.email,
             )
         )
     return out
@@ -180,6 +190,8 @@ COLUMNS: dict[str, pa.DataType] = {
     "gender": pa.string(),
     "pnc": pa.string(),
     "cro": pa.string(),
+    "nino": pa.string(),
+    "email": pa.string(),
     "postcode": pa.string(),
     "address": pa.string(),
     "phones": pa.list_(pa.string()),
@@ -272,6 +284,10 @@ def features(m: Mention) -> dict[str, Any]:
         "gender": gender,
         "pnc": _norm_pnc(m.pnc_id),
         "cro": canonical_cro(m.cro_no) if m.cro_no else None,
+        # Validated and in one form ("QQ 12 34 56 C" and "qq123456c" agree); an invalid value
+        # is no evidence either way.
+        "nino": canonical_nino(m.nino) if m.nino else None,
+        "email": canonical_email(m.email) if m.email else None,
         "postcode": postcode,
         "address": f"{line}|{postcode}" if (line and postcode) else None,
         "phones": phones or None,

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 MODEL_DIR = Path(__file__).parent / "model"
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 DEFAULT_MODEL_PATH = MODEL_DIR / f"v{MODEL_VERSION}.json"
 SEED = 20261130
 
@@ -194,8 +194,16 @@ def comparisons() -> list[dict[str, Any]]:
             _level('"dob_l" = "dob_r" AND "dob_md_l" <> \'01-01\'', "DOB agrees"),
             _level('"dob_l" = "dob_r"', "DOB agrees but is 1 January, often a default"),
             _level('"dob_swapped_l" = "dob_r"', "DOB has day and month swapped"),
+            # A slip in the day or month and a slip in the year are told apart: they are not
+            # equally likely to be a keying error of one person's DOB rather than two people's
+            # dates (a year slip in the tens is a decade), so each gets its own learnt weight.
             _level(
-                'damerau_levenshtein("dob_l", "dob_r") = 1', "DOB is one digit (or one transposition) off"
+                '"dob_year_l" = "dob_year_r" AND damerau_levenshtein("dob_l", "dob_r") = 1',
+                "DOB is one digit (or one transposition) off in the day or month",
+            ),
+            _level(
+                '"dob_md_l" = "dob_md_r" AND damerau_levenshtein("dob_l", "dob_r") = 1',
+                "DOB is one digit (or one transposition) off in the year",
             ),
             _level(
                 '"dob_md_l" = "dob_md_r" AND abs("dob_year_l" - "dob_year_r") = 1',
@@ -224,6 +232,45 @@ def comparisons() -> list[dict[str, Any]]:
             ],
         }
 
+    def fixed(cond: str, label: str, m: float, u: float) -> dict[str, Any]:
+        return _level(
+            cond, label, m_probability=m, u_probability=u, fix_m_probability=True, fix_u_probability=True
+        )
+
+    # NI number and email as custody and case systems take them: from the person, not issued
+    # by the police like a PNC ID. Priors fixed rather than learnt: a force's training data may
+    # hold few or none (EM would leave them untrained), and their meaning does not depend on
+    # the force. An NI number is one person's for life, so agreement is strong evidence; it has
+    # no check character, so a keying slip still looks valid and a one-character difference is
+    # most likely the same number; and people give false ones, so a difference is evidence
+    # against, not a veto (the clustering never refuses a merge over it, unlike a PNC ID).
+    nino = {
+        "output_column_name": "nino",
+        "comparison_description": "NI number",
+        "comparison_levels": [
+            _null(_both_null("nino")),
+            fixed('"nino_l" = "nino_r"', "NI number agrees", 0.9, 0.00001),
+            fixed(
+                'damerau_levenshtein("nino_l", "nino_r") = 1',
+                "NI number differs by one character (a keying slip)",
+                0.05,
+                0.0001,
+            ),
+            fixed("ELSE", "NI numbers differ", 0.05, 0.99989),
+        ],
+    }
+    # An email address is rarely shared by two people, but a household or a workplace can
+    # share one (a father and son: the DOB still keeps them apart); people hold several, so a
+    # difference says little.
+    email = {
+        "output_column_name": "email",
+        "comparison_description": "email",
+        "comparison_levels": [
+            _null(_both_null("email")),
+            fixed('"email_l" = "email_r"', "email address agrees", 0.6, 0.0001),
+            fixed("ELSE", "email addresses differ", 0.4, 0.9999),
+        ],
+    }
     address = {
         "output_column_name": "address",
         "comparison_description": "address",
@@ -281,6 +328,8 @@ def comparisons() -> list[dict[str, Any]]:
         dob,
         identifier("pnc", "PNC ID"),
         identifier("cro", "CRO number"),
+        nino,
+        email,
         address,
         listcol("phones", "a phone number in common", "phone numbers differ", 0.4),
         listcol("vrms", "a vehicle in common", "no vehicle in common", 0.6),
@@ -293,6 +342,8 @@ def comparisons() -> list[dict[str, Any]]:
 BLOCKING_RULES: list[str] = [
     'l."pnc" = r."pnc"',
     'l."cro" = r."cro"',
+    'l."nino" = r."nino"',
+    'l."email" = r."email"',
     'l."dob" = r."dob" AND l."surname_key" = r."surname_key"',
     'l."dob" = r."dob" AND l."forename_key" = r."forename_key"',
     # day/month swapped, one digit off in day or month, default 01/01, diminutives:

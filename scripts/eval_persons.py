@@ -1,6 +1,6 @@
 """Person resolution: pairwise precision/recall on labelled synthetic people.
 
-    python scripts/eval_persons.py            # evaluate the committed model (persons/model/v2.json)
+    python scripts/eval_persons.py            # evaluate the committed model (persons/model/v3.json)
     python scripts/eval_persons.py --train    # re-estimate on the tuning split, choose the threshold
     python scripts/eval_persons.py --tune     # keep m/u; re-choose threshold, attach, ambiguous
     python scripts/eval_persons.py --tuning-only   # development: the tuning split alone, no verdict

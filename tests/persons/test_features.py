@@ -86,6 +86,25 @@ def test_mention_ids_survive_a_reordered_people_list_and_officers_are_skipped() 
     assert len(one) == 2
 
 
+def test_ni_number_and_email_are_carried_from_the_record_and_normalised() -> None:
+    a = {
+        "role": "subject",
+        "forename": "Amy",
+        "surname": "Hall",
+        "nino": "qq 12 34 56 c",
+        "email": "Amy.Hall@Example.com",
+    }
+    (m,) = mentions_from_record(_intel([a]))
+    assert (m.nino, m.email) == ("qq 12 34 56 c", "Amy.Hall@Example.com")
+    f = features(m)
+    assert (f["nino"], f["email"]) == ("QQ123456C", "amy.hall@example.com")
+    assert features(_m(nino="QQ123456C"))["nino"] == f["nino"]
+    # Not a valid NI number: no evidence either way (NULL), never a disagreement.
+    assert features(_m(nino="QQ12345"))["nino"] is None
+    assert features(_m(email="not an address"))["email"] is None
+    assert features(_m())["nino"] is None
+
+
 def test_phone_spellings_compare_equal() -> None:
     from persons.features import phone_key
 

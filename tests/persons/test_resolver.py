@@ -67,6 +67,15 @@ CASES = [
     # two John Smiths with different DOBs
     M("js1", "John", "Smith", date(1970, 1, 15)),
     M("js2", "John", "Smith", date(1982, 11, 3)),
+    # one woman: a surname slip, an initial for the forename, no DOB on one side, and another
+    # spelling of one NI number; nothing else in common
+    M("ni1", "Halima", "Osmanova", date(1991, 4, 17), nino="QQ 40 21 77 B", role="detainee"),
+    M("ni2", "H", "Osmanovna", None, nino="qq402177b", role="victim"),
+    # father and son sharing the household's email address (and their address): two people
+    M("fe1", "Dean", "Rowbotham", date(1958, 3, 9), email="rowbothams@example.com", **HOME),
+    M("fe2", "Dean", "Rowbotham", date(1958, 3, 9), **HOME),
+    M("se1", "Dean", "Rowbotham", date(1986, 12, 1), email="Rowbothams@example.com", **HOME),
+    M("se2", "Dean", "Rowbotham", date(1986, 12, 1), **HOME),
     # a diminutive with a one-digit DOB slip
     M("wb1", "William", "Ashdown", date(1977, 5, 23), address_line="9 Mill Lane", postcode="CR0 6TL"),
     M("wb2", "Bill", "Ashdown", date(1977, 5, 28), address_line="9 Mill Lane", postcode="CR0 6TL"),
@@ -108,6 +117,24 @@ def test_father_and_son_stay_apart(resolved: tuple[Resolver, dict[str, str]]) ->
     assert nom["fa1"] == nom["fa2"]
     assert nom["so1"] == nom["so2"]
     assert nom["fa1"] != nom["so1"]
+
+
+def test_an_ni_number_in_common_links_what_the_names_alone_would_not(
+    resolved: tuple[Resolver, dict[str, str]],
+) -> None:
+    r, nom = resolved
+    assert nom["ni1"] == nom["ni2"]
+    assert "NI number agrees" in r.links["ni2"].reasons()
+    assert r.links["ni2"].weights["nino"] > 10
+
+
+def test_a_shared_household_email_does_not_merge_father_and_son(
+    resolved: tuple[Resolver, dict[str, str]],
+) -> None:
+    _r, nom = resolved
+    assert nom["fe1"] == nom["fe2"]
+    assert nom["se1"] == nom["se2"]
+    assert nom["fe1"] != nom["se1"]
 
 
 def test_twins_stay_apart(resolved: tuple[Resolver, dict[str, str]]) -> None:
