@@ -124,6 +124,7 @@ def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
     from demo.generator import sample_records
     from indexer.nominals import ingest_resolver
     from indexer.pipeline import index_records
+    from lantern import indices
     from lantern.clock import today_utc
     from lantern.principal import Principal
     from lantern.search_client import make_client
@@ -140,7 +141,11 @@ def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
     )
     client = make_client(settings, "ingest")
     serving = make_client(settings, "serving")
+    # Setup and cleanup as the OpenSearch admin (on a secured node only the admin creates and
+    # deletes indices); the load runs as the indexer and the searches as the portal.
+    admin = make_client(settings, "admin")
     try:
+        indices.ensure_all(admin, settings)
         recs = sample_records(records, seed=seed)
         t = time.perf_counter()
         index_records(
@@ -216,7 +221,7 @@ def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
             "p50": {k: sorted(v)[len(v) // 2] for k, v in times.items()},
         }
     finally:
-        client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
+        admin.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
 
 
 def main() -> int:
