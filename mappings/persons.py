@@ -53,6 +53,8 @@ WEIGHT_FIELDS: Final = (
     "dob",
     "pnc",
     "cro",
+    "nino",
+    "email",
     "address",
     "phones",
     "vrms",

@@ -93,3 +93,12 @@ def test_the_committed_model_blocks_with_the_rules_in_the_code() -> None:
     # model.py and not in the file would never run.
     rules = [r["blocking_rule"] for r in pm.load_model()["blocking_rules_to_generate_predictions"]]
     assert rules == pm.BLOCKING_RULES
+
+
+def test_every_comparison_of_the_model_has_a_weight_field_in_the_persons_index() -> None:
+    # The person page's waterfall reads the stored weights: a comparison the mapping lacks
+    # would be dropped from it silently (the store keeps only the mapped fields).
+    from mappings import persons as P
+
+    names = {c["output_column_name"] for c in pm.comparisons()}
+    assert names == set(P.WEIGHT_FIELDS)
