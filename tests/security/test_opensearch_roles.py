@@ -511,25 +511,58 @@ def test_no_role_reads_or_deletes_the_security_index(settings: Settings) -> None
     _forbidden(lambda: admin.indices.delete(index=".opendistro_security"))
 
 
-def test_two_processes_syncing_the_security_config_at_once_both_succeed(opensearch_node: Settings) -> None:
-    """Test workers and portals start together; the loser of a config write race retries."""
+def test_two_processes_syncing_the_security_config_at_once_both_succeed(
+    opensearch_node: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test workers and portals start together; the loser of a config write race retries.
+
+    Two writers are released together and both write the same document (``force``); the
+    plugin answers 409 to the one whose write lost, and the test insists that happened in at
+    least one round, so the retry is what it proves. Only the security config document is
+    written: every write makes the node reload its whole security configuration (about a
+    second on a loaded machine), and a race on one document is the same code path as a race
+    on any other (the roles, mappings and users are written the same way, one PUT each, and
+    ``test_security_sync_writes_only_what_differs_and_repairs_drift`` checks their content).
+    """
     if not opensearch_node.embedded:
         pytest.skip("an external cluster's security configuration is its operator's")
-    errors: list[BaseException] = []
+    monkeypatch.setattr(opensearch_security, "roles_config", lambda prefix: {})
+    monkeypatch.setattr(opensearch_security, "roles_mapping_config", lambda: {})
+    monkeypatch.setattr(opensearch_security, "read_credentials", lambda paths: {})
+    real_request = embedded._request
+    put_answers: list[Any] = []
 
-    def sync() -> None:
+    def spy(settings: Settings, url: str, **kw: Any) -> Any:
+        answer = real_request(settings, url, **kw)  # the real PUT: this only watches
+        if kw.get("method") == "PUT":
+            put_answers.append((answer or {}).get("http_status"))
+        return answer
+
+    monkeypatch.setattr(embedded, "_request", spy)
+    errors: list[BaseException] = []
+    written: list[list[str]] = []
+
+    def sync(start: threading.Barrier) -> None:
         try:
-            # Forced: every document is written, so the three writers do meet.
-            embedded.sync_security(opensearch_node, force=True)
+            start.wait()
+            written.append(embedded.sync_security(opensearch_node, force=True))
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=sync) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    # The two writes overlap almost always (~3 rounds in 4 meet); a few rounds make missing
+    # the race every time vanishingly unlikely.
+    for _ in range(8):
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=sync, args=(start,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        if 409 in put_answers:
+            break
+    assert 409 in put_answers, f"the two writers never met (answers {put_answers})"
+    assert all(w == ["securityconfig/config"] for w in written), written
 
 
 def test_security_sync_writes_only_what_differs_and_repairs_drift(opensearch_node: Settings) -> None:
