@@ -3,17 +3,33 @@
 Run with ``PYTHONPATH=<tree>`` so ``search``, ``portal``, ``indexer`` come from that tree (the
 current one or a worktree of the base commit). Loads the demo records into ``--prefix`` with
 that tree's own indexer when the index is missing (so each version searches documents it
-built), then reads one JSON query per line on stdin and answers one JSON line: the
-milliseconds of parse + build + secured search through the portal's ``run_search``.
+built), then reads one JSON query per line on stdin and answers one JSON line with two
+timings in milliseconds:
+
+* ``ms``: parse + build + secured search through the portal's ``run_search`` (the query path);
+* ``full_ms``: the same plus what the search route adds around it in that version, as
+  production runs it: the per-user rate-limit check (where the version has one; its
+  OpenSearch storage, windows shaped like the defaults) and the search's audit event through
+  that version's ``AuditLog.record`` (chained and, where the version has them, keyed with a
+  MAC, anchored with fsync, and with its disclosures written). ``audit_ms`` and ``limit_ms``
+  are those two parts.
+
+The code under test may predate the secured node's settings (users per component): the
+driver then names the node in ``LANTERN_OPENSEARCH_HOSTS`` / ``_CA_FILE`` / ``_USERNAME`` /
+``_PASSWORD`` (the admin, for the setup) and the portal's OpenSearch user in
+``LANTERN_BENCH_SEARCH_USERNAME`` / ``_PASSWORD``, so both versions search as the same
+least-privileged user.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 def main() -> None:
@@ -22,8 +38,12 @@ def main() -> None:
     ap.add_argument("--records", type=int, required=True)
     args = ap.parse_args()
 
+    from pydantic import SecretStr
+
     from demo.generator import iter_raw
     from indexer.pipeline import index_records
+    from lantern import indices
+    from lantern.audit import AuditLog
     from lantern.principal import Principal
     from lantern.records import Sensitivity, parse_record
     from lantern.search_client import make_client
@@ -33,17 +53,23 @@ def main() -> None:
     from search.parser import parse
 
     base = get_settings()
-    settings = base.model_copy(
-        update={
-            "index_prefix": args.prefix,
-            "state_dir": Path(base.state_dir) / "bench-compare",
-            "audit_head_file": Path(base.state_dir) / "bench-compare" / "audit-head.log",
-        }
-    )
-    Path(settings.state_dir).mkdir(parents=True, exist_ok=True)
-    ingest = make_client(settings, "ingest")
+    state = Path(base.state_dir).absolute() / f"bench-compare-{args.prefix.strip('-')}"
+    update: dict[str, Any] = {
+        "index_prefix": args.prefix,
+        "state_dir": state,
+        "audit_head_file": state / "audit-anchor.log",
+        "audit_key_file": state / "audit-keys.json",
+    }
+    fields = type(base).model_fields
+    settings = base.model_copy(update={k: v for k, v in update.items() if k in fields})
+    state.mkdir(parents=True, exist_ok=True)
+    # "admin" is the OpenSearch admin in code with a user per component; older code has one
+    # client, signed in as the user the driver named (the admin).
+    setup = make_client(settings, "admin")  # type: ignore[arg-type,unused-ignore]
     alias = settings.index_name("records")
-    have = int(ingest.count(index=alias)["count"]) if ingest.indices.exists(index=alias) else 0
+    have = int(setup.count(index=alias)["count"]) if setup.indices.exists(index=alias) else 0
+    if hasattr(indices, "ensure_all"):
+        indices.ensure_all(setup, settings)  # `lantern index init`, as the admin
     if have < args.records * 0.95:
         recs = []
         for raw in iter_raw(args.records, 42):
@@ -51,8 +77,41 @@ def main() -> None:
                 recs.append(parse_record(raw))
             except ValueError:
                 continue
-        index_records(recs, settings, ingest, extract_entities=False, refresh=True)
-    client = make_client(settings, "serving")
+        index_records(recs, settings, setup, extract_entities=False, refresh=True)
+    if hasattr(indices, "ensure_security_indices"):
+        indices.ensure_security_indices(setup, settings)
+    search_user = os.environ.get("LANTERN_BENCH_SEARCH_USERNAME")
+    serving_settings = settings
+    if search_user:
+        serving_settings = settings.model_copy(
+            update={
+                "opensearch_username": search_user,
+                "opensearch_password": SecretStr(os.environ.get("LANTERN_BENCH_SEARCH_PASSWORD", "")),
+            }
+        )
+    client = make_client(serving_settings, "serving")
+    audit = AuditLog(client, serving_settings)
+    limits: Any = None
+    try:
+        from portal.security.ratelimit import RateLimits
+    except ImportError:  # the version has no rate limits
+        pass
+    else:
+        from limits import parse_many
+
+        # The default windows (per minute and per hour), each 100x wider so the benchmark is
+        # never refused: every search still makes one storage round trip per window.
+        shaped = {
+            f"rate_limit_{kind}": ";".join(
+                f"{item.amount * 100}/{item.multiples} {item.GRANULARITY.name}"
+                for item in parse_many(getattr(settings, f"rate_limit_{kind}"))
+            )
+            for kind in ("search", "suggest", "record", "batch", "export")
+        }
+        limits = RateLimits(
+            serving_settings.model_copy(update={**shaped, "rate_limits_enabled": True}), client=client
+        )
+        limits.reset()
     user = Principal(
         "bench-analyst",
         "Bench Analyst",
@@ -60,13 +119,41 @@ def main() -> None:
         frozenset({"CID", "MIT", "CSU", "CAIT", "SAPPHIRE", "PSD", "INTEL"}),
         frozenset({*(s.value for s in Sensitivity), "intel", "intel_c"}),
     )
-    print(json.dumps({"ready": True}), flush=True)
+    print(json.dumps({"ready": True, "limits": limits is not None}), flush=True)
     for line in sys.stdin:
         q = json.loads(line)
-        t = time.perf_counter()
-        out = run_search(client, settings, user, B.SearchRequest(parse(q["q"]), facets=q.get("facets", {})))
-        ms = (time.perf_counter() - t) * 1000
-        print(json.dumps({"ms": ms, "total": out.total}), flush=True)
+        t0 = time.perf_counter()
+        if limits is not None and limits.hit("search", user.username) is not None:
+            raise SystemExit("the benchmark was rate limited: widen the windows")
+        t1 = time.perf_counter()
+        out = run_search(
+            client, serving_settings, user, B.SearchRequest(parse(q["q"]), facets=q.get("facets", {}))
+        )
+        t2 = time.perf_counter()
+        audit.record(
+            None,
+            "search",
+            principal=user,
+            details={
+                "query": q["q"],
+                "filters": q.get("facets", {}),
+                "result_count": out.total,
+                "shown_ids": [i.id for i in out.items],
+            },
+        )
+        t3 = time.perf_counter()
+        print(
+            json.dumps(
+                {
+                    "ms": (t2 - t1) * 1000,
+                    "full_ms": (t3 - t0) * 1000,
+                    "limit_ms": (t1 - t0) * 1000,
+                    "audit_ms": (t3 - t2) * 1000,
+                    "total": out.total,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
