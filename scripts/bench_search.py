@@ -323,7 +323,7 @@ def check_real_path(settings: Settings, meter: AuditMeter, searches: int) -> Non
     items = parse_many(settings.rate_limit_search)
     hour = max(items, key=lambda i: i.get_expiry())
     _, counted = limiter.storage.get_moving_window(
-        hour.key_for("search", BENCH_USER), hour.amount, hour.get_expiry()
+        limiter.key("search", BENCH_USER, hour), hour.amount, hour.get_expiry()
     )
     assert counted >= searches, f"the limiter counted {counted} searches, the bench sent {searches}"
     meter.audit.refresh()

@@ -64,13 +64,28 @@ class RateLimits:
         }
 
     def hit(self, kind: Kind, username: str) -> RateLimitItem | None:
-        """Count one ``kind`` action by ``username``; the limit it broke, or None if allowed."""
+        """Count one ``kind`` action by ``username``; the limit it broke, or None if allowed.
+
+        In OpenSearch all of the action's windows are one document and one round trip (see
+        ``lantern.ratelimits``); other ``limits`` storages take one hit per window."""
         if not self.enabled:
             return None
-        for item in self.rules[kind]:
+        items = self.rules[kind]
+        if isinstance(self.storage, OpenSearchStorage):
+            windows = [(i.amount, i.get_expiry()) for i in items]
+            broke = self.storage.acquire_windows(self.key(kind, username, items[0]), windows)
+            return None if broke is None else items[broke]
+        for item in items:
             if not self.limiter.hit(item, kind, username):
                 return item
         return None
+
+    def key(self, kind: Kind, username: str, item: RateLimitItem) -> str:
+        """Where ``item``'s window for ``username`` is counted in the storage."""
+        if isinstance(self.storage, OpenSearchStorage):
+            # One document per action and user, not per window: its hit times serve every window.
+            return f"LIMITER/{kind}/{username}"
+        return item.key_for(kind, username)
 
     def reset(self) -> None:
         self.storage.reset()

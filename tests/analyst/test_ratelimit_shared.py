@@ -55,3 +55,31 @@ def test_concurrent_hits_never_pass_the_limit(client: OpenSearch, asettings: Set
     assert [storage.incr(counter, 60) for _ in range(3)] == [1, 2, 3] and storage.get(counter) == 3
     storage.clear(counter)
     assert storage.get(counter) == 0
+
+
+def test_all_windows_are_one_round_trip_and_a_refusal_counts_in_none(
+    client: OpenSearch, asettings: Settings
+) -> None:
+    storage = OpenSearchStorage(client, asettings)
+    key = f"test/{uuid.uuid4().hex}"
+    windows = [(3, 60), (2, 3600)]  # per minute, per hour
+    sent: list[str] = []
+    real = client.transport.perform_request
+
+    def counting(method: str, url: str, *args: object, **kwargs: object) -> object:
+        sent.append(f"{method} {url}")
+        return real(method, url, *args, **kwargs)
+
+    storage._ensure()
+    client.transport.perform_request = counting  # type: ignore[method-assign]
+    try:
+        assert storage.acquire_windows(key, windows) is None
+    finally:
+        client.transport.perform_request = real  # type: ignore[method-assign]
+    assert len(sent) == 1 and "_update" in sent[0], sent
+    assert storage.acquire_windows(key, windows) is None
+    # The hour window (index 1) is full; the minute one is not, and the refusal is not counted.
+    assert storage.acquire_windows(key, windows) == 1
+    assert storage.get_moving_window(key, 3, 60)[1] == 2
+    # A request that fits no window is refused by the first too small for it.
+    assert storage.acquire_windows(key, [(5, 60), (1, 3600)], amount=2) == 1
