@@ -83,8 +83,10 @@ class RateLimits:
     def key(self, kind: Kind, username: str, item: RateLimitItem) -> str:
         """Where ``item``'s window for ``username`` is counted in the storage."""
         if isinstance(self.storage, OpenSearchStorage):
-            # One document per action and user, not per window: its hit times serve every window.
-            return f"LIMITER/{kind}/{username}"
+            # One document per action, user and set of windows (not per window): its hit times
+            # serve every window. Changing the limits starts afresh, as ``limits``' own keys do.
+            rules = "+".join(f"{i.amount}/{i.multiples}/{i.GRANULARITY.name}" for i in self.rules[kind])
+            return f"LIMITER/{kind}/{username}/{rules}"
         return item.key_for(kind, username)
 
     def reset(self) -> None:
