@@ -21,28 +21,32 @@ readable record already names its people's nominal id (``/api/records/{id}``).
 
 Paths are found by a layered bidirectional breadth-first search in which each layer is
 one aggregation over the records that mention any node of the previous layer (so a
-four-hop search is a handful of queries, not one per node); meeting nodes are traced
-back layer by layer with ``include``-restricted terms aggregations, and ``networkx``
-computes the shortest paths over the traced subgraph. Paths go around hubs (nodes on more
+four-hop search is a handful of queries, not one per node); each node found carries the
+nodes of the previous layer it shares a record with (an ``include``-restricted terms
+aggregation under its bucket), so meeting nodes are traced back with no further query, and
+``networkx`` computes the shortest paths over the traced subgraph. Paths go around hubs (nodes on more
 than :data:`HUB_SAMPLE` readable records, :func:`hub_nodes`); the page names those met.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import json
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final
 from xml.sax.saxutils import quoteattr
 
 import networkx as nx
-from cachetools import TTLCache
+from cachetools import LRUCache
 
 from lantern.clock import today_utc
-from lantern.errors import SearchUnavailable
+from lantern.errors import LanternError, SearchUnavailable
 from mappings import fields as F
 from search.access import access_filter
 from search.gateway import SecuredRecords, records_alias
@@ -113,6 +117,8 @@ TERMS_HINT: Final = "map"  # see _terms
 # kept HUB_TTL seconds: a node that became a hub within that time is still walked through.
 HUB_LIST: Final = 1000  # hubs kept per kind
 HUB_TTL: Final = 600
+# A list older than this is refreshed in the background when read (see cached_hubs).
+HUB_REFRESH_AFTER: Final = 420
 RECORD_SOURCE: Final = [
     F.ID,
     F.RECORD_TYPE,
@@ -423,8 +429,26 @@ def _not_officer() -> Query:
     return {"bool": {"must_not": [{"term": {F.people(F.P_ROLE): OFFICER_ROLE}}]}}
 
 
-def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = None, ids: int = 0) -> Query:
-    """Terms per identifier kind and per person key over the matching records."""
+def _by_kind(refs: Iterable[NodeRef]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in refs:
+        out.setdefault(r.kind, []).append(r.value)
+    return out
+
+
+def _neighbour_aggs(
+    size: int,
+    *,
+    include: Mapping[str, Sequence[str]] | None = None,
+    ids: int = 0,
+    parents: Sequence[NodeRef] = (),
+) -> Query:
+    """Terms per identifier kind and per person key over the matching records.
+
+    With ``parents`` (a path search's frontier), each neighbour's bucket also says which of
+    them share a record with it (the same terms, restricted to ``parents``): the edges back to
+    the frontier come with the layer, so no separate trace-back request is needed."""
+    up: Query = _neighbour_aggs(len(parents) + 1, include=_by_kind(parents)) if parents else {}
     aggs: Query = {}
     for kind, label in ENTITY_KINDS.items():
         terms = _terms(F.entity(label), size)
@@ -433,11 +457,15 @@ def _neighbour_aggs(size: int, *, include: Mapping[str, Sequence[str]] | None = 
                 continue
             terms["include"] = sorted(include[kind])
         agg: Query = {"terms": terms}
-        if ids:
-            agg["aggs"] = {"ids": _ids_hits(ids)}
+        subs: Query = {"ids": _ids_hits(ids)} if ids else {}
+        subs.update(up)
+        if subs:
+            agg["aggs"] = subs
         aggs[kind] = agg
     if include is None or include.get(PERSON):
-        sub: Query = {"back": {"reverse_nested": {}, "aggs": {"ids": _ids_hits(ids)}}} if ids else {}
+        back: Query = {"ids": _ids_hits(ids)} if ids else {}
+        back.update(up)
+        sub: Query = {"back": {"reverse_nested": {}, "aggs": back}} if back else {}
         aggs[PERSON] = {
             "nested": {"path": F.PEOPLE},
             "aggs": {
@@ -599,9 +627,14 @@ def hub_sampled(body: Query, sample: int = HUB_SAMPLE) -> Query:
     }
 
 
-def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS) -> Query:
-    """One breadth-first layer: every neighbour of any of ``refs``."""
-    return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(size)}
+def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS, *, parents: bool = False) -> Query:
+    """One breadth-first layer: every neighbour of any of ``refs`` (with ``parents``, each
+    with which of ``refs`` it shares a record, see :func:`_neighbour_aggs`)."""
+    return {
+        "query": nodes_query(refs),
+        "size": 0,
+        "aggs": _neighbour_aggs(size, parents=refs if parents else ()),
+    }
 
 
 def build_hubs(limit: int = HUB_SAMPLE, size: int = HUB_LIST) -> Query:
@@ -627,7 +660,9 @@ def build_hubs(limit: int = HUB_SAMPLE, size: int = HUB_LIST) -> Query:
 
 def build_sides(steps: Sequence[tuple[str, Query]]) -> Query:
     """Several layer bodies as ONE body: a ``filter`` aggregation per side holding that side's
-    aggregations (see :func:`build_traces` for why one body)."""
+    aggregations. Every body costs the engine a fixed setup (the access filter, a shard-level
+    search) that dominated a path search on a busy node: one body per node traced back was
+    measured at 100-250 ms each at load 20 (make bench-chart)."""
     return {
         "query": {"bool": {"should": [b["query"] for _, b in steps], "minimum_should_match": 1}},
         "size": 0,
@@ -635,57 +670,35 @@ def build_sides(steps: Sequence[tuple[str, Query]]) -> Query:
     }
 
 
-def build_probe(refs: Sequence[NodeRef], targets: Sequence[NodeRef]) -> Query:
+def build_probe(refs: Sequence[NodeRef], targets: Sequence[NodeRef], *, parents: bool = False) -> Query:
     """A last layer: only which of ``targets`` are neighbours of any of ``refs`` (the other
-    side's nodes), not every neighbour: the widest layer of a search is never listed."""
-    include: dict[str, list[str]] = {}
-    for t in targets:
-        include.setdefault(t.kind, []).append(t.value)
-    return {"query": nodes_query(refs), "size": 0, "aggs": _neighbour_aggs(len(targets) + 1, include=include)}
-
-
-def build_trace(ref: NodeRef, candidates: Sequence[NodeRef]) -> Query:
-    """Which of ``candidates`` share a readable record with ``ref`` (and on how many)."""
-    include: dict[str, list[str]] = {}
-    for c in candidates:
-        include.setdefault(c.kind, []).append(c.value)
+    side's nodes), not every neighbour: the widest layer of a search is never listed. With
+    ``parents``, each target found says which of ``refs`` it shares a record with."""
     return {
-        "query": {"bool": {"filter": [node_query(ref), nodes_query(candidates)]}},
+        "query": nodes_query(refs),
         "size": 0,
-        "aggs": _neighbour_aggs(len(candidates) + 1, include=include),
-    }
-
-
-def build_traces(jobs: Sequence[tuple[NodeRef, Sequence[NodeRef]]]) -> Query:
-    """:func:`build_trace` for many (node, candidates) at once: ONE body, a ``filter``
-    aggregation per job (``t0``, ``t1``…). Every body costs the engine a fixed setup (the access
-    filter, a shard-level search) that dominated a path search on a busy node: one body per
-    node traced was measured at 100-250 ms each at load 20 (make bench-chart)."""
-    aggs: Query = {}
-    for i, (ref, candidates) in enumerate(jobs):
-        trace = build_trace(ref, candidates)
-        aggs[f"t{i}"] = {"filter": trace["query"], "aggs": trace["aggs"]}
-    return {
-        "query": {"bool": {"should": [a["filter"] for a in aggs.values()], "minimum_should_match": 1}},
-        "size": 0,
-        "aggs": aggs,
+        "aggs": _neighbour_aggs(len(targets) + 1, include=_by_kind(targets), parents=refs if parents else ()),
     }
 
 
 PATH_RECORD_SOURCE: Final = [F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.RECORD_DATE]
 
 
-def build_path_details(nodes: Sequence[NodeRef], pairs: Sequence[tuple[NodeRef, NodeRef]]) -> Query:
-    """Labels and counts of the nodes on found paths (``n0``…: as :func:`build_describe`) and
-    the records of each hop (``h0``…: as :func:`build_hop`), in ONE body of ``filter``
-    aggregations over the records mentioning any of ``nodes`` (see :func:`build_traces`)."""
+def build_path_details(
+    nodes: Sequence[NodeRef], pairs: Sequence[tuple[NodeRef, NodeRef]], labelled: Sequence[NodeRef] = ()
+) -> Query:
+    """Labels and counts of the nodes on found paths (``n0``…: as :func:`build_describe`), the
+    records of each hop (``h0``…: as :func:`build_hop`) and the labels of ``labelled`` persons
+    (``l0``…: the hubs a search went around), in ONE body of ``filter`` aggregations over the
+    records mentioning any of them (see :func:`build_sides`)."""
     aggs: Query = {}
     for i, ref in enumerate(nodes):
-        src: Any = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD, NAMED_FIELD]}
         aggs[f"n{i}"] = {
             "filter": node_query(ref),
-            "aggs": {"top": {"top_hits": {"size": 1, "_source": src if ref.kind == PERSON else False}}},
+            **({"aggs": label_aggs(ref)} if ref.kind == PERSON else {}),
         }
+    for i, ref in enumerate(labelled):
+        aggs[f"l{i}"] = {"filter": node_query(ref), "aggs": label_aggs(ref)}
     for i, (a, b) in enumerate(pairs):
         aggs[f"h{i}"] = {
             "filter": {"bool": {"filter": [node_query(a), node_query(b)]}},
@@ -699,7 +712,7 @@ def build_path_details(nodes: Sequence[NodeRef], pairs: Sequence[tuple[NodeRef, 
                 }
             },
         }
-    return {"query": nodes_query(nodes), "size": 0, "aggs": aggs}
+    return {"query": nodes_query([*nodes, *labelled]), "size": 0, "aggs": aggs}
 
 
 def _as_hits(bucket: Mapping[str, Any]) -> dict[str, Any]:
@@ -861,6 +874,9 @@ def expand(
         0, int(people["named"]["distinct"]["value"]) - len(people["named"]["keys"]["buckets"])
     )
     _more(g, ref, relation, eligible - shown + unseen)
+    # The bucket's name is from one record in the sample; a person is labelled by their
+    # readable names (see label_aggs): one more request, for the people shown.
+    _relabel(records, g, today, skip=ref)
     return g
 
 
@@ -904,31 +920,96 @@ def _expand_record(
         g.add_node(node)
         g.add_edge(Edge(node.id, ref.id, "appears in", label_, 1, [ref.value]))
     _more(g, ref, relation, len(found) - cap)
+    if cap and any(n.kind == PERSON for n in g.nodes.values()):
+        _relabel(records, g, today)  # by their readable names, not this record's spelling
     return g
 
 
+LABEL_NAMES: Final = 3  # names read per person label: the commonest is the label, the rest "also"
+
+
+def label_aggs(ref: NodeRef) -> Query:
+    """A person's names and dates of birth on the matching records, commonest first (ties by
+    name). Under a body or ``filter`` aggregation that the access filter restricts, these are
+    the nominal's names as the user may read them (issue 10's rule: a nominal's names are those
+    of its readable mentions), not the name on whichever record came first."""
+    return {
+        "p": {
+            "nested": {"path": F.PEOPLE},
+            "aggs": {
+                "me": {
+                    "filter": person_clause([ref.value]),
+                    "aggs": {
+                        "names": {"terms": _terms(F.keyword_sub(F.people(F.P_NAME)), LABEL_NAMES)},
+                        "dobs": {"terms": {"field": F.people(F.P_DOB), "size": 2, "format": "yyyy-MM-dd"}},
+                    },
+                }
+            },
+        }
+    }
+
+
+def person_label(aggs: Mapping[str, Any]) -> tuple[str, str]:
+    """(label, detail) from :func:`label_aggs`' answer: the commonest readable name, and the
+    commonest dates of birth and other names."""
+    me = ((aggs.get("p") or {}).get("me")) or {}
+    names = [str(b["key"]) for b in (me.get("names") or {}).get("buckets", [])]
+    dobs = [str(b.get("key_as_string") or b["key"])[:10] for b in (me.get("dobs") or {}).get("buckets", [])]
+    parts = [f"born {' or '.join(dobs)}"] if dobs else []
+    if names[1:]:
+        parts.append(f"also {', '.join(names[1:])}")
+    return (names[0] if names else ""), " · ".join(parts)
+
+
+def build_person_labels(refs: Sequence[NodeRef]) -> Query:
+    """The labels of many persons in ONE body (``l0``…, :func:`label_aggs` each)."""
+    return {
+        "query": nodes_query(refs),
+        "size": 0,
+        "aggs": {f"l{i}": {"filter": node_query(ref), "aggs": label_aggs(ref)} for i, ref in enumerate(refs)},
+    }
+
+
+def person_labels(
+    records: SecuredRecords, refs: Sequence[NodeRef], *, today: date | None = None
+) -> dict[NodeRef, tuple[str, str]]:
+    """Person -> (label, detail) from the records the user may read (persons no readable record
+    names are left out)."""
+    people = sorted({r for r in refs if r.kind == PERSON})
+    if not people:
+        return {}
+    aggs = records.search(build_person_labels(people), today=today).get("aggregations") or {}
+    out: dict[NodeRef, tuple[str, str]] = {}
+    for i, ref in enumerate(people):
+        label, detail = person_label(aggs.get(f"l{i}") or {})
+        if label:
+            out[ref] = (label, detail)
+    return out
+
+
+def _relabel(records: SecuredRecords, g: Graph, today: date | None, skip: NodeRef | None = None) -> None:
+    """Label the graph's persons by their readable names (one request for all of them)."""
+    refs = [parse_node(n.id) for n in g.nodes.values() if n.kind == PERSON]
+    for ref, (label, detail) in person_labels(records, [r for r in refs if r != skip], today=today).items():
+        node = g.nodes[ref.id]
+        node.label, node.detail = label, detail
+        node.href = node_href(ref, label)
+
+
 def build_describe(ref: NodeRef) -> Query:
-    """How many readable records mention one (non-record) node, and one of them for its label."""
-    body: Query = {"query": node_query(ref), "size": 1, "track_total_hits": True}
+    """How many readable records mention one (non-record) node, and a person's label."""
+    body: Query = {"query": node_query(ref), "size": 0, "track_total_hits": True}
     if ref.kind == PERSON:
-        body["_source"] = {"includes": [F.people(F.P_NAME), F.people(F.P_DOB), PERSON_FIELD, NAMED_FIELD]}
-    else:
-        body["_source"] = False
+        body["aggs"] = label_aggs(ref)
     return body
 
 
-def _described(g: Graph, ref: NodeRef, res: Mapping[str, Any]) -> None:
-    total = int(res["hits"]["total"]["value"])
+def _described(g: Graph, ref: NodeRef, total: int, aggs: Mapping[str, Any]) -> None:
     if total == 0:
         # Not echoed by value: a shared chart's seed may be what the viewer may not see.
         g.notes.append("A starting node is not in any record you may read; it is left out.")
         return
-    label, detail = "", ""
-    if ref.kind == PERSON:
-        for p in (res["hits"]["hits"][0].get("_source") or {}).get(F.PEOPLE) or []:
-            if person_matches(p, ref.value):
-                label, detail = _person_label(p)
-                break
+    label, detail = person_label(aggs) if ref.kind == PERSON else ("", "")
     g.add_node(make_node(ref, label, total, detail))
 
 
@@ -957,7 +1038,8 @@ def describe_with(
                 if n.kind == RECORD:
                     g.add_node(n)
         else:
-            _described(g, ref, by_ref[ref])
+            res = by_ref[ref]
+            _described(g, ref, int(res["hits"]["total"]["value"]), res.get("aggregations") or {})
     return g, answers[len(others) :]
 
 
@@ -980,11 +1062,104 @@ class PathResult:
     searched_hops: int
     complete: bool  # False when a hub's neighbours were cut at LAYER_TERMS
     avoided: list[tuple[str, int]] = field(default_factory=list)  # hubs not walked through
+    # Labels of the avoided persons (the biggest AVOIDED_LABELS), from their readable names.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
-# (records alias, the user's access filter, limit) -> hubs with their record counts.
-_HUBS: TTLCache[tuple[str, str, int], dict[NodeRef, int]] = TTLCache(maxsize=256, ttl=HUB_TTL)
+AVOIDED_LABELS: Final = 10
+
+
+HubKey = tuple[str, str, int]
+# (records alias, the user's access filter, limit) -> (when fetched, hubs with their counts).
+_HUBS: LRUCache[HubKey, tuple[float, dict[NodeRef, int]]] = LRUCache(maxsize=256)
+_HUBS_PENDING: dict[HubKey, Future[dict[NodeRef, int]]] = {}
 _HUBS_LOCK = threading.Lock()
+# Hub lists are fetched off the request path (an index-wide aggregation: 1-1.7 s on a busy
+# 2-core node at 100k records, make bench-chart) by one thread: lists are few (one per access
+# filter) and a second thread would only compete with the searches users wait for.
+_HUBS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chart-hubs")
+_clock = time.monotonic  # a module attribute so tests can move time on
+
+
+def _hub_key(records: SecuredRecords, limit: int, day: date) -> HubKey:
+    return (
+        records_alias(records.settings),
+        json.dumps(access_filter(records.user, day), sort_keys=True),
+        limit,
+    )
+
+
+def _store_hubs(key: HubKey, hubs: dict[NodeRef, int]) -> dict[NodeRef, int]:
+    with _HUBS_LOCK:
+        _HUBS[key] = (_clock(), hubs)
+    return hubs
+
+
+def _fetch_hubs(records: SecuredRecords, limit: int, day: date, key: HubKey) -> dict[NodeRef, int]:
+    try:
+        aggs = records.search(build_hubs(limit), today=day).get("aggregations") or {}
+        return _store_hubs(key, _neighbours(aggs))
+    finally:
+        with _HUBS_LOCK:
+            _HUBS_PENDING.pop(key, None)
+
+
+def _refresh_hubs(records: SecuredRecords, limit: int, day: date, key: HubKey) -> Future[dict[NodeRef, int]]:
+    """Fetch the list in the background (once per key at a time); the running fetch if any."""
+    with _HUBS_LOCK:
+        pending = _HUBS_PENDING.get(key)
+        if pending is None:
+            ctx = contextvars.copy_context()
+            pending = _HUBS_POOL.submit(ctx.run, _fetch_hubs, records, limit, day, key)
+            _HUBS_PENDING[key] = pending
+    return pending
+
+
+def cached_hubs(
+    records: SecuredRecords, limit: int = HUB_SAMPLE, *, today: date | None = None
+) -> dict[NodeRef, int] | None:
+    """The user's hub list if one fetched less than :data:`HUB_TTL` ago is held, else None.
+
+    One older than :data:`HUB_REFRESH_AFTER` is still answered, and a fresh one fetched in
+    the background: while analysts of an access group keep charting, none of them waits for it."""
+    day = today or today_utc()
+    key = _hub_key(records, limit, day)
+    with _HUBS_LOCK:
+        entry = _HUBS.get(key)
+    if entry is None:
+        return None
+    age = _clock() - entry[0]
+    if age >= HUB_TTL:
+        return None
+    if age >= HUB_REFRESH_AFTER:
+        _refresh_hubs(records, limit, day, key)
+    return entry[1]
+
+
+def warm_hubs(
+    records: SecuredRecords, limit: int = HUB_SAMPLE, *, today: date | None = None
+) -> Future[dict[NodeRef, int]] | None:
+    """Start fetching the user's hub list in the background unless a fresh one is held: called
+    when a chart page opens, so the analyst's first path search finds it ready."""
+    day = today or today_utc()
+    if cached_hubs(records, limit, today=day) is not None:
+        return None
+    return _refresh_hubs(records, limit, day, _hub_key(records, limit, day))
+
+
+def _held_hubs(records: SecuredRecords, limit: int, day: date) -> dict[NodeRef, int] | None:
+    """The held list, else the one being fetched (waited for), else None: the caller fetches."""
+    found = cached_hubs(records, limit, today=day)
+    if found is not None:
+        return found
+    with _HUBS_LOCK:
+        pending = _HUBS_PENDING.get(_hub_key(records, limit, day))
+    if pending is None:
+        return None
+    try:
+        return pending.result()
+    except LanternError:
+        return None  # the background fetch failed: the caller fetches (and meets the error itself)
 
 
 def hub_nodes(
@@ -992,20 +1167,13 @@ def hub_nodes(
 ) -> dict[NodeRef, int]:
     """The nodes on more than ``limit`` records the user may read, with their counts.
 
-    Kept :data:`HUB_TTL` seconds per access filter (users who may read the same records share
-    one list; one who may read less never sees another's counts) and per index."""
+    Kept :data:`HUB_TTL` seconds per access filter and per index (users who may read the same
+    records share one list; one who may read anything else never sees another's counts), and
+    refreshed in the background before then (:func:`cached_hubs`)."""
     day = today or today_utc()
-    key = (
-        records_alias(records.settings),
-        json.dumps(access_filter(records.user, day), sort_keys=True),
-        limit,
-    )
-    with _HUBS_LOCK:
-        found = _HUBS.get(key)
+    found = _held_hubs(records, limit, day)
     if found is None:
-        found = _neighbours(records.search(build_hubs(limit), today=day).get("aggregations") or {})
-        with _HUBS_LOCK:
-            _HUBS[key] = found
+        found = _fetch_hubs(records, limit, day, _hub_key(records, limit, day))
     return found
 
 
@@ -1023,27 +1191,32 @@ def shortest_paths(
     """Shortest paths from ``a`` to ``b`` within ``max_hops`` over readable records.
 
     A hop joins two persons/identifiers that appear on one record. Layers grow from the
-    smaller side; when they meet, each meeting node is traced back to both ends through
-    the previous layers, and networkx picks the shortest paths in the traced subgraph.
-    Paths do not pass through hubs (nodes on more than ``hub_limit`` readable records, see
-    :data:`HUB_LIST`); either end may be one. The hubs met are in the result (``avoided``).
+    smaller side; each node found carries its parents (the frontier nodes it shares a record
+    with, :func:`_neighbour_aggs`), so when the sides meet, the meeting nodes are traced back
+    to both ends without a query, and networkx picks the shortest paths in the traced
+    subgraph. Paths do not pass through hubs (nodes on more than ``hub_limit`` readable
+    records, see :data:`HUB_LIST`); either end may be one. The hubs met are in the result
+    (``avoided``).
 
-    Round trips (each one multi-search), for a 4-hop path typically four: while both frontiers
-    are small (:data:`PAIR_FRONTIER`) both sides grow in one round trip, else the smaller; the
-    last hop allowed is only a probe for the other side's nodes (an ``include``-restricted
-    aggregation, so the widest layer is never listed in full); meeting nodes are traced back
-    for both sides in one round trip per depth (layer 1 needs none: its nodes are neighbours of
-    the end by definition); labels and the records of every hop come in one more. The trace and
-    the labels are one body each (``filter`` aggregations, :func:`build_traces`), not one body
-    per node: each body has a fixed cost on the engine.
+    Round trips for a 4-hop path: three steps and one for the answer's details. While both
+    frontiers are small (:data:`PAIR_FRONTIER`) both sides grow in one body, else the smaller;
+    the last hop allowed is only a probe for the other side's nodes (an ``include``-restricted
+    aggregation, so the widest layer is never listed in full); the labels and the records of
+    every hop come in one more body (``filter`` aggregations, :func:`build_path_details`): each
+    body has a fixed cost on the engine. When the hub list is not held, it rides in the first
+    step's multi-search.
     """
     if a.kind == RECORD or b.kind == RECORD:
         raise ChartError("paths run between persons, vehicles, phones and addresses")
     max_hops = max(1, min(max_hops, MAX_HOPS))
-    hubs = hub_nodes(records, hub_limit, today=today)
+    day = today or today_utc()
+    held = _held_hubs(records, hub_limit, day)
+    hubs: dict[NodeRef, int] = held or {}
     avoided: dict[NodeRef, int] = {}
     layers: dict[str, list[set[NodeRef]]] = {"a": [{a}], "b": [{b}]}
     seen: dict[str, dict[NodeRef, int]] = {"a": {a: 0}, "b": {b: 0}}
+    # side -> node -> the nodes of the layer before it that share a readable record with it.
+    parents: dict[str, dict[NodeRef, set[NodeRef]]] = {"a": {}, "b": {}}
     complete = True
     hops_done = 0
     meet: set[NodeRef] = {a} & {b}
@@ -1053,28 +1226,48 @@ def shortest_paths(
         if not layers[small][-1]:
             break
         if remaining == 1:
-            # The last hop allowed: only which of the other side's nodes the frontier reaches.
-            steps = [(small, build_probe(sorted(layers[small][-1]), sorted(seen[large])))]
+            sides = [small]
         elif len(layers[large][-1]) <= PAIR_FRONTIER:
-            # Both frontiers small: both sides grow in one body (one round trip, two hops).
-            steps = [(side, build_layer(sorted(layers[side][-1]), layer_terms)) for side in ("a", "b")]
+            sides = ["a", "b"]  # both frontiers small: both sides grow in one body (two hops)
         else:
-            steps = [(small, build_layer(sorted(layers[small][-1]), layer_terms))]
-        if len(steps) == 1:
-            answers = [records.search(steps[0][1], today=today).get("aggregations") or {}]
+            sides = [small]
+        steps: list[tuple[str, Query]] = []
+        for side in sides:
+            frontier = sorted(layers[side][-1])
+            # The end's own neighbours need no parents: the end is their parent.
+            up = len(layers[side]) > 1
+            if remaining == 1:
+                # The last hop allowed: only which of the other side's nodes the frontier reaches.
+                other = "b" if side == "a" else "a"
+                steps.append((side, build_probe(frontier, sorted(seen[other]), parents=up)))
+            else:
+                steps.append((side, build_layer(frontier, layer_terms, parents=up)))
+        body = steps[0][1] if len(steps) == 1 else build_sides(steps)
+        if held is None:
+            # The hub list is not held: fetched beside the first step, in one round trip.
+            hub_res, res = records.msearch([build_hubs(hub_limit), body], today=day)
+            if "error" in hub_res or "error" in res:
+                raise SearchUnavailable("the search service could not search for a path")
+            hubs = held = _store_hubs(
+                _hub_key(records, hub_limit, day), _neighbours(hub_res.get("aggregations") or {})
+            )
         else:
-            both_aggs = records.search(build_sides(steps), today=today).get("aggregations") or {}
-            answers = [both_aggs.get(side) or {} for side, _ in steps]
+            res = records.search(body, today=day)
+        step_aggs = res.get("aggregations") or {}
+        answers = [step_aggs] if len(steps) == 1 else [step_aggs.get(side) or {} for side, _ in steps]
         for (side, _), aggs in zip(steps, answers, strict=True):
             if remaining > 1 and _cut(aggs, layer_terms):
                 complete = False
             depth = len(layers[side])
+            (root,) = layers[side][0]
+            ups = _parents(aggs) if depth > 1 else {}
             new = {n for n in _neighbours(aggs) if n not in seen[side]}
             met = {n for n in new if n in hubs and n not in (a, b)}
             avoided.update((n, hubs[n]) for n in met)
             new -= met
             for n in new:
                 seen[side][n] = depth
+                parents[side][n] = ups.get(n, set()) if depth > 1 else {root}
             layers[side].append(new)
             hops_done += 1
         both = set(seen["a"]) & set(seen["b"])
@@ -1084,23 +1277,35 @@ def shortest_paths(
             meet = {m for m in both if seen["a"][m] + seen["b"][m] == shortest}
     g = Graph()
     hops: list[Hop] = []
+    around = _avoided(avoided)
+    # The hubs named on the page: a person by their readable names, not their nominal id.
+    labelled = [p for p in (parse_node(i) for i, _ in around[:AVOIDED_LABELS]) if p.kind == PERSON]
     if not meet:
-        return PathResult(g, [], hops, hops_done, complete, _avoided(avoided))
-    sub: nx.Graph = nx.Graph()
+        labels = person_labels(records, labelled, today=day)
+        return PathResult(g, [], hops, hops_done, complete, around, {r.id: v[0] for r, v in labels.items()})
     # Each meeting node gives at least one shortest path; tracing more than ``max_paths`` of
-    # them (and more than ``max_paths`` parents per layer) only costs queries.
-    _trace_all(records, sorted(meet)[:max_paths], seen, layers, sub, today, width=max_paths)
+    # them (and more than ``max_paths`` parents per node and layer) would only draw paths
+    # that are not shown.
+    sub = _traced(sorted(meet)[:max_paths], seen, parents, width=max_paths)
     try:
-        paths = [list(p) for p in nx.all_shortest_paths(sub, a, b)][:max_paths]
+        paths = [list(p) for p in itertools.islice(nx.all_shortest_paths(sub, a, b), max_paths)]
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         paths = []
     on_path = {(u, v) for p in paths for u, v in itertools.pairwise(p)}
     nodes_on = {n for p in paths for n in p}
     pairs = sorted(on_path)
     ordered = sorted(nodes_on)
-    details = records.search(build_path_details(ordered, pairs), today=today).get("aggregations") or {}
+    details = (
+        records.search(build_path_details(ordered, pairs, labelled), today=day).get("aggregations") or {}
+    )
     for i, ref in enumerate(ordered):
-        _described(g, ref, _as_hits(details.get(f"n{i}") or {}))
+        part = details.get(f"n{i}") or {}
+        _described(g, ref, int(part.get("doc_count", 0)), part)
+    avoided_labels: dict[str, str] = {}
+    for i, ref in enumerate(labelled):
+        label = person_label(details.get(f"l{i}") or {})[0]
+        if label:
+            avoided_labels[ref.id] = label
     for i, (u, v) in enumerate(pairs):
         res = _as_hits(details.get(f"h{i}") or {})
         recs = []
@@ -1113,7 +1318,9 @@ def shortest_paths(
         hops.append(Hop(u.id, v.id, total, recs))
         label = f"path: {total} record{'s' if total != 1 else ''}"
         g.add_edge(Edge(u.id, v.id, "path", label, total, [r["id"] for r in recs]))
-    return PathResult(g, [[n.id for n in p] for p in paths], hops, hops_done, complete, _avoided(avoided))
+    return PathResult(
+        g, [[n.id for n in p] for p in paths], hops, hops_done, complete, around, avoided_labels
+    )
 
 
 def _avoided(hubs: Mapping[NodeRef, int]) -> list[tuple[str, int]]:
@@ -1131,49 +1338,37 @@ def _cut(aggs: Mapping[str, Any], size: int) -> bool:
     )
 
 
-def _trace_all(
-    records: SecuredRecords,
+def _parents(aggs: Mapping[str, Any]) -> dict[NodeRef, set[NodeRef]]:
+    """Each neighbour of a layer or probe asked with ``parents`` -> the parents found with it."""
+    out: dict[NodeRef, set[NodeRef]] = {}
+    for kind in ENTITY_KINDS:
+        for b in (aggs.get(kind) or {}).get("buckets", []):
+            out[NodeRef(kind, str(b["key"]))] = set(_neighbours(b))
+    for b in person_buckets((aggs.get(PERSON) or {}).get("people") or {}):
+        out[NodeRef(PERSON, str(b["key"]))] = set(_neighbours(b.get("back") or {}))
+    return out
+
+
+def _traced(
     meet: Sequence[NodeRef],
     seen: Mapping[str, Mapping[NodeRef, int]],
-    layers: Mapping[str, Sequence[set[NodeRef]]],
-    sub: nx.Graph,
-    today: date | None,
-    width: int = 3,
-) -> None:
-    """Add edges from each meeting node back to both ends, keeping up to ``width`` parents per
-    node and layer: one body per depth for every meeting node and both sides at once
-    (tracing them one at a time was a round trip per node, side and layer)."""
-    # (side, depth of the nodes) -> nodes still to trace back from there.
-    work: dict[tuple[str, int], set[NodeRef]] = {}
-    for m in meet:
-        for side in ("a", "b"):
-            if seen[side][m] > 0:
-                work.setdefault((side, seen[side][m]), set()).add(m)
-    while work:
-        # A node of layer 1 is a neighbour of the end itself: no query needed to know it.
-        for (side, d), nodes in list(work.items()):
-            if d == 1:
-                (root,) = layers[side][0]
-                for c in nodes:
-                    sub.add_edge(c, root)
-                del work[(side, d)]
-        if not work:
-            return
-        jobs = [(side, d, c) for (side, d), nodes in sorted(work.items()) for c in sorted(nodes)]
-        traced = (
-            records.search(
-                build_traces([(c, sorted(layers[side][d - 1])) for side, d, c in jobs]), today=today
-            ).get("aggregations")
-            or {}
-        )
-        nxt: dict[tuple[str, int], set[NodeRef]] = {}
-        for i, (side, d, c) in enumerate(jobs):
-            parents = sorted(o for o in _neighbours(traced.get(f"t{i}") or {}) if o in layers[side][d - 1])
-            for other in parents:
-                sub.add_edge(c, other)
-            if d - 1 > 0:
-                nxt.setdefault((side, d - 1), set()).update(parents[:width])
-        work = nxt
+    parents: Mapping[str, Mapping[NodeRef, set[NodeRef]]],
+    width: int,
+) -> nx.Graph:
+    """The edges from each meeting node back to both ends, keeping up to ``width`` parents per
+    node and layer to walk on from (every parent of a node gets its edge)."""
+    sub: nx.Graph = nx.Graph()
+    for side in ("a", "b"):
+        work = {m for m in meet if seen[side][m] > 0}
+        while work:
+            nxt: set[NodeRef] = set()
+            for c in sorted(work):
+                ups = sorted(parents[side][c])
+                sub.add_edges_from((c, u) for u in ups)
+                if seen[side][c] > 1:
+                    nxt.update(ups[:width])
+            work = nxt
+    return sub
 
 
 # --------------------------------------------------------------------------- exports

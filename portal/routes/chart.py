@@ -107,7 +107,11 @@ def chart_page(
         spec = _spec(n + ([add] if add.strip() else []), x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
-    g = C.build_chart(_records(request, user), spec)
+    records = _records(request, user)
+    # The hub list paths need (an index-wide aggregation per access filter) is fetched in the
+    # background while the analyst looks at the chart, so a path search does not wait for it.
+    C.warm_hubs(records)
+    g = C.build_chart(records, spec)
     audit.record(
         request,
         "chart.view",
@@ -305,7 +309,9 @@ def api_chart(
         spec = _spec(n, x, cap, groups)
     except C.ChartError as exc:
         return _bad(request, exc)
-    g = C.build_chart(_records(request, user), spec)
+    records = _records(request, user)
+    C.warm_hubs(records)  # as for the page: a path search from this chart finds it ready
+    g = C.build_chart(records, spec)
     audit.record(
         request,
         "chart.view",
@@ -368,7 +374,7 @@ def api_path(
             "searched_hops": result.searched_hops,
             "complete": result.complete,
             # Hubs (nodes on more than C.HUB_SAMPLE readable records) paths did not pass through.
-            "avoided": [{"id": i, "count": n} for i, n in result.avoided],
+            "avoided": [{"id": i, "count": n, "label": result.labels.get(i, "")} for i, n in result.avoided],
         }
     )
 

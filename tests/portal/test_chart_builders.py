@@ -99,27 +99,24 @@ def test_kind_expansion_asks_one_more_than_the_cap_and_the_distinct_count() -> N
     assert body["aggs"]["distinct"] == {"cardinality": {"field": "entities.vrm"}}
 
 
-def test_trace_restricts_terms_to_the_candidates() -> None:
-    body = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("phone", "1"), C.NodeRef("person", "pnc:9")])
-    aggs = body["aggs"]
-    assert aggs["phone"]["terms"]["include"] == ["1"]
-    assert "vrm" not in aggs and "postcode" not in aggs
-    # Only the named-key branch: no nominal was asked for.
-    people = aggs["person"]["aggs"]["people"]["aggs"]
+def test_layer_with_parents_asks_each_neighbour_which_frontier_nodes_it_shares_a_record_with() -> None:
+    frontier = [C.NodeRef("phone", "1"), C.NodeRef("person", "pnc:9")]
+    plain = C.build_layer(frontier, 50)
+    body = C.build_layer(frontier, 50, parents=True)
+    assert body["query"] == plain["query"] and "aggs" not in plain["aggs"]["vrm"]
+    # The parents are the frontier's own kinds only, restricted to the frontier's values.
+    up = body["aggs"]["vrm"]["aggs"]
+    assert set(up) == {"phone", "person"}
+    assert up["phone"]["terms"]["include"] == ["1"] and up["phone"]["terms"]["size"] == 3
+    people = up["person"]["aggs"]["people"]["aggs"]
     assert people["named"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
-    assert "keys" not in people
-    nominal = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("person", "N-9")])["aggs"]["person"]
-    assert nominal["aggs"]["people"]["aggs"] == {
-        "keys": {
-            "terms": {
-                "field": "people.nominal_id",
-                "size": 2,
-                "min_doc_count": 1,
-                "execution_hint": "map",
-                "include": ["N-9"],
-            }
-        }
-    }
+    assert "keys" not in people  # no nominal in the frontier
+    # A person neighbour's parents are read on its records (reverse_nested), the same aggs.
+    keys = body["aggs"]["person"]["aggs"]["people"]["aggs"]["keys"]
+    assert keys["aggs"] == {"back": {"reverse_nested": {}, "aggs": up}}
+    probe = C.build_probe(frontier, [C.NodeRef("vrm", "X")], parents=True)
+    assert probe["aggs"]["vrm"]["aggs"] == up
+    assert probe["aggs"]["vrm"]["terms"]["include"] == ["X"]
 
 
 def test_probe_asks_only_for_the_other_sides_nodes() -> None:
@@ -161,7 +158,8 @@ def test_chart_steps_collect_terms_without_global_ordinals_but_the_hub_list_keep
         C.build_kind_expansion(b, "phone", 5),
         C.build_layer([a, b]),
         C.build_probe([a], [b]),
-        C.build_traces([(a, [b])]),
+        C.build_layer([a, b], parents=True),
+        C.build_probe([a], [b], parents=True),
     ]
     for body in steps:
         assert terms(body) and all(t["execution_hint"] == "map" for t in terms(body))
@@ -182,13 +180,14 @@ def test_every_chart_body_passes_the_gateway_allow_list() -> None:
         C.build_kind_expansion(b, "persons", 5),
         C.build_kind_expansion(a, "phone", 5),
         C.build_layer([a, b]),
-        C.build_trace(a, [b]),
+        C.build_layer([a], parents=True),
         C.build_probe([a], [b]),
         C.build_describe(a),
         C.build_hop(a, b),
-        C.build_traces([(a, [b]), (b, [a])]),
+        C.build_probe([a], [b], parents=True),
         C.build_sides([("a", C.build_layer([a])), ("b", C.build_layer([b]))]),
-        C.build_path_details([a, b], [(a, b)]),
+        C.build_path_details([a, b], [(a, b)], [a]),
+        C.build_person_labels([a, C.NodeRef("person", "N-1")]),
         C.build_hubs(),
     ]
     for body in bodies:
@@ -254,18 +253,39 @@ def test_apply_groups_makes_parents_of_present_members_only() -> None:
 
 
 def test_path_steps_are_one_body_of_filter_aggregations() -> None:
-    """Tracing many nodes, growing both sides and describing a path: one body each, a filter
-    aggregation per part, the top query their union (so each part sees exactly its records)."""
-    a, b, c = C.NodeRef("vrm", "X"), C.NodeRef("phone", "1"), C.NodeRef("person", "N-9")
-    traces = C.build_traces([(a, [b]), (c, [a, b])])
-    one = C.build_trace(c, [a, b])
-    assert traces["aggs"]["t1"] == {"filter": one["query"], "aggs": one["aggs"]}
-    assert traces["query"]["bool"]["should"] == [traces["aggs"]["t0"]["filter"], one["query"]]
+    """Growing both sides and describing a path: one body each, a filter aggregation per part,
+    the top query their union (so each part sees exactly its records)."""
+    a, c = C.NodeRef("vrm", "X"), C.NodeRef("person", "N-9")
     sides = C.build_sides([("a", C.build_layer([a])), ("b", C.build_layer([c]))])
     assert sides["aggs"]["b"] == {"filter": C.nodes_query([c]), "aggs": C.build_layer([c])["aggs"]}
-    details = C.build_path_details([a, c], [(a, c)])
-    assert details["query"] == C.nodes_query([a, c])
-    assert details["aggs"]["n0"]["filter"] == C.node_query(a)
-    assert details["aggs"]["n1"]["aggs"]["top"]["top_hits"]["_source"]["includes"][2] == C.PERSON_FIELD
+    hub = C.NodeRef("person", "N-hub")
+    details = C.build_path_details([a, c], [(a, c)], [hub])
+    assert details["query"] == C.nodes_query([a, c, hub])
+    assert details["aggs"]["n0"] == {"filter": C.node_query(a)}
+    # Persons (on the path, and the hubs it went around) are labelled by their readable names.
+    assert details["aggs"]["n1"] == {"filter": C.node_query(c), "aggs": C.label_aggs(c)}
+    assert details["aggs"]["l0"] == {"filter": C.node_query(hub), "aggs": C.label_aggs(hub)}
     assert details["aggs"]["h0"]["filter"] == {"bool": {"filter": [C.node_query(a), C.node_query(c)]}}
     assert details["aggs"]["h0"]["aggs"]["top"]["top_hits"]["size"] == C.EDGE_RECORD_IDS
+
+
+def test_person_label_is_the_commonest_readable_name_with_the_others_as_detail() -> None:
+    aggs = C.label_aggs(C.NodeRef("person", "N-1"))
+    me = aggs["p"]["aggs"]["me"]
+    assert aggs["p"]["nested"] == {"path": "people"}
+    assert me["filter"] == C.person_clause(["N-1"])
+    assert me["aggs"]["names"]["terms"]["field"] == "people.name.keyword"
+
+    def answer(names: list[str], dobs: list[str]) -> dict[str, object]:
+        buckets = {
+            "names": {"buckets": [{"key": n, "doc_count": 1} for n in names]},
+            "dobs": {"buckets": [{"key": 0, "key_as_string": d, "doc_count": 1} for d in dobs]},
+        }
+        return {"p": {"me": buckets}}
+
+    assert C.person_label(answer(["Jon SMITH", "John SMITH"], ["1984-06-21"])) == (
+        "Jon SMITH",
+        "born 1984-06-21 · also John SMITH",
+    )
+    assert C.person_label(answer(["Ann LEE"], [])) == ("Ann LEE", "")
+    assert C.person_label({}) == ("", "")

@@ -179,3 +179,51 @@ def test_paths_go_around_hubs(settings: Settings, client: OpenSearch, oracle: nx
         assert all(c == counts[i] for i, c in result.avoided)
         around += 1
     assert around == 2  # pairs whose answer the hubs change were found, or this proves nothing
+
+
+def test_hub_list_is_fetched_off_the_request_path_and_kept_per_access_filter(
+    settings: Settings, client: OpenSearch, oracle: nx.Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warming fetches the list in the background; a list past HUB_REFRESH_AFTER is answered at
+    once while a fresh one is fetched behind it; past HUB_TTL it is not used; a user who may read
+    something else never gets another access filter's list."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from cachetools import LRUCache
+
+    submitted: list[Future[dict[C.NodeRef, int]]] = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            f = super().submit(*args, **kwargs)
+            submitted.append(f)
+            return f
+
+    now = [1000.0]
+    monkeypatch.setattr(C, "_clock", lambda: now[0])
+    monkeypatch.setattr(C, "_HUBS", LRUCache(maxsize=16))
+    monkeypatch.setattr(C, "_HUBS_POOL", Recording(max_workers=1))
+    records = SecuredRecords(client, settings, ANALYST)
+    limit = 3
+    warming = C.warm_hubs(records, limit)
+    assert warming is not None and submitted == [warming]
+    fresh = warming.result()
+    assert fresh and all(c > limit for c in fresh.values())
+    assert C.warm_hubs(records, limit) is None and len(submitted) == 1  # held: nothing fetched
+    assert C.cached_hubs(records, limit) == fresh
+    _o = STANDARD_USERS["officer"]
+    officer = Principal(_o.username, _o.display_name, frozenset(_o.roles), frozenset(_o.units), frozenset())
+    assert C.cached_hubs(SecuredRecords(client, settings, officer), limit) is None
+
+    # An old list (marked, to tell it from the fresh one) is answered, and refreshed behind it.
+    key = C._hub_key(records, limit, today_utc())
+    marked = {C.NodeRef("vrm", "MARKED"): 99}
+    C._HUBS[key] = (now[0], marked)
+    now[0] += C.HUB_REFRESH_AFTER + 1
+    assert C.cached_hubs(records, limit) == marked
+    assert len(submitted) == 2 and submitted[-1].result() == fresh
+    assert C.cached_hubs(records, limit) == fresh
+    # Past the TTL a list is never used.
+    now[0] += C.HUB_TTL
+    assert C.cached_hubs(records, limit) is None
+    assert C.hub_nodes(records, limit) == fresh
