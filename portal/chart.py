@@ -627,14 +627,21 @@ def hub_sampled(body: Query, sample: int = HUB_SAMPLE) -> Query:
     }
 
 
-def build_layer(refs: Sequence[NodeRef], size: int = LAYER_TERMS, *, parents: bool = False) -> Query:
-    """One breadth-first layer: every neighbour of any of ``refs`` (with ``parents``, each
-    with which of ``refs`` it shares a record, see :func:`_neighbour_aggs`)."""
-    return {
-        "query": nodes_query(refs),
-        "size": 0,
-        "aggs": _neighbour_aggs(size, parents=refs if parents else ()),
-    }
+def build_layer(
+    refs: Sequence[NodeRef], size: int = LAYER_TERMS, *, targets: Sequence[NodeRef] = ()
+) -> Query:
+    """One breadth-first layer: every neighbour of any of ``refs``. With ``targets`` (the other
+    side's nodes in a path search), also ``meet``: which of them this layer reaches, each with
+    the nodes of ``refs`` it shares a record with (:func:`build_probe`'s aggregations), so a
+    path found in this layer needs no trace-back request.
+
+    Parents are asked for the targets only: asked for every neighbour of a layer (thousands at
+    depth two on the 100k bench) they made the layer 5-10x dearer (make bench-chart: p95 3.5x
+    the code that traced back)."""
+    aggs = _neighbour_aggs(size)
+    if targets:
+        aggs["meet"] = {"filter": {"match_all": {}}, "aggs": build_probe(refs, targets, parents=True)["aggs"]}
+    return {"query": nodes_query(refs), "size": 0, "aggs": aggs}
 
 
 def build_hubs(limit: int = HUB_SAMPLE, size: int = HUB_LIST) -> Query:
@@ -678,6 +685,34 @@ def build_probe(refs: Sequence[NodeRef], targets: Sequence[NodeRef], *, parents:
         "query": nodes_query(refs),
         "size": 0,
         "aggs": _neighbour_aggs(len(targets) + 1, include=_by_kind(targets), parents=refs if parents else ()),
+    }
+
+
+def build_trace(ref: NodeRef, candidates: Sequence[NodeRef]) -> Query:
+    """Which of ``candidates`` share a readable record with ``ref`` (and on how many)."""
+    include: dict[str, list[str]] = {}
+    for c in candidates:
+        include.setdefault(c.kind, []).append(c.value)
+    return {
+        "query": {"bool": {"filter": [node_query(ref), nodes_query(candidates)]}},
+        "size": 0,
+        "aggs": _neighbour_aggs(len(candidates) + 1, include=include),
+    }
+
+
+def build_traces(jobs: Sequence[tuple[NodeRef, Sequence[NodeRef]]]) -> Query:
+    """:func:`build_trace` for many (node, candidates) at once: ONE body, a ``filter``
+    aggregation per job (``t0``, ``t1``…). Every body costs the engine a fixed setup (the access
+    filter, a shard-level search) that dominated a path search on a busy node: one body per
+    node traced was measured at 100-250 ms each at load 20 (make bench-chart)."""
+    aggs: Query = {}
+    for i, (ref, candidates) in enumerate(jobs):
+        trace = build_trace(ref, candidates)
+        aggs[f"t{i}"] = {"filter": trace["query"], "aggs": trace["aggs"]}
+    return {
+        "query": {"bool": {"should": [a["filter"] for a in aggs.values()], "minimum_should_match": 1}},
+        "size": 0,
+        "aggs": aggs,
     }
 
 
@@ -1234,14 +1269,14 @@ def shortest_paths(
         steps: list[tuple[str, Query]] = []
         for side in sides:
             frontier = sorted(layers[side][-1])
-            # The end's own neighbours need no parents: the end is their parent.
+            # The end's own neighbours need no parents asked: the end is their parent.
             up = len(layers[side]) > 1
+            other = sorted(seen["b" if side == "a" else "a"])
             if remaining == 1:
                 # The last hop allowed: only which of the other side's nodes the frontier reaches.
-                other = "b" if side == "a" else "a"
-                steps.append((side, build_probe(frontier, sorted(seen[other]), parents=up)))
+                steps.append((side, build_probe(frontier, other, parents=up)))
             else:
-                steps.append((side, build_layer(frontier, layer_terms, parents=up)))
+                steps.append((side, build_layer(frontier, layer_terms, targets=other if up else ())))
         body = steps[0][1] if len(steps) == 1 else build_sides(steps)
         if held is None:
             # The hub list is not held: fetched beside the first step, in one round trip.
@@ -1260,14 +1295,19 @@ def shortest_paths(
                 complete = False
             depth = len(layers[side])
             (root,) = layers[side][0]
-            ups = _parents(aggs) if depth > 1 else {}
+            # Parents came with the nodes of the other side this step reached (the meet
+            # aggregation, or the probe itself); other nodes get theirs traced if on a path.
+            ups = _parents(aggs.get("meet") or aggs) if depth > 1 else {}
             new = {n for n in _neighbours(aggs) if n not in seen[side]}
             met = {n for n in new if n in hubs and n not in (a, b)}
             avoided.update((n, hubs[n]) for n in met)
             new -= met
             for n in new:
                 seen[side][n] = depth
-                parents[side][n] = ups.get(n, set()) if depth > 1 else {root}
+                if depth == 1:
+                    parents[side][n] = {root}
+                elif n in ups:
+                    parents[side][n] = ups[n]
             layers[side].append(new)
             hops_done += 1
         both = set(seen["a"]) & set(seen["b"])
@@ -1286,7 +1326,7 @@ def shortest_paths(
     # Each meeting node gives at least one shortest path; tracing more than ``max_paths`` of
     # them (and more than ``max_paths`` parents per node and layer) would only draw paths
     # that are not shown.
-    sub = _traced(sorted(meet)[:max_paths], seen, parents, width=max_paths)
+    sub = _traced(records, sorted(meet)[:max_paths], seen, layers, parents, max_paths, day)
     try:
         paths = [list(p) for p in itertools.islice(nx.all_shortest_paths(sub, a, b), max_paths)]
     except (nx.NetworkXNoPath, nx.NodeNotFound):
@@ -1350,24 +1390,46 @@ def _parents(aggs: Mapping[str, Any]) -> dict[NodeRef, set[NodeRef]]:
 
 
 def _traced(
+    records: SecuredRecords,
     meet: Sequence[NodeRef],
     seen: Mapping[str, Mapping[NodeRef, int]],
-    parents: Mapping[str, Mapping[NodeRef, set[NodeRef]]],
+    layers: Mapping[str, Sequence[set[NodeRef]]],
+    parents: dict[str, dict[NodeRef, set[NodeRef]]],
     width: int,
+    today: date,
 ) -> nx.Graph:
     """The edges from each meeting node back to both ends, keeping up to ``width`` parents per
-    node and layer to walk on from (every parent of a node gets its edge)."""
+    node and layer to walk on from (every parent of a node gets its edge). Parents not carried
+    by the search's steps are traced: one body per depth for all such nodes of both sides
+    (:func:`build_traces`)."""
     sub: nx.Graph = nx.Graph()
-    for side in ("a", "b"):
-        work = {m for m in meet if seen[side][m] > 0}
-        while work:
-            nxt: set[NodeRef] = set()
-            for c in sorted(work):
+    # (side, depth of the nodes) -> nodes still to walk back from there.
+    work: dict[tuple[str, int], set[NodeRef]] = {}
+    for m in meet:
+        for side in ("a", "b"):
+            if seen[side][m] > 0:
+                work.setdefault((side, seen[side][m]), set()).add(m)
+    while work:
+        unknown = [
+            (side, d, c)
+            for (side, d), nodes in sorted(work.items())
+            for c in sorted(nodes)
+            if c not in parents[side]
+        ]
+        if unknown:
+            body = build_traces([(c, sorted(layers[side][d - 1])) for side, d, c in unknown])
+            traced = records.search(body, today=today).get("aggregations") or {}
+            for i, (side, d, c) in enumerate(unknown):
+                found = _neighbours(traced.get(f"t{i}") or {})
+                parents[side][c] = {o for o in found if o in layers[side][d - 1]}
+        nxt: dict[tuple[str, int], set[NodeRef]] = {}
+        for (side, d), nodes in work.items():
+            for c in sorted(nodes):
                 ups = sorted(parents[side][c])
                 sub.add_edges_from((c, u) for u in ups)
-                if seen[side][c] > 1:
-                    nxt.update(ups[:width])
-            work = nxt
+                if d > 1:
+                    nxt.setdefault((side, d - 1), set()).update(ups[:width])
+        work = nxt
     return sub
 
 

@@ -99,24 +99,53 @@ def test_kind_expansion_asks_one_more_than_the_cap_and_the_distinct_count() -> N
     assert body["aggs"]["distinct"] == {"cardinality": {"field": "entities.vrm"}}
 
 
-def test_layer_with_parents_asks_each_neighbour_which_frontier_nodes_it_shares_a_record_with() -> None:
+def test_trace_restricts_terms_to_the_candidates() -> None:
+    body = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("phone", "1"), C.NodeRef("person", "pnc:9")])
+    aggs = body["aggs"]
+    assert aggs["phone"]["terms"]["include"] == ["1"]
+    assert "vrm" not in aggs and "postcode" not in aggs
+    # Only the named-key branch: no nominal was asked for.
+    people = aggs["person"]["aggs"]["people"]["aggs"]
+    assert people["named"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
+    assert "keys" not in people
+    nominal = C.build_trace(C.NodeRef("vrm", "X"), [C.NodeRef("person", "N-9")])["aggs"]["person"]
+    assert nominal["aggs"]["people"]["aggs"] == {
+        "keys": {
+            "terms": {
+                "field": "people.nominal_id",
+                "size": 2,
+                "min_doc_count": 1,
+                "execution_hint": "map",
+                "include": ["N-9"],
+            }
+        }
+    }
+
+
+def test_layer_with_targets_asks_which_it_reaches_and_their_parents() -> None:
+    """A path search's layer also says which of the other side's nodes it reaches, each with the
+    frontier nodes it shares a record with (restricted terms, reverse_nested for persons); the
+    layer's own neighbours carry no parents (asking for thousands of them cost 5-10x)."""
     frontier = [C.NodeRef("phone", "1"), C.NodeRef("person", "pnc:9")]
+    targets = [C.NodeRef("vrm", "X"), C.NodeRef("person", "N-2")]
     plain = C.build_layer(frontier, 50)
-    body = C.build_layer(frontier, 50, parents=True)
-    assert body["query"] == plain["query"] and "aggs" not in plain["aggs"]["vrm"]
-    # The parents are the frontier's own kinds only, restricted to the frontier's values.
-    up = body["aggs"]["vrm"]["aggs"]
-    assert set(up) == {"phone", "person"}
+    body = C.build_layer(frontier, 50, targets=targets)
+    assert body["query"] == plain["query"]
+    assert {k: v for k, v in body["aggs"].items() if k != "meet"} == plain["aggs"]
+    assert "aggs" not in plain["aggs"]["vrm"]
+    meet = body["aggs"]["meet"]
+    assert meet["filter"] == {"match_all": {}}
+    assert meet["aggs"] == C.build_probe(frontier, targets, parents=True)["aggs"]
+    assert meet["aggs"]["vrm"]["terms"]["include"] == ["X"]
+    up = meet["aggs"]["vrm"]["aggs"]
+    assert set(up) == {"phone", "person"}  # the frontier's own kinds only, its values only
     assert up["phone"]["terms"]["include"] == ["1"] and up["phone"]["terms"]["size"] == 3
     people = up["person"]["aggs"]["people"]["aggs"]
     assert people["named"]["aggs"]["keys"]["terms"]["include"] == ["pnc:9"]
     assert "keys" not in people  # no nominal in the frontier
-    # A person neighbour's parents are read on its records (reverse_nested), the same aggs.
-    keys = body["aggs"]["person"]["aggs"]["people"]["aggs"]["keys"]
+    keys = meet["aggs"]["person"]["aggs"]["people"]["aggs"]["keys"]
+    assert keys["terms"]["include"] == ["N-2"]
     assert keys["aggs"] == {"back": {"reverse_nested": {}, "aggs": up}}
-    probe = C.build_probe(frontier, [C.NodeRef("vrm", "X")], parents=True)
-    assert probe["aggs"]["vrm"]["aggs"] == up
-    assert probe["aggs"]["vrm"]["terms"]["include"] == ["X"]
 
 
 def test_probe_asks_only_for_the_other_sides_nodes() -> None:
@@ -158,7 +187,8 @@ def test_chart_steps_collect_terms_without_global_ordinals_but_the_hub_list_keep
         C.build_kind_expansion(b, "phone", 5),
         C.build_layer([a, b]),
         C.build_probe([a], [b]),
-        C.build_layer([a, b], parents=True),
+        C.build_layer([a, b], targets=[a]),
+        C.build_traces([(a, [b])]),
         C.build_probe([a], [b], parents=True),
     ]
     for body in steps:
@@ -180,7 +210,9 @@ def test_every_chart_body_passes_the_gateway_allow_list() -> None:
         C.build_kind_expansion(b, "persons", 5),
         C.build_kind_expansion(a, "phone", 5),
         C.build_layer([a, b]),
-        C.build_layer([a], parents=True),
+        C.build_layer([a], targets=[b]),
+        C.build_trace(a, [b]),
+        C.build_traces([(a, [b]), (b, [a])]),
         C.build_probe([a], [b]),
         C.build_describe(a),
         C.build_hop(a, b),

@@ -222,3 +222,37 @@ def test_chart_person_is_the_nominal_built_from_readable_records(
     unseen = tc.get("/api/chart", params={"n": f"person:{nominals['unseen']}"}).json()
     unseen_records = _nominal_records(world, nominals["unseen"]) & world.readable(user)
     assert (f"person:{nominals['unseen']}" in {n["id"] for n in unseen["nodes"]}) == bool(unseen_records)
+
+
+def test_chart_hub_a_path_went_around_is_labelled_by_readable_names_only(
+    world: World, nominals: dict[str, str]
+) -> None:
+    """With a hub limit of one record, a path between two restricted records' own phones goes
+    around the shared nominal; the page names that hub by a name the user may read (never a
+    name only a hidden record holds, never its nominal id when a name is readable)."""
+    import json
+
+    from entity_extraction import canonicalise
+    from portal import chart as C
+    from search.gateway import SecuredRecords
+
+    node = f"person:{nominals['shared']}"
+    checked = 0
+    for user in sorted(USERS):
+        shown = [s for s in world.secrets.values() if s.id in world.readable(user)]
+        if len(shown) < 2:
+            continue
+        records = SecuredRecords(world.client, world.settings, world.users[user])
+        a, b = (C.NodeRef("phone", canonicalise("PHONE", s.phone) or s.phone) for s in shown[:2])
+        result = C.shortest_paths(records, a, b, 4, hub_limit=1)
+        readable_names = {
+            p["name"]
+            for rid in world.readable(user)
+            for p in world.docs[rid].get(F.PEOPLE) or []
+            if p.get("name")
+        }
+        assert node in {i for i, _ in result.avoided}, user
+        assert result.labels[node] in readable_names, user
+        assert_clean(json.dumps(result.labels), world.hidden(user), f"{user} avoided hub labels")
+        checked += 1
+    assert checked  # a user who may read two restricted records exists, or this proves nothing
