@@ -963,6 +963,13 @@ def _expand_record(
 LABEL_NAMES: Final = 3  # names read per person label: the commonest is the label, the rest "also"
 
 
+def _name_aggs() -> Query:
+    return {
+        "names": {"terms": _terms(F.keyword_sub(F.people(F.P_NAME)), LABEL_NAMES)},
+        "dobs": {"terms": {"field": F.people(F.P_DOB), "size": 2, "format": "yyyy-MM-dd"}},
+    }
+
+
 def label_aggs(ref: NodeRef) -> Query:
     """A person's names and dates of birth on the matching records, commonest first (ties by
     name). Under a body or ``filter`` aggregation that the access filter restricts, these are
@@ -971,15 +978,7 @@ def label_aggs(ref: NodeRef) -> Query:
     return {
         "p": {
             "nested": {"path": F.PEOPLE},
-            "aggs": {
-                "me": {
-                    "filter": person_clause([ref.value]),
-                    "aggs": {
-                        "names": {"terms": _terms(F.keyword_sub(F.people(F.P_NAME)), LABEL_NAMES)},
-                        "dobs": {"terms": {"field": F.people(F.P_DOB), "size": 2, "format": "yyyy-MM-dd"}},
-                    },
-                }
-            },
+            "aggs": {"me": {"filter": person_clause([ref.value]), "aggs": _name_aggs()}},
         }
     }
 
@@ -997,11 +996,24 @@ def person_label(aggs: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def build_person_labels(refs: Sequence[NodeRef]) -> Query:
-    """The labels of many persons in ONE body (``l0``…, :func:`label_aggs` each)."""
+    """The labels of many persons in ONE body: a terms bucket per person key (restricted to
+    ``refs``) with :func:`label_aggs`' names and dates of birth under it. One terms aggregation
+    rather than a ``filter`` per person: 25 of those doubled a persons expansion's p95."""
+    values = sorted({r.value for r in refs if r.kind == PERSON})
     return {
-        "query": nodes_query(refs),
+        "query": nodes_query([NodeRef(PERSON, v) for v in values]),
         "size": 0,
-        "aggs": {f"l{i}": {"filter": node_query(ref), "aggs": label_aggs(ref)} for i, ref in enumerate(refs)},
+        "aggs": {
+            "p": {
+                "nested": {"path": F.PEOPLE},
+                "aggs": {
+                    "people": {
+                        "filter": _not_officer(),
+                        "aggs": person_key_aggs(len(values) + 1, _name_aggs(), values),
+                    }
+                },
+            }
+        },
     }
 
 
@@ -1015,10 +1027,10 @@ def person_labels(
         return {}
     aggs = records.search(build_person_labels(people), today=today).get("aggregations") or {}
     out: dict[NodeRef, tuple[str, str]] = {}
-    for i, ref in enumerate(people):
-        label, detail = person_label(aggs.get(f"l{i}") or {})
+    for b in person_buckets(((aggs.get("p") or {}).get("people")) or {}):
+        label, detail = person_label({"p": {"me": b}})
         if label:
-            out[ref] = (label, detail)
+            out[NodeRef(PERSON, str(b["key"]))] = (label, detail)
     return out
 
 

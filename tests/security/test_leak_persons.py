@@ -206,6 +206,9 @@ def test_chart_person_is_the_nominal_built_from_readable_records(
     else:
         assert nodes[node]["count"] == len(expected)
         assert nodes[node]["label"] in readable_names
+        # Labelled by the nominal's commonest readable name (the shared man is on every record;
+        # a restricted record adds a name of its own), not by one record's spelling.
+        assert nodes[node]["label"] == SHARED_NAME
         assert nodes[node]["href"] == f"/persons/{nid}"
         assert {i.partition(":")[2] for i, n in nodes.items() if n["kind"] == "record"} == expected
     # From a record the user may read, its people are the nominal (one node, not one per record).
@@ -213,6 +216,7 @@ def test_chart_person_is_the_nominal_built_from_readable_records(
         out = tc.get("/api/chart/expand", params={"node": f"record:{rid}", "rel": "persons"})
         assert out.status_code == 200
         assert node in {n["id"] for n in out.json()["nodes"]}
+        assert {n["id"]: n["label"] for n in out.json()["nodes"]}[node] == SHARED_NAME
         assert_clean(out.text, world.hidden(user), f"{user} record people")
     if expected:
         # The person page's "Chart this" charts the nominal itself.
