@@ -21,11 +21,12 @@ readable record already names its people's nominal id (``/api/records/{id}``).
 
 Paths are found by a layered bidirectional breadth-first search in which each layer is
 one aggregation over the records that mention any node of the previous layer (so a
-four-hop search is a handful of queries, not one per node); each node found carries the
-nodes of the previous layer it shares a record with (an ``include``-restricted terms
-aggregation under its bucket), so meeting nodes are traced back with no further query, and
-``networkx`` computes the shortest paths over the traced subgraph. Paths go around hubs (nodes on more
-than :data:`HUB_SAMPLE` readable records, :func:`hub_nodes`); the page names those met.
+four-hop search is a handful of queries, not one per node); each layer also says which of
+the other side's nodes it reaches and through which of its own (an ``include``-restricted
+terms aggregation under each such node's bucket), so a path met there is traced back with no
+further query; other nodes on a path are traced with ``include``-restricted aggregations, and
+``networkx`` computes the shortest paths over the traced subgraph. Paths go around hubs (nodes
+on more than :data:`HUB_SAMPLE` readable records, :func:`hub_nodes`); the page names those met.
 """
 
 from __future__ import annotations
@@ -447,7 +448,7 @@ def _neighbour_aggs(
 
     With ``parents`` (a path search's frontier), each neighbour's bucket also says which of
     them share a record with it (the same terms, restricted to ``parents``): the edges back to
-    the frontier come with the layer, so no separate trace-back request is needed."""
+    the frontier come with the step. Only for few buckets (``include``, see :func:`build_layer`)."""
     up: Query = _neighbour_aggs(len(parents) + 1, include=_by_kind(parents)) if parents else {}
     aggs: Query = {}
     for kind, label in ENTITY_KINDS.items():
@@ -997,7 +998,8 @@ def person_label(aggs: Mapping[str, Any]) -> tuple[str, str]:
 def build_person_labels(refs: Sequence[NodeRef]) -> Query:
     """The labels of many persons in ONE body: a terms bucket per person key (restricted to
     ``refs``) with :func:`label_aggs`' names and dates of birth under it. One terms aggregation
-    rather than a ``filter`` per person: 25 of those doubled a persons expansion's p95."""
+    rather than a ``filter`` per person: 25 of those doubled a persons expansion's p95 when it
+    labelled its people this way (make bench-chart)."""
     values = sorted({r.value for r in refs if r.kind == PERSON})
     return {
         "query": nodes_query([NodeRef(PERSON, v) for v in values]),
