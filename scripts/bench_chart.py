@@ -18,8 +18,10 @@ every query, as in the portal):
   every answer is checked against it (as long as its shortest, each hop on a readable record,
   no hub inside) and the hops measured are printed. A wrong answer fails the run.
 
-What "cold" means. ``--cold`` clears the shard request cache before each call: the first
-expansion of a node on an index nothing is written to (its global ordinals stay built).
+What "cold" means. ``--cold`` clears the shard request cache before each expansion: the first
+expansion of a node on an index nothing is written to (its global ordinals stay built). Path
+searches always run so (the first search between two nodes), else a second run on the same
+pairs would be answered from the cache.
 ``--churn`` is what an analyst sees while records keep arriving (a force ingests all day):
 before each call one bench document is written again and the index refreshed, as the
 scheduled refresh would after it, so the call meets a new reader (no request cache, global
@@ -417,7 +419,8 @@ class ReadableGraph:
         self.records = n
         self.graph = g
         self.hubs = {v for v, d in g.degree() if isinstance(v, str) and d > hub_limit}
-        self.walk = nx.restricted_view(g, self.hubs, [])
+        # A copy, not a view: breadth-first searches over a filtered view were ~3x slower.
+        self.walk = g.subgraph(v for v in g if v not in self.hubs).copy()
         self.persons = sorted(
             v for v in g if isinstance(v, str) and v.startswith("person:") and v not in self.hubs
         )
@@ -531,6 +534,9 @@ def bench_paths(
         # Interleaved, the order swapped every pair, so load on the machine hits both alike.
         for name, impl in impls if i % 2 == 0 else impls[::-1]:
             pa, pb = impl.NodeRef(a.kind, a.value), impl.NodeRef(b.kind, b.value)
+            # The first search between two nodes: a run on the same pairs again would be
+            # answered from the shard request cache (measured p95 273 ms vs 900 cold).
+            clear_request_cache(records.settings)
             fresh()
             t0 = time.perf_counter()
             result = impl.shortest_paths(records, pa, pb, PAIR_HOPS)
@@ -539,7 +545,7 @@ def bench_paths(
             verdicts[name].append(oracle.check(a.id, b.id, result.paths))
     print(
         f"\nshortest paths, persons exactly {PAIR_HOPS} hops apart "
-        f"({len(pairs)} pairs, each answer checked by the oracle)"
+        f"({len(pairs)} pairs, each answer checked by the oracle; request cache cleared before each call)"
     )
     print(
         f"  {before_load} before, {load()} after"
