@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -288,6 +288,8 @@ def summary(results: Sequence[LineResult]) -> dict[str, Any]:
 # reads those records as the user when it is shown, so access is decided at view time.
 
 JOB_KIND = "batch"
+# The audit action of a batch search (its manifests are ``batch_search.manifest``).
+AUDIT_ACTION = "batch_search"
 
 
 def start_job(
@@ -345,23 +347,36 @@ def run_job(
     user: Principal,
     *,
     lease_seconds: float,
-    before_show: Callable[[list[LineResult]], None] | None = None,
+    recorded: Mapping[int, Sequence[str]] | None = None,
+    before_show: Callable[[int, list[LineResult]], None] | None = None,
 ) -> Job:
     """Search the lines ``job`` has not done yet as ``user``, recording each chunk (worker side).
 
-    ``before_show`` gets each chunk before it is stored (the worker audits the disclosed ids
-    there); if it raises, the job stops and the chunk is never stored, so never shown.
+    Chunk ``n`` is lines ``(n - 1) * MSEARCH_CHUNK + 1`` onwards, ``MSEARCH_CHUNK`` of them.
+    ``before_show(n, results)`` gets each chunk before it is stored (the worker audits the
+    disclosed ids there); if it raises, the job stops and the chunk is never stored, so never
+    shown. ``recorded`` holds the ids this job's manifests already recorded, by chunk (a
+    previous worker died between recording a chunk and storing it): such a chunk is searched
+    again but not recorded again, and keeps only the matches its manifest holds, so every
+    id shown was recorded, once (if the records changed meanwhile, the line shows fewer
+    matches, never one that was not recorded).
     Raises LeaseLost when another worker has taken the job over; the caller stops.
     """
     params = job.params
     lines = [BatchLine(int(x["n"]), str(x["text"]), str(x["query"])) for x in params.get("lines", [])]
     today = date.fromisoformat(params["today"]) if params.get("today") else None
+    already = {int(n): set(ids) for n, ids in (recorded or {}).items()}
     current = job
 
     def progress(chunk: list[LineResult]) -> None:
         nonlocal current
-        if before_show is not None:
-            before_show(chunk)
+        number = current.done // MSEARCH_CHUNK + 1
+        if number in already:
+            chunk = [_only(r, already[number]) for r in chunk]
+        elif before_show is not None:
+            # Renew the lease first: a worker whose job was taken over stops before recording.
+            current = store.progress(current, [], done=current.done, lease_seconds=lease_seconds)
+            before_show(number, chunk)
         current = store.progress(
             current,
             [_stored(r) for r in chunk],
@@ -369,7 +384,7 @@ def run_job(
             lease_seconds=lease_seconds,
         )
 
-    # Resume after the last recorded chunk when a previous worker died part-way.
+    # Resume after the last stored chunk when a previous worker died part-way.
     run_lines(
         client,
         settings,
@@ -380,6 +395,12 @@ def run_job(
         on_progress=progress,
     )
     return store.finish(current)
+
+
+def _only(result: LineResult, ids: set[str]) -> LineResult:
+    """``result`` with only the matches in ``ids`` (those not in it are neither listed nor counted)."""
+    kept = [m for m in result.matches if m.id in ids]
+    return replace(result, matches=kept, total=max(0, result.total - (len(result.matches) - len(kept))))
 
 
 @dataclass

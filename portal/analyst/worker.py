@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -58,15 +57,7 @@ def run_leased(client: OpenSearch, settings: Settings, store: JobStore, job: Job
         if job.kind == E.JOB_KIND:
             _run_export(client, settings, store, job, user)
             return
-        B.run_job(
-            client,
-            settings,
-            store,
-            job,
-            user,
-            lease_seconds=settings.job_lease_seconds,
-            before_show=_manifest_writer(client, settings, job, user),
-        )
+        _run_batch(client, settings, store, job, user)
     except LeaseLost:
         log.warning("job %s was taken over by another worker; stopping it here", job.id)
     except Exception as exc:  # the job is marked failed; the worker goes on with the next
@@ -107,20 +98,6 @@ def _run_export(client: OpenSearch, settings: Settings, store: JobStore, job: Jo
     )
 
 
-def _manifests_in_job_context(
-    client: OpenSearch, settings: Settings, job: Job, user: Principal
-) -> Callable[[str, list[str]], None]:
-    """Records disclosed ids (``<action>.manifest`` events) in the context of the request that
-    queued the job: its purpose, address and session, chained to its audit event."""
-    audit = AuditLog(client, settings)
-    of_seq, context = _job_context(job, user)
-
-    def record(action: str, ids: list[str]) -> None:
-        audit.record_manifest(None, action, ids, of_seq=of_seq, **context)
-
-    return record
-
-
 def _job_context(job: Job, user: Principal) -> tuple[int, dict[str, Any]]:
     """The queuing request's audit event (its seq) and the context its manifests carry."""
     ctx = job.params.get("audit") or {}
@@ -133,20 +110,33 @@ def _job_context(job: Job, user: Principal) -> tuple[int, dict[str, Any]]:
     return int(ctx.get("of_seq") or 0), context
 
 
-def _manifest_writer(
-    client: OpenSearch, settings: Settings, job: Job, user: Principal
-) -> Callable[[list[B.LineResult]], None]:
-    """Each chunk's disclosed ids as ``batch_search.manifest`` events, written before the chunk
-    is stored (so before it can be shown). A chunk redone after a takeover is recorded again:
-    the trail may over-state, never under-state."""
-    record = _manifests_in_job_context(client, settings, job, user)
+def _run_batch(client: OpenSearch, settings: Settings, store: JobStore, job: Job, user: Principal) -> None:
+    """A batch job: its lines searched as ``user``, each chunk's disclosed ids recorded as a
+    ``batch_search.manifest`` event (in the context of the request that queued it) before the
+    chunk is stored, so before it can be shown.
 
-    def write(chunk: list[B.LineResult]) -> None:
-        ids = B.shown_ids(chunk)
+    As for exports, each manifest names the job and its chunk, and its disclosures are keyed
+    by job: a worker taking over a dead worker's job finds the chunks already recorded and does
+    not record them again, so every id is in the trail and the disclosures once.
+    """
+    audit = AuditLog(client, settings)
+    of_seq, context = _job_context(job, user)
+
+    def before_show(chunk: int, results: list[B.LineResult]) -> None:
+        ids = B.shown_ids(results)
         if ids:  # a chunk of lines without matches discloses nothing
-            record("batch_search", ids)
+            audit.record_job_manifest(B.AUDIT_ACTION, job.id, chunk, ids, of_seq=of_seq, **context)
 
-    return write
+    B.run_job(
+        client,
+        settings,
+        store,
+        job,
+        user,
+        lease_seconds=settings.job_lease_seconds,
+        recorded=audit.job_manifests(B.AUDIT_ACTION, job.id),
+        before_show=before_show,
+    )
 
 
 def run_once(client: OpenSearch, settings: Settings, name: str | None = None) -> bool:

@@ -210,3 +210,73 @@ def test_an_export_taken_over_from_a_dead_worker_discloses_every_row_once(
     # Two workers recording one chunk (one hung past its lease): the rows still count once.
     audit.record_job_manifest("export", job_id, 3, view.ids[6:], of_seq=event["seq"], username="anl")
     assert quota_of(client, asettings, audit, "anl").used == used_before + 8
+
+
+def test_a_batch_job_taken_over_from_a_dead_worker_records_every_id_once(
+    client: OpenSearch, asettings: Settings, loader: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A records two chunks' manifests, stores only the first and dies; a record
+    matching the unstored chunk arrives; worker B takes the job over and finishes it: every
+    id shown is in the trail and the disclosures once, and the late record, never recorded,
+    is not shown."""
+    from lantern.audit import AuditLog
+    from lantern.disclosures import DisclosureLog
+    from mappings import disclosures as D
+
+    tags = [tag() for _ in range(6)]
+    loader.load([crime(t) for t in tags], alerts=False)
+    monkeypatch.setattr(B, "MSEARCH_CHUNK", 2)  # lines 1-2, 3-4, 5-6
+    audit = AuditLog(client, asettings)
+    event = audit.record(None, "batch_search", username="anl")
+    store = JobStore(client, asettings)
+    parsed = B.parse_input("\n".join(tags), "lines")
+    job_id = B.start_job(
+        store, principal("anl"), parsed, dob_years=0, audit_context={"of_seq": event["seq"]}
+    ).id
+
+    real_progress = JobStore.progress
+
+    def dies_storing_line_3(self: JobStore, job: Any, results: Any, **kwargs: Any) -> Any:
+        if any(r["n"] == 3 for r in results):
+            raise _WorkerDied  # chunk 2 recorded in the trail, never stored
+        return real_progress(self, job, results, **kwargs)
+
+    a = None
+    while a is None or a.id != job_id:
+        a = store.lease("worker-a", lease_seconds=1.0)
+    with monkeypatch.context() as m:
+        m.setattr(JobStore, "progress", dies_storing_line_3)
+        with pytest.raises(_WorkerDied):
+            run_leased(client, asettings.model_copy(update={"job_lease_seconds": 1.0}), store, a)
+    dead = store.get(job_id)
+    assert dead is not None and dead.status == J.RUNNING and dead.done == 2
+    loader.load([crime(tags[2])], alerts=False)  # matches line 3 too, after its chunk was recorded
+    time.sleep(1.5)
+    b = _lease_as_b(store, job_id)
+    assert b is not None and b.id == job_id
+    run_leased(client, asettings, store, b)
+
+    done = store.get(job_id)
+    assert done is not None and done.status == J.SUCCEEDED, done and done.source
+    assert [r["n"] for r in done.results] == [1, 2, 3, 4, 5, 6]
+    shown = [i for r in done.results for i in r["ids"]]
+    assert len(shown) == 6 and all(len(r["ids"]) == 1 and r["total"] == 1 for r in done.results)
+    manifests = [
+        e
+        for e in audit.iter_events({"term": {"target_ids": job_id}})
+        if e["action"] == "batch_search.manifest"
+    ]
+    assert sorted(m["details"]["chunk"] for m in manifests) == [1, 2, 3]
+    assert sorted(i for m in manifests for i in m["shown_ids"]) == sorted(shown)
+    assert {m["details"]["of_seq"] for m in manifests} == {event["seq"]}
+    disclosures = DisclosureLog(client, asettings)
+    disclosures.refresh()
+    per_record = client.search(
+        index=disclosures.index,
+        body={
+            "size": 0,
+            "query": {"terms": {D.RECORD_ID: shown}},
+            "aggs": {"ids": {"terms": {"field": D.RECORD_ID, "size": 20}}},
+        },
+    )["aggregations"]["ids"]["buckets"]
+    assert {b["key"]: b["doc_count"] for b in per_record} == dict.fromkeys(shown, 1)
