@@ -35,6 +35,10 @@ from search.gateway import SecuredRecords
 MAX_CONSIDERED = 1000
 RECORD_FIELDS = [F.ID, F.RECORD_TYPE, F.REFERENCE, F.TITLE, F.RECORD_DATE]
 BADGE_TTL = 10.0
+# Notifications per bulk request (about 250 bytes each, so about 1.3 MB): fewer requests,
+# each with one translog sync. Measured on the loaded shared node, 26,385 notifications: 5.7-9.5 s
+# at 500 a request, 5.7-8.0 s at 5,000 (within the noise; the documents themselves cost most).
+WRITE_BATCH = 5000
 
 
 def match_id(saved_id: str, record_id: str, recipient: str) -> str:
@@ -96,8 +100,9 @@ class NotificationStore:
         if not lines:
             return 0
         created = 0
-        for start in range(0, len(lines), 1000):
-            res = self.client.bulk(body=lines[start : start + 1000])
+        step = 2 * WRITE_BATCH
+        for start in range(0, len(lines), step):
+            res = self.client.bulk(body=lines[start : start + step])
             for item in res["items"]:
                 op = item["create"]
                 status = int(op.get("status", 500))

@@ -421,36 +421,45 @@ def alert_matches(
     records as indexed, instead of having the percolator index the batch a second time. The
     records are refreshed first (a load does not refresh while it runs). Nothing read here is
     shown to anyone (only ids come back): every match is checked with ``can_read`` for each
-    recipient before a notification is created. ``queries`` go ``group`` to a search (named
-    clauses; a group the engine refuses as too large is split).
+    recipient before a notification is created.
+
+    Each search is restricted to the batch (``ids``) and answers with a ``filters``
+    aggregation, one named filter per query, each bucket listing its records' ids (a
+    ``terms`` sub-aggregation, ``map`` hint: no global ordinals on the id field of an index
+    being loaded). Named queries on hits (``matched_queries``) gave the same answer with more
+    work: each hit was matched again, one query at a time, in the fetch phase, and its ``_id``
+    read from stored fields (the bench's 1,000 queries on 2,000-document batches: 15.5-19.4 s
+    for 4,000 records that way, 12.5-18.4 s this way, on a loaded shared node). ``queries`` go
+    ``group`` to a search; a group the engine refuses as too large is split.
     """
     out: dict[str, set[str]] = {}
     if not ids:
         return out, set()
     index = records_alias(settings)
     names = list(queries)
+    batch = {"ids": {"values": list(ids)}}
+    ids_of = {"terms": {"field": F.ID, "size": len(ids), "execution_hint": "map"}}
     with engine_errors():
         client.indices.refresh(index=index)
         res = client.search(
-            index=index, body={"query": {"ids": {"values": list(ids)}}, "size": len(ids), "_source": False}
+            index=index,
+            body={"query": batch, "size": 0, "track_total_hits": False, "aggs": {"present": ids_of}},
         )
-        present = {str(h["_id"]) for h in res["hits"]["hits"]}
+        present = {str(b["key"]) for b in res["aggregations"]["present"]["buckets"]}
         pending = [names[i : i + group] for i in range(0, len(names), group)]
         while pending:
             lines: list[dict[str, Any]] = []
             for part in pending:
-                should = [{"bool": {"filter": [queries[n]], "_name": n}} for n in part]
                 lines.append({"index": index})
                 lines.append(
                     {
-                        "size": len(ids),
-                        "_source": False,
+                        "size": 0,
                         "track_total_hits": False,
-                        "query": {
-                            "bool": {
-                                "filter": [{"ids": {"values": list(ids)}}],
-                                "should": should,
-                                "minimum_should_match": 1,
+                        "query": batch,
+                        "aggs": {
+                            "q": {
+                                "filters": {"filters": {n: queries[n] for n in part}},
+                                "aggs": {"ids": ids_of},
                             }
                         },
                     }
@@ -459,16 +468,19 @@ def alert_matches(
             retry: list[list[str]] = []
             for part, answer in zip(pending, res["responses"], strict=True):
                 if "error" in answer:
-                    if int(answer.get("status") or 500) != 400:
+                    # Too many clauses or buckets for one search: a smaller group will do.
+                    too_large = "too_many" in str(answer["error"])
+                    if int(answer.get("status") or 500) != 400 and not too_large:
                         raise SearchUnavailable("the search service failed")
                     if len(part) == 1:
                         raise BadQuery(f"alert query {part[0]} was refused: {str(answer['error'])[:300]}")
                     half = len(part) // 2
                     retry += [part[:half], part[half:]]
                     continue
-                for hit in answer["hits"]["hits"]:
-                    for name in hit.get("matched_queries") or []:
-                        out.setdefault(str(name), set()).add(str(hit["_id"]))
+                for name, bucket in answer["aggregations"]["q"]["buckets"].items():
+                    found = {str(b["key"]) for b in bucket["ids"]["buckets"]}
+                    if found:
+                        out.setdefault(str(name), set()).update(found)
             pending = retry
     return out, present
 
