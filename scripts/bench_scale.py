@@ -547,6 +547,12 @@ def stage_scale(args: argparse.Namespace, results: dict[str, Any]) -> tuple[Sett
     client = _client(settings, "admin")
     client.indices.delete(index=f"{settings.index_prefix}*", expand_wildcards="all", ignore=[404])
     shutil.rmtree(settings.state_dir, ignore_errors=True)
+    # As `lantern index init` before a load: the indexer may write, not create indices.
+    from lantern import indices
+
+    indices.forget_ensured()
+    for module in indices.discover().values():
+        indices.ensure(client, settings, module)
     terms = sample_terms(parts[0][0], parts[0][1], min(ns[0], 5000), args.seed)
     queries = query_mix(terms, args.queries + args.warmup, args.seed)
     out: dict[str, Any] = {"note": ENTITY_NOTE, "steps": []}
