@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 from fastapi import FastAPI
 from opensearchpy import OpenSearch
@@ -66,7 +67,7 @@ def test_all_windows_are_one_round_trip_and_a_refusal_counts_in_none(
     sent: list[str] = []
     real = client.transport.perform_request
 
-    def counting(method: str, url: str, *args: object, **kwargs: object) -> object:
+    def counting(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         sent.append(f"{method} {url}")
         return real(method, url, *args, **kwargs)
 
