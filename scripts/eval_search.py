@@ -157,18 +157,25 @@ def build_data(records: int) -> tuple[list[AnyRecord], Data, list[tuple[str, str
 
 def ensure_index(settings: Settings, recs: list[AnyRecord], fresh: bool) -> None:
     from indexer.pipeline import index_records
+    from lantern import indices
 
-    client = make_client(settings, "ingest")
+    # On the secured node only the admin may delete and create indices (as `lantern index
+    # init`); the load itself runs as the indexer, as in production.
+    admin = make_client(settings, "admin")
     alias = settings.index_name(records_index.NAME)
-    if client.indices.exists(index=alias):
-        have = int(client.count(index=alias)["count"])
+    if admin.indices.exists(index=alias):
+        have = int(admin.count(index=alias)["count"])
         if have == len(recs) and not fresh:
             print(f"reusing {alias} ({have:,} records)")
             return
-        for name in client.indices.get_alias(index=alias):
-            client.indices.delete(index=name)
+        for name in admin.indices.get_alias(index=alias):
+            admin.indices.delete(index=name)
+    indices.forget_ensured()
+    for module in indices.discover().values():
+        indices.ensure(admin, settings, module)
     print(f"loading {len(recs):,} records into {alias} (entity extraction on) ...", flush=True)
     t = time.perf_counter()
+    client = make_client(settings, "ingest")
     result = index_records(recs, settings, client, extract_entities=True, refresh=True)
     print(f"loaded in {time.perf_counter() - t:.0f}s: {result}", flush=True)
 
