@@ -82,7 +82,11 @@ def p(values: list[float], q: int) -> float:
 def ensure(settings: Settings, wanted: int, *, hubs: bool = True) -> int:
     from demo.generator import iter_raw
     from indexer.pipeline import index_records
+    from lantern import indices
 
+    # As `lantern index init`: on the secured node only the admin creates indices; the
+    # indexer then loads into them.
+    indices.ensure_all(make_client(settings, "admin"), settings)
     client = make_client(settings, "ingest")
     alias = records_alias(settings)
     have = int(client.count(index=alias)["count"]) if client.indices.exists(index=alias) else 0
@@ -142,8 +146,8 @@ def copy_documents(settings: Settings, source_alias: str, wanted: int) -> int:
     from lantern.indices import ensure_once
     from mappings import records as R
 
+    ensure_once(make_client(settings, "admin"), settings, [R])
     client = make_client(settings, "ingest")
-    ensure_once(client, settings, [R])
     alias = records_alias(settings)
     write = settings.index_name("records") + "-write"
     have = int(client.count(index=alias)["count"])

@@ -171,8 +171,7 @@ def ensure_index(settings: Settings, recs: list[AnyRecord], fresh: bool) -> None
         for name in admin.indices.get_alias(index=alias):
             admin.indices.delete(index=name)
     indices.forget_ensured()
-    for module in indices.discover().values():
-        indices.ensure(admin, settings, module)
+    indices.ensure_all(admin, settings)
     print(f"loading {len(recs):,} records into {alias} (entity extraction on) ...", flush=True)
     t = time.perf_counter()
     client = make_client(settings, "ingest")
