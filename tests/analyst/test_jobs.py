@@ -133,6 +133,27 @@ class _WorkerDied(BaseException):
     """The worker process ends here (not an error it could catch and record)."""
 
 
+def _worker_a_dies(
+    client: OpenSearch,
+    asettings: Settings,
+    store: JobStore,
+    job_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    target: type,
+    name: str,
+    dying: Any,
+) -> None:
+    """Worker A leases ``job_id`` (1 s lease) and runs it with ``target.name`` replaced by
+    ``dying``, which raises :class:`_WorkerDied` part-way through the job."""
+    a = None
+    while a is None or a.id != job_id:
+        a = store.lease("worker-a", lease_seconds=1.0)
+    with monkeypatch.context() as m:
+        m.setattr(target, name, dying)
+        with pytest.raises(_WorkerDied):
+            run_leased(client, asettings.model_copy(update={"job_lease_seconds": 1.0}), store, a)
+
+
 def test_an_export_taken_over_from_a_dead_worker_discloses_every_row_once(
     client: OpenSearch, asettings: Settings, loader: Loader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,13 +193,8 @@ def test_an_export_taken_over_from_a_dead_worker_discloses_every_row_once(
             raise _WorkerDied  # recorded, never stored
         return written
 
-    a = None
-    while a is None or a.id != job_id:
-        a = store.lease("worker-a", lease_seconds=1.0)
-    with monkeypatch.context() as m:
-        m.setattr(AuditLog, "record_job_manifest", dies_after_second_manifest)
-        with pytest.raises(_WorkerDied):
-            run_leased(client, asettings.model_copy(update={"job_lease_seconds": 1.0}), store, a)
+    dying = dies_after_second_manifest
+    _worker_a_dies(client, asettings, store, job_id, monkeypatch, AuditLog, "record_job_manifest", dying)
     dead = store.get(job_id)
     assert dead is not None and dead.status == J.RUNNING and [p["chunk"] for p in dead.results] == [1]
     time.sleep(1.5)
@@ -241,13 +257,7 @@ def test_a_batch_job_taken_over_from_a_dead_worker_records_every_id_once(
             raise _WorkerDied  # chunk 2 recorded in the trail, never stored
         return real_progress(self, job, results, **kwargs)
 
-    a = None
-    while a is None or a.id != job_id:
-        a = store.lease("worker-a", lease_seconds=1.0)
-    with monkeypatch.context() as m:
-        m.setattr(JobStore, "progress", dies_storing_line_3)
-        with pytest.raises(_WorkerDied):
-            run_leased(client, asettings.model_copy(update={"job_lease_seconds": 1.0}), store, a)
+    _worker_a_dies(client, asettings, store, job_id, monkeypatch, JobStore, "progress", dies_storing_line_3)
     dead = store.get(job_id)
     assert dead is not None and dead.status == J.RUNNING and dead.done == 2
     loader.load([crime(tags[2])], alerts=False)  # matches line 3 too, after its chunk was recorded
