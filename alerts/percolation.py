@@ -896,12 +896,13 @@ class AlertHook:
         pending: list[tuple[str, str, str]] = []  # (saved query, record id, recipient)
         self.requests += 1
         for match in match_batch(self.client, self.settings, docs):
+            recipients = self.directory.recipients(match.owner, match.shared_unit)
             for slot in match.slots:
                 if slot >= len(docs):
                     continue
                 doc = docs[slot]
                 self.matched += 1
-                for person in self.directory.recipients(match.owner, match.shared_unit):
+                for person in recipients:
                     if can_read(person, doc, today):
                         pending.append((match.saved_id, str(doc[F.ID]), person.username))
                     else:

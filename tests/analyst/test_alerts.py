@@ -79,6 +79,21 @@ def test_new_matching_record_creates_exactly_one_notification_even_when_reindexe
     assert raw_count(client, asettings, saved_query_id=sq.id) == 1
 
 
+def test_notifications_are_created_once_per_saved_query_record_and_recipient(
+    client: OpenSearch, asettings: Settings
+) -> None:
+    """``add_matches`` writes in id order with a trimmed answer: it still counts only the new
+    ones, a repeat within one call or in a later call is stored once, and each is stored whole."""
+    t = tag()
+    store = NotificationStore(client, asettings)
+    first = [(f"sq{t}", f"rec{t}-{i}", who) for i in range(30) for who in ("ana", "mem")]
+    assert store.add_matches([*first, first[0], first[7]]) == 60
+    assert store.add_matches([*first[:10], (f"sq{t}", f"rec{t}-new", "ana")]) == 1
+    assert raw_count(client, asettings, saved_query_id=f"sq{t}") == 61
+    assert raw_count(client, asettings, saved_query_id=f"sq{t}", recipient="mem") == 30
+    assert raw_count(client, asettings, saved_query_id=f"sq{t}", record_id=f"rec{t}-new", kind="match") == 1
+
+
 def test_restricted_record_creates_no_notification_for_an_uncleared_owner(
     client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
 ) -> None:
