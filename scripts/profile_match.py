@@ -72,6 +72,13 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument(
+        "--notifications",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also write the batch's notifications N times each way (arrival order, id order)",
+    )
     args = ap.parse_args()
     base = get_settings()
     prefix = f"{base.index_prefix}profile-match-{uuid.uuid4().hex[:6]}-"
@@ -94,8 +101,12 @@ def main() -> None:
             with meter.step("load (no alerts)"):
                 index_records(records, s, client, extract_entities=False, refresh=True, hooks=[docs.extend])
             hook = PC.AlertHook(s, client, overlap=0)
-            steps(meter, client, s, hook, docs, profile=args.profile and r == 0)
+            pending = steps(meter, client, s, hook, docs, profile=args.profile and r == 0)
             print(f"round {r + 1}: {len(docs)} documents")
+            meter.show()
+        for i in range(args.notifications):
+            order_ab(meter, client, s, pending, i)
+        if args.notifications:
             meter.show()
     finally:
         client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore=[404])
@@ -103,7 +114,7 @@ def main() -> None:
 
 def steps(
     meter: Meter, client: Any, s: Any, hook: PC.AlertHook, docs: list[dict[str, Any]], profile: bool
-) -> None:
+) -> list[tuple[str, str, str]]:
     with meter.step("stored_queries"):
         stored = PC.stored_queries(client, s)
     documents = [{k: v for k, v in d.items() if k not in PC.NOT_PERCOLATED} for d in docs]
@@ -141,6 +152,40 @@ def steps(
     with meter.step("match_batch (again)"):
         ms = PC.match_batch(client, s, docs)
     print(f"  {len(ms)} matching queries")
+    return pending
+
+
+def order_ab(meter: Meter, client: Any, s: Any, pending: list[tuple[str, str, str]], i: int) -> None:
+    """The batch's notifications into a fresh notifications index, in arrival order (as before)
+    and in id order (``NotificationStore.add_matches``), same documents, interleaved."""
+    from alerts.notifications import WRITE_BATCH, NotificationStore, match_id
+    from lantern.indices import forget_ensured
+
+    for how in ("arrival order", "id order"):
+        client.indices.delete(index=f"{s.index_prefix}notifications*", ignore=[404])
+        forget_ensured()
+        store = NotificationStore(client, s)
+        with meter.step(f"notifications, {how}"):
+            if how == "id order":
+                store.add_matches(pending)
+                continue
+            lines: list[dict[str, Any]] = []
+            for saved_id, record_id, recipient in pending:
+                lines.append(
+                    {"create": {"_index": store.write_index, "_id": match_id(saved_id, record_id, recipient)}}
+                )
+                lines.append(
+                    {
+                        "recipient": recipient,
+                        "kind": "match",
+                        "saved_query_id": saved_id,
+                        "record_id": record_id,
+                        "read": False,
+                        "created_at": "2026-01-01T00:00:00Z",
+                    }
+                )
+            for start in range(0, len(lines), 2 * WRITE_BATCH):
+                client.bulk(body=lines[start : start + 2 * WRITE_BATCH])
 
 
 def run_profile(client: Any, s: Any, ids: list[str], queries: dict[str, Any]) -> None:
