@@ -82,9 +82,10 @@ class NotificationStore:
         Written in the order of their ids: each ``create`` looks its id up in every segment
         first (a record indexed again must not notify twice), and ids in order make those
         lookups walk each segment's terms forward instead of jumping about (hash ids are
-        random): 50,901 notifications took 2.4-2.8 s of the node's CPU in order against
-        3.5-5.8 s in arrival order (shared 2-core machine). Only each item's status and error
-        come back (``filter_path``): the full answer is about 200 bytes an item to write and parse.
+        random): the bench's 50,901 notifications took 2.6-3.0 s of the node's CPU in order
+        against 3.2-5.9 s in arrival order (``scripts/profile_match.py --notifications 3``,
+        shared 2-core machine). Only each item's status and error come back (``filter_path``):
+        the full answer is about 200 bytes an item to write and parse.
         """
         now = iso(utcnow())
         by_id: dict[str, tuple[str, str, str]] = {}
