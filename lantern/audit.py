@@ -17,8 +17,15 @@ a signed checkpoint (index, seq, MAC, time) to the anchor file outside OpenSearc
 ``verify`` fails on a bad MAC, a missing, edited or contradicted anchor, a chain shorter than
 the anchor (truncated) and an anchor behind the chain (naming the events not covered).
 
-Fail closed: if an event cannot be written, ``record`` raises ``AuditUnavailable`` and the
-action it describes must not happen.
+One round trip: an event and the per-record disclosure documents it implies
+(``lantern.disclosures``) are created in one ``_bulk`` request. The disclosures are bound to
+the event's hash, not only its seq, so those of an attempt that lost its seq to another writer
+are orphans the readers leave out (and ``verify`` reports), and the retry writes them again
+under its own event. A background job's manifest disclosures (keyed by job) are written after
+their event instead.
+
+Fail closed: if an event or any of its disclosures cannot be written, ``record`` raises
+``AuditUnavailable`` and the action it describes must not happen.
 """
 
 from __future__ import annotations
@@ -29,13 +36,13 @@ import hashlib
 import io
 import json
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException
+from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException, TransportError
 
 from lantern.anomalies import UserDirectory, extra_flags, strip_rank
 from lantern.audit_anchor import (
@@ -47,7 +54,7 @@ from lantern.audit_anchor import (
     read_anchor,
 )
 from lantern.clock import iso, utcnow
-from lantern.disclosures import DisclosureLog, chunks
+from lantern.disclosures import UNWRITTEN, DisclosureLog, Orphan, chunks, failed_items, keyed_by_job
 from lantern.errors import AuditUnavailable
 from lantern.indices import ensure_once, writer_target
 from lantern.observability import AUDIT_WRITE_LATENCY, request_id
@@ -122,6 +129,9 @@ class VerifyResult:
     last_seq: int
     problem: str | None = None
     first_bad_seq: int | None = None
+    # Disclosure documents bound to no event of the chain (an attempt that lost its seq to
+    # another writer leaves these; readers leave them out). Reported, not a broken chain.
+    orphans: list[Orphan] = field(default_factory=list)
 
 
 class AuditLog:
@@ -215,9 +225,11 @@ class AuditLog:
             "shown_ids": [str(i) for i in details_j.get("shown_ids") or []],
             "flags": flags,
         }
-        doc = self.append(event)
-        self.disclosures.write(doc)
-        return doc
+        if keyed_by_job(event):
+            doc = self.append(event)
+            self.disclosures.write(doc)
+            return doc
+        return self.append(event, with_disclosures=True)
 
     def record_manifest(
         self,
@@ -298,11 +310,29 @@ class AuditLog:
         # with sessions.
         ensure_once(self.client, self.settings, (users_mapping, audit_mapping))
 
-    def append(self, event: dict[str, Any]) -> dict[str, Any]:
+    def append(self, event: dict[str, Any], *, with_disclosures: bool = False) -> dict[str, Any]:
+        """Append ``event`` to the chain (and, ``with_disclosures``, create its disclosure
+        documents in the same request); the event as written."""
         with AUDIT_WRITE_LATENCY.time():
-            return self._append(event)
+            return self._append(event, with_disclosures)
 
-    def _append(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, doc: dict[str, Any], with_disclosures: bool) -> list[Mapping[str, Any]]:
+        """Create event ``doc`` (and its disclosures) in one ``_bulk``; raises ConflictError
+        when its seq is taken. The disclosures' items that failed."""
+        lines: list[dict[str, Any]] = [{"create": {"_index": self.write_index, "_id": str(doc["seq"])}}, doc]
+        if with_disclosures:
+            lines += self.disclosures.bulk_lines(doc)
+        res = self.client.bulk(body=lines, **request_write_params(self.settings))
+        items: list[dict[str, Any]] = res["items"]
+        created = next(iter(items[0].values()))
+        status = int(created.get("status", 0))
+        if status == 409:
+            raise ConflictError(status, "version_conflict_engine_exception", created)
+        if not 200 <= status < 300:
+            raise TransportError(status, str((created.get("error") or {}).get("type")), created)
+        return failed_items(items[1:])
+
+    def _append(self, event: dict[str, Any], with_disclosures: bool) -> dict[str, Any]:
         try:
             self._ensure()
             with self._lock:
@@ -313,15 +343,12 @@ class AuditLog:
                     doc = {**event, "seq": seq, "prev_hash": prev, "key_id": self.keys.current}
                     doc["hash"] = event_hash(doc)
                     doc["mac"] = self.keys.mac(event_mac_input(doc), doc["key_id"])[1]
+                    failed: list[Mapping[str, Any]] = []
                     try:
-                        self.client.index(
-                            index=self.write_index,
-                            id=str(seq),
-                            body=doc,
-                            op_type="create",
-                            **request_write_params(self.settings),
-                        )
+                        failed = self._create(doc, with_disclosures)
                     except ConflictError:
+                        # Any disclosures sent with the event were created under its hash, which
+                        # no event of the chain has: orphans, which the readers leave out.
                         other = self.client.get(index=self.index, id=str(seq))["_source"]
                         if other.get("hash") != doc["hash"]:
                             if attempt >= 2:
@@ -333,9 +360,17 @@ class AuditLog:
                             self._head = (seq, str(other["hash"]))
                             continue
                         # Our own event: the first attempt landed but its answer was lost
-                        # (a node left mid-request) and the client retried on another host.
+                        # (a node left mid-request) and the client retried on another host;
+                        # its disclosures then landed too, or failed below (409 is success).
                     self._head = (seq, doc["hash"])
+                    # The event is in the chain whatever happened to its disclosures: anchor it.
                     append_checkpoint(self.head_file, self.keys, self.index, seq, doc["mac"], doc["ts"])
+                    if failed:
+                        raise AuditUnavailable(UNWRITTEN) from TransportError(
+                            int(next(iter(failed[0].values())).get("status", 0)),
+                            f"{len(failed)} disclosure(s) of event {seq} failed",
+                            failed[:3],
+                        )
                     return doc
             raise AuditUnavailable("audit chain contention: could not append after 100 attempts")
         except AuditUnavailable:
@@ -385,7 +420,13 @@ class AuditLog:
             after = hits[-1]["sort"]
 
     def verify(self) -> VerifyResult:
-        """Walk the chain against its MACs and the anchor; report the first problem."""
+        """Walk the chain against its MACs and the anchor; report the first problem, and the
+        disclosure documents bound to no event of the chain."""
+        result = self._verify_chain()
+        result.orphans = self.disclosures.orphans()
+        return result
+
+    def _verify_chain(self) -> VerifyResult:
         try:
             keys = self.keys
         except AuditKeyError as exc:

@@ -149,6 +149,21 @@ def current_index(client: OpenSearch, settings: Settings, module: IndexModule) -
     return targets[0] if targets else None
 
 
+def outdated(client: OpenSearch, settings: Settings) -> list[IndexModule]:
+    """Modules whose serving index was built from an older ``VERSION`` of their definition
+    (``lantern index migrate NAME`` brings each one up to date)."""
+    stale = []
+    for module in discover().values():
+        current = current_index(client, settings, module)
+        if current is None:
+            continue
+        rest = current.removeprefix(f"{read_alias(settings, module)}-v")
+        built = rest.split("-", 1)[0]
+        if not built.isdigit() or int(built) != module.VERSION:
+            stale.append(module)
+    return stale
+
+
 def _aliases_body(settings: Settings, module: IndexModule) -> dict[str, Any]:
     aliases: dict[str, Any] = {read_alias(settings, module): {}}
     if has_write_alias(module):

@@ -7,6 +7,14 @@ export of 10,000 rows is 10,000 documents, not one event with a row count). ``au
 points at the hash-chained event (or manifest chunk) that holds the same id, which is the
 tamper-evident copy; this index is the fast lookup.
 
+Bound to the event, not only its sequence number: ``audit_hash`` is the hash of the event that
+disclosed the record (and, but for a background job's manifest, part of the document's
+``_id``). A portal request writes its event and its disclosures in one ``_bulk``; when another
+process took that sequence number first, the event is refused (409) but its disclosures are
+already created, naming a hash no event in the chain has. Those are orphans: "who looked at
+X" and the export quota count only disclosures whose event is in the chain
+(``lantern.disclosures``), and ``lantern audit verify`` reports them.
+
 Append-only like the audit index, by the same guard (``mappings/audit.py``): the portal's
 OpenSearch user may create disclosures but not overwrite, update or delete them, so "who
 looked at X" cannot be thinned out with the portal's credentials.
@@ -20,8 +28,10 @@ from lantern.settings import Settings
 from mappings.audit import append_only_pipeline
 
 NAME = "disclosures"
-# 2: append-only (final pipeline); an existing index moves with `lantern index migrate disclosures`.
-VERSION = 2
+# 2: append-only (final pipeline); 3: ``audit_hash`` (disclosures bound to their event). An
+# existing index moves with `lantern index migrate disclosures`; documents written before 3
+# have no ``audit_hash`` and were written only once their event was in the chain.
+VERSION = 3
 APPEND_ONLY = True
 
 RECORD_ID = "record_id"
@@ -29,6 +39,7 @@ USER = "user"
 TS = "ts"
 ACTION = "action"
 AUDIT_SEQ = "audit_seq"
+AUDIT_HASH = "audit_hash"
 PURPOSE_CODE = "purpose_code"
 PURPOSE_REFERENCE = "purpose_reference"
 CLIENT = "client"
@@ -60,6 +71,7 @@ def body(settings: Settings) -> dict[str, Any]:
                 TS: {"type": "date"},
                 ACTION: {"type": "keyword"},
                 AUDIT_SEQ: {"type": "long"},
+                AUDIT_HASH: {"type": "keyword"},
                 PURPOSE_CODE: {"type": "keyword"},
                 PURPOSE_REFERENCE: {"type": "keyword"},
                 CLIENT: {"type": "keyword"},

@@ -250,6 +250,16 @@ def audit_verify() -> None:
     reordered or forged event, or when the anchor is missing, edited or behind."""
     ctx = _context()
     result = ctx.audit.verify()
+    if result.orphans:
+        # Not a broken chain: an append that lost its seq to another writer leaves the
+        # disclosures it sent with its event; "who looked at X" leaves them out.
+        n = sum(o.documents for o in result.orphans)
+        console.print(
+            f"[yellow]{n} orphan disclosure(s)[/yellow] bound to {len(result.orphans)} event(s) "
+            "not in the chain (not counted by who looked at X or the export quota):"
+        )
+        for orphan in result.orphans[:20]:
+            console.print(f"  {orphan.describe()}")
     if result.ok:
         console.print(f"audit chain OK: {result.checked} event(s), head seq {result.last_seq}")
         return

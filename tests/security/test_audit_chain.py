@@ -8,12 +8,14 @@ import hmac
 import json
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from lantern.audit import GENESIS, AuditLog, event_hash, is_self_search
 from lantern.audit_anchor import event_mac_input, rotate_keys
+from lantern.disclosures import disclosure_docs
 from lantern.errors import AuditUnavailable
 from lantern.principal import Principal
 from lantern.search_client import make_client
@@ -238,8 +240,12 @@ def test_cli_verify_exit_codes(chain, monkeypatch):
     get_settings.cache_clear()
     try:
         runner = CliRunner()
+        _force_orphan(chain, "rec-cli")
         ok = runner.invoke(app, ["audit", "verify"])
         assert ok.exit_code == 0, ok.output
+        # Reported, not a broken chain (rich wraps the lines).
+        said = " ".join(ok.output.split())
+        assert "1 orphan disclosure(s)" in said and "lost the race for seq 8" in said
         chain.client.delete(index=chain.write_index, id="2", refresh=True)
         bad = runner.invoke(app, ["audit", "verify"])
         assert bad.exit_code == 1
@@ -262,3 +268,143 @@ def test_cli_verify_exit_codes(chain, monkeypatch):
 )
 def test_self_search_detection(query, name, expected):
     assert is_self_search(query, name) is expected
+
+
+# ------------------------------------------------- disclosures bound to their event (one _bulk)
+
+
+def _disclosures_of(log: AuditLog, rid: str) -> list[dict]:
+    log.disclosures.refresh()
+    hits = log.client.search(
+        index=log.disclosures.index, body={"size": 100, "query": {"term": {"record_id": rid}}}
+    )["hits"]["hits"]
+    return [h["_source"] for h in hits]
+
+
+def _force_orphan(chain: AuditLog, rid: str) -> tuple[dict, dict]:
+    """``chain`` (a process whose cached head is now stale) views ``rid`` after another
+    process appended: its first try takes a seq already taken (409) after its disclosure was
+    created in the same request. Returns (the other process's event, ``chain``'s event)."""
+    chain.record(None, "search", details={"query": "warm the head cache"})
+    other = AuditLog(make_client(chain.settings, "serving"), chain.settings)
+    theirs = other.record(None, "search", details={"query": "taken first"})
+    mine = chain.record(None, "record.view", target={"id": rid}, username="u2")
+    assert mine["seq"] == theirs["seq"] + 1  # the retry chained onto the other's event
+    return theirs, mine
+
+
+def test_lost_race_disclosures_are_orphans_not_counted_and_reported(chain):
+    rid = f"rec-{uuid.uuid4().hex[:8]}"
+    theirs, mine = _force_orphan(chain, rid)
+    docs = _disclosures_of(chain, rid)
+    # Two documents: the losing try's (bound to a hash no event has) and the retry's.
+    assert sorted(d["audit_seq"] for d in docs) == [theirs["seq"], mine["seq"]]
+    assert {d["audit_hash"] for d in docs if d["audit_seq"] == mine["seq"]} == {mine["hash"]}
+    seen = chain.disclosures.who_saw([rid])
+    assert [(w["user"], w["count"], w["audit_seqs"]) for w in seen] == [("u2", 1, [mine["seq"]])]
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert chain.disclosures.count(user="u2", actions=["record.view"], since=since) == 1
+    result = chain.verify()
+    assert result.ok, result.problem
+    assert [(o.audit_seq, o.documents, o.chain_hash) for o in result.orphans] == [
+        (theirs["seq"], 1, theirs["hash"])
+    ]
+    assert "lost the race" in result.orphans[0].describe()
+
+
+def test_concurrent_writers_count_each_disclosure_once(chain):
+    """Two processes appending record views at once: whatever races they lost, "who looked at
+    X" counts every view that is in the chain exactly once, and only those."""
+    other = AuditLog(make_client(chain.settings, "serving"), chain.settings)
+    rid = f"rec-{uuid.uuid4().hex[:8]}"
+    written: list[dict] = []
+    errors: list[Exception] = []
+
+    def write(log: AuditLog, user: str) -> None:
+        try:
+            for _ in range(8):
+                written.append(log.record(None, "record.view", target={"id": rid}, username=user))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(log, u)) for log, u in ((chain, "ua"), (other, "ub"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    seen = {w["user"]: w["count"] for w in chain.disclosures.who_saw([rid])}
+    assert seen == {"ua": 8, "ub": 8}
+    result = chain.verify()
+    assert result.ok, result.problem
+    # Every document not counted is reported as an orphan of a lost race.
+    docs = _disclosures_of(chain, rid)
+    assert len(docs) - 16 == sum(o.documents for o in result.orphans)
+    assert all(o.chain_hash for o in result.orphans)
+
+
+def test_event_and_disclosures_fail_closed_together(chain):
+    """The disclosures index refuses writes (a write block) while the audit index takes the
+    event: the action is refused though its event is in the chain, and the event is anchored
+    (the chain verifies). A request the engine rejects whole writes neither."""
+    chain.record(None, "record.view", target={"id": "warm"}, username="u3")  # index exists
+    physical = chain.client.indices.get_alias(name=chain.disclosures.index)
+    index = next(iter(physical))
+    chain.client.indices.put_settings(index=index, body={"index.blocks.write": True})
+    try:
+        with pytest.raises(AuditUnavailable):
+            chain.record(None, "record.view", target={"id": "blocked"}, username="u3")
+    finally:
+        chain.client.indices.put_settings(index=index, body={"index.blocks.write": None})
+    result = chain.verify()
+    assert result.ok, result.problem
+    assert result.last_seq == 8 and _doc(chain, 8)["target"] == {"id": "blocked"}
+    with pytest.raises(AuditUnavailable):  # an id too long for any document: a 400 for the request
+        chain.record(None, "record.view", target={"id": "x" * 600}, username="u3")
+    assert chain.verify().last_seq == 8
+
+
+def test_disclosures_migrate_to_bound_documents_and_old_ones_still_count(settings, client, tmp_path):
+    """An index from before ``audit_hash`` (version 2) moves with ``lantern index migrate``
+    (``indices.migrate``); its documents, written once their event was in the chain, still
+    count, beside new documents bound to their event; a lost race's orphan does not."""
+    from types import SimpleNamespace
+
+    from lantern import indices
+    from mappings import disclosures as D
+
+    s = settings.model_copy(
+        update={
+            "index_prefix": f"{settings.index_prefix}migr{uuid.uuid4().hex[:6]}-",
+            "audit_head_file": tmp_path / "head.log",
+            "audit_key_file": tmp_path / "keys.json",
+        }
+    )
+    v2_body = D.body(s)
+    del v2_body["mappings"]["properties"][D.AUDIT_HASH]
+    v2 = SimpleNamespace(
+        NAME=D.NAME, VERSION=2, APPEND_ONLY=True, pipelines=D.pipelines, body=lambda _s: v2_body
+    )
+    old = indices.ensure(client, s, v2)
+    assert [m.NAME for m in indices.outdated(client, s)] == [D.NAME]
+    log = AuditLog(client, s)
+    # The event alone: version 2 cannot hold this code's disclosures (strict mapping), so
+    # until the migration every action that discloses a record is refused.
+    with pytest.raises(AuditUnavailable):
+        log.record(None, "record.view", target={"id": "rec-refused"}, username="u1")
+    now = datetime.now(UTC).isoformat()
+    event = log.append({"ts": now, "action": "record.view", "user": "u1", "target": {"id": "rec-old"}})
+    legacy = {k: v for k, v in disclosure_docs(event)[0][1].items() if k != D.AUDIT_HASH}
+    client.index(index=old, id=f"{event['seq']}:rec-old", body=legacy, op_type="create", refresh=True)
+    new = indices.migrate(client, s, D)
+    assert new.startswith(f"{s.index_name(D.NAME)}-v{D.VERSION}-") and D.VERSION == 3
+    assert indices.outdated(client, s) == []
+    indices.forget_ensured()
+    log = AuditLog(client, s)
+    _force_orphan(log, "rec-old")
+    assert {w["user"]: w["count"] for w in log.disclosures.who_saw(["rec-old"])} == {"u1": 1, "u2": 1}
+    result = log.verify()
+    assert result.ok, result.problem
+    # Only the lost race's orphan: the view refused before the migration wrote no disclosure.
+    assert [o.documents for o in result.orphans] == [1]
+    assert log.disclosures.who_saw(["rec-refused"]) == []
