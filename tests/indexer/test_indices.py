@@ -143,3 +143,18 @@ def test_rebuild_loads_a_new_index_and_swaps_to_it(
     assert not client.indices.exists(index=old)
     assert count(client, isettings) == 3
     assert indices.alias_targets(client, indices.writer_target(isettings, records_index)) == [new]
+
+
+def test_only_the_rate_limit_windows_skip_the_per_request_fsync(
+    client: OpenSearch, isettings: Settings
+) -> None:
+    """Rate-limit counters are ephemeral (``mappings/ratelimits.py``: a crash may forget the
+    last seconds' hits); the audit chain and the disclosures must be fsynced per request."""
+    from mappings import audit, disclosures, ratelimits
+
+    for module, expected in ((ratelimits, "async"), (audit, "request"), (disclosures, "request")):
+        physical = indices.ensure(client, isettings, module)
+        got = client.indices.get_settings(index=physical, params={"include_defaults": "true"})[physical]
+        durability = got["settings"]["index"].get("translog", {}).get("durability")
+        durability = durability or got["defaults"]["index"]["translog"]["durability"]
+        assert durability.lower() == expected, module.NAME
