@@ -149,9 +149,12 @@ bench-index: $(STAMP) opensearch-start
 
 # Then this code against the code before issue 11 (a git worktree of the base commit),
 # interleaved per query; exits 1 when a query kind's p95 is over 1.2x its p95 before.
+# Both halves always run (the comparison too when the first misses); exit 1 if either missed.
 bench-search: $(STAMP) opensearch-start
-	$(BIN)/python scripts/bench_search.py
-	$(BIN)/python scripts/bench_search_compare.py
+	status=0; \
+	$(BIN)/python scripts/bench_search.py || status=1; \
+	$(BIN)/python scripts/bench_search_compare.py || status=1; \
+	exit $$status
 
 # Link chart: expansion p95/size for hubs of 50/500/5,000 records, 4-hop paths p95 (BENCH_CHART_ARGS=--records N);
 # expansions and paths also side by side with the chart code at BENCH_CHART_BASE, interleaved: by default
