@@ -42,8 +42,9 @@ def test_request_writes_outlast_a_primary_promotion(settings: Settings) -> None:
 
 class _AnswerLost:
     """The OpenSearch client as the audit writer sees it when a node leaves mid-request: the
-    armed ``index`` call reaches the engine, its answer is lost, and the transport sends the
-    same request again (to another host). Everything else is the real client."""
+    armed ``bulk`` call (the event and its disclosures) reaches the engine, its answer is
+    lost, and the transport sends the same request again (to another host). Everything else
+    is the real client."""
 
     def __init__(self, client: OpenSearch) -> None:
         self._client = client
@@ -53,13 +54,13 @@ class _AnswerLost:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def index(self, **kwargs: Any) -> Any:
+    def bulk(self, **kwargs: Any) -> Any:
         if self.armed:
             self.armed = False
             self.sent += 1
-            self._client.index(**kwargs)  # landed; the answer never came back
+            self._client.bulk(**kwargs)  # landed; the answer never came back
         self.sent += 1
-        return self._client.index(**kwargs)
+        return self._client.bulk(**kwargs)
 
 
 def test_a_retried_audit_append_that_had_landed_is_not_appended_twice(
@@ -72,7 +73,7 @@ def test_a_retried_audit_append_that_had_landed_is_not_appended_twice(
     # The real append of seq 2 (hash chained, MAC'd with the audit key) lands, its answer is
     # lost, and the retry meets its own event under seq 2 (a 409 from op_type=create).
     lossy.armed = True
-    second = log.record(None, "search", details={"query": "two"}, principal=who)
+    second = log.record(None, "search", details={"query": "two", "shown_ids": ["r1"]}, principal=who)
     assert lossy.sent >= 3, "the retry was not sent"
     assert second["seq"] == 2 and second["prev_hash"] == first["hash"] and second["mac"]
     assert client.get(index=log.index, id="2")["_source"] == second
@@ -84,6 +85,9 @@ def test_a_retried_audit_append_that_had_landed_is_not_appended_twice(
     log.refresh()
     result = log.verify()
     assert result.ok and result.last_seq == 3, result.problem
+    # Its disclosure too was created once (the retry's 409 is success), bound to the event.
+    assert [(w["user"], w["count"]) for w in log.disclosures.who_saw(["r1"])] == [("u1", 1)]
+    assert result.orphans == []
 
 
 def test_session_last_seen_that_cannot_be_written_does_not_refuse_the_request(
