@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, OpenSearchException, TransportError
+from opensearchpy.exceptions import NotFoundError, OpenSearchException, TransportError
 
 from lantern.anomalies import UserDirectory, extra_flags, strip_rank
 from lantern.audit_anchor import (
@@ -316,9 +316,10 @@ class AuditLog:
         with AUDIT_WRITE_LATENCY.time():
             return self._append(event, with_disclosures)
 
-    def _create(self, doc: dict[str, Any], with_disclosures: bool) -> list[Mapping[str, Any]]:
-        """Create event ``doc`` (and its disclosures) in one ``_bulk``; raises ConflictError
-        when its seq is taken. The disclosures' items that failed."""
+    def _create(self, doc: dict[str, Any], with_disclosures: bool) -> tuple[bool, list[Mapping[str, Any]]]:
+        """Create event ``doc`` (and its disclosures) in one ``_bulk``: whether the event's seq
+        was free (False: a 409, taken by another event or by an earlier try of this one), and
+        the disclosures' items that failed."""
         lines: list[dict[str, Any]] = [{"create": {"_index": self.write_index, "_id": str(doc["seq"])}}, doc]
         if with_disclosures:
             lines += self.disclosures.bulk_lines(doc)
@@ -326,11 +327,9 @@ class AuditLog:
         items: list[dict[str, Any]] = res["items"]
         created = next(iter(items[0].values()))
         status = int(created.get("status", 0))
-        if status == 409:
-            raise ConflictError(status, "version_conflict_engine_exception", created)
-        if not 200 <= status < 300:
+        if status != 409 and not 200 <= status < 300:
             raise TransportError(status, str((created.get("error") or {}).get("type")), created)
-        return failed_items(items[1:])
+        return status != 409, failed_items(items[1:])
 
     def _append(self, event: dict[str, Any], with_disclosures: bool) -> dict[str, Any]:
         try:
@@ -343,10 +342,8 @@ class AuditLog:
                     doc = {**event, "seq": seq, "prev_hash": prev, "key_id": self.keys.current}
                     doc["hash"] = event_hash(doc)
                     doc["mac"] = self.keys.mac(event_mac_input(doc), doc["key_id"])[1]
-                    failed: list[Mapping[str, Any]] = []
-                    try:
-                        failed = self._create(doc, with_disclosures)
-                    except ConflictError:
+                    free, failed = self._create(doc, with_disclosures)
+                    if not free:
                         # Any disclosures sent with the event were created under its hash, which
                         # no event of the chain has: orphans, which the readers leave out.
                         other = self.client.get(index=self.index, id=str(seq))["_source"]
