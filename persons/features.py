@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -240,19 +241,57 @@ def blocking_key(token: str) -> str | None:
     return nk.double_metaphone(token)[0] or None
 
 
+# Names repeat (a force holds thousands of Smiths and Johns): each distinct forename and
+# surname is keyed once. Ingest computes features for every batch and for every member of the
+# nominals it rewrites, and the name keys were most of that time.
+NAME_CACHE = 65_536
+
+
+@lru_cache(maxsize=NAME_CACHE)
+def _given(forename: str) -> tuple[list[str], str | None, str | None, list[str], list[str], str | None]:
+    """(tokens, first folded, blocking key, sound-alike keys, variants, variant group) of a
+    forename as keyed. Callers copy the lists (the cache hands out the same objects)."""
+    tokens = nk.name_tokens(forename)
+    first = tokens[0] if tokens else None
+    first_raw = _first_token(forename)
+    phon = sorted(nk.phonetic_keys(first_raw)) if first_raw else []
+    variants = nk.forename_variants(first) if first else set()
+    return (
+        tokens,
+        first,
+        blocking_key(first_raw) if first_raw else None,
+        phon,
+        sorted(variants),
+        # The alphabetically first of the forename's variants: "Jim" and "James" both give
+        # "james", so a diminutive meets its formal form in one equality join.
+        min(variants) if first else None,
+    )
+
+
+@lru_cache(maxsize=NAME_CACHE)
+def _family(surname: str) -> tuple[list[str], str | None, list[str], str | None, str | None]:
+    """(tokens, folded, sound-alike keys, lower-cased with accents, blocking key) of a surname."""
+    tokens = nk.name_tokens(surname)
+    folded = "".join(tokens) or None
+    phon = set(nk.phonetic_keys_for_name(surname)) | nk.phonetic_keys(surname)
+    return (
+        tokens,
+        folded,
+        sorted(phon),
+        # Lower-cased with its accents: agreement here is stronger than after folding.
+        _RAW.sub("", surname.lower()) or None,
+        blocking_key(surname) if folded else None,
+    )
+
+
 def features(m: Mention) -> dict[str, Any]:
     """The Splink input row of one mention. Missing values are NULL (neutral), never ''.
 
     All name handling is ``entity_extraction.names`` (the same folding, sound-alike keys and
     forename variants search uses), so a person is linked and found by one set of rules.
     """
-    fore_tokens = nk.name_tokens(m.forename or "")
-    sur_tokens = nk.name_tokens(m.surname)
-    first = fore_tokens[0] if fore_tokens else None
-    first_raw = _first_token(m.forename)
-    surname = "".join(sur_tokens) or None
-    fore_phon = nk.phonetic_keys(first_raw) if first_raw else set()
-    sur_phon = set(nk.phonetic_keys_for_name(m.surname)) | nk.phonetic_keys(m.surname)
+    fore_tokens, first, fore_key, fore_phon, variants, group = _given(m.forename or "")
+    sur_tokens, surname, sur_phon, surname_raw, surname_key = _family(m.surname)
     middle = nk.name_tokens(m.middle_names or "")
     gender = m.gender if m.gender in ("male", "female") else None
     phones = sorted({p for p in (phone_key(x) for x in m.phones) if p})
@@ -265,16 +304,15 @@ def features(m: Mention) -> dict[str, Any]:
         "record_date": m.record_date,
         "forename": first,
         "surname": surname,
-        # Lower-cased with its accents: agreement here is stronger than after folding.
-        "surname_raw": _RAW.sub("", m.surname.lower()) or None,
-        "forename_key": blocking_key(first_raw) if first_raw else None,
-        "surname_key": blocking_key(m.surname) if surname else None,
+        "surname_raw": surname_raw,
+        "forename_key": fore_key,
+        "surname_key": surname_key,
         "forename_initial": first[0] if first else None,
         "middle": middle[0] if middle else None,
-        "forename_phon": sorted(fore_phon) or None,
-        "surname_phon": sorted(sur_phon) or None,
-        "forename_variants": sorted(nk.forename_variants(first)) if first else None,
-        "surname_tokens": sur_tokens or None,
+        "forename_phon": list(fore_phon) or None,
+        "surname_phon": list(sur_phon) or None,
+        "forename_variants": list(variants) if first else None,
+        "surname_tokens": list(sur_tokens) or None,
         # Every name token: a forename keyed into the surname box still meets its other half.
         "name_tokens": sorted(set(fore_tokens + middle + sur_tokens)) or None,
         "dob": m.dob.isoformat() if m.dob else None,
@@ -294,9 +332,7 @@ def features(m: Mention) -> dict[str, Any]:
         "vrms": vrms or None,
         "phone_key": phones[0] if phones else None,
         "vrm_key": vrms[0] if vrms else None,
-        # The alphabetically first of the forename's variants: "Jim" and "James" both give
-        # "james", so a diminutive meets its formal form in one equality join.
-        "forename_group": min(nk.forename_variants(first)) if first else None,
+        "forename_group": group,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -137,6 +138,10 @@ class Resolver:
         self.mentions: dict[str, Mention] = {}
         self.members: dict[str, set[str]] = {}
         self._linker_db: tuple[Any, Any] | None = None
+        # Splink's SQL for scoring held x batch (blocking, then scoring), generated once: see
+        # ``_score_batch``.
+        self._batch_sql: tuple[str, str] | None = None
+        self._edges_sql: dict[str, str] = {}
         # Mentions held when the term-frequency tables kept for ingest were computed (0: none).
         self._tf_rows = 0
         # Nominal ids created, changed or gone in the last resolve_new (what a store rewrites),
@@ -171,39 +176,99 @@ class Resolver:
             self._linker_db[0].table_management.invalidate_cache()
         return self._linker_db
 
-    def _term_frequencies(self, linker: Any, db: Any) -> None:
-        """Term frequencies over everything held (so "Smith" counts as in a rebuild), kept in
-        tables of our own and handed to Splink on each batch; recomputed after growth of
-        ``TF_REFRESH_GROWTH``."""
+    def _tf_due(self) -> bool:
         held = len(self.nominal_of) + 1
-        if not self._tf_rows or held >= self._tf_rows * (1 + TF_REFRESH_GROWTH):
-            for col in pm.TF_COLUMNS:
-                tf = linker.table_management.compute_tf_table(col)
-                # Names are the model's TF columns and Splink's own table name: no user input.
-                sql = f"CREATE OR REPLACE TABLE lantern_tf_{col} AS SELECT * FROM {tf.physical_name}"  # noqa: S608
-                self.con.execute(sql)
-            self._tf_rows = held
-        else:
-            for col in pm.TF_COLUMNS:
-                linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
+        return not self._tf_rows or held >= self._tf_rows * (1 + TF_REFRESH_GROWTH)
+
+    def _term_frequencies(self) -> None:
+        """Term frequencies over everything held (so "Smith" counts as in a rebuild), kept in
+        tables of our own (``lantern_tf_<column>``, read by the batch scoring SQL); recomputed
+        after growth of ``TF_REFRESH_GROWTH``."""
+        if not self._tf_due():
+            return
+        linker, _db = self._linker("mentions")
+        for col in pm.TF_COLUMNS:
+            tf = linker.table_management.compute_tf_table(col)
+            # Names are the model's TF columns and Splink's own table name: no user input.
+            sql = f"CREATE OR REPLACE TABLE lantern_tf_{col} AS SELECT * FROM {tf.physical_name}"  # noqa: S608
+            self.con.execute(sql)
+        self._tf_rows = len(self.nominal_of) + 1
+
+    def _score_batch(self) -> str:
+        """Score every held mention (the batch included) x the ``batch`` table; returns the
+        table of scored pairs (``lantern_scored``).
+
+        The first batch runs Splink's ``predict_between`` and keeps the two statements it
+        executes (blocking into an id-pairs table, then scoring those pairs); later batches
+        run the same SQL directly. Building it again per batch cost more than running it
+        (Splink validates and renders every column through sqlglot: about a second a batch),
+        and its inputs never change name: ``mentions``, ``batch`` and ``lantern_tf_*``. This
+        is the approach of Splink's own ``realtime.compare_records`` (``sql_cache_key``)."""
+        if self._batch_sql is None:
+            self._batch_sql = self._capture_batch_sql()
+        blocked_sql, scored_sql = self._batch_sql
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_scored AS {scored_sql}")
+        self.con.execute("DROP TABLE lantern_blocked")
+        return "lantern_scored"
+
+    def _capture_batch_sql(self) -> tuple[str, str]:
+        linker, db = self._linker("mentions")
+        for col in pm.TF_COLUMNS:
+            linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
+        ran: list[tuple[str, str, str]] = []
+        run = db._sql_to_splink_dataframe
+
+        def record(sql: str, templated_name: str, physical_name: str) -> Any:
+            ran.append((sql, templated_name, physical_name))
+            return run(sql, templated_name, physical_name)
+
+        db._sql_to_splink_dataframe = record
+        try:
+            pred = linker.inference.predict_between(
+                db.register("mentions"),
+                db.register("batch"),
+                threshold_match_probability=KEEP_PROBABILITY,
+                warning_mode="never",
+            )
+        finally:
+            del db._sql_to_splink_dataframe
+        pred.drop_table_from_database_and_remove_from_cache()
+        by_name = {templated: (sql, physical) for sql, templated, physical in ran}
+        blocked_sql, blocked_physical = by_name["__splink__blocked_id_pairs"]
+        scored_sql, _ = by_name["__splink__df_predict"]
+        scored_sql = scored_sql.replace(blocked_physical, "lantern_blocked")
+        # Every table the SQL reads must be one of ours (a Splink table with a cache hash in
+        # its name would be gone, or stale, by the next batch).
+        for sql in (blocked_sql, scored_sql):
+            stale = re.findall(r"__splink__\w*_[0-9a-f]{9}\b", sql)
+            if stale:
+                raise RuntimeError(f"batch scoring SQL reads Splink's cached tables: {sorted(set(stale))}")
+        return blocked_sql, scored_sql
 
     def _edges_from(self, physical: str) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
         comps = list(self._labels)
-        present = {
-            r[0]
-            for r in self.con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [physical]
-            ).fetchall()
-        }
-        # Match weight per comparison (log2 Bayes factor), with its term-frequency part added.
-        weight_sql = [
-            f"mw_{c}" + (f" + coalesce(mw_tf_adj_{c}, 0)" if f"mw_tf_adj_{c}" in present else "")
-            for c in comps
-        ]
-        gamma_sql = [f"gamma_{c}" for c in comps]
-        # Column names come from the model's comparisons and the table name from Splink: no user input.
-        cols = ", ".join(["unique_id_l", "unique_id_r", "match_probability", *gamma_sql, *weight_sql])
-        rows = self.con.execute(f"SELECT {cols} FROM {physical}").fetchall()  # noqa: S608
+        select = self._edges_sql.get(physical)
+        if select is None:
+            present = {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [physical]
+                ).fetchall()
+            }
+            # Match weight per comparison (log2 Bayes factor), with its term-frequency part added.
+            weight_sql = [
+                f"mw_{c}" + (f" + coalesce(mw_tf_adj_{c}, 0)" if f"mw_tf_adj_{c}" in present else "")
+                for c in comps
+            ]
+            gamma_sql = [f"gamma_{c}" for c in comps]
+            # Column names come from the model's comparisons and the table name from Splink
+            # or from us: no user input.
+            cols = ", ".join(["unique_id_l", "unique_id_r", "match_probability", *gamma_sql, *weight_sql])
+            select = f"SELECT {cols} FROM {physical}"  # noqa: S608
+            if physical == "lantern_scored":  # the batch table: same columns every batch
+                self._edges_sql[physical] = select
+        rows = self.con.execute(select).fetchall()
         n = len(comps)
         edges: list[Edge] = []
         detail: dict[tuple[str, str], _Raw] = {}
@@ -275,12 +340,16 @@ class Resolver:
                 else {}
             )
             top = sorted(found, key=lambda t: (-t[0], t[1]))[:LINKS_KEPT]
-            merged = {y: self._link(y, raw) for _p, y, raw in top}
+            # Ranked as (probability, partner, new raw or held link); only the links kept
+            # become ScoredLinks (building the waterfall of every candidate cost more than the
+            # clustering).
+            merged: dict[str, tuple[float, str, _Raw | ScoredLink]] = {y: (p, y, raw) for p, y, raw in top}
             for y, lk in held.items():
-                merged.setdefault(y, lk)
-            ranked = sorted(merged.values(), key=lambda lk: (-lk.probability, lk.other))[:LINKS_KEPT]
-            self.links[x] = ranked[0]
-            self.more_links[x] = ranked[1:]
+                merged.setdefault(y, (lk.probability, y, lk))
+            ranked = sorted(merged.values(), key=lambda t: (-t[0], t[1]))[:LINKS_KEPT]
+            kept = [v if isinstance(v, ScoredLink) else self._link(y, v) for _p, y, v in ranked]
+            self.links[x] = kept[0]
+            self.more_links[x] = kept[1:]
 
     # ------------------------------------------------------------------ public
     def rebuild(
@@ -381,18 +450,12 @@ class Resolver:
         self.con.unregister("_batch")
         self.con.execute("INSERT INTO mentions SELECT * FROM batch")
         self._remember(fresh, table)
-        linker, db = self._linker("mentions")
-        self._term_frequencies(linker, db)
+        self._term_frequencies()
         # One pass: everything held (the batch included) x the batch. That covers existing x new
         # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
-        pred = linker.inference.predict_between(
-            db.register("mentions"),
-            db.register("batch"),
-            threshold_match_probability=KEEP_PROBABILITY,
-            warning_mode="never",
-        )
-        found, found_detail = self._edges_from(pred.physical_name)
-        pred.drop_table_from_database_and_remove_from_cache()
+        scored = self._score_batch()
+        found, found_detail = self._edges_from(scored)
+        self.con.execute(f"DROP TABLE {scored}")
         edges: list[Edge] = []
         detail: dict[tuple[str, str], _Raw] = {}
         for e in found:

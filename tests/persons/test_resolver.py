@@ -12,8 +12,9 @@ import pytest
 
 from demo.persons import generate
 from entity_extraction.identifiers import pnc_check_letter
+from persons import model as pm
 from persons.features import Mention
-from persons.resolver import Decision, Resolver
+from persons.resolver import KEEP_PROBABILITY, Decision, Resolver
 
 PNC = f"2007/0003649{pnc_check_letter(2007, 3649)}"
 PNC_SHORT = f"07/3649{pnc_check_letter(2007, 3649)}"
@@ -192,3 +193,27 @@ def test_incremental_resolution_matches_existing_nominals(background: list[Menti
     assert r.resolve_new([c for c in CASES if c.mention_id != "pw3"]) == {
         c.mention_id: before[c.mention_id] for c in CASES if c.mention_id != "pw3"
     }
+
+
+def test_batches_after_the_first_score_exactly_as_splink_does(background: list[Mention]) -> None:
+    """From the second batch on, ingest runs the scoring SQL kept from the first batch's
+    ``predict_between``; every scored pair must be what Splink itself gives for that batch."""
+    r = Resolver()
+    r.rebuild(background)
+    r.resolve_new([c for c in CASES if c.mention_id in {"pw1", "js1"}])  # Splink runs, SQL kept
+    assert r._batch_sql is not None
+    r.resolve_new([c for c in CASES if c.mention_id not in {"pw1", "js1"}])  # the kept SQL runs
+    # The same held mentions and batch scored by Splink from scratch (the batch table is the
+    # last one resolved).
+    mine = r._edges_from(r._score_batch())[1]
+    linker, db = r._linker("mentions")
+    for col in pm.TF_COLUMNS:
+        linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
+    pred = linker.inference.predict_between(
+        db.register("mentions"),
+        db.register("batch"),
+        threshold_match_probability=KEEP_PROBABILITY,
+        warning_mode="never",
+    )
+    theirs = r._edges_from(pred.physical_name)[1]
+    assert mine and mine == theirs
