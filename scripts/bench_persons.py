@@ -83,7 +83,7 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
     # as `make demo` does for its load).
     settings = get_settings()
     list(extract_many(["Warm-up: John Smith was seen in Leeds."]))  # model load is not load time
-    ner_s = res_s = 0.0
+    ner_s = res_s = res_cpu = 0.0
     mentions = 0
     for i in range(0, len(recs), load_batch):
         batch = recs[i : i + load_batch]
@@ -93,10 +93,18 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
         ner_s += time.perf_counter() - t
         ms = [m for rec in batch for m in mentions_from_record(rec)]
         mentions += len(ms)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r.resolve_new(ms)
         res_s += time.perf_counter() - t
-    return {"held": held, "records": len(recs), "mentions": mentions, "ner_s": ner_s, "resolve_s": res_s}
+        res_cpu += time.process_time() - c
+    return {
+        "held": held,
+        "records": len(recs),
+        "mentions": mentions,
+        "ner_s": ner_s,
+        "resolve_s": res_s,
+        "resolve_cpu_s": res_cpu,
+    }
 
 
 SEARCH_RATIO_TARGET = 1.3
@@ -236,6 +244,11 @@ def main() -> int:
     ap.add_argument("--search-records", type=int, default=5000, help="demo records for the search p95 run")
     ap.add_argument("--search-queries", type=int, default=200, help="people searched per kind")
     ap.add_argument("--search-only", action="store_true", help="only the search p95 comparison")
+    ap.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="only the interleaved incremental cost (no full-resolution sizes, no search run)",
+    )
     ap.add_argument("--search-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.search_child:
@@ -249,6 +262,8 @@ def main() -> int:
     if args.interleaved_child:
         print(json.dumps(run_interleaved(args.held, args.records, args.load_batch)))
         return 0
+    if args.incremental_only:
+        return incremental_report(args)
     print(
         f"{'mentions':>9} {'full (s)':>9} {'µs/mention':>11} {'peak MB':>8} {'nominals':>9} "
         f"{'incr. batch':>11} {'incr. mentions/s':>16}   targets"
@@ -273,6 +288,10 @@ def main() -> int:
             f"1M projected {projected / 60:.1f} min (target <= {TARGET_1M_SECONDS // 60} min); "
             f"incremental target >= {INCREMENTAL_TARGET:.0f}/s"
         )
+    return max(incremental_report(args), search_report(args))
+
+
+def incremental_report(args: argparse.Namespace) -> int:
     out = subprocess.run(
         [
             sys.executable,
@@ -298,11 +317,12 @@ def main() -> int:
     print(
         f"\nincremental, interleaved per load batch of {args.load_batch} records against {r['held']} held "
         f"mentions: {r['records']} records, {r['mentions']} people; entity extraction {r['ner_s']:.1f}s, "
-        f"resolution {r['resolve_s']:.1f}s ({r['mentions'] / r['resolve_s']:.0f} mentions/s)\n"
+        f"resolution {r['resolve_s']:.1f}s ({r['mentions'] / r['resolve_s']:.0f} mentions/s; "
+        f"{r['resolve_cpu_s']:.1f}s of CPU: a shared machine's load shows as wall time above it)\n"
         f"resolution cost = {cost:.1%} of extraction time (target < {INCREMENTAL_COST_TARGET:.0%}): "
         f"{'PASS' if ok else 'FAIL'}"
     )
-    return max(0 if ok else 1, search_report(args))
+    return 0 if ok else 1
 
 
 def search_report(args: argparse.Namespace) -> int:
