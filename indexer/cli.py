@@ -49,8 +49,9 @@ def register(app: typer.Typer) -> None:
         # Creating indices, aliases and the audit guard pipeline is the admin's job.
         client = make_client(settings, "admin")
         table = Table("index", "read alias", "write alias", "physical index")
+        created = indices.ensure_all(client, settings)
         for name, module in indices.discover().items():
-            physical = indices.ensure(client, settings, module)
+            physical = created[name]
             table.add_row(
                 name,
                 indices.read_alias(settings, module),

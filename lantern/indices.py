@@ -20,6 +20,7 @@ import pkgutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol, cast
@@ -235,9 +236,24 @@ _ensured: set[tuple[int, str, str]] = set()
 _ensure_lock = threading.Lock()
 
 
+# Indices ``ensure_all`` creates at once. Creating an index is a cluster-state update (the
+# cluster manager takes them one at a time) followed by a wait for its shards to start on the
+# data nodes; that wait is most of the time (on a three-node cluster with replicas about 3 s
+# an index) and overlaps across indices: measured 44-57 s one by one against 22-25 s four at
+# a time for the 16 indices on the three-node test cluster.
+ENSURE_ALL_CONCURRENCY = 4
+
+
 def ensure_all(client: OpenSearch, settings: Settings) -> dict[str, str]:
-    """``lantern index init``: every index of ``mappings/`` (and the pipelines they need)."""
-    return {name: ensure(client, settings, mod) for name, mod in discover().items()}
+    """``lantern index init``: every index of ``mappings/`` (and the pipelines they need).
+
+    Each module's indices, aliases and pipelines are its own, so they are created side by side
+    (the first failure is raised once every creation has finished or failed).
+    """
+    modules = discover()
+    with ThreadPoolExecutor(max_workers=ENSURE_ALL_CONCURRENCY, thread_name_prefix="index-init") as pool:
+        futures = {name: pool.submit(ensure, client, settings, mod) for name, mod in modules.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def ensure_once(client: OpenSearch, settings: Settings, modules: Iterable[ModuleType | IndexModule]) -> None:
