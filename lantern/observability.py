@@ -230,6 +230,23 @@ def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 _configured = False
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler writing to whatever ``sys.stderr`` is when a line is written.
+
+    ``logging.StreamHandler(sys.stderr)`` keeps the stream it was given; when something swaps
+    ``sys.stderr`` for a while (pytest captures it per test, a worker redirects it) and closes
+    the swapped-in stream, every later line fails with "I/O operation on closed file".
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(level: int = logging.INFO, *, json: bool = True) -> None:
     """JSON log lines on stderr for structlog and stdlib loggers alike (idempotent)."""
     global _configured
@@ -249,7 +266,7 @@ def configure_logging(level: int = logging.INFO, *, json: bool = True) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
+import sys
 import urllib.request
 import uuid
 
@@ -170,3 +172,23 @@ def test_traces_follow_a_request_into_opensearch(asettings: Settings, analyst_us
         while parent is not None and parent.span_id != request.context.span_id:
             parent = by_id[parent.span_id].parent
         assert parent is not None, f"{span.name} is not under the request span"
+
+
+def test_logs_follow_sys_stderr_when_it_is_swapped_and_closed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging()
+    swapped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", swapped)
+    logging.getLogger("lantern.test").warning("into the swapped stream")
+    written = swapped.getvalue()
+    # A handler writing to a stale stream reports "--- Logging error ---" (with the message)
+    # on sys.stderr instead: only a JSON line of its own counts.
+    assert "Logging error" not in written
+    assert [json.loads(ln)["event"] for ln in written.splitlines()] == ["into the swapped stream"]
+    swapped.close()
+    monkeypatch.undo()
+    logging.getLogger("lantern.test").warning("after the swap")
+    err = capsys.readouterr().err
+    assert "Logging error" not in err
+    assert "after the swap" in [json.loads(ln)["event"] for ln in err.splitlines() if ln.startswith("{")]
