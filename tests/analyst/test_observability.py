@@ -9,18 +9,32 @@ import socket
 import sys
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
 from opensearchpy import OpenSearch
 
-from lantern import indices
+from lantern import indices, observability
 from lantern.observability import configure_logging, operation, request_id, start_metrics_server
 from lantern.search_client import make_client
 from lantern.settings import Settings
 from portal.observability import readiness
 from tests.analyst.conftest import signed_in
 from tests.portal_fixtures import make_test_client
+
+
+@pytest.fixture
+def json_logs() -> Iterator[None]:
+    """``configure_logging()`` for one test, undone after it: left in place, it would send
+    every later test's INFO lines (each OpenSearch request) to the worker's stderr."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    observability._configured = False
 
 
 def _free_port() -> int:
@@ -110,8 +124,7 @@ def test_metrics_port_exposes_the_figures(analyst_app: FastAPI) -> None:
         assert anon.get("/metrics").status_code in (303, 401, 404)
 
 
-def test_logs_are_json_with_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging()
+def test_logs_are_json_with_the_request_id(json_logs: None, capsys: pytest.CaptureFixture[str]) -> None:
     token = request_id.set("req-12345678")
     try:
         logging.getLogger("lantern.test").warning("hello %s", "there")
@@ -175,9 +188,8 @@ def test_traces_follow_a_request_into_opensearch(asettings: Settings, analyst_us
 
 
 def test_logs_follow_sys_stderr_when_it_is_swapped_and_closed(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    json_logs: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging()
     swapped = io.StringIO()
     monkeypatch.setattr(sys, "stderr", swapped)
     logging.getLogger("lantern.test").warning("into the swapped stream")
