@@ -23,7 +23,7 @@ from portal.present import FacetView, ResultItem, facet_views, sees_full_intelli
 from portal.routes.records import INTEL_RESTRICTED_FIELDS
 from portal.routes.search import audit_details, pager_links, run_page
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
-from portal.security.ratelimit import enforce
+from portal.security.ratelimit import enforce, limited
 from search.urlstate import from_params
 
 router = APIRouter(prefix="/api", tags=["api"], responses=API_ERRORS)
@@ -257,8 +257,12 @@ def api_search(
 ) -> SearchOut:
     """Facet selections are further query parameters: ``type``, ``year``, ``station``, ``borough``,
     ``offence``, ``status``, ``grading``, ``e_person``, ``e_vrm``... (repeat a parameter to OR values)."""
-    enforce(request, "search", user)
-    state, req, outcome, refused = run_page(request, user, from_params(request.query_params.multi_items()))
+    state, req, outcome, refused = limited(
+        request,
+        "search",
+        user,
+        lambda: run_page(request, user, from_params(request.query_params.multi_items())),
+    )
     audit.record(request, "api.search", details=audit_details(state, outcome))
     links = pager_links(request, state, outcome)
     next_href = links["next_href"]

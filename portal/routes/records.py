@@ -28,7 +28,7 @@ from portal.present import (
 from portal.rendering import render
 from portal.routes.search import is_fragment_request
 from portal.security.deps import Auditor, CurrentUser, RequirePurpose
-from portal.security.ratelimit import enforce
+from portal.security.ratelimit import enforce, limited
 
 router = APIRouter(include_in_schema=False)
 
@@ -173,8 +173,12 @@ def record_context(request: Request, user: Principal, hit: reads.RecordHit) -> d
 def record_page(
     request: Request, record_id: str, user: CurrentUser, purpose: RequirePurpose, audit: Auditor
 ) -> Response:
-    enforce(request, "record", user)
-    hit = reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id)
+    hit = limited(
+        request,
+        "record",
+        user,
+        lambda: reads.fetch_record(request.app.state.client, request.app.state.settings, user, record_id),
+    )
     if hit is None:
         # Does not exist, or may not be read: the same answer either way.
         audit.record(request, "record.denied", target={"id": record_id[:100]}, outcome="not_found")

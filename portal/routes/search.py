@@ -16,7 +16,7 @@ from portal.person_reads import cards_alongside, find_persons
 from portal.present import facet_views
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
-from portal.security.ratelimit import enforce
+from portal.security.ratelimit import enforce, limited
 from search import builders as B
 from search import cursor as C
 from search.parser import PlaceLookup, parse
@@ -180,8 +180,9 @@ def search_page(request: Request, user: CurrentUser, audit: Auditor) -> Response
             response.headers[history_header(request)] = "/"
         return response
     require_purpose(request, user)
-    enforce(request, "search", user)
-    state, req, outcome, refused, persons = page_with_person_cards(request, user, state)
+    state, req, outcome, refused, persons = limited(
+        request, "search", user, lambda: page_with_person_cards(request, user, state)
+    )
     details = audit_details(state, outcome)
     if persons:
         details["shown_persons"] = [c.id for c in persons]

@@ -14,9 +14,15 @@ audit events (``export.quota_override``) and so cannot be given silently.
 
 from __future__ import annotations
 
+import contextvars
+import threading
+import time as clock
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn, TypeVar, cast
 
 from fastapi import HTTPException, Request
 from limits import RateLimitItem, parse_many
@@ -31,6 +37,9 @@ from lantern.ratelimits import OpenSearchStorage
 from lantern.settings import Settings
 
 Kind = Literal["search", "suggest", "record", "batch", "export"]
+T = TypeVar("T")
+# Limit checks run beside a read (``RateLimits.run``); one pool per process, as the person cards'.
+_CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ratelimit")
 EXPORT_ACTIONS = ("export.manifest",)
 OVERRIDE_ACTION = "export.quota_override"
 OPENSEARCH_STORAGE = "opensearch"
@@ -62,6 +71,10 @@ class RateLimits:
             "batch": parse_many(settings.rate_limit_batch),
             "export": parse_many(settings.rate_limit_export),
         }
+        # ``run``'s bookkeeping: requests in flight and refusals, per (kind, user), this process.
+        self._lock = threading.Lock()
+        self._inflight: Counter[tuple[str, str]] = Counter()
+        self._refused_until: dict[tuple[str, str], float] = {}
 
     def hit(self, kind: Kind, username: str) -> RateLimitItem | None:
         """Count one ``kind`` action by ``username``; the limit it broke, or None if allowed.
@@ -91,14 +104,78 @@ class RateLimits:
 
     def reset(self) -> None:
         self.storage.reset()
+        with self._lock:
+            self._refused_until.clear()
+
+    def run(self, kind: Kind, username: str, read: Callable[[], T]) -> tuple[T | None, RateLimitItem | None]:
+        """``read()`` under the ``kind`` limit: its result, or (None, the limit it broke).
+
+        The limit check is a round trip to the storage (OpenSearch by default); made before
+        the read it adds its whole latency to every search. So when it is safe the check runs
+        BESIDE the read and a refused request's result is thrown away unseen (nothing is shown
+        or audited as shown). It is safe when the user has no other request of this kind in
+        flight in this process and has not been refused for it in the last window: such a
+        request is within the limit but for at most one request per process, and only that
+        one costs a read it was not entitled to. A user with a request in flight (a flood of
+        concurrent searches, issue 13's finding) or refused lately is checked first, so a
+        flood gets no read past the limit but those already under way.
+        """
+        if not self.enabled:
+            return read(), None
+        key = (kind, username)
+        with self._lock:
+            beside = self._inflight[key] == 0 and self._refused_until.get(key, 0.0) <= clock.monotonic()
+            self._inflight[key] += 1
+        try:
+            if not beside:
+                broken = self.hit(kind, username)
+                if broken is not None:
+                    return None, self._refused(key, broken)
+                return read(), None
+            check: Future[RateLimitItem | None] = _CHECK_POOL.submit(
+                contextvars.copy_context().run, self.hit, kind, username
+            )
+            try:
+                result = read()
+            except BaseException:
+                check.cancel()
+                raise
+            broken = check.result()  # a storage failure is raised as when checked first
+            if broken is not None:
+                return None, self._refused(key, broken)
+            return result, None
+        finally:
+            with self._lock:
+                self._inflight[key] -= 1
+                if not self._inflight[key]:
+                    del self._inflight[key]
+
+    def _refused(self, key: tuple[str, str], broken: RateLimitItem) -> RateLimitItem:
+        with self._lock:
+            self._refused_until[key] = clock.monotonic() + broken.get_expiry()
+        return broken
 
 
 def enforce(request: Request, kind: Kind, user: Principal) -> None:
     """Refuse (429, audited) when ``user`` is over the ``kind`` limit."""
     ctx = request.app.state.security
     broken = ctx.rate_limits.hit(kind, user.username)
-    if broken is None:
-        return
+    if broken is not None:
+        refuse(request, kind, broken)
+
+
+def limited(request: Request, kind: Kind, user: Principal, read: Callable[[], T]) -> T:
+    """``read()`` under ``user``'s ``kind`` limit (the check beside the read when that is safe,
+    see ``RateLimits.run``); refused (429, audited) like ``enforce``, the read's result unseen."""
+    result, broken = request.app.state.security.rate_limits.run(kind, user.username, read)
+    if broken is not None:
+        refuse(request, kind, broken)
+    return cast(T, result)  # not refused: ``run`` returned the read's own result
+
+
+def refuse(request: Request, kind: Kind, broken: RateLimitItem) -> NoReturn:
+    """The 429 for ``broken``, audited (``rate_limited``)."""
+    ctx = request.app.state.security
     RATE_LIMIT_REFUSALS.labels(kind).inc()
     ctx.audit.record(
         request,
