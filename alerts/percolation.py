@@ -781,7 +781,8 @@ class AlertHook:
         self.min_batch = max(1, min_batch if min_batch is not None else PERCOLATE_BATCH)
         self.overlap = max(0, overlap)
         self.matched = 0
-        self.notified = 0
+        self.notified = 0  # (saved query, record, recipient) newly notified
+        self.groups = 0  # notification documents written (one per query, recipient, batch)
         self.withheld = 0
         self.requests = 0
         self.waited = 0.0  # seconds the load waited for the percolation queue
@@ -907,12 +908,15 @@ class AlertHook:
                         pending.append((match.saved_id, str(doc[F.ID]), person.username))
                     else:
                         self.withheld += 1
-        self.notified += self.notifications.add_matches(pending)
+        added = self.notifications.add_matches(pending)
+        self.notified += added.records
+        self.groups += added.groups
 
     def summary(self) -> str:
         invalid = f"; {len(self.report.invalid)} saved query(ies) now invalid" if self.report.invalid else ""
         return (
-            f"alerts: {self.matched:,} saved-query match(es), {self.notified:,} new notification(s), "
+            f"alerts: {self.matched:,} saved-query match(es), {self.notified:,} newly notified in "
+            f"{self.groups:,} notification(s), "
             f"{self.withheld:,} withheld (recipient may not read the record){invalid}"
         )
 

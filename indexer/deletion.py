@@ -43,7 +43,7 @@ class DeleteResult:
     record_id: str
     found: bool  # the record was in the index (False: only the tombstone was written)
     already_deleted: bool  # a tombstone existed before this call
-    notifications_removed: int
+    notifications_removed: int  # match notifications (groups) the record was taken out of
 
 
 def delete_record(
@@ -93,12 +93,23 @@ def delete_record(
     removed = 0
     notifications = indices.read_alias(settings, notifications_index)
     if client.indices.exists(index=notifications):
-        res = client.delete_by_query(
+        # Match notifications are groups: the record leaves each group listing it, and a
+        # group left with no record goes (the reader would hide it anyway: nothing readable).
+        ids = notifications_index.RECORD_IDS
+        res = client.update_by_query(
             index=notifications,
-            body={"query": {"term": {"record_id": rid}}},
+            body={
+                "query": {"term": {ids: rid}},
+                "script": {
+                    "lang": "painless",
+                    "source": f"ctx._source.{ids}.removeIf(r -> r == params.rid);"
+                    f" if (ctx._source.{ids}.isEmpty()) {{ ctx.op = 'delete'; }}",
+                    "params": {"rid": rid},
+                },
+            },
             refresh=True,
             conflicts="proceed",
         )
-        removed = int(res.get("deleted", 0))
+        removed = int(res.get("updated", 0)) + int(res.get("deleted", 0))
     log.info("deleted record %s (%s/%s): %s by %s", rid, source_system, source_id, reason, by)
     return DeleteResult(rid, found, already, removed)

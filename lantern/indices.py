@@ -72,6 +72,12 @@ def is_append_only(module: IndexModule) -> bool:
     return bool(getattr(module, "APPEND_ONLY", False))
 
 
+def reindex_script(module: IndexModule) -> str | None:
+    """A module's painless script for ``migrate`` to turn old documents into the new shape."""
+    script = getattr(module, "REINDEX_SCRIPT", None)
+    return str(script) if script else None
+
+
 def put_pipelines(client: OpenSearch, settings: Settings, module: IndexModule) -> None:
     """Ingest pipelines a module's index refers to (e.g. audit's append-only guard).
 
@@ -298,13 +304,16 @@ def _wait_task(client: OpenSearch, task_id: str, poll: float = 0.5) -> dict[str,
         time.sleep(poll)
 
 
-def _reindex(client: OpenSearch, source: str, dest: str, append_only: bool = False) -> dict[str, Any]:
+def _reindex(
+    client: OpenSearch, source: str, dest: str, append_only: bool = False, script: str | None = None
+) -> dict[str, Any]:
     """Copy ``source`` into ``dest`` keeping document versions (external versioning), so a
     second pass only overwrites documents changed in ``source`` since the first.
 
     Append-only indices (audit) are copied with ``op_type=create``: their documents never
     change, so the second pass only adds the missing ones, and their guard pipeline refuses
-    any other kind of write.
+    any other kind of write. ``script`` (the module's ``REINDEX_SCRIPT``) reshapes each
+    document copied, when a mapping change renames or restructures a field.
     """
     # Reindex reads a search snapshot: unrefreshed writes would be silently left behind.
     client.indices.refresh(index=source)
@@ -314,6 +323,7 @@ def _reindex(client: OpenSearch, source: str, dest: str, append_only: bool = Fal
             "conflicts": "proceed",
             "source": {"index": source, "size": 1000},
             "dest": {"index": dest, **dest_opts},
+            **({"script": {"lang": "painless", "source": script}} if script else {}),
         },
         wait_for_completion=False,
         refresh=True,
@@ -427,7 +437,7 @@ def migrate(
     swapped = False
     try:
         step(f"{module.NAME}: copying {old} -> {new}")
-        first = _reindex(client, old, new, is_append_only(module))
+        first = _reindex(client, old, new, is_append_only(module), reindex_script(module))
         # Writers may still be adding to the old index, so counts are compared after the
         # swap; here the copy must account for every document it saw.
         accounted = sum(int(first.get(k, 0)) for k in ("created", "updated", "version_conflicts", "noops"))
@@ -438,7 +448,7 @@ def migrate(
         _swap(client, settings, module, old, new)
         swapped = True
         step(f"{module.NAME}: aliases now point at {new}")
-        _reindex(client, old, new, is_append_only(module))
+        _reindex(client, old, new, is_append_only(module), reindex_script(module))
         old_count, new_count = _count(client, old), _count(client, new)
         if new_count < old_count:
             raise MigrationError(

@@ -36,7 +36,9 @@ def notifications_page(
     pages = max(1, math.ceil(len(items) / PAGE_SIZE))
     page = max(1, min(page, pages))
     shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    record_ids = [n.record_id for n in shown if n.record_id]
+    # Every record of every group shown, one by one: a group is one line but each record's
+    # title is disclosed.
+    record_ids = [rid for n in shown for rid in n.record_ids]
     if record_ids:
         # Record titles are shown: who saw which record is part of the audit trail.
         audit.record(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -12,13 +13,14 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 
 from alerts import percolation
-from alerts.notifications import NotificationStore
+from alerts.notifications import Added, NotificationStore
 from alerts.saved_queries import SavedQuery, SavedQueryStore
 from indexer.pipeline import index_records
 from lantern.principal import Principal
 from lantern.records import parse_record
 from lantern.search_client import make_client
 from lantern.settings import Settings
+from mappings import notifications as N
 from mappings import percolator as P
 from mappings import records as records_mapping
 from mappings import saved_queries as SQ
@@ -53,6 +55,21 @@ def raw_count(client: OpenSearch, settings: Settings, **term: str) -> int:
     return int(client.count(index=index, body={"query": query})["count"])
 
 
+def notified(client: OpenSearch, settings: Settings, saved_id: str) -> list[tuple[str, str]]:
+    """(recipient, record id) of every match notification of ``saved_id``, one per record
+    of each group (sorted: a record notified twice to one recipient would show twice)."""
+    index = settings.index_name("notifications")
+    client.indices.refresh(index=index)
+    res = client.search(
+        index=index,
+        body={"query": {"term": {N.SAVED_QUERY_ID: saved_id}}, "size": 1000},
+    )
+    pairs = [
+        (h["_source"][N.RECIPIENT], rid) for h in res["hits"]["hits"] for rid in h["_source"][N.RECORD_IDS]
+    ]
+    return sorted(pairs)
+
+
 @pytest.fixture
 def users(analyst_users: dict[str, Principal]) -> dict[str, Principal]:
     return analyst_users
@@ -69,7 +86,7 @@ def test_new_matching_record_creates_exactly_one_notification_even_when_reindexe
     assert hook is not None and hook.notified == 1
     mine = [n for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id]
     assert len(mine) == 1
-    assert mine[0].title == f"Theft of motor vehicle {t}"
+    assert [r.title for r in mine[0].records] == [f"Theft of motor vehicle {t}"]
     assert mine[0].saved_name == sq.name
     assert not [n for n in notes_for(client, asettings, users["ana"]) if n.saved_id == other.id]
     # The same record indexed again (and changed): still one notification.
@@ -79,19 +96,58 @@ def test_new_matching_record_creates_exactly_one_notification_even_when_reindexe
     assert raw_count(client, asettings, saved_query_id=sq.id) == 1
 
 
-def test_notifications_are_created_once_per_saved_query_record_and_recipient(
-    client: OpenSearch, asettings: Settings
+def test_notifications_are_grouped_per_saved_query_and_recipient_and_created_once(
+    client: OpenSearch, asettings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``add_matches`` writes in id order with a trimmed answer: it still counts only the new
-    ones, a repeat within one call or in a later call is stored once, and each is stored whole."""
+    """One group per (saved query, recipient) per call; a (query, record, recipient) already in
+    a group is dropped from a later call; an exact replay creates nothing, even when the
+    lookup misses the first write (the group's id is derived from its records)."""
     t = tag()
     store = NotificationStore(client, asettings)
-    first = [(f"sq{t}", f"rec{t}-{i}", who) for i in range(30) for who in ("ana", "mem")]
-    assert store.add_matches([*first, first[0], first[7]]) == 60
-    assert store.add_matches([*first[:10], (f"sq{t}", f"rec{t}-new", "ana")]) == 1
-    assert raw_count(client, asettings, saved_query_id=f"sq{t}") == 61
-    assert raw_count(client, asettings, saved_query_id=f"sq{t}", recipient="mem") == 30
-    assert raw_count(client, asettings, saved_query_id=f"sq{t}", record_id=f"rec{t}-new", kind="match") == 1
+    sq = f"sq{t}"
+    first = [(sq, f"rec{t}-{i}", who) for i in range(30) for who in ("ana", "mem")]
+    assert store.add_matches([*first, first[0], first[7]]) == Added(groups=2, records=60)
+    assert raw_count(client, asettings, saved_query_id=sq) == 2
+    assert raw_count(client, asettings, saved_query_id=sq, recipient="mem") == 1
+    # A later batch: ten records again (re-indexed) and one new one, for ana only.
+    assert store.add_matches([*first[:10], (sq, f"rec{t}-new", "ana")]) == Added(groups=1, records=1)
+    assert raw_count(client, asettings, saved_query_id=sq) == 3
+    assert raw_count(client, asettings, saved_query_id=sq, record_ids=f"rec{t}-new", kind="match") == 1
+    assert notified(client, asettings, sq) == sorted(
+        [("ana", f"rec{t}-new"), *((who, rid) for _, rid, who in first)]
+    )
+    # An exact replay (a load resumed after dying): nothing new, by the lookup...
+    assert store.add_matches(first) == Added(0, 0)
+    # ...and by the id alone, should the lookup not see the first write.
+    monkeypatch.setattr(store, "already_notified", lambda triples: set())
+    assert store.add_matches(first) == Added(0, 0)
+    assert raw_count(client, asettings, saved_query_id=sq) == 3
+
+
+def test_a_batch_notifies_one_group_and_a_later_batch_only_its_new_records(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal], loader: Loader
+) -> None:
+    t = tag()
+    sq = save(client, asettings, users["ana"], t, shared_unit="INTEL")
+    a, b = crime(t), crime(t, sensitivity=["protected_person"])
+    hook = loader.load([a, b, crime("unrelated")])
+    # ana and mem2 hold the clearance, mem does not: b is withheld from mem at write time.
+    assert hook is not None and (hook.groups, hook.notified, hook.withheld) == (3, 5, 1)
+    ana = [n for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id]
+    assert len(ana) == 1 and len(ana[0].records) == 2
+    mem = [n for n in notes_for(client, asettings, users["mem"]) if n.saved_id == sq.id]
+    assert [r.title for r in mem[0].records] == [f"Theft of motor vehicle {t}"]
+    # The next batch: b again (changed) and a new record c: one more group each, listing c only.
+    c = crime(t)
+    hook2 = loader.load([dict(b, summary=f"Updated: {t} vehicle recovered."), c])
+    assert hook2 is not None and (hook2.matched, hook2.groups, hook2.notified) == (2, 3, 3)
+    ids = {r.id for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id for r in n.records}
+    assert len(ids) == 3
+    assert sorted(Counter(notified(client, asettings, sq.id)).values()) == [1] * 8  # nothing twice
+    # The same records again (changed, so indexed again): nothing new at all.
+    hook3 = loader.load([dict(r, summary=f"Again: {t} seen.") for r in (a, c)])
+    assert hook3 is not None and (hook3.matched, hook3.groups, hook3.notified) == (2, 0, 0)
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 6
 
 
 def test_restricted_record_creates_no_notification_for_an_uncleared_owner(
@@ -131,7 +187,7 @@ def test_shared_query_notifies_each_unit_member_who_may_read(
         u for u in ("ana", "mem", "mem2") if raw_count(client, asettings, saved_query_id=sq2.id, recipient=u)
     }
     assert recipients2 == {"ana", "mem2"}
-    assert [n.title for n in notes_for(client, asettings, users["mem"]) if n.saved_id == sq2.id] == []
+    assert [n.records for n in notes_for(client, asettings, users["mem"]) if n.saved_id == sq2.id] == []
 
 
 def test_notifications_disappear_when_access_changes(
@@ -195,7 +251,9 @@ def test_deleted_and_edited_queries_are_unregistered_or_replaced(
     )
     percolation.register(client, asettings, edited, notify=False)
     loader.load([crime(t1), crime(t2)])
-    ids = {n.title for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id}
+    ids = {
+        r.title for n in notes_for(client, asettings, users["ana"]) if n.saved_id == sq.id for r in n.records
+    }
     assert ids == {f"Theft of motor vehicle {t2}"}
     percolation.unregister(client, asettings, sq.id)
     store.delete(users["ana"], sq.id)
@@ -276,10 +334,12 @@ def test_documents_left_unpercolated_by_an_interrupted_load_are_percolated_by_th
     assert first._pending.exists()
     second = loader.hook()  # the next load's hook picks them up
     assert second.requests == 1
-    assert raw_count(client, asettings, saved_query_id=sq.id) == 2
+    # One group listing both records.
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 1
+    assert len(notified(client, asettings, sq.id)) == 2
     assert first._pending.name and not first._pending.exists()
     second.flush()
-    assert raw_count(client, asettings, saved_query_id=sq.id) == 2
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 1
 
 
 def test_stored_alert_query_matches_exactly_what_the_search_matches(
@@ -357,7 +417,9 @@ def test_percolation_runs_beside_the_load_and_flush_waits_for_it(
     hook.flush()
     # Three batches of two, each percolated on the background thread, none on the loader's.
     assert len(threads) == 3 and all(name.startswith("percolate") for name in threads)
-    assert hook.requests == 3 and raw_count(client, asettings, saved_query_id=sq.id) == 6
+    # One notification per batch, six records in all.
+    assert hook.requests == 3 and raw_count(client, asettings, saved_query_id=sq.id) == 3
+    assert len(notified(client, asettings, sq.id)) == 6
     assert not hook._pending.exists()
 
 
@@ -381,7 +443,8 @@ def test_a_failed_background_percolation_stops_the_load_and_loses_no_alert(
     # The next load's hook percolates what the failed one was given.
     loader.hook().flush()
     assert not pending.exists()
-    loaded = raw_count(client, asettings, saved_query_id=sq.id)
+    loaded = len(notified(client, asettings, sq.id))
+    assert raw_count(client, asettings, saved_query_id=sq.id) == 1  # the recovered batch: one group
     # Every record the failed load acknowledged before it stopped, and no other, is alerted
     # (counted after a refresh: an acknowledged write is not searchable until then).
     client.indices.refresh(index=asettings.index_name("records"))
@@ -558,3 +621,56 @@ def test_matching_a_batch_on_the_records_index_finds_what_percolating_it_finds(
     finally:
         for sq in saved:
             percolation.unregister(client, asettings, sq.id)
+
+
+def test_per_record_notifications_of_version_1_read_as_groups_after_migration(
+    client: OpenSearch, asettings: Settings, users: dict[str, Principal]
+) -> None:
+    """``lantern index migrate notifications`` turns a version-1 document (one ``record_id``)
+    into a one-record group: shown, counted and seen by the dedupe lookup as before."""
+    from lantern import indices
+
+    ms = asettings.model_copy(update={"index_prefix": f"{asettings.index_prefix}mig-"})
+    t = tag()
+    ana = users["ana"]
+    # The version-1 index, before anything creates the current one under this prefix.
+    v1 = N.body(ms)
+    v1["mappings"]["properties"] = {
+        "recipient": {"type": "keyword"},
+        "kind": {"type": "keyword"},
+        "saved_query_id": {"type": "keyword"},
+        "record_id": {"type": "keyword"},
+        "message": {"type": "text", "index": False},
+        "read": {"type": "boolean"},
+        "read_at": {"type": "date"},
+        "created_at": {"type": "date"},
+    }
+    alias = ms.index_name(N.NAME)
+    v1["aliases"] = {alias: {}, indices.write_alias(ms, N): {"is_write_index": True}}
+    old = f"{alias}-v1"
+    client.indices.create(index=old, body=v1)
+    rec = parse_record(crime(t))
+    index_records([rec], ms, client, extract_entities=False, refresh=True)
+    sq = SavedQueryStore(client, ms).create(ana, state_from_params([("q", t)]), name=f"watch {t}")
+    legacy = {
+        "recipient": ana.username,
+        "kind": "match",
+        "saved_query_id": sq.id,
+        "record_id": rec.record_id,
+        "read": False,
+        "created_at": "2026-11-01T10:00:00Z",
+    }
+    client.index(index=old, id="legacy-1", body=legacy, refresh=True)
+    try:
+        new = indices.migrate(client, ms, N)
+        assert new != old and not client.indices.exists(index=old)
+        doc = client.get(index=alias, id="legacy-1")["_source"]
+        assert doc[N.RECORD_IDS] == [rec.record_id] and N.LEGACY_RECORD_ID not in doc
+        store = NotificationStore(client, ms)
+        [view] = store.visible(ana)
+        assert (view.saved_id, view.record_ids, view.read) == (sq.id, [rec.record_id], False)
+        assert store.unread_count(ana) == 1
+        # Already notified: the same match in a later batch adds nothing.
+        assert store.add_matches([(sq.id, rec.record_id, ana.username)]) == Added(0, 0)
+    finally:
+        client.indices.delete(index=f"{ms.index_prefix}*", expand_wildcards="all", ignore=[404])

@@ -241,25 +241,31 @@ def test_a_delete_removes_the_record_and_a_reload_of_the_old_export_does_not_bri
     _load([feed], isettings, client)
     rid = record_id("TEST-CRIMES", "C-2")
     notifications = indices.ensure(client, isettings, notifications_index)
-    client.index(
-        index=notifications,
-        id="n-1",
-        body={
-            "recipient": "analyst",
-            "kind": "match",
-            "saved_query_id": "q",
-            "record_id": rid,
-            "read": False,
-        },
-        refresh=True,
-    )
+    other = record_id("TEST-CRIMES", "C-3")
+    for nid, ids in (("n-1", [rid, other]), ("n-2", [rid])):  # match groups listing the record
+        client.index(
+            index=notifications,
+            id=nid,
+            body={
+                notifications_index.RECIPIENT: "analyst",
+                notifications_index.KIND: notifications_index.KIND_MATCH,
+                notifications_index.SAVED_QUERY_ID: "q",
+                notifications_index.RECORD_IDS: ids,
+                notifications_index.READ: False,
+            },
+            refresh=True,
+        )
     assert rid in _search(client, isettings, {"match": {F.TITLE: "vehicle"}})
 
     result = delete_record(client, isettings, "TEST-CRIMES", "C-2", reason="expunged", by="test")
-    assert (result.found, result.already_deleted, result.notifications_removed) == (True, False, 1)
+    assert (result.found, result.already_deleted, result.notifications_removed) == (True, False, 2)
     assert _source(client, isettings, rid) is None
     assert rid not in _search(client, isettings, {"match_all": {}})
-    assert client.count(index=notifications, body={"query": {"term": {"record_id": rid}}})["count"] == 0
+    # It leaves the group it shared (the other record stays notified); its own group goes.
+    ids_field = notifications_index.RECORD_IDS
+    assert client.count(index=notifications, body={"query": {"term": {ids_field: rid}}})["count"] == 0
+    assert client.get(index=notifications, id="n-1")["_source"][ids_field] == [other]
+    assert not client.exists(index=notifications, id="n-2")
 
     # The tombstone holds the ids and why, nothing of the record.
     stone = client.get(index=isettings.index_name(T.NAME), id=rid)["_source"]
