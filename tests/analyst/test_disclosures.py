@@ -19,10 +19,11 @@ from opensearchpy import OpenSearch
 from alerts.notifications import _badge_cache
 from lantern.disclosures import DisclosureLog
 from lantern.settings import Settings
+from lantern.users import create_user
 from portal.analyst import batch as B
-from tests.analyst.conftest import Loader, crime, signed_in, tag
+from tests.analyst.conftest import USERS, Loader, crime, signed_in, tag
 from tests.analyst.test_saved_web import audit_events, save_via_form
-from tests.portal_fixtures import csrf_from, post_export
+from tests.portal_fixtures import PASSWORD, csrf_from, post_export
 
 RECORD_LINK = re.compile(r'href="/records/([^"?#]+)"')
 
@@ -248,7 +249,11 @@ def test_daily_export_quota_and_audited_supervisor_override(
 ) -> None:
     t = tag()
     loader.load([crime(t) for _ in range(3)], alerts=False)
-    user = "mem2"  # an analyst who has exported nothing today in this run
+    # An analyst of mem2's unit and clearances, new to this test: the quota counts every export
+    # the user made today, and other modules (the truth table) export as mem2 in this run.
+    user = f"quota-{tag()}"
+    roles, units, clearances = USERS["mem2"]
+    create_user(client, asettings, user, PASSWORD, roles=roles, units=units, clearances=clearances)
     tc = signed_in(quota_app, user)
     assert len(ids_in_csv(post_export(tc, {"q": t}).text)) == 3
     res = post_export(tc, {"q": t})
