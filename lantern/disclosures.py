@@ -1,25 +1,26 @@
-"""Per-record disclosure log: which user was shown which record id, when, for what purpose.
+"""Per-event disclosure log: which user was shown which record ids, when, for what purpose.
 
 The audit chain holds every disclosed id too (``shown_ids`` of the event, or of its manifest
 chunks for bulk actions), tamper-evident but awkward to query by record; this index holds one
-document per (event, record id) so "who has seen record X" is a term query. Documents are
-written with ``op_type=create`` (the index is append-only) and idempotent, so a retried write
-never double counts and a conflict means the document is already there: ``_id`` is
-``<event hash>:<record id>``, or ``job:<job id>:<record id>`` for a background job's manifests
-(a job discloses each record once, however many times a worker records a chunk).
+document per event listing its ids (``record_ids``), so "who has seen record X" is a term
+query. Documents are written with ``op_type=create`` (the index is append-only) and
+idempotent, so a retried write never double counts and a conflict means the document is
+already there: ``_id`` is the event's hash, or ``job:<job id>:<chunk>`` for a background job's
+manifest chunk (a job discloses each chunk once, however many times a worker records it).
 
 Bound to the event (``audit_hash``), because a portal request writes its event and its
 disclosures in ONE ``_bulk`` (``AuditLog.append``; one round trip instead of two, before every
 search): if another process appended that sequence number first, the event is refused with a
-409 but its disclosures in the same request are created all the same, and the append-only
-index cannot take them back. The writer retries under the next sequence number, so its event
-has another hash and its disclosures are written again under it; the first ones are orphans,
+409 but its disclosure in the same request is created all the same, and the append-only
+index cannot take it back. The writer retries under the next sequence number, so its event
+has another hash and its disclosure is written again under it; the first one is an orphan,
 naming a hash the chain does not hold. Readers (``who_saw``, ``count``: the auditor's page and
 the export quota) count only disclosures whose event is in the chain (a realtime ``mget`` of
 the events by sequence number, comparing hashes), and ``lantern audit verify`` reports
 orphans (``orphans``). A job's manifest disclosures are written after their event is in the
 chain (keyed by job, a losing attempt's document would stand in for the winner's), as are
 documents from before ``audit_hash`` existed (index version 2), which count as bound.
+Documents from before version 4 (one per record id) are migrated to one-id lists.
 
 Fail closed like the audit chain: if the disclosures cannot be written, ``AuditUnavailable``
 is raised and the caller must not show the records.
@@ -66,13 +67,15 @@ def _job(event: Mapping[str, Any]) -> str | None:
     return str(job) if job and str(event.get("action") or "").endswith(".manifest") else None
 
 
-def _disclosure_key(event: Mapping[str, Any]) -> str:
-    """What a disclosure document's id is keyed on besides the record id: the audit event (its
-    hash, which differs between two attempts at the same seq), or for a background job's
-    manifest the job, so a job discloses each record once however many times a worker
-    records a chunk again (a takeover racing a worker that hung)."""
+def _disclosure_id(event: Mapping[str, Any]) -> str:
+    """A disclosure document's id: the audit event's hash (which differs between two attempts
+    at the same seq), or for a background job's manifest the job and chunk, so a job discloses
+    each chunk once however many times a worker records it again (a takeover racing a worker
+    that hung: both record the same chunk of the same stored matches)."""
     job = _job(event)
-    return f"job:{job}" if job else str(event["hash"])
+    if job:
+        return f"job:{job}:{(event.get('details') or {}).get('chunk')}"
+    return str(event["hash"])
 
 
 def keyed_by_job(event: Mapping[str, Any]) -> bool:
@@ -82,13 +85,17 @@ def keyed_by_job(event: Mapping[str, Any]) -> bool:
 
 
 def disclosure_docs(event: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """``(_id, _source)`` of each disclosure document the appended audit ``event`` implies."""
-    key = _disclosure_key(event) if disclosed_ids(event) else ""
+    """``(_id, _source)`` of the disclosure document the appended audit ``event`` implies (none
+    when it disclosed nothing)."""
+    ids = disclosed_ids(event)
+    if not ids:
+        return []
     return [
         (
-            f"{key}:{rid}",
+            _disclosure_id(event),
             {
-                D.RECORD_ID: rid,
+                D.RECORD_IDS: ids,
+                D.ROWS: len(ids),
                 D.USER: event.get("user"),
                 D.TS: event.get("ts"),
                 D.ACTION: event.get("action"),
@@ -100,7 +107,6 @@ def disclosure_docs(event: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]
                 D.SESSION: event.get("session"),
             },
         )
-        for rid in disclosed_ids(event)
     ]
 
 
@@ -111,6 +117,7 @@ class Orphan:
     audit_seq: int | None
     audit_hash: str
     documents: int
+    rows: int  # record ids they list
     # The hash of the chain's event at ``audit_seq``: another writer's event, when the
     # disclosing attempt lost the race for that seq; None when the chain has no such event.
     chain_hash: str | None
@@ -121,7 +128,10 @@ class Orphan:
             if self.chain_hash
             else f"the chain has no event {self.audit_seq}"
         )
-        return f"{self.documents} disclosure(s) bound to event hash {self.audit_hash[:16]}...: {why}"
+        return (
+            f"{self.documents} disclosure(s) of {self.rows} record id(s) bound to event hash "
+            f"{self.audit_hash[:16]}...: {why}"
+        )
 
 
 UNWRITTEN = "Action refused: the disclosure log cannot be written just now, so nothing was shown."
@@ -166,7 +176,8 @@ class DisclosureLog:
         return lines
 
     def write(self, event: Mapping[str, Any]) -> int:
-        """Index one document per id the (already appended) audit ``event`` disclosed."""
+        """Index the document of the ids the (already appended) audit ``event`` disclosed; how
+        many ids it lists."""
         docs = disclosure_docs(event)
         if not docs:
             return 0
@@ -191,11 +202,11 @@ class DisclosureLog:
             raise AuditUnavailable(UNWRITTEN) from BulkIndexError(
                 f"{len(failed)} disclosure(s) failed", failed
             )
-        return len(docs)
+        return sum(int(source[D.ROWS]) for _, source in docs)
 
     # --- binding to the chain --------------------------------------------------------------
-    def _groups(self, query: Mapping[str, Any]) -> Iterator[tuple[int | None, str | None, int]]:
-        """``(audit_seq, audit_hash, documents)`` per event the matching disclosures name."""
+    def _groups(self, query: Mapping[str, Any]) -> Iterator[tuple[int | None, str | None, int, int]]:
+        """``(audit_seq, audit_hash, documents, rows)`` per event the matching disclosures name."""
         after: dict[str, Any] | None = None
         while True:
             composite: dict[str, Any] = {
@@ -209,12 +220,23 @@ class DisclosureLog:
                 composite["after"] = after
             res = self.client.search(
                 index=self.index,
-                body={"size": 0, "query": dict(query), "aggs": {"events": {"composite": composite}}},
+                body={
+                    "size": 0,
+                    "query": dict(query),
+                    "aggs": {
+                        "events": {"composite": composite, "aggs": {"rows": {"sum": {"field": D.ROWS}}}}
+                    },
+                },
             )
             agg = res["aggregations"]["events"]
             for b in agg["buckets"]:
                 seq = b["key"]["seq"]
-                yield (int(seq) if seq is not None else None), b["key"]["hash"], int(b["doc_count"])
+                yield (
+                    (int(seq) if seq is not None else None),
+                    b["key"]["hash"],
+                    int(b["doc_count"]),
+                    int(b["rows"]["value"] or 0),
+                )
             after = agg.get("after_key")
             if not after or len(agg["buckets"]) < _PAGE:
                 return
@@ -232,19 +254,20 @@ class DisclosureLog:
         return {int(d["_id"]): str(d["_source"]["hash"]) for d in res["docs"] if d.get("found")}
 
     def _bound_and_orphans(self, query: Mapping[str, Any]) -> tuple[int, list[Orphan]]:
-        """How many matching disclosures are bound to an event of the chain, and the orphans."""
+        """How many record ids the matching disclosures bound to an event of the chain list,
+        and the orphans."""
         bound, orphans = 0, []
         groups = list(self._groups(query))
         for i in range(0, len(groups), _PAGE):
             page = groups[i : i + _PAGE]
-            chain = self._chain_hashes(s for s, h, _ in page if s is not None and h is not None)
-            for seq, digest, n in page:
+            chain = self._chain_hashes(s for s, h, _, _ in page if s is not None and h is not None)
+            for seq, digest, n, rows in page:
                 # No hash: written before disclosures were bound (index version 2), which was
                 # only ever after the event was in the chain.
                 if digest is None or (seq is not None and chain.get(seq) == digest):
-                    bound += n
+                    bound += rows
                 else:
-                    orphans.append(Orphan(seq, digest, n, chain.get(seq) if seq is not None else None))
+                    orphans.append(Orphan(seq, digest, n, rows, chain.get(seq) if seq is not None else None))
         return bound, orphans
 
     def orphans(self, query: Mapping[str, Any] | None = None) -> list[Orphan]:
@@ -259,11 +282,12 @@ class DisclosureLog:
         self.client.indices.refresh(index=self.index)
 
     def who_saw(self, record_ids: Sequence[str], *, size: int = 200) -> list[dict[str, Any]]:
-        """Per user: how many disclosures of these records, by which actions, purposes, and when last."""
+        """Per user: how many times (audit events) any of these records was shown to them, by
+        which actions, purposes, and when last."""
         if not record_ids:
             return []
         self.refresh()
-        wanted = {"terms": {D.RECORD_ID: list(record_ids)}}
+        wanted = {"terms": {D.RECORD_IDS: list(record_ids)}}
         orphans = [o.audit_hash for o in self._bound_and_orphans(wanted)[1]]
         res = self.client.search(
             index=self.index,
@@ -304,8 +328,8 @@ class DisclosureLog:
         return out
 
     def count(self, *, user: str, actions: Iterable[str], since: datetime) -> int:
-        """Disclosures to ``user`` by ``actions`` since ``since`` whose event is in the chain
-        (the export quota reads this)."""
+        """Record ids disclosed to ``user`` by ``actions`` since ``since`` whose event is in the
+        chain (the export quota reads this: rows exported today)."""
         self.refresh()
         query = {
             "bool": {

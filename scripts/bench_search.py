@@ -20,7 +20,7 @@ Audit and rate limiting are on as in production: every request passes the per-us
 limiter with its OpenSearch storage (the default windows, per minute and per hour, each
 1,000 x wider so the benchmark is never refused: each check still makes its one scripted
 upsert in the ``ratelimits`` index, as in production) and writes its keyed (HMAC) audit event
-with its per-record disclosures (one ``_bulk``) and its fsynced anchor checkpoint. Measured
+with its disclosure document listing the ids shown (one ``_bulk``) and its fsynced anchor checkpoint. Measured
 inside the bench around the app's own objects, per request: the audit write (all of
 ``AuditLog.record``), its ``_bulk`` and its anchor fsync, and the limiter, as p50/p95 for
 searches, record views (with their linked records), inline exports (event + manifest chunks)

@@ -217,8 +217,8 @@ def test_an_export_taken_over_from_a_dead_worker_discloses_every_row_once(
         index=disclosures.index,
         body={
             "size": 0,
-            "query": {"terms": {D.RECORD_ID: view.ids}},
-            "aggs": {"ids": {"terms": {"field": D.RECORD_ID, "size": 20}}},
+            "query": {"terms": {D.RECORD_IDS: view.ids}},
+            "aggs": {"ids": {"terms": {"field": D.RECORD_IDS, "size": 20}}},
         },
     )["aggregations"]["ids"]["buckets"]
     assert {b["key"]: b["doc_count"] for b in per_record} == dict.fromkeys(view.ids, 1)
@@ -285,8 +285,8 @@ def test_a_batch_job_taken_over_from_a_dead_worker_records_every_id_once(
         index=disclosures.index,
         body={
             "size": 0,
-            "query": {"terms": {D.RECORD_ID: shown}},
-            "aggs": {"ids": {"terms": {"field": D.RECORD_ID, "size": 20}}},
+            "query": {"terms": {D.RECORD_IDS: shown}},
+            "aggs": {"ids": {"terms": {"field": D.RECORD_IDS, "size": 20}}},
         },
     )["aggregations"]["ids"]["buckets"]
     assert {b["key"]: b["doc_count"] for b in per_record} == dict.fromkeys(shown, 1)

@@ -276,7 +276,7 @@ def test_self_search_detection(query, name, expected):
 def _disclosures_of(log: AuditLog, rid: str) -> list[dict]:
     log.disclosures.refresh()
     hits = log.client.search(
-        index=log.disclosures.index, body={"size": 100, "query": {"term": {"record_id": rid}}}
+        index=log.disclosures.index, body={"size": 100, "query": {"term": {"record_ids": rid}}}
     )["hits"]["hits"]
     return [h["_source"] for h in hits]
 
@@ -346,7 +346,7 @@ def test_concurrent_writers_count_each_disclosure_once(chain):
 def test_event_and_disclosures_fail_closed_together(chain):
     """The disclosures index refuses writes (a write block) while the audit index takes the
     event: the action is refused though its event is in the chain, and the event is anchored
-    (the chain verifies). A request the engine rejects whole writes neither."""
+    (the chain verifies)."""
     chain.record(None, "record.view", target={"id": "warm"}, username="u3")  # index exists
     physical = chain.client.indices.get_alias(name=chain.disclosures.index)
     index = next(iter(physical))
@@ -359,15 +359,28 @@ def test_event_and_disclosures_fail_closed_together(chain):
     result = chain.verify()
     assert result.ok, result.problem
     assert result.last_seq == 8 and _doc(chain, 8)["target"] == {"id": "blocked"}
-    with pytest.raises(AuditUnavailable):  # an id too long for any document: a 400 for the request
-        chain.record(None, "record.view", target={"id": "x" * 600}, username="u3")
-    assert chain.verify().last_seq == 8
 
 
-def test_disclosures_migrate_to_bound_documents_and_old_ones_still_count(settings, client, tmp_path):
-    """An index from before ``audit_hash`` (version 2) moves with ``lantern index migrate``
-    (``indices.migrate``); its documents, written once their event was in the chain, still
-    count, beside new documents bound to their event; a lost race's orphan does not."""
+def test_an_event_discloses_its_ids_in_one_document(chain):
+    """A search showing several records writes one disclosure document listing them (not one
+    per record); each record's "who looked" finds it, and the quota counts every id."""
+    ids = [f"rec-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+    event = chain.record(None, "export.manifest", details={"shown_ids": [*ids, ids[0]]}, username="u4")
+    docs = _disclosures_of(chain, ids[0])
+    assert [(d["record_ids"], d["rows"], d["audit_seq"], d["audit_hash"]) for d in docs] == [
+        (ids, 5, event["seq"], event["hash"])
+    ]
+    for rid in ids:
+        assert [(w["user"], w["count"]) for w in chain.disclosures.who_saw([rid])] == [("u4", 1)]
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert chain.disclosures.count(user="u4", actions=["export.manifest"], since=since) == 5
+
+
+def test_disclosures_migrate_to_bound_lists_and_old_ones_still_count(settings, client, tmp_path):
+    """An index from before ``audit_hash`` and lists of ids (version 2: one document per record
+    id) moves with ``lantern index migrate`` (``indices.migrate``, the module's
+    ``REINDEX_SCRIPT``); its documents, written once their event was in the chain, still count,
+    beside new documents bound to their event; a lost race's orphan does not."""
     from types import SimpleNamespace
 
     from lantern import indices
@@ -381,7 +394,10 @@ def test_disclosures_migrate_to_bound_documents_and_old_ones_still_count(setting
         }
     )
     v2_body = D.body(s)
-    del v2_body["mappings"]["properties"][D.AUDIT_HASH]
+    props = v2_body["mappings"]["properties"]
+    for field in (D.AUDIT_HASH, D.RECORD_IDS, D.ROWS):
+        del props[field]
+    props[D.LEGACY_RECORD_ID] = {"type": "keyword"}
     v2 = SimpleNamespace(
         NAME=D.NAME, VERSION=2, APPEND_ONLY=True, pipelines=D.pipelines, body=lambda _s: v2_body
     )
@@ -394,17 +410,24 @@ def test_disclosures_migrate_to_bound_documents_and_old_ones_still_count(setting
         log.record(None, "record.view", target={"id": "rec-refused"}, username="u1")
     now = datetime.now(UTC).isoformat()
     event = log.append({"ts": now, "action": "record.view", "user": "u1", "target": {"id": "rec-old"}})
-    legacy = {k: v for k, v in disclosure_docs(event)[0][1].items() if k != D.AUDIT_HASH}
+    source = disclosure_docs(event)[0][1]
+    legacy = {k: v for k, v in source.items() if k not in (D.AUDIT_HASH, D.RECORD_IDS, D.ROWS)}
+    legacy[D.LEGACY_RECORD_ID] = "rec-old"
     client.index(index=old, id=f"{event['seq']}:rec-old", body=legacy, op_type="create", refresh=True)
     new = indices.migrate(client, s, D)
-    assert new.startswith(f"{s.index_name(D.NAME)}-v{D.VERSION}-") and D.VERSION == 3
+    assert new.startswith(f"{s.index_name(D.NAME)}-v{D.VERSION}-") and D.VERSION == 4
     assert indices.outdated(client, s) == []
+    migrated = client.get(index=s.index_name(D.NAME), id=f"{event['seq']}:rec-old")["_source"]
+    assert migrated[D.RECORD_IDS] == ["rec-old"] and migrated[D.ROWS] == 1
+    assert D.LEGACY_RECORD_ID not in migrated
     indices.forget_ensured()
     log = AuditLog(client, s)
     _force_orphan(log, "rec-old")
     assert {w["user"]: w["count"] for w in log.disclosures.who_saw(["rec-old"])} == {"u1": 1, "u2": 1}
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert log.disclosures.count(user="u1", actions=["record.view"], since=since) == 1
     result = log.verify()
     assert result.ok, result.problem
     # Only the lost race's orphan: the view refused before the migration wrote no disclosure.
-    assert [o.documents for o in result.orphans] == [1]
+    assert [(o.documents, o.rows) for o in result.orphans] == [(1, 1)]
     assert log.disclosures.who_saw(["rec-refused"]) == []

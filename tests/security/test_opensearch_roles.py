@@ -315,7 +315,7 @@ def test_portal_creates_disclosures_but_cannot_change_them(
     alias = indices.read_alias(secured, disclosures_mapping)
     physical = indices.current_index(client, secured, disclosures_mapping)
     assert physical is not None
-    shown = {disclosures_mapping.RECORD_ID: "rec-1", disclosures_mapping.USER: "alice", "ts": NOW}
+    shown = {disclosures_mapping.RECORD_IDS: ["rec-1"], disclosures_mapping.USER: "alice", "ts": NOW}
     portal.index(index=target, id="1:rec-1", body=shown, op_type="create", refresh=True)
     meta = portal.get(index=alias, id="1:rec-1")
     forged = {**shown, disclosures_mapping.USER: "nobody"}
