@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,23 +112,86 @@ class Colleague:
     home_postcodes: frozenset[str]
 
 
+@dataclass(frozen=True)
+class _Named:
+    """One account's full name, keyed once for :class:`Colleagues`."""
+
+    username: str
+    surname: str
+    surname_keys: frozenset[str]
+    forename: str
+    forename_keys: frozenset[str]
+    forenames: frozenset[str]  # the forename, its nicknames and formal forms
+
+
+class Colleagues:
+    """Which accounts a text names: the answer ``names_person`` gives against each account's
+    display name (surname, then a forename or nickname of it, sound-alike tolerant), found
+    through an index on the surnames' folded forms and sound-alike keys instead of comparing
+    every account. The audit flags every search this way, and a force has tens of thousands
+    of accounts: comparing each was 150 ms per search against 5,000 display names.
+
+    Only full names (two words or more, rank stripped) are indexed: a one-word display name
+    would match any query with that word in it."""
+
+    def __init__(self, people: Iterable[Colleague]) -> None:
+        self._by_key: dict[str, list[_Named]] = defaultdict(list)
+        for c in people:
+            own = name_tokens(strip_rank(c.display_name))
+            if len(own) < 2:
+                continue
+            named = _Named(
+                c.username,
+                own[-1],
+                frozenset(phonetic_keys(own[-1])),
+                own[0],
+                frozenset(phonetic_keys(own[0])),
+                frozenset(forename_variants(own[0])) | {own[0]},
+            )
+            # "=" marks the folded form; sound-alike keys carry a family prefix ("dm:", ...).
+            for key in {f"={named.surname}", *named.surname_keys}:
+                self._by_key[key].append(named)
+
+    def named_in(self, text: str) -> set[str]:
+        """Usernames of the accounts ``text`` names."""
+        words = [(w, frozenset(phonetic_keys(w))) for w in name_tokens(text)]
+        candidates = {
+            n.username: n for w, keys in words for k in (f"={w}", *keys) for n in self._by_key.get(k, ())
+        }
+        out = set()
+        for named in candidates.values():
+            # A candidate's surname is among the words (it was found by one); now a forename
+            # among the other words, as names_person asks.
+            others = [(w, k) for w, k in words if w != named.surname and not k & named.surname_keys]
+            if any(w in named.forenames or k & named.forename_keys for w, k in others):
+                out.add(named.username)
+        return out
+
+
 class UserDirectory:
     """Every account's name and home postcodes, cached for ``ttl`` seconds (one query a while,
-    not one per audited search)."""
+    not one per audited search), with the names indexed for :class:`Colleagues`."""
 
     def __init__(self, client: OpenSearch, settings: Settings, ttl: float = 300.0) -> None:
         self.client = client
         self.index = settings.index_name(users_mapping.NAME)
-        self._cache: TTLCache[str, dict[str, Colleague]] = TTLCache(maxsize=1, ttl=ttl)
+        self._cache: TTLCache[str, tuple[dict[str, Colleague], Colleagues]] = TTLCache(maxsize=1, ttl=ttl)
         self._lock = threading.Lock()
 
-    def all(self) -> dict[str, Colleague]:
+    def _loaded(self) -> tuple[dict[str, Colleague], Colleagues]:
         with self._lock:
             found = self._cache.get("all")
             if found is None:
-                found = self._load()
+                people = self._load()
+                found = (people, Colleagues(people.values()))
                 self._cache["all"] = found
             return found
+
+    def all(self) -> dict[str, Colleague]:
+        return self._loaded()[0]
+
+    def colleagues(self) -> Colleagues:
+        return self._loaded()[1]
 
     def _load(self) -> dict[str, Colleague]:
         try:
@@ -177,14 +241,8 @@ def extra_flags(
     texts = _texts(details) if action in SEARCH_LIKE else []
     if texts and directory is not None:
         people = directory.all()
-        # A one-word display name (an account never given a full name) would match any query
-        # with that word in it: only full names are compared.
-        others = [
-            c
-            for u, c in people.items()
-            if u != principal.username and len(name_tokens(strip_rank(c.display_name))) >= 2
-        ]
-        if any(names_person(t, c.display_name) for t in texts for c in others):
+        colleagues = directory.colleagues()
+        if any(colleagues.named_in(t) - {principal.username} for t in texts):
             flags.append("colleague_search")
         me = people.get(principal.username)
         if me is not None and me.home_postcodes and any(postcodes_in(t) & me.home_postcodes for t in texts):

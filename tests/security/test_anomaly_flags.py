@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from opensearchpy import OpenSearch
 
-from lantern.anomalies import extra_flags, names_person, strip_rank
+from lantern.anomalies import Colleague, Colleagues, extra_flags, names_person, strip_rank
 from lantern.audit import AuditLog, is_self_search
 from lantern.indices import forget_ensured
 from lantern.principal import Principal
@@ -39,6 +39,51 @@ def test_self_search_sees_through_a_rank() -> None:
     assert is_self_search("Olivia Okafor 12/03/1985", "Det Sgt Olivia Okafor")
     assert not is_self_search("Olivia Smith", "PC Olivia Okafor")
     assert names_person("Jon Smyth", "DC John Smith") and not names_person("Mary Smyth", "DC John Smith")
+
+
+def test_the_colleague_index_names_whom_every_comparison_would() -> None:
+    """``Colleagues.named_in`` (an index on surname keys) against ``names_person`` run on every
+    account, over a few hundred generated accounts and queries naming some of them as officers
+    key names: nicknames, misspellings, surname first, ranks, diacritics, hyphens."""
+    import random
+
+    from faker import Faker
+
+    fake = Faker("en_GB")
+    fake.seed_instance(13)
+    rng = random.Random(13)
+    ranks = ["PC", "DC", "DS", "Insp", "A/DS", "Det Sgt", ""]
+    displays = [f"{rng.choice(ranks)} {fake.first_name()} {fake.last_name()}".strip() for _ in range(400)]
+    displays += ["Solo", "PC Łukasz Nowak", "DS Søren Møller-Hansen", "Insp William Jones", "DC John Smith"]
+    accounts = [Colleague(f"u{n}", d, frozenset()) for n, d in enumerate(displays)]
+    index = Colleagues(accounts)
+
+    def typo(word: str) -> str:
+        i = rng.randrange(1, len(word)) if len(word) > 2 else 0
+        return word[:i] + word[i + 1 :]
+
+    queries = ["Bill Jones", "Jon Smyth", "SMITH, John", "lukasz nowak", "Soren Moller Hansen"]
+    queries.append("burglary 2021")
+    for d in rng.sample(displays, 150):
+        parts = strip_rank(d).split()
+        forename, surname = parts[0], parts[-1]
+        queries += [
+            f"{forename} {surname}",
+            f"{surname.upper()}, {forename}",
+            f"{typo(forename)} {surname} 12/03/1985",
+            f"{forename} {typo(surname)}",
+            f"{fake.first_name()} {surname} knife Lambeth",
+        ]
+    named = 0
+    for q in queries:
+        expected = {
+            a.username
+            for a in accounts
+            if len(strip_rank(a.display_name).split()) >= 2 and names_person(q, a.display_name)
+        }
+        assert index.named_in(q) == expected, q
+        named += bool(expected)
+    assert named > 300  # the queries do name people, so the equality is not all empty sets
 
 
 @pytest.fixture
