@@ -82,7 +82,7 @@ def nominal_document(
     model_version: str,
     more_links: dict[str, list[ScoredLink]] | None = None,
 ) -> dict[str, Any]:
-    names, surnames, forenames, keys, variants, dobs, pncs, cros = (set() for _ in range(8))
+    names, surnames, forenames, keys, variants, dobs, pncs, cros, ninos, emails = (set() for _ in range(10))
     nested = []
     for m in sorted(members, key=lambda m: (m.record_date, m.mention_id)):
         f = features(m)
@@ -100,6 +100,10 @@ def nominal_document(
             pncs.add(f["pnc"])
         if f["cro"]:
             cros.add(f["cro"])
+        if f["nino"]:
+            ninos.add(f["nino"])
+        if f["email"]:
+            emails.add(f["email"])
         link = links.get(m.mention_id)
         entry: dict[str, Any] = {
             P.M_ID: m.mention_id,
@@ -109,6 +113,8 @@ def nominal_document(
             P.M_DOB: m.dob.isoformat() if m.dob else None,
             P.M_PNC_ID: f["pnc"],
             P.M_CRO_NO: f["cro"],
+            P.M_NINO: f["nino"],
+            P.M_EMAIL: f["email"],
             P.M_DECIDED: m.mention_id in decided,
             P.M_SOURCE: mention_to_source(m),
         }
@@ -128,6 +134,8 @@ def nominal_document(
         P.DOBS: sorted(dobs),
         P.PNC_IDS: sorted(pncs),
         P.CRO_NOS: sorted(cros),
+        P.NINOS: sorted(ninos),
+        P.EMAILS: sorted(emails),
         P.RECORD_IDS: sorted({m.record_id for m in members}),
         P.MENTION_COUNT: len(members),
         P.MODEL_VERSION: model_version,

@@ -19,6 +19,15 @@ from typing import Any
 from mappings import person_decisions as D
 from mappings import persons as P
 
+# The identifiers a nominal shows (the API's ``identifiers`` keys), each read from the
+# mentions the viewer may read: a restricted record's NI number is as hidden as its name.
+IDENTIFIER_FIELDS: dict[str, str] = {
+    "pnc_id": P.M_PNC_ID,
+    "cro_no": P.M_CRO_NO,
+    "nino": P.M_NINO,
+    "email": P.M_EMAIL,
+}
+
 
 @dataclass(frozen=True)
 class RecordLink:
@@ -115,8 +124,8 @@ def readable_view(
     records: list[RecordLink] = []
     names: list[str] = []
     dobs: list[str] = []
-    pncs: list[str] = []
-    cros: list[str] = []
+    # Identifier kind (API key) -> values, from the shown mentions only.
+    idents: dict[str, list[str]] = {k: [] for k in IDENTIFIER_FIELDS}
     for mid in sorted(shown, key=lambda x: order[x]):
         m = by_id[mid]
         best = next((lk for lk in _links_of(m) if lk[P.M_LINKED_TO] in shown_set), None)
@@ -133,11 +142,13 @@ def readable_view(
                 decided=bool(m.get(P.M_DECIDED)),
             )
         )
-        for value, bucket in ((m[P.M_NAME], names), (m.get(P.M_DOB), dobs), (m.get(P.M_PNC_ID), pncs)):
+        for value, bucket in ((m[P.M_NAME], names), (m.get(P.M_DOB), dobs)):
             if value and value not in bucket:
                 bucket.append(value)
-        if m.get(P.M_CRO_NO) and m[P.M_CRO_NO] not in cros:
-            cros.append(m[P.M_CRO_NO])
+        for kind, mention_field in IDENTIFIER_FIELDS.items():
+            value = m.get(mention_field)
+            if value and value not in idents[kind]:
+                idents[kind].append(value)
     shown_decisions = [
         {
             "same": d[D.SAME],
@@ -157,7 +168,7 @@ def readable_view(
         id=doc[P.ID],
         names=sorted(names),
         dobs=sorted(dobs),
-        identifiers={"pnc_id": sorted(pncs), "cro_no": sorted(cros)},
+        identifiers={kind: sorted(values) for kind, values in idents.items()},
         records=records,
         decisions=shown_decisions,
     )

@@ -189,7 +189,9 @@ class PersonOut2(BaseModel):
     id: str
     names: list[str]
     dobs: list[str]
-    identifiers: dict[str, list[str]]
+    identifiers: dict[str, list[str]] = Field(
+        description="pnc_id, cro_no, nino and email, each canonical, from the records you may read"
+    )
     records: list[PersonRecordOut]
     decisions: list[PersonDecisionOut]
 

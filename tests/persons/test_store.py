@@ -137,3 +137,124 @@ def test_a_deleted_record_leaves_the_nominals_that_held_its_people(
     assert store.forget_record(client, own, only[P.RECORD_IDS][0]) == 1
     assert store.get_nominal(client, own, alone) is None
     assert store.forget_record(client, own, "rec-never-indexed") == 0
+
+
+def test_nominals_hold_canonical_ni_numbers_and_emails_per_nominal_and_per_mention(
+    client: OpenSearch, own: Settings, background: list[Mention]
+) -> None:
+    res = store.rebuild(client, own, background + CASES)
+    ni = store.get_nominal(client, own, res.nominal_of["ni1"])
+    assert ni is not None and res.nominal_of["ni2"] == ni[P.ID]
+    # "QQ 40 21 77 B" and "qq402177b" are one NI number.
+    assert ni[P.NINOS] == ["QQ402177B"]
+    assert {m[P.M_ID]: m[P.M_NINO] for m in ni[P.MENTIONS]} == {"ni1": "QQ402177B", "ni2": "QQ402177B"}
+    father = store.get_nominal(client, own, res.nominal_of["fe1"])
+    assert father is not None and father[P.EMAILS] == ["rowbothams@example.com"]
+    assert [m[P.M_EMAIL] for m in father[P.MENTIONS] if m[P.M_ID] == "fe1"] == ["rowbothams@example.com"]
+    pw = store.get_nominal(client, own, res.nominal_of["pw1"])
+    assert pw is not None and pw[P.NINOS] == [] and pw[P.EMAILS] == []
+    # The nominal-level fields are searchable keywords.
+    hits = client.search(
+        index=indices.read_alias(own, P), body={"query": {"term": {P.NINOS: "QQ402177B"}}, "_source": [P.ID]}
+    )["hits"]["hits"]
+    assert [h["_source"][P.ID] for h in hits] == [ni[P.ID]]
+
+
+# Keyed NI numbers and emails, valid and not, that the migration's painless checks must treat
+# exactly as entity_extraction.identifiers does.
+KEYED_NINOS = [
+    "QQ 40 21 77 B",
+    "qq402177b",
+    " AB123456C ",
+    "AB 12 34 56 C",
+    "AB12 3456C",
+    "Ab123456c",
+    "DA123456A",
+    "AO123456A",
+    "GB123456A",
+    "AB123456E",
+    "AB1234567C",
+    "AB  123456C",
+    "QQ123456",
+    "",
+]
+KEYED_EMAILS = [
+    "Rowbothams@Example.COM",
+    " j.smith+tag@mail.example.co.uk ",
+    "a_b%c-d@x-y.example.com",
+    "a@b",
+    "a@@example.com",
+    "a@b@example.com",
+    ".a@example.com",
+    "a@-example.com",
+    "a@example-.com",
+    "a@example.c",
+    "a@example.c0m",
+    "a@example..com",
+    "a b@example.com",
+    "@example.com",
+    "",
+]
+
+
+def test_migrating_a_version_1_index_fills_ni_numbers_and_emails_from_the_keyed_mentions(
+    client: OpenSearch, own: Settings
+) -> None:
+    from entity_extraction.identifiers import canonical_email, canonical_nino
+
+    assert P.VERSION == 2
+    # The version-1 index: today's mapping without the four identifier fields, and its
+    # documents as the version-1 store wrote them.
+    v1 = P.body(own)
+    props = v1["mappings"]["properties"]
+    for name in (P.NINOS, P.EMAILS):
+        del props[name]
+    for name in (P.M_NINO, P.M_EMAIL):
+        del props[P.MENTIONS]["properties"][name]
+    alias = indices.read_alias(own, P)
+    v1["aliases"] = {alias: {}, indices.write_alias(own, P): {"is_write_index": True}}
+    old = f"{alias}-v1"
+    client.indices.create(index=old, body=v1)
+    keyed = list(zip(KEYED_NINOS, KEYED_EMAILS, strict=False)) + [
+        (None, e) for e in KEYED_EMAILS[len(KEYED_NINOS) :]
+    ]
+    members = [
+        M(f"k{i}", "Ann", "Keyed", date(1980, 1, 2), nino=n, email=e) for i, (n, e) in enumerate(keyed)
+    ]
+    members.append(M("k-none", "Ann", "Keyed", None))
+    docs = {
+        "N-keyed": store.nominal_document("N-keyed", members, {}, set(), "v3"),
+        "N-plain": store.nominal_document("N-plain", [M("p1", "Bo", "Plain", None)], {}, set(), "v3"),
+    }
+    for doc in docs.values():
+        for name in (P.NINOS, P.EMAILS):
+            del doc[name]
+        for entry in doc[P.MENTIONS]:
+            del entry[P.M_NINO], entry[P.M_EMAIL]
+        client.index(index=old, id=doc[P.ID], body=doc)
+    client.indices.refresh(index=old)
+    assert P.NAME in {m.NAME for m in indices.outdated(client, own)}
+
+    new = indices.migrate(client, own, P)
+
+    assert new != old and not client.indices.exists(index=old)
+    assert P.NAME not in {m.NAME for m in indices.outdated(client, own)}
+    got = store.get_nominal(client, own, "N-keyed")
+    assert got is not None
+    by_mention = {e[P.M_ID]: e for e in got[P.MENTIONS]}
+    for i, (n, e) in enumerate(keyed):
+        entry = by_mention[f"k{i}"]
+        assert entry[P.M_NINO] == (canonical_nino(n) if n else None), n
+        assert entry[P.M_EMAIL] == (canonical_email(e) if e else None), e
+    assert by_mention["k-none"][P.M_NINO] is None and by_mention["k-none"][P.M_EMAIL] is None
+    # The nominal's lists are exactly what the store writes today for the same mentions.
+    fresh = store.nominal_document("N-keyed", members, {}, set(), "v3")
+    assert got[P.NINOS] == fresh[P.NINOS] == ["AB123456C", "QQ402177B"]
+    assert got[P.EMAILS] == fresh[P.EMAILS]
+    assert len(fresh[P.EMAILS]) == 3
+    plain = store.get_nominal(client, own, "N-plain")
+    assert plain is not None and plain[P.NINOS] == [] and plain[P.EMAILS] == []
+    # Resolution resumes from the migrated index and writes today's documents into it.
+    res = store.rebuild(client, own, members)
+    rebuilt = store.get_nominal(client, own, res.nominal_of["k0"])
+    assert rebuilt is not None and "QQ402177B" in rebuilt[P.NINOS]

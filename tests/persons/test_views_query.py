@@ -27,6 +27,8 @@ def _entry(
     dob: str | None,
     links: list[tuple[str, float, list[str]]],
     pnc: str | None = None,
+    nino: str | None = None,
+    email: str | None = None,
 ) -> dict[str, Any]:
     e: dict[str, Any] = {
         P.M_ID: mid,
@@ -35,6 +37,8 @@ def _entry(
         P.M_NAME: name,
         P.M_DOB: dob,
         P.M_PNC_ID: pnc,
+        P.M_NINO: nino,
+        P.M_EMAIL: email,
         P.M_DECIDED: False,
     }
     if links:
@@ -48,12 +52,32 @@ DOC = {
     P.ID: "N-1",
     P.MENTIONS: [
         _entry(
-            "a", "r1", "Paweł Wiśniewski", "1984-03-07", [("b", 0.99, ["DOB agrees"])], pnc="2007/0003649X"
+            "a",
+            "r1",
+            "Paweł Wiśniewski",
+            "1984-03-07",
+            [("b", 0.99, ["DOB agrees"])],
+            pnc="2007/0003649X",
+            nino="QQ123456C",
         ),
         _entry(
-            "b", "r2", "Pawel Wisniewski", "1984-07-03", [("c", 1.0, ["PNC ID agrees"]), ("a", 0.99, ["x"])]
+            "b",
+            "r2",
+            "Pawel Wisniewski",
+            "1984-07-03",
+            [("c", 1.0, ["PNC ID agrees"]), ("a", 0.99, ["x"])],
+            email="pawel.w@example.com",
         ),
-        _entry("c", "r3", "Gosia Secret", "1990-01-01", [("b", 1.0, ["PNC ID agrees"])], pnc="2007/0003649X"),
+        _entry(
+            "c",
+            "r3",
+            "Gosia Secret",
+            "1990-01-01",
+            [("b", 1.0, ["PNC ID agrees"])],
+            pnc="2007/0003649X",
+            nino="QQ654321A",
+            email="gosia.secret@example.com",
+        ),
         _entry("d", "r4", "Pawel Wisniewski", None, [("c", 0.999, ["PNC ID agrees"])]),
     ],
 }
@@ -72,6 +96,32 @@ def test_view_is_computed_from_readable_records_only() -> None:
     assert part.records[1].reasons == ("x",)
     assert part.identifiers["pnc_id"] == ["2007/0003649X"]
     assert readable_view(DOC, {"r9"}) is None
+
+
+def test_ni_numbers_and_emails_come_from_readable_records_only() -> None:
+    full = readable_view(DOC, {"r1", "r2", "r3", "r4"})
+    assert full is not None
+    assert full.identifiers["nino"] == ["QQ123456C", "QQ654321A"]
+    assert full.identifiers["email"] == ["gosia.secret@example.com", "pawel.w@example.com"]
+    # r3 holds the second NI number and the second email: without it they are not there.
+    part = readable_view(DOC, {"r1", "r2", "r4"})
+    assert part is not None
+    assert part.identifiers == {
+        "pnc_id": ["2007/0003649X"],
+        "cro_no": [],
+        "nino": ["QQ123456C"],
+        "email": ["pawel.w@example.com"],
+    }
+    assert part.as_api()["identifiers"] == part.identifiers
+    # A readable mention that is not shown (d: tied on only through r3) gives none either.
+    only_d = readable_view(
+        {
+            P.ID: "N-2",
+            P.MENTIONS: [*DOC[P.MENTIONS][:3], _entry("d", "r4", "P W", None, [], nino="QQ111111A")],
+        },
+        {"r1", "r4"},
+    )
+    assert only_d is not None and only_d.identifiers["nino"] == ["QQ123456C"]
 
 
 def test_decisions_are_shown_only_when_both_records_are_readable() -> None:
