@@ -117,6 +117,8 @@ class Secrets:
     vrm: str
     phone: str
     postcode: str
+    nino: str  # as keyed (spaced); the person page and API show it canonical
+    email: str
 
     def strings(self) -> list[str]:
         vrm_canon = canonicalise("VRM", self.vrm) or self.vrm
@@ -135,6 +137,10 @@ class Secrets:
             phone_canon,
             self.phone.replace(" ", ""),
             self.postcode,
+            self.nino,
+            self.nino.replace(" ", ""),
+            self.email,
+            quote(self.email, safe=""),
             quote(self.reference, safe=""),
             quote(self.postcode, safe=""),
             quote(phone_canon, safe=""),
@@ -158,6 +164,8 @@ def _secrets(n: int, key: str) -> Secrets:
         vrm=f"KS{10 + n} XQJ",
         phone=f"07700 900{701 + n}",
         postcode=f"E{1 + n} 7QX",
+        nino=f"QQ 70 00 {n:02d} C",
+        email=f"zqmail{word}@example.com",
     )
 
 
@@ -254,6 +262,8 @@ def restricted_record(n: int, key: str, s: Secrets) -> dict[str, Any]:
         "surname": s.surname,
         "pnc_id": SHARED_PNC,
         "dob": SHARED_DOB,
+        "nino": s.nino,
+        "email": s.email,
     }
     if "intel" in spec:
         handling = spec["intel"]
@@ -677,6 +687,8 @@ def test_entity_pages(world: World, user: str) -> None:
             ("VRM", s.vrm),
             ("PHONE", s.phone),
             ("POSTCODE", s.postcode),
+            ("NINO", s.nino),
+            ("EMAIL", s.email),
         ):
             page_path, api_path = _entity_paths(label, value)
             page = tc.get(page_path, follow_redirects=True)

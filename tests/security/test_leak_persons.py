@@ -15,12 +15,16 @@ from collections.abc import Iterator
 import pytest
 from opensearchpy import OpenSearch
 
+from entity_extraction import canonicalise
 from indexer.nominals import refresh_record_nominals
+from lantern import indices
 from lantern.records import parse_record
 from lantern.settings import Settings
 from mappings import fields as F
+from mappings import persons as P
 from persons import store
-from persons.features import mentions_from_record
+from persons.features import Mention, mentions_from_record
+from persons.resolver import ScoredLink
 from tests.portal_fixtures import csrf_from
 from tests.security import test_leak_matrix as LM
 from tests.security.test_leak_matrix import (
@@ -52,6 +56,13 @@ def nominals(world: World) -> Iterator[dict[str, str]]:
     shared = {res.nominal_of[m.mention_id] for m in mentions if m.full_name == SHARED_NAME}
     unseen = {res.nominal_of[m.mention_id] for m in mentions if m.full_name == UNSEEN_NAME}
     assert len(shared) == 1 and len(unseen) == 1
+    nominal = store.get_nominal(world.client, world.settings, next(iter(shared)))
+    # Each restricted record's secret person (same PNC ID) gave an NI number and an email only
+    # that record holds; resolution puts them on the shared nominal, so its stored document
+    # holds every one of them and the pages below must pick out the readable ones.
+    assert nominal is not None
+    assert set(nominal[P.NINOS]) == {canonicalise("NINO", s.nino) for s in world.secrets.values()}
+    assert set(nominal[P.EMAILS]) == {s.email for s in world.secrets.values()}
     yield {"shared": shared.pop(), "unseen": unseen.pop()}
 
 
@@ -74,6 +85,11 @@ def test_person_page_and_api_show_only_readable_records(
     assert {r["id"] for r in body["records"]} <= readable
     assert {r["id"] for r in body["records"]} >= set(world.unrestricted) & readable
     assert SHARED_DOB in body["dobs"]
+    # NI numbers and emails: only the secret people of restricted records have them, so the
+    # shared nominal shows those of the secret people it shows (canonical), and no other.
+    named = [s for s in world.shown(user) if f"{s.forename} {s.surname}" in body["names"]]
+    assert body["identifiers"]["nino"] == sorted(canonicalise("NINO", s.nino) or "" for s in named)
+    assert body["identifiers"]["email"] == sorted(s.email for s in named)
     for text, where in ((page.text, "person page"), (api.text, "persons api")):
         assert_clean(text, hidden, f"{user} {where}")
         for s in hidden:
@@ -260,3 +276,64 @@ def test_chart_hub_a_path_went_around_is_labelled_by_readable_names_only(
         assert_clean(json.dumps(result.labels), world.hidden(user), f"{user} avoided hub labels")
         checked += 1
     assert checked  # a user who may read two restricted records exists, or this proves nothing
+
+
+OPEN_NINO, OPEN_EMAIL = "QQ 70 11 22 A", "Nia.Open@Example.com"
+
+
+@pytest.fixture(scope="module")
+def spread_nominal(world: World) -> Iterator[str]:
+    """A nominal with a mention in the first unrestricted record (its NI number and email
+    open to all) and one in every restricted record (each with that record's own NI number
+    and email), every restricted mention linked to the open one: what a user sees of it is
+    decided by the records alone. Written as the store writes it, removed afterwards."""
+    open_rid = world.unrestricted[0]
+
+    def mention(mid: str, rid: str, nino: str, email: str) -> Mention:
+        return Mention(
+            mention_id=mid,
+            record_id=rid,
+            role="suspect",
+            surname="Spreadwell",
+            forename="Nia",
+            dob=None,
+            record_date="2024-01-01",
+            nino=nino,
+            email=email,
+        )
+
+    members = [mention("ni-open", open_rid, OPEN_NINO, OPEN_EMAIL)]
+    links: dict[str, ScoredLink] = {}
+    for s in world.secrets.values():
+        members.append(mention(f"ni-{s.key}", s.id, s.nino, s.email))
+        links[f"ni-{s.key}"] = ScoredLink("ni-open", 0.999, {"nino": -4.0}, {}, ("forename agrees",))
+    nid = "N-nispread0000000000"
+    doc = store.nominal_document(nid, members, links, set(), "v-test")
+    target = indices.writer_target(world.settings, P)
+    world.client.index(index=target, id=nid, body=doc, refresh=True)
+    yield nid
+    world.client.delete(index=target, id=nid, refresh=True)
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_ni_numbers_and_emails_come_only_from_readable_records(
+    world: World, spread_nominal: str, user: str
+) -> None:
+    tc = world.web[user]
+    readable = world.readable(user)
+    page, api = tc.get(f"/persons/{spread_nominal}"), tc.get(f"/api/persons/{spread_nominal}")
+    if world.unrestricted[0] not in readable:
+        assert page.status_code == api.status_code == 404
+        return
+    assert page.status_code == api.status_code == 200, (user, api.text[:300])
+    ids = api.json()["identifiers"]
+    shown = world.shown(user)
+    assert ids["nino"] == sorted(
+        [canonicalise("NINO", OPEN_NINO)] + [canonicalise("NINO", s.nino) for s in shown]
+    )
+    assert ids["email"] == sorted([OPEN_EMAIL.lower()] + [s.email for s in shown])
+    assert sorted(ids) == ["cro_no", "email", "nino", "pnc_id"]
+    for value in ids["nino"] + ids["email"]:
+        assert value in page.text, (user, value)
+    assert_clean(page.text, world.hidden(user), f"{user} person page of a spread nominal")
+    assert_clean(api.text, world.hidden(user), f"{user} persons api of a spread nominal")
