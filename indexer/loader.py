@@ -601,8 +601,13 @@ def run_load_command(
     people_resolver: PeopleResolver | None = None
     if resolve_people:
         from indexer.nominals import ingest_resolver
+        from lantern.indices import OutdatedIndexError
 
-        people_resolver = ingest_resolver(client, settings)
+        try:
+            people_resolver = ingest_resolver(client, settings)
+        except OutdatedIndexError as exc:  # before anything is loaded
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            return 2
     try:
         report = load_files(
             paths,

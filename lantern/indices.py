@@ -48,6 +48,10 @@ class MissingIndexError(RuntimeError):
     """An index is missing and the caller's OpenSearch user may not create it."""
 
 
+class OutdatedIndexError(RuntimeError):
+    """An index was built from an older ``VERSION`` of its module: ``lantern index migrate``."""
+
+
 class MigrationError(RuntimeError):
     """A migration failed; the old index still serves and the half-built one is gone."""
 
@@ -156,19 +160,21 @@ def current_index(client: OpenSearch, settings: Settings, module: IndexModule) -
     return targets[0] if targets else None
 
 
+def is_outdated(client: OpenSearch, settings: Settings, module: IndexModule) -> bool:
+    """Was ``module``'s serving index built from another ``VERSION`` of its definition?
+    (False when there is no index yet.)"""
+    current = current_index(client, settings, module)
+    if current is None:
+        return False
+    rest = current.removeprefix(f"{read_alias(settings, module)}-v")
+    built = rest.split("-", 1)[0]
+    return not built.isdigit() or int(built) != module.VERSION
+
+
 def outdated(client: OpenSearch, settings: Settings) -> list[IndexModule]:
     """Modules whose serving index was built from an older ``VERSION`` of their definition
     (``lantern index migrate NAME`` brings each one up to date)."""
-    stale = []
-    for module in discover().values():
-        current = current_index(client, settings, module)
-        if current is None:
-            continue
-        rest = current.removeprefix(f"{read_alias(settings, module)}-v")
-        built = rest.split("-", 1)[0]
-        if not built.isdigit() or int(built) != module.VERSION:
-            stale.append(module)
-    return stale
+    return [m for m in discover().values() if is_outdated(client, settings, m)]
 
 
 def _aliases_body(settings: Settings, module: IndexModule) -> dict[str, Any]:

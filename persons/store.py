@@ -33,6 +33,12 @@ DECISION_NAMESPACE = uuid.UUID("4d5e0a61-7f0b-4b0e-a1c3-6e2f9b8d7c15")
 def ensure(client: OpenSearch, settings: Settings) -> None:
     indices.ensure(client, settings, P)
     indices.ensure(client, settings, D)
+    # Said before resolving, not as a strict-mapping refusal of the first write after it.
+    if indices.is_outdated(client, settings, P):
+        raise indices.OutdatedIndexError(
+            f"the persons index predates version {P.VERSION} of its mapping "
+            "(NI numbers and emails as identifiers); run `lantern index migrate persons` first"
+        )
 
 
 # ------------------------------------------------------------------------ mention (de)serialisation

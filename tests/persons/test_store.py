@@ -234,6 +234,9 @@ def test_migrating_a_version_1_index_fills_ni_numbers_and_emails_from_the_keyed_
         client.index(index=old, id=doc[P.ID], body=doc)
     client.indices.refresh(index=old)
     assert P.NAME in {m.NAME for m in indices.outdated(client, own)}
+    # Resolving into it before the migration is refused with the step to take.
+    with pytest.raises(indices.OutdatedIndexError, match="lantern index migrate persons"):
+        store.IncrementalResolver(client, own)
 
     new = indices.migrate(client, own, P)
 
