@@ -17,6 +17,7 @@ from typing import Any
 import typer
 from opensearchpy import OpenSearch
 from rich.console import Console
+from rich.markup import escape
 
 from indexer.nominals import refresh_record_nominals
 from lantern.records import parse_record
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
     @persons_app.command("rebuild")
     def rebuild() -> None:
         """Re-resolve every person mention; ids carried forward, human decisions applied."""
+        from lantern.indices import OutdatedIndexError
         from lantern.search_client import make_client
         from persons import store
 
@@ -48,6 +50,11 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         client = make_client(settings, "ingest")
         t = time.perf_counter()
+        try:
+            store.ensure(client, settings)  # an outdated index: said before reading every record
+        except OutdatedIndexError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from exc
         mentions = list(record_mentions(client, settings))
         res = store.rebuild(client, settings, mentions)
         n = refresh_record_nominals(client, settings, res.moved)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
@@ -237,6 +238,25 @@ def test_migrating_a_version_1_index_fills_ni_numbers_and_emails_from_the_keyed_
     # Resolving into it before the migration is refused with the step to take.
     with pytest.raises(indices.OutdatedIndexError, match="lantern index migrate persons"):
         store.IncrementalResolver(client, own)
+    from rich.console import Console
+
+    from indexer.loader import run_load_command
+
+    said = Console(record=True, width=300)
+    loaded = run_load_command(
+        [Path("never-read.ndjson")],
+        settings=own,
+        record_type=None,
+        mapping=None,
+        rejects=None,
+        allow_rejects=False,
+        extract_entities=False,
+        restart=False,
+        rebuild=False,
+        console=said,
+        resolve_people=True,
+    )
+    assert loaded == 2 and "lantern index migrate persons" in said.export_text()
 
     new = indices.migrate(client, own, P)
 
