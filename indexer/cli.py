@@ -64,8 +64,14 @@ def register(app: typer.Typer) -> None:
     @index_app.command("migrate")
     def index_migrate(
         name: str | None = typer.Argument(None, help="Logical index name (default: all)"),
+        outdated: bool = typer.Option(
+            False, "--outdated", help="Only the indices built from an older version of their definition"
+        ),
     ) -> None:
-        """Rebuild an index from its current definition, reindex, swap aliases, drop the old one."""
+        """Rebuild an index from its current definition, reindex, swap aliases, drop the old one.
+
+        After upgrading Lantern, ``--outdated`` migrates exactly the indices whose definition
+        changed (and lists them), rather than every index (the records too) or one at a time."""
         from lantern import indices
         from lantern.search_client import make_client
 
@@ -75,7 +81,14 @@ def register(app: typer.Typer) -> None:
         if name is not None and name not in modules:
             console.print(f"[red]error:[/red] unknown index {name!r}; known: {', '.join(modules)}")
             raise typer.Exit(2)
-        targets = {name: modules[name]} if name else modules
+        if name is not None and outdated:
+            console.print("[red]error:[/red] give an index name or --outdated, not both")
+            raise typer.Exit(2)
+        if outdated:
+            targets = {m.NAME: m for m in indices.outdated(client, settings)}
+            console.print(f"outdated: {', '.join(targets) or 'none, nothing to do'}")
+        else:
+            targets = {name: modules[name]} if name else modules
         for module in targets.values():
             try:
                 indices.migrate(client, settings, module, on_step=lambda m: console.print(m))

@@ -43,6 +43,28 @@ def test_demo_data_loads_without_rejects_and_reloads_idempotently(
     assert migrated.exit_code == 0, migrated.output
     assert count(client, isettings) == 60
     assert runner.invoke(app, ["index", "migrate", "nope"]).exit_code == 2
+    assert runner.invoke(app, ["index", "migrate", "records", "--outdated"]).exit_code == 2
+    nothing = runner.invoke(app, ["index", "migrate", "--outdated"])
+    assert nothing.exit_code == 0 and "outdated: none" in nothing.output, nothing.output
+
+
+def test_migrate_outdated_moves_only_the_indices_whose_definition_changed(
+    app: typer.Typer, client: OpenSearch, isettings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lantern import indices
+    from mappings import disclosures, notifications
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", "init"]).exit_code == 0
+    before = {m: indices.current_index(client, isettings, m) for m in (disclosures, notifications)}
+    monkeypatch.setattr(disclosures, "VERSION", disclosures.VERSION + 1)  # a new definition
+    assert [m.NAME for m in indices.outdated(client, isettings)] == [disclosures.NAME]
+    res = runner.invoke(app, ["index", "migrate", "--outdated"])
+    assert res.exit_code == 0, res.output
+    assert "outdated: disclosures" in res.output
+    assert indices.outdated(client, isettings) == []
+    assert indices.current_index(client, isettings, disclosures) != before[disclosures]
+    assert indices.current_index(client, isettings, notifications) == before[notifications]
 
 
 def test_load_exit_codes(app: typer.Typer, isettings: Settings, tmp_path: Path) -> None:
