@@ -265,6 +265,7 @@ def cluster(
     *,
     attach: float | None = None,
     ambiguous: float = AMBIGUOUS_PROBABILITY,
+    attach_dob: float | None = None,
 ) -> tuple[list[list[str]], list[tuple[str, str, str]]]:
     """Groups of mention ids, and the merges refused (a, b, why).
 
@@ -273,6 +274,8 @@ def cluster(
     ``attach`` (optional, below ``threshold``): a group with no DOB joins its strongest
     scored neighbour at this probability when its other neighbours could be that same
     person (see ``_attach_unique``);
+    ``attach_dob`` (optional, below ``threshold``): the same second pass for a group that has
+    a DOB, at its own level;
     ``ambiguous``: see ``_detach_ambiguous``.
     """
     c = Clusterer(attrs, cannot)
@@ -294,14 +297,20 @@ def cluster(
     strong = [e for e in edges if e.probability >= threshold]
     for e in sorted(strong, key=lambda e: (-e.probability, e.a, e.b)):
         c.union(e.a, e.b)
-    if attach is not None and attach < threshold:
-        _attach_unique(c, edges, attach)
+    levels = (
+        attach if attach is not None and attach < threshold else None,
+        attach_dob if attach_dob is not None and attach_dob < threshold else None,
+    )
+    if levels != (None, None):
+        _attach_unique(c, edges, levels)
     likely = [e for e in edges if e.probability >= ambiguous]
     _detach_ambiguous(c, likely, {m for pair in must for m in pair})
     return c.clusters(), c.refused
 
 
-def _attach_unique(c: Clusterer, edges: Sequence[Edge], attach: float, rounds: int = 3) -> None:
+def _attach_unique(
+    c: Clusterer, edges: Sequence[Edge], attach: tuple[float | None, float | None], rounds: int = 3
+) -> None:
     """A group without a DOB (a name with an address, a phone, or nothing else) rarely
     scores above the merge threshold however rare its name, because the evidence that would
     lift it is not recorded. It joins its strongest scored neighbour (every edge the scorer
@@ -310,7 +319,14 @@ def _attach_unique(c: Clusterer, edges: Sequence[Edge], attach: float, rounds: i
     Brown"s with other DOBs) gives it neighbours that contradict each other, and it stays
     alone; neighbours that do not (one person's records split by a keying error no edge
     bridged) are parts of one person, not people to choose between (as in
-    ``_detach_ambiguous``). The usual conflict checks still apply."""
+    ``_detach_ambiguous``). The usual conflict checks still apply.
+
+    ``attach`` is (level for a group without a DOB, level for a group with one; None: that
+    kind does not attach). A group with a DOB scores under the threshold against its own
+    person when the DOB was keyed with an error and little else was recorded ("Joe White"
+    with the year one out against "Joseph White"); the same uniqueness test applies, and the
+    conflict checks refuse a DOB no keying error explains."""
+    no_dob, with_dob = attach
     for _ in range(rounds):
         best: dict[str, dict[str, float]] = {}
         for e in edges:
@@ -323,10 +339,18 @@ def _attach_unique(c: Clusterer, edges: Sequence[Edge], attach: float, rounds: i
                     near[y] = e.probability
         cands = []
         for g, near in best.items():
-            if c.groups[g].dobs:
+            has_dob = bool(c.groups[g].dobs)
+            level = with_dob if has_dob else no_dob
+            if level is None:
                 continue
             h, p = min(near.items(), key=lambda kv: (-kv[1], kv[0]))
-            if p < attach or any(c.conflict(h, o) for o in near if o != h):
+            if p < level or any(c.conflict(h, o) for o in near if o != h):
+                continue
+            # With a DOB it joins only a group with DOBs to check it against (joining a
+            # DOB-less group is that group's own choice), and only when the choice is unique
+            # from that side too: a group whose other neighbours could not be ``g`` (a second
+            # Joseph White) is no more ``g``'s than theirs.
+            if has_dob and (not c.groups[h].dobs or any(c.conflict(g, o) for o in best.get(h, {}) if o != g)):
                 continue
             cands.append((p, g, h))
         joined = False

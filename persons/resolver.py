@@ -122,6 +122,7 @@ class Resolver:
         self.threshold = float(meta.get("threshold", 0.99))
         # Clustering's second pass and ambiguity level (cluster.py), chosen with the threshold.
         self.attach = float(meta["attach"]) if meta.get("attach") is not None else None
+        self.attach_dob = float(meta["attach_dob"]) if meta.get("attach_dob") is not None else None
         self.ambiguous = float(meta.get("ambiguous", AMBIGUOUS_PROBABILITY))
         self.con = duckdb.connect()
         self.con.execute(f"SET threads TO {int(threads)}")
@@ -383,6 +384,7 @@ class Resolver:
             must,
             cannot,
             attach=self.attach,
+            attach_dob=self.attach_dob,
             ambiguous=self.ambiguous,
         )
         self._set_nominals(assign_ids(groups, self.order_key, previous))
@@ -466,7 +468,11 @@ class Resolver:
             edges.append(Edge(key[0], key[1], e.probability))
         # Edges that can merge, and those that make a mention ambiguous (cluster.py); the
         # weaker ones are kept for explanations only.
-        floor = min(self.threshold, self.ambiguous, self.attach if self.attach is not None else 1.0)
+        floor = min(
+            self.threshold,
+            self.ambiguous,
+            *(a for a in (self.attach, self.attach_dob) if a is not None),
+        )
         edges = [e for e in edges if e.probability >= floor]
         touched = {m.mention_id for m in fresh}
         for e in edges:
@@ -485,6 +491,7 @@ class Resolver:
             [p for p in cannot if p[0] in ids and p[1] in ids],
             seed_groups,
             attach=self.attach,
+            attach_dob=self.attach_dob,
             ambiguous=self.ambiguous,
         )
         previous = {m: n for m, n in self.nominal_of.items() if m in ids}

@@ -1,6 +1,6 @@
 """Person resolution: pairwise precision/recall on labelled synthetic people.
 
-    python scripts/eval_persons.py            # evaluate the committed model (persons/model/v3.json)
+    python scripts/eval_persons.py            # evaluate the committed model (persons/model/v4.json)
     python scripts/eval_persons.py --train    # re-estimate on the tuning split, choose the threshold
     python scripts/eval_persons.py --tune     # keep m/u; re-choose threshold, attach, ambiguous
     python scripts/eval_persons.py --tuning-only   # development: the tuning split alone, no verdict
@@ -34,6 +34,8 @@ TUNING_PRECISION = 0.993
 THRESHOLDS = [0.98, 0.99, 0.993, 0.995]
 # Second pass (persons/cluster.py ``_attach_unique``): None = off.
 ATTACH: list[float | None] = [None, 0.5, 0.8, 0.9]
+# The same pass for a group with a DOB, joining a group with DOBs (None = off).
+ATTACH_DOB: list[float | None] = [None, 0.8, 0.9, 0.95, 0.98]
 # A DOB-less mention scoring this against two people who cannot be one is left alone (1.01: never).
 AMBIGUOUS = [0.95, 0.99, 1.01]
 
@@ -139,43 +141,56 @@ def evaluate(
 
 def tune(trained: dict, size: int) -> dict:
     """Choose the clustering parameters on the tuning split: one scoring pass, then every
-    combination of merge threshold, second-pass attach level and ambiguity level; the highest
-    tuning recall whose tuning precision reaches ``TUNING_PRECISION`` wins."""
+    combination of merge threshold, second-pass attach levels (without and with a DOB) and
+    ambiguity level; the highest tuning recall whose tuning precision reaches
+    ``TUNING_PRECISION`` wins."""
     data = generate(size, TUNING_SEED)
     truth = {x.mention.mention_id: x.pid for x in data}
     resolver = Resolver({**trained, "lantern": {"threshold": THRESHOLDS[0]}})
     edges = resolver.score([x.mention for x in data])
     ids = [x.mention.mention_id for x in data]
-    best: tuple[float, float, float | None, float] | None = None
-    print("clustering sweep on the tuning split (threshold, attach, ambiguous):")
+    best: tuple[float, float, float | None, float, float | None] | None = None
+    print("clustering sweep on the tuning split (threshold, attach, attach with a DOB, ambiguous):")
     for th in THRESHOLDS:
         for attach in ATTACH:
             if attach is not None and attach >= th:
                 continue
-            for amb in AMBIGUOUS:
-                groups, _ = cluster(ids, edges, th, resolver.attrs, attach=attach, ambiguous=amb)
-                pred = {m: str(i) for i, g in enumerate(groups) for m in g}
-                s = pairwise(pred, truth)
-                print(f"  {th:<6} {attach!s:<5} {amb:<5} precision {s.precision:.4f} recall {s.recall:.4f}")
-                if s.precision >= TUNING_PRECISION and (best is None or s.recall > best[0]):
-                    best = (s.recall, th, attach, amb)
+            for attach_dob in ATTACH_DOB:
+                if attach_dob is not None and attach_dob >= th:
+                    continue
+                for amb in AMBIGUOUS:
+                    groups, _ = cluster(
+                        ids, edges, th, resolver.attrs, attach=attach, attach_dob=attach_dob, ambiguous=amb
+                    )
+                    pred = {m: str(i) for i, g in enumerate(groups) for m in g}
+                    s = pairwise(pred, truth)
+                    print(
+                        f"  {th:<6} {attach!s:<5} {attach_dob!s:<5} {amb:<5} "
+                        f"precision {s.precision:.4f} recall {s.recall:.4f}"
+                    )
+                    if s.precision >= TUNING_PRECISION and (best is None or s.recall > best[0]):
+                        best = (s.recall, th, attach, amb, attach_dob)
     if best is None:
-        best = (0.0, THRESHOLDS[-1], None, AMBIGUOUS[0])
-    _r, th, attach, amb = best
+        best = (0.0, THRESHOLDS[-1], None, AMBIGUOUS[0], None)
+    _r, th, attach, amb, attach_dob = best
     trained = dict(trained)
     trained["lantern"] = {
         "version": pm.MODEL_VERSION,
         "threshold": th,
         "attach": attach,
+        "attach_dob": attach_dob,
         "ambiguous": amb,
         "trained_on": f"synthetic tuning split, seed {TUNING_SEED}, {size} mentions",
         "threshold_rule": (
             f"highest tuning recall with tuning pairwise precision >= {TUNING_PRECISION} over "
-            "threshold x attach x ambiguous"
+            "threshold x attach x attach_dob x ambiguous"
         ),
     }
     pm.save_model(trained)
-    print(f"chose threshold {th}, attach {attach}, ambiguous {amb}; wrote {pm.DEFAULT_MODEL_PATH}")
+    print(
+        f"chose threshold {th}, attach {attach}, attach with a DOB {attach_dob}, ambiguous {amb}; "
+        f"wrote {pm.DEFAULT_MODEL_PATH}"
+    )
     return trained
 
 
@@ -217,7 +232,8 @@ def main() -> int:
     meta = pm.lantern_meta(model)
     print(
         f"model: {pm.DEFAULT_MODEL_PATH.name}, threshold {meta['threshold']}, "
-        f"attach {meta.get('attach')}, ambiguous {meta.get('ambiguous')}"
+        f"attach {meta.get('attach')}, attach with a DOB {meta.get('attach_dob')}, "
+        f"ambiguous {meta.get('ambiguous')}"
     )
     evaluate(
         f"tuning split (seed {TUNING_SEED}; trained and tuned on)",

@@ -220,3 +220,29 @@ def test_a_mention_without_dob_attaches_to_its_best_neighbour_only_when_the_othe
     # The other neighbour is someone else (a son, decades younger): the mention stays alone.
     groups, _ = cluster(["nodob", "one", "two"], edges, 0.99, world("2009-03-14"), attach=0.5)
     assert sorted(map(sorted, groups)) == [["nodob"], ["one"], ["two"]]
+
+
+def test_a_mention_with_a_mistyped_dob_joins_its_only_candidate_below_the_threshold() -> None:
+    attrs = {
+        "p1": Attrs(dob="1992-10-28", forename="joseph", surname="white"),
+        "p2": Attrs(dob="1992-10-28", forename="joseph", surname="white"),
+        # A year one out and a diminutive: scored under the threshold.
+        "slip": Attrs(dob="1991-10-28", forename="joe", surname="white", forename_keys=frozenset({"joseph"})),
+    }
+    edges = [Edge("p1", "p2", 0.9999), Edge("slip", "p1", 0.98), Edge("slip", "p2", 0.97)]
+    ids = list(attrs)
+    groups, _ = cluster(ids, edges, 0.99, attrs, attach=0.95)
+    assert sorted(map(sorted, groups)) == [["p1", "p2"], ["slip"]]  # off unless asked for
+    groups, _ = cluster(ids, edges, 0.99, attrs, attach_dob=0.95)
+    assert sorted(map(sorted, groups)) == [["p1", "p2", "slip"]]
+    groups, _ = cluster(ids, edges, 0.99, attrs, attach_dob=0.99)  # too weak a link
+    assert sorted(map(sorted, groups)) == [["p1", "p2"], ["slip"]]
+    # A second candidate it could be instead (another Joseph White, whose DOB no slip
+    # explains from the first's): it stays alone.
+    attrs["other"] = Attrs(dob="1991-01-28", forename="joseph", surname="white")
+    groups, _ = cluster([*ids, "other"], [*edges, Edge("slip", "other", 0.9)], 0.99, attrs, attach_dob=0.95)
+    assert sorted(map(sorted, groups)) == [["other"], ["p1", "p2"], ["slip"]]
+    # With a DOB it never joins a group without one: that is the DOB-less group's choice.
+    only = {"slip": attrs["slip"], "bare": Attrs(forename="joe", surname="white")}
+    groups, _ = cluster(list(only), [Edge("bare", "slip", 0.97)], 0.99, only, attach_dob=0.95)
+    assert sorted(map(sorted, groups)) == [["bare"], ["slip"]]
