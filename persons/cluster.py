@@ -9,6 +9,7 @@ PNC IDs or CRO numbers, DOBs no keying error explains, or a human "not the same 
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -266,6 +267,7 @@ def cluster(
     attach: float | None = None,
     ambiguous: float = AMBIGUOUS_PROBABILITY,
     attach_dob: float | None = None,
+    margin: float | None = None,
 ) -> tuple[list[list[str]], list[tuple[str, str, str]]]:
     """Groups of mention ids, and the merges refused (a, b, why).
 
@@ -276,7 +278,10 @@ def cluster(
     person (see ``_attach_unique``);
     ``attach_dob`` (optional, below ``threshold``): the same second pass for a group that has
     a DOB, at its own level;
-    ``ambiguous``: see ``_detach_ambiguous``.
+    ``ambiguous``: see ``_detach_ambiguous``;
+    ``margin`` (optional, bits): a mention without a DOB that could be either of two people
+    is given to one when its link to that one is stronger by this many bits (see
+    ``_favoured``); None: never.
     """
     c = Clusterer(attrs, cannot)
     for mid in mention_ids:
@@ -302,14 +307,38 @@ def cluster(
         attach_dob if attach_dob is not None and attach_dob < threshold else None,
     )
     if levels != (None, None):
-        _attach_unique(c, edges, levels)
+        _attach_unique(c, edges, levels, margin=margin)
     likely = [e for e in edges if e.probability >= ambiguous]
-    _detach_ambiguous(c, likely, {m for pair in must for m in pair})
+    _detach_ambiguous(c, likely, {m for pair in must for m in pair}, margin)
     return c.clusters(), c.refused
 
 
+def _bits(p: float) -> float:
+    """A match probability as a match weight (log2 of the odds): what Splink summed."""
+    return math.log2(p / (1 - p)) if p < 1 else math.inf
+
+
+def _favoured(p: float, rival: float, margin: float | None) -> bool:
+    """Is a link of probability ``p`` stronger than ``rival`` by at least ``margin`` bits?
+
+    The difference of two match weights against the same mention is the log likelihood
+    ratio of "this person" over "that one" (the prior cancels): a DOB-less record that
+    shares a name and address with father and son, and a phone number with the father only,
+    is the father's by the phone's weight (2^9 to one). Two links that both round to
+    probability 1 are not told apart."""
+    if margin is None:
+        return False
+    diff = _bits(p) - _bits(rival)
+    return not math.isnan(diff) and diff >= margin
+
+
 def _attach_unique(
-    c: Clusterer, edges: Sequence[Edge], attach: tuple[float | None, float | None], rounds: int = 3
+    c: Clusterer,
+    edges: Sequence[Edge],
+    attach: tuple[float | None, float | None],
+    rounds: int = 3,
+    *,
+    margin: float | None = None,
 ) -> None:
     """A group without a DOB (a name with an address, a phone, or nothing else) rarely
     scores above the merge threshold however rare its name, because the evidence that would
@@ -344,7 +373,11 @@ def _attach_unique(
             if level is None:
                 continue
             h, p = min(near.items(), key=lambda kv: (-kv[1], kv[0]))
-            if p < level or any(c.conflict(h, o) for o in near if o != h):
+            if p < level or any(
+                c.conflict(h, o) and (has_dob or not _favoured(p, q, margin))
+                for o, q in near.items()
+                if o != h
+            ):
                 continue
             # With a DOB it joins only a group with DOBs to check it against (joining a
             # DOB-less group is that group's own choice), and only when the choice is unique
@@ -362,18 +395,25 @@ def _attach_unique(
             return
 
 
-def _detach_ambiguous(c: Clusterer, likely: Sequence[Edge], pinned: set[str]) -> None:
+def _detach_ambiguous(
+    c: Clusterer, likely: Sequence[Edge], pinned: set[str], margin: float | None = None
+) -> None:
     """A mention without DOB or identifier that matches two people who cannot be one (a
     father's record with no DOB matches father and son alike) belongs to neither: it is put
     on its own rather than guessed. "Matches" counts links too weak to merge on their own:
-    a record that is nearly as like the son as the father is no evidence for the father."""
+    a record that is nearly as like the son as the father is no evidence for the father,
+    unless it is more like one of them by ``margin`` bits (``_favoured``)."""
     reach: dict[str, set[str]] = {}
+    best: dict[str, dict[str, float]] = {}
     for e in likely:
         # A neighbour a user has said is someone else does not make the mention ambiguous.
         if e.b in c.cannot.get(e.a, ()):
             continue
-        reach.setdefault(e.a, set()).add(c.find(e.b))
-        reach.setdefault(e.b, set()).add(c.find(e.a))
+        for x, y in ((e.a, e.b), (e.b, e.a)):
+            root = c.find(y)
+            reach.setdefault(x, set()).add(root)
+            near = best.setdefault(x, {})
+            near[root] = max(near.get(root, 0.0), e.probability)
     for mid, roots in reach.items():
         at = c.attrs.get(mid, Attrs())
         if mid in pinned or at.dob or at.pnc or at.cro:
@@ -384,7 +424,11 @@ def _detach_ambiguous(c: Clusterer, likely: Sequence[Edge], pinned: set[str]) ->
             continue
         # Two groups that could be one (no contradiction) are the same person not yet joined,
         # not two people to choose between.
-        if not any(c.conflict(own, r) for r in others if r in c.groups and own in c.groups):
+        rivals = [r for r in others if r in c.groups and own in c.groups and c.conflict(own, r)]
+        if not rivals:
+            continue
+        mine = best[mid].get(own)
+        if mine is not None and all(_favoured(mine, best[mid][r], margin) for r in rivals):
             continue
         group = c.groups[own]
         if len(group.members) == 1:

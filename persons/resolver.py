@@ -123,6 +123,7 @@ class Resolver:
         # Clustering's second pass and ambiguity level (cluster.py), chosen with the threshold.
         self.attach = float(meta["attach"]) if meta.get("attach") is not None else None
         self.attach_dob = float(meta["attach_dob"]) if meta.get("attach_dob") is not None else None
+        self.margin = float(meta["margin"]) if meta.get("margin") is not None else None
         self.ambiguous = float(meta.get("ambiguous", AMBIGUOUS_PROBABILITY))
         self.con = duckdb.connect()
         self.con.execute(f"SET threads TO {int(threads)}")
@@ -385,6 +386,7 @@ class Resolver:
             cannot,
             attach=self.attach,
             attach_dob=self.attach_dob,
+            margin=self.margin,
             ambiguous=self.ambiguous,
         )
         self._set_nominals(assign_ids(groups, self.order_key, previous))
@@ -492,6 +494,7 @@ class Resolver:
             seed_groups,
             attach=self.attach,
             attach_dob=self.attach_dob,
+            margin=self.margin,
             ambiguous=self.ambiguous,
         )
         previous = {m: n for m, n in self.nominal_of.items() if m in ids}

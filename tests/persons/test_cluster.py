@@ -246,3 +246,29 @@ def test_a_mention_with_a_mistyped_dob_joins_its_only_candidate_below_the_thresh
     only = {"slip": attrs["slip"], "bare": Attrs(forename="joe", surname="white")}
     groups, _ = cluster(list(only), [Edge("bare", "slip", 0.97)], 0.99, only, attach_dob=0.95)
     assert sorted(map(sorted, groups)) == [["bare"], ["slip"]]
+
+
+def test_a_mention_without_dob_goes_to_the_person_it_is_far_more_like() -> None:
+    attrs = {
+        "father1": Attrs(dob="1970-10-14", forename="guy", surname="townsend"),
+        "father2": Attrs(dob="1970-10-14", forename="guy", surname="townsend"),
+        "son": Attrs(dob="2005-06-07", forename="guy", surname="townsend"),
+        "bare": Attrs(forename="guy", surname="townsend"),
+    }
+    # Name and address agree with both; a phone number with the father only (~10 bits more).
+    edges = [
+        Edge("father1", "father2", 0.9999),
+        Edge("bare", "father1", 1 - 2**-20),
+        Edge("bare", "son", 1 - 2**-10),
+    ]
+    ids = list(attrs)
+    groups, _ = cluster(ids, edges, 0.99, attrs)
+    assert ["bare"] in groups  # two people it could be: left alone
+    groups, _ = cluster(ids, edges, 0.99, attrs, margin=7)
+    assert ["bare", "father1", "father2"] in [sorted(g) for g in groups]
+    groups, _ = cluster(ids, edges, 0.99, attrs, margin=12)
+    assert ["bare"] in groups
+    # Links that both round to probability 1 say nothing about which.
+    edges = [Edge("father1", "father2", 0.9999), Edge("bare", "father1", 1.0), Edge("bare", "son", 1.0)]
+    groups, _ = cluster(ids, edges, 0.99, attrs, margin=7)
+    assert ["bare"] in groups
