@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
     @persons_app.command("train")
     def train(
-        out: Path | None = typer.Option(None, "--out", help="model file (default: persons/model/v3.json)"),
+        out: Path | None = typer.Option(None, "--out", help="model file (default: persons/model/v4.json)"),
         max_pairs: float = typer.Option(5e6, "--max-pairs", help="pairs sampled to estimate u"),
         threshold: float | None = typer.Option(
             None, "--threshold", help="match probability to link at (default: keep the current model's)"

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 MODEL_DIR = Path(__file__).parent / "model"
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 DEFAULT_MODEL_PATH = MODEL_DIR / f"v{MODEL_VERSION}.json"
 SEED = 20261130
 
@@ -65,6 +65,7 @@ _SURNAME_STRAIGHT = (
     '(list_has_any("surname_tokens_l", "surname_tokens_r") AND '
     '(len("surname_tokens_l") > 1 OR len("surname_tokens_r") > 1)) OR '
     'jaro_winkler_similarity("surname_l", "surname_r") >= 0.92 OR '
+    'damerau_levenshtein("surname_l", "surname_r") = 1 OR '
     'list_has_any("surname_phon_l", "surname_phon_r")'
 )
 
@@ -118,6 +119,13 @@ def comparisons() -> list[dict[str, Any]]:
                 'jaro_winkler_similarity("forename_l", "forename_r") >= 0.92',
                 "forename differs by a keying slip",
             ),
+            # Jaro-Winkler marks a slip in a short name down hard ("Jhn" / "John" 0.93 but
+            # "Poul" / "Paul" 0.85): one edit is the keying slip itself. Its own level, because
+            # one letter also separates different short names ("Ian" / "Jan"), so EM weighs it.
+            _level(
+                'damerau_levenshtein("forename_l", "forename_r") = 1',
+                "forename is one letter off",
+            ),
             _level('list_has_any("forename_phon_l", "forename_phon_r")', "forename sounds alike"),
             _level(
                 '"forename_initial_l" = "forename_initial_r" AND '
@@ -161,6 +169,8 @@ def comparisons() -> list[dict[str, Any]]:
                 'jaro_winkler_similarity("surname_l", "surname_r") >= 0.92',
                 "surname differs by a keying slip",
             ),
+            # As for forenames: "Daly" / "Daiy" is one slip but only 0.83 alike.
+            _level('damerau_levenshtein("surname_l", "surname_r") = 1', "surname is one letter off"),
             _level('list_has_any("surname_phon_l", "surname_phon_r")', "surname sounds alike"),
             _level(SWAPPED_ALIKE, "forename and surname keyed the other way round, one with a slip"),
             _else("surname disagrees"),

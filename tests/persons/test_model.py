@@ -102,3 +102,15 @@ def test_every_comparison_of_the_model_has_a_weight_field_in_the_persons_index()
 
     names = {c["output_column_name"] for c in pm.comparisons()}
     assert names == set(P.WEIGHT_FIELDS)
+
+
+def test_a_slip_in_a_short_name_meets_the_one_letter_level() -> None:
+    # Jaro-Winkler puts "Daly" / "Daiy" at 0.83, under the slip level: one edit catches it.
+    levels = {
+        lv["label_for_charts"]: lv["sql_condition"] for c in pm.comparisons() for lv in c["comparison_levels"]
+    }
+    pairs = [("daly", "daiy"), ("paul", "poul"), ("john", "jhn"), ("daly", "dale"), ("daly", "davies")]
+    rows = [{"surname_l": a, "surname_r": b, "forename_l": a, "forename_r": b} for a, b in pairs]
+    expected = [True, True, True, True, False]
+    assert _sql_level(levels["surname is one letter off"], rows) == expected
+    assert _sql_level(levels["forename is one letter off"], rows) == expected
