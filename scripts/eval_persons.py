@@ -201,7 +201,7 @@ def tune(trained: dict, size: int) -> dict:
         changed = False
         for i, choices in enumerate(CHOICES):
             for v in choices:
-                ps = (*best[:i], v, *best[i + 1 :])  # type: ignore[assignment]
+                ps = (*best[:i], v, *best[i + 1 :])
                 if run(ps) > run(best):
                     best, changed = ps, True
     th, attach, amb, attach_dob, margin = best

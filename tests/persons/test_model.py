@@ -110,7 +110,9 @@ def test_a_slip_in_a_short_name_meets_the_one_letter_level() -> None:
         lv["label_for_charts"]: lv["sql_condition"] for c in pm.comparisons() for lv in c["comparison_levels"]
     }
     pairs = [("daly", "daiy"), ("paul", "poul"), ("john", "jhn"), ("daly", "dale"), ("daly", "davies")]
-    rows = [{"surname_l": a, "surname_r": b, "forename_l": a, "forename_r": b} for a, b in pairs]
+    rows: list[dict[str, object]] = [
+        {"surname_l": a, "surname_r": b, "forename_l": a, "forename_r": b} for a, b in pairs
+    ]
     expected = [True, True, True, True, False]
     assert _sql_level(levels["surname is one letter off"], rows) == expected
     assert _sql_level(levels["forename is one letter off"], rows) == expected
