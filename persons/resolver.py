@@ -207,7 +207,9 @@ class Resolver:
         and its inputs never change name: ``mentions``, ``batch`` and ``lantern_tf_*``. This
         is the approach of Splink's own ``realtime.compare_records`` (``sql_cache_key``)."""
         if self._batch_sql is None:
+            # Splink has just scored this batch: its table is the batch's (not run twice).
             self._batch_sql = self._capture_batch_sql()
+            return "lantern_scored"
         blocked_sql, scored_sql = self._batch_sql
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_scored AS {scored_sql}")
@@ -215,6 +217,8 @@ class Resolver:
         return "lantern_scored"
 
     def _capture_batch_sql(self) -> tuple[str, str]:
+        """Run Splink's ``predict_between`` on ``mentions`` x ``batch`` once: its scored
+        pairs become ``lantern_scored`` and the two statements it executed are returned."""
         linker, db = self._linker("mentions")
         for col in pm.TF_COLUMNS:
             linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
@@ -235,6 +239,10 @@ class Resolver:
             )
         finally:
             del db._sql_to_splink_dataframe
+        # The pairs are this batch's: kept under our name (Splink's drop of its own name is
+        # then a no-op that clears its cache entry).
+        self.con.execute("DROP TABLE IF EXISTS lantern_scored")
+        self.con.execute(f"ALTER TABLE {pred.physical_name} RENAME TO lantern_scored")
         pred.drop_table_from_database_and_remove_from_cache()
         by_name = {templated: (sql, physical) for sql, templated, physical in ran}
         blocked_sql, blocked_physical = by_name["__splink__blocked_id_pairs"]
