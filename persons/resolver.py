@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from persons import model as pm
@@ -101,6 +102,29 @@ def _decisions_to_constraints(
 _Raw = tuple[float, tuple[Any, ...], tuple[Any, ...]]
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """Scored pairs as read from DuckDB, one row per pair: ids and probability as Python
+    lists, the gamma and match weight per comparison as numpy matrices. Only the few links
+    that end up explaining a nominal become ScoredLinks, so only their rows become Python
+    values (reading every row as a tuple cost more than the rest of reading the pairs, and
+    a rebuild of a million mentions holds millions of pairs)."""
+
+    a: list[str]
+    b: list[str]
+    p: list[float]
+    gammas: np.ndarray[Any, Any]
+    weights: np.ndarray[Any, Any]
+
+    def raw(self, i: int) -> _Raw:
+        return self.p[i], tuple(self.gammas[i].tolist()), tuple(self.weights[i].tolist())
+
+
+def _rank(t: tuple[float, str, Any]) -> tuple[float, str]:
+    """Strongest first, then by partner id (a total order: partners are unique per mention)."""
+    return -t[0], t[1]
+
+
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """The resolver holds millions of small objects and allocates millions more per run; the
@@ -151,6 +175,8 @@ class Resolver:
         self.last_changed: set[str] = set()
         self.last_moved: dict[str, str] = {}
         self._labels = self._level_labels()
+        self._comps = list(self._labels)
+        self._label_maps = [self._labels[c] for c in self._comps]
 
     # ------------------------------------------------------------------ model plumbing
     def _level_labels(self) -> dict[str, dict[int, str]]:
@@ -256,8 +282,8 @@ class Resolver:
                 raise RuntimeError(f"batch scoring SQL reads Splink's cached tables: {sorted(set(stale))}")
         return blocked_sql, scored_sql
 
-    def _edges_from(self, physical: str) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
-        comps = list(self._labels)
+    def _read_pairs(self, physical: str) -> _Pairs:
+        comps = self._comps
         select = self._edges_sql.get(physical)
         if select is None:
             present = {
@@ -278,22 +304,38 @@ class Resolver:
             select = f"SELECT {cols} FROM {physical}"  # noqa: S608
             if physical == "lantern_scored":  # the batch table: same columns every batch
                 self._edges_sql[physical] = select
-        rows = self.con.execute(select).fetchall()
+        got = self.con.execute(select).fetchnumpy()
+        cols_out = list(got.values())
+        for col in cols_out:
+            if np.ma.isMaskedArray(col) and np.ma.is_masked(col):
+                raise RuntimeError(f"scored pairs in {physical} hold NULLs")
         n = len(comps)
-        edges: list[Edge] = []
-        detail: dict[tuple[str, str], _Raw] = {}
-        for row in rows:
-            a, b, p = row[0], row[1], float(row[2])
-            edges.append(Edge(a, b, p))
-            # Kept raw: only the few links that end up explaining a nominal become ScoredLinks.
-            detail[(a, b)] = (p, row[3 : 3 + n], row[3 + n : 3 + 2 * n])
-        return edges, detail
+
+        def matrix(part: list[Any], dtype: Any) -> np.ndarray[Any, Any]:
+            if not part[0].shape[0]:
+                return np.empty((0, n), dtype=dtype)
+            return np.column_stack([np.asarray(c, dtype=dtype) for c in part])
+
+        return _Pairs(
+            cols_out[0].tolist(),
+            cols_out[1].tolist(),
+            np.asarray(cols_out[2], dtype=np.float64).tolist(),
+            matrix(cols_out[3 : 3 + n], np.int64),
+            matrix(cols_out[3 + n : 3 + 2 * n], np.float64),
+        )
+
+    def _edges_from(self, physical: str) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
+        """Every scored pair of ``physical`` as an edge, and its probability, gammas and
+        weights (what the equivalence tests compare)."""
+        pairs = self._read_pairs(physical)
+        edges = [Edge(a, b, p) for a, b, p in zip(pairs.a, pairs.b, pairs.p, strict=True)]
+        return edges, {(e.a, e.b): pairs.raw(i) for i, e in enumerate(edges)}
 
     def _link(self, other: str, raw: _Raw) -> ScoredLink:
         p, gammas, mws = raw
-        comps = list(self._labels)
+        comps = self._comps
         weights = {c: round(float(w), 2) for c, w in zip(comps, mws, strict=True)}
-        labels = {c: self._labels[c].get(int(g), c) for c, g in zip(comps, gammas, strict=True)}
+        labels = {c: lab.get(int(g), c) for c, lab, g in zip(comps, self._label_maps, gammas, strict=True)}
         return ScoredLink(other, p, weights, labels)
 
     def _add_rows(self, table: pa.Table) -> None:
@@ -330,34 +372,38 @@ class Resolver:
             self.nominal_of[mid] = nid
             self.members.setdefault(nid, set()).add(mid)
 
-    def _best_links(self, groups: Sequence[Sequence[str]], detail: dict[tuple[str, str], _Raw]) -> None:
+    def _best_links(
+        self, groups: Sequence[Sequence[str]], detail: dict[tuple[str, str], int], pairs: _Pairs
+    ) -> None:
         """Each mention's strongest links inside its nominal (up to ``LINKS_KEPT``): the first
         explains it; the others let a viewer who cannot read the first partner's record still
-        be given a reason from records they can read."""
+        be given a reason from records they can read. ``detail``: pair -> row of ``pairs``."""
         group_of = {m: i for i, g in enumerate(groups) for m in g}
-        cands: dict[str, list[tuple[float, str, _Raw]]] = {}
-        for (a, b), raw in detail.items():
+        prob = pairs.p
+        cands: dict[str, list[tuple[float, str, int]]] = {}
+        for (a, b), row in detail.items():
             ga = group_of.get(a)
             if ga is None or ga != group_of.get(b):
                 continue
-            cands.setdefault(a, []).append((raw[0], b, raw))
-            cands.setdefault(b, []).append((raw[0], a, raw))
+            p = prob[row]
+            cands.setdefault(a, []).append((p, b, row))
+            cands.setdefault(b, []).append((p, a, row))
+        rank = _rank
         for x, found in cands.items():
-            # Links already held (earlier batches) compete with the new ones, by partner.
-            held = (
-                {lk.other: lk for lk in [self.links[x], *self.more_links.get(x, [])]}
-                if x in self.links
-                else {}
-            )
-            top = sorted(found, key=lambda t: (-t[0], t[1]))[:LINKS_KEPT]
-            # Ranked as (probability, partner, new raw or held link); only the links kept
-            # become ScoredLinks (building the waterfall of every candidate cost more than the
-            # clustering).
-            merged: dict[str, tuple[float, str, _Raw | ScoredLink]] = {y: (p, y, raw) for p, y, raw in top}
-            for y, lk in held.items():
-                merged.setdefault(y, (lk.probability, y, lk))
-            ranked = sorted(merged.values(), key=lambda t: (-t[0], t[1]))[:LINKS_KEPT]
-            kept = [v if isinstance(v, ScoredLink) else self._link(y, v) for _p, y, v in ranked]
+            top = sorted(found, key=rank)[:LINKS_KEPT]
+            # Ranked as (probability, partner, row of a new pair or a held link); only the
+            # links kept become ScoredLinks (building the waterfall of every candidate cost
+            # more than the clustering).
+            merged: dict[str, tuple[float, str, int | ScoredLink]] = {y: (p, y, row) for p, y, row in top}
+            if x in self.links:
+                # Links already held (earlier batches) compete with the new ones, by partner.
+                held = {lk.other: lk for lk in [self.links[x], *self.more_links.get(x, [])]}
+                for y, lk in held.items():
+                    merged.setdefault(y, (lk.probability, y, lk))
+                ranked = sorted(merged.values(), key=rank)[:LINKS_KEPT]
+            else:
+                ranked = list(merged.values())
+            kept = [v if isinstance(v, ScoredLink) else self._link(y, pairs.raw(v)) for _p, y, v in ranked]
             self.links[x] = kept[0]
             self.more_links[x] = kept[1:]
 
@@ -383,7 +429,7 @@ class Resolver:
         self.nominal_of, self.links, self.order_key, self.attrs, self.mentions = {}, {}, {}, {}, {}
         self.members, self.more_links = {}, {}
         self.decisions = list(decisions)
-        edges, detail = self._score_all(mentions)
+        edges, detail, pairs = self._score_all(mentions)
         must, cannot = _decisions_to_constraints(self.decisions)
         groups, refused = cluster(
             [m.mention_id for m in mentions],
@@ -398,20 +444,22 @@ class Resolver:
             ambiguous=self.ambiguous,
         )
         self._set_nominals(assign_ids(groups, self.order_key, previous))
-        self._best_links(groups, detail)
+        self._best_links(groups, detail, pairs)
         return Resolution(dict(self.nominal_of), dict(self.links), refused)
 
     def _score_all(
         self, mentions: Sequence[Mention], floor: float | None = KEEP_PROBABILITY
-    ) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
+    ) -> tuple[list[Edge], dict[tuple[str, str], int], _Pairs]:
         table = feature_table(mentions)
         self._add_rows(table)
         self._remember(mentions, table)
         linker, _db = self._linker("mentions")
         pred = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-        edges, detail = self._edges_from(pred.physical_name)
+        pairs = self._read_pairs(pred.physical_name)
         pred.drop_table_from_database_and_remove_from_cache()
-        return edges, detail
+        edges = [Edge(a, b, p) for a, b, p in zip(pairs.a, pairs.b, pairs.p, strict=True)]
+        detail = {(e.a, e.b): i for i, e in enumerate(edges)}
+        return edges, detail, pairs
 
     def score(self, mentions: Sequence[Mention], *, floor: float | None = KEEP_PROBABILITY) -> list[Edge]:
         """Every scored pair (>= ``floor``; None: every pair the blocking rules compare) of a
@@ -466,24 +514,26 @@ class Resolver:
         # One pass: everything held (the batch included) x the batch. That covers existing x new
         # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
         scored = self._score_batch()
-        found, found_detail = self._edges_from(scored)
+        pairs = self._read_pairs(scored)
         self.con.execute(f"DROP TABLE {scored}")
-        edges: list[Edge] = []
-        detail: dict[tuple[str, str], _Raw] = {}
-        for e in found:
-            key = (min(e.a, e.b), max(e.a, e.b))
-            if e.a == e.b or key in detail:
-                continue
-            detail[key] = found_detail[(e.a, e.b)]
-            edges.append(Edge(key[0], key[1], e.probability))
         # Edges that can merge, and those that make a mention ambiguous (cluster.py); the
-        # weaker ones are kept for explanations only.
+        # weaker ones are kept for explanations only (``detail``: pair -> row of ``pairs``).
         floor = min(
             self.threshold,
             self.ambiguous,
             *(a for a in (self.attach, self.attach_dob) if a is not None),
         )
-        edges = [e for e in edges if e.probability >= floor]
+        edges: list[Edge] = []
+        detail: dict[tuple[str, str], int] = {}
+        for i, (a, b, p) in enumerate(zip(pairs.a, pairs.b, pairs.p, strict=True)):
+            if a == b:
+                continue
+            key = (a, b) if a < b else (b, a)
+            if key in detail:
+                continue
+            detail[key] = i
+            if p >= floor:
+                edges.append(Edge(key[0], key[1], p))
         touched = {m.mention_id for m in fresh}
         for e in edges:
             touched.add(e.a)
@@ -505,11 +555,11 @@ class Resolver:
             margin=self.margin,
             ambiguous=self.ambiguous,
         )
-        previous = {m: n for m, n in self.nominal_of.items() if m in ids}
+        previous = {m: self.nominal_of[m] for m in ids if m in self.nominal_of}
         assigned = assign_ids(groups, self.order_key, previous)
         self.last_changed = set(previous.values()) | set(assigned.values())
         self.last_moved = {m: n for m, n in assigned.items() if m in previous and previous[m] != n}
         self._set_nominals(assigned)
-        self._best_links(groups, detail)
+        self._best_links(groups, detail, pairs)
         out.update({m.mention_id: assigned[m.mention_id] for m in fresh})
         return out

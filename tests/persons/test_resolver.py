@@ -7,13 +7,14 @@ data: term frequencies need a population (in a dataset of ten mentions every nam
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import numpy as np
 import pytest
 
 from demo.persons import generate
 from entity_extraction.identifiers import pnc_check_letter
 from persons import model as pm
-from persons.cluster import Edge
 from persons.features import Mention
 from persons.resolver import KEEP_PROBABILITY, Decision, Resolver
 
@@ -224,21 +225,21 @@ def test_the_first_batch_is_scored_once_with_what_the_kept_sql_gives(
     background: list[Mention], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first batch's pairs are Splink's ``predict_between`` table itself (not scored a
-    second time with the SQL kept from it): the same pairs, in the same order, as that SQL
-    gives for the batch, so the first batch resolves as every later one does."""
+    second time with the SQL kept from it): the same pairs, in the same order, with the same
+    gammas and weights, as that SQL gives for the batch, so the first batch resolves as every
+    later one does."""
     r = Resolver()
     r.rebuild(background)
-    seen: list[tuple[list[Edge], dict[tuple[str, str], object]]] = []
-    edges_from = r._edges_from
+    seen: list[Any] = []
+    read_pairs = r._read_pairs
 
-    def spy(physical: str) -> tuple[list[Edge], dict[tuple[str, str], object]]:
-        out = edges_from(physical)
-        seen.append(out)
-        return out  # type: ignore[return-value]
+    def spy(physical: str) -> Any:
+        seen.append(read_pairs(physical))
+        return seen[-1]
 
-    monkeypatch.setattr(r, "_edges_from", spy)
+    monkeypatch.setattr(r, "_read_pairs", spy)
     r.resolve_new([c for c in CASES if c.mention_id in {"pw1", "pw2", "js1"}])
     assert r._batch_sql is not None and len(seen) == 1
-    again = edges_from(r._score_batch())  # the batch table is still the first batch
-    assert seen[0][0] and seen[0][0] == again[0]
-    assert seen[0][1] == again[1]
+    first, again = seen[0], read_pairs(r._score_batch())  # the batch table is still the first batch
+    assert first.a and (first.a, first.b, first.p) == (again.a, again.b, again.p)
+    assert np.array_equal(first.gammas, again.gammas) and np.array_equal(first.weights, again.weights)
