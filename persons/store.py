@@ -162,11 +162,11 @@ def _write_nominals(
     client: OpenSearch, settings: Settings, resolver: Resolver, ids: Iterable[str], *, refresh: bool
 ) -> tuple[int, int]:
     """Index the nominals ``ids`` as the resolver holds them; delete those it no longer has."""
-    members: dict[str, list[Mention]] = {}
     wanted = set(ids)
-    for mid, nid in resolver.nominal_of.items():
-        if nid in wanted:
-            members.setdefault(nid, []).append(resolver.mentions[mid])
+    # By nominal (not a scan of every mention held: ingest writes a few nominals per batch);
+    # ``nominal_document`` orders the members itself.
+    held = resolver.members
+    members = {nid: [resolver.mentions[m] for m in held[nid]] for nid in wanted if nid in held}
     decided = _decided_mentions(resolver.decisions)
     version = _model_version(resolver)
     target = indices.writer_target(settings, P)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -85,6 +86,8 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
     list(extract_many(["Warm-up: John Smith was seen in Leeds."]))  # model load is not load time
     ner_s = res_s = res_cpu = 0.0
     mentions = 0
+    load_start = os.getloadavg()[0]
+    per_batch_cpu: list[float] = []
     for i in range(0, len(recs), load_batch):
         batch = recs[i : i + load_batch]
         texts = [t for rec in batch for t in rec.free_text().values()]
@@ -96,7 +99,8 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
         t, c = time.perf_counter(), time.process_time()
         r.resolve_new(ms)
         res_s += time.perf_counter() - t
-        res_cpu += time.process_time() - c
+        per_batch_cpu.append(time.process_time() - c)
+        res_cpu += per_batch_cpu[-1]
     return {
         "held": held,
         "records": len(recs),
@@ -104,6 +108,9 @@ def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float
         "ner_s": ner_s,
         "resolve_s": res_s,
         "resolve_cpu_s": res_cpu,
+        "resolve_cpu_per_batch": per_batch_cpu,
+        "load_start": load_start,
+        "load_end": os.getloadavg()[0],
     }
 
 
@@ -313,14 +320,18 @@ def incremental_report(args: argparse.Namespace) -> int:
         return 1
     r = json.loads(out.stdout.strip().splitlines()[-1])
     cost = r["resolve_s"] / r["ner_s"]
+    cpu_cost = r["resolve_cpu_s"] / r["ner_s"]
     ok = cost < INCREMENTAL_COST_TARGET
+    batches = ", ".join(f"{x:.2f}" for x in r["resolve_cpu_per_batch"])
     print(
         f"\nincremental, interleaved per load batch of {args.load_batch} records against {r['held']} held "
         f"mentions: {r['records']} records, {r['mentions']} people; entity extraction {r['ner_s']:.1f}s, "
-        f"resolution {r['resolve_s']:.1f}s ({r['mentions'] / r['resolve_s']:.0f} mentions/s; "
-        f"{r['resolve_cpu_s']:.1f}s of CPU: a shared machine's load shows as wall time above it)\n"
-        f"resolution cost = {cost:.1%} of extraction time (target < {INCREMENTAL_COST_TARGET:.0%}): "
-        f"{'PASS' if ok else 'FAIL'}"
+        f"resolution {r['resolve_s']:.1f}s wall ({r['mentions'] / r['resolve_s']:.0f} mentions/s), "
+        f"{r['resolve_cpu_s']:.1f}s CPU (per batch: {batches}; the first renders Splink's SQL); "
+        f"load average {r['load_start']:.1f} at the start, {r['load_end']:.1f} at the end\n"
+        f"resolution cost = {cost:.1%} of extraction time, wall (target < {INCREMENTAL_COST_TARGET:.0%}): "
+        f"{'PASS' if ok else 'FAIL'}; resolution's CPU time is {cpu_cost:.1%} of extraction's wall time "
+        f"(no waiting for a core counted: on a quiet machine the two figures meet)"
     )
     return 0 if ok else 1
 
