@@ -336,9 +336,23 @@ def features(m: Mention) -> dict[str, Any]:
     }
 
 
+# Rows turned into Arrow per chunk: a million mentions as one list of dicts was gigabytes at
+# once (the peak memory of a full rebuild), the Arrow columns a tenth of that.
+FEATURE_CHUNK = 50_000
+
+
 def feature_table(mentions: Iterable[Mention]) -> pa.Table:
-    rows = [features(m) for m in mentions]
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+    parts: list[pa.Table] = []
+    rows: list[dict[str, Any]] = []
+    for m in mentions:
+        rows.append(features(m))
+        if len(rows) == FEATURE_CHUNK:
+            parts.append(pa.Table.from_pylist(rows, schema=SCHEMA))
+            rows = []
+    if rows or not parts:
+        parts.append(pa.Table.from_pylist(rows, schema=SCHEMA))
+    # One chunk per column, as one from_pylist gives (DuckDB reads and samples it alike).
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts).combine_chunks()
 
 
 def feature_rows(mentions: Sequence[Mention]) -> list[dict[str, Any]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from entity_extraction import names as nk
 from lantern.records import IntelligenceReport
 from persons.features import Mention, blocking_key, features, is_short_form, mentions_from_record
@@ -137,3 +139,20 @@ def test_a_clipped_forename_is_a_short_form_within_bounds() -> None:
     assert not is_short_form("dan", "dana")
     assert not is_short_form("abdi", "ahmed")
     assert not is_short_form(None, "abdirahman")
+
+
+def test_feature_table_built_in_chunks_is_the_table_of_all_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built a chunk at a time (memory), the table is the one ``from_pylist`` gives for every
+    row at once: same rows, same order, one chunk per column."""
+    import pyarrow as pa
+
+    from demo.persons import generate
+    from persons import features as pf
+
+    mentions = [x.mention for x in generate(250, seed=5)]
+    whole = pa.Table.from_pylist([pf.features(m) for m in mentions], schema=pf.SCHEMA)
+    monkeypatch.setattr(pf, "FEATURE_CHUNK", 40)
+    chunked = pf.feature_table(mentions)
+    assert chunked.equals(whole)
+    assert all(col.num_chunks == 1 for col in chunked.columns)
+    assert pf.feature_table([]).num_rows == 0
