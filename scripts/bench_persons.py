@@ -68,7 +68,7 @@ def run_one(size: int, batch: int) -> dict[str, float]:
     }
 
 
-def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, float]:
+def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, Any]:
     logging.getLogger("splink").setLevel(logging.ERROR)
     from demo.generator import sample_records
     from demo.persons import generate
