@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, OpenSearchException, TransportError
 
-from lantern.anomalies import UserDirectory, extra_flags, strip_rank
+from lantern.anomalies import UserDirectory, extra_flags, names_person
 from lantern.audit_anchor import (
     AuditKeyError,
     AuditKeys,
@@ -101,25 +101,9 @@ def _strings(value: Any) -> list[str]:
 
 
 def is_self_search(query: str, display_name: str) -> bool:
-    """Whether a search query names the searching user (spelling and nickname tolerant)."""
-    from entity_extraction.names import fold, forename_variants, name_tokens, phonetic_keys
-
-    own = name_tokens(strip_rank(display_name))  # "PC Olivia Okafor" is Olivia Okafor
-    words = name_tokens(query)
-    if not own or not words:
-        return False
-
-    def same(a: str, b: str) -> bool:
-        return fold(a) == fold(b) or bool(phonetic_keys(a) & phonetic_keys(b))
-
-    surname = own[-1]
-    if not any(same(w, surname) for w in words):
-        return False
-    if len(own) == 1:
-        return True
-    forenames = set(forename_variants(own[0])) | {own[0]}
-    others = [w for w in words if not same(w, surname)]
-    return any(w in forenames or same(w, own[0]) for w in others)
+    """Whether a search query names the searching user (spelling and nickname tolerant, rank
+    stripped: "PC Olivia Okafor" is Olivia Okafor); the colleague-search flag's own test."""
+    return names_person(query, display_name)
 
 
 @dataclass

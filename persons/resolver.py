@@ -388,9 +388,8 @@ class Resolver:
             p = prob[row]
             cands.setdefault(a, []).append((p, b, row))
             cands.setdefault(b, []).append((p, a, row))
-        rank = _rank
         for x, found in cands.items():
-            top = sorted(found, key=rank)[:LINKS_KEPT]
+            top = sorted(found, key=_rank)[:LINKS_KEPT]
             # Ranked as (probability, partner, row of a new pair or a held link); only the
             # links kept become ScoredLinks (building the waterfall of every candidate cost
             # more than the clustering).
@@ -400,7 +399,7 @@ class Resolver:
                 held = {lk.other: lk for lk in [self.links[x], *self.more_links.get(x, [])]}
                 for y, lk in held.items():
                     merged.setdefault(y, (lk.probability, y, lk))
-                ranked = sorted(merged.values(), key=rank)[:LINKS_KEPT]
+                ranked = sorted(merged.values(), key=_rank)[:LINKS_KEPT]
             else:
                 ranked = list(merged.values())
             kept = [v if isinstance(v, ScoredLink) else self._link(y, pairs.raw(v)) for _p, y, v in ranked]
