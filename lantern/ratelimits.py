@@ -56,8 +56,12 @@ if (ctx._source.{R.EXPIRES_AT} == null || ctx._source.{R.EXPIRES_AT} <= params.n
   ctx._source.{R.COUNT} += params.amount;
 }}
 """
-# Every window of one action at once: keep the hit times inside the longest window; refuse
-# (change nothing) if any window would pass its limit, else add ``amount`` hits.
+# Every window of one action at once: keep the hit times inside the longest window and add
+# as many of ``amount`` hits as every window has room for, if that is at least ``least``
+# (else change nothing). ``least`` == ``amount`` is all-or-nothing; less is a lease (see
+# ``acquire_windows``), whose size is written to ``count`` for the caller to read. The hits
+# are stamped ``stamp``: ``now``, or later for a lease; a hit stamped in the future counts in
+# every window from now until its stamp has left it.
 _ACQUIRE_ALL = f"""
 double longest = 0;
 for (def w : params.windows) {{ if (w.expiry > longest) {{ longest = w.expiry; }} }}
@@ -65,18 +69,38 @@ List kept = new ArrayList();
 if (ctx._source.{R.ENTRIES} != null) {{
   for (def t : ctx._source.{R.ENTRIES}) {{ if (t > params.now - longest) {{ kept.add(t); }} }}
 }}
-boolean room = true;
+int grant = params.amount;
 for (def w : params.windows) {{
   int inside = 0;
   for (def t : kept) {{ if (t > params.now - w.expiry) {{ inside++; }} }}
-  if (inside + params.amount > w.limit) {{ room = false; }}
+  if (w.limit - inside < grant) {{ grant = w.limit - inside; }}
 }}
-if (room) {{
-  for (int i = 0; i < params.amount; i++) {{ kept.add(params.now); }}
+if (grant >= params.least) {{
+  for (int i = 0; i < grant; i++) {{ kept.add(params.stamp); }}
   ctx._source.{R.ENTRIES} = kept;
-  ctx._source.{R.EXPIRES_AT} = params.now + longest;
+  ctx._source.{R.COUNT} = grant;
+  double until = params.stamp + longest;
+  if (ctx._source.{R.EXPIRES_AT} != null && ctx._source.{R.EXPIRES_AT} > until) {{
+    until = ctx._source.{R.EXPIRES_AT};
+  }}
+  ctx._source.{R.EXPIRES_AT} = until;
 }} else {{
   ctx.op = 'none';
+}}
+"""
+# Give back up to ``amount`` hits stamped ``stamp`` (a lease's unspent hits).
+_RELEASE = f"""
+int left = params.amount;
+List kept = new ArrayList();
+if (ctx._source.{R.ENTRIES} != null) {{
+  for (def t : ctx._source.{R.ENTRIES}) {{
+    if (left > 0 && t == params.stamp) {{ left--; }} else {{ kept.add(t); }}
+  }}
+}}
+if (left == params.amount) {{
+  ctx.op = 'none';
+}} else {{
+  ctx._source.{R.ENTRIES} = kept;
 }}
 """
 RETRY_ON_CONFLICT = 20
@@ -107,7 +131,7 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
         return (TransportError, EngineConnectionError)
 
     def _update(
-        self, key: str, script: str, params: dict[str, Any], *, source: bool = True
+        self, key: str, script: str, params: dict[str, Any], *, source: bool | str = True
     ) -> dict[str, Any]:
         self._ensure()
         res: dict[str, Any] = self.client.update(
@@ -118,7 +142,11 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
                 "script": {"lang": "painless", "source": script, "params": params},
                 "upsert": {},
             },
-            params={"retry_on_conflict": RETRY_ON_CONFLICT, "_source": "true" if source else "false"},
+            params={
+                "retry_on_conflict": RETRY_ON_CONFLICT,
+                # True, False or the fields to return.
+                "_source": source if isinstance(source, str) else str(source).lower(),
+            },
             # Outlasts a primary failover (a refused hit would refuse the request).
             **request_write_params(self.settings),
         )
@@ -142,24 +170,68 @@ class OpenSearchStorage(Storage, MovingWindowSupport):
             if amount > limit:
                 return n
         now = time.time()
-        res = self._update(
+        res = self._acquire(key, windows, now, now, amount, amount)
+        if res.get("result") != "noop":
+            return None
+        return self._refusing(key, windows, now, amount)
+
+    def lease_windows(self, key: str, windows: list[tuple[int, int]], most: int, stamp: float) -> int:
+        """Take up to ``most`` hits (at least one) of every window of ``key`` in one round
+        trip, as a lease the caller spends without asking again until ``stamp`` (epoch
+        seconds, a moment ahead): how many it got, 0 if none (the window is full).
+
+        The hits carry ``stamp``, the latest moment one of them may be spent, so each counts
+        in every window until that use has left it: a lease makes the windows stricter for a
+        moment, never looser. ``release`` gives back what was not spent."""
+        if not windows or most < 1:
+            return 0
+        res = self._acquire(key, windows, time.time(), stamp, most, 1, source=R.COUNT)
+        if res.get("result") == "noop":
+            return 0
+        return int(((res.get("get") or {}).get("_source") or {}).get(R.COUNT) or 0)
+
+    def refused_window(self, key: str, windows: list[tuple[int, int]]) -> int:
+        """Which of ``windows`` refuses one more hit of ``key`` now (after a refused lease)."""
+        return self._refusing(key, windows, time.time(), 1)
+
+    def _acquire(
+        self,
+        key: str,
+        windows: list[tuple[int, int]],
+        now: float,
+        stamp: float,
+        amount: int,
+        least: int,
+        source: bool | str = False,
+    ) -> dict[str, Any]:
+        return self._update(
             key,
             _ACQUIRE_ALL,
             {
                 "now": now,
+                "stamp": stamp,
                 "amount": amount,
+                "least": least,
                 "windows": [{"limit": limit, "expiry": float(expiry)} for limit, expiry in windows],
             },
-            source=False,
+            source=source,
         )
-        if res.get("result") != "noop":
-            return None
+
+    def _refusing(self, key: str, windows: list[tuple[int, int]], now: float, amount: int) -> int:
         # Refused (rare): read which window is full, for the 429 page and the audit event.
         entries = [float(t) for t in self._source(key).get(R.ENTRIES) or []]
         for n, (limit, expiry) in enumerate(windows):
             if sum(1 for t in entries if t > now - expiry) + amount > limit:
                 return n
         return 0  # a window freed a slot since: still refused, as the engine decided
+
+    def release(self, key: str, stamp: float, amount: int) -> bool:
+        """Give back up to ``amount`` hits of ``key`` stamped ``stamp`` (a lease's unspent
+        hits); False when there were none (the window had dropped them already)."""
+        if amount <= 0:
+            return False
+        res = self._update(key, _RELEASE, {"stamp": stamp, "amount": amount}, source=False)
+        return res.get("result") != "noop"
 
     # --- moving window -------------------------------------------------------------------
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     # `limits` storage URI (e.g. "redis://host:6379").
     rate_limit_storage: str = "opensearch"
     rate_limits_enabled: bool = True
+    # A user searching fast takes up to this many hits of a limit at once (a lease), spent by
+    # this portal process without a round trip to the storage for `rate_limit_lease_seconds`;
+    # unspent hits are given back then. Never more than a tenth of the smallest window's
+    # limit; 0 or 1: every request is its own round trip (portal/security/ratelimit.py).
+    rate_limit_lease: int = Field(default=5, ge=0)
+    rate_limit_lease_seconds: float = Field(default=5.0, gt=0, le=60)
 
     # --- Anomaly flags (issue 13) -----------------------------------------------------------
     # Working hours (UTC, [start, end)); bulk actions outside them are flagged.

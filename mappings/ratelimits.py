@@ -3,7 +3,9 @@
 One document per limit and user (the ``limits`` package's key, e.g.
 ``LIMITER/search/anl/60/1/minute``): the times of the hits inside the moving window
 (``entries``, epoch seconds), or a fixed-window counter (``count``), and when the document
-stops mattering (``expires_at``, for the purge). Updated only by a painless script in one
+stops mattering (``expires_at``, for the purge). A document of several moving windows
+(``acquire_windows``) uses ``count`` for the size of the last lease it granted, which the
+scripted update returns to the portal that asked. Updated only by a painless script in one
 conditional update, so two processes counting at once never lose a hit.
 
 Asynchronous translog (``index.translog.durability: async``): the one write a search makes

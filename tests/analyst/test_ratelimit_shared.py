@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -147,3 +148,99 @@ def test_the_check_beside_a_read_lets_no_flood_or_refused_user_read(
     result, broken = limits.run("search", user, read("after"))
     assert (result, broken) == (None, limits.rules["search"][0])
     assert events == ["checked:MainThread"]
+
+
+def _leasing(asettings: Settings, client: OpenSearch, limit: str, seconds: float) -> RateLimits:
+    return RateLimits(
+        asettings.model_copy(
+            update={
+                "rate_limit_search": limit,
+                "rate_limits_enabled": True,
+                "rate_limit_storage": "opensearch",
+                "rate_limit_lease": 3,
+                "rate_limit_lease_seconds": seconds,
+            }
+        ),
+        client=client,
+    )
+
+
+def _round_trips(limits: RateLimits) -> list[int]:
+    """Counts ``limits``' storage round trips that count hits (one list entry per call)."""
+    assert isinstance(limits.storage, OpenSearchStorage)
+    storage = limits.storage
+    calls: list[int] = []
+
+    def counting(real: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            return real(*args, **kwargs)
+
+        return counted
+
+    storage.acquire_windows = counting(storage.acquire_windows)  # type: ignore[method-assign]
+    storage.lease_windows = counting(storage.lease_windows)  # type: ignore[method-assign]
+    return calls
+
+
+def test_leases_spare_round_trips_never_pass_the_limit_and_give_back_what_was_not_spent(
+    client: OpenSearch, asettings: Settings
+) -> None:
+    # Two portal processes, one user searching fast through both, a lease of 3 hits.
+    one, two = (_leasing(asettings, client, "30/minute", 60.0) for _ in range(2))
+    trips = [_round_trips(one), _round_trips(two)]
+    user = f"lease-{uuid.uuid4().hex[:8]}"
+    doc = one.key("search", user, one.rules["search"][0])
+    assert isinstance(one.storage, OpenSearchStorage)
+    allowed = [(one if i % 2 == 0 else two).hit("search", user) is None for i in range(24)]
+    # Well within the limit, half the searches or fewer made a round trip (a lease serves 3).
+    assert all(allowed) and sum(len(t) for t in trips) <= 12, trips
+    allowed += [(one if i % 2 == 0 else two).hit("search", user) is None for i in range(16)]
+    granted = sum(allowed)
+    # Never more than the limit; at most (lease - 1) early refusals for the other process's
+    # unspent lease.
+    assert 28 <= granted <= 30, allowed
+    # Every hit taken is counted, spent or not ...
+    assert one.storage.get_moving_window(doc, 30, 60)[1] == 30
+    # ... and the unspent ones go back, after which the window holds exactly what was granted
+    # and the rest of the limit is usable again, to the same total.
+    one.give_back_leases()
+    two.give_back_leases()
+    assert one.storage.get_moving_window(doc, 30, 60)[1] == granted
+    more = [(two if i % 2 == 0 else one).hit("search", user) is None for i in range(10)]
+    assert granted + sum(more) == 30 and not any(more[30 - granted :]), more
+
+
+def test_a_lease_ends_on_time_and_its_timer_gives_back_the_unspent_hits(
+    client: OpenSearch, asettings: Settings
+) -> None:
+    limits = _leasing(asettings, client, "30/minute", 0.5)
+    assert isinstance(limits.storage, OpenSearchStorage)
+    trips = _round_trips(limits)
+    user = f"lease-{uuid.uuid4().hex[:8]}"
+    doc = limits.key("search", user, limits.rules["search"][0])
+    # The first search is one hit; the second, soon after, takes a lease of 3 (1 spent).
+    assert limits.run("search", user, lambda: "a") == ("a", None)
+    assert limits.run("search", user, lambda: "b") == ("b", None)
+    assert len(trips) == 2 and limits.storage.get_moving_window(doc, 30, 60)[1] == 4
+    # The third is spent from the lease: no round trip.
+    assert limits.run("search", user, lambda: "c") == ("c", None)
+    assert len(trips) == 2
+    # Unspent when its time is up: the timer gives the last one back.
+    deadline = time.monotonic() + 20
+    while limits.storage.get_moving_window(doc, 30, 60)[1] != 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert limits.storage.get_moving_window(doc, 30, 60)[1] == 3
+    # And the ended lease is not spent: the next search asks the storage again.
+    limits.hit("search", user)
+    assert len(trips) == 3
+
+
+def test_small_limits_take_no_leases(client: OpenSearch, asettings: Settings) -> None:
+    # A lease is at most a tenth of the smallest window: 9/minute has none, so every hit is
+    # its own round trip and two processes share the limit exactly (as in the test above).
+    limits = _leasing(asettings, client, "9/minute;100/hour", 60.0)
+    trips = _round_trips(limits)
+    user = f"lease-{uuid.uuid4().hex[:8]}"
+    assert [limits.hit("search", user) is None for _ in range(10)] == [True] * 9 + [False]
+    assert len(trips) == 10
