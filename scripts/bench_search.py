@@ -293,7 +293,7 @@ def print_audit_costs(meter: AuditMeter) -> None:
     print("\naudit and rate-limit cost per portal action, ms (measured inside the bench, on the real path)")
     print("  audit = AuditLog.record: flags + chained event (HMAC) and its disclosures + fsynced anchor;")
     print("  bulk = the one _bulk creating the event and its disclosures; anchor = the fsynced checkpoint;")
-    print("  limiter = RateLimits.hit (one scripted upsert)")
+    print("  limiter = RateLimits.hit (one scripted upsert, or none for a hit spent from a lease)")
     header = (
         f"{'action':<17}{'n':>4}{'events':>7}{'audit p50':>10}{'p95':>7}{'bulk p50':>9}{'p95':>7}"
         f"{'anchor p50':>11}{'p95':>7}{'limiter p50':>12}{'p95':>7}{'request p50':>12}{'audit share':>12}"
