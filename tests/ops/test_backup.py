@@ -1,8 +1,11 @@
 """``lantern backup`` / ``restore`` on a real node with a filesystem snapshot repository.
 
-The shared test node has no ``path.repo``, so this module starts its own embedded node
-(ports 9290/9390 unless LANTERN_BACKUP_TEST_PORT says otherwise) whose configuration
-lists the snapshot directory, exactly as ``lantern opensearch start`` does.
+The embedded test node lists a snapshot directory in ``path.repo``, as every node
+``lantern opensearch start`` starts does, so the tests use it: a repository of their own in a
+directory of their own under it, and index prefixes under the run's (restoring "into an empty
+cluster" means no index of that prefix). A node without ``path.repo`` (an external cluster)
+gets a private embedded node for the module (ports 9290/9390 unless LANTERN_BACKUP_TEST_PORT
+says otherwise), as before: starting a second JVM costs about a minute.
 """
 
 from __future__ import annotations
@@ -29,8 +32,43 @@ from tests.portal_fixtures import PASSWORD, login, make_test_client
 PORT = int(os.environ.get("LANTERN_BACKUP_TEST_PORT", "9290"))
 
 
+def _path_repo(client: OpenSearch) -> list[Path]:
+    """The directories every node lists in ``path.repo`` (empty if any node lists none)."""
+    info = client.nodes.info(metric="settings")["nodes"].values()
+    listed = [n.get("settings", {}).get("path", {}).get("repo") for n in info]
+    if not listed or not all(listed):
+        return []
+    first = listed[0]
+    return [Path(d) for d in ([first] if isinstance(first, str) else first)]
+
+
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def node(
+    settings: Settings, client: OpenSearch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    repo_dirs = _path_repo(client)
+    if not repo_dirs:
+        yield from _private_node(tmp_path_factory)
+        return
+    base = tmp_path_factory.mktemp("backup")
+    name = f"test-{uuid.uuid4().hex[:6]}"
+    location = repo_dirs[0] / name
+    shared = settings.model_copy(
+        update={
+            "snapshot_location": location,
+            "snapshot_repository": name,
+            "audit_head_file": base / "audit-head.log",
+            "index_prefix": f"{settings.index_prefix}bk-",
+        }
+    )
+    try:
+        yield shared
+    finally:
+        client.snapshot.delete_repository(repository=name, ignore=[404])
+        shutil.rmtree(location, ignore_errors=True)
+
+
+def _private_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     home = embedded.REPO_ROOT / ".lantern" / "backup-test-opensearch"
     shutil.rmtree(home, ignore_errors=True)
     base = tmp_path_factory.mktemp("backup")
@@ -116,7 +154,7 @@ def test_backup_restores_into_an_empty_cluster_with_a_verified_chain(node: Setti
 
 
 def test_a_tampered_anchor_fails_the_restore(node: Settings) -> None:
-    s = node.model_copy(update={"index_prefix": f"lantern-bk2-{uuid.uuid4().hex[:6]}-"})
+    s = node.model_copy(update={"index_prefix": f"{node.index_prefix}{uuid.uuid4().hex[:6]}-"})
     client = make_client(s, "admin")
     audit = AuditLog(client, s)
     audit.record(None, "test.event")
