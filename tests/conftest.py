@@ -108,7 +108,24 @@ def opensearch_node() -> Iterator[Settings]:
             else:
                 # Harmless on a running node: waits for health and brings users/roles in step.
                 embedded.start(settings, nodes=1)
+        _quicken_refresh(settings)
     yield settings
+
+
+# The embedded test node's default refresh interval (OpenSearch's ``cluster.default.index.
+# refresh_interval``; 1 s out of the box). Stores write with ``refresh="wait_for"`` (users,
+# saved queries, jobs, charts), and such a write returns only after the next scheduled refresh:
+# about 1 s per user created or query saved, thousands of times over a run. Indices whose
+# definition sets an interval (and a load's ``-1``) keep theirs; nothing in a test depends on
+# the interval's length. Production and external clusters keep their own default.
+TEST_REFRESH_INTERVAL = os.environ.get("LANTERN_TEST_REFRESH_INTERVAL", "100ms")
+
+
+def _quicken_refresh(settings: Settings) -> None:
+    admin = make_client(settings, "admin")
+    admin.cluster.put_settings(
+        body={"persistent": {"cluster.default.index.refresh_interval": TEST_REFRESH_INTERVAL}}
+    )
 
 
 @pytest.fixture(scope="session")
