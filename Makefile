@@ -67,9 +67,17 @@ PYTEST_XDIST ?= -n 2 --dist loadscope
 # The test suite starts its own embedded OpenSearch on separate ports (see tests/conftest.py)
 # and stops it at the end; a running demo node is left alone.
 # The layering and the types are checked first: a violation fails the run before pytest.
+# The node starts in the background meanwhile (mypy takes one core, a starting JVM mostly the
+# other; tests/node.py): the run id marks it as this run's, so pytest stops it at the end.
 test: $(STAMP) system-deps launcher tika
 	$(BIN)/lint-imports
-	$(BIN)/mypy
+	@export LANTERN_TEST_RUN_ID=$$($(BIN)/python -c 'import uuid; print(uuid.uuid4().hex)'); \
+	mkdir -p .lantern; \
+	$(BIN)/python -m tests.node start > .lantern/test-node-start.log 2>&1 & node=$$!; \
+	trap '$(BIN)/python -m tests.node stop; exit 130' INT TERM; \
+	status=0; $(BIN)/mypy || status=$$?; \
+	wait $$node || { echo "test node start failed (pytest tries again):"; tail -20 .lantern/test-node-start.log; }; \
+	if [ $$status -ne 0 ]; then $(BIN)/python -m tests.node stop; exit $$status; fi; \
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 demo-data: $(STAMP)

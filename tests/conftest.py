@@ -71,6 +71,32 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
+    stop_node_if_started_by_this_run()
+
+
+def start_node() -> Settings:
+    """The embedded test node, started (marked with this run's id) unless it already runs.
+
+    Also run before pytest by ``python -m tests.node start`` (``make test`` starts the node
+    while mypy runs); the file lock makes a fixture that comes meanwhile wait for it.
+    """
+    settings = _base_settings()
+    if settings.embedded:
+        settings.embedded_home.mkdir(parents=True, exist_ok=True)
+        # Two xdist workers must not both launch a node on the same ports.
+        with FileLock(str(settings.embedded_home / "start.lock")):
+            if not any(s.alive for s in embedded.status(settings)):
+                embedded.start(settings, nodes=1)
+                run_id = os.environ.setdefault(_RUN_ENV, uuid.uuid4().hex)
+                _started_marker(settings).write_text(run_id, encoding="utf-8")
+            else:
+                # Harmless on a running node: waits for health and brings users/roles in step.
+                embedded.start(settings, nodes=1)
+        _quicken_refresh(settings)
+    return settings
+
+
+def stop_node_if_started_by_this_run() -> None:
     settings = _base_settings()
     if not settings.embedded:
         return
@@ -96,20 +122,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def opensearch_node() -> Iterator[Settings]:
-    settings = _base_settings()
-    if settings.embedded:
-        settings.embedded_home.mkdir(parents=True, exist_ok=True)
-        # Two xdist workers must not both launch a node on the same ports.
-        with FileLock(str(settings.embedded_home / "start.lock")):
-            if not any(s.alive for s in embedded.status(settings)):
-                embedded.start(settings, nodes=1)
-                run_id = os.environ.setdefault(_RUN_ENV, uuid.uuid4().hex)
-                _started_marker(settings).write_text(run_id, encoding="utf-8")
-            else:
-                # Harmless on a running node: waits for health and brings users/roles in step.
-                embedded.start(settings, nodes=1)
-        _quicken_refresh(settings)
-    yield settings
+    yield start_node()
 
 
 # The embedded test node's default refresh interval (OpenSearch's ``cluster.default.index.
