@@ -10,7 +10,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -60,6 +60,8 @@ class SearchOutcome:
     prev_cursor: Cursor | None = None
     window_pages: int = 0  # pages reachable by number (from/size)
     asked_beyond: bool = False  # a page past the window was asked for without a cursor
+    # The answers of the searches run beside this one (``run_search(beside=...)``), in order.
+    beside: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def deep(self) -> bool:
@@ -81,15 +83,27 @@ def run_search(
     *,
     today: date | None = None,
     cursor: Cursor | None = None,
+    beside: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> SearchOutcome:
     """One page of results. Pages inside ``MAX_WINDOW`` are read with ``from``/``size``; past
     it, ``cursor`` (from the previous page's outcome) continues with ``search_after`` in a
-    point in time, so an analyst can page through every result, one page at a time."""
+    point in time, so an analyst can page through every result, one page at a time.
+
+    ``beside``: searches of other indices sent in the same request (``SearchOutcome.beside``
+    holds their answers); numbered pages only."""
     records = SecuredRecords(client, settings, user)
     _, size = B.page_window(req.page, req.size)
     window_pages = B.MAX_WINDOW // size
     pit: str | None = None
-    if cursor is None:
+    answers: list[dict[str, Any]] = []
+    if beside and cursor is not None:
+        raise ValueError("searches beside a page are sent with numbered pages only")
+    if beside:
+        resp, answers = records.search_beside(B.build_search(req), beside, today=today)
+        hits = resp.get("hits", {}).get("hits", [])
+        start, _ = B.page_window(req.page, req.size)
+        page = start // size + 1
+    elif cursor is None:
         resp = records.search(B.build_search(req), today=today)
         hits = resp.get("hits", {}).get("hits", [])
         start, _ = B.page_window(req.page, req.size)
@@ -123,6 +137,7 @@ def run_search(
         prev_cursor=prev_cursor,
         window_pages=window_pages,
         asked_beyond=cursor is None and req.page > window_pages,
+        beside=answers,
     )
 
 

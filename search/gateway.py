@@ -33,6 +33,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import (
+    HTTP_EXCEPTIONS,
     AuthenticationException,
     AuthorizationException,
     ConnectionError,
@@ -189,6 +190,15 @@ def engine_errors() -> Iterator[None]:
         raise SearchUnavailable("the search service sent an unreadable answer") from exc
 
 
+def raise_item_error(answer: Mapping[str, Any]) -> None:
+    """Raise one ``_msearch`` answer's error as the domain error a search would have raised."""
+    status = int(answer.get("status") or 500)
+    error = answer.get("error")
+    kind = error.get("type", "") if isinstance(error, Mapping) else str(error)
+    with engine_errors():
+        raise HTTP_EXCEPTIONS.get(status, TransportError)(status, kind, {"error": error})
+
+
 # ------------------------------------------------------------------------ the gateway
 
 
@@ -288,6 +298,37 @@ class SecuredRecords:
                     raise
                 pit_id = None
         raise AssertionError("unreachable")
+
+    def search_beside(
+        self,
+        body: Mapping[str, Any],
+        beside: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        today: date | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Run ``body`` as the user, and in the same request (one ``_msearch``) the searches
+        ``beside`` on other indices: ``(index, body)`` pairs, each answered as the engine
+        answered it (``{"error": ...}`` for one it refused). The records answer is raised
+        as a domain error like :meth:`search`.
+
+        For a page that needs another index's answer too (the person cards beside a
+        search): one round trip instead of two requests competing. Nothing ``beside`` may
+        read the records index: it would not be secured.
+        """
+        index = records_alias(self.settings)
+        lines: list[Mapping[str, Any]] = [{"index": index}, secure_body(body, self.user, today)]
+        for other, other_body in beside:
+            if not other or other.startswith(index) or any(ch in other for ch in "*?,") or other[0] in "-_.":
+                raise UnsafeQuery(f"a search beside the records search must name another index: {other!r}")
+            if "pit" in other_body or "index" in other_body:
+                raise UnsafeQuery("a search beside the records search names its index once")
+            lines += [{"index": other}, other_body]
+        with engine_errors():
+            res = self.client.msearch(body=lines)
+        first, *rest = res["responses"]
+        if "error" in first:
+            raise_item_error(first)
+        return first, rest
 
     def msearch(
         self, bodies: Sequence[Mapping[str, Any]], *, today: date | None = None, chunk: int = MSEARCH_CHUNK
