@@ -70,6 +70,22 @@ def dob_candidates(dob: date, years: int = 0) -> list[DobCandidate]:
     return [DobCandidate(d, t) for d, t in out.items()]
 
 
+_M, _L = P.MENTIONS, f"{P.MENTIONS}.{P.M_MORE_LINKS}"
+# The fields of a nominal a card is computed from: its record ids (to check which the viewer
+# may read) and per mention what joins readable mentions into the group shown (links and
+# decided flags) and what the card shows of it (name, DOB).
+CARD_SOURCE: tuple[str, ...] = (
+    P.ID,
+    P.RECORD_IDS,
+    *(f"{_M}.{f}" for f in (P.M_ID, P.M_RECORD_ID, P.M_ROLE, P.M_NAME, P.M_DOB, P.M_DECIDED, P.M_LINKED_TO)),
+    f"{_M}.{P.M_PROBABILITY}",
+    f"{_M}.{P.M_REASONS}",
+    f"{_L}.{P.M_LINKED_TO}",
+    f"{_L}.{P.M_PROBABILITY}",
+    f"{_L}.{P.M_REASONS}",
+)
+
+
 def _token_clause(token: str) -> dict[str, Any]:
     folded = nk.fold(token)
     should: list[dict[str, Any]] = [
@@ -99,15 +115,10 @@ def persons_query(name: str, dob: date | None = None, *, years: int = 0, size: i
     return {
         "query": {"bool": {"must": must, "filter": filters, "should": should}},
         "size": size,
-        # A card shows names, DOBs and counts: the mentions as keyed and the match-weight
-        # waterfalls (the bulk of a large nominal's document) are left on the engine.
-        "_source": {
-            "excludes": [
-                f"{P.MENTIONS}.{P.M_SOURCE}",
-                f"{P.MENTIONS}.{P.M_WEIGHTS}",
-                f"{P.MENTIONS}.{P.M_MORE_LINKS}.{P.M_WEIGHTS}",
-            ]
-        },
+        # A card shows names, DOBs and counts: only what ``persons.views.readable_view``
+        # reads for them comes back (the mentions as keyed, the match-weight waterfalls, the
+        # identifiers and the nominal-level lists, the bulk of a large nominal, stay).
+        "_source": {"includes": list(CARD_SOURCE)},
     }
 
 

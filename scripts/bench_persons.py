@@ -130,7 +130,7 @@ def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
     resolved on the way in as ``index load`` does; then, for each sampled person, three searches
     run back to back in a rotating order: the plain name query (today's search: records only),
     the same name with person cards, and name + DOB with person cards (what the search route
-    does: ``reads.run_search`` with ``find_persons`` alongside, ``cards_alongside``). The
+    does: ``reads.run_search`` with the persons search beside it, ``cards_beside``). The
     indices are deleted afterwards.
     """
     import random
@@ -146,7 +146,7 @@ def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
     from lantern.settings import get_settings
     from persons.query import person_intent
     from portal import reads
-    from portal.person_reads import cards_alongside
+    from portal.person_reads import cards_beside
     from search import builders as B
     from search.parser import parse
 
@@ -193,17 +193,23 @@ def run_search(records: int, queries: int, seed: int) -> dict[str, Any]:
 
         def with_cards(q: str) -> int:
             # As the search route does (portal.routes.search.page_with_person_cards): the
-            # cards are looked up while the records search runs.
+            # persons search goes in the records search's request, then the candidates'
+            # records not on the page are checked for readability.
             req = B.SearchRequest(parse(q, today=today))
             intent = person_intent(req.parsed)
-            outcome, cards = cards_alongside(
+
+            def run(beside: Any) -> tuple[Any, list[dict[str, Any]], list[str]]:
+                out = reads.run_search(serving, settings, user, req, today=today, beside=beside)
+                return out, out.beside, [i.id for i in out.items]
+
+            outcome, cards = cards_beside(
                 serving,
                 settings,
                 user,
                 intent.name if intent else None,
                 intent.dob if intent else None,
                 intent.years if intent else 0,
-                lambda: reads.run_search(serving, settings, user, req, today=today),
+                run,
             )
             return outcome.total + len(cards)
 

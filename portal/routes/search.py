@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -12,7 +13,7 @@ from lantern.clock import today_utc
 from lantern.principal import Principal
 from persons.query import PersonCard, person_intent
 from portal import reads
-from portal.person_reads import cards_alongside, find_persons
+from portal.person_reads import Beside, cards_beside, find_persons
 from portal.present import facet_views
 from portal.rendering import render
 from portal.security.deps import Auditor, CurrentUser, require_purpose
@@ -63,18 +64,27 @@ def page_with_person_cards(
     request: Request, user: Principal, state: SearchState
 ) -> tuple[SearchState, B.SearchRequest, reads.SearchOutcome, str | None, list[PersonCard]]:
     """``run_page`` plus the resolved people matching a name (+ DOB) query, shown above the
-    records (first page only). The people are looked up while the records search runs."""
+    records (first page only). The people are searched in the same request as the records
+    (``cards_beside``)."""
     first = search_request(state, today_utc())
     intent = person_intent(first.parsed) if first.page <= 1 and not state.after else None
     app = request.app.state
-    (state, req, outcome, refused), cards = cards_alongside(
+
+    def run(beside: Sequence[Beside]) -> tuple[PageRun, list[dict[str, Any]], list[str]]:
+        page = run_page(request, user, state, beside)
+        # The persons answer holds every mention of its nominals, readable or not: it goes
+        # to cards_beside only, never on with the outcome the page renders.
+        answers, page[2].beside = page[2].beside, []
+        return page, answers, [item.id for item in page[2].items]
+
+    (state, req, outcome, refused), cards = cards_beside(
         app.client,
         app.settings,
         user,
         intent.name if intent else None,
         intent.dob if intent else None,
         intent.years if intent else 0,
-        lambda: run_page(request, user, state),
+        run,
     )
     if intent is None and req.page <= 1 and refused is not None:
         # A refused cursor fell back to page 1: that page shows its people too.
@@ -108,18 +118,27 @@ def cursor_href(request: Request, state: SearchState, cursor: C.Cursor | None) -
     return state.href(page=cursor.page, after=token)
 
 
-def run_page(
-    request: Request, user: Principal, state: SearchState
-) -> tuple[SearchState, B.SearchRequest, reads.SearchOutcome, str | None]:
+PageRun = tuple[SearchState, B.SearchRequest, reads.SearchOutcome, str | None]
+
+
+def run_page(request: Request, user: Principal, state: SearchState, beside: Sequence[Beside] = ()) -> PageRun:
     """One results page of ``state`` (numbered, or past the window through its cursor), the
-    state it really shows, and a notice if the cursor was refused (then page 1 is shown)."""
+    state it really shows, and a notice if the cursor was refused (then page 1 is shown).
+    ``beside``: searches of other indices sent with a numbered page's request."""
     cursor, refused = read_cursor(request, state)
     if refused is not None:
         state = replace(state, page=1, after="")
     req = search_request(
         state, today_utc(), place_lookup(request.app.state.client, request.app.state.settings)
     )
-    outcome = reads.run_search(request.app.state.client, request.app.state.settings, user, req, cursor=cursor)
+    outcome = reads.run_search(
+        request.app.state.client,
+        request.app.state.settings,
+        user,
+        req,
+        cursor=cursor,
+        beside=beside if cursor is None else (),
+    )
     return state, req, outcome, refused
 
 

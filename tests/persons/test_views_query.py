@@ -161,6 +161,16 @@ def test_persons_query_shape() -> None:
     assert {"term": {P.SURNAMES: {"value": "wisniewski", "boost": 3.0}}} in must[1]["bool"]["should"]
     dob_filter = body["query"]["bool"]["filter"][0]["terms"][P.DOBS]
     assert "1984-07-03" in dob_filter and "1984-03-07" in dob_filter
+    # A card is computed from record ids and the mentions' names, DOBs and links only.
+    assert body["_source"] == {"includes": list(Q.CARD_SOURCE)}
+    assert f"{P.MENTIONS}.{P.M_SOURCE}" not in Q.CARD_SOURCE
+    assert f"{P.MENTIONS}.{P.M_NINO}" not in Q.CARD_SOURCE
+    assert {
+        P.ID,
+        P.RECORD_IDS,
+        f"{P.MENTIONS}.{P.M_LINKED_TO}",
+        f"{P.MENTIONS}.{P.M_MORE_LINKS}.{P.M_LINKED_TO}",
+    } <= set(Q.CARD_SOURCE)
     with pytest.raises(ValueError):
         Q.persons_query("  ")
 

@@ -10,7 +10,9 @@ answers exactly like an id that does not exist (and is audited as a denial).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
@@ -25,6 +27,10 @@ from mappings import persons as P
 from persons import store
 from persons.features import Mention, mentions_from_record
 from persons.resolver import ScoredLink
+from portal import reads
+from portal.person_reads import Beside, cards_beside, find_persons
+from search import builders as B
+from search.parser import parse
 from tests.portal_fixtures import csrf_from
 from tests.security import test_leak_matrix as LM
 from tests.security.test_leak_matrix import (
@@ -337,3 +343,66 @@ def test_ni_numbers_and_emails_come_only_from_readable_records(
         assert value in page.text, (user, value)
     assert_clean(page.text, world.hidden(user), f"{user} person page of a spread nominal")
     assert_clean(api.text, world.hidden(user), f"{user} persons api of a spread nominal")
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_cards_in_the_records_request_are_built_from_readable_records_only(
+    world: World, nominals: dict[str, str], user: str
+) -> None:
+    """The search page's cards (the persons search sent in the records search's request, the
+    records it returned taken as read): the same cards as ``find_persons`` for every user,
+    counted over readable records only; a nominal only in unreadable records gives no card."""
+    who = world.users[user]
+    day, month, year = reversed(SHARED_DOB.split("-"))
+    cases = (
+        (f"{SHARED_NAME} {day}/{month}/{year}", SHARED_NAME, date.fromisoformat(SHARED_DOB), "shared"),
+        (UNSEEN_NAME, UNSEEN_NAME, None, "unseen"),
+    )
+    for q, name, dob, which in cases:
+        req = B.SearchRequest(parse(q))
+        shown: list[str] = []
+
+        def run(
+            beside: Sequence[Beside], req: B.SearchRequest = req, shown: list[str] = shown
+        ) -> tuple[reads.SearchOutcome, list[dict[str, Any]], list[str]]:
+            out = reads.run_search(world.client, world.settings, who, req, beside=beside)
+            shown.extend(i.id for i in out.items)
+            return out, out.beside, [i.id for i in out.items]
+
+        _, cards = cards_beside(world.client, world.settings, who, name, dob, 0, run)
+        assert set(shown) <= world.readable(user)
+        expected = find_persons(world.client, world.settings, who, name, dob)
+        assert [(c.id, c.record_ids, c.names, c.dobs) for c in cards] == [
+            (c.id, c.record_ids, c.names, c.dobs) for c in expected
+        ]
+        readable = _nominal_records(world, nominals[which]) & world.readable(user)
+        assert (nominals[which] in [c.id for c in cards]) == bool(readable)
+        for c in cards:
+            assert set(c.record_ids) <= world.readable(user)
+        card = next((c for c in cards if c.id == nominals[which]), None)
+        if card is not None:
+            assert set(card.record_ids) <= readable
+        if which == "shared" and card is not None:
+            assert set(card.record_ids) & set(shown)  # some known from the page itself
+        text = repr(cards)
+        for secret in world.hidden(user):
+            assert secret.id not in text and secret.surname not in text, f"{user} cards"
+
+
+def test_a_search_beside_the_records_search_cannot_read_records_unsecured(world: World) -> None:
+    from search.gateway import SecuredRecords, UnsafeQuery, records_alias
+
+    who = world.users["lk-officer"]
+    gateway = SecuredRecords(world.client, world.settings, who)
+    body = {"query": {"match_all": {}}, "size": 1000, "_source": False}
+    everything = {"query": {"match_all": {}}, "size": 1000}
+    alias = records_alias(world.settings)
+    for index in (alias, f"{alias}-v9", f"{world.settings.index_prefix}*", f"x,{alias}", "-x", "_all"):
+        with pytest.raises(UnsafeQuery):
+            gateway.search_beside(body, [(index, everything)])
+    persons = indices.read_alias(world.settings, P)
+    with pytest.raises(UnsafeQuery):  # a point in time names its own index
+        gateway.search_beside(body, [(persons, {**everything, "pit": {"id": "x"}})])
+    records, (nominals,) = gateway.search_beside(body, [(persons, {"query": {"match_all": {}}, "size": 1})])
+    assert {h["_id"] for h in records["hits"]["hits"]} == world.readable("lk-officer")
+    assert nominals["hits"]["hits"] and nominals["hits"]["hits"][0]["_index"].startswith(persons)
