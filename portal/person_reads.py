@@ -98,7 +98,7 @@ def cards_beside(
     (``reads.run_search(beside=...)``) and returns its result, the answers beside it, and the
     ids of the records the search returned. Those records were read through the access
     filter in this very request, so they are known readable; only the candidates' other
-    records are asked about (``SecuredRecords.readable``), and nothing is asked when none
+    records are asked about (``SecuredRecords.readable_ids``), and nothing is asked when none
     remain. The cards are then exactly ``find_persons``'s: every name, DOB and count from the
     records the user may read.
 
@@ -128,7 +128,7 @@ def cards_beside(
     readable = {rid for rid in candidates if rid in known}
     rest = [rid for rid in candidates if rid not in known]
     if rest:
-        readable |= set(SecuredRecords(client, settings, user).readable(rest))
+        readable |= SecuredRecords(client, settings, user).readable_ids(rest)
     return out, person_cards(hits, readable, name, dob, years)[:MAX_CARDS]
 
 

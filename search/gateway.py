@@ -362,6 +362,26 @@ class SecuredRecords:
                 out[hit["_id"]] = hit.get("_source") or {}
         return out
 
+    def readable_ids(self, ids: Sequence[str], *, today: date | None = None) -> set[str]:
+        """Of ``ids``, those the user may read now (as :meth:`readable` without fields).
+
+        Answered by an aggregation on the id field (records are indexed under ``F.ID``), so
+        no hit is fetched: the engine skips the fetch phase and the client reads a short
+        list of keys (the person cards' check; bench-persons)."""
+        out: set[str] = set()
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 1000):
+            part = unique[start : start + 1000]
+            body: dict[str, Any] = {
+                "query": {"ids": {"values": part}},
+                "size": 0,
+                "track_total_hits": False,
+                "aggs": {"ids": {"terms": {"field": F.ID, "size": len(part)}}},
+            }
+            res = self.search(body, today=today)
+            out |= {str(b["key"]) for b in res["aggregations"]["ids"]["buckets"]}
+        return out
+
     def scan(
         self,
         query: Mapping[str, Any],

@@ -406,3 +406,12 @@ def test_a_search_beside_the_records_search_cannot_read_records_unsecured(world:
     records, (nominals,) = gateway.search_beside(body, [(persons, {"query": {"match_all": {}}, "size": 1})])
     assert {h["_id"] for h in records["hits"]["hits"]} == world.readable("lk-officer")
     assert nominals["hits"]["hits"] and nominals["hits"]["hits"][0]["_index"].startswith(persons)
+    # The cards' readability check: the same answer as ``readable`` (ids only), unknown ids dropped.
+    every = [*world.docs, "no-such-record"]
+    for user, principal in world.users.items():
+        ids = SecuredRecords(world.client, world.settings, principal).readable_ids(every)
+        assert (
+            ids
+            == world.readable(user)
+            == set(SecuredRecords(world.client, world.settings, principal).readable(every))
+        )
