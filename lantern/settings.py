@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     bulk_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     bulk_max_retries: int = Field(default=8, ge=0)
     state_dir: Path = Path(".lantern/state")
+    # Person resolution's DuckDB: the most memory it may hold before it spills scored pairs
+    # to ``persons_temp_dir`` (a rebuild of a million mentions must not take the machine).
+    persons_memory_limit: str = "4GB"
+    persons_temp_dir: Path = Path(".lantern/duckdb-tmp")
     # The force's reference formats and code lists (lantern/profile.py); unset: the shipped
     # default, lantern/default_profile.toml.
     force_profile: Path | None = None

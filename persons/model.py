@@ -15,12 +15,32 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from persons import blocking
+
 MODEL_DIR = Path(__file__).parent / "model"
 MODEL_VERSION = 4
 DEFAULT_MODEL_PATH = MODEL_DIR / f"v{MODEL_VERSION}.json"
 SEED = 20261130
 
 log = logging.getLogger(__name__)
+
+
+def connect(threads: int = 1) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for resolution, bounded: ``threads``, and the memory limit and
+    spill directory from the settings (LANTERN_PERSONS_MEMORY_LIMIT, LANTERN_PERSONS_TEMP_DIR)."""
+    from lantern.settings import get_settings
+
+    settings = get_settings()
+    tmp = settings.persons_temp_dir
+    tmp.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config={
+            "threads": int(threads),
+            "memory_limit": settings.persons_memory_limit,
+            "temp_directory": str(tmp),
+        }
+    )
+    return con
 
 
 def _null(cond: str) -> dict[str, Any]:
@@ -347,50 +367,9 @@ def comparisons() -> list[dict[str, Any]]:
     ]
 
 
-# Each rule is an equality join (so DuckDB/Spark hash-join it); together they keep the pair
-# count near-linear in the number of mentions while every hard case has at least one way in.
-BLOCKING_RULES: list[str] = [
-    'l."pnc" = r."pnc"',
-    'l."cro" = r."cro"',
-    'l."nino" = r."nino"',
-    'l."email" = r."email"',
-    'l."dob" = r."dob" AND l."surname_key" = r."surname_key"',
-    'l."dob" = r."dob" AND l."forename_key" = r."forename_key"',
-    # day/month swapped, one digit off in day or month, default 01/01, diminutives:
-    'l."surname_key" = r."surname_key" AND l."dob_year" = r."dob_year"',
-    # one digit off in the year, whatever the forename (a diminutive outside the variant table):
-    'l."surname_key" = r."surname_key" AND l."dob_md" = r."dob_md"',
-    # a missing DOB on one side:
-    'l."surname_key" = r."surname_key" AND l."forename_key" = r."forename_key" '
-    'AND (l."dob" IS NULL OR r."dob" IS NULL)',
-    # forename and surname keyed into each other's boxes:
-    'l."surname_key" = r."forename_key" AND l."forename_key" = r."surname_key"',
-    # ...and one of the two also keyed as a diminutive or with a slip: the DOB carries it.
-    'l."dob" = r."dob" AND l."surname_key" = r."forename_key"',
-    'l."dob" = r."dob" AND l."forename_key" = r."surname_key"',
-    'l."dob" = r."dob" AND l."address" = r."address"',
-    # a missing DOB and a diminutive outside the variant table, at one address:
-    'l."surname_key" = r."surname_key" AND l."postcode" = r."postcode"',
-    # a slip in the surname and a missing DOB, at one address:
-    'l."forename_key" = r."forename_key" AND l."postcode" = r."postcode"',
-    # a slip in the surname that changes its sound-alike key, with a DOB that agrees...
-    'l."dob" = r."dob" AND l."forename_initial" = r."forename_initial"',
-    # ...or with a year keyed wrong. (Not forename key + year as well: measured on the tuning
-    # split, it added 12% more pairs to score for 0.2% of the true pairs.)
-    'l."forename_key" = r."forename_key" AND l."dob_md" = r."dob_md"',
-    # a missing DOB and a forename outside the variant tables (a short form, a slip that
-    # changes its key) that starts with the same letter:
-    'l."surname_key" = r."surname_key" AND l."forename_initial" = r."forename_initial" '
-    'AND (l."dob" IS NULL OR r."dob" IS NULL)',
-    # a phone number or a vehicle in common, whatever the names and DOBs say. On one value
-    # per mention (the first): Splink's exploding rules would catch every shared value but
-    # re-explode everything held on every ingest batch, which costs more than the load.
-    'l."phone_key" = r."phone_key"',
-    'l."vrm_key" = r."vrm_key"',
-    # a diminutive or variant forename (issue 11's table) and a missing DOB:
-    'l."surname_key" = r."surname_key" AND l."forename_group" = r."forename_group" '
-    'AND (l."dob" IS NULL OR r."dob" IS NULL)',
-]
+# The rules and the cap on crowded blocks live in persons.blocking; the model file carries
+# their Splink form (a capped rule joins on a column persons.blocking.assign computes).
+BLOCKING_RULES: list[str] = blocking.splink_rules()
 
 
 TF_COLUMNS = ["forename", "surname", "surname_raw", "address", "postcode"]
@@ -436,11 +415,16 @@ def train(table: pa.Table, *, seed: int = SEED, max_pairs: float = 5e6) -> dict[
     from splink import Linker, block_on
     from splink.backends.duckdb import DuckDBAPI
 
-    con = duckdb.connect()
     # One thread keeps EM and sampling bit-for-bit reproducible (and the box is shared).
-    con.execute("SET threads TO 1")
+    con = connect(threads=1)
     db = DuckDBAPI(connection=con)
-    sdf = db.register(table)
+    # The capped blocking rules join on columns computed over the data (persons.blocking).
+    con.register("_train", table)
+    con.execute("CREATE TABLE mentions AS SELECT * FROM _train")
+    con.unregister("_train")
+    blocking.add_columns(con, "mentions")
+    blocking.assign(con, "mentions")
+    sdf = db.register("mentions")
     linker = Linker(sdf, base_settings())
     linker.training.estimate_probability_two_random_records_match(
         [

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
+from persons import blocking
 from persons import model as pm
 from persons.cluster import AMBIGUOUS_PROBABILITY, Attrs, Edge, assign_ids, cluster
 from persons.features import SCHEMA, Mention, feature_table
@@ -140,7 +140,9 @@ def _no_gc() -> Iterator[None]:
 
 
 class Resolver:
-    def __init__(self, model: dict[str, Any] | None = None, *, threads: int = 1) -> None:
+    def __init__(
+        self, model: dict[str, Any] | None = None, *, threads: int = 1, block_cap: int = blocking.BLOCK_CAP
+    ) -> None:
         self.model = model if model is not None else pm.load_model()
         meta = pm.lantern_meta(self.model)
         self.threshold = float(meta.get("threshold", 0.99))
@@ -149,12 +151,15 @@ class Resolver:
         self.attach_dob = float(meta["attach_dob"]) if meta.get("attach_dob") is not None else None
         self.margin = float(meta["margin"]) if meta.get("margin") is not None else None
         self.ambiguous = float(meta.get("ambiguous", AMBIGUOUS_PROBABILITY))
-        self.con = duckdb.connect()
-        self.con.execute(f"SET threads TO {int(threads)}")
+        self.con = pm.connect(threads)
         self._empty = pa.Table.from_pylist([], schema=SCHEMA)
         self.con.register("_empty", self._empty)
         self.con.execute("CREATE TABLE mentions AS SELECT * FROM _empty")
         self.con.unregister("_empty")
+        blocking.add_columns(self.con, "mentions")
+        self.block_cap = block_cap
+        # Blocks over the cap in the last full assignment (persons.blocking).
+        self.cap_stats: blocking.CapStats | None = None
         self.nominal_of: dict[str, str] = {}
         self.order_key: dict[str, str] = {}
         self.attrs: dict[str, Attrs] = {}
@@ -340,7 +345,7 @@ class Resolver:
 
     def _add_rows(self, table: pa.Table) -> None:
         self.con.register("_new", table)
-        self.con.execute("INSERT INTO mentions SELECT * FROM _new")
+        self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM _new")
         self.con.unregister("_new")
 
     def _remember(self, mentions: Sequence[Mention], table: pa.Table) -> None:
@@ -451,6 +456,7 @@ class Resolver:
     ) -> tuple[list[Edge], dict[tuple[str, str], int], _Pairs]:
         table = feature_table(mentions)
         self._add_rows(table)
+        self.cap_stats = blocking.assign(self.con, "mentions", cap=self.block_cap)
         self._remember(mentions, table)
         linker, _db = self._linker("mentions")
         pred = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
@@ -483,6 +489,7 @@ class Resolver:
         self.more_links.update(more_links or {})
         table = feature_table(mentions)
         self._add_rows(table)
+        self.cap_stats = blocking.assign(self.con, "mentions", cap=self.block_cap)
         self._remember(mentions, table)
         self._set_nominals({m.mention_id: nominal_of[m.mention_id] for m in mentions})
 
@@ -507,7 +514,14 @@ class Resolver:
         self.con.register("_batch", table)
         self.con.execute("CREATE TEMP TABLE batch AS SELECT * FROM _batch")
         self.con.unregister("_batch")
-        self.con.execute("INSERT INTO mentions SELECT * FROM batch")
+        blocking.add_columns(self.con, "batch")
+        self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
+        # The capped rules' join columns, for the blocks this batch touched, over everything
+        # held (so a block the batch makes crowded is split for its held mentions too); the
+        # batch takes its own values from there.
+        blocking.assign(self.con, "mentions", touched="batch", cap=self.block_cap)
+        cols = ", ".join(f'"{c}" = m."{c}"' for c in blocking.BLOCK_COLUMNS)
+        self.con.execute(f"UPDATE batch SET {cols} FROM mentions m WHERE batch.unique_id = m.unique_id")  # noqa: S608
         self._remember(fresh, table)
         self._term_frequencies()
         # One pass: everything held (the batch included) x the batch. That covers existing x new
