@@ -37,7 +37,7 @@ INCREMENTAL_TARGET = LOAD_MENTIONS_PER_S / 0.10
 INCREMENTAL_COST_TARGET = 0.10
 
 
-def run_one(size: int, batch: int) -> dict[str, float]:
+def run_one(size: int, batch: int) -> dict[str, Any]:
     logging.getLogger("splink").setLevel(logging.ERROR)
     from demo.persons import generate
     from persons.resolver import Resolver
@@ -49,6 +49,9 @@ def run_one(size: int, batch: int) -> dict[str, float]:
     t = time.perf_counter()
     res = r.rebuild(data)
     full = time.perf_counter() - t
+    peak_full_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pairs = candidate_pairs(r)
+    capped = r.cap_stats.summary() if r.cap_stats else ""
     # Incremental: new mentions (other people and more of the same, another seed) resolved in
     # batches against everything held, as `index load` does.
     new = [x.mention for x in generate(batch * 3, seed=size + 1, prefix="new-")]
@@ -65,7 +68,27 @@ def run_one(size: int, batch: int) -> dict[str, float]:
         "incremental_batch": batch,
         "incremental_s": inc,
         "peak_mb": peak_mb,
+        "peak_full_mb": peak_full_mb,
+        "candidate_pairs": pairs,
+        "capped": capped,
     }
+
+
+def candidate_pairs(r: Any) -> int:
+    """Pairs the blocking rules give to score (exact; counted after the timed rebuild)."""
+    from splink.backends.duckdb import DuckDBAPI
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    from persons import model as pm
+
+    db = DuckDBAPI(connection=r.con)
+    counts = count_comparisons_from_blocking_rules(
+        db.register("mentions"),
+        blocking_rules=pm.splink_settings(r.model)["blocking_rules_to_generate_predictions"],
+        link_type="dedupe_only",
+        record_sample_proportion=1.0,
+    )
+    return int(counts[-1]["cumulative_comparison_count"])
 
 
 def run_interleaved(held: int, records: int, load_batch: int) -> dict[str, Any]:
@@ -300,6 +323,13 @@ def main() -> int:
             f"{r['incremental_batch']:>11} {rate:>16.0f}   "
             f"1M projected {projected / 60:.1f} min (target <= {TARGET_1M_SECONDS // 60} min); "
             f"incremental target >= {INCREMENTAL_TARGET:.0f}/s"
+        )
+        print(
+            f"{'':>9} candidate pairs {r['candidate_pairs']:,} "
+            f"({r['candidate_pairs'] / size:.1f} per mention); "
+            f"peak MB at the end of the rebuild {r['peak_full_mb']:.0f}; blocks over the cap "
+            f"(persons/blocking.py): {r['capped'] or 'none'}",
+            flush=True,
         )
     return max(incremental_report(args), search_report(args))
 
