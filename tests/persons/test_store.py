@@ -281,3 +281,46 @@ def test_migrating_a_version_1_index_fills_ni_numbers_and_emails_from_the_keyed_
     res = store.rebuild(client, own, members)
     rebuilt = store.get_nominal(client, own, res.nominal_of["k0"])
     assert rebuilt is not None and "QQ402177B" in rebuilt[P.NINOS]
+
+
+def _partition(nominal_of: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for m, n in nominal_of.items():
+        groups.setdefault(n, set()).add(m)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_full_and_incremental_resolution_agree_when_values_are_crowded(
+    client: OpenSearch, own: Settings, background: list[Mention]
+) -> None:
+    from persons.features import phone_key
+    from persons.resolver import Resolver
+    from tests.persons.test_blocking import CROWD, CUSTODY_PHONE, NELSON
+
+    # A cap of 3 people a block: the custody number is crowded, and so are a few ordinary
+    # blocks of the background (common names with a missing DOB).
+    cap = 3
+    mentions = background[:150] + CASES + CROWD + NELSON
+    full = Resolver(block_cap=cap)
+    rebuilt = store.rebuild(client, own, mentions, resolver=full)
+    assert full.cap_stats is not None and full.cap_stats.crowded["blk_phone_key"] == 1
+    other = own.model_copy(update={"index_prefix": f"{own.index_prefix}inc-"})
+    inc = store.IncrementalResolver(client, other, Resolver(block_cap=cap))
+    order = background[:150] + CASES + NELSON
+    for i, person in enumerate(CROWD):  # three in the first batch, then one a batch
+        order.insert(i * 55, person)
+
+    def phone_block_of_c0() -> str:
+        row = inc.resolver.con.execute("SELECT blk_phone_key FROM mentions WHERE unique_id = 'c0'").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    for i in range(0, len(order), 120):
+        inc.resolve(order[i : i + 120], refresh=True)
+        if i == 0:  # not crowded yet: the phone alone is the block
+            assert phone_block_of_c0() == phone_key(CUSTODY_PHONE)
+    # Crowded by a later batch: split for the mention held since the first.
+    assert phone_block_of_c0() != phone_key(CUSTODY_PHONE)
+    assert _partition(_nominal_of(client, other)) == _partition(rebuilt.nominal_of)
+    assert rebuilt.nominal_of["jn1"] == rebuilt.nominal_of["jn2"]
+    assert len({rebuilt.nominal_of[m.mention_id] for m in CROWD}) == len(CROWD)
