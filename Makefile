@@ -143,7 +143,7 @@ eval-persons: $(STAMP)
 
 # Full resolution time and peak memory per size; then the incremental cost, interleaved per load
 # batch with entity extraction (exits 1 at or over 10%).
-# PERSONS_SIZES=10000,100000,1000000 for the full set (1M did not finish in 46 min on the shared 2-core machine: README).
+# PERSONS_SIZES=10000,100000,1000000 for the full set (1M: blocks crowded by more than 100 people are split or capped, persons/blocking.py; figures in README).
 PERSONS_SIZES ?= 10000,100000
 PERSONS_HELD ?= 100000
 bench-persons: $(STAMP)
