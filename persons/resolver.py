@@ -308,6 +308,15 @@ class Resolver:
             cols = ", ".join(["unique_id_l", "unique_id_r", "match_probability", *gamma_sql, *weight_sql])
             select = f"SELECT {cols} FROM {physical}"  # noqa: S608
             if physical == "lantern_scored":  # the batch table: same columns every batch
+                # In a canonical order (each pair by its ids, the row with the smaller id on
+                # the left first), not DuckDB's join output order (it follows the plan): the
+                # clustering meets the edges in this order (``cluster._detach_ambiguous``) and
+                # the first row of a mirrored batch x batch pair is the one kept, so a batch's
+                # result must not depend on how DuckDB ran the scoring.
+                select += (
+                    " ORDER BY least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),"
+                    " unique_id_l"
+                )
                 self._edges_sql[physical] = select
         got = self.con.execute(select).fetchnumpy()
         cols_out = list(got.values())

@@ -46,6 +46,19 @@ def _fingerprint(r: Any, out: dict[str, str]) -> tuple[Any, ...]:
     return out, r.last_changed, r.last_moved, links, r.nominal_of
 
 
+def _explain_difference(x: tuple[Any, ...], y: tuple[Any, ...]) -> None:
+    """Which parts of two fingerprints differ, and how many entries of each."""
+    parts = ("new mentions' nominals", "nominals changed", "mentions moved", "links", "every nominal")
+    for name, a, b in zip(parts, x, y, strict=True):
+        if a == b:
+            continue
+        if isinstance(a, dict):
+            keys = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+            print(f"  differs: {name}: {len(keys)} entries, e.g. {sorted(keys)[:3]}", flush=True)
+        else:
+            print(f"  differs: {name}: {len(set(a) ^ set(b))} entries", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", default="main", help="git revision to compare with")
@@ -82,6 +95,8 @@ def main() -> int:
                 prints[name] = _fingerprint(rs[name], out)
             equal = prints[names[0]] == prints[names[1]]
             same = same and equal
+            if not equal:
+                _explain_difference(prints[names[0]], prints[names[1]])
             print(
                 f"batch {j}: {len(batch)} people; {names[0]} {cpu[names[0]]:.2f}s, {names[1]} "
                 f"{cpu[names[1]]:.2f}s CPU ({cpu[names[1]] / cpu[names[0]]:.2f}x); identical: {equal}",
