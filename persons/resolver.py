@@ -120,6 +120,16 @@ class _Pairs:
         return self.p[i], tuple(self.gammas[i].tolist()), tuple(self.weights[i].tolist())
 
 
+# The canonical order of a batch's scored pairs: each pair by its ids, the row with the smaller
+# id on the left first. Not DuckDB's join output order (it follows the plan): the clustering
+# meets the edges in this order (``cluster._detach_ambiguous``) and the first row of a pair
+# is the one kept, so a batch's result does not depend on how DuckDB ran the scoring.
+_ORDER = "ORDER BY least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r), unique_id_l"
+# A batch's scored pairs that ingest drops: a mention with itself, and of two batch mentions
+# (blocked both ways round) the row with the larger id on the left.
+_SELF_OR_MIRROR = "join_key_l >= join_key_r AND join_key_l IN (SELECT unique_id FROM batch)"
+
+
 def _rank(t: tuple[float, str, Any]) -> tuple[float, str]:
     """Strongest first, then by partner id (a total order: partners are unique per mention)."""
     return -t[0], t[1]
@@ -227,29 +237,65 @@ class Resolver:
             self.con.execute(sql)
         self._tf_rows = len(self.nominal_of) + 1
 
-    def _score_batch(self) -> str:
+    def _score_batch(self) -> _Pairs:
         """Score every held mention (the batch included) x the ``batch`` table; returns the
-        table of scored pairs (``lantern_scored``).
+        scored pairs (>= ``KEEP_PROBABILITY``) in the canonical order (``_ORDER``).
 
-        The first batch runs Splink's ``predict_between`` and keeps the two statements it
-        executes (blocking into an id-pairs table, then scoring those pairs); later batches
-        run the same SQL directly. Building it again per batch cost more than running it
-        (Splink validates and renders every column through sqlglot: about a second a batch),
-        and its inputs never change name: ``mentions``, ``batch`` and ``lantern_tf_*``. This
-        is the approach of Splink's own ``realtime.compare_records`` (``sql_cache_key``)."""
+        The first batch runs Splink's ``predict_between`` and keeps the scoring statement it
+        executes (scoring the blocked id pairs); later batches run that SQL directly, on id
+        pairs blocked by ``_blocking_sql``. Building it again per batch cost more than running
+        it (Splink validates and renders every column through sqlglot: about a second a
+        batch), and its inputs never change name: ``mentions``, ``batch``, ``lantern_tf_*``
+        and ``lantern_blocked``. This is the approach of Splink's own
+        ``realtime.compare_records`` (``sql_cache_key``)."""
         if self._batch_sql is None:
             # Splink has just scored this batch: its table is the batch's (not run twice).
             self._batch_sql = self._capture_batch_sql()
-            return "lantern_scored"
+            pairs = self._read_pairs("lantern_scored")
+            self.con.execute("DROP TABLE lantern_scored")
+            return pairs
         blocked_sql, scored_sql = self._batch_sql
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_scored AS {scored_sql}")
+        # Only the columns read, straight from the query: materialising Splink's table (every
+        # input column of both sides, lists included) cost a fifth of the scoring.
+        cols = self._pair_columns("lantern_scored")
+        pairs = self._fetch_pairs(f"SELECT {cols} FROM ({scored_sql}) {_ORDER}")  # noqa: S608
         self.con.execute("DROP TABLE lantern_blocked")
-        return "lantern_scored"
+        return pairs
+
+    def _blocking_sql(self, splinks: str) -> str:
+        """The id pairs Splink's blocking gives for ``mentions`` x ``batch`` (``splinks``: its
+        SQL), less the pairs ingest drops anyway: a mention with itself, and of a pair of two
+        batch mentions the row with the larger id on the left (each is blocked both ways).
+
+        Splink writes rule k as a join with the condition "and none of rules 0..k-1" so each
+        pair comes out once; evaluating those 21 growing conditions on every candidate was
+        most of the blocking's time. Here each rule is a plain join and a pair keeps the
+        smallest rule number that found it (GROUP BY): the same pairs with the same
+        ``match_key``. Rules Splink treats specially (arrays to explode, salting) keep its SQL.
+        """
+        rules = pm.splink_settings(self.model)["blocking_rules_to_generate_predictions"]
+        if any(set(rule) - {"blocking_rule", "sql_dialect"} for rule in rules):
+            return f"SELECT * FROM ({splinks}) WHERE NOT ({_SELF_OR_MIRROR})"  # noqa: S608
+        text = " ".join(rule["blocking_rule"] for rule in rules)
+        used = [c for c in SCHEMA.names if c == "unique_id" or re.search(rf"\b{c}\b", text)]
+        cols = ", ".join(f'"{c}"' for c in used)
+        # The rules are the model file's SQL (as Splink runs them), the columns our schema's.
+        joins = " UNION ALL ".join(
+            f"SELECT {k} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r "  # noqa: S608
+            f"FROM lantern_l AS l INNER JOIN lantern_r AS r ON ({rule['blocking_rule']})"
+            for k, rule in enumerate(rules)
+        )
+        return (
+            f"WITH lantern_l AS (SELECT {cols} FROM mentions), lantern_r AS (SELECT {cols} FROM batch) "  # noqa: S608
+            f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ({joins}) "
+            f"GROUP BY join_key_l, join_key_r HAVING NOT ({_SELF_OR_MIRROR})"
+        )
 
     def _capture_batch_sql(self) -> tuple[str, str]:
         """Run Splink's ``predict_between`` on ``mentions`` x ``batch`` once: its scored
-        pairs become ``lantern_scored`` and the two statements it executed are returned."""
+        pairs become ``lantern_scored``; returned: the blocking SQL for later batches
+        (``_blocking_sql``) and Splink's scoring statement."""
         linker, db = self._linker("mentions")
         for col in pm.TF_COLUMNS:
             linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
@@ -279,6 +325,7 @@ class Resolver:
         blocked_sql, blocked_physical = by_name["__splink__blocked_id_pairs"]
         scored_sql, _ = by_name["__splink__df_predict"]
         scored_sql = scored_sql.replace(blocked_physical, "lantern_blocked")
+        blocked_sql = self._blocking_sql(blocked_sql)
         # Every table the SQL reads must be one of ours (a Splink table with a cache hash in
         # its name would be gone, or stale, by the next batch).
         for sql in (blocked_sql, scored_sql):
@@ -287,8 +334,10 @@ class Resolver:
                 raise RuntimeError(f"batch scoring SQL reads Splink's cached tables: {sorted(set(stale))}")
         return blocked_sql, scored_sql
 
-    def _read_pairs(self, physical: str) -> _Pairs:
-        comps = self._comps
+    def _pair_columns(self, physical: str) -> str:
+        """The columns of scored pairs read (ids, probability, gamma and match weight per
+        comparison), as found in the table ``physical`` (the batch table's kept: its columns
+        are the same every batch)."""
         select = self._edges_sql.get(physical)
         if select is None:
             present = {
@@ -300,30 +349,27 @@ class Resolver:
             # Match weight per comparison (log2 Bayes factor), with its term-frequency part added.
             weight_sql = [
                 f"mw_{c}" + (f" + coalesce(mw_tf_adj_{c}, 0)" if f"mw_tf_adj_{c}" in present else "")
-                for c in comps
+                for c in self._comps
             ]
-            gamma_sql = [f"gamma_{c}" for c in comps]
-            # Column names come from the model's comparisons and the table name from Splink
-            # or from us: no user input.
-            cols = ", ".join(["unique_id_l", "unique_id_r", "match_probability", *gamma_sql, *weight_sql])
-            select = f"SELECT {cols} FROM {physical}"  # noqa: S608
-            if physical == "lantern_scored":  # the batch table: same columns every batch
-                # In a canonical order (each pair by its ids, the row with the smaller id on
-                # the left first), not DuckDB's join output order (it follows the plan): the
-                # clustering meets the edges in this order (``cluster._detach_ambiguous``) and
-                # the first row of a mirrored batch x batch pair is the one kept, so a batch's
-                # result must not depend on how DuckDB ran the scoring.
-                select += (
-                    " ORDER BY least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),"
-                    " unique_id_l"
-                )
+            gamma_sql = [f"gamma_{c}" for c in self._comps]
+            # Column names come from the model's comparisons: no user input.
+            select = ", ".join(["unique_id_l", "unique_id_r", "match_probability", *gamma_sql, *weight_sql])
+            if physical == "lantern_scored":
                 self._edges_sql[physical] = select
-        got = self.con.execute(select).fetchnumpy()
+        return select
+
+    def _read_pairs(self, physical: str) -> _Pairs:
+        # The table name comes from Splink or from us: no user input.
+        sql = f"SELECT {self._pair_columns(physical)} FROM {physical}"  # noqa: S608
+        return self._fetch_pairs(sql + (f" {_ORDER}" if physical == "lantern_scored" else ""))
+
+    def _fetch_pairs(self, sql: str) -> _Pairs:
+        got = self.con.execute(sql).fetchnumpy()
         cols_out = list(got.values())
         for col in cols_out:
             if np.ma.isMaskedArray(col) and np.ma.is_masked(col):
-                raise RuntimeError(f"scored pairs in {physical} hold NULLs")
-        n = len(comps)
+                raise RuntimeError("scored pairs hold NULLs")
+        n = len(self._comps)
 
         def matrix(part: list[Any], dtype: Any) -> np.ndarray[Any, Any]:
             if not part[0].shape[0]:
@@ -338,10 +384,10 @@ class Resolver:
             matrix(cols_out[3 + n : 3 + 2 * n], np.float64),
         )
 
-    def _edges_from(self, physical: str) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
-        """Every scored pair of ``physical`` as an edge, and its probability, gammas and
-        weights (what the equivalence tests compare)."""
-        pairs = self._read_pairs(physical)
+    def _edges_from(self, scored: str | _Pairs) -> tuple[list[Edge], dict[tuple[str, str], _Raw]]:
+        """Every scored pair (of the table ``scored``, or as read) as an edge, and its
+        probability, gammas and weights (what the equivalence tests compare)."""
+        pairs = self._read_pairs(scored) if isinstance(scored, str) else scored
         edges = [Edge(a, b, p) for a, b, p in zip(pairs.a, pairs.b, pairs.p, strict=True)]
         return edges, {(e.a, e.b): pairs.raw(i) for i, e in enumerate(edges)}
 
@@ -535,9 +581,7 @@ class Resolver:
         self._term_frequencies()
         # One pass: everything held (the batch included) x the batch. That covers existing x new
         # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
-        scored = self._score_batch()
-        pairs = self._read_pairs(scored)
-        self.con.execute(f"DROP TABLE {scored}")
+        pairs = self._score_batch()
         # Edges that can merge, and those that make a mention ambiguous (cluster.py); the
         # weaker ones are kept for explanations only (``detail``: pair -> row of ``pairs``).
         floor = min(

@@ -197,14 +197,23 @@ def test_incremental_resolution_matches_existing_nominals(background: list[Menti
     }
 
 
+def _kept(raw: dict[tuple[str, str], Any], batch: set[str]) -> dict[tuple[str, str], Any]:
+    """Splink's scored pairs of a batch less those ingest drops: a mention with itself, and of
+    two batch mentions (scored both ways round) the row with the larger id on the left."""
+    return {(a, b): v for (a, b), v in raw.items() if not (a >= b and a in batch)}
+
+
 def test_batches_after_the_first_score_exactly_as_splink_does(background: list[Mention]) -> None:
-    """From the second batch on, ingest runs the scoring SQL kept from the first batch's
-    ``predict_between``; every scored pair must be what Splink itself gives for that batch."""
+    """From the second batch on, ingest blocks with its own SQL (each rule a plain join) and
+    scores with the scoring SQL kept from the first batch's ``predict_between``; every pair
+    Splink itself gives for that batch must be scored alike (ids, probability, gammas,
+    weights), bar the self and mirrored pairs ingest drops, and no other pair may appear."""
     r = Resolver()
     r.rebuild(background)
     r.resolve_new([c for c in CASES if c.mention_id in {"pw1", "js1"}])  # Splink runs, SQL kept
     assert r._batch_sql is not None
-    r.resolve_new([c for c in CASES if c.mention_id not in {"pw1", "js1"}])  # the kept SQL runs
+    second = [c for c in CASES if c.mention_id not in {"pw1", "js1"}]
+    r.resolve_new(second)  # the kept SQL runs
     # The same held mentions and batch scored by Splink from scratch (the batch table is the
     # last one resolved).
     mine = r._edges_from(r._score_batch())[1]
@@ -218,16 +227,55 @@ def test_batches_after_the_first_score_exactly_as_splink_does(background: list[M
         warning_mode="never",
     )
     theirs = r._edges_from(pred.physical_name)[1]
-    assert mine and mine == theirs
+    batch = {c.mention_id for c in second}
+    # Two batch mentions both ways round, and self pairs, are in Splink's: the filter is tested.
+    assert any(a in batch and b in batch and a > b for a, b in theirs)
+    assert mine and mine == _kept(theirs, batch)
+
+
+def test_blocking_keeps_splinks_pairs_and_rule_numbers(
+    background: list[Mention], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each blocking rule as a plain join, a pair keeping the lowest rule that found it, gives
+    the id pairs and ``match_key`` of Splink's blocking SQL (whose rule k excludes what rules
+    0..k-1 found), less the self and mirrored pairs."""
+    splinks: list[str] = []
+    own = Resolver._blocking_sql
+
+    def spy(self: Resolver, sql: str) -> str:
+        splinks.append(sql)
+        return own(self, sql)
+
+    monkeypatch.setattr(Resolver, "_blocking_sql", spy)
+    r = Resolver()
+    r.rebuild(background[:1500])
+    r.resolve_new(background[1500:1600])  # Splink's blocking SQL captured
+    assert r._batch_sql is not None and len(splinks) == 1
+    second = background[1600:1800] + CASES
+    r.resolve_new(second)  # ``batch`` is now this one
+
+    def rows(sql: str) -> dict[tuple[str, str], str]:
+        got = r.con.execute(f"SELECT join_key_l, join_key_r, match_key FROM ({sql})").fetchall()
+        out = {(a, b): k for a, b, k in got}
+        assert len(out) == len(got)  # each pair once
+        return out
+
+    mine, theirs = rows(r._batch_sql[0]), rows(splinks[0])
+    batch = {m.mention_id for m in second}
+    # Several rules find pairs (the rule number is tested), and both ways round in the batch.
+    assert len(set(theirs.values())) > 3
+    assert any(a in batch and b in batch and a > b for a, b in theirs)
+    assert mine and mine == _kept(theirs, batch)
 
 
 def test_the_first_batch_is_scored_once_with_what_the_kept_sql_gives(
     background: list[Mention], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first batch's pairs are Splink's ``predict_between`` table itself (not scored a
-    second time with the SQL kept from it): the same pairs, in the same order, with the same
-    gammas and weights, as that SQL gives for the batch, so the first batch resolves as every
-    later one does."""
+    second time with the SQL kept from it): the same pairs, in the same (canonical) order, with
+    the same gammas and weights, as the kept SQL gives for the batch (less the self and
+    mirrored pairs it drops and ingest drops from the first), so the first batch resolves as
+    every later one does."""
     r = Resolver()
     r.rebuild(background)
     seen: list[Any] = []
@@ -238,8 +286,15 @@ def test_the_first_batch_is_scored_once_with_what_the_kept_sql_gives(
         return seen[-1]
 
     monkeypatch.setattr(r, "_read_pairs", spy)
-    r.resolve_new([c for c in CASES if c.mention_id in {"pw1", "pw2", "js1"}])
+    first_batch = [c for c in CASES if c.mention_id in {"pw1", "pw2", "js1"}]
+    r.resolve_new(first_batch)
     assert r._batch_sql is not None and len(seen) == 1
-    first, again = seen[0], read_pairs(r._score_batch())  # the batch table is still the first batch
-    assert first.a and (first.a, first.b, first.p) == (again.a, again.b, again.p)
-    assert np.array_equal(first.gammas, again.gammas) and np.array_equal(first.weights, again.weights)
+    first, again = seen[0], r._score_batch()  # the batch table is still the first batch
+    batch = {c.mention_id for c in first_batch}
+    kept = [i for i, (a, b) in enumerate(zip(first.a, first.b, strict=True)) if not (a >= b and a in batch)]
+    assert len(kept) < len(first.a)  # self pairs (at least) were there to drop
+    assert again.a and [first.a[i] for i in kept] == again.a and [first.b[i] for i in kept] == again.b
+    assert [first.p[i] for i in kept] == again.p
+    assert np.array_equal(first.gammas[kept], again.gammas) and np.array_equal(
+        first.weights[kept], again.weights
+    )
