@@ -278,7 +278,16 @@ class Resolver:
         if any(set(rule) - {"blocking_rule", "sql_dialect"} for rule in rules):
             return f"SELECT * FROM ({splinks}) WHERE NOT ({_SELF_OR_MIRROR})"  # noqa: S608
         text = " ".join(rule["blocking_rule"] for rule in rules)
-        used = [c for c in SCHEMA.names if c == "unique_id" or re.search(rf"\b{c}\b", text)]
+        # Every column of the held table a rule names (not only the features' schema: the
+        # blocking may add join columns of its own to ``mentions`` and ``batch``).
+        held = [
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'mentions' "
+                "ORDER BY ordinal_position"
+            ).fetchall()
+        ]
+        used = [c for c in held if c == "unique_id" or re.search(rf"\b{re.escape(c)}\b", text)]
         cols = ", ".join(f'"{c}"' for c in used)
         # The rules are the model file's SQL (as Splink runs them), the columns our schema's.
         joins = " UNION ALL ".join(
