@@ -264,7 +264,9 @@ def test_engine_down_is_503_and_bad_query_is_400(
     def down(*a: Any, **k: Any) -> None:
         raise OSConnectionError("N/A", "connection refused", None)
 
+    # The engine is down for every kind of request (a search page with person cards is one _msearch).
     monkeypatch.setattr(client, "search", down)
+    monkeypatch.setattr(client, "msearch", down)
     res = officer.get("/search", params={"q": "x"})
     assert res.status_code == 503 and "Search is unavailable" in res.text
     assert "connection refused" not in res.text
