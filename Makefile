@@ -146,7 +146,7 @@ eval-persons: $(STAMP)
 # PERSONS_SIZES=10000,100000,1000000 for the full set (1M: blocks crowded by more than 100 people are split or capped, persons/blocking.py; figures in README).
 PERSONS_SIZES ?= 10000,100000
 PERSONS_HELD ?= 100000
-bench-persons: $(STAMP)
+bench-persons: $(STAMP) opensearch-start
 	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/python scripts/bench_persons.py --sizes $(PERSONS_SIZES) --held $(PERSONS_HELD)
 
 bench-ner: $(STAMP)
