@@ -425,11 +425,19 @@ class _FakerDraws:
             isinstance(sets[c], (tuple, list, str)) and sets[c] for f in formats for c in f
         ):
             return fake.postcode
-        patterns = [[sets[c] for c in f] for f in formats]
+        # Each placeholder's set with its size and bit count: ``_below`` inlined (a postcode is
+        # eight draws, a third of a person's).
+        patterns = [[(sets[c], len(sets[c]), len(sets[c]).bit_length()) for c in f] for f in formats]
         bits, n = self._bits, len(patterns)
 
         def postcode() -> str:
-            return "".join(s[_below(bits, len(s))] for s in patterns[_below(bits, n)])
+            out = []
+            for s, size, k in patterns[_below(bits, n)]:
+                r = bits(k)
+                while r >= size:
+                    r = bits(k)
+                out.append(s[r])
+            return "".join(out)
 
         return postcode
 
