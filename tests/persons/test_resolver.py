@@ -298,3 +298,17 @@ def test_the_first_batch_is_scored_once_with_what_the_kept_sql_gives(
     assert np.array_equal(first.gammas[kept], again.gammas) and np.array_equal(
         first.weights[kept], again.weights
     )
+
+
+def test_links_with_the_same_gammas_share_their_labels(resolved: tuple[Resolver, dict[str, str]]) -> None:
+    """A link's labels are its comparisons' level labels, one mapping per combination of
+    gammas (memory: a million mentions hold two million links and a few thousand combinations)."""
+    r, _nom = resolved
+    links = [lk for m, first in r.links.items() for lk in (first, *r.more_links.get(m, []))]
+    by_labels: dict[tuple[tuple[str, str], ...], set[int]] = {}
+    for lk in links:
+        assert set(lk.labels) == set(r._comps)
+        assert all(lk.labels[c] in r._labels[c].values() or lk.labels[c] == c for c in r._comps)
+        by_labels.setdefault(tuple(sorted(lk.labels.items())), set()).add(id(lk.labels))
+    assert len(links) > len(by_labels) > 1
+    assert all(len(ids) == 1 for ids in by_labels.values())
