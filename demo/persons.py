@@ -284,7 +284,7 @@ class LabelledMention:
 
 # ---------------------------------------------------------------- draws
 # The output for a seed is pinned (scripts/eval_persons.py's held-out verdict and the tests
-# depend on it; tests/demo_data/persons_reference.py is the original code), so every draw below
+# depend on it; tests/demo_data/test_demo_persons.py pins it to the original code), so every draw below
 # takes the same numbers from the same stream, in the same order, as ``random.Random`` and
 # Faker's providers do; what is saved is their per-call overhead (a million mentions make
 # ~15 million draws).
