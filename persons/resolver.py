@@ -192,7 +192,7 @@ class Resolver:
         self._labels = self._level_labels()
         self._comps = list(self._labels)
         self._label_maps = [self._labels[c] for c in self._comps]
-        # Level labels per combination of gammas (``_link``).
+        # Level labels per combination of gammas (``_waterfall``).
         self._labels_of: dict[tuple[Any, ...], dict[str, str]] = {}
 
     # ------------------------------------------------------------------ model plumbing
@@ -279,27 +279,17 @@ class Resolver:
         rules = pm.splink_settings(self.model)["blocking_rules_to_generate_predictions"]
         if any(set(rule) - {"blocking_rule", "sql_dialect"} for rule in rules):
             return f"SELECT * FROM ({splinks}) WHERE NOT ({_SELF_OR_MIRROR})"  # noqa: S608
-        text = " ".join(rule["blocking_rule"] for rule in rules)
-        # Every column of the held table a rule names (not only the features' schema: the
-        # blocking may add join columns of its own to ``mentions`` and ``batch``).
-        held = [
-            r[0]
-            for r in self.con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'mentions' "
-                "ORDER BY ordinal_position"
-            ).fetchall()
-        ]
-        used = [c for c in held if c == "unique_id" or re.search(rf"\b{re.escape(c)}\b", text)]
-        cols = ", ".join(f'"{c}"' for c in used)
-        # The rules are the model file's SQL (as Splink runs them), the columns our schema's.
+        # The rules are the model file's SQL (as Splink runs them) over our own tables. Each join
+        # reads ``mentions`` and ``batch`` themselves: a CTE of the held side read by 21 joins
+        # was materialised (a copy of every held mention's blocking columns per batch), which
+        # cost as much as the joins.
         joins = " UNION ALL ".join(
             f"SELECT {k} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r "  # noqa: S608
-            f"FROM lantern_l AS l INNER JOIN lantern_r AS r ON ({rule['blocking_rule']})"
+            f"FROM mentions AS l INNER JOIN batch AS r ON ({rule['blocking_rule']})"
             for k, rule in enumerate(rules)
         )
         return (
-            f"WITH lantern_l AS (SELECT {cols} FROM mentions), lantern_r AS (SELECT {cols} FROM batch) "  # noqa: S608
-            f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ({joins}) "
+            f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ({joins}) "  # noqa: S608
             f"GROUP BY join_key_l, join_key_r HAVING NOT ({_SELF_OR_MIRROR})"
         )
 
@@ -402,8 +392,9 @@ class Resolver:
         edges = [Edge(a, b, p) for a, b, p in zip(pairs.a, pairs.b, pairs.p, strict=True)]
         return edges, {(e.a, e.b): pairs.raw(i) for i, e in enumerate(edges)}
 
-    def _link(self, other: str, raw: _Raw) -> ScoredLink:
-        p, gammas, mws = raw
+    def _waterfall(self, raw: _Raw) -> tuple[dict[str, float], dict[str, str]]:
+        """A scored pair's match weight and level label per comparison."""
+        _p, gammas, mws = raw
         comps = self._comps
         weights = {c: round(float(w), 2) for c, w in zip(comps, mws, strict=True)}
         # The labels follow from the gammas alone, and few combinations occur (3,737 among
@@ -415,7 +406,7 @@ class Resolver:
                 c: lab.get(int(g), c) for c, lab, g in zip(comps, self._label_maps, gammas, strict=True)
             }
             self._labels_of[gammas] = labels
-        return ScoredLink(other, p, weights, labels)
+        return weights, labels
 
     def _add_rows(self, table: pa.Table) -> None:
         self.con.register("_new", table)
@@ -459,6 +450,16 @@ class Resolver:
         be given a reason from records they can read. ``detail``: pair -> row of ``pairs``."""
         group_of = {m: i for i, g in enumerate(groups) for m in g}
         prob = pairs.p
+        # A pair kept by both its mentions explains both: its waterfall is built once (the
+        # links only read it).
+        waterfalls: dict[int, tuple[dict[str, float], dict[str, str]]] = {}
+
+        def link(other: str, row: int) -> ScoredLink:
+            parts = waterfalls.get(row)
+            if parts is None:
+                parts = waterfalls[row] = self._waterfall(pairs.raw(row))
+            return ScoredLink(other, prob[row], *parts)
+
         cands: dict[str, list[tuple[float, str, int]]] = {}
         for (a, b), row in detail.items():
             ga = group_of.get(a)
@@ -481,7 +482,7 @@ class Resolver:
                 ranked = sorted(merged.values(), key=_rank)[:LINKS_KEPT]
             else:
                 ranked = list(merged.values())
-            kept = [v if isinstance(v, ScoredLink) else self._link(y, pairs.raw(v)) for _p, y, v in ranked]
+            kept = [v if isinstance(v, ScoredLink) else link(y, v) for _p, y, v in ranked]
             self.links[x] = kept[0]
             self.more_links[x] = kept[1:]
 
