@@ -130,6 +130,18 @@ _ORDER = "ORDER BY least(unique_id_l, unique_id_r), greatest(unique_id_l, unique
 _SELF_OR_MIRROR = "join_key_l >= join_key_r AND join_key_l IN (SELECT unique_id FROM batch)"
 
 
+# The comparisons whose levels later batches evaluate once per distinct pair of names rather
+# than once per candidate pair (``Resolver._dedupe_names``): string similarities on every
+# candidate pair were most of the scoring (a batch of ~1,000 people at 100,000 held: ~32,000
+# candidates, ~7,000 distinct pairs of names), and their levels read the names only.
+_NAME_COMPARISONS = ("forename", "surname")
+# The mentions' name id column (equal ids: equal values in every column the name
+# comparisons read), and the table of those values per id.
+_NAME_ID = "lantern_name_id"
+# One gamma column of Splink's comparison vectors: its CASE, as Splink renders it.
+_GAMMA_CASE = re.compile(r"\n\s*(CASE\n.*?\n\s*END) as gamma_(\w+),", re.S)
+
+
 def _rank(t: tuple[float, str, Any]) -> tuple[float, str]:
     """Strongest first, then by partner id (a total order: partners are unique per mention)."""
     return -t[0], t[1]
@@ -167,6 +179,7 @@ class Resolver:
         self.con.execute("CREATE TABLE mentions AS SELECT * FROM _empty")
         self.con.unregister("_empty")
         blocking.add_columns(self.con, "mentions")
+        self.con.execute(f"ALTER TABLE mentions ADD COLUMN {_NAME_ID} INTEGER")
         self.block_cap = block_cap
         # Blocks over the cap in the last full assignment (persons.blocking).
         self.cap_stats: blocking.CapStats | None = None
@@ -182,6 +195,12 @@ class Resolver:
         # Splink's SQL for scoring held x batch (blocking, then scoring), generated once: see
         # ``_score_batch``.
         self._batch_sql: tuple[str, str] | None = None
+        # The columns the name comparisons read, once the kept scoring SQL looks their levels
+        # up per pair of names (``_dedupe_names``); None: it does not.
+        self._name_cols: list[str] | None = None
+        # Held mentions may lack a name id (rows added by a rebuild or a load, or held before
+        # the ids started): ``_name_ids`` gives them theirs.
+        self._names_stale = True
         self._edges_sql: dict[str, str] = {}
         # Mentions held when the term-frequency tables kept for ingest were computed (0: none).
         self._tf_rows = 0
@@ -257,6 +276,10 @@ class Resolver:
             self.con.execute("DROP TABLE lantern_scored")
             return pairs
         blocked_sql, scored_sql = self._batch_sql
+        if self._name_cols is not None and self._names_stale:
+            # (Ingest gives the batch its ids before holding it; this is for a batch scored
+            # again, or held while the ids started.)
+            self._name_ids(self._name_cols)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
         # Only the columns read, straight from the query: materialising Splink's table (every
         # input column of both sides, lists included) cost a fifth of the scoring.
@@ -284,12 +307,15 @@ class Resolver:
         # was materialised (a copy of every held mention's blocking columns per batch), which
         # cost as much as the joins.
         joins = " UNION ALL ".join(
-            f"SELECT {k} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r "  # noqa: S608
+            f"SELECT {k} AS match_key, l.unique_id AS join_key_l, r.unique_id AS join_key_r, "  # noqa: S608
+            f"l.{_NAME_ID} AS name_l, r.{_NAME_ID} AS name_r "
             f"FROM mentions AS l INNER JOIN batch AS r ON ({rule['blocking_rule']})"
             for k, rule in enumerate(rules)
         )
+        # Each pair also carries its two mentions' name ids (``_dedupe_names``).
         return (
-            f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r FROM ({joins}) "  # noqa: S608
+            f"SELECT CAST(min(match_key) AS VARCHAR) AS match_key, join_key_l, join_key_r, "  # noqa: S608
+            f"any_value(name_l) AS lantern_name_l, any_value(name_r) AS lantern_name_r FROM ({joins}) "
             f"GROUP BY join_key_l, join_key_r HAVING NOT ({_SELF_OR_MIRROR})"
         )
 
@@ -327,6 +353,10 @@ class Resolver:
         scored_sql, _ = by_name["__splink__df_predict"]
         scored_sql = scored_sql.replace(blocked_physical, "lantern_blocked")
         blocked_sql = self._blocking_sql(blocked_sql)
+        # Our own blocking gives each pair's name ids (Splink's, kept for rules it treats
+        # specially, does not): only then are the name comparisons looked up per pair of names.
+        if "lantern_name_l" in blocked_sql:
+            scored_sql = self._dedupe_names(scored_sql)
         # Every table the SQL reads must be one of ours (a Splink table with a cache hash in
         # its name would be gone, or stale, by the next batch).
         for sql in (blocked_sql, scored_sql):
@@ -334,6 +364,89 @@ class Resolver:
             if stale:
                 raise RuntimeError(f"batch scoring SQL reads Splink's cached tables: {sorted(set(stale))}")
         return blocked_sql, scored_sql
+
+    def _dedupe_names(self, scored_sql: str) -> str:
+        """Splink's scoring SQL with the name comparisons' levels (``_NAME_COMPARISONS``)
+        evaluated once per distinct pair of name ids among the blocked pairs, then joined to
+        the pairs, instead of once per pair. The levels are Splink's own CASE text, moved
+        verbatim, and read the same values (the names table holds the mentions' values), so
+        every gamma is the one Splink gives; the rest of the SQL is untouched. Returned
+        unchanged when Splink's SQL is not laid out as expected (the scoring is then as
+        before)."""
+        cases = {m.group(2): m.group(1) for m in _GAMMA_CASE.finditer(scored_sql)}
+        if not all(c in cases for c in _NAME_COMPARISONS):
+            return scored_sql
+        cols = sorted({c for n in _NAME_COMPARISONS for c in re.findall(r'"(\w+)_[lr]"', cases[n])})
+        held = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'mentions'"
+            ).fetchall()
+        }
+        if not set(cols) <= held:
+            return scored_sql
+        sides = ", ".join([f'nl."{c}" AS "{c}_l"' for c in cols] + [f'nr."{c}" AS "{c}_r"' for c in cols])
+        gammas = ", ".join(f"{cases[n]} AS lantern_gamma_{n}" for n in _NAME_COMPARISONS)
+        # Column and table names are the model's and ours; the CASEs are Splink's SQL.
+        lookup = (
+            f"lantern_name_gammas as (SELECT lantern_name_l, lantern_name_r, {gammas} FROM ("  # noqa: S608
+            f"SELECT p.lantern_name_l, p.lantern_name_r, {sides} FROM "
+            "(SELECT DISTINCT lantern_name_l, lantern_name_r FROM lantern_blocked) p "
+            "JOIN lantern_names nl ON nl.lantern_name_id = p.lantern_name_l "
+            "JOIN lantern_names nr ON nr.lantern_name_id = p.lantern_name_r)), \n\n"
+        )
+        edits = [
+            *(
+                (f"{cases[n]} as gamma_{n},", f"lantern_g.lantern_gamma_{n} as gamma_{n},")
+                for n in _NAME_COMPARISONS
+            ),
+            (
+                "    b.match_key\n    from lantern_blocked as b",
+                "    b.match_key, b.lantern_name_l, b.lantern_name_r\n    from lantern_blocked as b",
+            ),
+            ("__splink__df_comparison_vectors as (", lookup + "__splink__df_comparison_vectors as ("),
+            (
+                "    match_key\n    from blocked_with_cols\n)",
+                "    match_key\n    from blocked_with_cols JOIN lantern_name_gammas AS lantern_g ON "
+                "blocked_with_cols.lantern_name_l = lantern_g.lantern_name_l AND "
+                "blocked_with_cols.lantern_name_r = lantern_g.lantern_name_r\n)",
+            ),
+        ]
+        out = scored_sql
+        for old, new in edits:
+            if out.count(old) != 1:
+                return scored_sql
+            out = out.replace(old, new)
+        self._name_cols = cols
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE lantern_names AS SELECT CAST(NULL AS INTEGER) AS {_NAME_ID}, {quoted} "  # noqa: S608
+            "FROM mentions LIMIT 0"
+        )
+        self._names_stale = True
+        return out
+
+    def _name_ids(self, cols: list[str]) -> None:
+        """Give the batch (before it is held) the id of its mentions' values in ``cols``
+        (``lantern_names``; values not seen before get new ids). Held mentions without one
+        (all of them after a rebuild, or when the ids start) are given theirs first."""
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        tables = ["mentions", "batch"] if self._names_stale else ["batch"]
+        for table in tables:
+            same = " AND ".join(f'new."{c}" IS NOT DISTINCT FROM n."{c}"' for c in cols)
+            # Table and column names are ours and the model's comparisons': no user input.
+            self.con.execute(
+                f"INSERT INTO lantern_names SELECT CAST((SELECT coalesce(max({_NAME_ID}), 0) "  # noqa: S608
+                f"FROM lantern_names) + row_number() OVER () AS INTEGER), {quoted} FROM (SELECT DISTINCT "
+                f"{quoted} FROM {table} WHERE {_NAME_ID} IS NULL) new WHERE NOT EXISTS "
+                f"(SELECT 1 FROM lantern_names n WHERE {same})"
+            )
+            on = " AND ".join(f'{table}."{c}" IS NOT DISTINCT FROM n."{c}"' for c in cols)
+            self.con.execute(
+                f"UPDATE {table} SET {_NAME_ID} = n.{_NAME_ID} FROM lantern_names n "  # noqa: S608
+                f"WHERE {table}.{_NAME_ID} IS NULL AND {on}"
+            )
+        self._names_stale = False
 
     def _pair_columns(self, physical: str) -> str:
         """The columns of scored pairs read (ids, probability, gamma and match weight per
@@ -409,6 +522,7 @@ class Resolver:
         return weights, labels
 
     def _add_rows(self, table: pa.Table) -> None:
+        self._names_stale = True
         self.con.register("_new", table)
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM _new")
         self.con.unregister("_new")
@@ -592,6 +706,9 @@ class Resolver:
         self.con.execute("CREATE TEMP TABLE batch AS SELECT * FROM _batch")
         self.con.unregister("_batch")
         blocking.add_columns(self.con, "batch")
+        self.con.execute(f"ALTER TABLE batch ADD COLUMN {_NAME_ID} INTEGER")
+        if self._name_cols is not None:
+            self._name_ids(self._name_cols)
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
         # The capped rules' join columns, for the blocks this batch touched, over everything
         # held (so a block the batch makes crowded is split for its held mentions too); the

@@ -203,6 +203,20 @@ def _kept(raw: dict[tuple[str, str], Any], batch: set[str]) -> dict[tuple[str, s
     return {(a, b): v for (a, b), v in raw.items() if not (a >= b and a in batch)}
 
 
+def _splinks_scores(r: Resolver) -> dict[tuple[str, str], Any]:
+    """The held mentions x the batch table scored by Splink's ``predict_between`` from scratch."""
+    linker, db = r._linker("mentions")
+    for col in pm.TF_COLUMNS:
+        linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
+    pred = linker.inference.predict_between(
+        db.register("mentions"),
+        db.register("batch"),
+        threshold_match_probability=KEEP_PROBABILITY,
+        warning_mode="never",
+    )
+    return r._edges_from(pred.physical_name)[1]
+
+
 def test_batches_after_the_first_score_exactly_as_splink_does(background: list[Mention]) -> None:
     """From the second batch on, ingest blocks with its own SQL (each rule a plain join) and
     scores with the scoring SQL kept from the first batch's ``predict_between``; every pair
@@ -217,16 +231,7 @@ def test_batches_after_the_first_score_exactly_as_splink_does(background: list[M
     # The same held mentions and batch scored by Splink from scratch (the batch table is the
     # last one resolved).
     mine = r._edges_from(r._score_batch())[1]
-    linker, db = r._linker("mentions")
-    for col in pm.TF_COLUMNS:
-        linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
-    pred = linker.inference.predict_between(
-        db.register("mentions"),
-        db.register("batch"),
-        threshold_match_probability=KEEP_PROBABILITY,
-        warning_mode="never",
-    )
-    theirs = r._edges_from(pred.physical_name)[1]
+    theirs = _splinks_scores(r)
     batch = {c.mention_id for c in second}
     # Two batch mentions both ways round, and self pairs, are in Splink's: the filter is tested.
     assert any(a in batch and b in batch and a > b for a, b in theirs)
@@ -312,3 +317,30 @@ def test_links_with_the_same_gammas_share_their_labels(resolved: tuple[Resolver,
         by_labels.setdefault(tuple(sorted(lk.labels.items())), set()).add(id(lk.labels))
     assert len(links) > len(by_labels) > 1
     assert all(len(ids) == 1 for ids in by_labels.values())
+
+
+def test_name_comparisons_scored_once_per_pair_of_names_give_splinks_scores(
+    background: list[Mention],
+) -> None:
+    """Later batches evaluate the name comparisons' levels once per distinct pair of name ids
+    (``Resolver._dedupe_names``): every pair must still score exactly as Splink scores it, also
+    after a rebuild has replaced every held mention (the ids are given again), and equal ids
+    must mean equal values in every column those levels read."""
+    r = Resolver()
+    r.rebuild(background)
+    r.resolve_new([c for c in CASES if c.mention_id in {"pw1", "js1"}])
+    assert r._batch_sql is not None and "lantern_name_gammas" in r._batch_sql[1]
+    assert r._name_cols is not None and {"forename", "surname", "forename_phon"} <= set(r._name_cols)
+    r.rebuild(background + [c for c in CASES if c.mention_id in {"pw1", "js1"}])
+    second = [c for c in CASES if c.mention_id not in {"pw1", "js1"}]
+    r.resolve_new(second)
+    mine = r._edges_from(r._score_batch())[1]
+    batch = {c.mention_id for c in second}
+    assert mine and mine == _kept(_splinks_scores(r), batch)
+    cols = ", ".join(f'"{c}"' for c in r._name_cols)
+    ids, names, held = r.con.execute(
+        f"SELECT count(DISTINCT lantern_name_id), count(*), count(lantern_name_id) FROM "
+        f"(SELECT DISTINCT lantern_name_id, {cols} FROM mentions)"
+    ).fetchone() or (0, 0, 0)
+    # Every held mention has an id, and ids and distinct name values are one to one.
+    assert held == names == ids > len(background) // 10
