@@ -195,12 +195,15 @@ class Resolver:
         # Splink's SQL for scoring held x batch (blocking, then scoring), generated once: see
         # ``_score_batch``.
         self._batch_sql: tuple[str, str] | None = None
-        # The columns the name comparisons read, once the kept scoring SQL looks their levels
-        # up per pair of names (``_dedupe_names``); None: it does not.
-        self._name_cols: list[str] | None = None
-        # Held mentions may lack a name id (rows added by a rebuild or a load, or held before
-        # the ids started): ``_name_ids`` gives them theirs.
-        self._names_stale = True
+        # The columns the name comparisons read: every mention is given the id of its values
+        # in them as it is held (``_name_ids``), for ``_dedupe_names``.
+        self._name_cols = self._name_columns()
+        if self._name_cols:
+            quoted = ", ".join(f'"{c}"' for c in self._name_cols)
+            self.con.execute(
+                f"CREATE TABLE lantern_names AS SELECT CAST(NULL AS INTEGER) AS {_NAME_ID}, {quoted} "  # noqa: S608
+                "FROM mentions LIMIT 0"
+            )
         self._edges_sql: dict[str, str] = {}
         # Mentions held when the term-frequency tables kept for ingest were computed (0: none).
         self._tf_rows = 0
@@ -276,10 +279,6 @@ class Resolver:
             self.con.execute("DROP TABLE lantern_scored")
             return pairs
         blocked_sql, scored_sql = self._batch_sql
-        if self._name_cols is not None and self._names_stale:
-            # (Ingest gives the batch its ids before holding it; this is for a batch scored
-            # again, or held while the ids started.)
-            self._name_ids(self._name_cols)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
         # Only the columns read, straight from the query: materialising Splink's table (every
         # input column of both sides, lists included) cost a fifth of the scoring.
@@ -383,7 +382,9 @@ class Resolver:
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'mentions'"
             ).fetchall()
         }
-        if not set(cols) <= held:
+        # The ids are given for the columns the model's name comparisons read: the CASEs must
+        # read those and no others.
+        if cols != self._name_cols or not set(cols) <= held:
             return scored_sql
         sides = ", ".join([f'nl."{c}" AS "{c}_l"' for c in cols] + [f'nr."{c}" AS "{c}_r"' for c in cols])
         gammas = ", ".join(f"{cases[n]} AS lantern_gamma_{n}" for n in _NAME_COMPARISONS)
@@ -417,36 +418,38 @@ class Resolver:
             if out.count(old) != 1:
                 return scored_sql
             out = out.replace(old, new)
-        self._name_cols = cols
-        quoted = ", ".join(f'"{c}"' for c in cols)
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE lantern_names AS SELECT CAST(NULL AS INTEGER) AS {_NAME_ID}, {quoted} "  # noqa: S608
-            "FROM mentions LIMIT 0"
-        )
-        self._names_stale = True
         return out
 
-    def _name_ids(self, cols: list[str]) -> None:
-        """Give the batch (before it is held) the id of its mentions' values in ``cols``
-        (``lantern_names``; values not seen before get new ids). Held mentions without one
-        (all of them after a rebuild, or when the ids start) are given theirs first."""
+    def _name_columns(self) -> list[str]:
+        """The mention columns the name comparisons' levels read (``_NAME_COMPARISONS``)."""
+        cols: set[str] = set()
+        for comp in pm.splink_settings(self.model)["comparisons"]:
+            if comp["output_column_name"] in _NAME_COMPARISONS:
+                for level in comp["comparison_levels"]:
+                    cols |= set(re.findall(r'"(\w+)_[lr]"', level["sql_condition"]))
+        return sorted(cols)
+
+    def _name_ids(self, table: str) -> None:
+        """Give the rows of ``table`` (held mentions just added, or a batch before it is held)
+        without one the id of their values in the name comparisons' columns
+        (``lantern_names``; values not seen before get new ids)."""
+        if not self._name_cols:
+            return
+        cols = self._name_cols
         quoted = ", ".join(f'"{c}"' for c in cols)
-        tables = ["mentions", "batch"] if self._names_stale else ["batch"]
-        for table in tables:
-            same = " AND ".join(f'new."{c}" IS NOT DISTINCT FROM n."{c}"' for c in cols)
-            # Table and column names are ours and the model's comparisons': no user input.
-            self.con.execute(
-                f"INSERT INTO lantern_names SELECT CAST((SELECT coalesce(max({_NAME_ID}), 0) "  # noqa: S608
-                f"FROM lantern_names) + row_number() OVER () AS INTEGER), {quoted} FROM (SELECT DISTINCT "
-                f"{quoted} FROM {table} WHERE {_NAME_ID} IS NULL) new WHERE NOT EXISTS "
-                f"(SELECT 1 FROM lantern_names n WHERE {same})"
-            )
-            on = " AND ".join(f'{table}."{c}" IS NOT DISTINCT FROM n."{c}"' for c in cols)
-            self.con.execute(
-                f"UPDATE {table} SET {_NAME_ID} = n.{_NAME_ID} FROM lantern_names n "  # noqa: S608
-                f"WHERE {table}.{_NAME_ID} IS NULL AND {on}"
-            )
-        self._names_stale = False
+        same = " AND ".join(f'new."{c}" IS NOT DISTINCT FROM n."{c}"' for c in cols)
+        # Table and column names are ours and the model's comparisons': no user input.
+        self.con.execute(
+            f"INSERT INTO lantern_names SELECT CAST((SELECT coalesce(max({_NAME_ID}), 0) "  # noqa: S608
+            f"FROM lantern_names) + row_number() OVER () AS INTEGER), {quoted} FROM (SELECT DISTINCT "
+            f"{quoted} FROM {table} WHERE {_NAME_ID} IS NULL) new WHERE NOT EXISTS "
+            f"(SELECT 1 FROM lantern_names n WHERE {same})"
+        )
+        on = " AND ".join(f'{table}."{c}" IS NOT DISTINCT FROM n."{c}"' for c in cols)
+        self.con.execute(
+            f"UPDATE {table} SET {_NAME_ID} = n.{_NAME_ID} FROM lantern_names n "  # noqa: S608
+            f"WHERE {table}.{_NAME_ID} IS NULL AND {on}"
+        )
 
     def _pair_columns(self, physical: str) -> str:
         """The columns of scored pairs read (ids, probability, gamma and match weight per
@@ -522,10 +525,10 @@ class Resolver:
         return weights, labels
 
     def _add_rows(self, table: pa.Table) -> None:
-        self._names_stale = True
         self.con.register("_new", table)
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM _new")
         self.con.unregister("_new")
+        self._name_ids("mentions")
 
     def _remember(self, mentions: Sequence[Mention], table: pa.Table) -> None:
         cols = {c: table.column(c).to_pylist() for c in ("pnc", "cro", "forename", "surname")}
@@ -707,8 +710,7 @@ class Resolver:
         self.con.unregister("_batch")
         blocking.add_columns(self.con, "batch")
         self.con.execute(f"ALTER TABLE batch ADD COLUMN {_NAME_ID} INTEGER")
-        if self._name_cols is not None:
-            self._name_ids(self._name_cols)
+        self._name_ids("batch")
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
         # The capped rules' join columns, for the blocks this batch touched, over everything
         # held (so a block the batch makes crowded is split for its held mentions too); the
