@@ -50,6 +50,11 @@ class Attrs:
     surname_keys: frozenset[str] = frozenset()
 
 
+# What a mention without attributes contributes (one shared instance, only ever read: built
+# afresh for every lookup it cost more than the lookups).
+_NO_ATTRS = Attrs()
+
+
 @dataclass(frozen=True)
 class _Given:
     name: str
@@ -126,7 +131,7 @@ class Clusterer:
         if mid in self.parent:
             return
         self.parent[mid] = mid
-        at = self.attrs.get(mid, Attrs())
+        at = self.attrs.get(mid, _NO_ATTRS)
         self.groups[mid] = _Group(
             [mid],
             {at.dob} if at.dob else set(),
@@ -198,7 +203,7 @@ class Clusterer:
         fams: set[str] = set()
         big_surnames = frozenset(big.surnames)
         for m in small.members:
-            at = self.attrs.get(m, Attrs())
+            at = self.attrs.get(m, _NO_ATTRS)
             f, s = at.forename, at.surname
             if (
                 f
@@ -243,7 +248,7 @@ class Clusterer:
         ga.givens |= givens
         ga.surnames |= fams
         for m in gb.members:
-            at = self.attrs.get(m, Attrs())
+            at = self.attrs.get(m, _NO_ATTRS)
             if at.surname in fams:
                 ga.surname_keys |= at.surname_keys
             elif at.forename in fams:
@@ -405,17 +410,30 @@ def _detach_ambiguous(
     unless it is more like one of them by ``margin`` bits (``_favoured``)."""
     reach: dict[str, set[str]] = {}
     best: dict[str, dict[str, float]] = {}
+    # Only a mention without DOB or identifier, and not pinned by a decision, can be detached:
+    # the neighbours of the others are not gathered (most mentions have a DOB).
+    open_: dict[str, bool] = {}
+
+    def detachable(m: str) -> bool:
+        got = open_.get(m)
+        if got is None:
+            at = c.attrs.get(m, _NO_ATTRS)
+            got = open_[m] = not (m in pinned or at.dob or at.pnc or at.cro)
+        return got
+
     for e in likely:
         # A neighbour a user has said is someone else does not make the mention ambiguous.
         if e.b in c.cannot.get(e.a, ()):
             continue
         for x, y in ((e.a, e.b), (e.b, e.a)):
+            if not detachable(x):
+                continue
             root = c.find(y)
             reach.setdefault(x, set()).add(root)
             near = best.setdefault(x, {})
             near[root] = max(near.get(root, 0.0), e.probability)
     for mid, roots in reach.items():
-        at = c.attrs.get(mid, Attrs())
+        at = c.attrs.get(mid, _NO_ATTRS)
         if mid in pinned or at.dob or at.pnc or at.cro:
             continue
         own = c.find(mid)
