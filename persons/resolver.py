@@ -269,8 +269,9 @@ class Resolver:
         executes (scoring the blocked id pairs); later batches run that SQL directly, on id
         pairs blocked by ``_blocking_sql``. Building it again per batch cost more than running
         it (Splink validates and renders every column through sqlglot: about a second a
-        batch), and its inputs never change name: ``mentions``, ``batch``, ``lantern_tf_*``
-        and ``lantern_blocked``. This is the approach of Splink's own
+        batch), and its inputs never change name: ``mentions``, ``batch``, ``lantern_tf_*``,
+        ``lantern_blocked`` (and ``lantern_names``: the name comparisons are evaluated once
+        per pair of names, ``_dedupe_names``). This is the approach of Splink's own
         ``realtime.compare_records`` (``sql_cache_key``)."""
         if self._batch_sql is None:
             # Splink has just scored this batch: its table is the batch's (not run twice).
