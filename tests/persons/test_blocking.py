@@ -114,6 +114,30 @@ def test_only_the_blocks_a_batch_touches_are_recomputed_and_a_block_it_crowds_is
     assert held == (3,)
 
 
+def test_a_batch_of_one_prolific_persons_records_keeps_his_blocks_whole_as_a_full_assignment_does() -> None:
+    """A batch whose blocks hold more mentions than the cap but one signature: the incremental
+    check lets such a rule through to the signature count (more mentions than the cap), which
+    must leave every value as a full assignment gives it."""
+    many = [
+        M(f"p{i}", "Carl", "Dunmore", date(1979, 8, 2), phones=(CUSTODY_PHONE,), postcode="LS1 4AP")
+        for i in range(40)
+    ]
+    con, _stats = _held(many[:20], cap=3)
+    con.register("_b", feature_table(many[20:]))
+    con.execute("CREATE TEMP TABLE batch AS SELECT * FROM _b")
+    blocking.add_columns(con, "batch")
+    con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
+    again = blocking.assign(con, "mentions", touched="batch", cap=3)
+    assert not any(again.crowded.values())
+    cols = ", ".join(f'"{c}"' for c in blocking.BLOCK_COLUMNS)
+    incremental = con.execute(f"SELECT unique_id, {cols} FROM mentions ORDER BY unique_id").fetchall()
+    full, _ = _held(many, cap=3)
+    assert (
+        incremental == full.execute(f"SELECT unique_id, {cols} FROM mentions ORDER BY unique_id").fetchall()
+    )
+    assert len(_pairs_through(con, "blk_phone_key")) == 40 * 39 // 2
+
+
 def test_identifiers_the_police_issue_are_never_capped() -> None:
     uncapped = {r.keys for r in blocking.RULES if r.keys and not r.is_capped}
     assert uncapped == {("pnc",), ("cro",)}
