@@ -190,6 +190,29 @@ def candidate_record_ids(hits: Iterable[dict[str, Any]]) -> list[str]:
     return list(out)
 
 
+def sound_keys(name: str) -> list[str]:
+    """The sound-alike keys of every token of ``name`` (``nk.phonetic_keys``), each once."""
+    return sorted({k for t in nk.name_tokens(name) for k in nk.phonetic_keys(t)})
+
+
+def records_named_alike(hits: Iterable[dict[str, Any]], keys: Iterable[str]) -> set[str]:
+    """The candidates' records holding a mention whose name shares one of ``keys``.
+
+    A record's people are indexed with the keys of their full name (``people.name_phonetic``
+    is ``nk.phonetic_keys_for_name`` of it, with their aliases'; indexer/documents.py) and a
+    mention's name is that same full name (persons/features.py), so each of these records
+    matches a records search for ``people.name_phonetic`` in ``keys`` whoever runs it: if
+    that search, run through the viewer's access filter and known complete, did not return
+    one, the viewer may not read it (``portal.person_reads.cards_beside``)."""
+    wanted = set(keys)
+    out: set[str] = set()
+    for h in hits:
+        for m in h["_source"].get(P.MENTIONS, []):
+            if m[P.M_RECORD_ID] not in out and wanted.intersection(nk.phonetic_keys_for_name(m[P.M_NAME])):
+                out.add(m[P.M_RECORD_ID])
+    return out
+
+
 def person_cards(
     hits: Iterable[dict[str, Any]],
     readable_records: set[str],

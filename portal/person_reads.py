@@ -17,14 +17,26 @@ from lantern import indices
 from lantern.errors import IndexMissing
 from lantern.principal import Principal
 from lantern.settings import Settings
+from mappings import fields as F
 from mappings import person_decisions as D
 from mappings import persons as P
 from persons import store
-from persons.query import PersonCard, candidate_record_ids, person_cards, persons_query
+from persons.query import (
+    PersonCard,
+    candidate_record_ids,
+    person_cards,
+    persons_query,
+    records_named_alike,
+    sound_keys,
+)
 from persons.views import NominalView, readable_view
 from search.gateway import SecuredRecords, engine_errors, raise_item_error
 
 MAX_CARDS = 5
+# The readability probe beside the cards' persons search answers for at most this many records
+# (per shard it stops collecting there): past it, a name is common enough that the records it
+# could not vouch for are asked about as before.
+PROBE_CAP = 1000
 T = TypeVar("T")
 
 
@@ -79,7 +91,36 @@ def find_persons(
     return person_cards(hits, readable, name, dob, years)[:size]
 
 
-Beside = tuple[str, dict[str, Any]]
+# A search sent beside the records search: (index, body); index None is the records index
+# through the user's access filter (``SecuredRecords.search_beside``).
+Beside = tuple[str | None, dict[str, Any]]
+
+
+def readability_probe(keys: Sequence[str]) -> dict[str, Any]:
+    """Records body: the ids of the records with a person whose name sounds like one of
+    ``keys`` (run through the access filter, so only readable ones come back).
+
+    An aggregation on the id field, so no hit is fetched (as ``SecuredRecords.readable_ids``);
+    bounded by ``terminate_after`` so a common name costs at most ``PROBE_CAP`` records."""
+    return {
+        "query": {
+            "nested": {"path": F.PEOPLE, "query": {"terms": {F.people(F.P_NAME_PHONETIC): list(keys)}}}
+        },
+        "size": 0,
+        "track_total_hits": False,
+        "terminate_after": PROBE_CAP,
+        "aggs": {"ids": {"terms": {"field": F.ID, "size": PROBE_CAP}}},
+    }
+
+
+def probe_answer(answer: dict[str, Any]) -> tuple[set[str], bool]:
+    """The record ids a readability probe returned, and whether they are all it matched."""
+    if "error" in answer:
+        return set(), False
+    ids = answer.get("aggregations", {}).get("ids", {})
+    stopped = bool(answer.get("terminated_early"))
+    complete = "buckets" in ids and not stopped and int(ids.get("sum_other_doc_count", 1)) == 0
+    return {str(b["key"]) for b in ids.get("buckets", [])}, complete
 
 
 def cards_beside(
@@ -92,20 +133,34 @@ def cards_beside(
     run: Callable[[Sequence[Beside]], tuple[T, Sequence[dict[str, Any]], Collection[str]]],
 ) -> tuple[T, list[PersonCard]]:
     """The records search and the person cards matching ``name`` (+ ``dob``) in one request,
-    then at most one more for the cards.
+    and seldom one more for the cards.
 
     ``run(beside)`` runs the records search with the searches ``beside`` in the same request
     (``reads.run_search(beside=...)``) and returns its result, the answers beside it, and the
-    ids of the records the search returned. Those records were read through the access
-    filter in this very request, so they are known readable; only the candidates' other
-    records are asked about (``SecuredRecords.readable_ids``), and nothing is asked when none
-    remain. The cards are then exactly ``find_persons``'s: every name, DOB and count from the
-    records the user may read.
+    ids of the records the search returned. Beside it go the persons search and a
+    readability probe (``readability_probe``): a records search, through the access filter
+    like the search itself, for the records with a person whose name sounds like a word of
+    ``name``. For each candidate nominal's record:
 
-    One request instead of the records search with a lookup of two round trips running
-    beside it in a thread (the previous way): on two cores the three requests' engine and
-    client work competed with the records search itself (bench-persons). ``name`` None: no
-    person lookup.
+    - returned by the records search or by the probe: read through the access filter in
+      this very request, so readable;
+    - not returned by a complete probe although one of its mentions' names sounds like the
+      query (``records_named_alike``: the probe matches such a record whoever runs it):
+      not readable by this user;
+    - otherwise (a mention named quite differently; a probe stopped at ``PROBE_CAP``):
+      asked about as before (``SecuredRecords.readable_ids``), nothing asked when none.
+
+    Only records a secured search returned ever count as readable, so a card shows nothing
+    of a record the user may not read. The second case is the only inference: it rests on
+    records and nominals agreeing on a mention's name; a record whose people changed since
+    it was resolved may fail the probe and is left off the card until resolution catches up
+    (hidden, never shown). The cards are then ``find_persons``'s: every name, DOB and count
+    from the records the user may read.
+
+    The check used to be a second round trip on nearly every name + DOB search (the
+    candidates' records not on the page; bench-persons); before that the lookup ran in a
+    thread beside the search, its requests competing with the search on two cores.
+    ``name`` None: no person lookup.
     """
     if name is None:
         out, _, _ = run(())
@@ -115,7 +170,11 @@ def cards_beside(
     except ValueError:
         out, _, _ = run(())
         return out, []
-    out, answers, shown = run([(indices.read_alias(settings, P), body)])
+    keys = sound_keys(name)
+    beside: list[Beside] = [(indices.read_alias(settings, P), body)]
+    if keys:
+        beside.append((None, readability_probe(keys)))
+    out, answers, shown = run(beside)
     answer = answers[0]
     if "error" in answer:
         try:
@@ -124,9 +183,13 @@ def cards_beside(
             return out, []
     hits = answer["hits"]["hits"]
     candidates = candidate_record_ids(hits)
-    known = set(shown)
+    if not candidates:
+        return out, []
+    known, complete = probe_answer(answers[1]) if keys else (set(), False)
+    known.update(shown)
     readable = {rid for rid in candidates if rid in known}
-    rest = [rid for rid in candidates if rid not in known]
+    unreadable = records_named_alike(hits, keys) - readable if complete else set()
+    rest = [rid for rid in candidates if rid not in readable and rid not in unreadable]
     if rest:
         readable |= SecuredRecords(client, settings, user).readable_ids(rest)
     return out, person_cards(hits, readable, name, dob, years)[:MAX_CARDS]

@@ -83,14 +83,14 @@ def run_search(
     *,
     today: date | None = None,
     cursor: Cursor | None = None,
-    beside: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    beside: Sequence[tuple[str | None, Mapping[str, Any]]] = (),
 ) -> SearchOutcome:
     """One page of results. Pages inside ``MAX_WINDOW`` are read with ``from``/``size``; past
     it, ``cursor`` (from the previous page's outcome) continues with ``search_after`` in a
     point in time, so an analyst can page through every result, one page at a time.
 
-    ``beside``: searches of other indices sent in the same request (``SearchOutcome.beside``
-    holds their answers); numbered pages only."""
+    ``beside``: searches sent in the same request (``SearchOutcome.beside`` holds their
+    answers; ``SecuredRecords.search_beside``); numbered pages only."""
     records = SecuredRecords(client, settings, user)
     _, size = B.page_window(req.page, req.size)
     window_pages = B.MAX_WINDOW // size

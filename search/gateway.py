@@ -66,6 +66,9 @@ ALLOWED_KEYS = frozenset(
         "highlight",
         "search_after",
         "timeout",
+        # Stops collecting after that many matching documents per shard (the answer says
+        # ``terminated_early``): a bound on work, never a way past the access filter.
+        "terminate_after",
     }
 )
 # Aggregations that only ever see documents matching the (secured) query. Bucket
@@ -302,22 +305,28 @@ class SecuredRecords:
     def search_beside(
         self,
         body: Mapping[str, Any],
-        beside: Sequence[tuple[str, Mapping[str, Any]]],
+        beside: Sequence[tuple[str | None, Mapping[str, Any]]],
         *,
         today: date | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Run ``body`` as the user, and in the same request (one ``_msearch``) the searches
-        ``beside`` on other indices: ``(index, body)`` pairs, each answered as the engine
-        answered it (``{"error": ...}`` for one it refused). The records answer is raised
-        as a domain error like :meth:`search`.
+        ``beside``: ``(index, body)`` pairs, each answered as the engine answered it
+        (``{"error": ...}`` for one it refused). The records answer is raised as a domain
+        error like :meth:`search`.
 
         For a page that needs another index's answer too (the person cards beside a
-        search): one round trip instead of two requests competing. Nothing ``beside`` may
-        read the records index: it would not be secured.
+        search): one round trip instead of two requests competing. An index named
+        ``beside`` may not be the records index (it would not be secured); ``None`` is the
+        records index as the user may read it, its body secured like ``body`` (the cards'
+        readability probe).
         """
         index = records_alias(self.settings)
-        lines: list[Mapping[str, Any]] = [{"index": index}, secure_body(body, self.user, today)]
+        day = today or today_utc()
+        lines: list[Mapping[str, Any]] = [{"index": index}, secure_body(body, self.user, day)]
         for other, other_body in beside:
+            if other is None:
+                lines += [{"index": index}, secure_body(other_body, self.user, day)]
+                continue
             if not other or other.startswith(index) or any(ch in other for ch in "*?,") or other[0] in "-_.":
                 raise UnsafeQuery(f"a search beside the records search must name another index: {other!r}")
             if "pit" in other_body or "index" in other_body:

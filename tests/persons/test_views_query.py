@@ -247,3 +247,40 @@ def test_person_intent_from_the_search_parser() -> None:
     assert Q.person_intent(parse("smith OR jones", dob_years=0, today=today)) is None
     assert Q.person_intent(parse("type:custody smith", dob_years=0, today=today)) is None
     assert Q.person_intent(parse("AB12 CDE", dob_years=0, today=today)) is None
+
+
+def test_a_record_matches_the_readability_probe_of_its_mentions_names() -> None:
+    """What ``records_named_alike`` rests on (the search page's cards infer from it that a
+    record the secured probe did not return is unreadable): a record's person is indexed with
+    at least the sound keys of the name its mention carries in the persons index."""
+    from demo.generator import sample_records
+    from entity_extraction import names as nk
+    from indexer.documents import build_document
+    from mappings import fields as F
+    from persons.features import mentions_from_record
+
+    checked = 0
+    for rec in sample_records(150, seed=5):
+        people = {p.get(F.P_MENTION_ID): p for p in build_document(rec)[F.PEOPLE]}
+        mentions = mentions_from_record(rec)
+        stored = store.nominal_document("N-x", mentions, {}, set(), "v")[P.MENTIONS]
+        for m, entry in zip(
+            sorted(mentions, key=lambda m: (m.record_date, m.mention_id)), stored, strict=True
+        ):
+            assert entry[P.M_ID] == m.mention_id
+            keys = nk.phonetic_keys_for_name(entry[P.M_NAME])
+            assert set(keys) <= set(people[m.mention_id][F.P_NAME_PHONETIC])
+            hit = {"_source": {P.MENTIONS: [entry]}}
+            assert Q.records_named_alike([hit], keys[:1]) == {rec.record_id}
+            assert Q.records_named_alike([hit], ["dm:NOSUCHKEY"]) == set()
+            checked += 1
+    assert checked > 200
+
+
+def test_sound_keys_are_every_tokens_keys() -> None:
+    from entity_extraction import names as nk
+
+    assert Q.sound_keys("Siobhan O'Neill-Smyth") == sorted(
+        {k for t in ("siobhan", "oneill", "smyth") for k in nk.phonetic_keys(t)}
+    )
+    assert Q.sound_keys("  ") == []

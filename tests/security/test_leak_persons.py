@@ -20,16 +20,19 @@ from opensearchpy import OpenSearch
 from entity_extraction import canonicalise
 from indexer.nominals import refresh_record_nominals
 from lantern import indices
+from lantern.principal import Principal
 from lantern.records import parse_record
 from lantern.settings import Settings
 from mappings import fields as F
 from mappings import persons as P
 from persons import store
 from persons.features import Mention, mentions_from_record
+from persons.query import PersonCard
 from persons.resolver import ScoredLink
 from portal import reads
 from portal.person_reads import Beside, cards_beside, find_persons
 from search import builders as B
+from search.gateway import SecuredRecords
 from search.parser import parse
 from tests.portal_fixtures import csrf_from
 from tests.security import test_leak_matrix as LM
@@ -389,8 +392,79 @@ def test_cards_in_the_records_request_are_built_from_readable_records_only(
             assert secret.id not in text and secret.surname not in text, f"{user} cards"
 
 
+def _cards_asking(
+    world: World, who: Principal, q: str, name: str, dob: date | None, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[PersonCard], list[list[str]]]:
+    """``cards_beside`` as the search page runs it, and the ids each ``readable_ids`` call
+    (the second round trip) asked about."""
+    asked: list[list[str]] = []
+    real = SecuredRecords.readable_ids
+
+    def spy(self: SecuredRecords, ids: Sequence[str], **kw: Any) -> set[str]:
+        asked.append(list(ids))
+        return real(self, ids, **kw)
+
+    req = B.SearchRequest(parse(q))
+
+    def run(beside: Sequence[Beside]) -> tuple[reads.SearchOutcome, list[dict[str, Any]], list[str]]:
+        out = reads.run_search(world.client, world.settings, who, req, beside=beside)
+        return out, out.beside, [i.id for i in out.items]
+
+    with monkeypatch.context() as m:
+        m.setattr(SecuredRecords, "readable_ids", spy)
+        _, cards = cards_beside(world.client, world.settings, who, name, dob, 0, run)
+    return cards, asked
+
+
+def _card_keys(cards: Sequence[PersonCard]) -> list[tuple[str, list[str], list[str], list[str]]]:
+    return [(c.id, c.record_ids, c.names, c.dobs) for c in cards]
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_cards_readability_probe_vouches_and_what_it_cannot_is_asked(
+    world: World, nominals: dict[str, str], user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The readability probe beside the persons search answers for every record of the shared
+    nominal (each holds the shared man, named as searched): no second request, and a record
+    the probe (secured) did not return is not on the card. Searched by a secret name (only
+    one restricted record holds it; every other record's mention is named otherwise) the
+    probe cannot vouch for the rest: they are asked about, and the cards are still exactly
+    ``find_persons``'s from readable records only. A probe stopped at its cap answers for
+    nothing it did not return: the same cards again, by asking."""
+    who = world.users[user]
+    day, month, year = reversed(SHARED_DOB.split("-"))
+    dob = date.fromisoformat(SHARED_DOB)
+    q = f"{SHARED_NAME} {day}/{month}/{year}"
+    expected = find_persons(world.client, world.settings, who, SHARED_NAME, dob)
+    cards, asked = _cards_asking(world, who, q, SHARED_NAME, dob, monkeypatch)
+    assert _card_keys(cards) == _card_keys(expected)
+    assert asked == []
+    nid = nominals["shared"]
+    readable = _nominal_records(world, nid) & world.readable(user)
+    assert [c.id for c in cards] == ([nid] if readable else [])
+    if cards:
+        assert set(cards[0].record_ids) == readable
+
+    with monkeypatch.context() as m:
+        m.setattr("portal.person_reads.PROBE_CAP", 1)
+        capped, asked = _cards_asking(world, who, q, SHARED_NAME, dob, monkeypatch)
+    assert _card_keys(capped) == _card_keys(expected)
+    assert asked and set(asked[0]) <= _nominal_records(world, nid)
+
+    shown, hidden = world.shown(user), world.hidden(user)
+    for secret in [*shown[:1], *hidden[:1]]:
+        name = f"{secret.forename} {secret.surname}"
+        cards, asked = _cards_asking(world, who, name, name, None, monkeypatch)
+        assert _card_keys(cards) == _card_keys(find_persons(world.client, world.settings, who, name))
+        # The nominal holds every record's man: those named otherwise are asked about.
+        assert asked and set(asked[0]) <= _nominal_records(world, nid)
+        text = repr(cards)
+        for other in hidden:
+            assert other.id not in text and other.surname not in text, f"{user} cards for {name}"
+
+
 def test_a_search_beside_the_records_search_cannot_read_records_unsecured(world: World) -> None:
-    from search.gateway import SecuredRecords, UnsafeQuery, records_alias
+    from search.gateway import UnsafeQuery, records_alias
 
     who = world.users["lk-officer"]
     gateway = SecuredRecords(world.client, world.settings, who)
@@ -406,6 +480,17 @@ def test_a_search_beside_the_records_search_cannot_read_records_unsecured(world:
     records, (nominals,) = gateway.search_beside(body, [(persons, {"query": {"match_all": {}}, "size": 1})])
     assert {h["_id"] for h in records["hits"]["hits"]} == world.readable("lk-officer")
     assert nominals["hits"]["hits"] and nominals["hits"]["hits"][0]["_index"].startswith(persons)
+    # None beside: the records index again, through the same access filter and the same
+    # refusals (the cards' readability probe).
+    with pytest.raises(UnsafeQuery):
+        gateway.search_beside(body, [(None, {**everything, "script_fields": {}})])
+    with pytest.raises(UnsafeQuery):
+        gateway.search_beside(body, [(None, {"size": 0, "aggs": {"all": {"global": {}}}})])
+    for user, principal in world.users.items():
+        _, (again,) = SecuredRecords(world.client, world.settings, principal).search_beside(
+            body, [(None, {**everything, "_source": False, "terminate_after": 1000})]
+        )
+        assert {h["_id"] for h in again["hits"]["hits"]} == world.readable(user), user
     # The cards' readability check: the same answer as ``readable`` (ids only), unknown ids dropped.
     every = [*world.docs, "no-such-record"]
     for user, principal in world.users.items():
