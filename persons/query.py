@@ -73,16 +73,14 @@ def dob_candidates(dob: date, years: int = 0) -> list[DobCandidate]:
 _M, _L = P.MENTIONS, f"{P.MENTIONS}.{P.M_MORE_LINKS}"
 # The fields of a nominal a card is computed from: its record ids (to check which the viewer
 # may read) and per mention what joins readable mentions into the group shown (links and
-# decided flags) and what the card shows of it (name, DOB).
+# decided flags) and what the card shows of it (name, DOB). Not the links' probabilities and
+# reasons: a card shows neither (the person page reads the whole nominal), and they are most
+# of what a nominal with many mentions would send.
 CARD_SOURCE: tuple[str, ...] = (
     P.ID,
     P.RECORD_IDS,
     *(f"{_M}.{f}" for f in (P.M_ID, P.M_RECORD_ID, P.M_ROLE, P.M_NAME, P.M_DOB, P.M_DECIDED, P.M_LINKED_TO)),
-    f"{_M}.{P.M_PROBABILITY}",
-    f"{_M}.{P.M_REASONS}",
     f"{_L}.{P.M_LINKED_TO}",
-    f"{_L}.{P.M_PROBABILITY}",
-    f"{_L}.{P.M_REASONS}",
 )
 
 

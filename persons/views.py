@@ -136,7 +136,7 @@ def readable_view(
                 role=m[P.M_ROLE],
                 name=m[P.M_NAME],
                 dob=m.get(P.M_DOB),
-                probability=best[P.M_PROBABILITY] if best else None,
+                probability=best.get(P.M_PROBABILITY) if best else None,
                 reasons=tuple(best.get(P.M_REASONS, [])) if best else (),
                 linked_to=best[P.M_LINKED_TO] if best else None,
                 decided=bool(m.get(P.M_DECIDED)),

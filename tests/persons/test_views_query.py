@@ -161,8 +161,10 @@ def test_persons_query_shape() -> None:
     assert {"term": {P.SURNAMES: {"value": "wisniewski", "boost": 3.0}}} in must[1]["bool"]["should"]
     dob_filter = body["query"]["bool"]["filter"][0]["terms"][P.DOBS]
     assert "1984-07-03" in dob_filter and "1984-03-07" in dob_filter
-    # A card is computed from record ids and the mentions' names, DOBs and links only.
+    # A card is computed from record ids and the mentions' names, DOBs and links only (not
+    # the links' probabilities and reasons).
     assert body["_source"] == {"includes": list(Q.CARD_SOURCE)}
+    assert not [f for f in Q.CARD_SOURCE if f.endswith((P.M_PROBABILITY, P.M_REASONS, P.M_WEIGHTS))]
     assert f"{P.MENTIONS}.{P.M_SOURCE}" not in Q.CARD_SOURCE
     assert f"{P.MENTIONS}.{P.M_NINO}" not in Q.CARD_SOURCE
     assert {
@@ -193,6 +195,15 @@ def test_name_and_swapped_dob_finds_the_nominal_on_the_real_node(
     body = Q.persons_query("Pawel Wisniewski", date(1984, 3, 7))
     hits = client.search(index=indices.read_alias(own, P), body=body)["hits"]["hits"]
     assert hits and hits[0]["_source"][P.ID] == res.nominal_of["pw1"]
+    # The cards from the fields the query returns (CARD_SOURCE) are the cards from whole
+    # nominals, whichever of their records the viewer may read.
+    whole = client.search(index=indices.read_alias(own, P), body={**body, "_source": True})["hits"]["hits"]
+    assert [h["_source"][P.ID] for h in whole] == [h["_source"][P.ID] for h in hits]
+    assert any(len(h["_source"][P.MENTIONS]) > 1 for h in whole)
+    records = Q.candidate_record_ids(whole)
+    for readable in (set(records), set(records[::2]), set(records[1::2]), set(records[:1])):
+        for name, dob in (("Pawel Wisniewski", date(1984, 3, 7)), ("Pawel Wisniewski", None)):
+            assert Q.person_cards(hits, readable, name, dob) == Q.person_cards(whole, readable, name, dob)
     # Swapped and one-digit-off DOBs typed by the officer still find him.
     for typed in (date(1984, 7, 3), date(1984, 3, 8)):
         hits = client.search(
