@@ -203,10 +203,14 @@ def records_named_alike(hits: Iterable[dict[str, Any]], keys: Iterable[str]) -> 
     that search, run through the viewer's access filter and known complete, did not return
     one, the viewer may not read it (``portal.person_reads.cards_beside``)."""
     wanted = set(keys)
+    alike: dict[str, bool] = {}  # a nominal's mentions repeat a few names many times
     out: set[str] = set()
     for h in hits:
         for m in h["_source"].get(P.MENTIONS, []):
-            if m[P.M_RECORD_ID] not in out and wanted.intersection(nk.phonetic_keys_for_name(m[P.M_NAME])):
+            name = m[P.M_NAME]
+            if name not in alike:
+                alike[name] = not wanted.isdisjoint(nk.phonetic_keys_for_name(name))
+            if alike[name]:
                 out.add(m[P.M_RECORD_ID])
     return out
 
