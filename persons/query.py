@@ -45,6 +45,7 @@ def dob_candidates(dob: date, years: int = 0) -> list[DobCandidate]:
     if swapped:
         out.setdefault(swapped, SWAPPED)
     iso = dob.isoformat()
+    this_year = date.today().year
     positions = [0, 1, 2, 3, 5, 6, 8, 9]
     for pos in positions:
         for digit in "0123456789":
@@ -52,7 +53,7 @@ def dob_candidates(dob: date, years: int = 0) -> list[DobCandidate]:
                 continue
             cand = iso[:pos] + digit + iso[pos + 1 :]
             got = _valid(int(cand[:4]), int(cand[5:7]), int(cand[8:]))
-            if got and 1900 <= got.year <= date.today().year:
+            if got and 1900 <= got.year <= this_year:
                 out.setdefault(got, ONE_DIGIT)
     for i, j in itertools.pairwise(positions):
         if j == i + 1 and iso[i] != iso[j]:
