@@ -688,6 +688,50 @@ class Resolver:
         self._remember(mentions, table)
         self._set_nominals({m.mention_id: nominal_of[m.mention_id] for m in mentions})
 
+    def prepare(self) -> None:
+        """Ready the resolver for ingest, once, before the first batch: Splink's batch scoring
+        SQL is rendered and kept (``_capture_batch_sql``, ~1.5 s: building the Linker and
+        rendering every comparison through sqlglot) by scoring an empty batch, so no batch of a
+        load pays for it. Like loading spaCy's model, this is the load's set-up, not a batch's.
+        Without it the first batch captures the SQL as it is scored (the same scores)."""
+        if self._batch_sql is not None:
+            return
+        with _no_gc():
+            self._batch_table(self._empty)
+            # The SQL reads our term-frequency tables by name; until the first batch computes
+            # them (over everything held then, batch included: ``_term_frequencies``), empty
+            # ones of the same columns stand in, which is all rendering the SQL needs.
+            have = {
+                r[0]
+                for r in self.con.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'lantern_tf_%'"
+                ).fetchall()
+            }
+            for col in pm.TF_COLUMNS:
+                if f"lantern_tf_{col}" not in have:
+                    # Names are the model's TF columns: no user input.
+                    self.con.execute(
+                        f'CREATE TABLE lantern_tf_{col} AS SELECT "{col}", CAST(NULL AS DOUBLE) AS '  # noqa: S608
+                        f'"tf_{col}" FROM mentions LIMIT 0'
+                    )
+            self._batch_sql = self._capture_batch_sql()
+            self._pair_columns("lantern_scored")  # the columns read from every batch's pairs
+            self.con.execute("DROP TABLE lantern_scored")
+            self.con.execute("DROP TABLE batch")
+
+    def _batch_table(self, table: pa.Table) -> None:
+        """``table`` (new mentions' features) as the ``batch`` table the scoring SQL reads."""
+        self.con.execute("DROP TABLE IF EXISTS batch")
+        self.con.register("_batch", table)
+        # The held table's own columns (the capped rules' join columns, the name id), NULL, in
+        # the statement that creates the batch (an ALTER TABLE each cost ~1 ms a column).
+        extra = ", ".join(
+            [f'CAST(NULL AS VARCHAR) AS "{c}"' for c in blocking.BLOCK_COLUMNS]
+            + [f"CAST(NULL AS INTEGER) AS {_NAME_ID}"]
+        )
+        self.con.execute(f"CREATE TEMP TABLE batch AS SELECT *, {extra} FROM _batch")  # noqa: S608
+        self.con.unregister("_batch")
+
     def resolve_new(self, mentions: Sequence[Mention]) -> dict[str, str]:
         with _no_gc():
             return self._resolve_new(mentions)
@@ -705,16 +749,7 @@ class Resolver:
         if not fresh:
             return out
         table = feature_table(fresh)
-        self.con.execute("DROP TABLE IF EXISTS batch")
-        self.con.register("_batch", table)
-        # The held table's own columns (the capped rules' join columns, the name id), NULL, in
-        # the statement that creates the batch (an ALTER TABLE each cost ~1 ms a column).
-        extra = ", ".join(
-            [f'CAST(NULL AS VARCHAR) AS "{c}"' for c in blocking.BLOCK_COLUMNS]
-            + [f"CAST(NULL AS INTEGER) AS {_NAME_ID}"]
-        )
-        self.con.execute(f"CREATE TEMP TABLE batch AS SELECT *, {extra} FROM _batch")  # noqa: S608
-        self.con.unregister("_batch")
+        self._batch_table(table)
         self._name_ids("batch")
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
         # The capped rules' join columns, for the blocks this batch touched, over everything

@@ -410,6 +410,8 @@ class IncrementalResolver:
         self.resolver.load_existing(
             state.mentions, state.nominal_of, load_decisions(client, settings), state.links, state.more_links
         )
+        # Splink's batch SQL rendered now, with the load's set-up, not in its first batch.
+        self.resolver.prepare()
 
     def resolve(self, mentions: Sequence[Mention], *, refresh: bool = False) -> dict[str, str]:
         out = self.resolver.resolve_new(mentions)

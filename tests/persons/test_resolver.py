@@ -344,3 +344,40 @@ def test_name_comparisons_scored_once_per_pair_of_names_give_splinks_scores(
     ).fetchone() or (0, 0, 0)
     # Every held mention has an id, and ids and distinct name values are one to one.
     assert held == names == ids > len(background) // 10
+
+
+def test_prepared_resolver_resolves_as_one_that_renders_the_sql_in_its_first_batch(
+    background: list[Mention],
+) -> None:
+    """``prepare`` renders the batch scoring SQL on an empty batch before any batch (ingest's
+    set-up): every batch after it must resolve exactly as without it (nominals, links with
+    their probabilities and waterfalls), and the first batch must not render it again."""
+    plain, prepared = Resolver(), Resolver()
+    for r in (plain, prepared):
+        r.rebuild(background[:1500])
+    prepared.prepare()
+    kept = prepared._batch_sql
+    assert kept is not None
+    assert not prepared.con.execute("SELECT count(*) FROM lantern_tf_surname").fetchall()[0][0]
+    for batch in (background[1500:1600] + CASES[:3], background[1600:1700] + CASES[3:]):
+        assert plain.resolve_new(batch) == prepared.resolve_new(batch)
+        assert plain.nominal_of == prepared.nominal_of
+        assert plain.last_changed == prepared.last_changed and plain.last_moved == prepared.last_moved
+
+        def links(r: Resolver) -> dict[str, Any]:
+            return {m: (lk.other, lk.probability, lk.weights, lk.labels) for m, lk in r.links.items()}
+
+        assert links(plain) == links(prepared)
+    assert prepared._batch_sql is kept
+    assert plain._batch_sql == kept
+
+
+def test_prepare_with_nothing_held() -> None:
+    """A first load into an empty index: the SQL is rendered over no held mentions, and the
+    first batch then resolves its people among themselves."""
+    r = Resolver()
+    r.load_existing([], {})
+    r.prepare()
+    out = r.resolve_new(CASES)
+    assert set(out) == {c.mention_id for c in CASES}
+    assert len(set(out.values())) < len(CASES)
