@@ -177,6 +177,34 @@ def _present(rule: Rule) -> str:
     return " AND ".join(f'"{k}" IS NOT NULL' for k in rule.keys)
 
 
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    got = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()
+    return bool(got and got[0])
+
+
+def _block_counts(table: str, without: str | None = None) -> str:
+    """Mentions per block of every capped rule in ``table``: (rule number, hash of the key
+    values, count), less the rows of ``without``. A hash collision within a rule adds two
+    blocks' counts together, which can only send a rule through the exact path needlessly,
+    never keep a crowded block whole."""
+    skip = f"AND unique_id NOT IN (SELECT unique_id FROM {without})" if without else ""
+    return " UNION ALL ".join(
+        f"SELECT CAST({i} AS SMALLINT) AS rule, hash({_cols(r)}) AS h, count(*) AS n "
+        f"FROM {table} WHERE {_present(r)} {skip} GROUP BY ALL"
+        for i, r in enumerate(CAPPED)
+    )
+
+
+def _count_blocks(
+    con: duckdb.DuckDBPyConnection, table: str, counts: str, without: str | None = None
+) -> None:
+    """The mention count of every capped rule's every block in ``table``, as ``counts``
+    (primary key: rule and key hash), which incremental assignment keeps up to date."""
+    con.execute(f"DROP TABLE IF EXISTS {counts}")
+    con.execute(f"CREATE TABLE {counts} (rule SMALLINT, h UBIGINT, n BIGINT, PRIMARY KEY (rule, h))")
+    con.execute(f"INSERT INTO {counts} {_block_counts(table, without)}")
+
+
 def assign(
     con: duckdb.DuckDBPyConnection, table: str = "mentions", touched: str | None = None, cap: int = BLOCK_CAP
 ) -> CapStats:
@@ -184,34 +212,51 @@ def assign(
 
     ``touched`` (a table with the same columns, e.g. the batch just inserted into ``table``):
     only blocks whose key it holds are recomputed (incremental: the other blocks did not
-    change). None: all of them."""
+    change); its rows must be new in ``table`` since the last call (their mentions are added
+    to the blocks' kept counts). None: all of them."""
     stats = CapStats({}, {}, {})
-    rules = CAPPED
-    if touched is not None:
-        # Incremental, per batch: one statement finds the rules whose touched blocks may be
-        # crowded, one gives the batch's rows the plain key of every other rule (their held
-        # rows already hold it); only the rules that may be crowded take the full path below,
-        # which counts signatures and leaves a block that is not crowded its plain key.
-        # (Statement by statement for every rule, this was a third of a batch's resolution.)
-        # "May be": more mentions than the cap (a block has no more signatures than mentions);
-        # counting mentions rather than distinct signatures over every rule was a third of
-        # the statement, and the rules it lets through are the crowded ones, near enough.
-        parts = [
-            f"SELECT {i} AS rule, count(*) FILTER (WHERE n > {int(cap)}) AS crowded FROM ("
-            f"SELECT count(*) AS n FROM {table} WHERE {_present(r)} AND "
-            f"({_cols(r)}) IN (SELECT {_cols(r)} FROM {touched} WHERE {_present(r)}) GROUP BY {_cols(r)})"
-            for i, r in enumerate(CAPPED)
+    found = list(range(len(CAPPED)))  # the rules (by number) whose blocks are recomputed
+    counts = f"_lantern_n_{table}"
+    if touched is None:
+        _count_blocks(con, table, counts)
+    else:
+        if not _exists(con, counts):
+            # No full assignment on this connection yet: the counts before the batch.
+            _count_blocks(con, table, counts, without=touched)
+        # Incremental, per batch. "May be crowded": more mentions than the cap (a block has
+        # no more signatures than mentions). The mention count of every block is kept
+        # (``_count_blocks``); the batch's are added to its blocks' through the table's primary
+        # key, which returns the new counts, so the batch's rows are all this reads (counting
+        # over the held table, once per rule, read every held mention's key columns every
+        # batch: a quarter of a batch's resolution at 100k held).
+        big = [
+            (i, h)
+            for i, h, n in con.execute(
+                f"INSERT INTO {counts} {_block_counts(touched)} "
+                f"ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n RETURNING rule, h, n"
+            ).fetchall()
+            if n > cap
         ]
-        found = dict(con.execute(" UNION ALL ".join(parts)).fetchall())
-        rules = [r for i, r in enumerate(CAPPED) if found.get(i, 0)]
-        plain = [r for i, r in enumerate(CAPPED) if not found.get(i, 0)]
+        # Every touched row first takes every rule's plain key; only the blocks that may be
+        # crowded (the few with more mentions than the cap) are then recomputed, held rows
+        # included. A touched block with no more mentions than the cap had none before either,
+        # so its held rows already hold the plain key.
         for r in CAPPED:
             stats.crowded[r.column] = 0
-        if plain:
-            sets = ", ".join(f'"{r.column}" = CASE WHEN {_present(r)} THEN {_keystr(r)} END' for r in plain)
-            con.execute(f"UPDATE {table} SET {sets} WHERE unique_id IN (SELECT unique_id FROM {touched})")
-    for rule in rules:
-        _assign_rule(con, rule, table, touched, cap, stats)
+        sets = ", ".join(f'"{r.column}" = CASE WHEN {_present(r)} THEN {_keystr(r)} END' for r in CAPPED)
+        con.execute(f"UPDATE {table} SET {sets} WHERE unique_id IN (SELECT unique_id FROM {touched})")
+        found = sorted({i for i, _h in big})
+        if big:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _lantern_big AS SELECT unnest(?::SMALLINT[]) AS rule, "
+                "unnest(?::UBIGINT[]) AS h",
+                [[i for i, _h in big], [h for _i, h in big]],
+            )
+    for i in found:
+        rule = CAPPED[i]
+        scope = f"hash({_cols(rule)}) IN (SELECT h FROM _lantern_big WHERE rule = {i})" if touched else "true"
+        _assign_rule(con, rule, table, scope, touched is None, cap, stats)
+    con.execute("DROP TABLE IF EXISTS _lantern_big")
     con.execute("DROP TABLE IF EXISTS _lantern_blocks")
     con.execute("DROP TABLE IF EXISTS _lantern_subs")
     if touched is None and any(stats.crowded.values()):
@@ -220,10 +265,11 @@ def assign(
 
 
 def _assign_rule(
-    con: duckdb.DuckDBPyConnection, rule: Rule, table: str, touched: str | None, cap: int, stats: CapStats
+    con: duckdb.DuckDBPyConnection, rule: Rule, table: str, scope: str, full: bool, cap: int, stats: CapStats
 ) -> None:
+    """``rule``'s join column for the blocks of ``table`` that ``scope`` (a condition on its
+    rows) selects; ``full``: every block (``stats`` then counts what was dropped and kept)."""
     keys, present, keystr = _cols(rule), _present(rule), _keystr(rule, "t")
-    scope = f"({keys}) IN (SELECT {keys} FROM {touched} WHERE {present})" if touched else "true"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _lantern_blocks AS SELECT {keys}, "
         f"count(DISTINCT {SIGNATURE}) AS n FROM {table} WHERE {present} AND {scope} GROUP BY ALL"
@@ -236,7 +282,7 @@ def _assign_rule(
             f"count(DISTINCT {SIGNATURE}) AS n FROM {table} t JOIN _lantern_blocks b USING ({keys}) "
             f'WHERE b.n > {int(cap)} AND t."{rule.refine}" IS NOT NULL GROUP BY ALL'
         )
-        if touched is None:
+        if full:
             kept = con.execute(f"SELECT count(*) FROM _lantern_subs WHERE n <= {int(cap)}").fetchone()
             stats.sub_blocks_kept[rule.column] = int(kept[0]) if kept else 0
         refined = f"CASE WHEN s.n <= {int(cap)} THEN concat_ws({_SEP}, {keystr}, s.refine::VARCHAR) END"
@@ -254,9 +300,9 @@ def _assign_rule(
         f'UPDATE {table} SET "{rule.column}" = v.val FROM ('
         f"SELECT t.unique_id, {value} AS val "
         f"FROM {table} t JOIN _lantern_blocks b ON {on_block} {sub_join}"
-        f") v WHERE {table}.unique_id = v.unique_id"
+        f') v WHERE {table}.unique_id = v.unique_id AND {table}."{rule.column}" IS DISTINCT FROM v.val'
     )
-    if touched is None:
+    if full:
         dropped = con.execute(
             f"SELECT count(*) FROM {table} t JOIN _lantern_blocks b ON {on_block} "
             f'WHERE b.n > {int(cap)} AND t."{rule.column}" IS NULL'
