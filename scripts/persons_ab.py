@@ -7,8 +7,11 @@ records' people (demo/generator.py) in load batches of ``--load-batch`` records,
 process, alternating which runs first per batch. Per batch: CPU time of each and whether the
 results are identical (the nominal of every new mention, the nominals changed and mentions
 moved, every link with its probability and waterfall, every held mention's nominal). Exits
-non-zero when any batch differs. The other revision's ``persons/resolver.py`` and
-``persons/cluster.py`` are read with ``git show`` and imported under other names.
+non-zero when any batch differs. The other revision's ``persons/resolver.py``,
+``persons/cluster.py`` and ``persons/blocking.py`` are read with ``git show`` and imported
+under other names. A resolver with ``prepare`` (ingest's set-up) runs it once before the
+batches, timed apart. ``--threads``: this tree's resolver's DuckDB threads (wall is printed
+as well as CPU: more threads spend more CPU to take less wall).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ def _import_revision(rev: str, into: Path) -> ModuleType:
         return got.stdout
 
     (into / "ab_cluster.py").write_text(show("persons/cluster.py"))
+    (into / "ab_blocking.py").write_text(show("persons/blocking.py"))
     resolver = show("persons/resolver.py").replace("from persons.cluster import", "from ab_cluster import")
+    resolver = resolver.replace("from persons import blocking\n", "import ab_blocking as blocking\n")
     (into / "ab_resolver.py").write_text(resolver)
     sys.path.insert(0, str(into))
     return importlib.import_module("ab_resolver")
@@ -65,6 +70,7 @@ def main() -> int:
     ap.add_argument("--held", type=int, default=100_000)
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--load-batch", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=1, help="DuckDB threads of this tree's resolver")
     args = ap.parse_args()
     logging.getLogger("splink").setLevel(logging.ERROR)
     from demo.generator import sample_records
@@ -76,9 +82,14 @@ def main() -> int:
         other = _import_revision(args.against, Path(tmp))
         print(f"load average at the start {os.getloadavg()[0]:.1f}", flush=True)
         held = [x.mention for x in generate(args.held, seed=args.held)]
-        rs = {args.against: other.Resolver(), "this tree": Resolver()}
+        rs = {args.against: other.Resolver(), "this tree": Resolver(threads=args.threads)}
         for r in rs.values():
             r.rebuild(held)
+        for name, r in rs.items():
+            if hasattr(r, "prepare"):
+                c = time.process_time()
+                r.prepare()
+                print(f"{name}: prepare (once per load) {time.process_time() - c:.2f}s CPU", flush=True)
         recs = sample_records(args.records, seed=args.held + 2)
         total = dict.fromkeys(rs, 0.0)
         same = True
@@ -86,11 +97,13 @@ def main() -> int:
         for j, i in enumerate(range(0, len(recs), args.load_batch)):
             batch = [m for rec in recs[i : i + args.load_batch] for m in mentions_from_record(rec)]
             cpu: dict[str, float] = {}
+            wall: dict[str, float] = {}
             prints = {}
             for name in names if j % 2 == 0 else names[::-1]:
-                c = time.process_time()
+                c, w = time.process_time(), time.perf_counter()
                 out = rs[name].resolve_new(batch)
                 cpu[name] = time.process_time() - c
+                wall[name] = time.perf_counter() - w
                 total[name] += cpu[name]
                 prints[name] = _fingerprint(rs[name], out)
             equal = prints[names[0]] == prints[names[1]]
@@ -99,7 +112,8 @@ def main() -> int:
                 _explain_difference(prints[names[0]], prints[names[1]])
             print(
                 f"batch {j}: {len(batch)} people; {names[0]} {cpu[names[0]]:.2f}s, {names[1]} "
-                f"{cpu[names[1]]:.2f}s CPU ({cpu[names[1]] / cpu[names[0]]:.2f}x); identical: {equal}",
+                f"{cpu[names[1]]:.2f}s CPU ({cpu[names[1]] / cpu[names[0]]:.2f}x); "
+                f"wall {wall[names[0]]:.2f}s, {wall[names[1]]:.2f}s; identical: {equal}",
                 flush=True,
             )
         print(
