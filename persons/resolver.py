@@ -207,6 +207,8 @@ class Resolver:
         self._edges_sql: dict[str, str] = {}
         # Mentions held when the term-frequency tables kept for ingest were computed (0: none).
         self._tf_rows = 0
+        # Splink's SQL computing each term-frequency table (``_capture_tf_sql``).
+        self._tf_sql: dict[str, str] | None = None
         # Nominal ids created, changed or gone in the last resolve_new (what a store rewrites),
         # and already-held mentions whose nominal it changed (what records must be told).
         self.last_changed: set[str] = set()
@@ -253,13 +255,38 @@ class Resolver:
         after growth of ``TF_REFRESH_GROWTH``."""
         if not self._tf_due():
             return
-        linker, _db = self._linker("mentions")
-        for col in pm.TF_COLUMNS:
-            tf = linker.table_management.compute_tf_table(col)
-            # Names are the model's TF columns and Splink's own table name: no user input.
-            sql = f"CREATE OR REPLACE TABLE lantern_tf_{col} AS SELECT * FROM {tf.physical_name}"  # noqa: S608
-            self.con.execute(sql)
+        if self._tf_sql is None:
+            self._tf_sql = self._capture_tf_sql()
+        for col, select in self._tf_sql.items():
+            # Names are the model's TF columns; the SQL is Splink's: no user input.
+            self.con.execute(f"CREATE OR REPLACE TABLE lantern_tf_{col} AS {select}")
         self._tf_rows = len(self.nominal_of) + 1
+
+    def _capture_tf_sql(self) -> dict[str, str]:
+        """The statement Splink's ``compute_tf_table`` runs per column (it reads ``mentions``
+        by name), kept: every refresh runs it directly. Splink rebuilt the statement every
+        time, reading the input table's columns through sqlglot, which cost more than
+        computing the table. (Splink's own table, computed once here, is dropped.)"""
+        linker, db = self._linker("mentions")
+        ran: list[tuple[str, str]] = []
+        run = db._sql_to_splink_dataframe
+
+        def record(sql: str, templated_name: str, physical_name: str) -> Any:
+            ran.append((sql, templated_name))
+            return run(sql, templated_name, physical_name)
+
+        out: dict[str, str] = {}
+        db._sql_to_splink_dataframe = record
+        try:
+            for col in pm.TF_COLUMNS:
+                ran.clear()
+                linker.table_management.compute_tf_table(col).drop_table_from_database_and_remove_from_cache()
+                if len(ran) != 1 or re.findall(r"__splink__\w*_[0-9a-f]{9}\b", ran[0][0]):
+                    raise RuntimeError(f"term frequencies of {col}: not one statement over held tables")
+                out[col] = ran[0][0]
+        finally:
+            del db._sql_to_splink_dataframe
+        return out
 
     def _score_batch(self) -> _Pairs:
         """Score every held mention (the batch included) x the ``batch`` table; returns the
@@ -714,6 +741,10 @@ class Resolver:
                         f'CREATE TABLE lantern_tf_{col} AS SELECT "{col}", CAST(NULL AS DOUBLE) AS '  # noqa: S608
                         f'"tf_{col}" FROM mentions LIMIT 0'
                     )
+            if self._tf_sql is None:
+                # Splink's term-frequency SQL too (rendering it costs more than running it);
+                # before the scoring SQL is captured, which registers our tables as Splink's.
+                self._tf_sql = self._capture_tf_sql()
             self._batch_sql = self._capture_batch_sql()
             self._pair_columns("lantern_scored")  # the columns read from every batch's pairs
             self.con.execute("DROP TABLE lantern_scored")
