@@ -277,8 +277,7 @@ class Resolver:
 
         def record(sql: str, templated_name: str, physical_name: str) -> Any:
             ran.append((sql, templated_name))
-            # Only the statement is wanted: Splink's table is made empty (the held mentions'
-            # counts cost ~0.1 s a column at 100,000) and dropped.
+            # Only the statement is wanted: Splink's table is left empty, and dropped.
             return run(f"SELECT * FROM ({sql}) LIMIT 0", templated_name, physical_name)  # noqa: S608
 
         out: dict[str, str] = {}
