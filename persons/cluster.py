@@ -92,23 +92,6 @@ class _Group:
     surname_keys: set[str] = field(default_factory=set)
 
 
-# Seeded groups' starting states by their (sorted) members (``Clusterer.seed``).
-SeedCache = dict[tuple[str, ...], _Group]
-
-
-def _copy_group(g: _Group) -> _Group:
-    """A copy a clusterer can merge into (its containers are its own)."""
-    return _Group(
-        list(g.members),
-        set(g.dobs),
-        set(g.pncs),
-        set(g.cros),
-        set(g.givens),
-        set(g.surnames),
-        set(g.surname_keys),
-    )
-
-
 def _damerau1(a: str, b: str) -> bool:
     if len(a) != len(b):
         return False
@@ -273,27 +256,6 @@ class Clusterer:
         del self.groups[rb]
         return True
 
-    def seed(self, group: Sequence[str], cache: SeedCache | None = None) -> None:
-        """Start ``group``'s members (sorted, each added and still on its own) as one group:
-        each forced into the first in turn. ``cache``: the state that leaves, per member
-        tuple (a function of the members' attributes alone), kept from an earlier call and
-        installed as a copy; one not found is built and kept."""
-        key = tuple(group)
-        state = cache.get(key) if cache is not None else None
-        if state is None:
-            for other in group[1:]:
-                self.union(group[0], other, force=True)
-            if cache is not None and len(group) > 1:
-                cache[key] = _copy_group(self.groups[group[0]])
-            return
-        root = group[0]
-        # What the forced unions leave: the first member is the root (never the smaller
-        # group), every other member points at it.
-        for m in group[1:]:
-            self.parent[m] = root
-            del self.groups[m]
-        self.groups[root] = _copy_group(state)
-
     def clusters(self) -> list[list[str]]:
         return [sorted(g.members) for g in self.groups.values()]
 
@@ -311,14 +273,11 @@ def cluster(
     ambiguous: float = AMBIGUOUS_PROBABILITY,
     attach_dob: float | None = None,
     margin: float | None = None,
-    seed_cache: SeedCache | None = None,
 ) -> tuple[list[list[str]], list[tuple[str, str, str]]]:
     """Groups of mention ids, and the merges refused (a, b, why).
 
     ``seed_groups`` are existing nominals (incremental resolution): their members start
-    together (each sorted); ``seed_cache``: their starting states kept between calls
-    (``Clusterer.seed``; valid while the members' attributes do not change); ``must`` pairs
-    are human "same person" decisions, applied before any edge.
+    together; ``must`` pairs are human "same person" decisions, applied before any edge.
     ``attach`` (optional, below ``threshold``): a group with no DOB joins its strongest
     scored neighbour at this probability when its other neighbours could be that same
     person (see ``_attach_unique``);
@@ -333,7 +292,8 @@ def cluster(
     for mid in mention_ids:
         c.add(mid)
     for group in seed_groups:
-        c.seed(group, seed_cache)
+        for other in group[1:]:
+            c.union(group[0], other, force=True)
     for a, b in must:
         # A human "same" beats automatic evidence, but never a human "not the same".
         c.add(a)

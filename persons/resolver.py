@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from persons import blocking
 from persons import model as pm
-from persons.cluster import AMBIGUOUS_PROBABILITY, Attrs, Edge, SeedCache, assign_ids, cluster
+from persons.cluster import AMBIGUOUS_PROBABILITY, Attrs, Edge, assign_ids, cluster
 from persons.features import SCHEMA, Mention, feature_table
 
 log = logging.getLogger(__name__)
@@ -191,10 +191,6 @@ class Resolver:
         self.decisions: list[Decision] = []
         self.mentions: dict[str, Mention] = {}
         self.members: dict[str, set[str]] = {}
-        # Per nominal, the clustering's starting state of its members (``cluster``'s
-        # ``seed_cache``: one entry, keyed by the members it was built from), kept between
-        # batches: a nominal a batch touches without changing is not seeded again.
-        self._seeded: dict[str, SeedCache] = {}
         self._linker_db: tuple[Any, Any] | None = None
         # Splink's SQL for scoring held x batch (blocking, then scoring), generated once: see
         # ``_score_batch``.
@@ -656,7 +652,7 @@ class Resolver:
         self.con.execute("DELETE FROM mentions")
         self._tf_rows = 0
         self.nominal_of, self.links, self.order_key, self.attrs, self.mentions = {}, {}, {}, {}, {}
-        self.members, self.more_links, self._seeded = {}, {}, {}
+        self.members, self.more_links = {}, {}
         self.decisions = list(decisions)
         edges, detail, pairs = self._score_all(mentions)
         must, cannot = _decisions_to_constraints(self.decisions)
@@ -700,7 +696,6 @@ class Resolver:
         with _no_gc():
             self.con.execute("DELETE FROM mentions")
             self.nominal_of, self.attrs, self.mentions, self.order_key = {}, {}, {}, {}
-            self._seeded = {}
             return self._score_all(mentions, floor)[0]
 
     def load_existing(
@@ -718,8 +713,6 @@ class Resolver:
         table = feature_table(mentions)
         self._add_rows(table)
         self.cap_stats = blocking.assign(self.con, "mentions", cap=self.block_cap)
-        # Mentions held again may come with other attributes: no kept state is trusted.
-        self._seeded = {}
         self._remember(mentions, table)
         self._set_nominals({m.mention_id: nominal_of[m.mention_id] for m in mentions})
 
@@ -825,13 +818,7 @@ class Resolver:
             touched.add(e.a)
             touched.add(e.b)
         involved = {self.nominal_of[m] for m in touched if m in self.nominal_of}
-        seed_keys = {n: tuple(sorted(self.members[n])) for n in sorted(involved)}
-        seed_groups = list(seed_keys.values())
-        seed_cache: SeedCache = {}
-        for n, seeded in seed_keys.items():
-            kept = self._seeded.get(n)
-            if kept is not None and seeded in kept:
-                seed_cache[seeded] = kept[seeded]
+        seed_groups = [sorted(self.members[n]) for n in sorted(involved)]
         must, cannot = _decisions_to_constraints(self.decisions)
         ids = {m for g in seed_groups for m in g} | {m.mention_id for m in fresh}
         groups, _refused = cluster(
@@ -846,21 +833,12 @@ class Resolver:
             attach_dob=self.attach_dob,
             margin=self.margin,
             ambiguous=self.ambiguous,
-            seed_cache=seed_cache,
         )
-        for n, seeded in seed_keys.items():
-            if seeded in seed_cache:
-                self._seeded[n] = {seeded: seed_cache[seeded]}
-            else:
-                self._seeded.pop(n, None)
         previous = {m: self.nominal_of[m] for m in ids if m in self.nominal_of}
         assigned = assign_ids(groups, self.order_key, previous)
         self.last_changed = set(previous.values()) | set(assigned.values())
         self.last_moved = {m: n for m, n in assigned.items() if m in previous and previous[m] != n}
         self._set_nominals(assigned)
-        for n in self.last_changed:
-            if n not in self.members:
-                self._seeded.pop(n, None)
         self._best_links(groups, detail, pairs)
         out.update({m.mention_id: assigned[m.mention_id] for m in fresh})
         return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from persons.cluster import Attrs, Edge, SeedCache, assign_ids, cluster, derive_id, dobs_compatible
+from persons.cluster import Attrs, Edge, assign_ids, cluster, derive_id, dobs_compatible
 
 
 def test_dob_keying_errors_are_compatible_and_real_differences_are_not() -> None:
@@ -272,29 +272,3 @@ def test_a_mention_without_dob_goes_to_the_person_it_is_far_more_like() -> None:
     edges = [Edge("father1", "father2", 0.9999), Edge("bare", "father1", 1.0), Edge("bare", "son", 1.0)]
     groups, _ = cluster(ids, edges, 0.99, attrs, margin=7)
     assert ["bare"] in groups
-
-
-def test_a_kept_seed_state_clusters_as_seeding_afresh_and_is_not_changed_by_the_merges() -> None:
-    """``seed_cache``: a nominal's starting state kept from an earlier call gives the same
-    groups and refusals as seeding it member by member, and the merges of a call (into a
-    copy) leave the kept state as it was."""
-    attrs = {
-        "f1": Attrs(dob="1960-05-01", forename="paul", surname="brown"),
-        "f2": Attrs(dob="1960-05-01", forename="paul", surname="brown"),
-        "s1": Attrs(dob="1988-09-12", forename="paul", surname="brown"),
-        "new": Attrs(dob="1960-05-01", forename="paul", surname="brown"),
-        "clash": Attrs(dob="1988-09-12", forename="paul", surname="brown"),
-    }
-    seeds = [("f1", "f2"), ("s1",)]
-    edges = [Edge("f1", "new", 0.999), Edge("f2", "clash", 0.999)]
-    ids = ["clash", "f1", "f2", "new", "s1"]
-    afresh = cluster(ids, edges, 0.9, attrs, seed_groups=seeds)
-    cache: SeedCache = {}
-    first = cluster(ids, edges, 0.9, attrs, seed_groups=seeds, seed_cache=cache)
-    assert list(cache) == [("f1", "f2")]
-    kept = cache[("f1", "f2")]
-    assert kept.members == ["f1", "f2"] and kept.dobs == {"1960-05-01"}
-    again = cluster(ids, edges, 0.9, attrs, seed_groups=seeds, seed_cache=cache)
-    assert afresh == first == again
-    assert sorted(map(sorted, again[0])) == [["clash"], ["f1", "f2", "new"], ["s1"]]
-    assert kept.members == ["f1", "f2"]
