@@ -132,6 +132,8 @@ RULES: list[Rule] = [
 
 CAPPED = [r for r in RULES if r.is_capped]
 BLOCK_COLUMNS = [r.column for r in CAPPED]
+# The join columns hold key strings (``_keystr``), refined ones too.
+_COLUMN_TYPE = "VARCHAR"
 
 
 def splink_rules() -> list[str]:
@@ -161,7 +163,13 @@ class CapStats:
 def add_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Give ``table`` (held mentions, or a batch) the capped rules' join columns, NULL."""
     for col in BLOCK_COLUMNS:
-        con.execute(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{col}" VARCHAR')
+        con.execute(f'ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "{col}" {_COLUMN_TYPE}')
+
+
+def null_columns() -> list[str]:
+    """The capped rules' join columns, NULL, as select-list items (a table created with them
+    in one statement: ``add_columns`` without an ALTER TABLE each)."""
+    return [f'CAST(NULL AS {_COLUMN_TYPE}) AS "{col}"' for col in BLOCK_COLUMNS]
 
 
 def _keystr(rule: Rule, alias: str = "") -> str:

@@ -432,10 +432,8 @@ def _detach_ambiguous(
             reach.setdefault(x, set()).add(root)
             near = best.setdefault(x, {})
             near[root] = max(near.get(root, 0.0), e.probability)
+    # ``reach`` holds detachable mentions only.
     for mid, roots in reach.items():
-        at = c.attrs.get(mid, _NO_ATTRS)
-        if mid in pinned or at.dob or at.pnc or at.cro:
-            continue
         own = c.find(mid)
         others = roots - {own}
         if not others:

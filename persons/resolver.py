@@ -142,6 +142,26 @@ _NAME_ID = "lantern_name_id"
 _GAMMA_CASE = re.compile(r"\n\s*(CASE\n.*?\n\s*END) as gamma_(\w+),", re.S)
 
 
+@contextmanager
+def _recording(db: Any, *, empty: bool = False) -> Iterator[list[tuple[str, str, str]]]:
+    """The statements Splink runs through ``db`` meanwhile, as (sql, templated name, physical
+    name), recorded so that they can be run again without Splink rendering them (sqlglot).
+    ``empty``: each is run on no rows (only the statement is wanted)."""
+    ran: list[tuple[str, str, str]] = []
+    run = db._sql_to_splink_dataframe
+
+    def record(sql: str, templated_name: str, physical_name: str) -> Any:
+        ran.append((sql, templated_name, physical_name))
+        # The SQL is Splink's own statement.
+        return run(f"SELECT * FROM ({sql}) LIMIT 0" if empty else sql, templated_name, physical_name)  # noqa: S608
+
+    db._sql_to_splink_dataframe = record
+    try:
+        yield ran
+    finally:
+        del db._sql_to_splink_dataframe
+
+
 def _rank(t: tuple[float, str, Any]) -> tuple[float, str]:
     """Strongest first, then by partner id (a total order: partners are unique per mention)."""
     return -t[0], t[1]
@@ -268,25 +288,15 @@ class Resolver:
         time, reading the input table's columns through sqlglot, which cost more than
         computing the table."""
         linker, db = self._linker("mentions")
-        ran: list[tuple[str, str]] = []
-        run = db._sql_to_splink_dataframe
-
-        def record(sql: str, templated_name: str, physical_name: str) -> Any:
-            ran.append((sql, templated_name))
-            # Only the statement is wanted: Splink's table is left empty, and dropped.
-            return run(f"SELECT * FROM ({sql}) LIMIT 0", templated_name, physical_name)  # noqa: S608
-
         out: dict[str, str] = {}
-        db._sql_to_splink_dataframe = record
-        try:
+        # Only the statement is wanted: Splink's table is left empty, and dropped.
+        with _recording(db, empty=True) as ran:
             for col in pm.TF_COLUMNS:
                 ran.clear()
                 linker.table_management.compute_tf_table(col).drop_table_from_database_and_remove_from_cache()
                 if len(ran) != 1 or re.findall(r"__splink__\w*_[0-9a-f]{9}\b", ran[0][0]):
                     raise RuntimeError(f"term frequencies of {col}: not one statement over held tables")
                 out[col] = ran[0][0]
-        finally:
-            del db._sql_to_splink_dataframe
         return out
 
     def _score_batch(self) -> _Pairs:
@@ -354,23 +364,13 @@ class Resolver:
         linker, db = self._linker("mentions")
         for col in pm.TF_COLUMNS:
             linker.table_management.register_term_frequency_lookup(db.register(f"lantern_tf_{col}"), col)
-        ran: list[tuple[str, str, str]] = []
-        run = db._sql_to_splink_dataframe
-
-        def record(sql: str, templated_name: str, physical_name: str) -> Any:
-            ran.append((sql, templated_name, physical_name))
-            return run(sql, templated_name, physical_name)
-
-        db._sql_to_splink_dataframe = record
-        try:
+        with _recording(db) as ran:
             pred = linker.inference.predict_between(
                 db.register("mentions"),
                 db.register("batch"),
                 threshold_match_probability=KEEP_PROBABILITY,
                 warning_mode="never",
             )
-        finally:
-            del db._sql_to_splink_dataframe
         # The pairs are this batch's: kept under our name (Splink's drop of its own name is
         # then a no-op that clears its cache entry).
         self.con.execute("DROP TABLE IF EXISTS lantern_scored")
@@ -757,10 +757,7 @@ class Resolver:
         self.con.register("_batch", table)
         # The held table's own columns (the capped rules' join columns, the name id), NULL, in
         # the statement that creates the batch (an ALTER TABLE each cost ~1 ms a column).
-        extra = ", ".join(
-            [f'CAST(NULL AS VARCHAR) AS "{c}"' for c in blocking.BLOCK_COLUMNS]
-            + [f"CAST(NULL AS INTEGER) AS {_NAME_ID}"]
-        )
+        extra = ", ".join([*blocking.null_columns(), f"CAST(NULL AS INTEGER) AS {_NAME_ID}"])
         self.con.execute(f"CREATE TEMP TABLE batch AS SELECT *, {extra} FROM _batch")  # noqa: S608
         self.con.unregister("_batch")
 
