@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # to ``persons_temp_dir`` (a rebuild of a million mentions must not take the machine).
     persons_memory_limit: str = "4GB"
     persons_temp_dir: Path = Path(".lantern/duckdb-tmp")
+    # Its threads. A load resolves each batch's people between two rounds of entity
+    # extraction, while the NER processes wait: set it like ``ner_processes`` (the cores the
+    # load may use); the blocking joins and scoring then run on several at once.
+    persons_threads: int = Field(default=1, ge=1)
     # The force's reference formats and code lists (lantern/profile.py); unset: the shipped
     # default, lantern/default_profile.toml.
     force_profile: Path | None = None

@@ -25,12 +25,15 @@ SEED = 20261130
 log = logging.getLogger(__name__)
 
 
-def connect(threads: int = 1) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for resolution, bounded: ``threads``, and the memory limit and
-    spill directory from the settings (LANTERN_PERSONS_MEMORY_LIMIT, LANTERN_PERSONS_TEMP_DIR)."""
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for resolution, bounded: ``threads`` (None: LANTERN_PERSONS_THREADS),
+    and the memory limit and spill directory from the settings (LANTERN_PERSONS_MEMORY_LIMIT,
+    LANTERN_PERSONS_TEMP_DIR)."""
     from lantern.settings import get_settings
 
     settings = get_settings()
+    if threads is None:
+        threads = settings.persons_threads
     tmp = settings.persons_temp_dir
     tmp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(

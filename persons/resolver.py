@@ -183,7 +183,11 @@ def _no_gc() -> Iterator[None]:
 
 class Resolver:
     def __init__(
-        self, model: dict[str, Any] | None = None, *, threads: int = 1, block_cap: int = blocking.BLOCK_CAP
+        self,
+        model: dict[str, Any] | None = None,
+        *,
+        threads: int | None = None,
+        block_cap: int = blocking.BLOCK_CAP,
     ) -> None:
         self.model = model if model is not None else pm.load_model()
         meta = pm.lantern_meta(self.model)
@@ -224,6 +228,10 @@ class Resolver:
                 f"CREATE TABLE lantern_names AS SELECT CAST(NULL AS INTEGER) AS {_NAME_ID}, {quoted} "  # noqa: S608
                 "FROM mentions LIMIT 0"
             )
+        # Name values -> name id, for batches (``_batch_name_ids``); None: to be read from
+        # ``lantern_names`` (rows added in bulk are given ids there, by ``_name_ids``).
+        self._name_index: dict[tuple[Any, ...], int] | None = None
+        self._name_next = 1
         self._edges_sql: dict[str, str] = {}
         # Mentions held when the term-frequency tables kept for ingest were computed (0: none).
         self._tf_rows = 0
@@ -480,6 +488,56 @@ class Resolver:
             f"WHERE {table}.{_NAME_ID} IS NULL AND {on}"
         )
 
+    def _load_name_index(self) -> dict[tuple[Any, ...], int]:
+        if self._name_index is None:
+            self._name_index = {}
+            if self._name_cols:
+                quoted = ", ".join(f'"{c}"' for c in self._name_cols)
+                # Column names are the model's comparisons': no user input.
+                got = self.con.sql(f"SELECT {_NAME_ID}, {quoted} FROM lantern_names").to_arrow_table()  # noqa: S608
+                ids = got.column(0).to_pylist()
+                for nid, key in zip(ids, self._name_keys(got), strict=True):
+                    self._name_index[key] = nid
+                self._name_next = max(ids, default=0) + 1
+        return self._name_index
+
+    def _name_keys(self, table: pa.Table) -> list[tuple[Any, ...]]:
+        """Each row's values in the name comparisons' columns, hashable (lists as tuples)."""
+        cols = []
+        for c in self._name_cols:
+            values = table.column(c).to_pylist()
+            if pa.types.is_list(table.schema.field(c).type):
+                values = [None if v is None else tuple(v) for v in values]
+            cols.append(values)
+        return list(zip(*cols, strict=True)) if cols else [() for _ in range(table.num_rows)]
+
+    def _batch_name_ids(self, table: pa.Table) -> pa.Table:
+        """``table`` (a batch's features) with each row's name id (as ``_name_ids`` gives held
+        rows): looked up in a dictionary of the ids given so far, new values given new ids and
+        added to ``lantern_names``. Done in SQL per batch, the lookup read the whole names
+        table twice (an anti-join to find new values, a join to fetch ids), a tenth of a
+        batch's resolution at 100,000 held."""
+        index = self._load_name_index()
+        ids: list[int | None] = []
+        new_rows: list[int] = []
+        if self._name_cols:
+            for i, key in enumerate(self._name_keys(table)):
+                nid = index.get(key)
+                if nid is None:
+                    nid = index[key] = self._name_next
+                    self._name_next += 1
+                    new_rows.append(i)
+                ids.append(nid)
+        else:
+            ids = [None] * table.num_rows
+        if new_rows:
+            fresh = table.select(self._name_cols).take(new_rows)
+            fresh = fresh.add_column(0, _NAME_ID, pa.array([ids[i] for i in new_rows], pa.int32()))
+            self.con.register("_names", fresh)
+            self.con.execute("INSERT INTO lantern_names BY NAME SELECT * FROM _names")
+            self.con.unregister("_names")
+        return table.append_column(_NAME_ID, pa.array(ids, pa.int32()))
+
     def _pair_columns(self, physical: str) -> str:
         """The columns of scored pairs read (ids, probability, gamma and match weight per
         comparison), as found in the table ``physical`` (the batch table's kept: its columns
@@ -558,6 +616,7 @@ class Resolver:
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM _new")
         self.con.unregister("_new")
         self._name_ids("mentions")
+        self._name_index = None
 
     def _remember(self, mentions: Sequence[Mention], table: pa.Table) -> None:
         cols = {c: table.column(c).to_pylist() for c in ("pnc", "cro", "forename", "surname")}
@@ -725,7 +784,7 @@ class Resolver:
         if self._batch_sql is not None:
             return
         with _no_gc():
-            self._batch_table(self._empty)
+            self._batch_table(self._batch_name_ids(self._empty))
             # The SQL reads our term-frequency tables by name; until the first batch computes
             # them (over everything held then, batch included: ``_term_frequencies``), empty
             # ones of the same columns stand in, which is all rendering the SQL needs.
@@ -755,9 +814,9 @@ class Resolver:
         """``table`` (new mentions' features) as the ``batch`` table the scoring SQL reads."""
         self.con.execute("DROP TABLE IF EXISTS batch")
         self.con.register("_batch", table)
-        # The held table's own columns (the capped rules' join columns, the name id), NULL, in
-        # the statement that creates the batch (an ALTER TABLE each cost ~1 ms a column).
-        extra = ", ".join([*blocking.null_columns(), f"CAST(NULL AS INTEGER) AS {_NAME_ID}"])
+        # The held table's own columns (the capped rules' join columns), NULL, in the
+        # statement that creates the batch (an ALTER TABLE each cost ~1 ms a column).
+        extra = ", ".join(blocking.null_columns())
         self.con.execute(f"CREATE TEMP TABLE batch AS SELECT *, {extra} FROM _batch")  # noqa: S608
         self.con.unregister("_batch")
 
@@ -778,8 +837,7 @@ class Resolver:
         if not fresh:
             return out
         table = feature_table(fresh)
-        self._batch_table(table)
-        self._name_ids("batch")
+        self._batch_table(self._batch_name_ids(table))
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
         # The capped rules' join columns, for the blocks this batch touched, over everything
         # held (so a block the batch makes crowded is split for its held mentions too); the
