@@ -76,3 +76,41 @@ def test_a_record_deleted_at_source_leaves_the_persons_index(client: OpenSearch,
     assert after is not None
     assert one.record_id not in after["record_ids"] and two.record_id in after["record_ids"]
     assert all(m["record_id"] != one.record_id for m in after["mentions"])
+
+
+@pytest.mark.slow
+def test_people_are_resolved_beside_the_ner_processes(client: OpenSearch, isettings: Settings) -> None:
+    """With NER in worker processes, a batch's people are resolved while the workers extract
+    (on another thread, the workers already running), and each document still carries both
+    its entities and its people's nominals; a failed resolution fails the load and leaves no
+    worker behind."""
+    import multiprocessing
+    import threading
+
+    settings = isettings.model_copy(update={"ner_processes": 2})
+    store.rebuild(client, settings, [x.mention for x in generate(300, seed=5)])
+    inner = ingest_resolver(client, settings)
+    seen: list[tuple[str, int]] = []
+
+    def resolver(mentions: list[object]) -> dict[str, str]:
+        seen.append((threading.current_thread().name, len(multiprocessing.active_children())))
+        return inner(mentions)
+
+    rec = parse_record(
+        crime(7, summary="Seen by PC Ann JONES near SE1 7PB, driving LR21 HMX.", modus_operandi="")
+    )
+    index_records([rec], settings, client, refresh=True, people_resolver=resolver)
+    assert len(seen) == 1
+    thread, workers = seen[0]
+    assert thread != threading.current_thread().name and workers >= 2
+    alias = settings.index_name("records")
+    doc = client.get(index=alias, id=rec.record_id)["_source"]
+    assert all(p.get(F.P_NOMINAL_ID) for p in doc[F.PEOPLE])
+    assert "LR21HMX" in doc[F.ENTITIES]["vrm"]
+
+    def broken(mentions: list[object]) -> dict[str, str]:
+        raise RuntimeError("resolution failed")
+
+    with pytest.raises(RuntimeError, match="resolution failed"):
+        index_records([parse_record(crime(8))], settings, client, people_resolver=broken)
+    assert not multiprocessing.active_children()
