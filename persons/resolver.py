@@ -488,8 +488,14 @@ class Resolver:
             f"WHERE {table}.{_NAME_ID} IS NULL AND {on}"
         )
 
+    def _settle(self) -> None:
+        """Finish a result someone left unread on the connection (a query read with
+        ``fetchone``): DuckDB refuses to register a table, or start a relation, until it is."""
+        self.con.complete()
+
     def _load_name_index(self) -> dict[tuple[Any, ...], int]:
         if self._name_index is None:
+            self._settle()
             self._name_index = {}
             if self._name_cols:
                 quoted = ", ".join(f'"{c}"' for c in self._name_cols)
@@ -531,6 +537,7 @@ class Resolver:
         else:
             ids = [None] * table.num_rows
         if new_rows:
+            self._settle()
             fresh = table.select(self._name_cols).take(new_rows)
             fresh = fresh.add_column(0, _NAME_ID, pa.array([ids[i] for i in new_rows], pa.int32()))
             self.con.register("_names", fresh)
@@ -612,6 +619,7 @@ class Resolver:
         return weights, labels
 
     def _add_rows(self, table: pa.Table) -> None:
+        self._settle()
         self.con.register("_new", table)
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM _new")
         self.con.unregister("_new")
