@@ -205,6 +205,8 @@ class Resolver:
         blocking.add_columns(self.con, "mentions")
         self.con.execute(f"ALTER TABLE mentions ADD COLUMN {_NAME_ID} INTEGER")
         self.block_cap = block_cap
+        # The capped rules' join values batch by batch (from the last full assignment on).
+        self._blocks = blocking.Incremental(self.con, "mentions", block_cap)
         # Blocks over the cap in the last full assignment (persons.blocking).
         self.cap_stats: blocking.CapStats | None = None
         self.nominal_of: dict[str, str] = {}
@@ -789,6 +791,8 @@ class Resolver:
         rendering every comparison through sqlglot) by scoring an empty batch, so no batch of a
         load pays for it. Like loading spaCy's model, this is the load's set-up, not a batch's.
         Without it the first batch captures the SQL as it is scored (the same scores)."""
+        # What incremental blocking keeps, from the full assignment just made.
+        self._blocks.load()
         if self._batch_sql is not None:
             return
         with _no_gc():
@@ -846,13 +850,10 @@ class Resolver:
             return out
         table = feature_table(fresh)
         self._batch_table(self._batch_name_ids(table))
+        # The capped rules' join columns: the batch's, and those of held mentions whose blocks
+        # the batch changes (a block it makes crowded is split for its held mentions too).
+        self._blocks.add("batch")
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
-        # The capped rules' join columns, for the blocks this batch touched, over everything
-        # held (so a block the batch makes crowded is split for its held mentions too); the
-        # batch takes its own values from there.
-        blocking.assign(self.con, "mentions", touched="batch", cap=self.block_cap)
-        cols = ", ".join(f'"{c}" = m."{c}"' for c in blocking.BLOCK_COLUMNS)
-        self.con.execute(f"UPDATE batch SET {cols} FROM mentions m WHERE batch.unique_id = m.unique_id")  # noqa: S608
         self._remember(fresh, table)
         self._term_frequencies()
         # One pass: everything held (the batch included) x the batch. That covers existing x new

@@ -94,17 +94,22 @@ def test_one_prolific_person_is_not_a_crowd() -> None:
     assert len(_pairs_through(con, "blk_phone_key")) == 40 * 39 // 2
 
 
+def _add_batch(con: duckdb.DuckDBPyConnection, inc: blocking.Incremental, mentions: list[Mention]) -> None:
+    """As the resolver does: the batch's join values (and held ones it changes), then held."""
+    con.register("_b", feature_table(mentions))
+    con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM _b")
+    con.unregister("_b")
+    blocking.add_columns(con, "batch")
+    inc.add("batch")
+    con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
+
+
 def test_only_the_blocks_a_batch_touches_are_recomputed_and_a_block_it_crowds_is_split_for_all() -> None:
     con, stats = _held(CROWD[:3], cap=3)
     assert stats.crowded["blk_phone_key"] == 0
     assert len(_pairs_through(con, "blk_phone_key")) == 3
     # A batch with a fourth person: the block is now crowded, for the held mentions too.
-    con.register("_b", feature_table(CROWD[3:4]))
-    con.execute("CREATE TEMP TABLE batch AS SELECT * FROM _b")
-    blocking.add_columns(con, "batch")
-    con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
-    again = blocking.assign(con, "mentions", touched="batch", cap=3)
-    assert again.crowded["blk_phone_key"] == 1
+    _add_batch(con, blocking.Incremental(con, "mentions", cap=3), CROWD[3:4])
     assert _pairs_through(con, "blk_phone_key") == set()
     # Blocks the batch did not touch keep their values (the held mentions' own DOB blocks).
     held = con.execute(
@@ -115,26 +120,17 @@ def test_only_the_blocks_a_batch_touches_are_recomputed_and_a_block_it_crowds_is
 
 
 def test_a_batch_of_one_prolific_persons_records_keeps_his_blocks_whole_as_a_full_assignment_does() -> None:
-    """A batch whose blocks hold more mentions than the cap but one signature: the incremental
-    check lets such a rule through to the signature count (more mentions than the cap), which
-    must leave every value as a full assignment gives it."""
+    """A batch whose blocks hold more mentions than the cap but one signature: such a block is
+    kept (its mention count passed the cap) but stays whole, every value as a full assignment
+    gives it."""
     many = [
         M(f"p{i}", "Carl", "Dunmore", date(1979, 8, 2), phones=(CUSTODY_PHONE,), postcode="LS1 4AP")
         for i in range(40)
     ]
     con, _stats = _held(many[:20], cap=3)
-    con.register("_b", feature_table(many[20:]))
-    con.execute("CREATE TEMP TABLE batch AS SELECT * FROM _b")
-    blocking.add_columns(con, "batch")
-    con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
-    again = blocking.assign(con, "mentions", touched="batch", cap=3)
-    assert not any(again.crowded.values())
-    cols = ", ".join(f'"{c}"' for c in blocking.BLOCK_COLUMNS)
-    incremental = con.execute(f"SELECT unique_id, {cols} FROM mentions ORDER BY unique_id").fetchall()
+    _add_batch(con, blocking.Incremental(con, "mentions", cap=3), many[20:])
     full, _ = _held(many, cap=3)
-    assert (
-        incremental == full.execute(f"SELECT unique_id, {cols} FROM mentions ORDER BY unique_id").fetchall()
-    )
+    assert _block_values(con) == _block_values(full)
     assert len(_pairs_through(con, "blk_phone_key")) == 40 * 39 // 2
 
 
@@ -148,32 +144,72 @@ def _block_values(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
     return con.execute(f"SELECT unique_id, {cols} FROM mentions ORDER BY unique_id").fetchall()
 
 
-def _kept_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
-    return con.execute("SELECT rule, h, n FROM _lantern_n_mentions ORDER BY ALL").fetchall()
+def _kept(inc: blocking.Incremental) -> tuple[dict[int, int], dict[tuple[int, str], tuple[object, ...]]]:
+    """What ``inc`` keeps: every block's mention count, and each kept block's signatures."""
+    counts = dict(zip(inc._hashes.tolist(), inc._counts.tolist(), strict=True))
+    counts.update(zip(inc._recent.tolist(), inc._recent_counts.tolist(), strict=True))
+    crowds = {
+        key: (sorted(c.sigs), sorted((r, sorted(s)) for r, s in c.subs.items()))
+        for key, c in inc._crowds.items()
+    }
+    return counts, crowds
 
 
-def test_batch_by_batch_the_kept_block_counts_and_values_are_a_full_assignments() -> None:
-    """Incremental assignment keeps every block's mention count (updated from each batch's rows
-    only) and recomputes only the blocks over the cap: batch by batch, the counts and every
-    join value must be those a full assignment of the same mentions gives, whether the batch
-    crowds a block, joins a crowded one, or adds to one prolific person's."""
+# Five different people called Smith who gave the custody number: the phone block is crowded,
+# and the Smiths' own sub-block of it (surname key) is kept until a fourth Smith crowds it.
+SMITHS = [
+    M(f"s{i}", fore, "Smith", date(1960 + i, 2, 3), phones=(CUSTODY_PHONE,))
+    for i, fore in enumerate(["Alan", "Brian", "Colin", "Derek", "Ewan"])
+]
+
+
+def test_batch_by_batch_what_is_kept_and_every_value_are_a_full_assignments() -> None:
+    """Incremental assignment reads only the batch, but where a block or sub-block crosses the
+    cap: batch by batch, every join value and what it keeps (counts, kept blocks' signatures)
+    must be those a full assignment of the same mentions gives, whether the batch crowds a
+    block, joins a crowded one, crowds a kept sub-block of one, or adds to one prolific
+    person's; and after a rebuild it goes on from the rebuild's."""
     prolific = [
         M(f"p{i}", "Carl", "Dunmore", date(1979, 8, 2), phones=(CUSTODY_PHONE,), postcode="LS1 4AP")
         for i in range(6)
     ]
-    everyone = CROWD[:2] + prolific[:2] + CROWD[2:5] + NELSON + prolific[2:] + CROWD[5:]
+    everyone = (
+        CROWD[:2]
+        + prolific[:2]
+        + SMITHS[:1]
+        + CROWD[2:5]
+        + SMITHS[1:3]
+        + NELSON
+        + prolific[2:]
+        + SMITHS[3:]
+        + CROWD[5:]
+    )
     con, _stats = _held(everyone[:2], cap=3)
-    # Counts not kept (values assigned elsewhere): the first batch counts the blocks held before it.
+    # No counts left by a full assignment (values assigned elsewhere): the first batch assigns in full.
     con.execute("DROP TABLE _lantern_n_mentions")
-    for start in range(2, len(everyone), 4):
-        con.register("_b", feature_table(everyone[start : start + 4]))
-        con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM _b")
-        blocking.add_columns(con, "batch")
-        con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
-        blocking.assign(con, "mentions", touched="batch", cap=3)
-        full, _ = _held(everyone[: start + 4], cap=3)
+    inc = blocking.Incremental(con, "mentions", cap=3)
+    smiths_kept = []
+    for start in range(2, len(everyone), 3):
+        _add_batch(con, inc, everyone[start : start + 3])
+        full, _ = _held(everyone[: start + 3], cap=3)
         assert _block_values(con) == _block_values(full)
-        assert _kept_counts(con) == _kept_counts(full)
+        fresh = blocking.Incremental(full, "mentions", cap=3)
+        fresh.load()
+        assert _kept(inc) == _kept(fresh)
+        smiths_kept.append(
+            len(
+                _pairs_through(con, "blk_phone_key")
+                & set(combinations(sorted(m.mention_id for m in SMITHS), 2))
+            )
+        )
+    # The Smiths' sub-block was kept (their pairs made), then crowded: none.
+    assert max(smiths_kept) > 0
+    assert smiths_kept[-1] == 0
     # The crowd was split for every mention, the prolific man's blocks stayed whole.
     prolific_pairs = set(combinations(sorted(m.mention_id for m in prolific), 2))
     assert _pairs_through(con, "blk_phone_key") == prolific_pairs
+    # A full assignment on the connection (a rebuild): what is kept is taken from it.
+    blocking.assign(con, "mentions", cap=3)
+    _add_batch(con, inc, [M("late", "Ivy", "Irwin", date(1990, 1, 1), phones=(CUSTODY_PHONE,))])
+    full, _ = _held([*everyone, M("late", "Ivy", "Irwin", date(1990, 1, 1), phones=(CUSTODY_PHONE,))], cap=3)
+    assert _block_values(con) == _block_values(full)
