@@ -20,9 +20,10 @@ rather than per rule because the rules are right for the ordinary values.
 
 Each capped rule joins on one column of its own (``Rule.column``): the rule's key values, or
 those plus the refining value in a crowded block, or NULL. Full resolution computes it over
-every mention; incremental resolution recomputes it, after each batch is held, for the keys
-that batch touched (every held mention with such a key, so a block that becomes crowded is
-split for everyone), and both then run the same Splink rules. They can differ in one way
+every mention (``assign``); incremental resolution (``Incremental``) gives each batch the
+values a full assignment would, and changes those of held mentions where the batch crowds
+a block or sub-block (so a block that becomes crowded is split for everyone), and both then
+run the same Splink rules. They can differ in one way
 only: pairs a block gave before it became crowded were scored (and perhaps merged) by the
 batches that saw it small; a rebuild does not make them.
 
@@ -197,8 +198,9 @@ def _block_hash(i: int, rule: Rule) -> str:
 
 
 def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    got = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()
-    return bool(got and got[0])
+    # fetchall, not fetchone: a result left unread keeps DuckDB from registering the next batch.
+    got = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()
+    return bool(got[0][0])
 
 
 def _counts_table(table: str) -> str:
@@ -332,9 +334,8 @@ class Incremental:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table: str = "mentions", cap: int = BLOCK_CAP) -> None:
         self.con, self.table, self.cap = con, table, cap
-        self._hashes = np.empty(0, dtype=np.uint64)
-        self._counts = np.empty(0, dtype=np.int64)
-        self._recent, self._recent_counts = self._hashes, self._counts
+        self._hashes, self._counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        self._recent, self._recent_counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
         self._crowds: dict[tuple[int, str], _Crowd] = {}
         self._ready = False
 
