@@ -791,8 +791,9 @@ class Resolver:
         rendering every comparison through sqlglot) by scoring an empty batch, so no batch of a
         load pays for it. Like loading spaCy's model, this is the load's set-up, not a batch's.
         Without it the first batch captures the SQL as it is scored (the same scores)."""
-        # What incremental blocking keeps, from the full assignment just made.
-        self._blocks.load()
+        with _no_gc():
+            # What incremental blocking keeps, from the full assignment just made.
+            self._blocks.load()
         if self._batch_sql is not None:
             return
         with _no_gc():
