@@ -35,6 +35,7 @@ come from the person and can be shared or false, so they are capped like names a
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,6 +305,9 @@ class _Crowd:
     subs: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, refine: str | None, sig: str) -> None:
+        # One string for a signature however many blocks hold it (a mention is in up to one
+        # block a rule): what is kept grows with the crowded blocks' rows (~1M at 1M held).
+        sig = sys.intern(sig)
         self.sigs.add(sig)
         if refine is not None:
             self.subs.setdefault(refine, set()).add(sig)
