@@ -305,8 +305,9 @@ class _Crowd:
     subs: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, refine: str | None, sig: str) -> None:
-        # One string for a signature however many blocks hold it (a mention is in up to one
-        # block a rule): what is kept grows with the crowded blocks' rows (~1M at 1M held).
+        # One string for a signature however many blocks hold it (a mention is in a block of
+        # each rule): what is kept grows with the rows of blocks over the cap (17.5k kept at
+        # 100k synthetic held; 115k there under a cap of 10, as a larger force's may be).
         sig = sys.intern(sig)
         self.sigs.add(sig)
         if refine is not None:
