@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter
+from typing import NamedTuple
 
 import jellyfish
 
@@ -28,8 +30,9 @@ NOMINAL_NAMESPACE = uuid.UUID("b7a4f0d2-5e1c-4c8b-9a36-1f2e8d7c6b54")
 AMBIGUOUS_PROBABILITY = 0.8
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
+    # A tuple, not a frozen dataclass: a batch makes ~15,000 (a dataclass cost twice as much
+    # to build), and the clustering only reads them.
     a: str
     b: str
     probability: float
@@ -55,8 +58,9 @@ class Attrs:
 _NO_ATTRS = Attrs()
 
 
-@dataclass(frozen=True)
-class _Given:
+class _Given(NamedTuple):
+    # A tuple: hashed and compared in C (as a frozen dataclass, its generated ``__hash__`` and
+    # ``__eq__`` were most of the cost of building a nominal's forenames).
     name: str
     keys: frozenset[str]
 
@@ -143,20 +147,30 @@ class Clusterer:
         )
 
     def find(self, x: str) -> str:
-        root = x
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[x] != root:
-            self.parent[x], x = root, self.parent[x]
+        parent = self.parent
+        root = parent[x]
+        # Most mentions hang directly from their root (a seeded group's members do): one
+        # look-up, no walk.
+        if parent[root] == root:
+            return root
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
         return root
 
     def conflict(self, ra: str, rb: str) -> str | None:
         ga, gb = self.groups[ra], self.groups[rb]
         small, big = (ga, gb) if len(ga.members) <= len(gb.members) else (gb, ga)
-        big_set = set(big.members)
-        for m in small.members:
-            if self.cannot.get(m, set()) & big_set:
-                return "a user decided these are not the same person"
+        cannot = self.cannot
+        # The larger group's members as a set only when a cannot-link could meet them
+        # (decisions are rare; building it on every check cost more than the rest).
+        if cannot:
+            against = [cannot[m] for m in small.members if m in cannot]
+            if against:
+                big_set = set(big.members)
+                if any(x & big_set for x in against):
+                    return "a user decided these are not the same person"
         if ga.pncs and gb.pncs and not (ga.pncs & gb.pncs):
             return "different PNC IDs"
         if ga.cros and gb.cros and not (ga.cros & gb.cros):
@@ -220,6 +234,60 @@ class Clusterer:
             if s:
                 fams.add(s)
         return givens, fams
+
+    def seed(self, members: Sequence[str]) -> None:
+        """``members`` (an existing nominal's) as one group: the group that forcing
+        ``union(members[0], m)`` for each other member in turn gives, with the same root and
+        member order, built directly (an incremental batch seeds ~10,000 mentions, and two
+        singleton groups made and merged per member cost more than the rest of the
+        clustering). ``members[0]`` may be held already, as a group on its own; no other
+        member may be."""
+        root, rest = members[0], members[1:]
+        parent, attrs = self.parent, self.attrs
+        if (
+            root in parent and len(self.groups.get(root, _Group([])).members) != 1
+        ) or not parent.keys().isdisjoint(rest):
+            raise ValueError(f"seed group of {root}: a member is grouped already")
+        self.add(root)
+        g = self.groups[root]
+        dobs, pncs, cros, givens = g.dobs, g.pncs, g.cros, g.givens
+        surnames, surname_keys = g.surnames, g.surname_keys
+        # ``surnames`` as a frozenset for ``_surname_like`` (cached by it): rebuilt only when
+        # a member adds a surname.
+        known = frozenset(surnames)
+        for m in rest:
+            parent[m] = root
+            at = attrs.get(m, _NO_ATTRS)
+            if at.dob:
+                dobs.add(at.dob)
+            if at.pnc:
+                pncs.add(at.pnc)
+            if at.cro:
+                cros.add(at.cro)
+            if len(known) != len(surnames):
+                known = frozenset(surnames)
+            f, s = at.forename, at.surname
+            # ``_oriented`` of the member against the group so far, then ``union``'s update
+            # of the group's names with what it gave (``fam``: its surname as read).
+            if (
+                f
+                and s
+                and (f in known or at.forename_keys & surname_keys or _surname_like(f, known))
+                and not (at.surname_keys & surname_keys or _surname_like(s, known))
+            ):
+                givens.add(_Given(s, at.surname_keys))
+                fam: str | None = f
+            else:
+                if f:
+                    givens.add(_Given(f, at.forename_keys))
+                fam = s
+            if fam:
+                surnames.add(fam)
+                if s == fam:
+                    surname_keys |= at.surname_keys
+                elif f == fam:
+                    surname_keys |= {k for k in at.forename_keys if ":" in k}
+        g.members.extend(rest)
 
     @staticmethod
     def _like_surname(name: str, keys: frozenset[str], group: _Group) -> bool:
@@ -289,11 +357,23 @@ def cluster(
     ``_favoured``); None: never.
     """
     c = Clusterer(attrs, cannot)
-    for mid in mention_ids:
-        c.add(mid)
-    for group in seed_groups:
-        for other in group[1:]:
-            c.union(group[0], other, force=True)
+    seeds = [g for g in seed_groups if len(g) > 1]
+    grouped = {m for g in seeds for m in g}
+    if len(grouped) == sum(len(g) for g in seeds):
+        # Disjoint (nominals are): each is built at once (``Clusterer.seed``); a member but
+        # the first is never a group of its own, so it is not added as one first.
+        joined = grouped.difference(g[0] for g in seeds)
+        for mid in mention_ids:
+            if mid not in joined:
+                c.add(mid)
+        for group in seeds:
+            c.seed(group)
+    else:
+        for mid in mention_ids:
+            c.add(mid)
+        for group in seeds:
+            for other in group[1:]:
+                c.union(group[0], other, force=True)
     for a, b in must:
         # A human "same" beats automatic evidence, but never a human "not the same".
         c.add(a)
@@ -305,7 +385,16 @@ def cluster(
             continue
         c.union(a, b, force=True)
     strong = [e for e in edges if e.probability >= threshold]
-    for e in sorted(strong, key=lambda e: (-e.probability, e.a, e.b)):
+    # Strongest first, then by ids: sorted by ids, then stably by probability (two sorts on
+    # keys built in C cost half of one on a key tuple built per edge in Python).
+    strong.sort(key=attrgetter("a", "b"))
+    strong.sort(key=attrgetter("probability"), reverse=True)
+    parent, find = c.parent, c.find
+    for e in strong:
+        # Most strong edges join two mentions already together (a new mention's links to
+        # the members of its nominal after the first): only a merge needs ``union``.
+        if e.a in parent and e.b in parent and find(e.a) == find(e.b):
+            continue
         c.union(e.a, e.b)
     levels = (
         attach if attach is not None and attach < threshold else None,
@@ -361,16 +450,26 @@ def _attach_unique(
     with the year one out against "Joseph White"); the same uniqueness test applies, and the
     conflict checks refuse a DOB no keying error explains."""
     no_dob, with_dob = attach
+    find = c.find
+    # Groups only grow here: an edge inside one group stays inside it, so each round reads
+    # only the edges the round before found between two groups.
+    pending = edges
     for _ in range(rounds):
         best: dict[str, dict[str, float]] = {}
-        for e in edges:
-            ra, rb = c.find(e.a), c.find(e.b)
+        across: list[Edge] = []
+        for e in pending:
+            ra, rb = find(e.a), find(e.b)
             if ra == rb:
                 continue
-            for x, y in ((ra, rb), (rb, ra)):
-                near = best.setdefault(x, {})
-                if e.probability > near.get(y, 0.0):
-                    near[y] = e.probability
+            across.append(e)
+            p = e.probability
+            near = best.setdefault(ra, {})
+            if p > near.get(rb, 0.0):
+                near[rb] = p
+            near = best.setdefault(rb, {})
+            if p > near.get(ra, 0.0):
+                near[ra] = p
+        pending = across
         cands = []
         for g, near in best.items():
             has_dob = bool(c.groups[g].dobs)
@@ -411,22 +510,19 @@ def _detach_ambiguous(
     reach: dict[str, set[str]] = {}
     best: dict[str, dict[str, float]] = {}
     # Only a mention without DOB or identifier, and not pinned by a decision, can be detached:
-    # the neighbours of the others are not gathered (most mentions have a DOB).
-    open_: dict[str, bool] = {}
-
-    def detachable(m: str) -> bool:
-        got = open_.get(m)
-        if got is None:
-            at = c.attrs.get(m, _NO_ATTRS)
-            got = open_[m] = not (m in pinned or at.dob or at.pnc or at.cro)
-        return got
-
+    # the neighbours of the others are not gathered (most mentions have a DOB, so most edges
+    # are passed over after two set look-ups).
+    attrs = c.attrs
+    ends = {e.a for e in likely}.union(e.b for e in likely)
+    open_ = {m for m in ends if not (m in pinned or (at := attrs.get(m, _NO_ATTRS)).dob or at.pnc or at.cro)}
     for e in likely:
+        if e.a not in open_ and e.b not in open_:
+            continue
         # A neighbour a user has said is someone else does not make the mention ambiguous.
         if e.b in c.cannot.get(e.a, ()):
             continue
         for x, y in ((e.a, e.b), (e.b, e.a)):
-            if not detachable(x):
+            if x not in open_:
                 continue
             root = c.find(y)
             reach.setdefault(x, set()).add(root)

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import pairwise, repeat
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -604,21 +605,32 @@ class Resolver:
         edges = [Edge(a, b, p) for a, b, p in zip(pairs.a, pairs.b, pairs.p, strict=True)]
         return edges, {(e.a, e.b): pairs.raw(i) for i, e in enumerate(edges)}
 
-    def _waterfall(self, raw: _Raw) -> tuple[dict[str, float], dict[str, str]]:
-        """A scored pair's match weight and level label per comparison."""
-        _p, gammas, mws = raw
+    def _waterfalls(
+        self, pairs: _Pairs, rows: list[int]
+    ) -> dict[int, tuple[dict[str, float], dict[str, str]]]:
+        """Scored pairs' (``rows`` of ``pairs``) match weight and level label per comparison."""
         comps = self._comps
-        weights = {c: round(float(w), 2) for c, w in zip(comps, mws, strict=True)}
-        # The labels follow from the gammas alone, and few combinations occur (3,737 among
-        # 179,159 links at 100,000 mentions): one mapping per combination, shared by its links
-        # (read only), rather than one per link (~0.9 GB of a million mentions' links).
-        labels = self._labels_of.get(gammas)
-        if labels is None:
-            labels = {
-                c: lab.get(int(g), c) for c, lab, g in zip(comps, self._label_maps, gammas, strict=True)
-            }
-            self._labels_of[gammas] = labels
-        return weights, labels
+        # Each distinct weight is rounded once (Python's ``round``, correctly rounded, as
+        # before; numpy's differs in the last place): a batch's waterfalls hold ~40,000
+        # weights, of a few thousand values. Distinct by bit pattern, so -0.0 stays -0.0.
+        values = np.ascontiguousarray(pairs.weights[rows], dtype=np.float64)
+        distinct, where = np.unique(values.view(np.uint64).ravel(), return_inverse=True)
+        rounded = np.array([round(w, 2) for w in distinct.view(np.float64).tolist()], dtype=np.float64)
+        # (numpy's stubs type ``tolist`` of a float array as a float, whatever its shape.)
+        weights = cast("list[list[float]]", rounded[where].reshape(values.shape).tolist())
+        out: dict[int, tuple[dict[str, float], dict[str, str]]] = {}
+        for row, ws, gammas in zip(rows, weights, map(tuple, pairs.gammas[rows].tolist()), strict=True):
+            # The labels follow from the gammas alone, and few combinations occur (3,737 among
+            # 179,159 links at 100,000 mentions): one mapping per combination, shared by its
+            # links (read only), rather than one per link (~0.9 GB of a million mentions' links).
+            labels = self._labels_of.get(gammas)
+            if labels is None:
+                labels = {
+                    c: lab.get(int(g), c) for c, lab, g in zip(comps, self._label_maps, gammas, strict=True)
+                }
+                self._labels_of[gammas] = labels
+            out[row] = dict(zip(comps, ws, strict=True)), labels
+        return out
 
     def _add_rows(self, table: pa.Table) -> None:
         self._settle()
@@ -650,56 +662,99 @@ class Resolver:
     def _set_nominals(self, assigned: dict[str, str]) -> None:
         for mid, nid in assigned.items():
             old = self.nominal_of.get(mid)
-            if old is not None and old != nid:
+            if old == nid:
+                # Most of a batch's mentions keep their nominal (already among its members).
+                continue
+            if old is not None:
                 self.members[old].discard(mid)
                 if not self.members[old]:
                     del self.members[old]
             self.nominal_of[mid] = nid
             self.members.setdefault(nid, set()).add(mid)
 
-    def _best_links(
-        self, groups: Sequence[Sequence[str]], detail: dict[tuple[str, str], int], pairs: _Pairs
-    ) -> None:
+    def _best_links(self, groups: Sequence[Sequence[str]], rows: np.ndarray[Any, Any], pairs: _Pairs) -> None:
         """Each mention's strongest links inside its nominal (up to ``LINKS_KEPT``): the first
         explains it; the others let a viewer who cannot read the first partner's record still
-        be given a reason from records they can read. ``detail``: pair -> row of ``pairs``."""
-        group_of = {m: i for i, g in enumerate(groups) for m in g}
+        be given a reason from records they can read. ``rows``: the rows of ``pairs`` that
+        count (distinct pairs, none of a mention with itself).
+
+        A mention's candidates are ranked with numpy (a batch holds ~15,000 pairs: ranking
+        each mention's candidates in Python cost as much as the clustering), in the order
+        ``_rank`` gives, so the links are the ones it chose."""
+        flat = [m for g in groups for m in g]
+        if not flat or not len(rows):
+            return
+        code = dict(zip(flat, range(len(flat)), strict=True))
+        group_of = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        ca = np.fromiter(
+            map(code.get, np.array(pairs.a, dtype=object)[rows], repeat(-1)), np.int64, len(rows)
+        )
+        cb = np.fromiter(
+            map(code.get, np.array(pairs.b, dtype=object)[rows], repeat(-1)), np.int64, len(rows)
+        )
+        inside = np.flatnonzero((ca >= 0) & (cb >= 0) & (group_of[ca] == group_of[cb]))
+        if not len(inside):
+            return
+        # Each pair inside a nominal is a candidate of both its mentions: (mention, partner).
+        x = np.concatenate([ca[inside], cb[inside]])
+        y = np.concatenate([cb[inside], ca[inside]])
+        row = np.concatenate([rows[inside], rows[inside]])
+        p = np.asarray(pairs.p, dtype=np.float64)[row]
+        # Per mention, strongest first (NaN last); only those at least as strong as its third
+        # (ties with it are decided by partner id) can be kept: the rest go.
+        order = np.lexsort((-p, x))
+        x, y, row, p = x[order], y[order], row[order], p[order]
+        starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+        sizes = np.diff(np.append(starts, len(x)))
+        run = np.repeat(np.arange(len(starts)), sizes)
+        third = np.where(sizes >= LINKS_KEPT, p[np.minimum(starts + LINKS_KEPT - 1, len(x) - 1)], -np.inf)
+        # A mention with a NaN candidate keeps all of them, in the order they were met (rows),
+        # for Python to rank as before (its order with NaN depends on the order given).
+        odd = (np.add.reduceat(np.isnan(p), starts) > 0)[run]
+        keep = np.flatnonzero((p >= third[run]) | odd)
+        x, y, row, p, odd = x[keep], y[keep], row[keep], p[keep], odd[keep]
+        # Partners by id, as ``_rank`` orders them (Python's comparison: an object array).
+        partners = np.unique(y)
+        by_id = np.argsort(np.array([flat[c] for c in partners.tolist()], dtype=object), kind="stable")
+        rank = np.empty(len(partners), np.int64)
+        rank[by_id] = np.arange(len(partners))
+        by_partner = rank[np.searchsorted(partners, y)]
+        order = np.lexsort((np.where(odd, row, by_partner), np.where(odd, 0.0, -p), x))
+        x, y, row, odd = x[order], y[order], row[order], odd[order]
+        bounds = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1], [True]])).tolist()
+        xs, ys, rs, odds = x.tolist(), y.tolist(), row.tolist(), odd.tolist()
         prob = pairs.p
+        # Ranked as (probability, partner, row of a new pair or a held link); only the links
+        # kept become ScoredLinks (building the waterfall of every candidate cost more than
+        # the clustering).
+        chosen: list[tuple[str, list[tuple[float, str, int | ScoredLink]]]] = []
+        for lo, hi in pairwise(bounds):
+            mention = flat[xs[lo]]
+            ranked: list[tuple[float, str, int | ScoredLink]] = [
+                (prob[rs[t]], flat[ys[t]], rs[t])
+                for t in range(lo, hi if odds[lo] else min(hi, lo + LINKS_KEPT))
+            ]
+            if odds[lo]:
+                ranked = sorted(ranked, key=_rank)[:LINKS_KEPT]
+            held = self.links.get(mention)
+            if held is not None:
+                # Links already held (earlier batches) compete with the new ones, by partner.
+                merged = {y: t for t in ranked for y in (t[1],)}
+                for lk in {lk.other: lk for lk in [held, *self.more_links.get(mention, [])]}.values():
+                    merged.setdefault(lk.other, (lk.probability, lk.other, lk))
+                ranked = sorted(merged.values(), key=_rank)[:LINKS_KEPT]
+            chosen.append((mention, ranked))
         # A pair kept by both its mentions explains both: its waterfall is built once (the
         # links only read it).
-        waterfalls: dict[int, tuple[dict[str, float], dict[str, str]]] = {}
-
-        def link(other: str, row: int) -> ScoredLink:
-            parts = waterfalls.get(row)
-            if parts is None:
-                parts = waterfalls[row] = self._waterfall(pairs.raw(row))
-            return ScoredLink(other, prob[row], *parts)
-
-        cands: dict[str, list[tuple[float, str, int]]] = {}
-        for (a, b), row in detail.items():
-            ga = group_of.get(a)
-            if ga is None or ga != group_of.get(b):
-                continue
-            p = prob[row]
-            cands.setdefault(a, []).append((p, b, row))
-            cands.setdefault(b, []).append((p, a, row))
-        for x, found in cands.items():
-            top = sorted(found, key=_rank)[:LINKS_KEPT]
-            # Ranked as (probability, partner, row of a new pair or a held link); only the
-            # links kept become ScoredLinks (building the waterfall of every candidate cost
-            # more than the clustering).
-            merged: dict[str, tuple[float, str, int | ScoredLink]] = {y: (p, y, row) for p, y, row in top}
-            if x in self.links:
-                # Links already held (earlier batches) compete with the new ones, by partner.
-                held = {lk.other: lk for lk in [self.links[x], *self.more_links.get(x, [])]}
-                for y, lk in held.items():
-                    merged.setdefault(y, (lk.probability, y, lk))
-                ranked = sorted(merged.values(), key=_rank)[:LINKS_KEPT]
-            else:
-                ranked = list(merged.values())
-            kept = [v if isinstance(v, ScoredLink) else link(y, v) for _p, y, v in ranked]
-            self.links[x] = kept[0]
-            self.more_links[x] = kept[1:]
+        new_rows = {v for _m, ranked in chosen for _p, _y, v in ranked if not isinstance(v, ScoredLink)}
+        waterfalls = self._waterfalls(pairs, sorted(new_rows))
+        for mention, ranked in chosen:
+            kept = [
+                v if isinstance(v, ScoredLink) else ScoredLink(y, prob[v], *waterfalls[v])
+                for _p, y, v in ranked
+            ]
+            self.links[mention] = kept[0]
+            self.more_links[mention] = kept[1:]
 
     # ------------------------------------------------------------------ public
     def rebuild(
@@ -723,7 +778,7 @@ class Resolver:
         self.nominal_of, self.links, self.order_key, self.attrs, self.mentions = {}, {}, {}, {}, {}
         self.members, self.more_links = {}, {}
         self.decisions = list(decisions)
-        edges, detail, pairs = self._score_all(mentions)
+        edges, rows, pairs = self._score_all(mentions)
         must, cannot = _decisions_to_constraints(self.decisions)
         groups, refused = cluster(
             [m.mention_id for m in mentions],
@@ -738,12 +793,12 @@ class Resolver:
             ambiguous=self.ambiguous,
         )
         self._set_nominals(assign_ids(groups, self.order_key, previous))
-        self._best_links(groups, detail, pairs)
+        self._best_links(groups, rows, pairs)
         return Resolution(dict(self.nominal_of), dict(self.links), refused)
 
     def _score_all(
         self, mentions: Sequence[Mention], floor: float | None = KEEP_PROBABILITY
-    ) -> tuple[list[Edge], dict[tuple[str, str], int], _Pairs]:
+    ) -> tuple[list[Edge], np.ndarray[Any, Any], _Pairs]:
         table = feature_table(mentions)
         self._add_rows(table)
         self.cap_stats = blocking.assign(self.con, "mentions", cap=self.block_cap)
@@ -755,8 +810,9 @@ class Resolver:
         pairs = self._read_pairs(pred.physical_name)
         pred.drop_table_from_database_and_remove_from_cache()
         edges = [Edge(a, b, p) for a, b, p in zip(pairs.a, pairs.b, pairs.p, strict=True)]
+        # The rows of distinct pairs (the last of a pair scored twice, as before).
         detail = {(e.a, e.b): i for i, e in enumerate(edges)}
-        return edges, detail, pairs
+        return edges, np.fromiter(detail.values(), np.int64, len(detail)), pairs
 
     def score(self, mentions: Sequence[Mention], *, floor: float | None = KEEP_PROBABILITY) -> list[Edge]:
         """Every scored pair (>= ``floor``; None: every pair the blocking rules compare) of a
@@ -860,6 +916,13 @@ class Resolver:
         # One pass: everything held (the batch included) x the batch. That covers existing x new
         # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
         pairs = self._score_batch()
+        assigned = self._cluster_batch([m.mention_id for m in fresh], pairs)
+        out.update({m.mention_id: assigned[m.mention_id] for m in fresh})
+        return out
+
+    def _cluster_batch(self, fresh: list[str], pairs: _Pairs) -> dict[str, str]:
+        """Cluster a batch's new mentions (``fresh``, held already) with the nominals its
+        scored ``pairs`` touch; returns the nominal of every mention of those clusters."""
         # Edges that can merge, and those that make a mention ambiguous (cluster.py); the
         # weaker ones are kept for explanations only (``detail``: pair -> row of ``pairs``).
         floor = min(
@@ -867,25 +930,26 @@ class Resolver:
             self.ambiguous,
             *(a for a in (self.attach, self.attach_dob) if a is not None),
         )
-        edges: list[Edge] = []
-        detail: dict[tuple[str, str], int] = {}
-        for i, (a, b, p) in enumerate(zip(pairs.a, pairs.b, pairs.p, strict=True)):
-            if a == b:
-                continue
-            key = (a, b) if a < b else (b, a)
-            if key in detail:
-                continue
-            detail[key] = i
-            if p >= floor:
-                edges.append(Edge(key[0], key[1], p))
-        touched = {m.mention_id for m in fresh}
-        for e in edges:
-            touched.add(e.a)
-            touched.add(e.b)
+        # Each pair once, smaller id first, at its first row; none of a mention with itself.
+        # The canonical order (``_ORDER``) puts a pair's rows next to each other, so each row
+        # is compared with the one before it (with numpy: a Python loop over ~15,000 rows cost
+        # as much as the clustering).
+        a = np.array(pairs.a, dtype=object)
+        b = np.array(pairs.b, dtype=object)
+        swap = b < a
+        lo, hi = np.where(swap, b, a), np.where(swap, a, b)
+        first = a != b
+        first[1:] &= (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+        rows = np.flatnonzero(first)
+        prob = np.asarray(pairs.p, dtype=np.float64)
+        linked = rows[prob[rows] >= floor]
+        edge_a, edge_b = lo[linked].tolist(), hi[linked].tolist()
+        edges = list(map(Edge, edge_a, edge_b, prob[linked].tolist()))
+        touched = set(fresh).union(edge_a, edge_b)
         involved = {self.nominal_of[m] for m in touched if m in self.nominal_of}
         seed_groups = [sorted(self.members[n]) for n in sorted(involved)]
         must, cannot = _decisions_to_constraints(self.decisions)
-        ids = {m for g in seed_groups for m in g} | {m.mention_id for m in fresh}
+        ids = {m for g in seed_groups for m in g} | set(fresh)
         groups, _refused = cluster(
             sorted(ids),
             edges,
@@ -904,6 +968,5 @@ class Resolver:
         self.last_changed = set(previous.values()) | set(assigned.values())
         self.last_moved = {m: n for m, n in assigned.items() if m in previous and previous[m] != n}
         self._set_nominals(assigned)
-        self._best_links(groups, detail, pairs)
-        out.update({m.mention_id: assigned[m.mention_id] for m in fresh})
-        return out
+        self._best_links(groups, rows, pairs)
+        return assigned
