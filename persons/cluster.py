@@ -20,6 +20,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 import jellyfish
+import numpy as np
 
 from persons.features import is_short_form
 
@@ -390,12 +391,19 @@ def cluster(
     strong.sort(key=attrgetter("a", "b"))
     strong.sort(key=attrgetter("probability"), reverse=True)
     parent, find = c.parent, c.find
-    for e in strong:
+    for x, y, _p in strong:
         # Most strong edges join two mentions already together (a new mention's links to
-        # the members of its nominal after the first): only a merge needs ``union``.
-        if e.a in parent and e.b in parent and find(e.a) == find(e.b):
-            continue
-        c.union(e.a, e.b)
+        # the members of its nominal after the first): only a merge needs ``union``. Most
+        # mentions hang from their root: its look-up is inlined (a call per end cost more).
+        rx, ry = parent.get(x), parent.get(y)
+        if rx is not None and ry is not None:
+            if parent[rx] != rx:
+                rx = find(x)
+            if parent[ry] != ry:
+                ry = find(y)
+            if rx == ry:
+                continue
+        c.union(x, y)
     levels = (
         attach if attach is not None and attach < threshold else None,
         attach_dob if attach_dob is not None and attach_dob < threshold else None,
@@ -426,6 +434,12 @@ def _favoured(p: float, rival: float, margin: float | None) -> bool:
     return not math.isnan(diff) and diff >= margin
 
 
+def _columns(edges: Sequence[Edge]) -> tuple[list[str], list[str], list[float]]:
+    """The edges' first ids, second ids and probabilities, as lists."""
+    a, b, p = zip(*edges, strict=True)
+    return list(a), list(b), list(p)
+
+
 def _attach_unique(
     c: Clusterer,
     edges: Sequence[Edge],
@@ -450,26 +464,32 @@ def _attach_unique(
     with the year one out against "Joseph White"); the same uniqueness test applies, and the
     conflict checks refuse a DOB no keying error explains."""
     no_dob, with_dob = attach
+    if not edges:
+        return
     find = c.find
-    # Groups only grow here: an edge inside one group stays inside it, so each round reads
-    # only the edges the round before found between two groups.
-    pending = edges
+    # Which edges join two groups, with numpy: each mention's group is looked up once a round
+    # (not once per edge end), and groups only grow here, so an edge inside one stays inside
+    # it: each round reads only the edges the round before found between two groups.
+    ends_a, ends_b, probs = _columns(edges)
+    names = list(set(ends_a).union(ends_b))
+    code = dict(zip(names, range(len(names)), strict=True))
+    ca = np.fromiter(map(code.__getitem__, ends_a), np.int64, len(ends_a))
+    cb = np.fromiter(map(code.__getitem__, ends_b), np.int64, len(ends_b))
+    pending = np.arange(len(ends_a))
     for _ in range(rounds):
+        roots = np.array([find(m) for m in names], dtype=object)
+        ra, rb = roots[ca], roots[cb]
+        across = np.flatnonzero(ra != rb)
         best: dict[str, dict[str, float]] = {}
-        across: list[Edge] = []
-        for e in pending:
-            ra, rb = find(e.a), find(e.b)
-            if ra == rb:
-                continue
-            across.append(e)
-            p = e.probability
-            near = best.setdefault(ra, {})
-            if p > near.get(rb, 0.0):
-                near[rb] = p
-            near = best.setdefault(rb, {})
-            if p > near.get(ra, 0.0):
-                near[ra] = p
-        pending = across
+        for x, y, i in zip(ra[across].tolist(), rb[across].tolist(), pending[across].tolist(), strict=True):
+            p = probs[i]
+            near = best.setdefault(x, {})
+            if p > near.get(y, 0.0):
+                near[y] = p
+            near = best.setdefault(y, {})
+            if p > near.get(x, 0.0):
+                near[x] = p
+        ca, cb, pending = ca[across], cb[across], pending[across]
         cands = []
         for g, near in best.items():
             has_dob = bool(c.groups[g].dobs)
@@ -512,12 +532,21 @@ def _detach_ambiguous(
     # Only a mention without DOB or identifier, and not pinned by a decision, can be detached:
     # the neighbours of the others are not gathered (most mentions have a DOB, so most edges
     # are passed over after two set look-ups).
+    if not likely:
+        return
     attrs = c.attrs
-    ends = {e.a for e in likely}.union(e.b for e in likely)
-    open_ = {m for m in ends if not (m in pinned or (at := attrs.get(m, _NO_ATTRS)).dob or at.pnc or at.cro)}
-    for e in likely:
-        if e.a not in open_ and e.b not in open_:
-            continue
+    ends_a, ends_b, _p = _columns(likely)
+    open_ = {
+        m
+        for m in set(ends_a).union(ends_b)
+        if not (m in pinned or (at := attrs.get(m, _NO_ATTRS)).dob or at.pnc or at.cro)
+    }
+    n = len(likely)
+    met = np.fromiter(map(open_.__contains__, ends_a), bool, n) | np.fromiter(
+        map(open_.__contains__, ends_b), bool, n
+    )
+    for i in np.flatnonzero(met).tolist():
+        e = likely[i]
         # A neighbour a user has said is someone else does not make the mention ambiguous.
         if e.b in c.cannot.get(e.a, ()):
             continue
