@@ -14,7 +14,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise, repeat
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -166,6 +168,11 @@ def _recording(db: Any, *, empty: bool = False) -> Iterator[list[tuple[str, str,
 def _rank(t: tuple[float, str, Any]) -> tuple[float, str]:
     """Strongest first, then by partner id (a total order: partners are unique per mention)."""
     return -t[0], t[1]
+
+
+# ``_rank``'s order of candidates held as (-probability, partner, ...).
+_BY_RANK = itemgetter(0, 1)
+_PARTNER = itemgetter(1)
 
 
 @contextmanager
@@ -720,29 +727,36 @@ class Resolver:
         rank[by_id] = np.arange(len(partners))
         by_partner = rank[np.searchsorted(partners, y)]
         order = np.lexsort((np.where(odd, row, by_partner), np.where(odd, 0.0, -p), x))
-        x, y, row, odd = x[order], y[order], row[order], odd[order]
+        x, y, row, p, odd = x[order], y[order], row[order], p[order], odd[order]
         bounds = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1], [True]])).tolist()
-        xs, ys, rs, odds = x.tolist(), y.tolist(), row.tolist(), odd.tolist()
+        xs, rs, odds = x.tolist(), row.tolist(), odd.tolist()
         prob = pairs.p
-        # Ranked as (probability, partner, row of a new pair or a held link); only the links
-        # kept become ScoredLinks (building the waterfall of every candidate cost more than
-        # the clustering).
+        # Ranked as (-probability, partner, row of a new pair or a held link), ordered by the
+        # first two (C-built keys: ``_rank``'s order without a Python call per candidate);
+        # only the links kept become ScoredLinks (building the waterfall of every candidate
+        # cost more than the clustering). Every candidate's tuple is built at once, in C.
+        cands: list[tuple[float, str, int | ScoredLink]] = list(
+            zip((-p).tolist(), np.array(flat, dtype=object)[y].tolist(), rs, strict=True)
+        )
+        links, more_links = self.links, self.more_links
         chosen: list[tuple[str, list[tuple[float, str, int | ScoredLink]]]] = []
         for lo, hi in pairwise(bounds):
             mention = flat[xs[lo]]
-            ranked: list[tuple[float, str, int | ScoredLink]] = [
-                (prob[rs[t]], flat[ys[t]], rs[t])
-                for t in range(lo, hi if odds[lo] else min(hi, lo + LINKS_KEPT))
-            ]
             if odds[lo]:
-                ranked = sorted(ranked, key=_rank)[:LINKS_KEPT]
-            held = self.links.get(mention)
+                found = sorted([(-q, y, r) for q, y, r in cands[lo:hi]], key=_rank)
+                ranked = [(-q, y, r) for q, y, r in found[:LINKS_KEPT]]
+            else:
+                ranked = cands[lo : min(hi, lo + LINKS_KEPT)]
+            held = links.get(mention)
             if held is not None:
-                # Links already held (earlier batches) compete with the new ones, by partner.
-                merged = {y: t for t in ranked for y in (t[1],)}
-                for lk in {lk.other: lk for lk in [held, *self.more_links.get(mention, [])]}.values():
-                    merged.setdefault(lk.other, (lk.probability, lk.other, lk))
-                ranked = sorted(merged.values(), key=_rank)[:LINKS_KEPT]
+                # Links already held (earlier batches) compete with the new ones, by partner:
+                # a new link to a partner replaces the one held.
+                new = set(map(_PARTNER, ranked))
+                more = more_links.get(mention)
+                held_by = {lk.other: lk for lk in (held, *more)} if more else {held.other: held}
+                ranked += [(-lk.probability, lk.other, lk) for lk in held_by.values() if lk.other not in new]
+                ranked.sort(key=_BY_RANK)
+                del ranked[LINKS_KEPT:]
             chosen.append((mention, ranked))
         # A pair kept by both its mentions explains both: its waterfall is built once (the
         # links only read it).
@@ -753,8 +767,8 @@ class Resolver:
                 v if isinstance(v, ScoredLink) else ScoredLink(y, prob[v], *waterfalls[v])
                 for _p, y, v in ranked
             ]
-            self.links[mention] = kept[0]
-            self.more_links[mention] = kept[1:]
+            links[mention] = kept[0]
+            more_links[mention] = kept[1:]
 
     # ------------------------------------------------------------------ public
     def rebuild(
@@ -944,7 +958,11 @@ class Resolver:
         prob = np.asarray(pairs.p, dtype=np.float64)
         linked = rows[prob[rows] >= floor]
         edge_a, edge_b = lo[linked].tolist(), hi[linked].tolist()
-        edges = list(map(Edge, edge_a, edge_b, prob[linked].tolist()))
+        # Each edge made by the tuple constructor, in C (``Edge`` is a NamedTuple; its own
+        # ``__new__`` is a Python call per edge, ~15,000 a batch).
+        edges = list(
+            map(partial(tuple.__new__, Edge), zip(edge_a, edge_b, prob[linked].tolist(), strict=True))
+        )
         touched = set(fresh).union(edge_a, edge_b)
         involved = {self.nominal_of[m] for m in touched if m in self.nominal_of}
         seed_groups = [sorted(self.members[n]) for n in sorted(involved)]
