@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from operator import attrgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jellyfish
 import numpy as np
@@ -385,13 +384,12 @@ def cluster(
             c.refused.append((a, b, why))
             continue
         c.union(a, b, force=True)
-    strong = [e for e in edges if e.probability >= threshold]
-    # Strongest first, then by ids: sorted by ids, then stably by probability (two sorts on
-    # keys built in C cost half of one on a key tuple built per edge in Python).
-    strong.sort(key=attrgetter("a", "b"))
-    strong.sort(key=attrgetter("probability"), reverse=True)
+    arrays = _EdgeArrays.of(edges)
+    # Strongest first, then by ids (sorted with numpy: the codes are in id order).
+    strong = np.flatnonzero(arrays.p >= threshold)
+    strong = strong[np.lexsort((arrays.b[strong], arrays.a[strong], -arrays.p[strong]))]
     parent, find = c.parent, c.find
-    for x, y, _p in strong:
+    for x, y in zip(arrays.ids(arrays.a[strong]), arrays.ids(arrays.b[strong]), strict=True):
         # Most strong edges join two mentions already together (a new mention's links to
         # the members of its nominal after the first): only a merge needs ``union``. Most
         # mentions hang from their root: its look-up is inlined (a call per end cost more).
@@ -409,9 +407,9 @@ def cluster(
         attach_dob if attach_dob is not None and attach_dob < threshold else None,
     )
     if levels != (None, None):
-        _attach_unique(c, edges, levels, margin=margin)
-    likely = [e for e in edges if e.probability >= ambiguous]
-    _detach_ambiguous(c, likely, {m for pair in must for m in pair}, margin)
+        _attach_unique(c, arrays, levels, margin=margin)
+    likely = np.flatnonzero(arrays.p >= ambiguous)
+    _detach_ambiguous(c, arrays, likely, {m for pair in must for m in pair}, margin)
     return c.clusters(), c.refused
 
 
@@ -434,15 +432,39 @@ def _favoured(p: float, rival: float, margin: float | None) -> bool:
     return not math.isnan(diff) and diff >= margin
 
 
-def _columns(edges: Sequence[Edge]) -> tuple[list[str], list[str], list[float]]:
-    """The edges' first ids, second ids and probabilities, as lists."""
-    a, b, p = zip(*edges, strict=True)
-    return list(a), list(b), list(p)
+@dataclass(frozen=True)
+class _EdgeArrays:
+    """The edges as numpy arrays, for the passes over all of them (a batch has ~15,000: a
+    Python loop over every edge in each pass cost more than the clustering's decisions).
+    Each mention is a code, its rank by id, so codes sort as the ids do."""
+
+    names: np.ndarray[Any, Any]  # id per code (objects), in id order
+    a: np.ndarray[Any, Any]  # code of each edge's first id
+    b: np.ndarray[Any, Any]
+    p: np.ndarray[Any, Any]  # probability of each edge
+    probs: list[float]  # the same, as the edges hold them
+
+    @classmethod
+    def of(cls, edges: Sequence[Edge]) -> _EdgeArrays:
+        ends_a, ends_b, probs = (list(col) for col in zip(*edges, strict=True)) if edges else ([], [], [])
+        names = sorted(set(ends_a).union(ends_b))
+        code = dict(zip(names, range(len(names)), strict=True))
+        return cls(
+            np.array(names, dtype=object),
+            np.fromiter(map(code.__getitem__, ends_a), np.int64, len(ends_a)),
+            np.fromiter(map(code.__getitem__, ends_b), np.int64, len(ends_b)),
+            np.array(probs, dtype=np.float64),
+            probs,
+        )
+
+    def ids(self, codes: np.ndarray[Any, Any]) -> list[str]:
+        out: list[str] = self.names[codes].tolist()
+        return out
 
 
 def _attach_unique(
     c: Clusterer,
-    edges: Sequence[Edge],
+    edges: _EdgeArrays,
     attach: tuple[float | None, float | None],
     rounds: int = 3,
     *,
@@ -464,18 +486,12 @@ def _attach_unique(
     with the year one out against "Joseph White"); the same uniqueness test applies, and the
     conflict checks refuse a DOB no keying error explains."""
     no_dob, with_dob = attach
-    if not edges:
-        return
     find = c.find
     # Which edges join two groups, with numpy: each mention's group is looked up once a round
     # (not once per edge end), and groups only grow here, so an edge inside one stays inside
     # it: each round reads only the edges the round before found between two groups.
-    ends_a, ends_b, probs = _columns(edges)
-    names = list(set(ends_a).union(ends_b))
-    code = dict(zip(names, range(len(names)), strict=True))
-    ca = np.fromiter(map(code.__getitem__, ends_a), np.int64, len(ends_a))
-    cb = np.fromiter(map(code.__getitem__, ends_b), np.int64, len(ends_b))
-    pending = np.arange(len(ends_a))
+    ca, cb, probs, names = edges.a, edges.b, edges.probs, edges.names.tolist()
+    pending = np.arange(len(ca))
     for _ in range(rounds):
         roots = np.array([find(m) for m in names], dtype=object)
         ra, rb = roots[ca], roots[cb]
@@ -520,7 +536,11 @@ def _attach_unique(
 
 
 def _detach_ambiguous(
-    c: Clusterer, likely: Sequence[Edge], pinned: set[str], margin: float | None = None
+    c: Clusterer,
+    edges: _EdgeArrays,
+    likely: np.ndarray[Any, Any],
+    pinned: set[str],
+    margin: float | None = None,
 ) -> None:
     """A mention without DOB or identifier that matches two people who cannot be one (a
     father's record with no DOB matches father and son alike) belongs to neither: it is put
@@ -531,32 +551,30 @@ def _detach_ambiguous(
     best: dict[str, dict[str, float]] = {}
     # Only a mention without DOB or identifier, and not pinned by a decision, can be detached:
     # the neighbours of the others are not gathered (most mentions have a DOB, so most edges
-    # are passed over after two set look-ups).
-    if not likely:
-        return
+    # are passed over, with numpy). The edges read are the likely ones, in their order.
     attrs = c.attrs
-    ends_a, ends_b, _p = _columns(likely)
-    open_ = {
-        m
-        for m in set(ends_a).union(ends_b)
-        if not (m in pinned or (at := attrs.get(m, _NO_ATTRS)).dob or at.pnc or at.cro)
-    }
-    n = len(likely)
-    met = np.fromiter(map(open_.__contains__, ends_a), bool, n) | np.fromiter(
-        map(open_.__contains__, ends_b), bool, n
+    open_ = np.array(
+        [
+            not (m in pinned or (at := attrs.get(m, _NO_ATTRS)).dob or at.pnc or at.cro)
+            for m in edges.names.tolist()
+        ],
+        dtype=bool,
     )
-    for i in np.flatnonzero(met).tolist():
-        e = likely[i]
+    hits = likely[open_[edges.a[likely]] | open_[edges.b[likely]]]
+    ends = zip(edges.a[hits].tolist(), edges.b[hits].tolist(), hits.tolist(), strict=True)
+    names, is_open = edges.names.tolist(), open_.tolist()
+    for ca, cb, i in ends:
+        a, b, p = names[ca], names[cb], edges.probs[i]
         # A neighbour a user has said is someone else does not make the mention ambiguous.
-        if e.b in c.cannot.get(e.a, ()):
+        if b in c.cannot.get(a, ()):
             continue
-        for x, y in ((e.a, e.b), (e.b, e.a)):
-            if x not in open_:
+        for cx, x, y in ((ca, a, b), (cb, b, a)):
+            if not is_open[cx]:
                 continue
             root = c.find(y)
             reach.setdefault(x, set()).add(root)
             near = best.setdefault(x, {})
-            near[root] = max(near.get(root, 0.0), e.probability)
+            near[root] = max(near.get(root, 0.0), p)
     # ``reach`` holds detachable mentions only.
     for mid, roots in reach.items():
         own = c.find(mid)
