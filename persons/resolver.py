@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise, repeat
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -615,29 +615,39 @@ class Resolver:
     def _waterfalls(
         self, pairs: _Pairs, rows: list[int]
     ) -> dict[int, tuple[dict[str, float], dict[str, str]]]:
-        """Scored pairs' (``rows`` of ``pairs``) match weight and level label per comparison."""
+        """Scored pairs' (``rows`` of ``pairs``) match weight and level label per comparison.
+
+        Pairs scored alike (the same gammas and weights: a quarter to a half of a batch's are
+        distinct) share one waterfall, read only like the labels. Each distinct weight is
+        rounded once (Python's ``round``, correctly rounded, as before; numpy's differs in the
+        last place). Both are found with numpy, by bit pattern (so -0.0 stays -0.0)."""
+        if not rows:
+            return {}
         comps = self._comps
-        # Each distinct weight is rounded once (Python's ``round``, correctly rounded, as
-        # before; numpy's differs in the last place): a batch's waterfalls hold ~40,000
-        # weights, of a few thousand values. Distinct by bit pattern, so -0.0 stays -0.0.
+        gammas = np.ascontiguousarray(pairs.gammas[rows], dtype=np.int64)
         values = np.ascontiguousarray(pairs.weights[rows], dtype=np.float64)
-        distinct, where = np.unique(values.view(np.uint64).ravel(), return_inverse=True)
+        alike, first, which = np.unique(
+            np.hstack([gammas.view(np.uint64), values.view(np.uint64)]),
+            axis=0,
+            return_index=True,
+            return_inverse=True,
+        )
+        distinct, where = np.unique(values[first].view(np.uint64).ravel(), return_inverse=True)
         rounded = np.array([round(w, 2) for w in distinct.view(np.float64).tolist()], dtype=np.float64)
-        # (numpy's stubs type ``tolist`` of a float array as a float, whatever its shape.)
-        weights = cast("list[list[float]]", rounded[where].reshape(values.shape).tolist())
-        out: dict[int, tuple[dict[str, float], dict[str, str]]] = {}
-        for row, ws, gammas in zip(rows, weights, map(tuple, pairs.gammas[rows].tolist()), strict=True):
+        weights = rounded[where].reshape(len(alike), len(comps)).tolist()
+        built: list[tuple[dict[str, float], dict[str, str]]] = []
+        for ws, levels in zip(weights, map(tuple, gammas[first].tolist()), strict=True):
             # The labels follow from the gammas alone, and few combinations occur (3,737 among
             # 179,159 links at 100,000 mentions): one mapping per combination, shared by its
             # links (read only), rather than one per link (~0.9 GB of a million mentions' links).
-            labels = self._labels_of.get(gammas)
+            labels = self._labels_of.get(levels)
             if labels is None:
                 labels = {
-                    c: lab.get(int(g), c) for c, lab, g in zip(comps, self._label_maps, gammas, strict=True)
+                    c: lab.get(int(g), c) for c, lab, g in zip(comps, self._label_maps, levels, strict=True)
                 }
-                self._labels_of[gammas] = labels
-            out[row] = dict(zip(comps, ws, strict=True)), labels
-        return out
+                self._labels_of[levels] = labels
+            built.append((dict(zip(comps, ws, strict=True)), labels))
+        return dict(zip(rows, map(built.__getitem__, which.ravel().tolist()), strict=True))
 
     def _add_rows(self, table: pa.Table) -> None:
         self._settle()
