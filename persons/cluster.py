@@ -238,10 +238,9 @@ class Clusterer:
     def seed(self, members: Sequence[str]) -> None:
         """``members`` (an existing nominal's) as one group: the group that forcing
         ``union(members[0], m)`` for each other member in turn gives, with the same root and
-        member order, built directly (an incremental batch seeds ~10,000 mentions, and two
-        singleton groups made and merged per member cost more than the rest of the
-        clustering). ``members[0]`` may be held already, as a group on its own; no other
-        member may be."""
+        member order, built directly: without making each member a group of its own and
+        merging it in (an incremental batch seeds a few thousand held mentions).
+        ``members[0]`` may be held already, as a group on its own; no other member may be."""
         root, rest = members[0], members[1:]
         parent, attrs = self.parent, self.attrs
         if (

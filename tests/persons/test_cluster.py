@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from persons.cluster import Attrs, Edge, assign_ids, cluster, derive_id, dobs_compatible
+import pytest
+
+from persons.cluster import Attrs, Clusterer, Edge, assign_ids, cluster, derive_id, dobs_compatible
 
 
 def test_dob_keying_errors_are_compatible_and_real_differences_are_not() -> None:
@@ -272,3 +274,43 @@ def test_a_mention_without_dob_goes_to_the_person_it_is_far_more_like() -> None:
     edges = [Edge("father1", "father2", 0.9999), Edge("bare", "father1", 1.0), Edge("bare", "son", 1.0)]
     groups, _ = cluster(ids, edges, 0.99, attrs, margin=7)
     assert ["bare"] in groups
+
+
+def test_a_seed_group_is_the_group_its_members_forced_together_one_by_one_make() -> None:
+    # A nominal with names keyed both ways round: how each member is read depends on the
+    # surnames the group holds when it joins, so the order matters.
+    attrs = {
+        "m1": Attrs(
+            dob="1970-02-03", forename="maurice", surname="thompson", surname_keys=frozenset({"s:tmsn"})
+        ),
+        "m2": Attrs(forename="thompson", surname="maurice", forename_keys=frozenset({"s:tmsn"})),
+        "m3": Attrs(dob="1970-03-02", pnc="2001/0000001Z", forename="mo", surname="thomson"),
+        "m4": Attrs(cro="123456/01A", forename="maurice", surname="thompson"),
+        "m5": Attrs(),
+    }
+    members = ["m1", "m2", "m3", "m4", "m5"]
+    seeded = Clusterer(attrs)
+    seeded.add("m1")
+    seeded.seed(members)
+    forced = Clusterer(attrs)
+    for m in members[1:]:
+        forced.union("m1", m, force=True)
+    assert seeded.parent == forced.parent
+    assert seeded.groups == forced.groups
+    assert seeded.groups["m1"].members == members
+
+
+def test_a_seed_group_meeting_a_grouped_mention_is_refused() -> None:
+    c = Clusterer({})
+    c.union("a", "b", force=True)
+    with pytest.raises(ValueError, match="grouped already"):
+        c.seed(["c", "a"])
+    with pytest.raises(ValueError, match="grouped already"):
+        c.seed(["a", "d"])
+    assert c.parent == {"a": "a", "b": "a"}
+
+
+def test_overlapping_seed_groups_are_joined_as_before() -> None:
+    attrs = {x: Attrs() for x in "abcd"}
+    groups, _ = cluster("abcd", [], 0.9, attrs, seed_groups=[["a", "b"], ["b", "c"]])
+    assert sorted(map(sorted, groups)) == [["a", "b", "c"], ["d"]]
