@@ -750,8 +750,10 @@ class Resolver:
         cands: list[tuple[float, str, int | ScoredLink]] = list(
             zip((-p).tolist(), np.array(flat, dtype=object)[y].tolist(), rs, strict=True)
         )
+        # A pair kept by both its mentions explains both: its waterfall is built once (the
+        # links only read it), for every pair a mention may keep (few more than it keeps).
+        waterfalls = self._waterfalls(pairs, np.unique(row).tolist())
         links, more_links = self.links, self.more_links
-        chosen: list[tuple[str, list[tuple[float, str, int | ScoredLink]]]] = []
         for lo, hi in pairwise(bounds):
             mention = flat[xs[lo]]
             if odds[lo]:
@@ -769,12 +771,6 @@ class Resolver:
                 ranked += [(-lk.probability, lk.other, lk) for lk in held_by.values() if lk.other not in new]
                 ranked.sort(key=_BY_RANK)
                 del ranked[LINKS_KEPT:]
-            chosen.append((mention, ranked))
-        # A pair kept by both its mentions explains both: its waterfall is built once (the
-        # links only read it).
-        new_rows = {v for _m, ranked in chosen for _p, _y, v in ranked if not isinstance(v, ScoredLink)}
-        waterfalls = self._waterfalls(pairs, sorted(new_rows))
-        for mention, ranked in chosen:
             kept = [
                 v if isinstance(v, ScoredLink) else ScoredLink(y, prob[v], *waterfalls[v])
                 for _p, y, v in ranked
