@@ -17,7 +17,6 @@ import multiprocessing as mp
 import os
 import re
 import sys
-from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -364,61 +363,26 @@ def extract_many(texts: Iterable[str], batch_size: int = 64, n_process: int = 1)
     ``n_process == 1`` streams through ``nlp.pipe``. With ``n_process > 1`` (or ``-1`` for
     all cores) a process pool runs the model *and* the rules in each worker, on chunks of
     ``batch_size`` texts; workers load the model once (inherited when the platform forks).
-    The pool starts when this is called, not at the first result: the caller may do other
-    work while the workers extract (a load resolves the batch's people meanwhile), and the
-    workers are forked before that work starts any thread of its own. The returned iterator
-    must be consumed (or closed): that ends the pool.
     """
     if n_process == -1:
         n_process = os.cpu_count() or 1
     nlp = load_model()
     if n_process <= 1:
-        return _in_process(nlp, texts, batch_size)
+        it1, it2 = _tee_texts(texts)
+        for text, doc in zip(it1, nlp.pipe(it2, batch_size=batch_size), strict=True):
+            yield merge(text, _doc_spans(doc))
+        return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = mp.get_context(method)
     pool = ctx.Pool(n_process, initializer=_worker_init)
     try:
-        results = pool.imap(_worker_run, _chunks(texts, batch_size), chunksize=1)
-    except BaseException:
+        for result in pool.imap(_worker_run, _chunks(texts, batch_size), chunksize=1):
+            for ents in result:
+                yield [Entity(*t) for t in ents]
+        pool.close()
+    finally:
         pool.terminate()
         pool.join()
-        raise
-    return _PoolResults(pool, results)
-
-
-def _in_process(nlp: Any, texts: Iterable[str], batch_size: int) -> Iterator[list[Entity]]:
-    it1, it2 = _tee_texts(texts)
-    for text, doc in zip(it1, nlp.pipe(it2, batch_size=batch_size), strict=True):
-        yield merge(text, _doc_spans(doc))
-
-
-class _PoolResults(Iterator[list[Entity]]):
-    """The entity lists of a started pool, in input order; the pool ends when they are all
-    read or ``close`` is called (a generator could not do that: closing one that has not
-    started does not run its ``finally``)."""
-
-    def __init__(self, pool: Any, results: Iterator[list[list[tuple[str, int, int, str, str]]]]) -> None:
-        self._pool: Any = pool
-        self._results = results
-        self._pending: deque[list[tuple[str, int, int, str, str]]] = deque()
-
-    def __next__(self) -> list[Entity]:
-        while not self._pending:
-            try:
-                self._pending.extend(next(self._results))
-            except BaseException:
-                self.close()
-                raise
-        return [Entity(*t) for t in self._pending.popleft()]
-
-    def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            pool.terminate()
-            pool.join()
-
-    def __del__(self) -> None:
-        self.close()
 
 
 def _tee_texts(texts: Iterable[str]) -> tuple[Iterator[str], Iterator[str]]:

@@ -29,12 +29,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from itertools import islice
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from opensearchpy import OpenSearch
 
@@ -52,11 +50,7 @@ from mappings import records as records_index
 from mappings import tombstones as tombstones_index
 from persons.features import mentions_from_record
 
-if TYPE_CHECKING:
-    from entity_extraction import Entity
-
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 
 Hook = Callable[[list[dict[str, Any]]], None]
 MAX_KEPT_PROBLEMS = 1000
@@ -223,11 +217,10 @@ class BatchIndexer:
         if self._attachments is not None:
             self._attachments.close()
 
-    def _mentions(
-        self, entries: Sequence[Entry], beside: Callable[[], dict[str, str]] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
-        """Entity extraction for ``entries`` (those whose text changed): field -> entities;
-        and what ``beside`` (the batch's person resolution) returns (``extract_beside``)."""
+    def _mentions(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        """Entity extraction for ``entries`` (those whose text changed): field -> entities."""
+        from entity_extraction import extract_many
+
         mentions: list[dict[str, Any]] = [{} for _ in entries]
         texts: list[str] = []
         owners: list[tuple[int, str]] = []
@@ -235,10 +228,14 @@ class BatchIndexer:
             for name, text in entry.record.free_text().items():
                 texts.append(text)
                 owners.append((k, name))
-        found, got = extract_beside(texts, self.settings, beside)
+        if not texts:
+            return mentions
+        found = extract_many(
+            texts, batch_size=self.settings.ner_batch_size, n_process=self.settings.ner_processes
+        )
         for (k, name), ents in zip(owners, found, strict=True):
             mentions[k][name] = ents
-        return mentions, got
+        return mentions
 
     def _content_hash(self, record: AnyRecord) -> str:
         """The record's content hash, and for a record with attachments the size and mtime of
@@ -337,8 +334,8 @@ class BatchIndexer:
             to_write.append(k)
 
         mentions: dict[int, Any] = {}
-        need: list[int] = []
         if self.extract_entities:
+            need: list[int] = []
             reuse: list[int] = []
             for k in to_write:
                 seen = known[entries[k].record.record_id]
@@ -354,25 +351,18 @@ class BatchIndexer:
                 else:
                     mentions[k] = mentions_from_doc(found)
                     result.ner_reused += 1
-
-        # Resolved before the documents are built, so each person is indexed with its nominal.
-        # Only records being written: an unchanged, stale or deleted one is not resolved again.
-        resolve: Callable[[], dict[str, str]] | None = None
-        people_resolver = self.people_resolver
-        if people_resolver is not None and to_write:
-            resolve = partial(
-                people_resolver, [m for k in to_write for m in mentions_from_record(entries[k].record)]
-            )
-        nominals: dict[str, str] | None = None
-        if self.extract_entities and need:
-            extracted, nominals = self._mentions([entries[k] for k in need], beside=resolve)
-            for k, ents in zip(need, extracted, strict=True):
-                mentions[k] = ents
-        elif resolve is not None:
-            nominals = resolve()
+            for k, extracted in zip(need, self._mentions([entries[k] for k in need]), strict=True):
+                mentions[k] = extracted
 
         docs: dict[str, dict[str, Any]] = {}
         where: dict[str, int] = {}
+        nominals: dict[str, str] | None = None
+        if self.people_resolver is not None and to_write:
+            # Resolved before the documents are built, so each person is indexed with its nominal.
+            # Only records being written: an unchanged, stale or deleted one is not resolved again.
+            nominals = self.people_resolver(
+                [m for k in to_write for m in mentions_from_record(entries[k].record)]
+            )
         for k in to_write:
             entry = entries[k]
             warnings: list[str] = []
@@ -507,32 +497,6 @@ class BatchIndexer:
         for hook in self.hooks:
             hook(acked)
         return BatchOutcome(result, problems, acked, statuses, errors)
-
-
-def extract_beside(
-    texts: list[str], settings: Settings, beside: Callable[[], _T] | None = None
-) -> tuple[list[list[Entity]], _T | None]:
-    """Entities of each of ``texts``, and what ``beside`` returns (None: nothing to run),
-    ``beside`` run while the NER processes extract when there are any (``ner_processes`` >
-    1). A load's two halves of a batch are independent (free text; structured people) and
-    both are needed before its documents are built: run one after the other, resolution
-    added its whole time to every batch; beside the workers it takes only the CPU they leave
-    (none on a machine with a core to spare)."""
-    from entity_extraction import extract_many
-
-    if not texts:
-        return [], beside() if beside is not None else None
-    # The workers are started (forked) here, before ``beside`` starts a thread.
-    found = extract_many(texts, batch_size=settings.ner_batch_size, n_process=settings.ner_processes)
-    if beside is None or settings.ner_processes <= 1:
-        # In-process NER holds the interpreter: a thread beside it would only interleave.
-        out = list(found)
-        return out, beside() if beside is not None else None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lantern-resolve") as pool:
-        # Leaving the block waits for ``beside``, also when extraction fails.
-        running = pool.submit(beside)
-        out = list(found)
-        return out, running.result()
 
 
 def _parent(doc: dict[str, Any]) -> str | None:

@@ -131,19 +131,3 @@ def test_extract_many_two_processes(nlp: Any) -> None:
     got = list(extract_many(TEXTS, batch_size=3, n_process=2))
     assert got == expected
     assert all(isinstance(e, Entity) for ents in got for e in ents)
-
-
-def test_extract_many_starts_its_workers_when_called(nlp: Any) -> None:
-    """The pool is running before the first result is asked for (a load resolves people
-    meanwhile), and closing the results unread ends it."""
-    import multiprocessing
-
-    found = extract_many(TEXTS, batch_size=3, n_process=2)
-    assert len(multiprocessing.active_children()) >= 2
-    close = getattr(found, "close", None)
-    assert close is not None
-    close()
-    assert not multiprocessing.active_children()
-    # Read to the end, the pool ends by itself.
-    assert list(extract_many(TEXTS, batch_size=3, n_process=2)) == [extract(t) for t in TEXTS]
-    assert not multiprocessing.active_children()
