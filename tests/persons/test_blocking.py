@@ -144,7 +144,10 @@ def _block_values(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
     return con.execute(f"SELECT unique_id, {cols} FROM mentions ORDER BY unique_id").fetchall()
 
 
-def _kept(inc: blocking.Incremental) -> tuple[dict[int, int], dict[tuple[int, str], tuple[object, ...]]]:
+_Signatures = tuple[list[str], list[tuple[str, list[str]]]]
+
+
+def _kept(inc: blocking.Incremental) -> tuple[dict[int, int], dict[tuple[int, str], _Signatures]]:
     """What ``inc`` keeps: every block's mention count, and each kept block's signatures."""
     counts = dict(zip(inc._hashes.tolist(), inc._counts.tolist(), strict=True))
     counts.update(zip(inc._recent.tolist(), inc._recent_counts.tolist(), strict=True))
