@@ -165,12 +165,8 @@ def _recording(db: Any, *, empty: bool = False) -> Iterator[list[tuple[str, str,
         del db._sql_to_splink_dataframe
 
 
-def _rank(t: tuple[float, str, Any]) -> tuple[float, str]:
-    """Strongest first, then by partner id (a total order: partners are unique per mention)."""
-    return -t[0], t[1]
-
-
-# ``_rank``'s order of candidates held as (-probability, partner, ...).
+# A mention's link candidates, held as (-probability, partner, ...), strongest first, then by
+# partner id (a total order: partners are unique per mention).
 _BY_RANK = itemgetter(0, 1)
 _PARTNER = itemgetter(1)
 
@@ -699,7 +695,7 @@ class Resolver:
 
         A mention's candidates are ranked with numpy (a batch holds ~15,000 pairs: ranking
         each mention's candidates in Python cost as much as the clustering), in the order
-        ``_rank`` gives, so the links are the ones it chose."""
+        ``_BY_RANK`` gives, so the links are the ones it chose."""
         flat = [m for g in groups for m in g]
         if not flat or not len(rows):
             return
@@ -732,7 +728,7 @@ class Resolver:
         odd = (np.add.reduceat(np.isnan(p), starts) > 0)[run]
         keep = np.flatnonzero((p >= third[run]) | odd)
         x, y, row, p, odd = x[keep], y[keep], row[keep], p[keep], odd[keep]
-        # Partners by id, as ``_rank`` orders them (Python's comparison: an object array).
+        # Partners by id, as ``_BY_RANK`` orders them (Python's comparison: an object array).
         partners = np.unique(y)
         by_id = np.argsort(np.array([flat[c] for c in partners.tolist()], dtype=object), kind="stable")
         rank = np.empty(len(partners), np.int64)
@@ -744,7 +740,7 @@ class Resolver:
         xs, rs, odds = x.tolist(), row.tolist(), odd.tolist()
         prob = pairs.p
         # Ranked as (-probability, partner, row of a new pair or a held link), ordered by the
-        # first two (C-built keys: ``_rank``'s order without a Python call per candidate);
+        # first two (``_BY_RANK``: C-built keys, no Python call per candidate);
         # only the links kept become ScoredLinks (building the waterfall of every candidate
         # cost more than the clustering). Every candidate's tuple is built at once, in C.
         cands: list[tuple[float, str, int | ScoredLink]] = list(
@@ -757,8 +753,7 @@ class Resolver:
         for lo, hi in pairwise(bounds):
             mention = flat[xs[lo]]
             if odds[lo]:
-                found = sorted([(-q, y, r) for q, y, r in cands[lo:hi]], key=_rank)
-                ranked = [(-q, y, r) for q, y, r in found[:LINKS_KEPT]]
+                ranked = sorted(cands[lo:hi], key=_BY_RANK)[:LINKS_KEPT]
             else:
                 ranked = cands[lo : min(hi, lo + LINKS_KEPT)]
             held = links.get(mention)
