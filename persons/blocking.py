@@ -58,18 +58,19 @@ _SEP = f"chr({ord(_SEP_CHAR)})"
 
 @dataclass(frozen=True)
 class Rule:
-    """One blocking rule: equality on ``keys`` (same column both sides) and ``where``.
+    """One blocking rule: equality on ``keys`` (same column both sides), with ``missing``
+    NULL on one side at least when given.
 
     ``capped`` False: the rule is used as written. ``refine``: the column that splits a
-    crowded block. ``sql`` (with no ``keys``): a rule that is not same-column equality
-    (names keyed into each other's boxes), used as written; its blocks are pairs of name
-    keys read crosswise, which no crowd fills."""
+    crowded block. ``cross`` (with no ``keys``): equalities of a left column with a different
+    right one (names keyed into each other's boxes), used as written; its blocks are pairs of
+    name keys read crosswise, which no crowd fills."""
 
     keys: tuple[str, ...] = ()
-    where: str = ""
+    missing: str | None = None
     refine: str | None = None
     capped: bool = True
-    sql: str = ""
+    cross: tuple[tuple[str, str], ...] = ()
 
     @property
     def column(self) -> str:
@@ -79,17 +80,23 @@ class Rule:
     def is_capped(self) -> bool:
         return self.capped and bool(self.keys)
 
-    def splink_sql(self) -> str:
-        if not self.keys:
-            return self.sql
+    @property
+    def where(self) -> str:
+        return f'(l."{self.missing}" IS NULL OR r."{self.missing}" IS NULL)' if self.missing else ""
+
+    def sides(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The columns the rule equates, left side's and right side's, in the same order."""
         if self.is_capped:
-            join = f'l."{self.column}" = r."{self.column}"'
-        else:
-            join = " AND ".join(f'l."{k}" = r."{k}"' for k in self.keys)
+            return (self.column,), (self.column,)
+        if self.keys:
+            return self.keys, self.keys
+        return tuple(a for a, _b in self.cross), tuple(b for _a, b in self.cross)
+
+    def splink_sql(self) -> str:
+        left, right = self.sides()
+        join = " AND ".join(f'l."{a}" = r."{b}"' for a, b in zip(left, right, strict=True))
         return f"{join} AND {self.where}" if self.where else join
 
-
-_DOB_MISSING = '(l."dob" IS NULL OR r."dob" IS NULL)'
 
 # Each rule is an equality join (so DuckDB/Spark hash-join it); together they keep the pair
 # count near-linear in the number of mentions while every hard case has at least one way in.
@@ -107,12 +114,12 @@ RULES: list[Rule] = [
     # one digit off in the year, whatever the forename (a diminutive outside the variant table):
     Rule(("surname_key", "dob_md"), refine="forename_group"),
     # a missing DOB on one side:
-    Rule(("surname_key", "forename_key"), where=_DOB_MISSING, refine="postcode"),
+    Rule(("surname_key", "forename_key"), missing="dob", refine="postcode"),
     # forename and surname keyed into each other's boxes:
-    Rule(sql='l."surname_key" = r."forename_key" AND l."forename_key" = r."surname_key"'),
+    Rule(cross=(("surname_key", "forename_key"), ("forename_key", "surname_key"))),
     # ...and one of the two also keyed as a diminutive or with a slip: the DOB carries it.
-    Rule(sql='l."dob" = r."dob" AND l."surname_key" = r."forename_key"'),
-    Rule(sql='l."dob" = r."dob" AND l."forename_key" = r."surname_key"'),
+    Rule(cross=(("dob", "dob"), ("surname_key", "forename_key"))),
+    Rule(cross=(("dob", "dob"), ("forename_key", "surname_key"))),
     Rule(("dob", "address"), refine="surname_key"),
     # a missing DOB and a diminutive outside the variant table, at one address:
     Rule(("surname_key", "postcode"), refine="forename_initial"),
@@ -125,7 +132,7 @@ RULES: list[Rule] = [
     Rule(("forename_key", "dob_md"), refine="surname_key"),
     # a missing DOB and a forename outside the variant tables (a short form, a slip that
     # changes its key) that starts with the same letter:
-    Rule(("surname_key", "forename_initial"), where=_DOB_MISSING, refine="postcode"),
+    Rule(("surname_key", "forename_initial"), missing="dob", refine="postcode"),
     # a phone number or a vehicle in common, whatever the names and DOBs say. On one value
     # per mention (the first): Splink's exploding rules would catch every shared value but
     # re-explode everything held on every ingest batch, which costs more than the load.
@@ -133,7 +140,7 @@ RULES: list[Rule] = [
     Rule(("phone_key",), refine="surname_key"),
     Rule(("vrm_key",), refine="surname_key"),
     # a diminutive or variant forename (issue 11's table) and a missing DOB:
-    Rule(("surname_key", "forename_group"), where=_DOB_MISSING, refine="postcode"),
+    Rule(("surname_key", "forename_group"), missing="dob", refine="postcode"),
 ]
 
 CAPPED = [r for r in RULES if r.is_capped]
@@ -408,16 +415,17 @@ class Incremental:
             self._recent, self._recent_counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
         return blocks[now > self.cap]
 
-    def add(self, batch: str) -> None:
+    def add(self, batch: str) -> set[int]:
         """Join values for ``batch`` (new mentions with the table's columns, not yet in it: the
-        caller inserts them after), and for the held mentions whose values it changes."""
+        caller inserts them after), and for the held mentions whose values it changes; returns
+        the capped rules (numbers in ``CAPPED``) whose held rows' values it changed."""
         self.load()
         con, table, cap = self.con, self.table, int(self.cap)
         sets = ", ".join(f'"{r.column}" = CASE WHEN {_present(r)} THEN {_keystr(r)} END' for r in CAPPED)
         con.execute(f"UPDATE {batch} SET {sets}")
         touched = self._touched(batch)
         if not touched:
-            return  # every block the batch touched is whole: its rows hold the plain key
+            return set()  # every block the batch touched is whole: its rows hold the plain key
         self._enter(table, [key for key in touched if key not in self._crowds])
         # Per rule: the batch's rows' values (unique id, value); held rows' changes (the value
         # they hold, their refining value, the new value).
@@ -445,6 +453,7 @@ class Incremental:
                     for r, n in sub_before.items()
                     if n <= cap < len(crowd.subs[r])
                 )
+        changed = {i for i, changes in held.items() if changes}
         for i, changes in sorted(held.items()):
             if changes:
                 col = CAPPED[i].column
@@ -457,6 +466,7 @@ class Incremental:
                 )
         if mine:
             self._set_batch(batch, mine)
+        return changed
 
     def _touched(self, batch: str) -> dict[tuple[int, str], list[tuple[str, str | None, str]]]:
         """Count the batch's rows into their blocks; its rows in blocks now over the cap in

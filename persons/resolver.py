@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from persons import blocking
 from persons import model as pm
+from persons.candidates import PairIndex
 from persons.cluster import AMBIGUOUS_PROBABILITY, Attrs, Edge, assign_ids, cluster
 from persons.features import SCHEMA, Mention, feature_table
 
@@ -211,6 +212,16 @@ class Resolver:
         self.block_cap = block_cap
         # The capped rules' join values batch by batch (from the last full assignment on).
         self._blocks = blocking.Incremental(self.con, "mentions", block_cap)
+        # A batch's candidate pairs from an index of the held join values (persons.candidates),
+        # when the model's blocking rules are persons.blocking's (a model trained with others
+        # is blocked by SQL joins, ``_blocking_sql``); None until built, and again whenever
+        # rows are held other than by ``resolve_new``.
+        rules = pm.splink_settings(self.model)["blocking_rules_to_generate_predictions"]
+        same = [r.get("blocking_rule") for r in rules] == blocking.splink_rules() and all(
+            set(r) <= {"blocking_rule", "sql_dialect"} for r in rules
+        )
+        self._index_rules = blocking.RULES if same else None
+        self._pair_index: PairIndex | None = None
         # Blocks over the cap in the last full assignment (persons.blocking).
         self.cap_stats: blocking.CapStats | None = None
         self.nominal_of: dict[str, str] = {}
@@ -313,7 +324,17 @@ class Resolver:
                 out[col] = ran[0][0]
         return out
 
-    def _score_batch(self) -> _Pairs:
+    def _held_index(self) -> PairIndex | None:
+        """The pair index of everything held (built from ``mentions`` when there is none)."""
+        if self._index_rules is None:
+            return None
+        if self._pair_index is None:
+            self._settle()
+            self._pair_index = PairIndex(self.con, self._index_rules, _NAME_ID)
+            self._pair_index.load("mentions")
+        return self._pair_index
+
+    def _score_batch(self, blocked: pa.Table | None = None) -> _Pairs:
         """Score every held mention (the batch included) x the ``batch`` table; returns the
         scored pairs (>= ``KEEP_PROBABILITY``) in the canonical order (``_ORDER``).
 
@@ -324,7 +345,8 @@ class Resolver:
         batch), and its inputs never change name: ``mentions``, ``batch``, ``lantern_tf_*``,
         ``lantern_blocked`` (and ``lantern_names``: the name comparisons are evaluated once
         per pair of names, ``_dedupe_names``). This is the approach of Splink's own
-        ``realtime.compare_records`` (``sql_cache_key``)."""
+        ``realtime.compare_records`` (``sql_cache_key``). ``blocked``: the batch's candidate
+        pairs from the pair index (else ``_blocking_sql`` joins for them)."""
         if self._batch_sql is None:
             # Splink has just scored this batch: its table is the batch's (not run twice).
             self._batch_sql = self._capture_batch_sql()
@@ -332,13 +354,20 @@ class Resolver:
             self.con.execute("DROP TABLE lantern_scored")
             return pairs
         blocked_sql, scored_sql = self._batch_sql
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
+        if blocked is not None and "lantern_name_l" in blocked_sql:
+            self.con.register("lantern_blocked", blocked)
+        else:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
         # Only the columns read, straight from the query: materialising Splink's table (every
         # input column of both sides, lists included) cost a fifth of the scoring.
         cols = self._pair_columns("lantern_scored")
-        pairs = self._fetch_pairs(f"SELECT {cols} FROM ({scored_sql}) {_ORDER}")  # noqa: S608
-        self.con.execute("DROP TABLE lantern_blocked")
-        return pairs
+        try:
+            return self._fetch_pairs(f"SELECT {cols} FROM ({scored_sql}) {_ORDER}")  # noqa: S608
+        finally:
+            if blocked is not None and "lantern_name_l" in blocked_sql:
+                self.con.unregister("lantern_blocked")
+            else:
+                self.con.execute("DROP TABLE lantern_blocked")
 
     def _blocking_sql(self, splinks: str) -> str:
         """The id pairs Splink's blocking gives for ``mentions`` x ``batch`` (``splinks``: its
@@ -654,6 +683,7 @@ class Resolver:
         self.con.unregister("_new")
         self._name_ids("mentions")
         self._name_index = None
+        self._pair_index = None
 
     def _remember(self, mentions: Sequence[Mention], table: pa.Table) -> None:
         cols = {c: table.column(c).to_pylist() for c in ("pnc", "cro", "forename", "surname")}
@@ -865,8 +895,10 @@ class Resolver:
         load pays for it. Like loading spaCy's model, this is the load's set-up, not a batch's.
         Without it the first batch captures the SQL as it is scored (the same scores)."""
         with _no_gc():
-            # What incremental blocking keeps, from the full assignment just made.
+            # What incremental blocking keeps, from the full assignment just made, and the
+            # index of the held join values.
             self._blocks.load()
+            self._held_index()
         if self._batch_sql is not None:
             return
         with _no_gc():
@@ -926,13 +958,17 @@ class Resolver:
         self._batch_table(self._batch_name_ids(table))
         # The capped rules' join columns: the batch's, and those of held mentions whose blocks
         # the batch changes (a block it makes crowded is split for its held mentions too).
-        self._blocks.add("batch")
+        changed = self._blocks.add("batch")
+        index = self._held_index()
+        if index is not None:
+            # Held rows whose join values the batch changed: read again before it is held.
+            index.refresh("mentions", [blocking.RULES.index(blocking.CAPPED[i]) for i in sorted(changed)])
         self.con.execute("INSERT INTO mentions BY NAME SELECT * FROM batch")
         self._remember(fresh, table)
         self._term_frequencies()
         # One pass: everything held (the batch included) x the batch. That covers existing x new
-        # and new x new; self-pairs and the mirrored new x new pairs are dropped below.
-        pairs = self._score_batch()
+        # and new x new; self-pairs and the mirrored new x new pairs are dropped.
+        pairs = self._score_batch(index.add("batch") if index is not None else None)
         assigned = self._cluster_batch([m.mention_id for m in fresh], pairs)
         out.update({m.mention_id: assigned[m.mention_id] for m in fresh})
         return out

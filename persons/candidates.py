@@ -1,0 +1,236 @@
+"""A batch's candidate pairs, looked up in an index of the held mentions' join values.
+
+Blocking as SQL joins (``Resolver._blocking_sql``) reads every held mention's join columns,
+once per rule, every batch: at 100,000 held its 21 joins cost ~0.15 s a batch, a fifth of
+resolving it, and the cost grows with what is held. DuckDB's hash joins cannot probe a kept
+index (they build a hash table on one side and scan the other), so each rule keeps here, for
+every held mention, the hash of the values it joins on, sorted (NumPy), and a batch is paired
+by looking its own values up: the work grows with the batch and its pairs, not the held.
+
+The pairs are the joins' (the same rules on the same columns; a NULL joins nothing; a pair
+keeps the smallest rule number that found it; a mention with itself and the mirrored half of
+two batch mentions' pairs are left out). A 64-bit hash collision could add a pair the join
+would not make, which scoring then judges on its fields like any other; it never loses one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from persons.blocking import Rule
+
+_Array = np.ndarray[Any, Any]
+
+
+def _expand(lo: _Array, hi: _Array) -> tuple[_Array, _Array]:
+    """For ranges ``lo[i]:hi[i]``: the range number and the position of every element."""
+    n = hi - lo
+    total = int(n.sum())
+    which = np.repeat(np.arange(len(lo)), n)
+    at = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
+    return which, at
+
+
+def _sorted(hashes: _Array, rows: _Array) -> tuple[_Array, _Array]:
+    order = np.argsort(hashes, kind="stable")
+    return hashes[order], rows[order]
+
+
+class _Keys:
+    """One rule's held join values: their hashes, sorted, with the rows holding them. Rows
+    added since the last merge are kept apart in a short sorted run, merged into the long one
+    when it reaches an eighth of its length (re-sorting the long one every batch would cost
+    more than the lookups)."""
+
+    def __init__(self, hashes: _Array, rows: _Array) -> None:
+        self.hashes, self.rows = _sorted(hashes, rows)
+        self.recent_hashes, self.recent_rows = np.empty(0, np.uint64), np.empty(0, np.int64)
+
+    def add(self, hashes: _Array, rows: _Array) -> None:
+        self.recent_hashes, self.recent_rows = _sorted(
+            np.concatenate([self.recent_hashes, hashes]), np.concatenate([self.recent_rows, rows])
+        )
+        if len(self.recent_hashes) > len(self.hashes) // 8:
+            self.hashes, self.rows = _sorted(
+                np.concatenate([self.hashes, self.recent_hashes]),
+                np.concatenate([self.rows, self.recent_rows]),
+            )
+            self.recent_hashes, self.recent_rows = np.empty(0, np.uint64), np.empty(0, np.int64)
+
+    def find(self, probe: _Array) -> tuple[_Array, _Array]:
+        """Every (probe number, held row) whose hashes are equal."""
+        which, rows = [], []
+        for hashes, held in ((self.hashes, self.rows), (self.recent_hashes, self.recent_rows)):
+            if not len(hashes):
+                continue
+            lo = np.searchsorted(hashes, probe, "left")
+            hi = np.searchsorted(hashes, probe, "right")
+            w, at = _expand(lo, hi)
+            which.append(w)
+            rows.append(held[at])
+        if not which:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.concatenate(which), np.concatenate(rows)
+
+
+def _hash(cols: Sequence[str]) -> str:
+    """The hash of a row's values in ``cols``; NULL when one is (a NULL joins nothing)."""
+    present = " AND ".join(f'"{c}" IS NOT NULL' for c in cols)
+    values = ", ".join(f'"{c}"' for c in cols)
+    return f"CASE WHEN {present} THEN hash({values}) END"
+
+
+def _column(got: dict[str, Any], name: str) -> tuple[_Array, _Array]:
+    """A fetched column of hashes: its values and where they are present."""
+    col = np.ma.asarray(got[name])
+    present = ~np.ma.getmaskarray(col)
+    return np.asarray(col.data, dtype=np.uint64), present
+
+
+class PairIndex:
+    """The held mentions' join values per rule (``Rule.sides``), in the order the held table
+    returns its rows (its insertion order: rows are only ever appended, or all deleted, and
+    the owner then builds the index again)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], name_column: str) -> None:
+        self._con = con
+        self.rules = list(rules)
+        self.name_column = name_column
+        self._left = [r.sides()[0] for r in self.rules]
+        self._right = [r.sides()[1] for r in self.rules]
+        self._missing = sorted({r.missing for r in self.rules if r.missing})
+        self._keys: list[_Keys] = []
+        self._ids = np.empty(0, dtype=object)
+        self._names = np.empty(0, dtype=np.int64)
+        self._null: dict[str, _Array] = {}
+        self.size = 0
+
+    # SQL below is built from the rules' column names (the model's, checked against
+    # persons.blocking by the resolver) and the caller's table names: no user input.
+    def _select(self, table: str, *, right: bool) -> dict[str, Any]:
+        items = ["unique_id", f'"{self.name_column}"']
+        items += [f"{_hash(cols)} AS l{k}" for k, cols in enumerate(self._left)]
+        if right:
+            items += [f"{_hash(cols)} AS r{k}" for k, cols in enumerate(self._right) if cols != self._left[k]]
+        items += [f'"{c}" IS NULL AS null_{c}' for c in self._missing]
+        return dict(self._con.execute(f"SELECT {', '.join(items)} FROM {table}").fetchnumpy())  # noqa: S608
+
+    def load(self, table: str) -> None:
+        """Index every row of ``table`` (replacing what was held)."""
+        got = self._select(table, right=False)
+        n = len(got["unique_id"])
+        rows = np.arange(n, dtype=np.int64)
+        self._keys = []
+        for k in range(len(self.rules)):
+            hashes, present = _column(got, f"l{k}")
+            self._keys.append(_Keys(hashes[present], rows[present]))
+        self._ids = np.asarray(got["unique_id"], dtype=object)
+        self._names = self._name_ids(got)
+        self._null = {c: np.asarray(got[f"null_{c}"], dtype=bool) for c in self._missing}
+        self.size = n
+
+    def _name_ids(self, got: dict[str, Any]) -> _Array:
+        names = np.ma.asarray(got[self.name_column])
+        # No name ids (a model without name comparisons): -1 stands for NULL.
+        return np.where(np.ma.getmaskarray(names), -1, np.asarray(names.data, dtype=np.int64))
+
+    def refresh(self, table: str, rules: Sequence[int]) -> None:
+        """Read ``rules``' join values of every row of ``table`` again (held rows' values that
+        changed: a block made crowded is split for its held rows too, ``blocking.Incremental``)."""
+        if not rules:
+            return
+        got = dict(
+            self._con.execute(
+                f"SELECT {', '.join(f'{_hash(self._left[k])} AS l{k}' for k in rules)} FROM {table}"  # noqa: S608
+            ).fetchnumpy()
+        )
+        rows = np.arange(self.size, dtype=np.int64)
+        for k in rules:
+            hashes, present = _column(got, f"l{k}")
+            if len(hashes) != self.size:
+                raise RuntimeError(f"{table} holds {len(hashes)} rows, the pair index {self.size}")
+            self._keys[k] = _Keys(hashes[present], rows[present])
+
+    def add(self, batch: str) -> pa.Table:
+        """Hold ``batch``'s rows (appended to the held table in the same order), and return the
+        candidate pairs of everything held x the batch: ``match_key`` (the smallest rule that
+        pairs them, as text), ``join_key_l`` and ``join_key_r`` (unique ids),
+        ``lantern_name_l`` and ``lantern_name_r`` (name ids)."""
+        got = self._select(batch, right=True)
+        base = self.size
+        ids = np.asarray(got["unique_id"], dtype=object)
+        n = len(ids)
+        rows = np.arange(base, base + n, dtype=np.int64)
+        probes = []
+        for k in range(len(self.rules)):
+            hashes, present = _column(got, f"l{k}")
+            self._keys[k].add(hashes[present], rows[present])
+            if self._right[k] != self._left[k]:
+                hashes, present = _column(got, f"r{k}")
+            probes.append((hashes, present))
+        self._ids = np.concatenate([self._ids, ids])
+        names = self._name_ids(got)
+        self._names = np.concatenate([self._names, names])
+        null = {c: np.asarray(got[f"null_{c}"], dtype=bool) for c in self._missing}
+        for c in self._missing:
+            self._null[c] = np.concatenate([self._null[c], null[c]])
+        self.size = base + n
+        return self._pairs(probes, base, ids, names, null)
+
+    def _pairs(
+        self,
+        probes: list[tuple[_Array, _Array]],
+        base: int,
+        ids: _Array,
+        names: _Array,
+        null: dict[str, _Array],
+    ) -> pa.Table:
+        # A batch's ids as ranks (equal ids one rank): the joins' pairs are of ids, so two rows
+        # of one id are one side, and "the larger id on the left" compares them as text.
+        distinct, rank = np.unique(ids, return_inverse=True) if len(ids) else (ids, np.empty(0, np.int64))
+        rank = np.asarray(rank, dtype=np.int64).ravel()
+        lefts, rights, rules = [], [], []
+        for k, (hashes, present) in enumerate(probes):
+            batch_rows = np.flatnonzero(present)
+            which, held = self._keys[k].find(hashes[batch_rows])
+            right = batch_rows[which]
+            missing = self.rules[k].missing
+            if missing:
+                keep = self._null[missing][held] | null[missing][right]
+                held, right = held[keep], right[keep]
+            lefts.append(held)
+            rights.append(right)
+            rules.append(np.full(len(held), k, dtype=np.int64))
+        held, right, rule = np.concatenate(lefts), np.concatenate(rights), np.concatenate(rules)
+        mine = held >= base
+        # Left side as a code: a held row's position, or past them a batch id's rank.
+        left = np.where(mine, base + rank[np.where(mine, held - base, 0)], held)
+        right_rank = rank[right]
+        keep = ~(mine & (left - base >= right_rank))
+        left, right_rank, rule, held = left[keep], right_rank[keep], rule[keep], held[keep]
+        code = left * max(len(distinct), 1) + right_rank
+        order = np.lexsort((rule, code))
+        code = code[order]
+        first = np.ones(len(code), dtype=bool)
+        first[1:] = code[1:] != code[:-1]
+        pick = order[first]
+        held, right_rank, rule = held[pick], right_rank[pick], rule[pick]
+        # One row of each batch id, for its id and name id.
+        row_of_rank = np.empty(len(distinct), dtype=np.int64)
+        row_of_rank[rank[::-1]] = np.arange(len(rank))[::-1]
+        names_l = self._names[held]
+        names_r = names[row_of_rank[right_rank]]
+        return pa.table(
+            {
+                "match_key": pa.array(np.array([str(k) for k in range(len(self.rules))], dtype=object)[rule]),
+                "join_key_l": pa.array(self._ids[held], pa.string()),
+                "join_key_r": pa.array(np.asarray(distinct, dtype=object)[right_rank], pa.string()),
+                "lantern_name_l": pa.array(names_l, pa.int32(), mask=names_l < 0),
+                "lantern_name_r": pa.array(names_r, pa.int32(), mask=names_r < 0),
+            }
+        )
