@@ -355,19 +355,17 @@ class Resolver:
             return pairs
         blocked_sql, scored_sql = self._batch_sql
         if blocked is not None and "lantern_name_l" in blocked_sql:
-            self.con.register("lantern_blocked", blocked)
+            self.con.register("_blocked", blocked)
+            self.con.execute("CREATE OR REPLACE TEMP TABLE lantern_blocked AS SELECT * FROM _blocked")
+            self.con.unregister("_blocked")
         else:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
         # Only the columns read, straight from the query: materialising Splink's table (every
         # input column of both sides, lists included) cost a fifth of the scoring.
         cols = self._pair_columns("lantern_scored")
-        try:
-            return self._fetch_pairs(f"SELECT {cols} FROM ({scored_sql}) {_ORDER}")  # noqa: S608
-        finally:
-            if blocked is not None and "lantern_name_l" in blocked_sql:
-                self.con.unregister("lantern_blocked")
-            else:
-                self.con.execute("DROP TABLE lantern_blocked")
+        pairs = self._fetch_pairs(f"SELECT {cols} FROM ({scored_sql}) {_ORDER}")  # noqa: S608
+        self.con.execute("DROP TABLE lantern_blocked")
+        return pairs
 
     def _blocking_sql(self, splinks: str) -> str:
         """The id pairs Splink's blocking gives for ``mentions`` x ``batch`` (``splinks``: its
