@@ -234,3 +234,42 @@ class PairIndex:
                 "lantern_name_r": pa.array(names_r, pa.int32(), mask=names_r < 0),
             }
         )
+
+
+class PairValues:
+    """Values kept per pair of ids (int64 codes), looked up many at a time: sorted codes with
+    their rows of values, the newest in a short sorted run merged into the long one at an
+    eighth of its length (as ``_Keys``)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self._runs = [(np.empty(0, np.int64), np.empty((0, width), np.int32)) for _ in range(2)]
+
+    def __len__(self) -> int:
+        return sum(len(codes) for codes, _v in self._runs)
+
+    def get(self, codes: _Array) -> tuple[_Array, _Array]:
+        """The values of ``codes``, and which of them are kept (rows of the others are 0)."""
+        values = np.zeros((len(codes), self.width), np.int32)
+        found = np.zeros(len(codes), dtype=bool)
+        for kept, rows in self._runs:
+            if not len(kept):
+                continue
+            at = np.minimum(np.searchsorted(kept, codes), len(kept) - 1)
+            hit = kept[at] == codes
+            values[hit] = rows[at[hit]]
+            found |= hit
+        return values, found
+
+    def add(self, codes: _Array, values: _Array) -> None:
+        """Keep ``values`` of ``codes`` (distinct, none kept yet)."""
+        (long, long_rows), (short, short_rows) = self._runs
+        short, short_rows = np.concatenate([short, codes]), np.concatenate([short_rows, values])
+        order = np.argsort(short, kind="stable")
+        short, short_rows = short[order], short_rows[order]
+        if len(short) > len(long) // 8:
+            long, long_rows = np.concatenate([long, short]), np.concatenate([long_rows, short_rows])
+            order = np.argsort(long, kind="stable")
+            long, long_rows = long[order], long_rows[order]
+            short, short_rows = np.empty(0, np.int64), np.empty((0, self.width), np.int32)
+        self._runs = [(long, long_rows), (short, short_rows)]

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from persons import blocking
 from persons import model as pm
-from persons.candidates import PairIndex
+from persons.candidates import PairIndex, PairValues
 from persons.cluster import AMBIGUOUS_PROBABILITY, Attrs, Edge, assign_ids, cluster
 from persons.features import SCHEMA, Mention, feature_table
 
@@ -222,6 +222,11 @@ class Resolver:
         )
         self._index_rules = blocking.RULES if same else None
         self._pair_index: PairIndex | None = None
+        # The name comparisons' levels per pair of name ids, kept across batches (a name id
+        # never changes its values): (the statement giving new pairs' levels, the scoring
+        # statement reading every pair's from ``lantern_gammas``), from ``_dedupe_names``.
+        self._name_levels = PairValues(len(_NAME_COMPARISONS))
+        self._levels_sql: tuple[str, str] | None = None
         # Blocks over the cap in the last full assignment (persons.blocking).
         self.cap_stats: blocking.CapStats | None = None
         self.nominal_of: dict[str, str] = {}
@@ -355,9 +360,10 @@ class Resolver:
             return pairs
         blocked_sql, scored_sql = self._batch_sql
         if blocked is not None and "lantern_name_l" in blocked_sql:
-            self.con.register("_blocked", blocked)
-            self.con.execute("CREATE OR REPLACE TEMP TABLE lantern_blocked AS SELECT * FROM _blocked")
-            self.con.unregister("_blocked")
+            self._table("lantern_blocked", blocked)
+            if self._levels_sql is not None:
+                scored_sql = self._levels_sql[1]
+                self._table("lantern_gammas", self._levels_of(blocked))
         else:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE lantern_blocked AS {blocked_sql}")
         # Only the columns read, straight from the query: materialising Splink's table (every
@@ -365,7 +371,60 @@ class Resolver:
         cols = self._pair_columns("lantern_scored")
         pairs = self._fetch_pairs(f"SELECT {cols} FROM ({scored_sql}) {_ORDER}")  # noqa: S608
         self.con.execute("DROP TABLE lantern_blocked")
+        self.con.execute("DROP TABLE IF EXISTS lantern_gammas")
         return pairs
+
+    def _table(self, name: str, table: pa.Table) -> None:
+        """``table`` as the temporary table ``name`` (read through an Arrow view, the scoring's
+        joins ran slower than the copy costs)."""
+        self.con.register("_arrow", table)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _arrow")  # noqa: S608
+        self.con.unregister("_arrow")
+
+    def _levels_of(self, blocked: pa.Table) -> pa.Table:
+        """The name comparisons' levels of every distinct pair of name ids in ``blocked``: those
+        kept from earlier batches, the others evaluated (by Splink's CASEs, ``_dedupe_names``)
+        and kept. Most of a batch's name pairs were met before (60% at 100,000 held), and
+        evaluating the levels (Jaro-Winkler and the rest) was the scoring's largest part. What
+        is kept grows with the distinct pairs met (~4,000 a batch of 1,000 mentions; 16 bytes
+        each)."""
+        if self._levels_sql is None:
+            raise RuntimeError("name levels: no statement captured (_dedupe_names)")
+        left = blocked.column("lantern_name_l").to_numpy().astype(np.int64)
+        right = blocked.column("lantern_name_r").to_numpy().astype(np.int64)
+        codes = np.unique((left << 32) | right)
+        _values, found = self._name_levels.get(codes)
+        if not found.all():
+            new = codes[~found]
+            self._table(
+                "lantern_name_pairs",
+                pa.table(
+                    {
+                        "lantern_name_l": pa.array(new >> 32, pa.int32()),
+                        "lantern_name_r": pa.array(new & 0xFFFFFFFF, pa.int32()),
+                    }
+                ),
+            )
+            got = self.con.execute(self._levels_sql[0]).fetchnumpy()
+            self.con.execute("DROP TABLE lantern_name_pairs")
+            got_codes = (np.asarray(got["lantern_name_l"], np.int64) << 32) | np.asarray(
+                got["lantern_name_r"], np.int64
+            )
+            order = np.argsort(got_codes)
+            levels = np.column_stack(
+                [np.asarray(got[f"lantern_gamma_{n}"], np.int32)[order] for n in _NAME_COMPARISONS]
+            )
+            if not np.array_equal(got_codes[order], new):
+                raise RuntimeError("name levels: a pair of name ids was not found in lantern_names")
+            self._name_levels.add(new, levels)
+        values, found = self._name_levels.get(codes)
+        cols: dict[str, Any] = {
+            "lantern_name_l": pa.array(codes >> 32, pa.int32()),
+            "lantern_name_r": pa.array(codes & 0xFFFFFFFF, pa.int32()),
+        }
+        for i, n in enumerate(_NAME_COMPARISONS):
+            cols[f"lantern_gamma_{n}"] = pa.array(values[:, i], pa.int32())
+        return pa.table(cols)
 
     def _blocking_sql(self, splinks: str) -> str:
         """The id pairs Splink's blocking gives for ``mentions`` x ``batch`` (``splinks``: its
@@ -458,14 +517,18 @@ class Resolver:
             return scored_sql
         sides = ", ".join([f'nl."{c}" AS "{c}_l"' for c in cols] + [f'nr."{c}" AS "{c}_r"' for c in cols])
         gammas = ", ".join(f"{cases[n]} AS lantern_gamma_{n}" for n in _NAME_COMPARISONS)
+
         # Column and table names are the model's and ours; the CASEs are Splink's SQL.
-        lookup = (
-            f"lantern_name_gammas as (SELECT lantern_name_l, lantern_name_r, {gammas} FROM ("  # noqa: S608
-            f"SELECT p.lantern_name_l, p.lantern_name_r, {sides} FROM "
-            "(SELECT DISTINCT lantern_name_l, lantern_name_r FROM lantern_blocked) p "
-            "JOIN lantern_names nl ON nl.lantern_name_id = p.lantern_name_l "
-            "JOIN lantern_names nr ON nr.lantern_name_id = p.lantern_name_r)), \n\n"
-        )
+        def levels(pairs: str) -> str:
+            return (
+                f"SELECT lantern_name_l, lantern_name_r, {gammas} FROM ("  # noqa: S608
+                f"SELECT p.lantern_name_l, p.lantern_name_r, {sides} FROM {pairs} p "
+                "JOIN lantern_names nl ON nl.lantern_name_id = p.lantern_name_l "
+                "JOIN lantern_names nr ON nr.lantern_name_id = p.lantern_name_r)"
+            )
+
+        distinct = "(SELECT DISTINCT lantern_name_l, lantern_name_r FROM lantern_blocked)"
+        lookup = f"lantern_name_gammas as ({levels(distinct)}), \n\n"
         edits = [
             *(
                 (f"{cases[n]} as gamma_{n},", f"lantern_g.lantern_gamma_{n} as gamma_{n},")
@@ -488,6 +551,12 @@ class Resolver:
             if out.count(old) != 1:
                 return scored_sql
             out = out.replace(old, new)
+        # With the pair index: the levels of pairs not met before (``lantern_name_pairs``), and
+        # the scoring reading every pair's from ``lantern_gammas`` (``_levels_of``).
+        self._levels_sql = (
+            levels("lantern_name_pairs"),
+            out.replace(lookup, "lantern_name_gammas as (SELECT * FROM lantern_gammas), \n\n"),
+        )
         return out
 
     def _name_columns(self) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from demo.generator import sample_records
 from demo.persons import generate
 from persons import blocking
-from persons.candidates import PairIndex
+from persons.candidates import PairIndex, PairValues
 from persons.features import Mention, mentions_from_record
 from persons.resolver import Resolver
 from tests.persons.test_blocking import CROWD, CUSTODY_PHONE, SMITHS
@@ -121,3 +121,36 @@ def test_a_model_blocked_by_other_rules_is_blocked_by_sql_joins() -> None:
     other = Resolver(model)
     assert other._index_rules is None
     assert other._held_index() is None
+
+
+def test_name_levels_kept_across_batches_score_as_evaluating_them_in_each_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The name comparisons' levels kept per pair of name ids (``Resolver._levels_of``) give
+    every batch the nominals, links, probabilities and waterfalls that evaluating them in
+    the batch's scoring statement gives; and later batches do find pairs met before."""
+    found: list[int] = []
+    get = PairValues.get
+
+    def spy_get(self: PairValues, codes: Any) -> Any:
+        values, hit = get(self, codes)
+        found.append(int(hit.sum()))
+        return values, hit
+
+    monkeypatch.setattr(PairValues, "get", spy_get)
+    held = [p.mention for p in generate(1500, seed=11)]
+    records = sample_records(300, seed=12)
+    kept, each = Resolver(), Resolver()
+    for r in (kept, each):
+        r.rebuild(held)
+        r.prepare()
+    assert kept._levels_sql is not None
+    each._levels_sql = None
+    for start in range(0, len(records), 100):
+        batch = [m for rec in records[start : start + 100] for m in mentions_from_record(rec)]
+        assert kept.resolve_new(batch) == each.resolve_new(batch)
+        assert (kept.last_changed, kept.last_moved) == (each.last_changed, each.last_moved)
+    assert kept.links == each.links
+    assert kept.more_links == each.more_links
+    assert len(kept._name_levels) > 0
+    assert any(found[2:])
