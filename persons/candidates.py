@@ -41,6 +41,14 @@ def _sorted(hashes: _Array, rows: _Array) -> tuple[_Array, _Array]:
     return hashes[order], rows[order]
 
 
+def _merged(hashes: _Array, rows: _Array, more: _Array, more_rows: _Array) -> tuple[_Array, _Array]:
+    """Sorted ``hashes`` (with ``rows``) and unsorted ``more`` as one sorted run: ``more`` is
+    sorted and inserted, a copy of the run rather than a sort of it."""
+    more, more_rows = _sorted(more, more_rows)
+    at = np.searchsorted(hashes, more, "right")
+    return np.insert(hashes, at, more), np.insert(rows, at, more_rows)
+
+
 class _Keys:
     """One rule's held join values: their hashes, sorted, with the rows holding them. Rows
     added since the last merge are kept apart in a short sorted run, merged into the long one
@@ -52,14 +60,9 @@ class _Keys:
         self.recent_hashes, self.recent_rows = np.empty(0, np.uint64), np.empty(0, np.int64)
 
     def add(self, hashes: _Array, rows: _Array) -> None:
-        self.recent_hashes, self.recent_rows = _sorted(
-            np.concatenate([self.recent_hashes, hashes]), np.concatenate([self.recent_rows, rows])
-        )
+        self.recent_hashes, self.recent_rows = _merged(self.recent_hashes, self.recent_rows, hashes, rows)
         if len(self.recent_hashes) > len(self.hashes) // 8:
-            self.hashes, self.rows = _sorted(
-                np.concatenate([self.hashes, self.recent_hashes]),
-                np.concatenate([self.rows, self.recent_rows]),
-            )
+            self.hashes, self.rows = _merged(self.hashes, self.rows, self.recent_hashes, self.recent_rows)
             self.recent_hashes, self.recent_rows = np.empty(0, np.uint64), np.empty(0, np.int64)
 
     def find(self, probe: _Array) -> tuple[_Array, _Array]:
@@ -105,7 +108,10 @@ class PairIndex:
         self._right = [r.sides()[1] for r in self.rules]
         self._missing = sorted({r.missing for r in self.rules if r.missing})
         self._keys: list[_Keys] = []
-        self._ids = np.empty(0, dtype=object)
+        # Each rule's number as the joins give it (match_key).
+        self._labels = pa.array([str(k) for k in range(len(self.rules))], pa.string())
+        # Unique ids by row, in chunks (a batch's appended as one), gathered by Arrow.
+        self._ids = pa.chunked_array([], pa.string())
         self._names = np.empty(0, dtype=np.int64)
         self._null: dict[str, _Array] = {}
         self.size = 0
@@ -129,7 +135,7 @@ class PairIndex:
         for k in range(len(self.rules)):
             hashes, present = _column(got, f"l{k}")
             self._keys.append(_Keys(hashes[present], rows[present]))
-        self._ids = np.asarray(got["unique_id"], dtype=object)
+        self._ids = pa.chunked_array([pa.array(got["unique_id"], pa.string())])
         self._names = self._name_ids(got)
         self._null = {c: np.asarray(got[f"null_{c}"], dtype=bool) for c in self._missing}
         self.size = n
@@ -173,7 +179,9 @@ class PairIndex:
             if self._right[k] != self._left[k]:
                 hashes, present = _column(got, f"r{k}")
             probes.append((hashes, present))
-        self._ids = np.concatenate([self._ids, ids])
+        chunks = [*self._ids.chunks, pa.array(ids, pa.string())]
+        # Gathering from many chunks costs more than from few: now and then, one.
+        self._ids = pa.chunked_array(chunks if len(chunks) < 32 else [pa.concat_arrays(chunks)])
         names = self._name_ids(got)
         self._names = np.concatenate([self._names, names])
         null = {c: np.asarray(got[f"null_{c}"], dtype=bool) for c in self._missing}
@@ -227,9 +235,9 @@ class PairIndex:
         names_r = names[row_of_rank[right_rank]]
         return pa.table(
             {
-                "match_key": pa.array(np.array([str(k) for k in range(len(self.rules))], dtype=object)[rule]),
-                "join_key_l": pa.array(self._ids[held], pa.string()),
-                "join_key_r": pa.array(np.asarray(distinct, dtype=object)[right_rank], pa.string()),
+                "match_key": self._labels.take(rule),
+                "join_key_l": self._ids.take(held),
+                "join_key_r": pa.array(distinct, pa.string()).take(right_rank),
                 "lantern_name_l": pa.array(names_l, pa.int32(), mask=names_l < 0),
                 "lantern_name_r": pa.array(names_r, pa.int32(), mask=names_r < 0),
             }
