@@ -131,6 +131,11 @@ class PairIndex:
 
     def load(self, table: str) -> None:
         """Index every row of ``table`` (replacing what was held)."""
+        # Rows are numbered in the order scans return them: DuckDB's insertion order, which
+        # a connection may trade away for memory.
+        kept = self._con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+        if not kept[0][0]:
+            raise RuntimeError("the pair index needs DuckDB's preserve_insertion_order")
         got = self._select(table, right=False)
         n = len(got["unique_id"])
         rows = np.arange(n, dtype=_ROW)
@@ -153,17 +158,15 @@ class PairIndex:
         changed: a block made crowded is split for its held rows too, ``blocking.Incremental``)."""
         if not rules:
             return
-        got = dict(
-            self._con.execute(
-                f"SELECT {', '.join(f'{_hash(self._left[k])} AS l{k}' for k in rules)} FROM {table}"  # noqa: S608
-            ).fetchnumpy()
-        )
+        hashes = ", ".join(f"{_hash(self._left[k])} AS l{k}" for k in rules)
+        got = dict(self._con.execute(f"SELECT unique_id, {hashes} FROM {table}").fetchnumpy())  # noqa: S608
+        # The rows must be the ones numbered (rare enough to check every time).
+        if not pa.array(got["unique_id"], pa.string()).equals(self._ids.combine_chunks()):
+            raise RuntimeError(f"{table}'s rows are not the pair index's, in its order")
         rows = np.arange(self.size, dtype=_ROW)
         for k in rules:
-            hashes, present = _column(got, f"l{k}")
-            if len(hashes) != self.size:
-                raise RuntimeError(f"{table} holds {len(hashes)} rows, the pair index {self.size}")
-            self._keys[k] = _Keys(hashes[present], rows[present])
+            values, present = _column(got, f"l{k}")
+            self._keys[k] = _Keys(values[present], rows[present])
 
     def add(self, batch: str) -> pa.Table:
         """Hold ``batch``'s rows (appended to the held table in the same order), and return the

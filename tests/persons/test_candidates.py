@@ -154,3 +154,14 @@ def test_name_levels_kept_across_batches_score_as_evaluating_them_in_each_batch(
     assert kept.more_links == each.more_links
     assert len(kept._name_levels) > 0
     assert any(found[2:])
+
+
+def test_the_index_refuses_a_table_whose_rows_are_not_the_ones_it_numbered() -> None:
+    r = Resolver()
+    r.rebuild([p.mention for p in generate(200, seed=3)])
+    index = r._held_index()
+    assert index is not None
+    index.refresh("mentions", [0])
+    r.con.execute("DELETE FROM mentions WHERE unique_id = (SELECT min(unique_id) FROM mentions)")
+    with pytest.raises(RuntimeError, match="not the pair index's"):
+        index.refresh("mentions", [0])
