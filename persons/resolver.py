@@ -843,10 +843,8 @@ class Resolver:
         cands: list[tuple[float, str, int | ScoredLink]] = list(
             zip((-p).tolist(), np.array(flat, dtype=object)[y].tolist(), rs, strict=True)
         )
-        # A pair kept by both its mentions explains both: its waterfall is built once (the
-        # links only read it), for every pair a mention may keep (few more than it keeps).
-        waterfalls = self._waterfalls(pairs, np.unique(row).tolist())
         links, more_links = self.links, self.more_links
+        plan: list[tuple[str, list[tuple[float, str, int | ScoredLink]]]] = []
         for lo, hi in pairwise(bounds):
             mention = flat[xs[lo]]
             if odds[lo]:
@@ -863,6 +861,14 @@ class Resolver:
                 ranked += [(-lk.probability, lk.other, lk) for lk in held_by.values() if lk.other not in new]
                 ranked.sort(key=_BY_RANK)
                 del ranked[LINKS_KEPT:]
+            plan.append((mention, ranked))
+        # Waterfalls only for the pairs kept (half the candidates that could be: building
+        # them was a fifth of the clustering step), each once: a pair kept by both its
+        # mentions explains both (the links only read it).
+        waterfalls = self._waterfalls(
+            pairs, sorted({v for _m, ranked in plan for _p, _y, v in ranked if not isinstance(v, ScoredLink)})
+        )
+        for mention, ranked in plan:
             kept = [
                 v if isinstance(v, ScoredLink) else ScoredLink(y, prob[v], *waterfalls[v])
                 for _p, y, v in ranked
