@@ -11,11 +11,12 @@ from __future__ import annotations
 import gc
 import logging
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import pairwise, repeat
+from itertools import count, pairwise, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -788,16 +789,25 @@ class Resolver:
         """Each mention's strongest links inside its nominal (up to ``LINKS_KEPT``): the first
         explains it; the others let a viewer who cannot read the first partner's record still
         be given a reason from records they can read. ``rows``: the rows of ``pairs`` that
-        count (distinct pairs, none of a mention with itself).
+        count (distinct pairs, none of a mention with itself). Links already held (earlier
+        batches) compete with the new ones, by partner: a new link to a partner replaces the
+        one held.
 
-        A mention's candidates are ranked with numpy (a batch holds ~15,000 pairs: ranking
-        each mention's candidates in Python cost as much as the clustering), in the order
-        ``_BY_RANK`` gives, so the links are the ones it chose."""
+        Ranked with numpy, held links with new ones (a batch holds ~15,000 pairs, and at
+        100,000 held two thirds of the mentions a batch links already hold links: ranking
+        those mention by mention in Python cost a third of the clustering step), in the
+        order ``_BY_RANK`` gives, so the links are the ones it chose. A mention whose order
+        numpy cannot give (a NaN; a partner held twice) is ranked in Python
+        (``_ranked_in_python``)."""
         flat = [m for g in groups for m in g]
         if not flat or not len(rows):
             return
-        code = dict(zip(flat, range(len(flat)), strict=True))
-        group_of = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        # Codes in id order: a partner's code orders as its id does (``_BY_RANK``'s tie-break).
+        names = sorted(flat)
+        code = dict(zip(names, range(len(names)), strict=True))
+        coded = np.fromiter(map(code.__getitem__, flat), np.int64, len(flat))
+        group_of = np.empty(len(names), np.int64)
+        group_of[coded] = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
         ca = np.fromiter(
             map(code.get, np.array(pairs.a, dtype=object)[rows], repeat(-1)), np.int64, len(rows)
         )
@@ -825,56 +835,120 @@ class Resolver:
         odd = (np.add.reduceat(np.isnan(p), starts) > 0)[run]
         keep = np.flatnonzero((p >= third[run]) | odd)
         x, y, row, p, odd = x[keep], y[keep], row[keep], p[keep], odd[keep]
-        # Partners by id, as ``_BY_RANK`` orders them (Python's comparison: an object array).
-        partners = np.unique(y)
-        by_id = np.argsort(np.array([flat[c] for c in partners.tolist()], dtype=object), kind="stable")
-        rank = np.empty(len(partners), np.int64)
-        rank[by_id] = np.arange(len(partners))
-        by_partner = rank[np.searchsorted(partners, y)]
-        order = np.lexsort((np.where(odd, row, by_partner), np.where(odd, 0.0, -p), x))
+        order = np.lexsort((np.where(odd, row, y), np.where(odd, 0.0, -p), x))
         x, y, row, p, odd = x[order], y[order], row[order], p[order], odd[order]
-        bounds = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1], [True]])).tolist()
-        xs, rs, odds = x.tolist(), row.tolist(), odd.tolist()
-        prob = pairs.p
-        # Ranked as (-probability, partner, row of a new pair or a held link), ordered by the
-        # first two (``_BY_RANK``: C-built keys, no Python call per candidate);
-        # only the links kept become ScoredLinks (building the waterfall of every candidate
-        # cost more than the clustering). Every candidate's tuple is built at once, in C.
-        cands: list[tuple[float, str, int | ScoredLink]] = list(
-            zip((-p).tolist(), np.array(flat, dtype=object)[y].tolist(), rs, strict=True)
-        )
+        # One run per mention (``who``), its candidates ranked.
+        starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+        ends = np.append(starts[1:], len(x))
+        run = np.repeat(np.arange(len(starts)), ends - starts)
+        who = x[starts]
+        mentions = [names[c] for c in who.tolist()]
         links, more_links = self.links, self.more_links
-        plan: list[tuple[str, list[tuple[float, str, int | ScoredLink]]]] = []
-        for lo, hi in pairwise(bounds):
-            mention = flat[xs[lo]]
-            if odds[lo]:
-                ranked = sorted(cands[lo:hi], key=_BY_RANK)[:LINKS_KEPT]
-            else:
-                ranked = cands[lo : min(hi, lo + LINKS_KEPT)]
-            held = links.get(mention)
-            if held is not None:
-                # Links already held (earlier batches) compete with the new ones, by partner:
-                # a new link to a partner replaces the one held.
-                new = set(map(_PARTNER, ranked))
-                more = more_links.get(mention)
-                held_by = {lk.other: lk for lk in (held, *more)} if more else {held.other: held}
-                ranked += [(-lk.probability, lk.other, lk) for lk in held_by.values() if lk.other not in new]
-                ranked.sort(key=_BY_RANK)
-                del ranked[LINKS_KEPT:]
-            plan.append((mention, ranked))
-        # Waterfalls only for the pairs kept (half the candidates that could be: building
-        # them was a fifth of the clustering step), each once: a pair kept by both its
-        # mentions explains both (the links only read it).
-        waterfalls = self._waterfalls(
-            pairs, sorted({v for _m, ranked in plan for _p, _y, v in ranked if not isinstance(v, ScoredLink)})
+        # Their held links, flattened (``hrun``: each one's run).
+        held: list[ScoredLink] = []
+        held_run: list[int] = []
+        for i, first, more in zip(count(), map(links.get, mentions), map(more_links.get, mentions)):
+            if first is not None:
+                held.append(first)
+                held_run.append(i)
+                if more:
+                    held += more
+                    held_run += repeat(i, len(more))
+        hrun = np.array(held_run, dtype=np.int64)
+        hp = np.array([lk.probability for lk in held], dtype=np.float64)
+        # A held partner's key: twice its code, or (outside the groups) the odd number between
+        # the keys of the ids either side of its id.
+        hkey = np.fromiter(
+            (
+                2 * c if (c := code.get(lk.other)) is not None else 2 * bisect_left(names, lk.other) - 1
+                for lk in held
+            ),
+            np.int64,
+            len(held),
         )
-        for mention, ranked in plan:
-            kept = [
-                v if isinstance(v, ScoredLink) else ScoredLink(y, prob[v], *waterfalls[v])
-                for _p, y, v in ranked
-            ]
-            links[mention] = kept[0]
-            more_links[mention] = kept[1:]
+        span = 2 * len(names) + 1
+        held_id = hrun * span + hkey + 1
+        # Ranked in Python: a mention with a NaN candidate or held link, or two held links of
+        # one key (a partner held twice: the last counts; two partners outside the groups
+        # between the same two ids: their ids decide).
+        slow = odd[starts]
+        ids = np.sort(held_id)
+        slow[ids[1:][ids[1:] == ids[:-1]] // span] = True
+        slow[hrun[np.isnan(hp)]] = True
+        # A mention's new candidates that may be kept, and its held links to other partners,
+        # ranked together by (-probability, partner key): the keys of a mention's links
+        # differ, so this is ``_BY_RANK``'s order. ``ref``: the candidate's index in ``x``,
+        # or ~ the held link's in ``held``.
+        top = np.flatnonzero((np.arange(len(x)) - starts[run] < LINKS_KEPT) & ~slow[run])
+        also = np.flatnonzero(~slow[hrun] & ~np.isin(held_id, run[top] * span + 2 * y[top] + 1))
+        lrun = np.concatenate([run[top], hrun[also]])
+        key = np.concatenate([2 * y[top], hkey[also]])
+        order = np.lexsort((key, -np.concatenate([p[top], hp[also]]), lrun))
+        lrun, ref = lrun[order], np.concatenate([top, ~also])[order]
+        lstarts = np.flatnonzero(np.concatenate([[True], lrun[1:] != lrun[:-1]]))
+        rank = np.arange(len(lrun)) - np.repeat(lstarts, np.diff(np.append(lstarts, len(lrun))))
+        lrun, ref = lrun[rank < LINKS_KEPT], ref[rank < LINKS_KEPT]
+        prob = pairs.p
+        ys, rs = y.tolist(), row.tolist()
+        in_python = {
+            i: self._ranked_in_python(
+                mentions[i],
+                list(zip((-p[lo:hi]).tolist(), [names[c] for c in ys[lo:hi]], rs[lo:hi], strict=True)),
+                bool(odd[lo]),
+            )
+            for i, lo, hi in zip(
+                *(a[slow].tolist() for a in (np.arange(len(starts)), starts, ends)), strict=True
+            )
+        }
+        # Waterfalls only for the links kept (about half the candidates that could be), each
+        # once: a pair kept by both its mentions explains both (the links only read it).
+        need = set(row[ref[ref >= 0]].tolist())
+        need.update(
+            v for ranked in in_python.values() for _p, _y, v in ranked if not isinstance(v, ScoredLink)
+        )
+        waterfalls = self._waterfalls(pairs, sorted(need))
+        made = [
+            ScoredLink(names[ys[i]], prob[rs[i]], *waterfalls[rs[i]]) if i >= 0 else held[~i]
+            for i in ref.tolist()
+        ]
+        bounds = np.flatnonzero(np.concatenate([[True], lrun[1:] != lrun[:-1], [True]])).tolist()
+        made_of = dict(zip(lrun[bounds[:-1]].tolist(), pairwise(bounds), strict=True)) if len(lrun) else {}
+        # In the groups' order (as the links dict met its mentions before).
+        place = np.empty(len(names), np.int64)
+        place[coded] = np.arange(len(coded))
+        for i in np.argsort(place[who]).tolist():
+            mention = mentions[i]
+            ranked = in_python.get(i)
+            if ranked is None:
+                lo, hi = made_of[i]
+                links[mention] = made[lo]
+                more_links[mention] = made[lo + 1 : hi]
+            else:
+                kept = [
+                    v if isinstance(v, ScoredLink) else ScoredLink(partner, prob[v], *waterfalls[v])
+                    for _p, partner, v in ranked
+                ]
+                links[mention] = kept[0]
+                more_links[mention] = kept[1:]
+
+    def _ranked_in_python(
+        self, mention: str, cands: Sequence[tuple[float, str, int | ScoredLink]], odd: bool
+    ) -> list[tuple[float, str, int | ScoredLink]]:
+        """``mention``'s links kept (up to ``LINKS_KEPT``), ranked by ``_BY_RANK`` from its new
+        candidates (``cands``: (-probability, partner, row), strongest first; ``odd``: holding
+        a NaN, in the order met) and its held links."""
+        ranked: list[tuple[float, str, int | ScoredLink]] = (
+            sorted(cands, key=_BY_RANK)[:LINKS_KEPT] if odd else list(cands[:LINKS_KEPT])
+        )
+        held = self.links.get(mention)
+        if held is not None:
+            new = set(map(_PARTNER, ranked))
+            more = self.more_links.get(mention)
+            held_by = {lk.other: lk for lk in (held, *more)} if more else {held.other: held}
+            ranked += [(-lk.probability, lk.other, lk) for lk in held_by.values() if lk.other not in new]
+            ranked.sort(key=_BY_RANK)
+            del ranked[LINKS_KEPT:]
+        return ranked
 
     # ------------------------------------------------------------------ public
     def rebuild(
