@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from persons.resolver import _BY_RANK, _PARTNER, LINKS_KEPT, Resolver, ScoredLink, _Pairs
+from persons.resolver import _BY_RANK, _PARTNER, LINKS_KEPT, Resolver, ScoredLink, _ordered, _Pairs, _strength
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,15 @@ def test_best_links_rank_as_the_plain_ranking_does(resolver: Resolver, seed: int
     assert all(resolver.links.get(m) is links.get(m) for m in untouched)
     # Mentions given links for the first time come in the groups' order.
     assert [m for m in resolver.links if m not in links] == [m for m in expected if m not in links]
+
+
+@pytest.mark.parametrize("bound", [7, 2**30])
+def test_keys_combined_sort_as_lexsort_does(bound: int) -> None:
+    # 2**30 per key: three do not fit in 64 bits, and lexsort itself sorts them.
+    rng = np.random.default_rng(bound)
+    keys = [rng.integers(0, bound, 500) for _ in range(3)]
+    p = rng.choice([0.5, 0.9, 1.0, np.nan], 500)
+    strength = _strength(p)
+    got = _ordered((keys[0], bound), strength, (keys[1], bound), (keys[2], bound))
+    expected = np.lexsort((keys[2], keys[1], -p, keys[0]))
+    assert got.tolist() == expected.tolist()
