@@ -93,7 +93,9 @@ demo: $(STAMP) system-deps tika opensearch-start demo-data
 	$(BIN)/lantern demo-documents --feeds $(DEMO_DIR) --count $(DEMO_DOCUMENTS) --seed $(DEMO_SEED)
 	# Case papers arrive as a manifest: linked first, indexed with their records by the load.
 	$(BIN)/lantern documents load .lantern/attachments/demo-case-papers/manifest.csv
-	LANTERN_NER_PROCESSES=$(NER_PROCESSES) LANTERN_PERSONS_THREADS=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
+	# Resolution's DuckDB on its default one thread: an ingest batch's statements are small,
+	# and a second thread measured the same or slower (README, session 12).
+	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/lantern index load $(DEMO_DIR)/*
 	$(BIN)/lantern users demo
 	# The worker runs background jobs (batch searches); it stops with the portal.
 	$(BIN)/lantern worker & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
@@ -147,7 +149,7 @@ eval-persons: $(STAMP)
 PERSONS_SIZES ?= 10000,100000
 PERSONS_HELD ?= 100000
 bench-persons: $(STAMP) opensearch-start
-	LANTERN_NER_PROCESSES=$(NER_PROCESSES) LANTERN_PERSONS_THREADS=$(NER_PROCESSES) $(BIN)/python scripts/bench_persons.py --sizes $(PERSONS_SIZES) --held $(PERSONS_HELD)
+	LANTERN_NER_PROCESSES=$(NER_PROCESSES) $(BIN)/python scripts/bench_persons.py --sizes $(PERSONS_SIZES) --held $(PERSONS_HELD)
 
 bench-ner: $(STAMP)
 	$(BIN)/python scripts/bench_ner.py
