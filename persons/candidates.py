@@ -15,7 +15,7 @@ would not make, which scoring then judges on its fields like any other; it never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -44,34 +44,45 @@ def _sorted(hashes: _Array, rows: _Array) -> tuple[_Array, _Array]:
     return hashes[order], rows[order]
 
 
-def _merged(hashes: _Array, rows: _Array, more: _Array, more_rows: _Array) -> tuple[_Array, _Array]:
-    """Sorted ``hashes`` (with ``rows``) and unsorted ``more`` as one sorted run: ``more`` is
+def _merged(keys: _Array, rows: _Array, more: _Array, more_rows: _Array) -> tuple[_Array, _Array]:
+    """Sorted ``keys`` (with ``rows``) and unsorted ``more`` as one sorted run: ``more`` is
     sorted and inserted, a copy of the run rather than a sort of it."""
     more, more_rows = _sorted(more, more_rows)
-    at = np.searchsorted(hashes, more, "right")
-    return np.insert(hashes, at, more), np.insert(rows, at, more_rows)
+    at = np.searchsorted(keys, more, "right")
+    return np.insert(keys, at, more), np.insert(rows, at, more_rows, axis=0)
 
 
-class _Keys:
-    """One rule's held join values: their hashes, sorted, with the rows holding them. Rows
-    added since the last merge are kept apart in a short sorted run, merged into the long one
-    when it reaches an eighth of its length (re-sorting the long one every batch would cost
-    more than the lookups)."""
+class _Runs:
+    """Sorted keys, each with a row (of a 1-d or 2-d array). Rows added since the last merge
+    are kept apart in a short sorted run, merged into the long one when it reaches an eighth
+    of its length (re-sorting the long one at every addition would cost more than the
+    lookups)."""
 
-    def __init__(self, hashes: _Array, rows: _Array) -> None:
-        self.hashes, self.rows = _sorted(hashes, rows)
-        self.recent_hashes, self.recent_rows = np.empty(0, np.uint64), np.empty(0, _ROW)
+    def __init__(self, keys: _Array, rows: _Array) -> None:
+        self.long = _sorted(keys, rows)
+        self.short = (keys[:0], rows[:0])
 
-    def add(self, hashes: _Array, rows: _Array) -> None:
-        self.recent_hashes, self.recent_rows = _merged(self.recent_hashes, self.recent_rows, hashes, rows)
-        if len(self.recent_hashes) > len(self.hashes) // 8:
-            self.hashes, self.rows = _merged(self.hashes, self.rows, self.recent_hashes, self.recent_rows)
-            self.recent_hashes, self.recent_rows = np.empty(0, np.uint64), np.empty(0, _ROW)
+    def __len__(self) -> int:
+        return len(self.long[0]) + len(self.short[0])
+
+    def __iter__(self) -> Iterator[tuple[_Array, _Array]]:
+        yield self.long
+        yield self.short
+
+    def add(self, keys: _Array, rows: _Array) -> None:
+        self.short = _merged(*self.short, keys, rows)
+        if len(self.short[0]) > len(self.long[0]) // 8:
+            self.long = _merged(*self.long, *self.short)
+            self.short = (self.short[0][:0], self.short[1][:0])
+
+
+class _Keys(_Runs):
+    """One rule's held join values: their hashes, sorted, with the rows holding them."""
 
     def find(self, probe: _Array) -> tuple[_Array, _Array]:
         """Every (probe number, held row) whose hashes are equal."""
         which, rows = [], []
-        for hashes, held in ((self.hashes, self.rows), (self.recent_hashes, self.recent_rows)):
+        for hashes, held in self:
             if not len(hashes):
                 continue
             lo = np.searchsorted(hashes, probe, "left")
@@ -251,16 +262,14 @@ class PairIndex:
 
 
 class PairValues:
-    """Values kept per pair of ids (int64 codes), looked up many at a time: sorted codes with
-    their rows of values, the newest in a short sorted run merged into the long one at an
-    eighth of its length (as ``_Keys``)."""
+    """Values kept per pair of ids (int64 codes), looked up many at a time (``_Runs``)."""
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self._runs = [(np.empty(0, np.int64), np.empty((0, width), np.int32)) for _ in range(2)]
+        self._runs = _Runs(np.empty(0, np.int64), np.empty((0, width), np.int32))
 
     def __len__(self) -> int:
-        return sum(len(codes) for codes, _v in self._runs)
+        return len(self._runs)
 
     def get(self, codes: _Array) -> tuple[_Array, _Array]:
         """The values of ``codes``, and which of them are kept (rows of the others are 0)."""
@@ -277,13 +286,4 @@ class PairValues:
 
     def add(self, codes: _Array, values: _Array) -> None:
         """Keep ``values`` of ``codes`` (distinct, none kept yet)."""
-        (long, long_rows), (short, short_rows) = self._runs
-        short, short_rows = np.concatenate([short, codes]), np.concatenate([short_rows, values])
-        order = np.argsort(short, kind="stable")
-        short, short_rows = short[order], short_rows[order]
-        if len(short) > len(long) // 8:
-            long, long_rows = np.concatenate([long, short]), np.concatenate([long_rows, short_rows])
-            order = np.argsort(long, kind="stable")
-            long, long_rows = long[order], long_rows[order]
-            short, short_rows = np.empty(0, np.int64), np.empty((0, self.width), np.int32)
-        self._runs = [(long, long_rows), (short, short_rows)]
+        self._runs.add(codes, np.asarray(values, np.int32))

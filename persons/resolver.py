@@ -414,7 +414,7 @@ class Resolver:
         left = blocked.column("lantern_name_l").to_numpy().astype(np.int64)
         right = blocked.column("lantern_name_r").to_numpy().astype(np.int64)
         codes = np.unique((left << 32) | right)
-        _values, found = self._name_levels.get(codes)
+        values, found = self._name_levels.get(codes)
         if not found.all():
             new = codes[~found]
             self._table(
@@ -438,7 +438,8 @@ class Resolver:
             if not np.array_equal(got_codes[order], new):
                 raise RuntimeError("name levels: a pair of name ids was not found in lantern_names")
             self._name_levels.add(new, levels)
-        values, found = self._name_levels.get(codes)
+            # ``new`` is ``codes`` not found, in the same (sorted) order.
+            values[~found] = levels
         cols: dict[str, Any] = {
             "lantern_name_l": pa.array(codes >> 32, pa.int32()),
             "lantern_name_r": pa.array(codes & 0xFFFFFFFF, pa.int32()),
